@@ -1,0 +1,129 @@
+//! EC2: DescribeInstances (by id or by tag key, paginated) and CreateTags for the status.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use aws_sdk_ec2::types::{Filter, Tag};
+use aws_sdk_ec2::Client;
+
+use super::sdk_error;
+use crate::error::Result;
+use crate::model::{Instance, InstanceId, InstanceState};
+use crate::ports::Instances;
+
+/// Values per DescribeInstances filter.
+const IDS_PER_CALL: usize = 200;
+/// Instances per DescribeInstances page.
+const PAGE_SIZE: i32 = 1000;
+
+pub struct Ec2Instances {
+    client: Client,
+    name_tag: String,
+    status_tag: String,
+}
+
+impl Ec2Instances {
+    pub fn new(client: Client, name_tag: &str, status_tag: &str) -> Self {
+        Ec2Instances {
+            client,
+            name_tag: name_tag.to_string(),
+            status_tag: status_tag.to_string(),
+        }
+    }
+
+    async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Instance>> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .client
+            .describe_instances()
+            .set_filters(Some(filters))
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("ec2", "DescribeInstances", e))?;
+            for reservation in page.reservations() {
+                out.extend(
+                    reservation
+                        .instances()
+                        .iter()
+                        .filter_map(|i| self.convert(i)),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    fn convert(&self, i: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
+        let id = InstanceId::parse(i.instance_id()?).ok()?;
+        let state = i
+            .state()
+            .and_then(|s| s.name())
+            .and_then(|n| InstanceState::parse(n.as_str()))?;
+        let tag = |key: &str| {
+            i.tags()
+                .iter()
+                .find(|t| t.key() == Some(key))
+                .and_then(|t| t.value())
+                .map(str::to_string)
+        };
+        let ipv6 = i
+            .network_interfaces()
+            .iter()
+            .flat_map(|n| n.ipv6_addresses())
+            .filter_map(|a| a.ipv6_address()?.parse::<Ipv6Addr>().ok())
+            .collect();
+        Some(Instance {
+            id,
+            state,
+            launch_time: i.launch_time().map(|t| t.secs()).unwrap_or_default(),
+            name_tag: tag(&self.name_tag),
+            status_tag: tag(&self.status_tag),
+            public_ipv4: i
+                .public_ip_address()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok()),
+            private_ipv4: i
+                .private_ip_address()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok()),
+            ipv6,
+        })
+    }
+}
+
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+impl Instances for Ec2Instances {
+    /// By `instance-id` filter rather than `InstanceIds`, so an id EC2 no longer knows is
+    /// simply absent instead of failing the whole call.
+    async fn describe(&self, ids: &[InstanceId]) -> Result<Vec<Instance>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(IDS_PER_CALL) {
+            let values = chunk.iter().map(|i| i.as_str().to_string());
+            out.extend(self.list(vec![filter("instance-id", values)]).await?);
+        }
+        Ok(out)
+    }
+
+    async fn tagged(&self, running_only: bool) -> Result<Vec<Instance>> {
+        let mut filters = vec![filter("tag-key", [self.name_tag.clone()])];
+        if running_only {
+            filters.push(filter("instance-state-name", ["running".to_string()]));
+        }
+        self.list(filters).await
+    }
+
+    async fn set_status(&self, id: &InstanceId, value: &str) -> Result<()> {
+        self.client
+            .create_tags()
+            .resources(id.as_str())
+            .tags(Tag::builder().key(&self.status_tag).value(value).build())
+            .send()
+            .await
+            .map_err(|e| sdk_error("ec2", "CreateTags", e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! Configuration from the environment, validated once at cold start.
+
+use crate::error::Error;
+use crate::name::Fqdn;
+
+/// Everything the reconciler is told by its environment. Built only by [`Config::from_env`]
+/// or [`Config::from_lookup`], which check every value and report every problem at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// DynamoDB table holding the ownership locks (`LOCK_TABLE`).
+    pub lock_table: String,
+    /// Names must lie strictly below one of these (`ALLOWED_DOMAINS`).
+    pub allowed_domains: Vec<Fqdn>,
+    /// Tag that carries an instance's name(s) (`NAME_TAG`, default `dnsname`).
+    pub name_tag: String,
+    /// Tag ec2-dns writes with the outcome: `<name_tag>-status`.
+    pub status_tag: String,
+    /// TTL of the records written (`RECORD_TTL`, default 60).
+    pub ttl: i64,
+    /// Parallel lock and tag writes per invocation (`RECONCILE_CONCURRENCY`, default 16).
+    pub concurrency: usize,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, Error> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Builds the configuration from any key lookup (the environment in production).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, Error> {
+        let mut problems = Vec::new();
+        let lock_table = match get("LOCK_TABLE").map(|s| s.trim().to_string()) {
+            Some(t) if valid_table_name(&t) => t,
+            Some(t) => {
+                problems.push(format!(
+                    "LOCK_TABLE {t:?} is not a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)"
+                ));
+                String::new()
+            }
+            None => {
+                problems.push("LOCK_TABLE is required".to_string());
+                String::new()
+            }
+        };
+        let mut allowed_domains = Vec::new();
+        match get("ALLOWED_DOMAINS") {
+            None => problems.push("ALLOWED_DOMAINS is required (comma-separated domains)".into()),
+            Some(raw) => {
+                for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    match Fqdn::parse(part) {
+                        Ok(d) if !allowed_domains.contains(&d) => allowed_domains.push(d),
+                        Ok(_) => {}
+                        Err(e) => problems.push(format!("ALLOWED_DOMAINS entry {part:?}: {e}")),
+                    }
+                }
+                if allowed_domains.is_empty() && !raw.split(',').any(|p| !p.trim().is_empty()) {
+                    problems.push("ALLOWED_DOMAINS is empty".into());
+                }
+            }
+        }
+        let name_tag = get("NAME_TAG")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| "dnsname".to_string());
+        if name_tag.is_empty()
+            || name_tag.len() > 121
+            || name_tag.to_ascii_lowercase().starts_with("aws:")
+        {
+            problems.push(format!(
+                "NAME_TAG {name_tag:?} must be 1-121 characters and must not start with \"aws:\""
+            ));
+        }
+        let ttl = parse_number(&get, "RECORD_TTL", 60, 1, 172_800, &mut problems);
+        let concurrency = parse_number(&get, "RECONCILE_CONCURRENCY", 16, 1, 64, &mut problems);
+        if !problems.is_empty() {
+            return Err(Error::Config(problems.join("; ")));
+        }
+        Ok(Config {
+            lock_table,
+            allowed_domains,
+            status_tag: format!("{name_tag}-status"),
+            name_tag,
+            ttl,
+            concurrency: concurrency as usize,
+        })
+    }
+}
+
+fn valid_table_name(t: &str) -> bool {
+    (3..=255).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+    problems: &mut Vec<String>,
+) -> i64 {
+    match get(key) {
+        None => default,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                problems.push(format!(
+                    "{key} {raw:?} must be a whole number from {min} to {max}"
+                ));
+                default
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, Error> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_fill_in_the_optional_settings() {
+        let c = cfg(&[
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "Dyn.Example.com., b.example.org"),
+        ])
+        .unwrap();
+        assert_eq!(c.name_tag, "dnsname");
+        assert_eq!(c.status_tag, "dnsname-status");
+        assert_eq!(c.ttl, 60);
+        assert_eq!(c.concurrency, 16);
+        let domains: Vec<_> = c.allowed_domains.iter().map(|d| d.as_str()).collect();
+        assert_eq!(domains, ["dyn.example.com", "b.example.org"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = cfg(&[
+            ("ALLOWED_DOMAINS", "*.example.com"),
+            ("RECORD_TTL", "0"),
+            ("NAME_TAG", "aws:x"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for part in [
+            "LOCK_TABLE is required",
+            "ALLOWED_DOMAINS entry",
+            "RECORD_TTL",
+            "NAME_TAG",
+        ] {
+            assert!(err.contains(part), "{part} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn missing_allowed_domains_is_an_error() {
+        let err = cfg(&[("LOCK_TABLE", "locks"), ("ALLOWED_DOMAINS", " , ")]).unwrap_err();
+        assert!(
+            err.to_string().contains("ALLOWED_DOMAINS is empty"),
+            "{err}"
+        );
+    }
+}
