@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+/**
+ * Example app: one stack with the ec2-dns construct.
+ *
+ *   npx cdk deploy -c allowedDomains=dyn.example.com -c hostedZoneIds=Z0123456789ABC \
+ *     -c lambdaZip=../../target/lambda/ec2-dns/bootstrap.zip
+ *
+ * Context keys (or environment variables in brackets):
+ *   allowedDomains (EC2DNS_ALLOWED_DOMAINS)   comma-separated, required
+ *   hostedZoneIds  (EC2DNS_HOSTED_ZONE_IDS)   comma-separated, required
+ *   lambdaZip      (LAMBDA_ZIP)               default ../../target/lambda/ec2-dns/bootstrap.zip
+ *   nameTag, recordTtl, reconcileSchedule, memorySize, timeoutSeconds,
+ *   batchingWindowSeconds, maxConcurrency, deletionProtection, alarmTopicArn, stackName
+ */
+import * as path from 'node:path';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Ec2Dns } from '../lib/ec2-dns';
+
+const app = new App();
+
+function setting(key: string, env?: string): string | undefined {
+  const fromContext = app.node.tryGetContext(key);
+  if (fromContext !== undefined && fromContext !== '') return String(fromContext);
+  const fromEnv = env ? process.env[env] : undefined;
+  return fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
+}
+function list(key: string, env: string): string[] {
+  const value = setting(key, env);
+  if (value === undefined) throw new Error(`ec2-dns: set -c ${key}=… (or ${env})`);
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+function num(key: string): number | undefined {
+  const value = setting(key);
+  return value === undefined ? undefined : Number(value);
+}
+
+const stack = new Stack(app, setting('stackName') ?? 'Ec2Dns', {
+  description: 'ec2-dns: Route53 records for tagged EC2 instances',
+  // Environment-agnostic unless the CLI's account and region are known.
+  env: process.env.CDK_DEFAULT_ACCOUNT
+    ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
+    : undefined,
+});
+
+const alarmTopicArn = setting('alarmTopicArn');
+const timeoutSeconds = num('timeoutSeconds');
+const batchingWindowSeconds = num('batchingWindowSeconds');
+const schedule = setting('reconcileSchedule');
+
+new Ec2Dns(stack, 'Ec2Dns', {
+  allowedDomains: list('allowedDomains', 'EC2DNS_ALLOWED_DOMAINS'),
+  hostedZoneIds: list('hostedZoneIds', 'EC2DNS_HOSTED_ZONE_IDS'),
+  codePath: path.resolve(setting('lambdaZip', 'LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns/bootstrap.zip')),
+  nameTag: setting('nameTag'),
+  recordTtl: num('recordTtl'),
+  reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
+  memorySize: num('memorySize'),
+  timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
+  batchingWindow: batchingWindowSeconds === undefined ? undefined : Duration.seconds(batchingWindowSeconds),
+  maxConcurrency: num('maxConcurrency'),
+  deletionProtection: setting('deletionProtection') === undefined ? undefined : setting('deletionProtection') === 'true',
+  alarmTopic: alarmTopicArn ? sns.Topic.fromTopicArn(stack, 'AlarmTopic', alarmTopicArn) : undefined,
+});
+
+// cdk-nag: every finding fails the synth unless acknowledged with a reason next to the
+// resource (lib/ec2-dns.ts); acknowledgements are copied into the template's Metadata.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true, writeSuppressionsToCloudFormation: true }));

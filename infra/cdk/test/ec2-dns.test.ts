@@ -1,0 +1,405 @@
+/**
+ * Template tests of the ec2-dns construct: every point of the system's definition
+ * (docs/deploy.md) is asserted on the synthesized CloudFormation, offline.
+ */
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { App, CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Ec2Dns, Ec2DnsProps } from '../lib/ec2-dns';
+
+// The template does not depend on the code inside the package: a directory with a
+// placeholder bootstrap is enough.
+const codeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ec2-dns-code-'));
+fs.writeFileSync(path.join(codeDir, 'bootstrap'), 'placeholder');
+after(() => fs.rmSync(codeDir, { recursive: true, force: true }));
+
+const BASE: Ec2DnsProps = {
+  allowedDomains: ['dyn.example.com', 'Other.Example.ORG.'],
+  hostedZoneIds: ['Z0123456789ABCDEFGHIJ', '/hostedzone/Z9876543210ZYXWVUTSRQ'],
+  codePath: codeDir,
+};
+
+function build(overrides: Partial<Ec2DnsProps> = {}, withTopic = false) {
+  const app = new App();
+  const stack = new Stack(app, 'Test');
+  const topic = withTopic ? new sns.Topic(stack, 'Alarms') : undefined;
+  const ec2dns = new Ec2Dns(stack, 'Ec2Dns', { ...BASE, alarmTopic: topic, ...overrides });
+  return { app, stack, ec2dns, template: Template.fromStack(stack) };
+}
+
+function only<T = any>(template: Template, type: string): [string, T] {
+  const found = Object.entries(template.findResources(type));
+  assert.equal(found.length, 1, `expected one ${type}, found ${found.length}`);
+  return found[0] as [string, T];
+}
+
+/** Logical ids of the construct's resources, to compare references with. */
+function idsOf(built: ReturnType<typeof build>) {
+  const id = (c: Construct) => built.stack.getLogicalId(c.node.defaultChild as CfnElement);
+  const e = built.ec2dns;
+  return {
+    table: id(e.table),
+    queue: id(e.queue),
+    dlq: id(e.deadLetterQueue),
+    eventDlq: id(e.eventDeadLetterQueue),
+    logGroup: id(e.function.logGroup as unknown as Construct),
+  };
+}
+
+const partitionJoin = (suffix: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, suffix]] });
+const ZONE_ARNS = [
+  partitionJoin(':route53:::hostedzone/Z0123456789ABCDEFGHIJ'),
+  partitionJoin(':route53:::hostedzone/Z9876543210ZYXWVUTSRQ'),
+];
+
+describe('Lambda function', () => {
+  it('runs the packaged bootstrap on provided.al2023 arm64 with small memory and a reconcile-all timeout', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023',
+      Architectures: ['arm64'],
+      Handler: 'bootstrap',
+      MemorySize: 256,
+      Timeout: 300,
+    });
+  });
+
+  it('gets the environment of the contract', () => {
+    const built = build();
+    const { template } = built;
+    const { table } = idsOf(built);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: {
+          LOCK_TABLE: { Ref: table },
+          ALLOWED_DOMAINS: 'dyn.example.com,other.example.org',
+          NAME_TAG: 'dnsname',
+          RECORD_TTL: '60',
+        },
+      },
+    });
+  });
+
+  it('passes tag, TTL, concurrency, memory and timeout through', () => {
+    const { template } = build({
+      nameTag: 'dns', recordTtl: 300, reconcileConcurrency: 4, memorySize: 512, timeout: Duration.seconds(120),
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      MemorySize: 512,
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ NAME_TAG: 'dns', RECORD_TTL: '300', RECONCILE_CONCURRENCY: '4' }) },
+    });
+  });
+
+  it('logs JSON into its own log group with a retention', () => {
+    const { template } = build();
+    const [logGroup, lg] = only(template, 'AWS::Logs::LogGroup');
+    assert.equal(lg.Properties.RetentionInDays, 30);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logGroup } },
+    });
+  });
+});
+
+describe('lock table', () => {
+  it('has partition key pk (String), no sort key, no index, on demand, PITR, encryption, deletion protection', () => {
+    const { template } = build();
+    const [, table] = only(template, 'AWS::DynamoDB::Table');
+    const p = table.Properties;
+    assert.deepEqual(p.KeySchema, [{ AttributeName: 'pk', KeyType: 'HASH' }]);
+    assert.deepEqual(p.AttributeDefinitions, [{ AttributeName: 'pk', AttributeType: 'S' }]);
+    assert.equal(p.GlobalSecondaryIndexes, undefined);
+    assert.equal(p.LocalSecondaryIndexes, undefined);
+    assert.equal(p.BillingMode, 'PAY_PER_REQUEST');
+    assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: true });
+    assert.deepEqual(p.SSESpecification, { SSEEnabled: true });
+    assert.equal(p.DeletionProtectionEnabled, true);
+    assert.equal(table.DeletionPolicy, 'Retain');
+  });
+
+  it('can turn deletion protection off', () => {
+    const { template } = build({ deletionProtection: false });
+    template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
+  });
+});
+
+describe('triggers', () => {
+  const rules = (template: Template) => Object.values(template.findResources('AWS::Events::Rule'));
+
+  it('has exactly three rules: state change, tag change, schedule', () => {
+    const { template } = build();
+    assert.equal(rules(template).length, 3);
+  });
+
+  it('listens to EC2 instance state changes', () => {
+    const { template } = build();
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { 'source': ['aws.ec2'], 'detail-type': ['EC2 Instance State-change Notification'] },
+    });
+  });
+
+  it('listens only to changes of the name tag on EC2 instances (not to its own status tag)', () => {
+    const { template } = build();
+    const tagRules = rules(template).filter((r) => r.Properties.EventPattern?.source?.[0] === 'aws.tag');
+    assert.equal(tagRules.length, 1);
+    assert.deepEqual(tagRules[0].Properties.EventPattern, {
+      'source': ['aws.tag'],
+      'detail-type': ['Tag Change on Resource'],
+      'detail': { 'service': ['ec2'], 'resource-type': ['instance'], 'changed-tag-keys': ['dnsname'] },
+    });
+  });
+
+  it('follows a custom name tag', () => {
+    const { template } = build({ nameTag: 'hostname' });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({ detail: Match.objectLike({ 'changed-tag-keys': ['hostname'] }) }),
+    });
+  });
+
+  it('reconciles everything every 15 minutes by default, on a configurable schedule', () => {
+    build().template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    build({ reconcileSchedule: events.Schedule.rate(Duration.hours(1)) })
+      .template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
+  });
+
+  it('sends every rule to the queue with a retry policy and a dead-letter queue', () => {
+    const built = build();
+    const { template } = built;
+    const { queue, eventDlq } = idsOf(built);
+    for (const rule of rules(template)) {
+      assert.equal(rule.Properties.Targets.length, 1);
+      const t = rule.Properties.Targets[0];
+      assert.deepEqual(t.Arn, { 'Fn::GetAtt': [queue, 'Arn'] });
+      assert.deepEqual(t.DeadLetterConfig, { Arn: { 'Fn::GetAtt': [eventDlq, 'Arn'] } });
+      assert.deepEqual(t.RetryPolicy, { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 });
+    }
+  });
+});
+
+describe('queue', () => {
+  it('feeds the function with batching window, maximum concurrency and partial batch failures', () => {
+    const built = build();
+    const { template } = built;
+    const { queue } = idsOf(built);
+    const [, esm] = only(template, 'AWS::Lambda::EventSourceMapping');
+    assert.deepEqual(esm.Properties.EventSourceArn, { 'Fn::GetAtt': [queue, 'Arn'] });
+    assert.equal(esm.Properties.BatchSize, 10);
+    assert.equal(esm.Properties.MaximumBatchingWindowInSeconds, 10);
+    assert.deepEqual(esm.Properties.ScalingConfig, { MaximumConcurrency: 2 });
+    assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  });
+
+  it('takes batching window and maximum concurrency as props', () => {
+    const { template } = build({ batchingWindow: Duration.seconds(30), maxConcurrency: 5 });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      MaximumBatchingWindowInSeconds: 30, ScalingConfig: { MaximumConcurrency: 5 },
+    });
+  });
+
+  it('has a visibility timeout of six times the function timeout', () => {
+    for (const seconds of [300, 120]) {
+      const built = build({ timeout: Duration.seconds(seconds) });
+      const id = idsOf(built).queue;
+      assert.equal(built.template.toJSON().Resources[id].Properties.VisibilityTimeout, seconds * 6);
+    }
+  });
+
+  it('redrives to a dead-letter queue after a few receives', () => {
+    const built = build();
+    const { template } = built;
+    const { queue, dlq } = idsOf(built);
+    assert.deepEqual(template.toJSON().Resources[queue].Properties.RedrivePolicy, {
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+  });
+
+  it('encrypts all three queues', () => {
+    const { template } = build();
+    const queues = Object.values(template.findResources('AWS::SQS::Queue'));
+    assert.equal(queues.length, 3);
+    for (const q of queues) assert.equal(q.Properties.SqsManagedSseEnabled, true);
+  });
+
+  it('lets only the three rules send to the queue and to the event dead-letter queue', () => {
+    const { template } = build();
+    const ruleArns = Object.keys(template.findResources('AWS::Events::Rule')).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+    const allows = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Effect === 'Allow');
+    assert.equal(allows.length, 2, 'one Allow on the queue, one on the event dead-letter queue');
+    for (const s of allows) {
+      assert.deepEqual(s.Principal, { Service: 'events.amazonaws.com' });
+      assert.equal(s.Action, 'sqs:SendMessage');
+      assert.deepEqual([...s.Condition.ArnEquals['aws:SourceArn']].sort(byJson), [...ruleArns].sort(byJson));
+    }
+    // Every queue refuses requests without TLS.
+    for (const p of policies) {
+      assert.ok(p.Properties.PolicyDocument.Statement.some((s: any) =>
+        s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false'));
+    }
+  });
+});
+
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+describe('IAM, least privilege', () => {
+  function statements(template: Template) {
+    const [, role] = only(template, 'AWS::IAM::Role');
+    assert.equal(role.Properties.ManagedPolicyArns, undefined, 'no managed policies');
+    assert.equal(role.Properties.Policies.length, 1);
+    return role.Properties.Policies[0].PolicyDocument.Statement as any[];
+  }
+
+  it('grants exactly the calls the code makes, and nothing else', () => {
+    const built = build();
+    const { template } = built;
+    const { table, queue, logGroup } = idsOf(built);
+    assert.deepEqual(statements(template), [
+      { Sid: 'DescribeInstances', Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
+      {
+        Sid: 'WriteStatusTag', Effect: 'Allow', Action: 'ec2:CreateTags',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ec2:*:', { Ref: 'AWS::AccountId' }, ':instance/*']] },
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['dnsname-status'] } },
+      },
+      { Sid: 'ListHostedZones', Effect: 'Allow', Action: 'route53:ListHostedZones', Resource: '*' },
+      { Sid: 'ReadRecords', Effect: 'Allow', Action: 'route53:ListResourceRecordSets', Resource: ZONE_ARNS },
+      {
+        Sid: 'ChangeRecords', Effect: 'Allow', Action: 'route53:ChangeResourceRecordSets', Resource: ZONE_ARNS,
+        Condition: {
+          'ForAllValues:StringLike': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['*.dyn.example.com', '*.other.example.org'],
+          },
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA'],
+            'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+          },
+        },
+      },
+      {
+        Sid: 'LockTable', Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:Scan'],
+        Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+      },
+      {
+        Sid: 'WriteLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: { 'Fn::GetAtt': [logGroup, 'Arn'] },
+      },
+      {
+        Sid: 'ConsumeQueue', Effect: 'Allow',
+        Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+        Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+      },
+    ]);
+  });
+
+  it('never allows UPSERT, other record types or names outside the allowed domains', () => {
+    const { template } = build();
+    const change = statements(template).find((s) => s.Action === 'route53:ChangeResourceRecordSets');
+    const text = JSON.stringify(change);
+    assert.ok(!text.includes('UPSERT'));
+    assert.ok(!text.includes('"*"'), 'no wildcard resource or name');
+  });
+
+  it('lets the function tag only <name tag>-status', () => {
+    const { template } = build({ nameTag: 'hostname' });
+    const tag = statements(template).find((s) => s.Action === 'ec2:CreateTags');
+    assert.deepEqual(tag.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['hostname-status'] } });
+  });
+
+  it('has no other role or policy: no instance role gets any Route53 permission', () => {
+    const { template } = build();
+    assert.equal(Object.keys(template.findResources('AWS::IAM::Role')).length, 1);
+    assert.equal(Object.keys(template.findResources('AWS::IAM::Policy')).length, 0);
+    assert.equal(Object.keys(template.findResources('AWS::IAM::ManagedPolicy')).length, 0);
+    assert.equal(Object.keys(template.findResources('AWS::IAM::InstanceProfile')).length, 0);
+    template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [{ Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } }],
+      },
+    });
+  });
+});
+
+describe('alarms', () => {
+  const metricsOf = (template: Template) => Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+    .map((a) => `${a.Properties.Namespace}/${a.Properties.MetricName}`).sort();
+
+  it('alarm on both dead-letter queues, errors and throttles', () => {
+    const built = build();
+    const { template } = built;
+    assert.deepEqual(metricsOf(template), [
+      'AWS/Lambda/Errors', 'AWS/Lambda/Throttles',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible', 'AWS/SQS/ApproximateNumberOfMessagesVisible',
+    ]);
+    for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      assert.equal(a.Properties.Threshold, 0);
+      assert.equal(a.Properties.ComparisonOperator, 'GreaterThanThreshold');
+      assert.equal(a.Properties.AlarmActions, undefined);
+    }
+    const dlqs = Object.values(template.findResources('AWS::CloudWatch::Alarm'))
+      .filter((a) => a.Properties.Namespace === 'AWS/SQS')
+      .map((a) => a.Properties.Dimensions[0].Value['Fn::GetAtt'][0]).sort();
+    assert.deepEqual(dlqs, [idsOf(built).dlq, idsOf(built).eventDlq].sort());
+  });
+
+  it('notify the optional topic', () => {
+    const { template } = build({}, true);
+    const [topic] = only(template, 'AWS::SNS::Topic');
+    for (const a of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      assert.deepEqual(a.Properties.AlarmActions, [{ Ref: topic }]);
+    }
+  });
+});
+
+describe('outputs', () => {
+  it('give function name and ARN, table name and queue URLs', () => {
+    const { template } = build();
+    const outputs = Object.keys(template.toJSON().Outputs).map((k) => k.replace(/^Ec2Dns/, '').replace(/[0-9A-F]{8}$/, ''));
+    for (const name of ['FunctionName', 'FunctionArn', 'LockTableName', 'QueueUrl', 'DeadLetterQueueUrl', 'EventDeadLetterQueueUrl']) {
+      assert.ok(outputs.includes(name), `output ${name} in ${outputs}`);
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports nothing that is not acknowledged with a reason', () => {
+    const app = new App();
+    new Ec2Dns(new Stack(app, 'Nag'), 'Ec2Dns', { ...BASE, alarmTopic: undefined });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // Throws ValidationFailed (with the findings on stderr) if anything is reported.
+    app.synth();
+  });
+
+  it('would report a finding that is not acknowledged (the check is live)', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Bad');
+    new Ec2Dns(stack, 'Ec2Dns', BASE);
+    // A queue without DLQ and without a TLS-only policy must fail the synth.
+    new sqs.Queue(stack, 'Plain');
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    assert.throws(() => app.synth(), /Validation failed/);
+  });
+});
+
+describe('validation of props', () => {
+  it('reports every problem at once', () => {
+    assert.throws(() => build({
+      allowedDomains: ['not a domain'], hostedZoneIds: [], recordTtl: 0, maxConcurrency: 1,
+    }), (e: Error) => {
+      for (const part of ['allowedDomains', 'hostedZoneIds must not be empty', 'recordTtl', 'maxConcurrency']) {
+        assert.ok(e.message.includes(part), `${part} in ${e.message}`);
+      }
+      return true;
+    });
+  });
+});

@@ -1,0 +1,140 @@
+# Infrastructure targets of ec2-dns (CDK and Terraform), included by the root Makefile.
+# Paths are relative to the repository root; every target runs offline except the
+# package registries (npm, PyPI) used by infra-deps.
+#
+#   make infra-deps    npm ci (infra/cdk) and a venv with cfn-lint and checkov (infra/.venv)
+#   make infra-synth   cdk synth of the example app (cdk-nag AwsSolutions fails on findings)
+#   make tf-init       terraform init of the module and the example, from the local mirror
+#   make infra-plan    terraform plan of the example, offline (fake credentials)
+#   make infra-test    everything: type check, template tests, synth + cdk-nag, cfn-lint,
+#                      checkov (CloudFormation and Terraform), terraform fmt/validate/test,
+#                      offline plan, and the CDK/Terraform parity test
+#
+# LAMBDA_ZIP is the package both flavours deploy; when it does not exist, synth and plan use
+# a placeholder zip in infra/.build (templates do not depend on the code inside).
+
+# Keep the including Makefile's default goal.
+INFRA_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
+
+LAMBDA_ZIP ?= target/lambda/ec2-dns/bootstrap.zip
+
+INFRA_DIR      := infra
+INFRA_BUILD    := $(INFRA_DIR)/.build
+INFRA_VENV     := $(INFRA_DIR)/.venv
+INFRA_CDK      := $(INFRA_DIR)/cdk
+INFRA_TF       := $(INFRA_DIR)/terraform
+INFRA_TF_EX    := $(INFRA_TF)/examples/basic
+INFRA_TFRC     := $(INFRA_BUILD)/terraformrc
+INFRA_PLAN     := $(INFRA_BUILD)/tfplan
+INFRA_TEMPLATE := $(INFRA_CDK)/cdk.out/Ec2Dns.template.json
+
+# The same example settings go to both flavours (the parity test compares their output).
+INFRA_EXAMPLE_DOMAINS := dyn.example.com,Other.Example.org.
+INFRA_EXAMPLE_ZONES   := Z0123456789ABCDEFGHIJ,Z9876543210ZYXWVUTSRQ
+INFRA_EXAMPLE_ACCOUNT := 123456789012
+INFRA_EXAMPLE_REGION  := us-east-1
+
+INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
+INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
+INFRA_TF_STAMPS  := $(INFRA_TF)/.terraform/.ec2dns-init $(INFRA_TF_EX)/.terraform/.ec2dns-init
+
+# Offline: no update checks, notices or telemetry; no instance metadata lookups.
+INFRA_ENV := CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true \
+	CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 AWS_EC2_METADATA_DISABLED=true \
+	NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+INFRA_TF_ENV := $(INFRA_ENV) TF_CLI_CONFIG_FILE=$(abspath $(INFRA_TFRC))
+# Fake static credentials for the offline plan; the provider never calls AWS with them.
+INFRA_FAKE_AWS := AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=offline-plan-only \
+	AWS_REGION=$(INFRA_EXAMPLE_REGION) AWS_PROFILE= AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+
+# Absolute path of the package (or of the placeholder); evaluated when a recipe runs.
+INFRA_ZIP = $$($(abspath $(INFRA_DIR))/scripts/lambda-zip.sh "$(abspath $(LAMBDA_ZIP))" "$(abspath $(INFRA_BUILD))")
+
+INFRA_TF_LIST = $(shell python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' '$(1)')
+
+.PHONY: infra-deps infra-synth tf-init infra-plan infra-test \
+	infra-test-cdk infra-test-tf infra-test-parity infra-clean
+
+# ---- dependencies ------------------------------------------------------------------------
+
+infra-deps: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP) ## npm ci (infra/cdk) and cfn-lint + checkov in infra/.venv
+
+$(INFRA_NPM_STAMP): $(INFRA_CDK)/package.json $(INFRA_CDK)/package-lock.json
+	cd $(INFRA_CDK) && $(INFRA_ENV) npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(INFRA_VENV_STAMP): $(INFRA_DIR)/requirements.txt
+	test -x $(INFRA_VENV)/bin/python || python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --disable-pip-version-check -q -r $(INFRA_DIR)/requirements.txt
+	touch $@
+
+# ---- CDK ---------------------------------------------------------------------------------
+
+infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolutions
+	cd $(INFRA_CDK) && rm -rf cdk.out && $(INFRA_ENV) ./node_modules/.bin/cdk synth --no-notices --quiet \
+		-c allowedDomains=$(INFRA_EXAMPLE_DOMAINS) -c hostedZoneIds=$(INFRA_EXAMPLE_ZONES) \
+		-c lambdaZip="$(INFRA_ZIP)"
+	@echo "infra: synthesized $(INFRA_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
+
+infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
+	cd $(INFRA_CDK) && ./node_modules/.bin/tsc --noEmit -p .
+	cd $(INFRA_CDK) && $(INFRA_ENV) node --import tsx --test test/*.test.ts
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-synth LAMBDA_ZIP="$(LAMBDA_ZIP)"
+	$(INFRA_VENV)/bin/cfn-lint $(INFRA_TEMPLATE)
+	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation \
+		-f $(INFRA_TEMPLATE)
+
+# ---- Terraform ---------------------------------------------------------------------------
+
+$(INFRA_TFRC): $(INFRA_DIR)/scripts/tf-cli-config.sh
+	$(INFRA_DIR)/scripts/tf-cli-config.sh $@
+
+tf-init: $(INFRA_TF_STAMPS) ## terraform init of module and example from the local provider mirror
+
+$(INFRA_TF)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF)/versions.tf
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) init -backend=false -input=false -no-color >/dev/null
+	touch $@
+
+$(INFRA_TF_EX)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF_EX)/versions.tf $(INFRA_TF)/versions.tf
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) init -input=false -no-color >/dev/null
+	touch $@
+
+infra-plan: tf-init ## terraform plan of the example, offline
+	mkdir -p $(INFRA_BUILD)
+	$(INFRA_TF_ENV) $(INFRA_FAKE_AWS) terraform -chdir=$(INFRA_TF_EX) plan -input=false -no-color \
+		-lock=false -refresh=false -out=$(abspath $(INFRA_PLAN)) \
+		-var offline=true -var account_id=$(INFRA_EXAMPLE_ACCOUNT) -var region=$(INFRA_EXAMPLE_REGION) \
+		-var 'allowed_domains=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_DOMAINS))' \
+		-var 'hosted_zone_ids=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ZONES))' \
+		-var lambda_zip="$(INFRA_ZIP)" > $(INFRA_BUILD)/tfplan.txt \
+		|| { cat $(INFRA_BUILD)/tfplan.txt; exit 1; }
+	grep -E '^Plan:' $(INFRA_BUILD)/tfplan.txt
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) show -json $(abspath $(INFRA_PLAN)) > $(INFRA_PLAN).json
+
+infra-test-tf: tf-init $(INFRA_VENV_STAMP)
+	$(INFRA_TF_ENV) terraform fmt -check -recursive -diff $(INFRA_TF)
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) validate -no-color
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) validate -no-color
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) test -no-color -var lambda_zip="$(INFRA_ZIP)"
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)"
+	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework terraform \
+		-d $(INFRA_TF) --skip-path '\.terraform'
+
+# ---- parity ------------------------------------------------------------------------------
+
+infra-test-parity:
+	python3 $(INFRA_DIR)/scripts/parity.py $(INFRA_TEMPLATE) $(INFRA_PLAN).json \
+		--account $(INFRA_EXAMPLE_ACCOUNT) --region $(INFRA_EXAMPLE_REGION) \
+		--dump $(INFRA_BUILD)/parity-models.json
+
+infra-test: infra-deps ## CDK + Terraform tests, linters, offline plan, parity
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -j2 --output-sync=target -f $(INFRA_DIR)/infra.mk \
+		infra-test-cdk infra-test-tf LAMBDA_ZIP="$(LAMBDA_ZIP)" && \
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-test-parity LAMBDA_ZIP="$(LAMBDA_ZIP)" && \
+	echo "infra-test: all infrastructure checks passed in $$(( $$(date +%s) - start )) s"
+
+infra-clean: ## remove infra build output (keeps node_modules and the venv)
+	rm -rf $(INFRA_BUILD) $(INFRA_CDK)/cdk.out $(INFRA_TF)/.terraform $(INFRA_TF_EX)/.terraform
+
+.DEFAULT_GOAL := $(INFRA_SAVED_DEFAULT_GOAL)

@@ -1,0 +1,31 @@
+# Example root: ec2-dns from the module in ../.. with a provider.
+#
+#   terraform init
+#   terraform apply -var-file=example.tfvars
+#
+# `make infra-test` plans this root offline (offline = true, fake credentials, account_id set).
+
+provider "aws" {
+  region = var.region
+
+  # Only for planning without an AWS account (the offline tests); never set in a deploy.
+  skip_credentials_validation = var.offline
+  skip_requesting_account_id  = var.offline
+  skip_metadata_api_check     = var.offline
+  skip_region_validation      = var.offline
+}
+
+module "ec2_dns" {
+  source = "../.."
+
+  lambda_zip          = var.lambda_zip
+  allowed_domains     = var.allowed_domains
+  hosted_zone_ids     = var.hosted_zone_ids
+  name_tag            = var.name_tag
+  record_ttl          = var.record_ttl
+  alarm_topic_arn     = var.alarm_topic_arn
+  deletion_protection = var.deletion_protection
+  account_id          = var.account_id
+
+  tags = { project = "ec2-dns" }
+}

@@ -1,0 +1,57 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "lambda_zip" {
+  description = "Path of the Lambda package built by `make package`."
+  type        = string
+  default     = "../../../../target/lambda/ec2-dns/bootstrap.zip"
+}
+
+variable "allowed_domains" {
+  description = "Domains below which names may be written."
+  type        = list(string)
+}
+
+variable "hosted_zone_ids" {
+  description = "Ids of the hosted zones the function may change."
+  type        = list(string)
+}
+
+variable "name_tag" {
+  description = "Tag holding the name(s)."
+  type        = string
+  default     = "dnsname"
+}
+
+variable "record_ttl" {
+  description = "TTL of the records written, in seconds."
+  type        = number
+  default     = 60
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic for the alarms (optional)."
+  type        = string
+  default     = null
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection of the lock table."
+  type        = bool
+  default     = true
+}
+
+variable "account_id" {
+  description = "Account id for ARNs; null asks STS."
+  type        = string
+  default     = null
+}
+
+variable "offline" {
+  description = "Plan without an AWS account: skip the provider's credential, account and metadata checks. For tests only."
+  type        = bool
+  default     = false
+}

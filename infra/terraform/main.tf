@@ -1,0 +1,427 @@
+# ec2-dns: Route53 A/AAAA records for EC2 instances carrying a name tag.
+#
+# The CDK construct in ../cdk creates the same system; ../scripts/parity.py proves that the
+# permissions, triggers and table of both are the same.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {
+  count = var.account_id == null ? 1 : 0
+}
+
+locals {
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  account   = var.account_id != null ? var.account_id : data.aws_caller_identity.current[0].account_id
+
+  # ARNs are built from names (not read from the resources) so that policies are known at
+  # plan time: the plan shows, and the parity test checks, every permission before apply.
+
+  # Route53 compares lowercase names without the trailing dot.
+  allowed_domains = distinct([for d in var.allowed_domains : trimsuffix(lower(trimspace(d)), ".")])
+  zone_ids        = distinct([for z in var.hosted_zone_ids : replace(trimspace(z), "/^/?hostedzone//", "")])
+  zone_arns       = [for z in local.zone_ids : "arn:${local.partition}:route53:::hostedzone/${z}"]
+  status_tag      = "${var.name_tag}-status"
+
+  table_name       = "${var.name}-locks"
+  queue_name       = "${var.name}-events"
+  dlq_name         = "${var.name}-events-dlq"
+  event_dlq_name   = "${var.name}-undelivered-events"
+  log_group_name   = "/aws/lambda/${var.name}"
+  rule_names       = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", schedule = "${var.name}-reconcile-all" }
+  rule_arns        = [for k in ["state", "tag", "schedule"] : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
+  table_arn        = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.table_name}"
+  queue_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.queue_name}"
+  dlq_arn          = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
+  event_dlq_arn    = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.event_dlq_name}"
+  log_group_arn    = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
+  event_retries    = 8
+  event_max_age    = 3600
+  alarm_period     = 300
+  alarm_action_arn = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+}
+
+# ---- Lock table ----------------------------------------------------------------------
+
+resource "aws_dynamodb_table" "locks" {
+  #checkov:skip=CKV_AWS_119:Encrypted with the AWS managed KMS key (aws/dynamodb); the table holds names and IP addresses that are also in DNS, a customer managed key adds cost without adding protection.
+  name         = local.table_name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "pk"
+
+  attribute {
+    name = "pk"
+    type = "S"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled = true
+  }
+
+  deletion_protection_enabled = var.deletion_protection
+  tags                        = var.tags
+}
+
+# ---- Queues --------------------------------------------------------------------------
+
+resource "aws_sqs_queue" "dlq" {
+  name                      = local.dlq_name
+  sqs_managed_sse_enabled   = true
+  message_retention_seconds = 14 * 24 * 3600
+  tags                      = var.tags
+}
+
+resource "aws_sqs_queue" "events" {
+  name                    = local.queue_name
+  sqs_managed_sse_enabled = true
+  # Lambda's rule for SQS sources: at least six times the function timeout.
+  visibility_timeout_seconds = 6 * var.timeout_seconds
+  message_retention_seconds  = 4 * 24 * 3600
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = var.tags
+}
+
+# Events EventBridge could not deliver to the queue after its retries.
+resource "aws_sqs_queue" "event_dlq" {
+  name                      = local.event_dlq_name
+  sqs_managed_sse_enabled   = true
+  message_retention_seconds = 14 * 24 * 3600
+  tags                      = var.tags
+}
+
+locals {
+  # Every queue refuses requests without TLS.
+  deny_insecure_transport = {
+    Effect    = "Deny"
+    Principal = { AWS = "*" }
+    Action    = "sqs:*"
+    Condition = { Bool = { "aws:SecureTransport" = "false" } }
+  }
+  # Only the three rules of this system may send.
+  allow_rules = {
+    Sid       = "AllowEc2DnsRules"
+    Effect    = "Allow"
+    Principal = { Service = "events.amazonaws.com" }
+    Action    = "sqs:SendMessage"
+    Condition = { ArnEquals = { "aws:SourceArn" = local.rule_arns } }
+  }
+}
+
+resource "aws_sqs_queue_policy" "events" {
+  queue_url = aws_sqs_queue.events.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      merge(local.deny_insecure_transport, { Resource = local.queue_arn }),
+      merge(local.allow_rules, { Resource = local.queue_arn }),
+    ]
+  })
+}
+
+resource "aws_sqs_queue_policy" "event_dlq" {
+  queue_url = aws_sqs_queue.event_dlq.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      merge(local.deny_insecure_transport, { Resource = local.event_dlq_arn }),
+      merge(local.allow_rules, { Resource = local.event_dlq_arn }),
+    ]
+  })
+}
+
+resource "aws_sqs_queue_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = [merge(local.deny_insecure_transport, { Resource = local.dlq_arn })]
+  })
+}
+
+# ---- Function ------------------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts log data at rest by default; the logs hold instance ids, names and addresses, nothing secret.
+  #checkov:skip=CKV_AWS_338:Operational logs, not an audit trail: one month by default, configurable with log_retention_days.
+  name              = local.log_group_name
+  retention_in_days = var.log_retention_days
+  tags              = var.tags
+}
+
+resource "aws_iam_role" "function" {
+  name        = "${var.name}-function"
+  description = "ec2-dns function: exactly the calls the code makes (see docs/deploy.md)"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "lambda.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = var.tags
+}
+
+# The function's permissions: one statement per thing the code does, nothing else.
+# docs/deploy.md lists them as a table; the CDK construct has the same statements.
+resource "aws_iam_role_policy" "function" {
+  name = "ec2dns"
+  role = aws_iam_role.function.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      # Observe: read instances, their tags, state and addresses. DescribeInstances has no
+      # resource-level permissions, so "*" is the only possible resource.
+      {
+        Sid      = "DescribeInstances"
+        Effect   = "Allow"
+        Action   = "ec2:DescribeInstances"
+        Resource = "*"
+      },
+      # Report: write the status tag on instances, and no other tag.
+      {
+        Sid       = "WriteStatusTag"
+        Effect    = "Allow"
+        Action    = "ec2:CreateTags"
+        Resource  = "arn:${local.partition}:ec2:*:${local.account}:instance/*"
+        Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = [local.status_tag] } }
+      },
+      # Find the zones under the allowed domains. ListHostedZones has no resource-level
+      # permissions.
+      {
+        Sid      = "ListHostedZones"
+        Effect   = "Allow"
+        Action   = "route53:ListHostedZones"
+        Resource = "*"
+      },
+      # Observe: read records of the configured zones only.
+      {
+        Sid      = "ReadRecords"
+        Effect   = "Allow"
+        Action   = "route53:ListResourceRecordSets"
+        Resource = local.zone_arns
+      },
+      # Apply: CREATE and DELETE (a swap is DELETE+CREATE in one batch; never UPSERT) of
+      # A/AAAA records strictly below an allowed domain, in the configured zones only.
+      {
+        Sid      = "ChangeRecords"
+        Effect   = "Allow"
+        Action   = "route53:ChangeResourceRecordSets"
+        Resource = local.zone_arns
+        Condition = {
+          "ForAllValues:StringLike" = {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [for d in local.allowed_domains : "*.${d}"]
+          }
+          "ForAllValues:StringEquals" = {
+            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA"]
+            "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
+          }
+        }
+      },
+      # Ownership locks: conditional reads and writes, transactions (authorised per item
+      # action) and the scan of reconcile-all, on the lock table only.
+      {
+        Sid    = "LockTable"
+        Effect = "Allow"
+        Action = [
+          "dynamodb:GetItem",
+          "dynamodb:BatchGetItem",
+          "dynamodb:PutItem",
+          "dynamodb:UpdateItem",
+          "dynamodb:DeleteItem",
+          "dynamodb:ConditionCheckItem",
+          "dynamodb:Scan",
+        ]
+        Resource = local.table_arn
+      },
+      # Logs of the function, into its own log group (its streams).
+      {
+        Sid      = "WriteLogs"
+        Effect   = "Allow"
+        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+        Resource = "${local.log_group_arn}:*"
+      },
+      # What the SQS event source mapping needs to poll the queue and delete handled
+      # messages (the code itself makes no SQS call).
+      {
+        Sid      = "ConsumeQueue"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        Resource = local.queue_arn
+      },
+    ]
+  })
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_50:X-Ray tracing would need xray permissions the code does not use; the JSON logs carry the request id.
+  #checkov:skip=CKV_AWS_115:Concurrency is bounded by the SQS event source mapping (scaling_config.maximum_concurrency); reserving account concurrency would only take it from other functions.
+  #checkov:skip=CKV_AWS_116:The function is invoked synchronously by the SQS event source mapping; failed messages go to the queue's dead-letter queue, so a function DLQ (async invokes only) would never receive anything.
+  #checkov:skip=CKV_AWS_117:The function only calls AWS APIs (EC2, Route53, DynamoDB); it needs no VPC resources, and a VPC would add NAT or endpoints for nothing.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (table name, domains, tag key, TTL); the default encryption at rest with the AWS managed key applies.
+  #checkov:skip=CKV_AWS_272:The code comes from the project's own build (make package); code signing is left to operators who run a signing profile.
+  function_name    = var.name
+  description      = "ec2-dns: Route53 A/AAAA records for EC2 instances tagged with ${var.name_tag}"
+  role             = aws_iam_role.function.arn
+  runtime          = "provided.al2023"
+  architectures    = ["arm64"]
+  handler          = "bootstrap"
+  filename         = var.lambda_zip
+  source_code_hash = filebase64sha256(var.lambda_zip)
+  memory_size      = var.memory_size
+  timeout          = var.timeout_seconds
+
+  environment {
+    variables = merge(
+      {
+        LOCK_TABLE      = aws_dynamodb_table.locks.name
+        ALLOWED_DOMAINS = join(",", local.allowed_domains)
+        NAME_TAG        = var.name_tag
+        RECORD_TTL      = tostring(var.record_ttl)
+      },
+      var.reconcile_concurrency == null ? {} : { RECONCILE_CONCURRENCY = tostring(var.reconcile_concurrency) },
+    )
+  }
+
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.function.name
+  }
+
+  tags       = var.tags
+  depends_on = [aws_iam_role_policy.function]
+}
+
+# Reads events from the queue; failed records are reported per message.
+resource "aws_lambda_event_source_mapping" "queue" {
+  event_source_arn                   = aws_sqs_queue.events.arn
+  function_name                      = aws_lambda_function.this.arn
+  batch_size                         = var.batch_size
+  maximum_batching_window_in_seconds = var.batching_window_seconds
+  function_response_types            = ["ReportBatchItemFailures"]
+
+  scaling_config {
+    maximum_concurrency = var.max_concurrency
+  }
+}
+
+# ---- Triggers ------------------------------------------------------------------------
+
+resource "aws_cloudwatch_event_rule" "instance_state" {
+  name        = local.rule_names.state
+  state       = "ENABLED"
+  description = "ec2-dns: an EC2 instance changed state"
+  event_pattern = jsonencode({
+    source        = ["aws.ec2"]
+    "detail-type" = ["EC2 Instance State-change Notification"]
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "tag_change" {
+  name        = local.rule_names.tag
+  state       = "ENABLED"
+  description = "ec2-dns: the ${var.name_tag} tag of an EC2 instance changed"
+  # Only changes of the name tag: the function's own writes of <name_tag>-status must not
+  # trigger it again.
+  event_pattern = jsonencode({
+    source        = ["aws.tag"]
+    "detail-type" = ["Tag Change on Resource"]
+    detail = {
+      service            = ["ec2"]
+      "resource-type"    = ["instance"]
+      "changed-tag-keys" = [var.name_tag]
+    }
+  })
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_event_rule" "reconcile_all" {
+  name                = local.rule_names.schedule
+  state               = "ENABLED"
+  description         = "ec2-dns: reconcile all instances (backstop for lost events)"
+  schedule_expression = var.reconcile_schedule
+  tags                = var.tags
+}
+
+locals {
+  rules = {
+    instance_state = aws_cloudwatch_event_rule.instance_state.name
+    tag_change     = aws_cloudwatch_event_rule.tag_change.name
+    reconcile_all  = aws_cloudwatch_event_rule.reconcile_all.name
+  }
+}
+
+resource "aws_cloudwatch_event_target" "queue" {
+  for_each = local.rules
+  rule     = each.value
+  arn      = aws_sqs_queue.events.arn
+
+  retry_policy {
+    maximum_retry_attempts       = local.event_retries
+    maximum_event_age_in_seconds = local.event_max_age
+  }
+
+  dead_letter_config {
+    arn = aws_sqs_queue.event_dlq.arn
+  }
+}
+
+# ---- Alarms --------------------------------------------------------------------------
+
+locals {
+  alarms = {
+    dlq = {
+      description = "ec2-dns: events the function failed on repeatedly are waiting in the dead-letter queue"
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      statistic   = "Maximum"
+      dimensions  = { QueueName = aws_sqs_queue.dlq.name }
+    }
+    event_dlq = {
+      description = "ec2-dns: EventBridge could not deliver events to the queue"
+      namespace   = "AWS/SQS"
+      metric      = "ApproximateNumberOfMessagesVisible"
+      statistic   = "Maximum"
+      dimensions  = { QueueName = aws_sqs_queue.event_dlq.name }
+    }
+    errors = {
+      description = "ec2-dns: the function returned errors"
+      namespace   = "AWS/Lambda"
+      metric      = "Errors"
+      statistic   = "Sum"
+      dimensions  = { FunctionName = aws_lambda_function.this.function_name }
+    }
+    throttles = {
+      description = "ec2-dns: the function was throttled"
+      namespace   = "AWS/Lambda"
+      metric      = "Throttles"
+      statistic   = "Sum"
+      dimensions  = { FunctionName = aws_lambda_function.this.function_name }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.alarms
+  alarm_name          = "${var.name}-${replace(each.key, "_", "-")}"
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  statistic           = each.value.statistic
+  dimensions          = each.value.dimensions
+  period              = local.alarm_period
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_action_arn
+  ok_actions          = local.alarm_action_arn
+  tags                = var.tags
+}

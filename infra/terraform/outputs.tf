@@ -1,0 +1,34 @@
+output "function_name" {
+  description = "Name of the function (for `aws lambda invoke --function-name`)."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "lock_table_name" {
+  description = "Name of the DynamoDB lock table."
+  value       = aws_dynamodb_table.locks.name
+}
+
+output "queue_url" {
+  description = "URL of the queue the rules send to."
+  value       = aws_sqs_queue.events.url
+}
+
+output "dead_letter_queue_url" {
+  description = "URL of the queue's dead-letter queue (events the function failed on repeatedly)."
+  value       = aws_sqs_queue.dlq.url
+}
+
+output "event_dead_letter_queue_url" {
+  description = "URL of the rule targets' dead-letter queue (events EventBridge could not deliver)."
+  value       = aws_sqs_queue.event_dlq.url
+}
+
+output "role_arn" {
+  description = "ARN of the function's role."
+  value       = aws_iam_role.function.arn
+}

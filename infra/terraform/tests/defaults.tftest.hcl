@@ -1,0 +1,384 @@
+# Offline tests of the module: the AWS provider is mocked, so `apply` computes values
+# without calling AWS. Run with `terraform test -var lambda_zip=PATH` (make infra-test).
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/mocked" }
+  }
+  mock_resource "aws_lambda_function" {
+    defaults = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:mocked" }
+  }
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mocked" }
+  }
+}
+
+# Distinct ARNs for the three queues, so that a target pointing at the wrong one fails.
+override_resource {
+  target = aws_sqs_queue.events
+  values = { arn = "arn:aws:sqs:eu-west-1:123456789012:q-events", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q-events" }
+}
+override_resource {
+  target = aws_sqs_queue.dlq
+  values = { arn = "arn:aws:sqs:eu-west-1:123456789012:q-dlq", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q-dlq" }
+}
+override_resource {
+  target = aws_sqs_queue.event_dlq
+  values = { arn = "arn:aws:sqs:eu-west-1:123456789012:q-event-dlq", url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q-event-dlq" }
+}
+
+variables {
+  allowed_domains = ["dyn.example.com", "Other.Example.ORG."]
+  hosted_zone_ids = ["Z0123456789ABCDEFGHIJ", "/hostedzone/Z9876543210ZYXWVUTSRQ"]
+}
+
+run "defaults" {
+  command = apply
+
+  # ---- Lambda ----
+  assert {
+    condition = (
+      aws_lambda_function.this.runtime == "provided.al2023" &&
+      aws_lambda_function.this.architectures == tolist(["arm64"]) &&
+      aws_lambda_function.this.handler == "bootstrap" &&
+      aws_lambda_function.this.memory_size == 256 &&
+      aws_lambda_function.this.timeout == 300
+    )
+    error_message = "The function must be provided.al2023 on arm64, 256 MB, 300 s."
+  }
+  assert {
+    condition = aws_lambda_function.this.environment[0].variables == tomap({
+      LOCK_TABLE      = "ec2-dns-locks"
+      ALLOWED_DOMAINS = "dyn.example.com,other.example.org"
+      NAME_TAG        = "dnsname"
+      RECORD_TTL      = "60"
+    })
+    error_message = "The environment must follow the contract (normalised domains, defaults)."
+  }
+  assert {
+    condition = (
+      aws_lambda_function.this.logging_config[0].log_format == "JSON" &&
+      aws_lambda_function.this.logging_config[0].log_group == "/aws/lambda/ec2-dns" &&
+      aws_cloudwatch_log_group.function.name == "/aws/lambda/ec2-dns" &&
+      aws_cloudwatch_log_group.function.retention_in_days == 30
+    )
+    error_message = "The function must log JSON into its own log group with a retention."
+  }
+
+  # ---- Lock table ----
+  assert {
+    condition = (
+      aws_dynamodb_table.locks.hash_key == "pk" &&
+      aws_dynamodb_table.locks.range_key == null &&
+      length(aws_dynamodb_table.locks.attribute) == 1 &&
+      one(aws_dynamodb_table.locks.attribute).name == "pk" &&
+      one(aws_dynamodb_table.locks.attribute).type == "S" &&
+      length(aws_dynamodb_table.locks.global_secondary_index) == 0 &&
+      length(aws_dynamodb_table.locks.local_secondary_index) == 0
+    )
+    error_message = "The lock table has partition key pk (String), no sort key and no index."
+  }
+  assert {
+    condition = (
+      aws_dynamodb_table.locks.billing_mode == "PAY_PER_REQUEST" &&
+      aws_dynamodb_table.locks.point_in_time_recovery[0].enabled &&
+      aws_dynamodb_table.locks.server_side_encryption[0].enabled &&
+      aws_dynamodb_table.locks.deletion_protection_enabled
+    )
+    error_message = "The lock table is on demand, with PITR, encryption and deletion protection."
+  }
+
+  # ---- Triggers ----
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.instance_state.event_pattern) == {
+      source        = ["aws.ec2"]
+      "detail-type" = ["EC2 Instance State-change Notification"]
+    }
+    error_message = "The state rule must match EC2 instance state changes."
+  }
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.tag_change.event_pattern) == {
+      source        = ["aws.tag"]
+      "detail-type" = ["Tag Change on Resource"]
+      detail = {
+        service            = ["ec2"]
+        "resource-type"    = ["instance"]
+        "changed-tag-keys" = ["dnsname"]
+      }
+    }
+    error_message = "The tag rule must match only changes of the name tag on EC2 instances."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.reconcile_all.schedule_expression == "rate(15 minutes)"
+    error_message = "Reconcile-all runs every 15 minutes by default."
+  }
+  assert {
+    condition = length(aws_cloudwatch_event_target.queue) == 3 && alltrue([
+      for t in aws_cloudwatch_event_target.queue :
+      t.arn == aws_sqs_queue.events.arn &&
+      t.dead_letter_config[0].arn == aws_sqs_queue.event_dlq.arn &&
+      t.retry_policy[0].maximum_retry_attempts == 8 &&
+      t.retry_policy[0].maximum_event_age_in_seconds == 3600
+    ])
+    error_message = "Every rule sends to the queue, with a retry policy and a dead-letter queue."
+  }
+  assert {
+    condition = toset([for t in aws_cloudwatch_event_target.queue : t.rule]) == toset([
+      "ec2-dns-instance-state", "ec2-dns-tag-change", "ec2-dns-reconcile-all",
+    ])
+    error_message = "The three rules each have the queue as target."
+  }
+
+  # ---- Queue ----
+  assert {
+    condition = (
+      aws_lambda_event_source_mapping.queue.event_source_arn == aws_sqs_queue.events.arn &&
+      aws_lambda_event_source_mapping.queue.batch_size == 10 &&
+      aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == 10 &&
+      aws_lambda_event_source_mapping.queue.scaling_config[0].maximum_concurrency == 2 &&
+      aws_lambda_event_source_mapping.queue.function_response_types == toset(["ReportBatchItemFailures"])
+    )
+    error_message = "The queue feeds the function with batching window, maximum concurrency and partial batch failures."
+  }
+  assert {
+    condition     = aws_sqs_queue.events.visibility_timeout_seconds == 6 * 300
+    error_message = "The queue's visibility timeout is six times the function timeout."
+  }
+  assert {
+    condition = jsondecode(aws_sqs_queue.events.redrive_policy) == {
+      deadLetterTargetArn = aws_sqs_queue.dlq.arn
+      maxReceiveCount     = 5
+    }
+    error_message = "The queue redrives to its dead-letter queue after five receives."
+  }
+  assert {
+    condition = (
+      aws_sqs_queue.events.sqs_managed_sse_enabled &&
+      aws_sqs_queue.dlq.sqs_managed_sse_enabled &&
+      aws_sqs_queue.event_dlq.sqs_managed_sse_enabled
+    )
+    error_message = "All three queues are encrypted."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(aws_sqs_queue_policy.events.policy).Statement : s if s.Effect == "Allow"
+      ] == [{
+        Sid       = "AllowEc2DnsRules"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sqs:SendMessage"
+        Resource  = "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"
+        Condition = { ArnEquals = { "aws:SourceArn" = [
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-instance-state",
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-tag-change",
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-reconcile-all",
+        ] } }
+    }]
+    error_message = "Only the three rules may send to the queue."
+  }
+  assert {
+    condition = alltrue([
+      for p in [aws_sqs_queue_policy.events, aws_sqs_queue_policy.dlq, aws_sqs_queue_policy.event_dlq] :
+      anytrue([for s in jsondecode(p.policy).Statement : s.Effect == "Deny" && try(s.Condition.Bool["aws:SecureTransport"], "") == "false"])
+    ])
+    error_message = "Every queue refuses requests without TLS."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(aws_sqs_queue_policy.event_dlq.policy).Statement : [s.Principal, s.Action, s.Resource, s.Condition] if s.Effect == "Allow"
+      ] == [[
+        { Service = "events.amazonaws.com" }, "sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-undelivered-events",
+        { ArnEquals = { "aws:SourceArn" = [
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-instance-state",
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-tag-change",
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-reconcile-all",
+        ] } },
+    ]]
+    error_message = "Only the three rules may send to the event dead-letter queue."
+  }
+
+  # ---- IAM ----
+  assert {
+    condition = jsondecode(aws_iam_role_policy.function.policy).Statement == [
+      { Sid = "DescribeInstances", Effect = "Allow", Action = "ec2:DescribeInstances", Resource = "*" },
+      {
+        Sid       = "WriteStatusTag", Effect = "Allow", Action = "ec2:CreateTags",
+        Resource  = "arn:aws:ec2:*:123456789012:instance/*",
+        Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = ["dnsname-status"] } }
+      },
+      { Sid = "ListHostedZones", Effect = "Allow", Action = "route53:ListHostedZones", Resource = "*" },
+      {
+        Sid      = "ReadRecords", Effect = "Allow", Action = "route53:ListResourceRecordSets",
+        Resource = ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ", "arn:aws:route53:::hostedzone/Z9876543210ZYXWVUTSRQ"]
+      },
+      {
+        Sid      = "ChangeRecords", Effect = "Allow", Action = "route53:ChangeResourceRecordSets",
+        Resource = ["arn:aws:route53:::hostedzone/Z0123456789ABCDEFGHIJ", "arn:aws:route53:::hostedzone/Z9876543210ZYXWVUTSRQ"]
+        Condition = {
+          "ForAllValues:StringLike" = {
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames" = ["*.dyn.example.com", "*.other.example.org"]
+          }
+          "ForAllValues:StringEquals" = {
+            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA"]
+            "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
+          }
+        }
+      },
+      {
+        Sid      = "LockTable", Effect = "Allow",
+        Action   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Scan"]
+        Resource = "arn:aws:dynamodb:eu-west-1:123456789012:table/ec2-dns-locks"
+      },
+      {
+        Sid      = "WriteLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"],
+        Resource = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/ec2-dns:*"
+      },
+      {
+        Sid      = "ConsumeQueue", Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        Resource = "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"
+      },
+    ]
+    error_message = "The function's policy must grant exactly the calls the code makes."
+  }
+  assert {
+    condition = jsondecode(aws_iam_role.function.assume_role_policy).Statement == [{
+      Effect = "Allow", Principal = { Service = "lambda.amazonaws.com" }, Action = "sts:AssumeRole"
+    }]
+    error_message = "Only Lambda may assume the role."
+  }
+  assert {
+    condition     = aws_iam_role_policy.function.role == aws_iam_role.function.id && aws_lambda_function.this.role == aws_iam_role.function.arn
+    error_message = "The policy belongs to the function's role."
+  }
+
+  # ---- Alarms ----
+  assert {
+    condition = toset([for a in aws_cloudwatch_metric_alarm.this : "${a.namespace}/${a.metric_name}/${jsonencode(a.dimensions)}"]) == toset([
+      "AWS/SQS/ApproximateNumberOfMessagesVisible/${jsonencode({ QueueName = aws_sqs_queue.dlq.name })}",
+      "AWS/SQS/ApproximateNumberOfMessagesVisible/${jsonencode({ QueueName = aws_sqs_queue.event_dlq.name })}",
+      "AWS/Lambda/Errors/${jsonencode({ FunctionName = "ec2-dns" })}",
+      "AWS/Lambda/Throttles/${jsonencode({ FunctionName = "ec2-dns" })}",
+    ])
+    error_message = "Alarms watch both dead-letter queues, errors and throttles."
+  }
+  assert {
+    condition = alltrue([
+      for a in aws_cloudwatch_metric_alarm.this :
+      a.threshold == 0 && a.comparison_operator == "GreaterThanThreshold" && length(a.alarm_actions) == 0
+    ])
+    error_message = "Alarms fire above zero and have no actions without a topic."
+  }
+
+  # ---- Outputs ----
+  assert {
+    condition = (
+      output.function_name == "ec2-dns" &&
+      output.function_arn == aws_lambda_function.this.arn &&
+      output.lock_table_name == "ec2-dns-locks" &&
+      output.queue_url == aws_sqs_queue.events.url &&
+      output.dead_letter_queue_url == aws_sqs_queue.dlq.url &&
+      output.event_dead_letter_queue_url == aws_sqs_queue.event_dlq.url
+    )
+    error_message = "Outputs give function name and ARN, table name and queue URLs."
+  }
+}
+
+run "custom_settings" {
+  command = apply
+
+  variables {
+    name                    = "dns-sync"
+    name_tag                = "hostname"
+    record_ttl              = 300
+    reconcile_concurrency   = 4
+    reconcile_schedule      = "rate(1 hour)"
+    memory_size             = 512
+    timeout_seconds         = 120
+    batching_window_seconds = 30
+    max_concurrency         = 5
+    deletion_protection     = false
+    alarm_topic_arn         = "arn:aws:sns:eu-west-1:123456789012:alarms"
+    account_id              = "210987654321"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.function_name == "dns-sync" &&
+      aws_lambda_function.this.memory_size == 512 &&
+      aws_lambda_function.this.timeout == 120 &&
+      aws_lambda_function.this.environment[0].variables["NAME_TAG"] == "hostname" &&
+      aws_lambda_function.this.environment[0].variables["RECORD_TTL"] == "300" &&
+      aws_lambda_function.this.environment[0].variables["RECONCILE_CONCURRENCY"] == "4" &&
+      aws_lambda_function.this.environment[0].variables["LOCK_TABLE"] == "dns-sync-locks"
+    )
+    error_message = "Name, tag, TTL, concurrency, memory and timeout pass through."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.tag_change.event_pattern).detail["changed-tag-keys"] == ["hostname"]
+    error_message = "The tag rule follows the name tag."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition if s.Sid == "WriteStatusTag"
+    ] == [{ "ForAllValues:StringEquals" = { "aws:TagKeys" = ["hostname-status"] } }]
+    error_message = "The function may write only <name_tag>-status."
+  }
+  assert {
+    condition     = strcontains(aws_iam_role_policy.function.policy, "arn:aws:ec2:*:210987654321:instance/*")
+    error_message = "ARNs use the given account."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_rule.reconcile_all.schedule_expression == "rate(1 hour)"
+    error_message = "The schedule is configurable."
+  }
+  assert {
+    condition = (
+      aws_sqs_queue.events.visibility_timeout_seconds == 720 &&
+      aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == 30 &&
+      aws_lambda_event_source_mapping.queue.scaling_config[0].maximum_concurrency == 5
+    )
+    error_message = "Visibility timeout follows the timeout; batching window and concurrency are configurable."
+  }
+  assert {
+    condition     = aws_dynamodb_table.locks.deletion_protection_enabled == false
+    error_message = "Deletion protection can be turned off."
+  }
+  assert {
+    condition = alltrue([
+      for a in aws_cloudwatch_metric_alarm.this :
+      a.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:alarms"])
+    ])
+    error_message = "Alarms notify the topic."
+  }
+}
+
+run "rejects_invalid_settings" {
+  command = plan
+
+  variables {
+    allowed_domains = ["not a domain"]
+    hosted_zone_ids = ["zone-1"]
+    record_ttl      = 0
+    max_concurrency = 1
+    name_tag        = "aws:reserved"
+    timeout_seconds = 901
+  }
+
+  expect_failures = [
+    var.allowed_domains,
+    var.hosted_zone_ids,
+    var.record_ttl,
+    var.max_concurrency,
+    var.name_tag,
+    var.timeout_seconds,
+  ]
+}

@@ -1,0 +1,202 @@
+variable "name" {
+  description = "Name of the function and prefix of every other resource's name."
+  type        = string
+  default     = "ec2-dns"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-_]{1,40}$", var.name))
+    error_message = "name must be 1-40 letters, digits, hyphens or underscores (it prefixes queue, rule and table names)."
+  }
+}
+
+variable "lambda_zip" {
+  description = "Path of the Lambda package built by `make package` (target/lambda/ec2-dns/bootstrap.zip)."
+  type        = string
+
+  validation {
+    condition     = endswith(var.lambda_zip, ".zip")
+    error_message = "lambda_zip must be the path of a .zip file."
+  }
+}
+
+variable "allowed_domains" {
+  description = "Domains below which names may be written (ALLOWED_DOMAINS), e.g. [\"dyn.example.com\"]. Case and a trailing dot are normalised away."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.allowed_domains) > 0
+    error_message = "allowed_domains must not be empty."
+  }
+  validation {
+    condition = alltrue([
+      for d in var.allowed_domains :
+      length(trimsuffix(lower(d), ".")) <= 253 &&
+      can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$", trimsuffix(lower(d), ".")))
+    ])
+    error_message = "Each of allowed_domains must be a domain name with at least two labels (letters, digits, hyphens)."
+  }
+}
+
+variable "hosted_zone_ids" {
+  description = "Ids of the Route53 hosted zones the function may read and change (Z… or /hostedzone/Z…)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.hosted_zone_ids) > 0
+    error_message = "hosted_zone_ids must not be empty."
+  }
+  validation {
+    condition     = alltrue([for z in var.hosted_zone_ids : can(regex("^(/?hostedzone/)?[A-Z0-9]{1,32}$", z))])
+    error_message = "Each of hosted_zone_ids must be a hosted zone id such as Z0123456789ABC."
+  }
+}
+
+variable "name_tag" {
+  description = "Tag holding the name(s) (NAME_TAG); the function writes <name_tag>-status."
+  type        = string
+  default     = "dnsname"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9 _.:/=+@-]{1,120}$", var.name_tag)) && !startswith(lower(var.name_tag), "aws:")
+    error_message = "name_tag must be a tag key of at most 120 characters (so that <name_tag>-status fits), not starting with aws:."
+  }
+}
+
+variable "record_ttl" {
+  description = "TTL in seconds of the records written (RECORD_TTL)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.record_ttl >= 1 && var.record_ttl <= 172800 && floor(var.record_ttl) == var.record_ttl
+    error_message = "record_ttl must be an integer in 1..172800."
+  }
+}
+
+variable "reconcile_concurrency" {
+  description = "Parallel lock/record work per invocation (RECONCILE_CONCURRENCY); null leaves the function's default (16)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reconcile_concurrency == null ? true : (var.reconcile_concurrency >= 1 && var.reconcile_concurrency <= 64 && floor(var.reconcile_concurrency) == var.reconcile_concurrency)
+    error_message = "reconcile_concurrency must be an integer in 1..64."
+  }
+}
+
+variable "reconcile_schedule" {
+  description = "Schedule expression of the reconcile-all backstop."
+  type        = string
+  default     = "rate(15 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.reconcile_schedule))
+    error_message = "reconcile_schedule must be rate(N unit) or cron(...)."
+  }
+}
+
+variable "memory_size" {
+  description = "Function memory in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be in 128..10240."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Function timeout in seconds; a reconcile of everything must fit. The queue's visibility timeout is six times this."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900
+    error_message = "timeout_seconds must be in 1..900."
+  }
+}
+
+variable "batching_window_seconds" {
+  description = "How long the queue collects events before invoking the function."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300
+    error_message = "batching_window_seconds must be in 0..300."
+  }
+}
+
+variable "max_concurrency" {
+  description = "Maximum concurrent invocations from the queue."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.max_concurrency >= 2 && var.max_concurrency <= 1000
+    error_message = "max_concurrency must be in 2..1000."
+  }
+}
+
+variable "batch_size" {
+  description = "Messages per invocation (above 10 needs a batching window)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be in 1..10000."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives of a message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be in 1..1000."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Deletion protection of the lock table."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, …)."
+  }
+}
+
+variable "alarm_topic_arn" {
+  description = "SNS topic that receives the alarms; null for alarms without actions."
+  type        = string
+  default     = null
+}
+
+variable "account_id" {
+  description = "Account id used in ARNs; null looks it up with sts:GetCallerIdentity. Set it to plan without credentials."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.account_id == null ? true : can(regex("^[0-9]{12}$", var.account_id))
+    error_message = "account_id must be 12 digits."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}
