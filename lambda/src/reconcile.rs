@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use tokio::sync::Mutex;
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -100,10 +100,11 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         } else {
             self.apply(&world, &plan, &mut report).await
         };
+        let changed: BTreeSet<Fqdn> = report.changes.iter().map(|c| c.name.clone()).collect();
         for (id, list) in &outcomes {
             for o in list {
                 report.add_outcome(id, o);
-                log_outcome(id, o);
+                log_outcome(id, o, o.name().is_some_and(|n| changed.contains(n)));
             }
         }
         if !req.dry_run {
@@ -784,17 +785,25 @@ fn tag_names(inst: &Instance) -> Vec<Fqdn> {
         .unwrap_or_default()
 }
 
-fn log_outcome(id: &InstanceId, o: &Outcome) {
+/// One log line per decision; an unchanged published name is only worth a debug line.
+fn log_outcome(id: &InstanceId, o: &Outcome, changed: bool) {
     let name = o.name().map(|n| n.to_string()).unwrap_or_default();
     match o {
-        Outcome::Published { values, .. } => {
-            info!(instance = %id, name, action = "publish", values = ?values, "name published")
+        Outcome::Published { values, .. } if changed => {
+            info!(instance = %id, name, action = "publish", values = %values.join(","), "name published")
+        }
+        Outcome::Published { .. } => {
+            debug!(instance = %id, name, action = "keep", "name unchanged")
         }
         Outcome::Released { reason, .. } => {
             info!(instance = %id, name, action = "release", reason, "name released")
         }
         Outcome::Conflict { owner, reason, .. } => {
-            warn!(instance = %id, name, action = "conflict", owner = ?owner, reason, "name not published")
+            let owner = owner
+                .as_ref()
+                .map(InstanceId::as_str)
+                .unwrap_or("unmanaged record");
+            warn!(instance = %id, name, action = "conflict", owner, reason, "name not published")
         }
         Outcome::Invalid { raw, reason } => {
             warn!(instance = %id, name = raw, action = "invalid", reason, "name refused")
