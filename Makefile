@@ -1,0 +1,50 @@
+# ec2-dns — every task a developer or CI runs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO   ?= cargo
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(CURDIR)/target/debug/ec2-dns
+STAMP   := $(VENV)/.installed-stamp
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help build test test-rust test-e2e lint demo package venv clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): tests/requirements.txt requirements-tools.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r tests/requirements.txt -r requirements-tools.txt
+	touch $@
+
+venv: $(STAMP) ## project virtualenv: moto, pytest, cargo-lambda, ziglang (pinned)
+
+build: ## debug build of the Lambda binary
+	$(CARGO) build --locked --bin ec2-dns
+
+lint: ## rustfmt check and clippy -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+test-rust: ## unit and invariant tests on the in-process fakes
+	$(CARGO) test --locked
+
+test-e2e: build venv ## the real binary under a Runtime API host, against moto
+	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q tests
+
+test: lint test-rust test-e2e infra-test ## everything CI runs
+
+demo: build venv ## the whole story against the embedded emulator
+	EC2_DNS_BIN=$(BIN) $(VENV)/bin/python tests/demo.py
+
+package: venv ## arm64 Lambda zip: target/lambda/ec2-dns/bootstrap.zip
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns
+
+clean: ## remove build output and the virtualenvs
+	$(CARGO) clean
+	rm -rf $(VENV) infra/.venv infra/.build
+
+include infra/infra.mk
