@@ -10,7 +10,7 @@ BIN     := $(CURDIR)/target/debug/ec2-dns
 STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help build test test-rust test-e2e lint demo package venv clean
+.PHONY: help build test test-rust test-e2e lint demo package venv clean soak fuzz
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ test-e2e: build venv ## the real binary under a Runtime API host, against moto
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q tests
 
 test: lint test-rust test-e2e infra-test ## everything CI runs
+
+soak: ## the convergence and race properties over 10,000 random cases each
+	EC2_DNS_PROPTEST_CASES=10000 $(CARGO) test --locked --lib proptests -- --nocapture
+
+fuzz: ## structured random fuzzing of payloads, names and tags (200,000 cases each)
+	EC2_DNS_FUZZ_CASES=200000 $(CARGO) test --locked --lib fuzz -- --nocapture
 
 demo: build venv ## the whole story against the embedded emulator
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/python tests/demo.py

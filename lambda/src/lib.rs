@@ -36,6 +36,8 @@ pub mod report;
 #[cfg(test)]
 mod fakes;
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod tests;

@@ -886,3 +886,102 @@ mod handler {
         assert_eq!(writes(&w), 0);
     }
 }
+
+/// Hostile and malformed name tags: each is refused with a reason and an `invalid:` status
+/// tag, and nothing is written to Route53 or the lock table.
+pub(crate) const HOSTILE_TAGS: &[&str] = &[
+    "*",
+    "*.dyn.example.com",
+    "*.web.dyn.example.com",
+    "web*.dyn.example.com",
+    "dyn.example.com",
+    "example.com",
+    "com",
+    "evil.com",
+    "dyn.example.com.evil.com",
+    "web.dyn.example.com.evil.com",
+    "xdyn.example.com",
+    "web.xdyn.example.com",
+    "web.dyn-example.com",
+    "web.dynexample.com",
+    "web.dyn.example.co",
+    "203.0.113.7",
+    "a..b.dyn.example.com",
+    ".web.dyn.example.com",
+    "web.dyn.example.com..",
+    "..",
+    "-web.dyn.example.com",
+    "web-.dyn.example.com",
+    "web.-.dyn.example.com",
+    "_acme-challenge.dyn.example.com",
+    "we_b.dyn.example.com",
+    "web dyn.dyn.example.com",
+    "web\tx.dyn.example.com",
+    "web\n.dyn.example.com",
+    "web.dyn.example.com\r\nX-Injected: 1",
+    "web\u{0}.dyn.example.com",
+    "wéb.dyn.example.com",
+    "w\u{435}b.dyn.example.com",
+    "web.dyn.ex\u{430}mple.com",
+    "web\u{200b}.dyn.example.com",
+    "\u{202e}moc.elpmaxe.nyd.bew",
+    "web.dyn.example.com;rm -rf /",
+    "web.dyn.example.com' OR '1'='1",
+    "<script>.dyn.example.com",
+    "$(id).dyn.example.com",
+    "`id`.dyn.example.com",
+    "web.dyn.example.com/32",
+    "web.dyn.example.com:80",
+    "http://web.dyn.example.com",
+    "web@dyn.example.com",
+    "web%2edyn.example.com",
+];
+
+#[tokio::test]
+async fn every_hostile_name_tag_is_refused_with_a_reason_and_changes_nothing() {
+    let long_label = format!("{}.dyn.example.com", "a".repeat(64));
+    let long_name = format!(
+        "{}.dyn.example.com",
+        ["abcdefghijklmnopqrstuvwxyz0123456789"; 7].join(".")
+    );
+    let many = (0..11)
+        .map(|i| format!("n{i}.dyn.example.com"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let huge = "x".repeat(10_000);
+    let mut corpus: Vec<String> = HOSTILE_TAGS.iter().map(|s| s.to_string()).collect();
+    corpus.extend([long_label, long_name, many, huge]);
+    assert!(corpus.len() >= 40);
+    for tag in &corpus {
+        let w = World::new();
+        w.launch(1, tag);
+        let r = w.event(&[1]).await;
+        assert!(w.rec.dns.snapshot().is_empty(), "{tag:?} wrote a record");
+        assert!(w.rec.locks.snapshot().is_empty(), "{tag:?} took a lock");
+        assert!(
+            !r.skipped.is_empty() && r.skipped.iter().all(|s| !s.reason.is_empty()),
+            "{tag:?}: {:?}",
+            r.skipped
+        );
+        let status = w.status(1);
+        assert!(status.starts_with("invalid: "), "{tag:?}: {status:?}");
+        assert!(
+            status.chars().count() <= 256 && !status.chars().any(char::is_control),
+            "{tag:?}: {status:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tag_mixing_valid_and_hostile_names_publishes_only_the_valid_one() {
+    let w = World::new();
+    w.launch(1, "web.dyn.example.com, *.dyn.example.com, evil.com");
+    let r = w.event(&[1]).await;
+    assert_eq!(w.owner("web.dyn.example.com"), Some(id(1)));
+    assert_eq!(r.skipped.len(), 2);
+    assert_eq!(
+        w.status(1),
+        "invalid: *.dyn.example.com (wildcards are not allowed); invalid: evil.com (not below an allowed domain); ok: web.dyn.example.com -> 10.0.0.1, 203.0.113.1"
+    );
+    w.assert_converged().await;
+}
