@@ -11,6 +11,15 @@ use crate::model::InstanceId;
 use crate::plan::Scope;
 use crate::ports::{Dns, Instances, Locks};
 use crate::reconcile::{Reconciler, Request};
+use crate::report::Report;
+
+/// What one invocation came to: the answer, and what the metrics need.
+pub struct Handled {
+    pub answer: Result<Value>,
+    /// `event`, `sqs`, `manual` or `invalid`.
+    pub trigger: &'static str,
+    pub report: Option<Report>,
+}
 
 /// Handles one invocation payload.
 ///
@@ -23,36 +32,89 @@ pub async fn handle<I: Instances, D: Dns, L: Locks>(
     rec: &Reconciler<I, D, L>,
     payload: Value,
 ) -> Result<Value> {
-    match parse(&payload, &rec.config.name_tag)? {
+    handle_full(rec, payload).await.answer
+}
+
+/// [`handle`], with the report and trigger kept for the metrics.
+pub async fn handle_full<I: Instances, D: Dns, L: Locks>(
+    rec: &Reconciler<I, D, L>,
+    payload: Value,
+) -> Handled {
+    let invocation = match parse(&payload, &rec.config.name_tag) {
+        Ok(i) => i,
+        Err(e) => {
+            warn!(error = %e, "invalid invocation");
+            return Handled {
+                answer: Err(e),
+                trigger: "invalid",
+                report: None,
+            };
+        }
+    };
+    match invocation {
         Invocation::Manual { scope, dry_run } => {
-            let report = rec
+            let result = rec
                 .reconcile(&Request {
                     scope,
                     verify_dns: true,
                     dry_run,
                 })
-                .await?;
-            Ok(serde_json::to_value(&report).unwrap_or_default())
+                .await;
+            finish("manual", result, |r| {
+                Ok(serde_json::to_value(r).unwrap_or_default())
+            })
         }
         Invocation::Event(Hint::Ignore(reason)) => {
             info!(reason, "event ignored");
-            Ok(json!({ "ignored": reason }))
+            Handled {
+                answer: Ok(json!({ "ignored": reason })),
+                trigger: "event",
+                report: None,
+            }
         }
         Invocation::Event(hint) => {
-            let report = rec.reconcile(&request_for(&hint, None)).await?;
-            if !report.failed.is_empty() {
-                return Err(Error::Incomplete(
+            let result = rec.reconcile(&request_for(&hint, None)).await;
+            finish("event", result, |report| {
+                if report.failed.is_empty() {
+                    return Ok(serde_json::to_value(report).unwrap_or_default());
+                }
+                Err(Error::Incomplete(
                     report
                         .failed
                         .iter()
                         .map(|f| format!("{}: {}", f.name, f.reason))
                         .collect::<Vec<_>>()
                         .join("; "),
-                ));
-            }
-            Ok(serde_json::to_value(&report).unwrap_or_default())
+                ))
+            })
         }
-        Invocation::Sqs(items) => Ok(handle_sqs(rec, items).await),
+        Invocation::Sqs(items) => {
+            let (answer, report) = handle_sqs(rec, items).await;
+            Handled {
+                answer: Ok(answer),
+                trigger: "sqs",
+                report,
+            }
+        }
+    }
+}
+
+fn finish(
+    trigger: &'static str,
+    result: Result<Report>,
+    answer: impl FnOnce(&Report) -> Result<Value>,
+) -> Handled {
+    match result {
+        Ok(report) => Handled {
+            answer: answer(&report),
+            trigger,
+            report: Some(report),
+        },
+        Err(e) => Handled {
+            answer: Err(e),
+            trigger,
+            report: None,
+        },
     }
 }
 
@@ -84,7 +146,7 @@ fn request_for(hint: &Hint, batch: Option<BTreeSet<InstanceId>>) -> Request {
 async fn handle_sqs<I: Instances, D: Dns, L: Locks>(
     rec: &Reconciler<I, D, L>,
     items: Vec<(String, std::result::Result<Hint, String>)>,
-) -> Value {
+) -> (Value, Option<Report>) {
     let mut failures: Vec<String> = Vec::new();
     let mut ids: BTreeSet<InstanceId> = BTreeSet::new();
     let mut all = false;
@@ -129,5 +191,6 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks>(
             failures.push(msg.clone());
         }
     }
-    json!({ "batchItemFailures": failures.iter().map(|m| json!({ "itemIdentifier": m })).collect::<Vec<_>>() })
+    let answer = json!({ "batchItemFailures": failures.iter().map(|m| json!({ "itemIdentifier": m })).collect::<Vec<_>>() });
+    (answer, result.and_then(|r| r.ok()))
 }

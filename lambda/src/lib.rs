@@ -17,6 +17,7 @@
 //! - [`reconcile`]: observe → plan → apply → report, for some instances or all.
 //! - [`ports`]: the traits `Instances`, `Dns`, `Locks`; [`aws`] implements them.
 //! - [`handler`]: one invocation end to end, including SQS `batchItemFailures`.
+//! - [`metrics`]: CloudWatch Embedded Metric Format, one line per invocation.
 #![forbid(unsafe_code)]
 // The reconcile future nests deeply (observe → plan → apply inside the runtime).
 #![recursion_limit = "256"]
@@ -26,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod handler;
 pub mod input;
+pub mod metrics;
 pub mod model;
 pub mod name;
 pub mod plan;

@@ -3,16 +3,9 @@
 // The reconcile future nests deeply (observe → plan → apply inside the runtime).
 #![recursion_limit = "256"]
 
-use std::time::Duration;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
-use ec2_dns::aws::{DynamoLocks, Ec2Instances, Route53Dns};
-use ec2_dns::config::Config;
-use ec2_dns::handler::handle;
-use ec2_dns::reconcile::Reconciler;
-use ec2_dns::Error;
+use ec2_dns::{config::Config, handler::handle_full, metrics, Error};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -33,30 +26,29 @@ impl From<Failure> for Diagnostic {
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    // One SDK configuration and one client per service, reused by every invocation.
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(RetryConfig::standard().with_max_attempts(5))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .load()
-        .await;
-    let reconciler = Reconciler::new(
-        Ec2Instances::new(
-            aws_sdk_ec2::Client::new(&sdk),
-            &config.name_tag,
-            &config.status_tag,
-        ),
-        Route53Dns::new(aws_sdk_route53::Client::new(&sdk)),
-        DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk), &config.lock_table),
-        config,
-    );
-    let reconciler = &reconciler;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ec2-dns".into());
+    let calls = metrics::ApiCalls::default();
+    let reconciler = ec2_dns::aws::reconciler(config, &calls).await;
+    let (reconciler, function, calls) = (&reconciler, function.as_str(), &calls);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handle(reconciler, event.payload).await.map_err(Failure)
+        let started = Instant::now();
+        let done = handle_full(reconciler, event.payload).await;
+        let ms = started.elapsed().as_millis() as u64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let failed = done.answer.is_err();
+        let line = metrics::emf(
+            function,
+            done.trigger,
+            done.report.as_ref(),
+            failed,
+            &calls.take(),
+            ms,
+            now,
+        );
+        println!("{line}");
+        done.answer.map_err(Failure)
     }))
     .await
 }

@@ -47,6 +47,9 @@ pub struct SkipRow {
     pub instance: InstanceId,
     pub name: String,
     pub reason: String,
+    /// Refused as invalid (rather than skipped for want of a zone or an address).
+    #[serde(skip)]
+    pub invalid: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -116,11 +119,13 @@ impl Report {
                 instance: instance.clone(),
                 name: raw.clone(),
                 reason: reason.clone(),
+                invalid: true,
             }),
             Outcome::Skipped { name, reason } => self.skipped.push(SkipRow {
                 instance: instance.clone(),
                 name: name.to_string(),
                 reason: reason.clone(),
+                invalid: false,
             }),
             Outcome::Failed { name, reason } => {
                 self.failed.push(FailRow {

@@ -1,0 +1,217 @@
+//! CloudWatch metrics in Embedded Metric Format: one JSON line per invocation on stdout,
+//! which CloudWatch Logs turns into metrics in the `ec2-dns` namespace.
+//!
+//! | metric | unit | meaning |
+//! |---|---|---|
+//! | `Changes` / `Creates` / `Updates` / `Deletes` | Count | record changes applied (or planned, in a dry run) |
+//! | `Conflicts` | Count | names not published because someone else holds them |
+//! | `InvalidNames` | Count | tag entries refused |
+//! | `Skipped` | Count | names skipped (no zone, no address) |
+//! | `Failed` | Count | names or status tags that did not settle (retried) |
+//! | `Errors` | Count | invocations answered with an error |
+//! | `AwsApiCalls` | Count | AWS API attempts, retries included |
+//! | `ReconcileDuration` | Milliseconds | handler time |
+//!
+//! Dimension: `Function` (the function name). Properties (not metrics): `Trigger`,
+//! `DryRun` and `ApiCalls` (attempts per `service:Operation`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::{json, Map, Value};
+
+use crate::report::Report;
+
+pub const NAMESPACE: &str = "ec2-dns";
+
+/// Counts AWS API attempts per `service:Operation`; shared by every client of a container.
+#[derive(Debug, Clone, Default)]
+pub struct ApiCalls(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl ApiCalls {
+    /// The counts since the last call, and a fresh start.
+    pub fn take(&self) -> BTreeMap<String, u64> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl Intercept for ApiCalls {
+    fn name(&self) -> &'static str {
+        "ec2-dns-api-calls"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let key = match cfg.load::<Metadata>() {
+            Some(m) => format!("{}:{}", m.service(), m.name()),
+            None => "unknown".to_string(),
+        };
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default() += 1;
+        Ok(())
+    }
+}
+
+/// The EMF document for one invocation.
+pub fn emf(
+    function: &str,
+    trigger: &str,
+    report: Option<&Report>,
+    error: bool,
+    calls: &BTreeMap<String, u64>,
+    duration_ms: u64,
+    timestamp_ms: u64,
+) -> Value {
+    let count = |action: &str| {
+        report.map_or(0, |r| {
+            r.changes.iter().filter(|c| c.action == action).count()
+        })
+    };
+    let mut values: Vec<(&str, &str, Value)> = vec![
+        (
+            "Changes",
+            "Count",
+            json!(report.map_or(0, |r| r.changes.len())),
+        ),
+        ("Creates", "Count", json!(count("CREATE"))),
+        ("Updates", "Count", json!(count("UPDATE"))),
+        ("Deletes", "Count", json!(count("DELETE"))),
+        (
+            "Conflicts",
+            "Count",
+            json!(report.map_or(0, |r| r.conflicts.len())),
+        ),
+        (
+            "InvalidNames",
+            "Count",
+            json!(report.map_or(0, |r| r.skipped.iter().filter(|s| s.invalid).count())),
+        ),
+        (
+            "Skipped",
+            "Count",
+            json!(report.map_or(0, |r| r.skipped.iter().filter(|s| !s.invalid).count())),
+        ),
+        (
+            "Failed",
+            "Count",
+            json!(report.map_or(0, |r| r.failed.len())),
+        ),
+        ("Errors", "Count", json!(u64::from(error))),
+        ("AwsApiCalls", "Count", json!(calls.values().sum::<u64>())),
+    ];
+    values.push(("ReconcileDuration", "Milliseconds", json!(duration_ms)));
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": values.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    doc.insert("Function".into(), json!(function));
+    doc.insert("Trigger".into(), json!(trigger));
+    doc.insert("DryRun".into(), json!(report.is_some_and(|r| r.dry_run)));
+    doc.insert("ApiCalls".into(), json!(calls));
+    for (n, _, v) in values {
+        doc.insert(n.into(), v);
+    }
+    Value::Object(doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handler::handle_full;
+    use crate::tests::World;
+
+    #[tokio::test]
+    async fn an_invocation_emits_one_emf_document_with_every_metric() {
+        let w = World::new();
+        w.launch(1, "web.dyn.example.com");
+        w.launch(2, "web.dyn.example.com");
+        w.launch(3, "*.dyn.example.com");
+        let done = handle_full(&w.rec, json!({"reconcile": "all"})).await;
+        let calls = BTreeMap::from([
+            ("EC2:DescribeInstances".to_string(), 2),
+            ("Route 53:ChangeResourceRecordSets".to_string(), 2),
+        ]);
+        let doc = emf(
+            "ec2-dns",
+            done.trigger,
+            done.report.as_ref(),
+            done.answer.is_err(),
+            &calls,
+            42,
+            1_700_000_000_000,
+        );
+        // What CloudWatch parses: the line is one JSON object with the _aws envelope.
+        let line = doc.to_string();
+        assert!(!line.contains('\n'));
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        let meta = &parsed["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(meta["Namespace"], "ec2-dns");
+        assert_eq!(meta["Dimensions"], json!([["Function"]]));
+        let names: Vec<&str> = meta["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        for n in &names {
+            assert!(
+                parsed.get(*n).is_some_and(Value::is_number),
+                "metric {n} has no value"
+            );
+        }
+        assert_eq!(parsed["Function"], "ec2-dns");
+        assert_eq!(parsed["Trigger"], "manual");
+        assert_eq!(
+            (parsed["Creates"].as_u64(), parsed["Changes"].as_u64()),
+            (Some(2), Some(2))
+        );
+        assert_eq!(parsed["Conflicts"], 1);
+        assert_eq!(parsed["InvalidNames"], 1);
+        assert_eq!(parsed["Skipped"], 0);
+        assert_eq!(parsed["Errors"], 0);
+        assert_eq!(parsed["AwsApiCalls"], 4);
+        assert_eq!(parsed["ReconcileDuration"], 42);
+        assert_eq!(parsed["ApiCalls"]["EC2:DescribeInstances"], 2);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_payload_counts_as_an_error() {
+        let w = World::new();
+        let done = handle_full(&w.rec, json!([])).await;
+        let doc = emf(
+            "f",
+            done.trigger,
+            done.report.as_ref(),
+            done.answer.is_err(),
+            &BTreeMap::new(),
+            1,
+            1,
+        );
+        assert_eq!(
+            (doc["Errors"].as_u64(), doc["Trigger"].as_str()),
+            (Some(1), Some("invalid"))
+        );
+    }
+}
