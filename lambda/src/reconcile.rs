@@ -229,8 +229,18 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .filter(|l| l.intent.is_some())
             .map(|l| l.name.clone())
             .collect();
+        let first = plan(world, &req.scope, &self.settings());
+        // A fresh claim looks first: a record already there is someone else's (a conflict,
+        // before any write), and one that appears after our CREATE is provably ours.
+        names.extend(first.actions.iter().filter_map(|a| match a {
+            Action::Publish {
+                name,
+                expect: Expect::Absent,
+                ..
+            } => Some(name.clone()),
+            _ => None,
+        }));
         if req.verify_dns {
-            let first = plan(world, &req.scope, &self.settings());
             names.extend(first.actions.iter().map(|a| a.name().clone()));
             for outcomes in first.outcomes.values() {
                 names.extend(outcomes.iter().filter_map(|o| o.name().cloned()));
@@ -590,13 +600,21 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             return Ok(Recovered::Superseded);
         }
         let lock = world.locks.get(name);
-        // Ours: what the lock says was written or meant, what we were replacing, and what
-        // this run itself landed in other zones. A record that merely equals what we would
-        // write is not ours.
+        // Ours: what the lock says was written or meant, what we were replacing, and new
+        // values where this run landed them or where the slot was ours or seen empty before
+        // this run wrote (a CREATE whose answer was lost and retried). A record that merely
+        // equals what we would write, in a slot we never saw empty, is not ours.
+        let slot_was_free = |s: &RecordSet| {
+            old.iter().any(|o| o.slot() == s.slot())
+                || world
+                    .dns
+                    .get(name)
+                    .is_some_and(|seen| !seen.iter().any(|o| o.slot() == s.slot()))
+        };
         let ours = |s: &RecordSet| {
             old.contains(s)
                 || lock.is_some_and(|l| l.wrote(s))
-                || (new.contains(s) && landed.contains(&&s.zone_id))
+                || (new.contains(s) && (landed.contains(&&s.zone_id) || slot_was_free(s)))
         };
         let slots: BTreeSet<_> = old
             .iter()

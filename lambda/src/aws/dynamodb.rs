@@ -28,12 +28,34 @@ use crate::plan::Expect;
 use crate::ports::{Cas, Loaded, Locks};
 
 const OWNER_PREFIX: &str = "owner#";
+/// Hands a lock to a new owner with a new intent.
+const TAKEOVER: &str = "SET #o = :new, #v = :v1, #i = :i, #s = :now, #u = :now";
 /// Keys per BatchGetItem call.
 const KEYS_PER_BATCH: usize = 100;
 /// Attempts at keys DynamoDB returns unprocessed.
 const UNPROCESSED_ATTEMPTS: u32 = 5;
-/// Same-owner-and-version condition; `owner` is a reserved word.
-const HELD: &str = "#o = :o AND version = :v";
+/// Same-owner-and-version condition. Every attribute goes through a `#` alias: several of
+/// our names (`owner`, `names`, ...) are DynamoDB reserved words.
+const HELD: &str = "#o = :o AND #v = :v";
+/// The aliases every expression may use.
+const ALIASES: [(&str, &str); 7] = [
+    ("#o", "owner"),
+    ("#v", "version"),
+    ("#r", "records"),
+    ("#i", "intent"),
+    ("#s", "since"),
+    ("#u", "updated"),
+    ("#n", "names"),
+];
+
+/// The aliases an expression uses (DynamoDB refuses unused ones).
+fn aliases(expr: &str) -> HashMap<String, String> {
+    ALIASES
+        .iter()
+        .filter(|(a, _)| expr.contains(a))
+        .map(|(a, n)| (a.to_string(), n.to_string()))
+        .collect()
+}
 
 pub struct DynamoLocks {
     client: Client,
@@ -130,7 +152,8 @@ impl DynamoLocks {
         let update = Update::builder()
             .table_name(&self.table)
             .key("pk", s(owner_key(owner)))
-            .update_expression(format!("{op} names :n"))
+            .update_expression(format!("{op} #n :n"))
+            .set_expression_attribute_names(Some(aliases("#n")))
             .expression_attribute_values(":n", AttributeValue::Ss(vec![name.to_string()]))
             .build()
             .map_err(|e| unexpected(e.to_string()))?;
@@ -195,7 +218,7 @@ impl DynamoLocks {
             .key("pk", s(name.as_str()))
             .update_expression(expr)
             .condition_expression(HELD)
-            .expression_attribute_names("#o", "owner")
+            .set_expression_attribute_names(Some(aliases(&format!("{expr} {HELD}"))))
             .expression_attribute_values(":o", s(owner.as_str()))
             .expression_attribute_values(":v", n(version))
             .expression_attribute_values(":v1", n(version + 1))
@@ -355,7 +378,7 @@ impl Locks for DynamoLocks {
                     name,
                     owner,
                     *version,
-                    "SET intent = :i, version = :v1, updated = :now",
+                    "SET #i = :i, #v = :v1, #u = :now",
                     vec![(":i", intent)],
                 )
                 .await
@@ -367,11 +390,9 @@ impl Locks for DynamoLocks {
                 let update = Update::builder()
                     .table_name(&self.table)
                     .key("pk", s(name.as_str()))
-                    .update_expression(
-                        "SET #o = :new, version = :v1, intent = :i, since = :now, updated = :now",
-                    )
+                    .update_expression(TAKEOVER)
                     .condition_expression(HELD)
-                    .expression_attribute_names("#o", "owner")
+                    .set_expression_attribute_names(Some(aliases(&format!("{TAKEOVER} {HELD}"))))
                     .expression_attribute_values(":o", s(current.as_str()))
                     .expression_attribute_values(":new", s(owner.as_str()))
                     .expression_attribute_values(":v", n(*version))
@@ -404,7 +425,7 @@ impl Locks for DynamoLocks {
             name,
             owner,
             version,
-            "SET records = :r, version = :v1, updated = :now REMOVE intent",
+            "SET #r = :r, #v = :v1, #u = :now REMOVE #i",
             vec![(":r", s(json(records)?))],
         )
         .await
@@ -415,7 +436,7 @@ impl Locks for DynamoLocks {
             .table_name(&self.table)
             .key("pk", s(name.as_str()))
             .condition_expression(HELD)
-            .expression_attribute_names("#o", "owner")
+            .set_expression_attribute_names(Some(aliases(HELD)))
             .expression_attribute_values(":o", s(owner.as_str()))
             .expression_attribute_values(":v", n(version))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
