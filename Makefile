@@ -10,10 +10,10 @@ BIN     := $(CURDIR)/target/debug/ec2-dns
 STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help build test test-rust test-e2e lint demo package venv clean soak fuzz
+.PHONY: help build test test-rust test-e2e lint demo package venv clean soak fuzz bench
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): tests/requirements.txt requirements-tools.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ soak: ## the convergence and race properties over 10,000 random cases each
 
 fuzz: ## structured random fuzzing of payloads, names and tags (200,000 cases each)
 	EC2_DNS_FUZZ_CASES=200000 $(CARGO) test --locked --lib fuzz -- --nocapture
+
+bench: venv ## benchmarks against the emulator (release binary), written to docs/benchmarks.md
+	$(CARGO) build --locked --release --bin ec2-dns
+	EC2_DNS_BIN=$(CURDIR)/target/release/ec2-dns $(VENV)/bin/python tests/bench.py
 
 demo: build venv ## the whole story against the embedded emulator
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/python tests/demo.py
