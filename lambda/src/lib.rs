@@ -18,11 +18,13 @@
 //! - [`ports`]: the traits `Instances`, `Dns`, `Locks`; [`aws`] implements them.
 //! - [`handler`]: one invocation end to end, including SQS `batchItemFailures`.
 //! - [`metrics`]: CloudWatch Embedded Metric Format, one line per invocation.
+//! - [`cli`]: the operator CLI `ec2-dns-ctl` (plan, apply, status, release).
 #![forbid(unsafe_code)]
 // The reconcile future nests deeply (observe → plan → apply inside the runtime).
 #![recursion_limit = "256"]
 
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod handler;

@@ -382,7 +382,7 @@ fn published(name: &Fqdn, records: &[RecordSet]) -> Outcome {
 /// Splits what Route53 holds for a locked name into what ec2-dns wrote (safe to delete) and
 /// what someone else wrote in a slot ec2-dns uses (never touched). Without an observation,
 /// the lock's `records` are taken as the truth; the apply step recovers if they are not.
-fn ours(
+pub fn ours(
     lock: &Lock,
     observed: Option<&[RecordSet]>,
     new: &[RecordSet],

@@ -11,11 +11,13 @@ use tracing::{debug, info, instrument, warn};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{changes_between, Change, Instance, InstanceId, RecordSet, Zone, ZoneId};
+use crate::model::{
+    changes_between, Change, Instance, InstanceId, InstanceState, Lock, RecordSet, Zone, ZoneId,
+};
 use crate::name::{parse_tag, Fqdn};
 use crate::plan::{
-    plan, status_value, Action, Expect, Outcome, Plan, Scope, Settings, World, FOREIGN_VALUES,
-    UNMANAGED,
+    ours, plan, status_value, Action, Expect, Outcome, Plan, Scope, Settings, World,
+    FOREIGN_VALUES, UNMANAGED,
 };
 use crate::ports::{Applied, Cas, Dns, Instances, Locks};
 use crate::report::{FailRow, Report};
@@ -259,34 +261,150 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
         }
         for name in names {
-            let best = managed
-                .iter()
-                .filter(|z| name.is_at_or_below(&z.name))
-                .map(|z| z.name.label_count())
-                .max();
-            let mut zones: BTreeSet<ZoneId> = managed
-                .iter()
-                .filter(|z| name.is_at_or_below(&z.name) && Some(z.name.label_count()) == best)
-                .map(|z| z.id.clone())
-                .collect();
-            if let Some(lock) = world.locks.get(&name) {
-                zones.extend(
-                    lock.records
-                        .iter()
-                        .chain(lock.intent.iter().flatten())
-                        .map(|s| s.zone_id.clone()),
-                );
-            }
-            let mut sets = Vec::new();
-            for zone in zones {
-                sets.extend(self.dns.name_records(&zone, &name).await?);
-            }
+            let sets = self.read_name(world, &name).await?;
             dns.insert(name, sets);
         }
         for sets in dns.values_mut() {
             sets.sort();
         }
         Ok(dns)
+    }
+
+    /// The A/AAAA sets of one name: in its longest-suffix managed zones and in every zone
+    /// its lock's `records` or `intent` name.
+    async fn read_name(&self, world: &World, name: &Fqdn) -> Result<Vec<RecordSet>> {
+        let managed = world.zones.iter().filter(|z| {
+            self.config
+                .allowed_domains
+                .iter()
+                .any(|d| z.name.is_at_or_below(d))
+                && name.is_at_or_below(&z.name)
+        });
+        let best = managed.clone().map(|z| z.name.label_count()).max();
+        let mut zones: BTreeSet<ZoneId> = managed
+            .filter(|z| Some(z.name.label_count()) == best)
+            .map(|z| z.id.clone())
+            .collect();
+        if let Some(lock) = world.locks.get(name) {
+            zones.extend(
+                lock.records
+                    .iter()
+                    .chain(lock.intent.iter().flatten())
+                    .map(|s| s.zone_id.clone()),
+            );
+        }
+        let mut sets = Vec::new();
+        for zone in zones {
+            sets.extend(self.dns.name_records(&zone, name).await?);
+        }
+        sets.sort();
+        Ok(sets)
+    }
+
+    /// Every name lock with its owner as EC2 reports it now (`None`: EC2 does not know it).
+    pub async fn status(&self) -> Result<Vec<(Lock, Option<Instance>)>> {
+        let locks = self.locks.scan().await?;
+        let owners: Vec<InstanceId> = locks
+            .iter()
+            .map(|l| l.owner.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let found = if owners.is_empty() {
+            Vec::new()
+        } else {
+            self.instances.describe(&owners).await?
+        };
+        let mut out: Vec<(Lock, Option<Instance>)> = locks
+            .into_iter()
+            .map(|l| {
+                let owner = found.iter().find(|i| i.id == l.owner).cloned();
+                (l, owner)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Ok(out)
+    }
+
+    /// An operator's release of one name, through the same apply step as any release: the
+    /// name's records that ec2-dns wrote are deleted exactly (anything else is left alone
+    /// and reported), then the lock with the owner-and-version condition. Refused while the
+    /// owner runs and still claims the name (it would take it straight back). Audited: one
+    /// warning line with the lock as it was.
+    pub async fn release_name(&self, name: &Fqdn, dry_run: bool) -> Result<Report> {
+        let lock = self
+            .locks
+            .load(std::slice::from_ref(name), &[])
+            .await?
+            .0
+            .into_iter()
+            .next()
+            .ok_or_else(|| {
+                Error::InvalidInput(format!("{name} has no lock: nothing to release"))
+            })?;
+        let owner = self
+            .instances
+            .describe(std::slice::from_ref(&lock.owner))
+            .await?
+            .into_iter()
+            .next();
+        if let Some(o) = owner
+            .as_ref()
+            .filter(|o| o.state == InstanceState::Running && tag_names(o).contains(name))
+        {
+            return Err(Error::InvalidInput(format!(
+                "{name} is held by running instance {} that still claims it; remove the name from its tag or stop it first",
+                o.id
+            )));
+        }
+        let mut world = World {
+            zones: self.zones().await?.as_ref().clone(),
+            ..World::default()
+        };
+        world.locks.insert(name.clone(), lock.clone());
+        let seen = self.read_name(&world, name).await?;
+        let (old, foreign) = ours(&lock, Some(&seen), &[]);
+        world.dns.insert(name.clone(), seen);
+        world.instances.insert(
+            lock.owner.clone(),
+            owner.unwrap_or_else(|| Instance::gone(lock.owner.clone())),
+        );
+        let mut plan = Plan::default();
+        plan.actions.push(Action::Release {
+            name: name.clone(),
+            owner: lock.owner.clone(),
+            version: lock.version,
+            old: old.clone(),
+        });
+        let mut outcomes = vec![Outcome::Released {
+            name: name.clone(),
+            reason: "released by an operator".into(),
+        }];
+        if !foreign.is_empty() {
+            outcomes.push(Outcome::Conflict {
+                name: name.clone(),
+                owner: None,
+                reason: FOREIGN_VALUES.into(),
+            });
+        }
+        plan.outcomes.insert(lock.owner.clone(), outcomes);
+        let mut report = Report {
+            dry_run,
+            ..Report::default()
+        };
+        let outcomes = if dry_run {
+            report.add_changes(name, &lock.owner, &old, &[]);
+            plan.outcomes.clone()
+        } else {
+            warn!(name = %name, owner = %lock.owner, version = lock.version, records = ?lock.records, action = "manual-release", "name released by an operator");
+            self.apply(&world, &plan, &mut report).await
+        };
+        for (id, list) in &outcomes {
+            for o in list {
+                report.add_outcome(id, o);
+            }
+        }
+        Ok(report)
     }
 
     /// Lock writes, then Route53 (batched per zone), then lock commits and releases.

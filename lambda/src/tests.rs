@@ -985,3 +985,106 @@ async fn a_tag_mixing_valid_and_hostile_names_publishes_only_the_valid_one() {
     );
     w.assert_converged().await;
 }
+
+mod operator {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_operator_release_of_a_stuck_name_deletes_exactly_its_records_and_the_lock() {
+        let w = World::new();
+        w.launch(1, "web.dyn.example.com");
+        w.event(&[1]).await;
+        // The owner stopped and every event about it was lost.
+        w.set_state(1, InstanceState::Stopped);
+        let dry = w
+            .rec
+            .release_name(&name("web.dyn.example.com"), true)
+            .await
+            .unwrap();
+        assert_eq!(dry.changes.len(), 2);
+        assert!(
+            w.a("web.dyn.example.com").is_some(),
+            "a dry run changes nothing"
+        );
+        let r = w
+            .rec
+            .release_name(&name("web.dyn.example.com"), false)
+            .await
+            .unwrap();
+        assert_eq!(
+            r.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
+            ["DELETE", "DELETE"]
+        );
+        assert_eq!(w.a("web.dyn.example.com"), None);
+        assert_eq!(w.owner("web.dyn.example.com"), None);
+        w.assert_converged().await;
+    }
+
+    #[tokio::test]
+    async fn an_operator_cannot_release_a_name_its_running_owner_still_claims() {
+        let w = World::new();
+        w.launch(1, "web.dyn.example.com");
+        w.event(&[1]).await;
+        let err = w
+            .rec
+            .release_name(&name("web.dyn.example.com"), false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("still claims it"), "{err}");
+        assert_eq!(w.owner("web.dyn.example.com"), Some(id(1)));
+        let err = w
+            .rec
+            .release_name(&name("other.dyn.example.com"), false)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("has no lock"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_operator_release_leaves_values_ec2_dns_did_not_write() {
+        let mut w = World::new();
+        w.launch(1, "web.dyn.example.com");
+        w.event(&[1]).await;
+        w.rec
+            .dns
+            .remove(&w.public, &name("web.dyn.example.com"), RecordType::A);
+        w.put_foreign("web.dyn.example.com", "192.0.2.77");
+        w.foreign.insert(name("web.dyn.example.com"));
+        w.set_tag(1, None);
+        let r = w
+            .rec
+            .release_name(&name("web.dyn.example.com"), false)
+            .await
+            .unwrap();
+        assert_eq!(r.conflicts.len(), 1);
+        assert_eq!(w.a("web.dyn.example.com"), Some(vec!["192.0.2.77".into()]));
+        assert_eq!(w.private_a("web.dyn.example.com"), None);
+        assert_eq!(w.owner("web.dyn.example.com"), None);
+    }
+
+    #[tokio::test]
+    async fn status_lists_every_owned_name_with_its_owner_state() {
+        let w = World::new();
+        w.launch(1, "a.dyn.example.com");
+        w.launch(2, "b.dyn.example.com");
+        w.event(&[1, 2]).await;
+        w.set_state(2, InstanceState::Stopped);
+        let rows = w.rec.status().await.unwrap();
+        let got: Vec<(String, &str)> = rows
+            .iter()
+            .map(|(l, o)| {
+                (
+                    l.name.to_string(),
+                    o.as_ref().map_or("gone", |i| i.state.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a.dyn.example.com".to_string(), "running"),
+                ("b.dyn.example.com".to_string(), "stopped")
+            ]
+        );
+    }
+}
