@@ -10,7 +10,7 @@ BIN     := $(CURDIR)/target/debug/ec2-dns
 STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help build test test-rust test-e2e lint demo package venv clean soak fuzz bench
+.PHONY: help build test test-rust test-e2e lint demo package venv clean soak fuzz bench reconcile
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,13 @@ fuzz: ## structured random fuzzing of payloads, names and tags (200,000 cases ea
 bench: venv ## benchmarks against the emulator (release binary), written to docs/benchmarks.md
 	$(CARGO) build --locked --release --bin ec2-dns
 	EC2_DNS_BIN=$(CURDIR)/target/release/ec2-dns $(VENV)/bin/python tests/bench.py
+
+reconcile: venv ## manual reconcile, dry run unless APPLY=1: FUNCTION=name invokes the deployed function; without it ec2-dns-ctl runs here (AWS_ENDPOINT_URL for an emulator)
+ifdef FUNCTION
+	$(VENV)/bin/python tools/reconcile.py --function $(FUNCTION) $(if $(APPLY),--apply) $(if $(INSTANCES),--instances $(INSTANCES))
+else
+	$(CARGO) run --locked --quiet --bin ec2-dns-ctl -- $(if $(APPLY),apply,plan) $(if $(INSTANCES),--instances $(INSTANCES))
+endif
 
 demo: build venv ## the whole story against the embedded emulator
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/python tests/demo.py
