@@ -1,0 +1,178 @@
+"""Events are hints: stale, duplicate, batched, ignored and malformed ones."""
+
+from __future__ import annotations
+
+import json
+
+from harness import LambdaError, ProcessExited, ec2_state_change, scheduled, sqs_event, tag_change
+from e2e.expect import absent, published, zone_ids
+
+WEB = "web.dyn.example.com"
+API = "api.dyn.example.com"
+
+
+def test_a_stale_stopped_event_for_a_running_instance_changes_nothing(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    before = world.snapshot(zone_ids(dyn), [web])
+
+    fn.invoke_ok(ec2_state_change(web, "stopped"))
+
+    assert world.snapshot(zone_ids(dyn), [web]) == before
+    published(world, dyn, WEB, web)
+
+
+def test_a_late_running_event_for_a_stopped_instance_does_not_bring_the_name_back(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    world.stop(web)
+    fn.invoke_ok(ec2_state_change(web, "stopped"))
+    before = world.snapshot(zone_ids(dyn), [web])
+
+    fn.invoke_ok(ec2_state_change(web, "running"))
+
+    assert world.snapshot(zone_ids(dyn), [web]) == before
+    absent(world, dyn, WEB)
+
+
+def test_a_duplicate_event_writes_nothing(world, dyn, fn, proxy):
+    web = world.run_instance({"dnsname": WEB})
+    event = ec2_state_change(web, "running")
+    fn.invoke_ok(event)
+    before = world.snapshot(zone_ids(dyn), [web])
+    version = world.lock(WEB)["version"]
+    proxy.reset_calls()
+
+    report = fn.invoke_ok(event)
+
+    assert proxy.write_calls() == {}, f"second delivery wrote: {proxy.write_calls()}"
+    assert report["changes"] == []
+    assert world.snapshot(zone_ids(dyn), [web]) == before
+    assert world.lock(WEB)["version"] == version
+
+
+def test_an_sqs_batch_reports_exactly_the_malformed_message(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    api = world.run_instance({"dnsname": API})
+    batch = sqs_event([ec2_state_change(web, "running"), "{not json",
+                       ec2_state_change(api, "running")])
+
+    answer = fn.invoke_ok(batch)
+
+    bad_id = batch["Records"][1]["messageId"]
+    assert answer == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
+    published(world, dyn, WEB, web)
+    published(world, dyn, API, api)
+
+
+def test_an_sqs_batch_with_an_event_that_is_not_ec2_reports_it(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    batch = sqs_event([{"hello": "world"}, ec2_state_change(web, "running")])
+
+    answer = fn.invoke_ok(batch)
+
+    assert answer == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    published(world, dyn, WEB, web)
+
+
+def test_an_sqs_batch_of_good_events_has_no_failures(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    event = ec2_state_change(web, "running")
+    batch = sqs_event([event, event, scheduled()])
+
+    answer = fn.invoke_ok(batch)
+
+    assert answer == {"batchItemFailures": []}
+    published(world, dyn, WEB, web)
+
+
+def test_a_tag_change_of_other_tags_is_ignored(world, dyn, fn, proxy):
+    web = world.run_instance({"dnsname": WEB})
+    world.set_tags(web, {"Name": "web"})
+    proxy.reset_calls()
+
+    fn.invoke_ok(tag_change(web, ["Name"], world.tags(web)))
+
+    absent(world, dyn, WEB)
+    assert proxy.write_calls() == {}
+
+
+def test_a_tag_change_of_the_name_tag_publishes(world, dyn, fn):
+    web = world.run_instance({"Name": "web"})
+    world.set_tags(web, {"dnsname": WEB})
+
+    fn.invoke_ok(tag_change(web, ["dnsname"], world.tags(web)))
+
+    published(world, dyn, WEB, web)
+
+
+MALFORMED = [
+    {},
+    [],
+    "x",
+    42,
+    None,
+    {"reconcile": 5},
+    {"reconcile": "some"},
+    {"reconcile": {"instance_ids": "i-1"}},
+    {"Records": "nope"},
+    {"version": "0", "id": "1", "detail-type": "EC2 Instance State-change Notification",
+     "source": "aws.ec2", "account": "123456789012", "time": "2026-11-23T17:00:00Z",
+     "region": "us-east-1", "resources": []},
+    {"version": "0", "id": "1", "detail-type": "EC2 Instance State-change Notification",
+     "source": "aws.ec2", "account": "123456789012", "time": "2026-11-23T17:00:00Z",
+     "region": "us-east-1", "resources": [], "detail": {"state": "running"}},
+]
+
+
+def test_malformed_payloads_get_invalid_input_and_the_function_keeps_serving(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    answers = {}
+    for payload in MALFORMED:
+        result = fn.invoke(payload)
+        answers[json.dumps(payload)[:60]] = (
+            result.error_type if isinstance(result, LambdaError) else result)
+        assert not isinstance(result, ProcessExited), f"process died on {payload!r}"
+    assert answers == {k: "InvalidInput" for k in answers}
+
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    published(world, dyn, WEB, web)
+
+
+def test_a_missing_lock_table_fails_at_init_naming_it(dyn, start_function):
+    fn = start_function({"LOCK_TABLE": None})
+
+    result = fn.invoke(ec2_state_change("i-0123456789abcdef0", "running"), timeout=20)
+
+    assert isinstance(result, ProcessExited), f"expected an init failure, got {result!r}"
+    assert result.exit_code == 1
+    assert "LOCK_TABLE" in result.output
+
+
+def test_every_configuration_problem_is_reported_at_once(dyn, start_function):
+    fn = start_function({"LOCK_TABLE": None, "ALLOWED_DOMAINS": None, "RECORD_TTL": "0"})
+
+    result = fn.invoke({"reconcile": "all"}, timeout=20)
+
+    assert isinstance(result, ProcessExited), f"expected an init failure, got {result!r}"
+    assert result.exit_code != 0
+    for variable in ("LOCK_TABLE", "ALLOWED_DOMAINS", "RECORD_TTL"):
+        assert variable in result.output, f"{variable} not named in: {result.output[-2000:]}"
+
+
+def test_the_function_logs_json_lines(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    fn.invoke({"reconcile": 5})
+
+    lines = [line for line in (fn.stdout() + fn.stderr()).splitlines() if line.strip()]
+    assert lines, "the function logged nothing"
+    not_json = [line for line in lines if not _is_json_object(line)]
+    assert not_json == [], f"log lines that are not JSON objects: {not_json[:3]}"
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False

@@ -1,0 +1,89 @@
+"""Builders of real-shaped invocation payloads: EventBridge events and SQS batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from datetime import datetime, timezone
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _envelope(source: str, detail_type: str, resources: list[str], detail: dict,
+              region: str, account: str, time_: str | None) -> dict:
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": account,
+        "time": time_ or _now(),
+        "region": region,
+        "resources": resources,
+        "detail": detail,
+    }
+
+
+def instance_arn(instance_id: str, region: str = REGION, account: str = ACCOUNT) -> str:
+    return f"arn:aws:ec2:{region}:{account}:instance/{instance_id}"
+
+
+def ec2_state_change(instance_id: str, state: str, *, region: str = REGION,
+                     account: str = ACCOUNT, time: str | None = None) -> dict:
+    """`EC2 Instance State-change Notification` (state: pending, running, stopping, stopped,
+    shutting-down, terminated)."""
+    return _envelope("aws.ec2", "EC2 Instance State-change Notification",
+                     [instance_arn(instance_id, region, account)],
+                     {"instance-id": instance_id, "state": state}, region, account, time)
+
+
+def tag_change(instance_id: str, changed_tag_keys: list[str], tags: dict[str, str], *,
+               region: str = REGION, account: str = ACCOUNT, time: str | None = None) -> dict:
+    """`Tag Change on Resource` for an EC2 instance; `tags` are the tags after the change."""
+    return _envelope("aws.tag", "Tag Change on Resource",
+                     [instance_arn(instance_id, region, account)],
+                     {"changed-tag-keys": list(changed_tag_keys), "service": "ec2",
+                      "resource-type": "instance", "version": 1, "tags": dict(tags)},
+                     region, account, time)
+
+
+def scheduled(rule: str = "ec2-dns-reconcile", *, region: str = REGION,
+              account: str = ACCOUNT, time: str | None = None) -> dict:
+    """`Scheduled Event` from an EventBridge schedule rule."""
+    return _envelope("aws.events", "Scheduled Event",
+                     [f"arn:aws:events:{region}:{account}:rule/{rule}"], {}, region, account, time)
+
+
+def sqs_record(body, *, queue: str = "ec2-dns-events", region: str = REGION,
+               account: str = ACCOUNT, message_id: str | None = None) -> dict:
+    """One SQS record; `body` is a dict (serialised to JSON) or a string sent as it is."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    now_ms = str(int(time.time() * 1000))
+    return {
+        "messageId": message_id or str(uuid.uuid4()),
+        "receiptHandle": "AQEB" + uuid.uuid4().hex + uuid.uuid4().hex,
+        "body": text,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": now_ms,
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": now_ms,
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{region}:{account}:{queue}",
+        "awsRegion": region,
+    }
+
+
+def sqs_event(bodies: list, **kw) -> dict:
+    """An SQS event wrapping `bodies`; message ids are in event["Records"][i]["messageId"]."""
+    return {"Records": [sqs_record(b, **kw) for b in bodies]}

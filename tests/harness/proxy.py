@@ -1,0 +1,644 @@
+"""The strict AWS proxy: sits between the binary and moto and makes moto behave like AWS
+where ec2-dns's correctness depends on it.
+
+Every request is forwarded unchanged (headers and body bytes; moto does not check
+signatures). On the way it:
+
+- identifies the service from the SigV4 credential scope and the operation from the
+  request (EC2 `Action`, DynamoDB `X-Amz-Target`, Route53 method + path);
+- enforces Route53's rules on ChangeResourceRecordSets, which moto does not: CREATE fails
+  over an existing (name, type), DELETE needs the exact current TTL and values, names must
+  lie in the zone, and a batch applies all-or-nothing (checked against moto's current
+  records under one lock, then forwarded while the lock is still held);
+- serialises DynamoDB requests (moto's conditional writes are atomic only one at a time);
+- counts calls per (service, operation) and injects faults on demand.
+
+Control API on the same port, under `/__ec2dns/` (see tests/README.md).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import struct
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .moto import boto_client
+from .net import LOOPBACK, read_http_body
+
+R53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
+CONTROL_PREFIX = "/__ec2dns/"
+
+#: The calls that change state, as counted by the proxy ("service:Operation").
+WRITE_CALLS = frozenset({
+    "route53:ChangeResourceRecordSets",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:TransactWriteItems",
+    "ec2:CreateTags",
+    "ec2:DeleteTags",
+})
+
+FAULT_KINDS = ("throttle", "prior_request_not_complete", "http500", "timeout", "reset")
+FAULT_PHASES = ("before", "after")
+
+_HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
+               "te", "trailer", "upgrade", "content-length"}
+
+_CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+
+# Route53 REST operations: (method, path regex) -> operation name. First match wins.
+_R53_ROUTES = [
+    ("POST", r"/2013-04-01/hostedzone/[^/]+/rrset/?", "ChangeResourceRecordSets"),
+    ("GET", r"/2013-04-01/hostedzone/[^/]+/rrset/?", "ListResourceRecordSets"),
+    ("GET", r"/2013-04-01/hostedzone/?", "ListHostedZones"),
+    ("POST", r"/2013-04-01/hostedzone/?", "CreateHostedZone"),
+    ("GET", r"/2013-04-01/hostedzone/[^/]+/?", "GetHostedZone"),
+    ("DELETE", r"/2013-04-01/hostedzone/[^/]+/?", "DeleteHostedZone"),
+    ("POST", r"/2013-04-01/hostedzone/[^/]+/?", "UpdateHostedZoneComment"),
+    ("GET", r"/2013-04-01/hostedzonesbyname/?", "ListHostedZonesByName"),
+    ("GET", r"/2013-04-01/hostedzonesbyvpc/?", "ListHostedZonesByVPC"),
+    ("GET", r"/2013-04-01/hostedzonecount/?", "GetHostedZoneCount"),
+    ("GET", r"/2013-04-01/change/[^/]+/?", "GetChange"),
+    ("POST", r"/2013-04-01/hostedzone/[^/]+/associatevpc/?", "AssociateVPCWithHostedZone"),
+    ("GET", r"/2013-04-01/tags/hostedzone/[^/]+/?", "ListTagsForResource"),
+]
+
+
+def _norm_name(name: str) -> str:
+    """Route53 names compare case-insensitively, with or without the trailing dot."""
+    return name.replace("\\052", "*").strip().rstrip(".").lower()
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(el, name):
+    for c in el:
+        if _local(c.tag) == name:
+            return c
+    return None
+
+
+def _text(el, name, default=None):
+    c = _child(el, name)
+    return c.text if c is not None and c.text is not None else default
+
+
+def _xml_escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
+    """(service, operation) of an AWS request, e.g. ("route53", "ChangeResourceRecordSets")."""
+    auth = headers.get("Authorization") or ""
+    m = _CREDENTIAL.search(auth)
+    service = m.group(1) if m else "unknown"
+    parsed = urllib.parse.urlsplit(path)
+    if service == "dynamodb":
+        target = headers.get("X-Amz-Target") or ""
+        return service, (target.rsplit(".", 1)[-1] or "Unknown")
+    if service == "route53":
+        for route_method, pattern, op in _R53_ROUTES:
+            if method == route_method and re.fullmatch(pattern, parsed.path):
+                return service, op
+        return service, f"{method} {parsed.path}"
+    # query protocols (EC2 and friends): Action in the form body or the query string
+    fields = urllib.parse.parse_qs(parsed.query)
+    ctype = headers.get("Content-Type") or ""
+    if body and ("x-www-form-urlencoded" in ctype or not ctype):
+        try:
+            fields.update(urllib.parse.parse_qs(body.decode("utf-8")))
+        except UnicodeDecodeError:
+            pass
+    action = fields.get("Action", [None])[0]
+    return service, action or f"{method} {parsed.path}"
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    service: str
+    operation: str = "*"
+    fault: str = "throttle"
+    phase: str = "before"
+    count: int = 1
+    delay_s: float = 0.0
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Fault":
+        if not isinstance(data, dict) or "service" not in data:
+            raise ValueError("fault needs at least 'service'")
+        unknown = set(data) - {"service", "operation", "fault", "phase", "count", "delay_s"}
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        f = cls(
+            service=str(data["service"]),
+            operation=str(data.get("operation") or "*"),
+            fault=str(data.get("fault", "throttle")),
+            phase=str(data.get("phase", "before")),
+            count=int(data.get("count", 1)),
+            delay_s=float(data.get("delay_s", 0)),
+        )
+        if f.fault not in FAULT_KINDS:
+            raise ValueError(f"fault must be one of {FAULT_KINDS}")
+        if f.phase not in FAULT_PHASES:
+            raise ValueError(f"phase must be one of {FAULT_PHASES}")
+        if f.count < 1:
+            raise ValueError("count must be >= 1")
+        return f
+
+    def matches(self, service: str, operation: str) -> bool:
+        return (self.service in ("*", service)) and (self.operation in ("*", operation))
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error_response(service: str, kind: str, message: str | None = None):
+    """(status, headers, body) of an error in the service's own wire format."""
+    rid = _request_id()
+    if service == "dynamodb":
+        code, status, msg = {
+            "throttle": ("ThrottlingException", 400,
+                         "Rate of requests exceeds the allowed throughput."),
+            "prior_request_not_complete": ("ThrottlingException", 400,
+                                           "Rate of requests exceeds the allowed throughput."),
+            "http500": ("InternalServerError", 500, "Internal server error"),
+        }[kind]
+        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                           "message": message or msg})
+        return status, [("Content-Type", "application/x-amz-json-1.0"),
+                        ("x-amzn-ErrorType", code), ("x-amzn-RequestId", rid)], body.encode()
+    if service == "ec2":
+        code, status, msg = {
+            "throttle": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+            "prior_request_not_complete": ("RequestLimitExceeded", 503, "Request limit exceeded."),
+            "http500": ("InternalError", 500, "An internal error has occurred"),
+        }[kind]
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+                f"<Message>{_xml_escape(message or msg)}</Message></Error></Errors>"
+                f"<RequestID>{rid}</RequestID></Response>")
+        return status, [("Content-Type", "text/xml;charset=UTF-8")], body.encode()
+    # Route53 (and anything else speaking restXml)
+    code, status, etype, msg = {
+        "throttle": ("Throttling", 400, "Sender", "Rate exceeded"),
+        "prior_request_not_complete": ("PriorRequestNotComplete", 400, "Sender",
+                                       "The request was rejected because Route 53 was still "
+                                       "processing a prior request."),
+        "http500": ("InternalError", 500, "Receiver", "An internal error occurred."),
+    }[kind]
+    return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], \
+        _r53_error_body(code, message or msg, etype, rid)
+
+
+def _r53_error_body(code: str, message: str, etype: str = "Sender", rid: str | None = None) -> bytes:
+    return (f'<?xml version="1.0"?>\n<ErrorResponse xmlns="{R53_NS}"><Error><Type>{etype}</Type>'
+            f"<Code>{code}</Code><Message>{_xml_escape(message)}</Message></Error>"
+            f"<RequestId>{rid or _request_id()}</RequestId></ErrorResponse>").encode()
+
+
+# --------------------------------------------------------------------------- Route53 rules
+
+
+@dataclass(frozen=True)
+class _Change:
+    action: str
+    name: str
+    rtype: str
+    set_id: str | None
+    ttl: int | None
+    values: frozenset
+    ordered_values: tuple = ()
+
+    @property
+    def key(self):
+        return (_norm_name(self.name), self.rtype.upper(), self.set_id)
+
+    @property
+    def shown(self) -> str:
+        return f"[name='{_norm_name(self.name)}.', type='{self.rtype.upper()}'" + (
+            f", set-identifier='{self.set_id}']" if self.set_id else "]")
+
+
+def parse_change_batch(body: bytes) -> list[_Change]:
+    root = ET.fromstring(body)
+    batch = _child(root, "ChangeBatch")
+    changes = _child(batch, "Changes") if batch is not None else None
+    out = []
+    for ch in (list(changes) if changes is not None else []):
+        rrset = _child(ch, "ResourceRecordSet")
+        ordered: list[str] = []
+        rrs = _child(rrset, "ResourceRecords")
+        if rrs is not None:
+            for rr in rrs:
+                ordered.append((_text(rr, "Value", "") or "").strip())
+        values = set(ordered)
+        alias = _child(rrset, "AliasTarget")
+        if alias is not None:
+            values.add("ALIAS " + _norm_name(_text(alias, "DNSName", "")))
+        ttl = _text(rrset, "TTL")
+        out.append(_Change(
+            action=(_text(ch, "Action", "") or "").upper(),
+            name=_text(rrset, "Name", "") or "",
+            rtype=_text(rrset, "Type", "") or "",
+            set_id=_text(rrset, "SetIdentifier"),
+            ttl=int(ttl) if ttl is not None else None,
+            values=frozenset(values),
+            ordered_values=tuple(ordered),
+        ))
+    return out
+
+
+def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) -> list[str]:
+    """Simulate a batch on `current` ({key: (ttl, frozenset(values))}) the way Route53 does.
+
+    Returns the error messages; an empty list means the whole batch is valid.
+    """
+    state = dict(current)
+    zone = _norm_name(zone_name)
+    errors = []
+    if not changes:
+        return ["No changes in the change batch"]
+    for c in changes:
+        name = _norm_name(c.name)
+        if not (name == zone or name.endswith("." + zone)):
+            errors.append(f"RRSet with DNS name {name}. is not permitted in zone {zone}.")
+            continue
+        value = (c.ttl, c.values)
+        if c.action == "CREATE":
+            if c.key in state:
+                errors.append(f"Tried to create resource record set {c.shown} but it already exists")
+            else:
+                state[c.key] = value
+        elif c.action == "DELETE":
+            if c.key not in state:
+                errors.append(f"Tried to delete resource record set {c.shown} but it was not found")
+            elif state[c.key] != value:
+                errors.append(f"Tried to delete resource record set {c.shown} but the values "
+                              "provided do not match the current values")
+            else:
+                del state[c.key]
+        elif c.action == "UPSERT":
+            state[c.key] = value
+        else:
+            errors.append(f"Invalid action {c.action!r}")
+    return errors
+
+
+# --------------------------------------------------------------------------- the proxy
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    proxy: "AwsProxy"
+
+    def handle_error(self, request, client_address):  # sockets we reset on purpose
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, *args):  # quiet
+        pass
+
+    def _handle(self):
+        try:
+            body = read_http_body(self.rfile, self.headers)
+            if self.path.startswith(CONTROL_PREFIX):
+                self.server.proxy._control(self, body)
+            else:
+                self.server.proxy._forward(self, body)
+        except (ConnectionError, socket.timeout, OSError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _handle
+
+    def respond(self, status: int, headers, body: bytes):
+        self.send_response(status)
+        for k, v in headers:
+            if k.lower() not in _HOP_BY_HOP:
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    def respond_json(self, status: int, data) -> None:
+        self.respond(status, [("Content-Type", "application/json")], json.dumps(data).encode())
+
+    def reset_connection(self):
+        """Close the socket without answering (RST)."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def finish(self):
+        try:
+            super().finish()
+        except (OSError, ValueError):
+            pass
+
+
+class AwsProxy:
+    """Strict AWS proxy in front of a moto server. `start()` binds 127.0.0.1 on a free port."""
+
+    def __init__(self, upstream_url: str):
+        u = urllib.parse.urlsplit(upstream_url)
+        self.upstream_host, self.upstream_port = u.hostname, u.port
+        self.upstream_url = upstream_url
+        self._r53 = boto_client("route53", upstream_url)
+        self._route53_lock = threading.Lock()
+        self._dynamodb_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._calls: Counter = Counter()
+        self._log: list[dict] = []
+        self._faults: list[Fault] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> "AwsProxy":
+        self._server = _Server((LOOPBACK, 0), _Handler)
+        self._server.proxy = self
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.1}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- in-process control (same effect as the HTTP control API)
+    def calls(self) -> dict[str, int]:
+        with self._state_lock:
+            return dict(self._calls)
+
+    def call_log(self) -> list[dict]:
+        with self._state_lock:
+            return list(self._log)
+
+    def reset_calls(self) -> None:
+        with self._state_lock:
+            self._calls.clear()
+            self._log.clear()
+
+    def add_fault(self, **spec) -> Fault:
+        fault = Fault.from_json(spec)
+        with self._state_lock:
+            self._faults.append(fault)
+        return fault
+
+    def faults(self) -> list[dict]:
+        with self._state_lock:
+            return [asdict(f) for f in self._faults]
+
+    def clear_faults(self) -> None:
+        with self._state_lock:
+            self._faults.clear()
+
+    def write_calls(self) -> dict[str, int]:
+        return {k: v for k, v in self.calls().items() if k in WRITE_CALLS and v}
+
+    # -- internals
+    def _take_fault(self, service: str, operation: str) -> Fault | None:
+        with self._state_lock:
+            for f in self._faults:
+                if f.matches(service, operation):
+                    f.count -= 1
+                    if f.count <= 0:
+                        self._faults.remove(f)
+                    return f
+        return None
+
+    def _record(self, entry: dict) -> None:
+        with self._state_lock:
+            self._log.append(entry)
+
+    def _control(self, h: _Handler, body: bytes) -> None:
+        path = urllib.parse.urlsplit(h.path).path.rstrip("/")
+        method = h.command
+        try:
+            if path == "/__ec2dns/calls" and method == "GET":
+                return h.respond_json(200, self.calls())
+            if path == "/__ec2dns/calls/reset" and method == "POST":
+                self.reset_calls()
+                return h.respond_json(200, {})
+            if path == "/__ec2dns/log" and method == "GET":
+                return h.respond_json(200, self.call_log())
+            if path == "/__ec2dns/faults" and method == "GET":
+                return h.respond_json(200, self.faults())
+            if path == "/__ec2dns/faults" and method == "POST":
+                fault = self.add_fault(**json.loads(body or b"{}"))
+                return h.respond_json(201, asdict(fault))
+            if path == "/__ec2dns/faults" and method == "DELETE":
+                self.clear_faults()
+                return h.respond_json(200, {})
+            if path == "/__ec2dns/health" and method == "GET":
+                return h.respond_json(200, {"upstream": self.upstream_url})
+        except (ValueError, TypeError) as e:
+            return h.respond_json(400, {"error": str(e)})
+        return h.respond_json(404, {"error": f"no control route {method} {path}"})
+
+    def _upstream(self, h: _Handler, body: bytes):
+        """Send the request to moto unchanged; (status, headers, body)."""
+        conn = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=120)
+        try:
+            headers = {}
+            for k, v in h.headers.items():
+                if k.lower() in _HOP_BY_HOP:
+                    continue
+                headers[k] = v
+            headers["Content-Length"] = str(len(body))
+            conn.putrequest(h.command, h.path, skip_host=True, skip_accept_encoding=True)
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            conn.endheaders(body if body else None)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.getheaders(), data
+        finally:
+            conn.close()
+
+    def _forward(self, h: _Handler, body: bytes) -> None:
+        service, operation = identify(h.command, h.path, h.headers, body)
+        call = f"{service}:{operation}"
+        with self._state_lock:
+            self._calls[call] += 1
+        entry = {"call": call, "t": time.time()}
+        fault = self._take_fault(service, operation)
+        if fault is not None:
+            entry["fault"] = f"{fault.fault}/{fault.phase}"
+        try:
+            if fault is not None and fault.phase == "before":
+                if fault.fault == "reset":
+                    entry["status"] = "reset"
+                    return h.reset_connection()
+                if fault.fault == "timeout":
+                    time.sleep(fault.delay_s)
+                else:
+                    status, headers, data = error_response(service, fault.fault)
+                    entry["status"] = status
+                    return h.respond(status, headers, data)
+
+            if service == "route53" and operation == "ChangeResourceRecordSets":
+                with self._route53_lock:
+                    rejected, changes, zone_id = self._check_route53(h.path, body)
+                    if rejected is not None:
+                        entry["status"] = 400
+                        entry["rejected"] = rejected
+                        return h.respond(400, [("Content-Type", "text/xml"),
+                                               ("x-amzn-RequestId", _request_id())],
+                                         _r53_error_body("InvalidChangeBatch", rejected))
+                    if changes:
+                        body = self._prepare_for_moto(zone_id, changes, body)
+                    status, headers, data = self._upstream(h, body)
+            elif service == "dynamodb":
+                with self._dynamodb_lock:
+                    status, headers, data = self._upstream(h, body)
+            else:
+                status, headers, data = self._upstream(h, body)
+            entry["status"] = status
+
+            if fault is not None and fault.phase == "after":
+                if fault.fault == "reset":
+                    entry["status"] = "reset"
+                    return h.reset_connection()
+                if fault.fault == "timeout":
+                    time.sleep(fault.delay_s)
+                else:
+                    status, headers, data = error_response(service, fault.fault)
+                    entry["status"] = status
+            h.respond(status, headers, data)
+        finally:
+            self._record(entry)
+
+    def _prepare_for_moto(self, zone_id: str, changes: list[_Change], body: bytes) -> bytes:
+        """Make moto apply a batch the proxy has validated, without its own checks misfiring.
+
+        moto checks a DELETE against its journal of past CREATE/UPSERT requests (same value
+        order, name spelled the same) and re-checks a repeated CREATE against the wrong
+        records, so a valid batch can be refused. The proxy's validation replaces those
+        checks: each DELETE is preceded by an UPSERT of exactly the record set it deletes
+        (a no-op on the zone's content, it satisfies the journal), and CREATE is sent as
+        UPSERT (the record is known not to exist). Everything else in the request is
+        forwarded as it came.
+        """
+        primes = [{"Action": "UPSERT", "ResourceRecordSet": {
+            "Name": c.name.strip("."), "Type": c.rtype, "TTL": c.ttl,
+            "ResourceRecords": [{"Value": v} for v in c.ordered_values]}}
+            for c in changes if c.action == "DELETE" and c.ttl is not None and c.ordered_values]
+        if primes:
+            self._r53.change_resource_record_sets(HostedZoneId=zone_id,
+                                                  ChangeBatch={"Changes": primes})
+        if not any(c.action == "CREATE" for c in changes):
+            return body
+        return re.sub(rb"<Action>\s*CREATE\s*</Action>", b"<Action>UPSERT</Action>", body)
+
+    def _check_route53(self, path: str, body: bytes):
+        """(error message or None, parsed changes, zone id) of a ChangeResourceRecordSets.
+
+        The batch is checked against moto's current records the way Route53 checks it.
+        """
+        m = re.match(r"/2013-04-01/hostedzone/([^/]+)/rrset", urllib.parse.urlsplit(path).path)
+        zone_id = urllib.parse.unquote(m.group(1)) if m else ""
+        try:
+            changes = parse_change_batch(body)
+        except ET.ParseError:
+            return None, [], zone_id  # let moto answer malformed XML
+        try:
+            zone = self._r53.get_hosted_zone(Id=zone_id)["HostedZone"]
+        except self._r53.exceptions.NoSuchHostedZone:
+            return None, [], zone_id  # moto answers NoSuchHostedZone
+        current = {}
+        kwargs = {"HostedZoneId": zone_id}
+        while True:
+            page = self._r53.list_resource_record_sets(**kwargs)
+            for rr in page["ResourceRecordSets"]:
+                values = {r["Value"].strip() for r in rr.get("ResourceRecords", [])}
+                if "AliasTarget" in rr:
+                    values.add("ALIAS " + _norm_name(rr["AliasTarget"]["DNSName"]))
+                key = (_norm_name(rr["Name"]), rr["Type"].upper(), rr.get("SetIdentifier"))
+                current[key] = (rr.get("TTL"), frozenset(values))
+            if not page.get("IsTruncated"):
+                break
+            kwargs = {"HostedZoneId": zone_id, "StartRecordName": page["NextRecordName"],
+                      "StartRecordType": page["NextRecordType"]}
+            if page.get("NextRecordIdentifier"):
+                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+        errors = check_change_batch(zone["Name"], current, changes)
+        if not errors:
+            return None, changes, zone_id
+        return "[" + ", ".join(errors) + "]", changes, zone_id
+
+
+class ProxyClient:
+    """Client of the proxy's HTTP control API (for processes that do not own the proxy)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+
+    def _req(self, method: str, path: str, data=None):
+        body = json.dumps(data).encode() if data is not None else (b"" if method != "GET" else None)
+        req = urllib.request.Request(self.url + path, data=body, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def calls(self) -> dict:
+        return self._req("GET", "/__ec2dns/calls")
+
+    def reset_calls(self) -> None:
+        self._req("POST", "/__ec2dns/calls/reset")
+
+    def add_fault(self, **spec) -> dict:
+        return self._req("POST", "/__ec2dns/faults", spec)
+
+    def faults(self) -> list:
+        return self._req("GET", "/__ec2dns/faults")
+
+    def clear_faults(self) -> None:
+        self._req("DELETE", "/__ec2dns/faults")
+
+    def log(self) -> list:
+        return self._req("GET", "/__ec2dns/log")
