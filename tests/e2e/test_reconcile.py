@@ -117,3 +117,14 @@ def test_a_second_reconcile_all_changes_nothing(world, dyn, fn, proxy):
     assert report["changes"] == []
     assert proxy.write_calls() == {}
     assert world.snapshot([dyn.public, dyn.private], [web, other, bad]) == before
+
+
+def test_reconcile_all_removes_owner_index_items_left_empty_by_releases(world, dyn, fn):
+    web = world.run_instance({"dnsname": WEB})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    world.stop(web)
+    fn.invoke_ok(ec2_state_change(web, "stopped"))
+    items = world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"]
+    assert [i["pk"]["S"] for i in items] == [f"owner#{web}"] and "names" not in items[0]
+    fn.invoke_ok({"reconcile": "all"})
+    assert world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"] == []

@@ -18,6 +18,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::date_time::Format;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::DateTime;
 
 use super::sdk_error;
@@ -202,6 +203,26 @@ impl DynamoLocks {
         }
     }
 
+    /// Deletes owner-index items left empty by releases (DynamoDB drops an emptied set
+    /// attribute but keeps the item), each only if it is still empty, so a claim that
+    /// adds a name meanwhile is never lost. Best effort: a failure leaves a tiny item.
+    async fn prune(&self, keys: Vec<String>) {
+        for key in keys {
+            let r = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(key.as_str()))
+                .condition_expression("attribute_not_exists(#n)")
+                .set_expression_attribute_names(Some(aliases("#n")))
+                .send()
+                .await;
+            if let Err(e) = r {
+                tracing::debug!(key, error = %DisplayErrorContext(&e), "empty owner index kept");
+            }
+        }
+    }
+
     /// A conditional UpdateItem on the lock alone.
     async fn update_held(
         &self,
@@ -329,12 +350,18 @@ impl Locks for DynamoLocks {
             .consistent_read(true)
             .into_paginator()
             .send();
+        let mut empty_index = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_error("dynamodb", "Scan", e))?;
             for item in page.items() {
+                let pk = item.get("pk").and_then(|v| v.as_s().ok());
+                if pk.is_some_and(|k| k.starts_with(OWNER_PREFIX)) && !item.contains_key("names") {
+                    empty_index.extend(pk.cloned());
+                }
                 out.extend(parse_lock(item)?);
             }
         }
+        self.prune(empty_index).await;
         Ok(out)
     }
 
