@@ -89,26 +89,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let world = self.observe(req).await?;
         let settings = self.settings();
         let plan = plan(&world, &req.scope, &settings);
-        let mut report = Report {
-            dry_run: req.dry_run,
-            ..Report::default()
-        };
-        let outcomes = if req.dry_run {
-            for action in &plan.actions {
-                let (name, owner, old, new) = parts(action);
-                report.add_changes(name, owner, old, new);
-            }
-            plan.outcomes.clone()
-        } else {
-            self.apply(&world, &plan, &mut report).await
-        };
-        let changed: BTreeSet<Fqdn> = report.changes.iter().map(|c| c.name.clone()).collect();
-        for (id, list) in &outcomes {
-            for o in list {
-                report.add_outcome(id, o);
-                log_outcome(id, o, o.name().is_some_and(|n| changed.contains(n)));
-            }
-        }
+        let (mut report, outcomes) = self.execute(&world, &plan, req.dry_run).await;
         if !req.dry_run {
             self.write_statuses(&world, &plan, &outcomes, &mut report)
                 .await;
@@ -388,23 +369,41 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             });
         }
         plan.outcomes.insert(lock.owner.clone(), outcomes);
+        if !dry_run {
+            warn!(name = %name, owner = %lock.owner, version = lock.version, records = ?lock.records, action = "manual-release", "name released by an operator");
+        }
+        Ok(self.execute(&world, &plan, dry_run).await.0)
+    }
+
+    /// Applies a plan (or, in a dry run, only reports it) and logs one line per decision.
+    /// Returns the report and the outcomes as they turned out.
+    async fn execute(
+        &self,
+        world: &World,
+        plan: &Plan,
+        dry_run: bool,
+    ) -> (Report, BTreeMap<InstanceId, Vec<Outcome>>) {
         let mut report = Report {
             dry_run,
             ..Report::default()
         };
         let outcomes = if dry_run {
-            report.add_changes(name, &lock.owner, &old, &[]);
+            for action in &plan.actions {
+                let (name, owner, old, new) = parts(action);
+                report.add_changes(name, owner, old, new);
+            }
             plan.outcomes.clone()
         } else {
-            warn!(name = %name, owner = %lock.owner, version = lock.version, records = ?lock.records, action = "manual-release", "name released by an operator");
-            self.apply(&world, &plan, &mut report).await
+            self.apply(world, plan, &mut report).await
         };
+        let changed: BTreeSet<Fqdn> = report.changes.iter().map(|c| c.name.clone()).collect();
         for (id, list) in &outcomes {
             for o in list {
                 report.add_outcome(id, o);
+                log_outcome(id, o, o.name().is_some_and(|n| changed.contains(n)));
             }
         }
-        Ok(report)
+        (report, outcomes)
     }
 
     /// Lock writes, then Route53 (batched per zone), then lock commits and releases.
