@@ -22,8 +22,8 @@ $(STAMP): tests/requirements.txt requirements-tools.txt
 
 venv: $(STAMP) ## project virtualenv: moto, pytest, cargo-lambda, ziglang (pinned)
 
-build: ## debug build of the Lambda binary
-	$(CARGO) build --locked --bin ec2-dns
+build: ## debug build of the Lambda binary and the operator CLI
+	$(CARGO) build --locked --bins
 
 lint: ## rustfmt check and clippy -D warnings
 	$(CARGO) fmt --all -- --check
