@@ -208,8 +208,18 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
         }
     }
 
+    // Claimants per name, built once: planning stays linear in instances and names.
+    let mut by_name: BTreeMap<&Fqdn, Vec<(&Instance, &Claim)>> = BTreeMap::new();
+    for (id, cs) in &claims {
+        if let Some(inst) = world.instances.get(*id) {
+            for c in cs {
+                by_name.entry(&c.name).or_default().push((inst, c));
+            }
+        }
+    }
     for name in &names {
-        plan_name(world, name, &claims, &mut out);
+        let claimants = by_name.remove(*name).unwrap_or_default();
+        plan_name(world, name, claimants, &mut out);
     }
 
     // An instance's status tag is rewritten whole, so only when every name it claims was
@@ -233,21 +243,9 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     out
 }
 
-fn plan_name(
-    world: &World,
-    name: &Fqdn,
-    claims: &BTreeMap<&InstanceId, Vec<Claim>>,
-    out: &mut Plan,
-) {
+fn plan_name(world: &World, name: &Fqdn, mut claimants: Vec<(&Instance, &Claim)>, out: &mut Plan) {
     let lock = world.locks.get(name);
     // Running claimants, longest-running first.
-    let mut claimants: Vec<(&Instance, &Claim)> = claims
-        .iter()
-        .filter_map(|(id, cs)| {
-            let c = cs.iter().find(|c| &c.name == name)?;
-            Some((world.instances.get(*id)?, c))
-        })
-        .collect();
     claimants.sort_by(|(a, _), (b, _)| (a.launch_time, &a.id).cmp(&(b.launch_time, &b.id)));
 
     let winner = lock
