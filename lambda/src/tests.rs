@@ -1088,3 +1088,139 @@ mod operator {
         );
     }
 }
+
+/// Claims of the threat model (docs/security.md), each with its own test.
+mod threat_model {
+    use super::*;
+    use crate::model::Lock;
+
+    #[tokio::test]
+    async fn an_earlier_launched_claimant_does_not_displace_a_running_owner() {
+        let w = World::new();
+        w.launch(5, "web.dyn.example.com");
+        w.event(&[5]).await;
+        // Instance 1 was launched before the owner (launch time grows with the number).
+        w.launch(1, "web.dyn.example.com");
+        w.event(&[1]).await;
+        w.all().await;
+        assert_eq!(w.owner("web.dyn.example.com"), Some(id(5)));
+        assert!(w
+            .status(1)
+            .starts_with("conflict: web.dyn.example.com is owned by"));
+    }
+
+    #[tokio::test]
+    async fn a_crash_after_the_route53_change_then_a_stop_leaves_no_record() {
+        let w = World::new();
+        w.launch(1, "web.dyn.example.com");
+        w.rec
+            .dns
+            .faults
+            .fail("ChangeResourceRecordSets", Phase::After, 2);
+        let _ = w
+            .rec
+            .reconcile(&Request {
+                scope: Scope::Instances([id(1)].into()),
+                verify_dns: false,
+                dry_run: false,
+            })
+            .await;
+        assert!(
+            w.rec.locks.snapshot()[&name("web.dyn.example.com")]
+                .intent
+                .is_some(),
+            "the run stopped before its commit"
+        );
+        w.rec.dns.faults.clear();
+        w.set_state(1, InstanceState::Stopped);
+        w.event(&[1]).await;
+        assert!(w.rec.dns.snapshot().is_empty());
+        assert!(w.rec.locks.snapshot().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_forged_lock_deletes_nothing_whose_exact_values_it_does_not_name() {
+        let mut w = World::new();
+        w.put_foreign("web.dyn.example.com", "192.0.2.10");
+        w.foreign.insert(name("web.dyn.example.com"));
+        // Someone with write access to the table forges a lock for a gone instance, naming
+        // other values than the record holds.
+        let forged = RecordSet::new(
+            w.public.clone(),
+            RecordType::A,
+            300,
+            vec!["192.0.2.11".into()],
+        );
+        w.rec.locks.locks.lock().unwrap().insert(
+            name("web.dyn.example.com"),
+            Lock {
+                name: name("web.dyn.example.com"),
+                owner: id(9),
+                version: 1,
+                records: vec![forged],
+                intent: None,
+                since: None,
+            },
+        );
+        w.rec
+            .locks
+            .index
+            .lock()
+            .unwrap()
+            .entry(id(9))
+            .or_default()
+            .insert(name("web.dyn.example.com"));
+        w.all().await;
+        assert_eq!(w.a("web.dyn.example.com"), Some(vec!["192.0.2.10".into()]));
+        assert!(
+            w.rec.locks.snapshot().is_empty(),
+            "the forged lock is released"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_zone_above_the_allowed_domains_is_never_used() {
+        let w = World::new();
+        w.rec.dns.zones.lock().unwrap().clear();
+        let parent = w.rec.dns.add_zone("ZPARENT", "example.com", false);
+        w.launch(1, "web.dyn.example.com");
+        let r = w.all().await;
+        assert!(w.rec.dns.snapshot().is_empty());
+        assert_eq!(
+            w.values(&parent, "web.dyn.example.com", RecordType::A),
+            None
+        );
+        assert_eq!(r.skipped[0].reason, "no hosted zone for this name");
+    }
+
+    #[tokio::test]
+    async fn refused_tag_text_is_cut_to_80_characters_in_the_status() {
+        let w = World::new();
+        let raw = format!("{}_.dyn.example.com", "a".repeat(100));
+        w.launch(1, &raw);
+        w.event(&[1]).await;
+        let status = w.status(1);
+        assert!(
+            status.starts_with(&format!("invalid: {}...", "a".repeat(80))),
+            "{status}"
+        );
+        assert!(!status.contains(&"a".repeat(81)));
+    }
+
+    #[tokio::test]
+    async fn a_hand_written_status_tag_decides_nothing_and_is_replaced() {
+        let w = World::new();
+        w.launch(1, "web.dyn.example.com");
+        w.event(&[1]).await;
+        let mut forger = instance(2, Some("web.dyn.example.com"));
+        forger.status_tag = Some("ok: web.dyn.example.com -> 6.6.6.6".into());
+        w.rec.instances.put(forger);
+        w.event(&[2]).await;
+        assert_eq!(w.owner("web.dyn.example.com"), Some(id(1)));
+        assert_eq!(w.a("web.dyn.example.com"), Some(vec!["203.0.113.1".into()]));
+        assert_eq!(
+            w.status(2),
+            format!("conflict: web.dyn.example.com is owned by {}", id(1))
+        );
+    }
+}
