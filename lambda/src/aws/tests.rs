@@ -321,3 +321,19 @@ async fn ec2_request_limit_is_retryable_and_unauthorized_is_not() {
     assert!(ec2.tagged(false).await.unwrap_err().is_retryable());
     assert!(!ec2.tagged(false).await.unwrap_err().is_retryable());
 }
+
+#[tokio::test]
+async fn a_malformed_lock_item_fails_the_read_instead_of_being_acted_on() {
+    let body = r#"{"Responses":{"locks":[{"pk":{"S":"web.dyn.example.com"},"version":{"N":"2"}}]},"UnprocessedKeys":{}}"#;
+    let (url, _) = stub(vec![(200, DDB_JSON, body.into())]).await;
+    let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
+    let err = locks
+        .load(&[name("web.dyn.example.com")], &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unexpected { .. }), "{err:?}");
+    assert!(
+        err.is_retryable() && err.to_string().contains("has no owner"),
+        "{err}"
+    );
+}
