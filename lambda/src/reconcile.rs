@@ -27,6 +27,8 @@ const ZONE_CACHE: Duration = Duration::from_secs(300);
 /// Route53 limits per change batch: record values, and characters of all values.
 pub const MAX_BATCH_VALUES: usize = 1000;
 pub const MAX_BATCH_CHARS: usize = 32_000;
+/// Above this many names to read in one zone, the zone is listed once instead.
+const WHOLE_ZONE_ABOVE: usize = 20;
 
 /// What to reconcile and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,9 +243,29 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 names = BTreeSet::new();
             }
         }
+        // Route53 reads are the scarce ones (5 per second per account): a zone with many
+        // names to read is listed once instead of name by name.
+        let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
         for name in names {
-            let sets = self.read_name(world, &name).await?;
-            dns.insert(name, sets);
+            for zone in self.zones_of(world, &name) {
+                per_zone.entry(zone).or_default().push(name.clone());
+            }
+            dns.entry(name).or_default();
+        }
+        for (zone, names) in per_zone {
+            if names.len() > WHOLE_ZONE_ABOVE {
+                let wanted: BTreeSet<&Fqdn> = names.iter().collect();
+                for (name, set) in self.dns.zone_records(&zone).await? {
+                    if wanted.contains(&name) {
+                        dns.entry(name).or_default().push(set);
+                    }
+                }
+            } else {
+                for name in names {
+                    let sets = self.dns.name_records(&zone, &name).await?;
+                    dns.entry(name).or_default().extend(sets);
+                }
+            }
         }
         for sets in dns.values_mut() {
             sets.sort();
@@ -251,9 +273,19 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         Ok(dns)
     }
 
-    /// The A/AAAA sets of one name: in its longest-suffix managed zones and in every zone
-    /// its lock's `records` or `intent` name.
+    /// The A/AAAA sets of one name, in every zone where they may be.
     async fn read_name(&self, world: &World, name: &Fqdn) -> Result<Vec<RecordSet>> {
+        let mut sets = Vec::new();
+        for zone in self.zones_of(world, name) {
+            sets.extend(self.dns.name_records(&zone, name).await?);
+        }
+        sets.sort();
+        Ok(sets)
+    }
+
+    /// The zones where a name's records may be: its longest-suffix managed zones, and
+    /// every zone its lock's `records` or `intent` name.
+    fn zones_of(&self, world: &World, name: &Fqdn) -> BTreeSet<ZoneId> {
         let managed = world.zones.iter().filter(|z| {
             self.config
                 .allowed_domains
@@ -274,12 +306,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     .map(|s| s.zone_id.clone()),
             );
         }
-        let mut sets = Vec::new();
-        for zone in zones {
-            sets.extend(self.dns.name_records(&zone, name).await?);
-        }
-        sets.sort();
-        Ok(sets)
+        zones
     }
 
     /// Every name lock with its owner as EC2 reports it now (`None`: EC2 does not know it).

@@ -701,6 +701,11 @@ async fn many_instances_share_one_change_batch_per_zone() {
     }
     w.event(&ids).await;
     assert_eq!(w.rec.dns.faults.count("ChangeResourceRecordSets"), 2);
+    assert_eq!(
+        w.rec.dns.faults.count("ListResourceRecordSets"),
+        2,
+        "fresh claims read each zone once, not each name"
+    );
     assert_eq!(w.rec.instances.faults.count("DescribeInstances"), 1);
     assert_eq!(w.rec.locks.faults.count("BatchGetItem"), 1);
     w.assert_converged().await;

@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{Filter, Tag};
 use aws_sdk_ec2::Client;
 
@@ -10,8 +11,10 @@ use crate::error::Result;
 use crate::model::{Instance, InstanceId, InstanceState};
 use crate::ports::Instances;
 
+/// Instance ids per DescribeInstances call.
+const IDS_PER_CALL: usize = 1000;
 /// Values per DescribeInstances filter.
-const IDS_PER_CALL: usize = 200;
+const IDS_PER_FILTER: usize = 200;
 /// Instances per DescribeInstances page.
 const PAGE_SIZE: i32 = 1000;
 
@@ -51,6 +54,46 @@ impl Ec2Instances {
             }
         }
         Ok(out)
+    }
+
+    /// The instances of `ids`, or `None` when EC2 says one of them does not exist. EC2's
+    /// model defines no error shapes, so the code is the only way to tell.
+    async fn by_ids(&self, ids: &[InstanceId]) -> Result<Option<Vec<Instance>>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let r = self
+                .client
+                .describe_instances()
+                .set_instance_ids(Some(ids.iter().map(|i| i.as_str().to_string()).collect()))
+                .set_next_token(token.take())
+                .send()
+                .await;
+            let page = match r {
+                Ok(page) => page,
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some("InvalidInstanceID.NotFound" | "InvalidInstanceID.Malformed")
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(sdk_error("ec2", "DescribeInstances", e)),
+            };
+            for reservation in page.reservations() {
+                out.extend(
+                    reservation
+                        .instances()
+                        .iter()
+                        .filter_map(|i| self.convert(i)),
+                );
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(Some(out)),
+            }
+        }
     }
 
     fn convert(&self, i: &aws_sdk_ec2::types::Instance) -> Option<Instance> {
@@ -97,13 +140,21 @@ fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
 }
 
 impl Instances for Ec2Instances {
-    /// By `instance-id` filter rather than `InstanceIds`, so an id EC2 no longer knows is
-    /// simply absent instead of failing the whole call.
+    /// Up to 1,000 ids per call. EC2 fails the whole call when one id is unknown
+    /// (terminated long ago): that chunk is then read by `instance-id` filter, where an
+    /// unknown id is simply absent.
     async fn describe(&self, ids: &[InstanceId]) -> Result<Vec<Instance>> {
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_CALL) {
-            let values = chunk.iter().map(|i| i.as_str().to_string());
-            out.extend(self.list(vec![filter("instance-id", values)]).await?);
+            match self.by_ids(chunk).await? {
+                Some(found) => out.extend(found),
+                None => {
+                    for small in chunk.chunks(IDS_PER_FILTER) {
+                        let values = small.iter().map(|i| i.as_str().to_string());
+                        out.extend(self.list(vec![filter("instance-id", values)]).await?);
+                    }
+                }
+            }
         }
         Ok(out)
     }

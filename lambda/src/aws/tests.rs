@@ -301,7 +301,10 @@ async fn ec2_instances_are_read_with_tags_addresses_and_ipv6_from_interfaces() {
     );
     assert_eq!(i.launch_time, 1_793_527_200);
     let request = seen.lock().unwrap()[0].clone();
-    assert!(request.contains("Filter.1.Name=instance-id"), "{request}");
+    assert!(
+        request.contains("InstanceId.1=i-0123456789abcdef0"),
+        "{request}"
+    );
 }
 
 #[tokio::test]
@@ -335,5 +338,32 @@ async fn a_malformed_lock_item_fails_the_read_instead_of_being_acted_on() {
     assert!(
         err.is_retryable() && err.to_string().contains("has no owner"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_instance_id_falls_back_to_the_id_filter() {
+    let not_found = r#"<?xml version="1.0"?><Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code><Message>The instance ID 'i-00000000deadbeef0' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
+    let empty = r#"<?xml version="1.0" encoding="UTF-8"?><DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet/></DescribeInstancesResponse>"#;
+    let (url, seen) = stub(vec![
+        (400, R53_XML, not_found.into()),
+        (200, R53_XML, empty.into()),
+    ])
+    .await;
+    let ec2 = Ec2Instances::new(
+        aws_sdk_ec2::Client::new(&sdk(&url)),
+        "dnsname",
+        "dnsname-status",
+    );
+    let gone = InstanceId::parse("i-00000000deadbeef0").unwrap();
+    assert!(ec2
+        .describe(std::slice::from_ref(&gone))
+        .await
+        .unwrap()
+        .is_empty());
+    let requests = seen.lock().unwrap().clone();
+    assert!(
+        requests[0].contains("InstanceId.1=") && requests[1].contains("Filter.1.Name=instance-id"),
+        "{requests:?}"
     );
 }
