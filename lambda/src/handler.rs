@@ -73,7 +73,11 @@ pub async fn handle_full<I: Instances, D: Dns, L: Locks>(
             }
         }
         Invocation::Event(hint) => {
-            let result = rec.reconcile(&request_for(&hint, None)).await;
+            let scope = match hint {
+                Hint::Instances(ids) => Scope::Instances(ids),
+                _ => Scope::All,
+            };
+            let result = rec.reconcile(&request_for(scope)).await;
             finish("event", result, |report| {
                 if report.failed.is_empty() {
                     return Ok(serde_json::to_value(report).unwrap_or_default());
@@ -118,28 +122,13 @@ fn finish(
     }
 }
 
-fn request_for(hint: &Hint, batch: Option<BTreeSet<InstanceId>>) -> Request {
-    match (hint, batch) {
-        (Hint::All, _) => Request {
-            scope: Scope::All,
-            verify_dns: true,
-            dry_run: false,
-        },
-        (_, Some(ids)) => Request {
-            scope: Scope::Instances(ids),
-            verify_dns: false,
-            dry_run: false,
-        },
-        (Hint::Instances(ids), None) => Request {
-            scope: Scope::Instances(ids.clone()),
-            verify_dns: false,
-            dry_run: false,
-        },
-        (Hint::Ignore(_), None) => Request {
-            scope: Scope::Instances(BTreeSet::new()),
-            verify_dns: false,
-            dry_run: false,
-        },
+/// What an event asks for: a full reconcile reads Route53 (it is the drift repair and the
+/// backstop for lost events); an instance event trusts the locks.
+fn request_for(scope: Scope) -> Request {
+    Request {
+        verify_dns: scope == Scope::All,
+        scope,
+        dry_run: false,
     }
 }
 
@@ -164,9 +153,9 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks>(
     // Every event of the batch is served by one reconcile: many events for one instance
     // cost one look at it.
     let request = if all {
-        Some(request_for(&Hint::All, None))
+        Some(request_for(Scope::All))
     } else if !ids.is_empty() {
-        Some(request_for(&Hint::Instances(BTreeSet::new()), Some(ids)))
+        Some(request_for(Scope::Instances(ids)))
     } else {
         None
     };
