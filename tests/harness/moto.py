@@ -22,7 +22,7 @@ from pathlib import Path
 
 import boto3
 
-from .net import LOOPBACK, free_port, wait_http
+from .net import LOOPBACK, free_port, stop_process, wait_http
 
 REGION = "us-east-1"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -111,13 +111,7 @@ class MotoServer:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -57,3 +58,15 @@ def read_http_body(rfile, headers) -> bytes:
         return b"".join(chunks)
     length = int(headers.get("Content-Length") or 0)
     return rfile.read(length) if length > 0 else b""
+
+
+def stop_process(proc: subprocess.Popen | None, grace: float = 5.0) -> None:
+    """Terminate a child process, and kill it if it has not exited after `grace` seconds."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=grace)

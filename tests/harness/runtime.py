@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .net import LOOPBACK, read_http_body
+from .net import LOOPBACK, read_http_body, stop_process
 
 API = "/2018-06-01/runtime"
 FUNCTION_NAME = "ec2-dns"
@@ -276,13 +276,7 @@ class Ec2DnsFunction:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
         self.runtime.stop()
         for f in self._files:
             f.close()
