@@ -127,7 +127,6 @@ class TimedRuntimeApi(RuntimeApi):
         return pending
 
 
-_CHANGE = re.compile(rb"<Change>.*?</Change>", re.S)
 
 
 def proc_status_kb(pid: int, field: str) -> int | None:
@@ -217,7 +216,6 @@ class BenchProxy(AwsProxy):
         self._intervals: list[tuple[float, float]] = []
         self._durations: dict[str, list[float]] = {}
         self.tag_pages_per_reservation = False  # on for reconcile-all worlds only
-        self.split_route53_batches = 0
         self._snapshot: dict | None = None
         self.snapshot_pages = 0
         self.snapshot_hits = 0
@@ -253,8 +251,6 @@ class BenchProxy(AwsProxy):
                 return cached
         if body and b"Action=" in body and b"Action=Describe" not in body:
             self._snapshot = None  # any EC2 write (or other action) ends the snapshot
-        if h.command == "POST" and h.path.rstrip("/").endswith("/rrset") and body:
-            return self._upstream_route53_change(h, body)
         return super()._upstream(h, body)
 
     # -- the tag-key listing snapshot (see NOTES, "moto's listing at 10,000")
@@ -321,34 +317,6 @@ class BenchProxy(AwsProxy):
             return None
         self.snapshot_hits += 1
         return snap[key]
-
-    def _upstream_route53_change(self, h, body: bytes):
-        # The harness proxy sends a validated CREATE to moto as UPSERT, and moto (like
-        # Route53) counts an UPSERT's values twice against the 1,000 values per request.
-        # A valid batch of 1,000 CREATEs would thus be refused by moto alone. The batch has
-        # been validated already (the Route53 lock is held), so the bench forwards it in
-        # consecutive parts moto accepts; the binary sees one answer, the counters one call.
-        changes = _CHANGE.findall(body)
-        weight = [c.count(b"<ResourceRecord>") * (2 if b"<Action>UPSERT</Action>" in c else 1)
-                  for c in changes]
-        if sum(weight) <= 1000:
-            return super()._upstream(h, body)
-        head = body[:body.index(changes[0])]
-        tail = body[body.rindex(changes[-1]) + len(changes[-1]):]
-        parts, cur, w = [], [], 0
-        for c, cw in zip(changes, weight):
-            if cur and w + cw > 1000:
-                parts.append(cur)
-                cur, w = [], 0
-            cur.append(c)
-            w += cw
-        parts.append(cur)
-        self.split_route53_batches += 1
-        for part in parts:
-            status, headers, data = super()._upstream(h, head + b"".join(part) + tail)
-            if status >= 300:
-                return status, headers, data
-        return status, headers, data
 
     def reset_calls(self) -> None:
         super().reset_calls()
@@ -993,9 +961,9 @@ NOTES = """
 - **Route53 batches of more than 500 new records.** The harness proxy sends a validated
   `CREATE` to moto as `UPSERT`, and moto counts an `UPSERT`'s values twice against the 1,000
   values per request, so it refuses a valid batch of 1,000 `CREATE`s that Route53 accepts
-  (the first burst run ended in name-by-name retries for this reason). The bench proxy
-  forwards such a validated batch to moto in consecutive parts; the binary sees one answer
-  and the counter one call.
+  (the first burst run ended in name-by-name retries for this reason). The harness proxy
+  forwards such a validated batch to moto in consecutive parts (and primes more than 500
+  DELETEs the same way); the binary sees one answer and the counter one call.
 - **moto's listing at 10,000.** moto needs more than 10 s to answer one page of 1,000
   instances when it holds 10,000 (it spends ~10 ms of Python per instance serialising the
   answer), which is more than the binary's per-attempt timeout (10 s): the first run of the

@@ -305,6 +305,25 @@ def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) ->
 # --------------------------------------------------------------------------- the proxy
 
 
+_CHANGE_ELEMENT = re.compile(rb"<Change>.*?</Change>", re.S)
+_MOTO_VALUES_PER_REQUEST = 1000  # Route53's limit, which moto applies too
+
+
+def _split_by_weight(items: list, weights: list[int], limit: int = _MOTO_VALUES_PER_REQUEST):
+    """Consecutive parts of `items` whose weights each sum to at most `limit` (an item
+    heavier than the limit travels alone)."""
+    parts, cur, total = [], [], 0
+    for item, weight in zip(items, weights):
+        if cur and total + weight > limit:
+            parts.append(cur)
+            cur, total = [], 0
+        cur.append(item)
+        total += weight
+    if cur:
+        parts.append(cur)
+    return parts
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -377,6 +396,7 @@ class AwsProxy:
         self._calls: Counter = Counter()
         self._log: list[dict] = []
         self._faults: list[Fault] = []
+        self.split_route53_batches = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -532,7 +552,7 @@ class AwsProxy:
                                          _r53_error_body("InvalidChangeBatch", rejected))
                     if changes:
                         body = self._prepare_for_moto(zone_id, changes, body)
-                    status, headers, data = self._upstream(h, body)
+                    status, headers, data = self._upstream_change_batch(h, body)
             elif service == "dynamodb":
                 with self._dynamodb_lock:
                     status, headers, data = self._upstream(h, body)
@@ -568,12 +588,39 @@ class AwsProxy:
             "Name": c.name.strip("."), "Type": c.rtype, "TTL": c.ttl,
             "ResourceRecords": [{"Value": v} for v in c.ordered_values]}}
             for c in changes if c.action == "DELETE" and c.ttl is not None and c.ordered_values]
-        if primes:
+        # Primes are UPSERTs: each value counts twice against moto's 1,000 per request.
+        for part in _split_by_weight(primes, [2 * len(p["ResourceRecordSet"]["ResourceRecords"])
+                                              for p in primes]):
             self._r53.change_resource_record_sets(HostedZoneId=zone_id,
-                                                  ChangeBatch={"Changes": primes})
+                                                  ChangeBatch={"Changes": part})
         if not any(c.action == "CREATE" for c in changes):
             return body
         return re.sub(rb"<Action>\s*CREATE\s*</Action>", b"<Action>UPSERT</Action>", body)
+
+    def _upstream_change_batch(self, h: _Handler, body: bytes):
+        """Forward a validated ChangeResourceRecordSets, in parts if moto would refuse it whole.
+
+        After `_prepare_for_moto` every CREATE travels as UPSERT, and moto (like Route53)
+        counts an UPSERT's values twice against the 1,000 values per request, so a valid
+        batch of 501 to 1,000 CREATEs would be refused by moto alone. The batch has been
+        validated whole (the Route53 lock is held), so its consecutive parts all apply; the
+        caller sees one answer and the counters one call. `split_route53_batches` counts
+        the batches forwarded this way.
+        """
+        changes = _CHANGE_ELEMENT.findall(body)
+        weights = [c.count(b"<ResourceRecord>") * (2 if b"<Action>UPSERT</Action>" in c else 1)
+                   for c in changes]
+        if sum(weights) <= _MOTO_VALUES_PER_REQUEST:
+            return self._upstream(h, body)
+        head = body[:body.index(changes[0])]
+        tail = body[body.rindex(changes[-1]) + len(changes[-1]):]
+        with self._state_lock:
+            self.split_route53_batches += 1
+        for part in _split_by_weight(changes, weights):
+            status, headers, data = self._upstream(h, head + b"".join(part) + tail)
+            if status >= 300:
+                break
+        return status, headers, data
 
     def _check_route53(self, path: str, body: bytes):
         """(error message or None, parsed changes, zone id) of a ChangeResourceRecordSets.

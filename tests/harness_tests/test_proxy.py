@@ -337,3 +337,26 @@ def test_valid_batches_moto_alone_would_refuse_are_applied(r53, zone, world):
     apply(r53, zone, change("CREATE", "b.dyn.example.com", ["192.0.2.1"]),
           change("DELETE", "b.dyn.example.com", ["192.0.2.1"]))
     assert world.records(zone) == {("a.dyn.example.com", "A"): (60, ["192.0.2.1"])}
+
+
+def test_full_batches_moto_alone_would_refuse_are_applied_as_one_call(proxy, r53, zone, world):
+    # Route53 takes 1,000 CREATEs in one request (1,000 values). The proxy sends CREATE to
+    # moto as UPSERT, which moto counts twice, and primes each DELETE with an UPSERT: both
+    # must travel in parts, while the caller sees one call and one answer.
+    names = [f"n{i:04d}.dyn.example.com" for i in range(1000)]
+    proxy.reset_calls()
+    apply(r53, zone, *[change("CREATE", n, ["192.0.2.1"]) for n in names])
+    assert len(world.records(zone)) == 1000
+    apply(r53, zone, *[c for n in names for c in (change("DELETE", n, ["192.0.2.1"]),
+                                                   change("CREATE", n, ["192.0.2.2"]))][:1000])
+    after = world.records(zone)
+    assert sum(1 for v in after.values() if v == (60, ["192.0.2.2"])) == 500
+    assert sum(1 for v in after.values() if v == (60, ["192.0.2.1"])) == 500
+    assert proxy.calls()["route53:ChangeResourceRecordSets"] == 2
+    assert proxy.split_route53_batches == 2
+    # The batch is still validated whole: one bad change refuses all of it.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        apply(r53, zone, *[change("DELETE", n, ["192.0.2.1"]) for n in names[500:999]],
+              change("CREATE", names[0], ["192.0.2.9"]))
+    assert error_of(e)[0] == "InvalidChangeBatch"
+    assert world.records(zone) == after
