@@ -12,7 +12,7 @@ Scenarios (each on a freshly reset moto, so no scenario sees another's state or 
    --quick): calls, wall time, the function's CPU time and peak RSS (VmHWM);
 4. cold start of the binary: process start to its first `GET …/invocation/next`, and VmHWM
    at that moment (median of --starts starts);
-5. the size of target/lambda/ec2-dns/bootstrap.zip (built by `make package`, not here).
+5. the size of target/lambda/ec2-dns/bootstrap.zip (`make bench` builds it first, with `make package`).
 
 Prints every figure and rewrites docs/benchmarks.md (the generated numbers plus the notes
 on method and interpretation kept below, so a regeneration keeps them). Everything it
@@ -985,10 +985,10 @@ NOTES = """
 - The targets concern real AWS. Against moto only the **counts** and the function's **CPU
   time and memory** carry over; wall times here are moto's (a single Python process behind
   a Python proxy that serialises DynamoDB and re-reads a zone before every Route53 change).
-- The machine is small (2 CPUs) and was shared: other builds and test suites ran during
-  the recorded run (see the load averages). That inflates times and CPU figures, never the
-  counts. A debug binary (see the runs table) costs several times the CPU and memory of the
-  release binary; its memory figures are expected to be above the release binary's.
+- The machine is small (2 CPUs). A load average after a section well above 1 (the bench
+  itself keeps about one CPU busy: moto, the proxy and the function) means something else
+  ran beside it; that inflates times and CPU figures, never the counts. A debug binary (see
+  the runs table) costs several times the CPU and memory of the release binary.
 - Calls per event follow the cost table of [architecture.md](architecture.md#costs): a
   duplicate event costs one DescribeInstances and one BatchGetItem; a fresh claim adds a
   read of the name's records in each zone (to find someone else's record), the claim, one
