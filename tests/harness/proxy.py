@@ -51,7 +51,8 @@ WRITE_CALLS = frozenset({
     "ec2:DeleteTags",
 })
 
-FAULT_KINDS = ("throttle", "prior_request_not_complete", "http500", "timeout", "reset")
+FAULT_KINDS = ("throttle", "prior_request_not_complete", "http500", "access_denied", "timeout",
+               "reset")
 FAULT_PHASES = ("before", "after")
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
@@ -139,12 +140,13 @@ class Fault:
     phase: str = "before"
     count: int = 1
     delay_s: float = 0.0
+    path: str = ""  # fires only for requests whose path contains this (a hosted zone id)
 
     @classmethod
     def from_json(cls, data: dict) -> "Fault":
         if not isinstance(data, dict) or "service" not in data:
             raise ValueError("fault needs at least 'service'")
-        unknown = set(data) - {"service", "operation", "fault", "phase", "count", "delay_s"}
+        unknown = set(data) - {"service", "operation", "fault", "phase", "count", "delay_s", "path"}
         if unknown:
             raise ValueError(f"unknown fault fields: {sorted(unknown)}")
         f = cls(
@@ -154,6 +156,7 @@ class Fault:
             phase=str(data.get("phase", "before")),
             count=int(data.get("count", 1)),
             delay_s=float(data.get("delay_s", 0)),
+            path=str(data.get("path", "")),
         )
         if f.fault not in FAULT_KINDS:
             raise ValueError(f"fault must be one of {FAULT_KINDS}")
@@ -163,8 +166,12 @@ class Fault:
             raise ValueError("count must be >= 1")
         return f
 
-    def matches(self, service: str, operation: str) -> bool:
-        return (self.service in ("*", service)) and (self.operation in ("*", operation))
+    def matches(self, service: str, operation: str, path: str = "") -> bool:
+        return (self.service in ("*", service)) and (self.operation in ("*", operation)) \
+            and self.path in path
+
+
+_DENIED = "User is not authorized to perform this operation (injected by the test proxy)"
 
 
 def _request_id() -> str:
@@ -181,6 +188,7 @@ def error_response(service: str, kind: str, message: str | None = None):
             "prior_request_not_complete": ("ThrottlingException", 400,
                                            "Rate of requests exceeds the allowed throughput."),
             "http500": ("InternalServerError", 500, "Internal server error"),
+            "access_denied": ("AccessDeniedException", 400, _DENIED),
         }[kind]
         body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
                            "message": message or msg})
@@ -191,6 +199,7 @@ def error_response(service: str, kind: str, message: str | None = None):
             "throttle": ("RequestLimitExceeded", 503, "Request limit exceeded."),
             "prior_request_not_complete": ("RequestLimitExceeded", 503, "Request limit exceeded."),
             "http500": ("InternalError", 500, "An internal error has occurred"),
+            "access_denied": ("UnauthorizedOperation", 403, _DENIED),
         }[kind]
         body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
                 f"<Message>{_xml_escape(message or msg)}</Message></Error></Errors>"
@@ -203,6 +212,7 @@ def error_response(service: str, kind: str, message: str | None = None):
                                        "The request was rejected because Route 53 was still "
                                        "processing a prior request."),
         "http500": ("InternalError", 500, "Receiver", "An internal error occurred."),
+        "access_denied": ("AccessDenied", 403, "Sender", _DENIED),
     }[kind]
     return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], \
         _r53_error_body(code, message or msg, etype, rid)
@@ -461,10 +471,10 @@ class AwsProxy:
         return {k: v for k, v in self.calls().items() if k in WRITE_CALLS and v}
 
     # -- internals
-    def _take_fault(self, service: str, operation: str) -> Fault | None:
+    def _take_fault(self, service: str, operation: str, path: str = "") -> Fault | None:
         with self._state_lock:
             for f in self._faults:
-                if f.matches(service, operation):
+                if f.matches(service, operation, path):
                     f.count -= 1
                     if f.count <= 0:
                         self._faults.remove(f)
@@ -526,7 +536,7 @@ class AwsProxy:
         with self._state_lock:
             self._calls[call] += 1
         entry = {"call": call, "t": time.time()}
-        fault = self._take_fault(service, operation)
+        fault = self._take_fault(service, operation, h.path)
         if fault is not None:
             entry["fault"] = f"{fault.fault}/{fault.phase}"
         try:

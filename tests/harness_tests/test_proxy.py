@@ -305,7 +305,7 @@ def test_faults_can_be_listed_and_cleared(proxy):
     client = ProxyClient(proxy.url)
     client.add_fault(service="route53", operation="*", fault="throttle", count=3)
     assert client.faults() == [{"service": "route53", "operation": "*", "fault": "throttle",
-                                "phase": "before", "count": 3, "delay_s": 0.0}]
+                                "phase": "before", "count": 3, "delay_s": 0.0, "path": ""}]
     client.clear_faults()
     assert client.faults() == []
 
@@ -360,3 +360,15 @@ def test_full_batches_moto_alone_would_refuse_are_applied_as_one_call(proxy, r53
               change("CREATE", names[0], ["192.0.2.9"]))
     assert error_of(e)[0] == "InvalidChangeBatch"
     assert world.records(zone) == after
+
+
+def test_an_access_denied_fault_can_target_one_hosted_zone(proxy, r53, world):
+    first, second = world.create_zone("one.example.com"), world.create_zone("two.example.com")
+    proxy.add_fault(service="route53", operation="ListResourceRecordSets",
+                    fault="access_denied", path=f"/hostedzone/{second}/", count=2)
+
+    r53.list_resource_record_sets(HostedZoneId=first)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        r53.list_resource_record_sets(HostedZoneId=second)
+    assert error_of(e)[0] == "AccessDenied" and error_of(e)[2] == 403
+    assert [f["count"] for f in proxy.faults()] == [1]
