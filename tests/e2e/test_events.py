@@ -171,6 +171,27 @@ def test_the_function_logs_json_lines(world, dyn, fn):
     assert not_json == [], f"log lines that are not JSON objects: {not_json[:3]}"
 
 
+def test_control_characters_in_a_refused_tag_stay_inside_one_json_log_field(world, dyn, fn):
+    # A tagger writes line breaks and a forged log record into the tag: the refusal is
+    # logged, and the forged record stays text inside that one line's field.
+    forged = '{"forged":true}'  # no comma: the tag splits at commas into entries
+    tag = f"web\r\n{forged}\n\tx.dyn.example.com"
+    bad = world.run_instance({"dnsname": tag})
+
+    report = fn.invoke_ok(ec2_state_change(bad, "running"))
+
+    assert report["changes"] == [] and [s["instance"] for s in report["skipped"]] == [bad]
+    lines = [line for line in (fn.stdout() + fn.stderr()).splitlines() if line.strip()]
+    assert [line for line in lines if not _is_json_object(line)] == []
+    parsed = [json.loads(line) for line in lines]
+    assert not any(p.get("forged") for p in parsed), "the forged record became a log line"
+    refusals = [json.dumps(p) for p in parsed if "forged" in json.dumps(p)]
+    assert refusals, "the refusal was not logged"
+    assert any("invalid" in r and bad in r for r in refusals), refusals
+    status = world.status_tag(bad)
+    assert status.startswith("invalid: ") and not any(c in status for c in "\r\n\t"), status
+
+
 def _is_json_object(line: str) -> bool:
     try:
         return isinstance(json.loads(line), dict)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness import ec2_state_change, scheduled
+from harness import LambdaError, ec2_state_change, scheduled
 from e2e.expect import absent, change_rows, no_dns_state, published
 
 WEB = "web.dyn.example.com"
@@ -128,3 +128,26 @@ def test_reconcile_all_removes_owner_index_items_left_empty_by_releases(world, d
     assert [i["pk"]["S"] for i in items] == [f"owner#{web}"] and "names" not in items[0]
     fn.invoke_ok({"reconcile": "all"})
     assert world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"] == []
+
+
+def test_one_unreadable_zone_fails_reconcile_all_and_changes_nothing(world, dyn, fn, proxy):
+    # The private zone is left out of the function's policy: Route53 denies reading it.
+    # Reconcile-all must fail loudly (it cannot tell ec2-dns's records there from others),
+    # not publish in the readable zone and report success.
+    web = world.run_instance({"dnsname": WEB})
+    proxy.add_fault(service="route53", operation="ListResourceRecordSets", fault="access_denied",
+                    path=f"/hostedzone/{dyn.private}/", count=100)
+
+    for payload in ({"reconcile": "all"}, scheduled()):
+        failed = fn.invoke(payload)
+        assert isinstance(failed, LambdaError), failed
+        assert failed.error_type == "AwsError", failed
+        assert "AccessDenied" in failed.error_message or "not authorized" in failed.error_message, \
+            failed.error_message
+        no_dns_state(world, dyn)
+        assert world.lock_items() == {}
+        assert world.status_tag(web) is None
+
+    proxy.clear_faults()
+    fn.invoke_ok({"reconcile": "all"})
+    published(world, dyn, WEB, web)

@@ -316,6 +316,12 @@ describe('IAM, least privilege', () => {
     assert.deepEqual(tag.Condition, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['hostname-status'] } });
   });
 
+  it('grants lambda:InvokeFunction to nobody: no resource policy, no function URL', () => {
+    const { template } = build();
+    assert.deepEqual(Object.keys(template.findResources('AWS::Lambda::Permission')), []);
+    assert.deepEqual(Object.keys(template.findResources('AWS::Lambda::Url')), []);
+  });
+
   it('has no other role or policy: no instance role gets any Route53 permission', () => {
     const { template } = build();
     assert.equal(Object.keys(template.findResources('AWS::IAM::Role')).length, 1);
