@@ -1063,8 +1063,9 @@ def summary_rows(res: dict) -> tuple[list[tuple], list[str]]:
                      else verdict(hw is not None and hw <= 20 * 1024)))
     z = res.get("zip")
     if z is not None:
-        rows.append(("arm64 bootstrap.zip", f"{z['bytes'] / 1e6:.2f} MB" if z.get("bytes") else
-                     "not measured", "–", "n/a"))
+        size = z.get("bytes")
+        rows.append(("arm64 bootstrap.zip", f"{size / 1e6:.2f} MB" if size else "not measured",
+                     "≤ 8 MB", verdict(size <= 8_000_000) if size else "not measured"))
     return rows, notes
 
 
