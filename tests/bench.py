@@ -129,14 +129,19 @@ class TimedRuntimeApi(RuntimeApi):
 
 
 
-def proc_status_kb(pid: int, field: str) -> int | None:
+def kb_field(path: str, field: str) -> int | None:
+    """A `Field:   1234 kB` value of a /proc file such as /proc/<pid>/status or /proc/meminfo."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in Path(path).read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     except OSError:
         return None
     return None
+
+
+def proc_status_kb(pid: int, field: str) -> int | None:
+    return kb_field(f"/proc/{pid}/status", field)
 
 
 def proc_cpu_s(pid: int) -> float | None:
@@ -345,22 +350,48 @@ class BenchProxy(AwsProxy):
 
 
 class Bench:
-    def __init__(self, binary: str):
+    def __init__(self, binary: str, moto_rss_limit_kb: int | None = None):
         self.binary = binary
         self.moto = MotoServer()
         self.world: World | None = None
         self.proxy: BenchProxy | None = None
         self.zones: dict[str, str] = {}
         self.functions: list[BenchFunction] = []
+        # moto's memory can outgrow the machine (see the notes on the real run at 10,000):
+        # a watchdog kills it above this limit, and the run in progress is recorded as failed.
+        self.moto_rss_limit_kb = moto_rss_limit_kb
+        self.moto_killed_at_kb: int | None = None
+        self._watchdog_stop = threading.Event()
 
     def start(self) -> "Bench":
         _STOP_ON_EXIT.append(self)
         self.moto.start()
         self.moto.warm()
         self.world = World(self.moto.url, lock_table=LOCK_TABLE)
+        if self.moto_rss_limit_kb:
+            threading.Thread(target=self._watch_moto, daemon=True).start()
         return self
 
+    def _watch_moto(self) -> None:
+        while not self._watchdog_stop.wait(1.0):
+            proc = self.moto.proc
+            rss = proc_status_kb(proc.pid, "VmRSS") if proc is not None else None
+            if rss is not None and rss > self.moto_rss_limit_kb:
+                self.moto_killed_at_kb = rss
+                print(f"[bench] moto uses {mb(rss)}, over the limit of "
+                      f"{mb(self.moto_rss_limit_kb)}: stopping it", file=sys.stderr, flush=True)
+                proc.kill()
+                return
+
+    def moto_failure(self) -> str | None:
+        """Why moto is gone, if the watchdog killed it."""
+        if self.moto_killed_at_kb is None:
+            return None
+        return (f"moto stopped by the bench at {mb(self.moto_killed_at_kb)} "
+                f"(limit {mb(self.moto_rss_limit_kb)})")
+
     def stop(self) -> None:
+        self._watchdog_stop.set()
         for fn in self.functions:
             try:
                 fn.stop()
@@ -605,10 +636,15 @@ def bench_reconcile_all(b: Bench, n: int, real: bool, timeout: float) -> dict:
         t0 = now()
         try:
             r = fn.timed_invoke({"reconcile": "all", "dry_run": dry}, timeout=timeout)
+            failure = b.moto_failure()
         except AssertionError as e:  # InvocationTimeout is an AssertionError too
-            out["runs"][label] = {"error": str(e).splitlines()[0][:300],
-                                  "wall_s": now() - t0, "calls": calls_of(b.proxy)}
+            failure = b.moto_failure() or str(e).splitlines()[0][:300]
+        if failure is not None:
+            out["runs"][label] = {"error": failure, "wall_s": now() - t0,
+                                  "calls": calls_of(b.proxy)}
             b.retire(fn)
+            if b.moto_failure():
+                break  # moto is gone: nothing more can run on this world
             continue
         wall = now() - t0
         rep = r["result"]
@@ -726,10 +762,7 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
+    mem_kb = kb_field("/proc/meminfo", "MemTotal") or 0
     load = os.getloadavg()
     return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": mem_kb / 1024 / 1024,
             "kernel": platform.release(), "python": platform.python_version(),
@@ -1105,6 +1138,9 @@ def main() -> int:
     ap.add_argument("--real-10k", action="store_true",
                     help="also the real (writing) reconcile-all at 10,000 instances: moto 5.2.5 "
                          "needs more memory for it than a 24 GB machine has (see the notes)")
+    ap.add_argument("--moto-rss-limit-gb", type=float, default=None,
+                    help="stop moto (and record the run in progress as failed) when its resident "
+                         "memory passes this (default: 60%% of the machine's memory)")
     ap.add_argument("--reconcile-sizes", default="1000,10000",
                     help="instance counts of the reconcile-all section (default 1000,10000)")
     ap.add_argument("--only", default="", help="comma list of sections to run: "
@@ -1166,7 +1202,9 @@ def main() -> int:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(res, indent=1, default=str))
 
-    b = Bench(binary)
+    mem_kb = kb_field("/proc/meminfo", "MemTotal") or 0
+    b = Bench(binary, moto_rss_limit_kb=int(args.moto_rss_limit_gb * 1024 * 1024)
+              if args.moto_rss_limit_gb else int(mem_kb * 0.6) or None)
     try:
         if want("cold"):
             section("cold", lambda: bench_cold_start(binary, args.starts))
@@ -1183,6 +1221,8 @@ def main() -> int:
                 out = {rc["n"]: rc for rc in (res.get("reconcile") or [])} \
                     if (args.merge or only) else {}
                 for n in sizes:
+                    if b.moto_failure():
+                        break
                     big = n >= 10000
                     rc = bench_reconcile_all(b, n, real=not big or args.real_10k,
                                              timeout=3600 if big else 900)
@@ -1314,7 +1354,10 @@ def interpretation(res: dict) -> list[str]:
                     "(batches of 1,000 values), the counts the 1,000 run shows ×10; the 1,000 "
                     f"run took {secs(rr['latency_s'])} against moto. What would measure it: "
                     "a run against real AWS, or an emulator whose transactions cost memory by "
-                    "the items they write rather than by the table.")
+                    "the items they write rather than by the table. The bench now stops moto "
+                    "when it passes 60% of the machine's memory (`--moto-rss-limit-gb`) and "
+                    "records the run in progress as failed, so an attempt cannot take the "
+                    "machine down.")
         if res.get("growth"):
             out.append("From 1,000 to 10,000 instances (dry run): " + res["growth"])
     c = res.get("cold")
