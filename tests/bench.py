@@ -127,8 +127,6 @@ class TimedRuntimeApi(RuntimeApi):
         return pending
 
 
-
-
 def kb_field(path: str, field: str) -> int | None:
     """A `Field:   1234 kB` value of a /proc file such as /proc/<pid>/status or /proc/meminfo."""
     try:

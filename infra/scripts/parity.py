@@ -476,7 +476,7 @@ def explain(a: Any, b: Any, path: str = "") -> str:
     return f"  {path or '.'}:\n    CDK:       {json.dumps(a, sort_keys=True)}\n    Terraform: {json.dumps(b, sort_keys=True)}"
 
 
-def self_test(cdk: dict, tf: dict) -> list[str]:
+def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     """Changes made to one side only; each must be reported. Returns the ones that were not,
     and how many were tried."""
     def add_action(m):
