@@ -369,7 +369,7 @@ impl Locks for FakeLocks {
         ))
     }
 
-    async fn scan(&self) -> Result<Vec<Lock>> {
+    async fn scan(&self, _prune: bool) -> Result<Vec<Lock>> {
         self.faults.enter().await;
         self.faults.check("Scan", Phase::Before)?;
         Ok(lock(&self.locks).values().cloned().collect())

@@ -70,8 +70,9 @@ pub trait Locks: Send + Sync {
         names: &[Fqdn],
         owners: &[InstanceId],
     ) -> impl Future<Output = Result<Loaded>> + Send;
-    /// Every name lock in the table.
-    fn scan(&self) -> impl Future<Output = Result<Vec<Lock>>> + Send;
+    /// Every name lock in the table. With `prune`, owner-index items that releases left
+    /// empty are deleted on the way (a write: never in a dry run, `plan` or `status`).
+    fn scan(&self, prune: bool) -> impl Future<Output = Result<Vec<Lock>>> + Send;
     /// Takes `name` for `owner` (or updates its intent when `owner` already holds it),
     /// provided the lock is still as `expect` says; records `intent` before Route53 changes.
     fn acquire(

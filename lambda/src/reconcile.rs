@@ -130,7 +130,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         match &req.scope {
             Scope::All => {
                 add_instances(&mut world, self.instances.tagged(false).await?);
-                for lock in self.locks.scan().await? {
+                for lock in self.locks.scan(!req.dry_run).await? {
                     world.locks.insert(lock.name.clone(), lock);
                 }
             }
@@ -311,7 +311,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
     /// Every name lock with its owner as EC2 reports it now (`None`: EC2 does not know it).
     pub async fn status(&self) -> Result<Vec<(Lock, Option<Instance>)>> {
-        let locks = self.locks.scan().await?;
+        let locks = self.locks.scan(false).await?;
         let owners: Vec<InstanceId> = locks
             .iter()
             .map(|l| l.owner.clone())

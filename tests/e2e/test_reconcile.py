@@ -119,13 +119,19 @@ def test_a_second_reconcile_all_changes_nothing(world, dyn, fn, proxy):
     assert world.snapshot([dyn.public, dyn.private], [web, other, bad]) == before
 
 
-def test_reconcile_all_removes_owner_index_items_left_empty_by_releases(world, dyn, fn):
+def test_reconcile_all_removes_owner_index_items_left_empty_by_releases(world, dyn, fn, proxy):
     web = world.run_instance({"dnsname": WEB})
     fn.invoke_ok(ec2_state_change(web, "running"))
     world.stop(web)
     fn.invoke_ok(ec2_state_change(web, "stopped"))
     items = world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"]
     assert [i["pk"]["S"] for i in items] == [f"owner#{web}"] and "names" not in items[0]
+    # A dry run leaves the empty item alone: it writes nothing at all.
+    proxy.reset_calls()
+    fn.invoke_ok({"reconcile": "all", "dry_run": True})
+    assert proxy.write_calls() == {}, proxy.write_calls()
+    assert [i["pk"]["S"] for i in world.dynamodb.scan(TableName=world.lock_table)["Items"]] == \
+        [f"owner#{web}"]
     fn.invoke_ok({"reconcile": "all"})
     assert world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"] == []
 

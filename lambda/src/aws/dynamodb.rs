@@ -341,7 +341,7 @@ impl Locks for DynamoLocks {
         Ok((locks, index))
     }
 
-    async fn scan(&self) -> Result<Vec<Lock>> {
+    async fn scan(&self, prune: bool) -> Result<Vec<Lock>> {
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -361,7 +361,9 @@ impl Locks for DynamoLocks {
                 out.extend(parse_lock(item)?);
             }
         }
-        self.prune(empty_index).await;
+        if prune {
+            self.prune(empty_index).await;
+        }
         Ok(out)
     }
 

@@ -225,9 +225,9 @@ async fn dynamodb_throttling_is_retryable_and_access_denied_is_not() {
     ])
     .await;
     let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
-    let err = locks.scan().await.unwrap_err();
+    let err = locks.scan(false).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    let err = locks.scan().await.unwrap_err();
+    let err = locks.scan(false).await.unwrap_err();
     assert!(!err.is_retryable(), "{err}");
     assert!(matches!(
         err,
