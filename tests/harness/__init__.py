@@ -2,7 +2,7 @@
 
 - `moto`: moto_server launcher and a pool of fresh, pre-warmed servers.
 - `proxy`: the strict AWS proxy between the binary and moto (real Route53 rules,
-  serialised DynamoDB, call counters, fault injection).
+  serialised DynamoDB, call counters, fault injection, holds that order calls).
 - `runtime`: a Lambda Runtime API host and the process wrapper of the real binary.
 - `world`: boto3 helpers that set up and read EC2, Route53 and DynamoDB in moto.
 - `events`: builders of real-shaped EventBridge and SQS payloads.
@@ -15,7 +15,7 @@ from .events import (
     tag_change,
 )
 from .moto import MotoPool, MotoServer
-from .proxy import WRITE_CALLS, AwsProxy, ProxyClient
+from .proxy import WRITE_CALLS, AwsProxy, Fault, Hold, ProxyClient
 from .runtime import (
     Ec2DnsFunction,
     InvocationTimeout,
@@ -28,6 +28,8 @@ from .world import World
 __all__ = [
     "AwsProxy",
     "Ec2DnsFunction",
+    "Fault",
+    "Hold",
     "InvocationTimeout",
     "LambdaError",
     "MotoPool",

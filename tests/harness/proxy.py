@@ -8,10 +8,13 @@ signatures). On the way it:
   request (EC2 `Action`, DynamoDB `X-Amz-Target`, Route53 method + path);
 - enforces Route53's rules on ChangeResourceRecordSets, which moto does not: CREATE fails
   over an existing (name, type), DELETE needs the exact current TTL and values, names must
-  lie in the zone, and a batch applies all-or-nothing (checked against moto's current
-  records under one lock, then forwarded while the lock is still held);
+  lie in the zone, a CNAME shares its name with no other record set, a request stays
+  within Route53's limits (1,000 values, 32,000 characters of values), and a batch applies
+  all-or-nothing (checked against moto's current records under one lock, then forwarded
+  while the lock is still held);
 - serialises DynamoDB requests (moto's conditional writes are atomic only one at a time);
-- counts calls per (service, operation) and injects faults on demand.
+- counts calls per (service, operation), injects faults on demand and holds requests (or
+  their answers) until a test releases them, so that tests of timing can order events.
 
 Control API on the same port, under `/__ec2dns/` (see tests/README.md).
 """
@@ -19,6 +22,7 @@ Control API on the same port, under `/__ec2dns/` (see tests/README.md).
 from __future__ import annotations
 
 import http.client
+import itertools
 import json
 import re
 import socket
@@ -52,8 +56,12 @@ WRITE_CALLS = frozenset({
 })
 
 FAULT_KINDS = ("throttle", "prior_request_not_complete", "http500", "access_denied", "timeout",
-               "reset")
+               "reset", "transaction_conflict")
 FAULT_PHASES = ("before", "after")
+
+#: Route53's limits on one ChangeResourceRecordSets request (values of an UPSERT count twice).
+R53_MAX_RECORDS = 1000
+R53_MAX_VALUE_CHARS = 32000
 
 _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding",
                "te", "trailer", "upgrade", "content-length"}
@@ -134,6 +142,10 @@ def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
 
 @dataclass
 class Fault:
+    """One injected failure. `count` is the number of firings left (a fault whose count
+    reaches 0 leaves `faults()`); `fired` counts the firings so far, so that a test can
+    prove its fault was exercised even after it is used up (`fault_history()`)."""
+
     service: str
     operation: str = "*"
     fault: str = "throttle"
@@ -141,6 +153,8 @@ class Fault:
     count: int = 1
     delay_s: float = 0.0
     path: str = ""  # fires only for requests whose path contains this (a hosted zone id)
+    id: str = ""  # given by the proxy when the fault is added
+    fired: int = 0
 
     @classmethod
     def from_json(cls, data: dict) -> "Fault":
@@ -164,11 +178,122 @@ class Fault:
             raise ValueError(f"phase must be one of {FAULT_PHASES}")
         if f.count < 1:
             raise ValueError("count must be >= 1")
+        if f.fault == "transaction_conflict" and f.service != "dynamodb":
+            raise ValueError("a transaction_conflict fault exists only for service 'dynamodb'")
         return f
 
     def matches(self, service: str, operation: str, path: str = "") -> bool:
-        return (self.service in ("*", service)) and (self.operation in ("*", operation)) \
-            and self.path in path
+        return _matches(self.service, self.operation, self.path, service, operation, path)
+
+
+def _matches(want_service: str, want_operation: str, want_path: str,
+             service: str, operation: str, path: str) -> bool:
+    """The matching rule shared by faults and holds: service and operation ("*" for any),
+    and, if given, a substring of the request path (a hosted zone id, say)."""
+    return want_service in ("*", service) and want_operation in ("*", operation) \
+        and want_path in path
+
+
+class Hold:
+    """Holds matching requests inside the proxy until the test releases them.
+
+    Faults can only fail a call; a test of timing needs to *order* calls: let a request
+    reach Route53 late (`phase="before"`: it waits, then is validated and forwarded as if
+    it had just arrived, against the state at release time), or let a write take effect
+    while its caller has not heard back yet (`phase="after"`: forwarded at once, only the
+    answer waits). A waiting request holds none of the proxy's locks, so everything else
+    flows meanwhile. After `count` matches the hold stops matching; `release()` lets every
+    held request go on and disarms the hold for good.
+    """
+
+    def __init__(self, id: str, service: str, operation: str = "*", phase: str = "before",
+                 path: str = "", count: int = 1):
+        if not service:
+            raise ValueError("hold needs 'service'")
+        if phase not in FAULT_PHASES:
+            raise ValueError(f"phase must be one of {FAULT_PHASES}")
+        if int(count) < 1:
+            raise ValueError("count must be >= 1")
+        self.id = id
+        self.service, self.operation = str(service), str(operation or "*")
+        self.phase, self.path, self.count = str(phase), str(path), int(count)
+        self._cond = threading.Condition()
+        self._held = 0
+        self._fired = 0
+        self._released = False
+
+    @classmethod
+    def from_json(cls, id: str, data: dict) -> "Hold":
+        if not isinstance(data, dict) or "service" not in data:
+            raise ValueError("hold needs at least 'service'")
+        unknown = set(data) - {"service", "operation", "phase", "path", "count"}
+        if unknown:
+            raise ValueError(f"unknown hold fields: {sorted(unknown)}")
+        return cls(id, **data)
+
+    @property
+    def held(self) -> int:
+        """Requests waiting on this hold right now."""
+        with self._cond:
+            return self._held
+
+    @property
+    def fired(self) -> int:
+        """Requests that matched this hold so far."""
+        with self._cond:
+            return self._fired
+
+    @property
+    def released(self) -> bool:
+        with self._cond:
+            return self._released
+
+    def wait_held(self, timeout: float = 10.0) -> bool:
+        """Block until a matching request is being held; False if none is after `timeout`."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._held > 0, timeout)
+
+    def release(self) -> None:
+        """Let every held request go on; from now on the hold matches nothing."""
+        with self._cond:
+            self._released = True
+            self._cond.notify_all()
+
+    def to_json(self) -> dict:
+        with self._cond:
+            return {"id": self.id, "service": self.service, "operation": self.operation,
+                    "phase": self.phase, "path": self.path, "count": self.count,
+                    "held": self._held, "fired": self._fired, "released": self._released}
+
+    def __enter__(self) -> "Hold":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"Hold({self.to_json()})"
+
+    # -- used by the proxy's request threads
+    def _claim(self, phase: str, service: str, operation: str, path: str) -> bool:
+        """Count a request as matched if this hold still takes it (atomic per hold)."""
+        with self._cond:
+            if self._released or self._fired >= self.count or phase != self.phase \
+                    or not _matches(self.service, self.operation, self.path,
+                                    service, operation, path):
+                return False
+            self._fired += 1
+            return True
+
+    def _wait(self) -> None:
+        with self._cond:
+            if self._released:
+                return
+            self._held += 1
+            self._cond.notify_all()
+            while not self._released:
+                self._cond.wait()
+            self._held -= 1
 
 
 _DENIED = "User is not authorized to perform this operation (injected by the test proxy)"
@@ -178,9 +303,51 @@ def _request_id() -> str:
     return str(uuid.uuid4())
 
 
-def error_response(service: str, kind: str, message: str | None = None):
-    """(status, headers, body) of an error in the service's own wire format."""
+_TRANSACTION_ONGOING = "Transaction is ongoing for the item"
+
+
+def _transact_item_count(body: bytes) -> int:
+    """Number of `TransactItems` in a DynamoDB transaction request (at least 1)."""
+    try:
+        items = json.loads(body or b"{}").get("TransactItems")
+    except (ValueError, AttributeError):
+        items = None
+    return len(items) if isinstance(items, list) and items else 1
+
+
+def _dynamodb_transaction_conflict(operation: str, body: bytes, rid: str):
+    """DynamoDB's answer when a concurrent transaction holds an item of the request.
+
+    A transaction is cancelled as a whole with one reason per item (here the first item
+    conflicts, the others have no error); a single-item write fails with
+    TransactionConflictException. Both are 400s the SDKs parse as modeled errors.
+    """
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        code = "TransactionCanceledException"
+        reasons = [{"Code": "TransactionConflict", "Message": _TRANSACTION_ONGOING}] + \
+            [{"Code": "None"}] * (_transact_item_count(body) - 1)
+        message = ("Transaction cancelled, please refer cancellation reasons for specific "
+                   f"reasons [{', '.join(r['Code'] for r in reasons)}]")
+        data = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                "CancellationReasons": reasons, "Message": message}
+    else:
+        code = "TransactionConflictException"
+        data = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}",
+                "message": _TRANSACTION_ONGOING}
+    return 400, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-ErrorType", code),
+                 ("x-amzn-RequestId", rid)], json.dumps(data).encode()
+
+
+def error_response(service: str, kind: str, message: str | None = None, operation: str = "",
+                   body: bytes = b""):
+    """(status, headers, body) of an error in the service's own wire format.
+
+    `operation` and the request `body` matter only where the error's shape depends on the
+    request (a cancelled DynamoDB transaction gives one reason per item).
+    """
     rid = _request_id()
+    if service == "dynamodb" and kind == "transaction_conflict":
+        return _dynamodb_transaction_conflict(operation, body, rid)
     if service == "dynamodb":
         code, status, msg = {
             "throttle": ("ThrottlingException", 400,
@@ -236,6 +403,7 @@ class _Change:
     ttl: int | None
     values: frozenset
     ordered_values: tuple = ()
+    value_chars: int = 0  # characters of the Value elements as sent (Route53's 32,000 limit)
 
     @property
     def key(self):
@@ -255,10 +423,13 @@ def parse_change_batch(body: bytes) -> list[_Change]:
     for ch in (list(changes) if changes is not None else []):
         rrset = _child(ch, "ResourceRecordSet")
         ordered: list[str] = []
+        chars = 0
         rrs = _child(rrset, "ResourceRecords")
         if rrs is not None:
             for rr in rrs:
-                ordered.append((_text(rr, "Value", "") or "").strip())
+                raw = _text(rr, "Value", "") or ""
+                chars += len(raw)
+                ordered.append(raw.strip())
         values = set(ordered)
         alias = _child(rrset, "AliasTarget")
         if alias is not None:
@@ -272,31 +443,86 @@ def parse_change_batch(body: bytes) -> list[_Change]:
             ttl=int(ttl) if ttl is not None else None,
             values=frozenset(values),
             ordered_values=tuple(ordered),
+            value_chars=chars,
         ))
     return out
+
+
+def batch_limit_errors(changes: list[_Change]) -> list[str]:
+    """Route53's limits on one request, checked before anything else is looked at.
+
+    Route53 refuses, never splits: more than 1,000 ResourceRecord elements, or more than
+    32,000 characters over all Value elements, where an UPSERT's values count twice (it
+    may delete and create). Whoever writes large batches must split them themselves.
+    """
+    records = sum(len(c.ordered_values) * (2 if c.action == "UPSERT" else 1) for c in changes)
+    chars = sum(c.value_chars * (2 if c.action == "UPSERT" else 1) for c in changes)
+    errors = []
+    if records > R53_MAX_RECORDS:
+        errors.append(f"Number of records limit of {R53_MAX_RECORDS} exceeded.")
+    if chars > R53_MAX_VALUE_CHARS:
+        errors.append(f"RDATA character limit of {R53_MAX_VALUE_CHARS} exceeded.")
+    return errors
+
+
+def _cname_conflict(present: Counter, name: str, zone: str, rtype: str) -> str | None:
+    """Why a record set of type `rtype` may not be written at `name`, given the types of
+    the record sets already there (`present`); None if it may.
+
+    A CNAME is alone at its name (RFC 1034 3.6.2; Route53 enforces it, moto does not): no
+    other type beside a CNAME, no CNAME beside another type, no CNAME at the apex (where
+    SOA and NS live). Several CNAME sets of one name (weighted, say) are fine.
+    """
+    if rtype == "CNAME" and name == zone:
+        return f"RRSet of type CNAME with DNS name {name}. is not permitted at apex in zone {zone}."
+    if rtype == "CNAME":
+        others = sorted(t for t, n in present.items() if n > 0 and t != "CNAME")
+        conflict = others[0] if others else None
+    else:
+        conflict = "CNAME" if present.get("CNAME", 0) > 0 else None
+    if conflict is None:
+        return None
+    return (f"RRSet of type {rtype} with DNS name {name}. is not permitted because a "
+            f"conflicting RRSet of type {conflict} with the same DNS name already exists in "
+            f"zone {zone}.")
 
 
 def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) -> list[str]:
     """Simulate a batch on `current` ({key: (ttl, frozenset(values))}) the way Route53 does.
 
-    Returns the error messages; an empty list means the whole batch is valid.
+    Returns the error messages; an empty list means the whole batch is valid. A request
+    over Route53's limits is refused with the limit alone, before any change is checked.
+    Each change is checked against the state as the batch has left it so far, so a batch
+    may delete a CNAME and create another type in its place.
     """
-    state = dict(current)
-    zone = _norm_name(zone_name)
-    errors = []
     if not changes:
         return ["No changes in the change batch"]
+    limits = batch_limit_errors(changes)
+    if limits:
+        return limits
+    state = dict(current)
+    types_at: dict[str, Counter] = {}  # name -> {type: record sets}, for the CNAME rule
+    for name, rtype, _set_id in state:
+        types_at.setdefault(name, Counter())[rtype] += 1
+    zone = _norm_name(zone_name)
+    errors = []
     for c in changes:
-        name = _norm_name(c.name)
+        name, rtype = c.key[0], c.key[1]
         if not (name == zone or name.endswith("." + zone)):
             errors.append(f"RRSet with DNS name {name}. is not permitted in zone {zone}.")
             continue
         value = (c.ttl, c.values)
-        if c.action == "CREATE":
-            if c.key in state:
+        if c.action in ("CREATE", "UPSERT"):
+            if c.action == "CREATE" and c.key in state:
                 errors.append(f"Tried to create resource record set {c.shown} but it already exists")
-            else:
-                state[c.key] = value
+                continue
+            conflict = _cname_conflict(types_at.get(name, Counter()), name, zone, rtype)
+            if conflict is not None:
+                errors.append(conflict)
+                continue
+            if c.key not in state:
+                types_at.setdefault(name, Counter())[rtype] += 1
+            state[c.key] = value
         elif c.action == "DELETE":
             if c.key not in state:
                 errors.append(f"Tried to delete resource record set {c.shown} but it was not found")
@@ -305,8 +531,7 @@ def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) ->
                               "provided do not match the current values")
             else:
                 del state[c.key]
-        elif c.action == "UPSERT":
-            state[c.key] = value
+                types_at[name][rtype] -= 1
         else:
             errors.append(f"Invalid action {c.action!r}")
     return errors
@@ -316,7 +541,7 @@ def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) ->
 
 
 _CHANGE_ELEMENT = re.compile(rb"<Change>.*?</Change>", re.S)
-_MOTO_VALUES_PER_REQUEST = 1000  # Route53's limit, which moto applies too
+_MOTO_VALUES_PER_REQUEST = R53_MAX_RECORDS  # Route53's limit, which moto applies too
 
 
 def _split_by_weight(items: list, weights: list[int], limit: int = _MOTO_VALUES_PER_REQUEST):
@@ -406,6 +631,9 @@ class AwsProxy:
         self._calls: Counter = Counter()
         self._log: list[dict] = []
         self._faults: list[Fault] = []
+        self._fault_history: list[Fault] = []
+        self._holds: list[Hold] = []
+        self._ids = itertools.count(1)
         self.split_route53_batches = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -428,6 +656,8 @@ class AwsProxy:
         return self
 
     def stop(self) -> None:
+        # A held request would otherwise block its thread (and its client) for good.
+        self.release_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -454,18 +684,62 @@ class AwsProxy:
             self._log.clear()
 
     def add_fault(self, **spec) -> Fault:
+        """Add a fault; the returned object's `fired` shows how often it has injected."""
         fault = Fault.from_json(spec)
         with self._state_lock:
+            fault.id = f"fault-{next(self._ids)}"
             self._faults.append(fault)
+            self._fault_history.append(fault)
         return fault
 
     def faults(self) -> list[dict]:
+        """The faults still pending (not used up, not cleared)."""
         with self._state_lock:
             return [asdict(f) for f in self._faults]
 
+    def fault_history(self) -> list[dict]:
+        """Every fault ever added, used up and cleared ones included, with `fired`."""
+        with self._state_lock:
+            return [asdict(f) for f in self._fault_history]
+
     def clear_faults(self) -> None:
+        """Remove the pending faults (they stay in `fault_history()`)."""
         with self._state_lock:
             self._faults.clear()
+
+    def hold(self, service: str, operation: str = "*", phase: str = "before", path: str = "",
+             count: int = 1) -> Hold:
+        """Hold the next `count` matching requests until `release()` (see `Hold`)."""
+        return self._add_hold({"service": service, "operation": operation, "phase": phase,
+                               "path": path, "count": count})
+
+    def _add_hold(self, spec: dict) -> Hold:
+        with self._state_lock:
+            hold = Hold.from_json(f"hold-{next(self._ids)}", spec)
+            self._holds.append(hold)
+        return hold
+
+    def holds(self) -> list[dict]:
+        """Every hold added, released ones included, with `held` and `fired`."""
+        with self._state_lock:
+            holds = list(self._holds)
+        return [h.to_json() for h in holds]
+
+    def release(self, hold_id: str) -> Hold:
+        """Release one hold by id (KeyError if there is none)."""
+        with self._state_lock:
+            found = [h for h in self._holds if h.id == hold_id]
+        if not found:
+            raise KeyError(hold_id)
+        found[0].release()
+        return found[0]
+
+    def release_all(self) -> None:
+        """Release every hold: nothing stays blocked, nothing is held any more."""
+        with self._state_lock:
+            holds = list(self._holds)
+        for h in holds:
+            h.release()
 
     def write_calls(self) -> dict[str, int]:
         return {k: v for k, v in self.calls().items() if k in WRITE_CALLS and v}
@@ -476,9 +750,18 @@ class AwsProxy:
             for f in self._faults:
                 if f.matches(service, operation, path):
                     f.count -= 1
+                    f.fired += 1
                     if f.count <= 0:
                         self._faults.remove(f)
                     return f
+        return None
+
+    def _take_hold(self, phase: str, service: str, operation: str, path: str) -> Hold | None:
+        """The first hold of `phase` that takes this request (counted as fired), if any."""
+        with self._state_lock:
+            for hold in self._holds:
+                if hold._claim(phase, service, operation, path):
+                    return hold
         return None
 
     def _record(self, entry: dict) -> None:
@@ -504,6 +787,22 @@ class AwsProxy:
             if path == "/__ec2dns/faults" and method == "DELETE":
                 self.clear_faults()
                 return h.respond_json(200, {})
+            if path == "/__ec2dns/faults/history" and method == "GET":
+                return h.respond_json(200, self.fault_history())
+            if path == "/__ec2dns/holds" and method == "GET":
+                return h.respond_json(200, self.holds())
+            if path == "/__ec2dns/holds" and method == "POST":
+                hold = self._add_hold(json.loads(body or b"{}"))
+                return h.respond_json(201, hold.to_json())
+            if path == "/__ec2dns/holds/release" and method == "POST":
+                self.release_all()
+                return h.respond_json(200, {})
+            m = re.fullmatch(r"/__ec2dns/holds/([^/]+)/release", path)
+            if m and method == "POST":
+                try:
+                    return h.respond_json(200, self.release(m.group(1)).to_json())
+                except KeyError:
+                    return h.respond_json(404, {"error": f"no hold {m.group(1)}"})
             if path == "/__ec2dns/health" and method == "GET":
                 return h.respond_json(200, {"upstream": self.upstream_url})
         except (ValueError, TypeError) as e:
@@ -536,52 +835,79 @@ class AwsProxy:
         with self._state_lock:
             self._calls[call] += 1
         entry = {"call": call, "t": time.time()}
-        fault = self._take_fault(service, operation, h.path)
-        if fault is not None:
-            entry["fault"] = f"{fault.fault}/{fault.phase}"
+        recorded = False
+
+        def answer(status: int | str, headers=(), data: bytes = b"") -> None:
+            """Log the call, then answer it (`status="reset"`: close without answering).
+
+            In this order so that a caller that has its answer finds its call in the log.
+            """
+            nonlocal recorded
+            entry["status"] = status
+            self._record(entry)
+            recorded = True
+            if status == "reset":
+                h.reset_connection()
+            else:
+                h.respond(status, headers, data)
+
         try:
+            # Held before anything else and outside every lock: on release the request
+            # goes on exactly as if it had just arrived (faults, Route53 check, forward).
+            hold = self._take_hold("before", service, operation, h.path)
+            if hold is not None:
+                entry["holds"] = [f"{hold.id}/before"]
+                hold._wait()
+            fault = self._take_fault(service, operation, h.path)
+            if fault is not None:
+                entry["fault"] = f"{fault.fault}/{fault.phase}"
+                entry["fault_id"] = fault.id
             if fault is not None and fault.phase == "before":
                 if fault.fault == "reset":
-                    entry["status"] = "reset"
-                    return h.reset_connection()
+                    return answer("reset")
                 if fault.fault == "timeout":
                     time.sleep(fault.delay_s)
                 else:
-                    status, headers, data = error_response(service, fault.fault)
-                    entry["status"] = status
-                    return h.respond(status, headers, data)
+                    return answer(*error_response(service, fault.fault, operation=operation,
+                                                  body=body))
 
             if service == "route53" and operation == "ChangeResourceRecordSets":
                 with self._route53_lock:
                     rejected, changes, zone_id = self._check_route53(h.path, body)
                     if rejected is not None:
-                        entry["status"] = 400
                         entry["rejected"] = rejected
-                        return h.respond(400, [("Content-Type", "text/xml"),
-                                               ("x-amzn-RequestId", _request_id())],
-                                         _r53_error_body("InvalidChangeBatch", rejected))
-                    if changes:
-                        body = self._prepare_for_moto(zone_id, changes, body)
-                    status, headers, data = self._upstream_change_batch(h, body)
+                        return answer(400, [("Content-Type", "text/xml"),
+                                            ("x-amzn-RequestId", _request_id())],
+                                      _r53_error_body("InvalidChangeBatch", rejected))
+                    sent = self._prepare_for_moto(zone_id, changes, body) if changes else body
+                    status, headers, data = self._upstream_change_batch(h, sent)
             elif service == "dynamodb":
                 with self._dynamodb_lock:
                     status, headers, data = self._upstream(h, body)
             else:
                 status, headers, data = self._upstream(h, body)
-            entry["status"] = status
+            # What moto answered, kept apart from what the caller gets (an "after" fault
+            # replaces the answer of a request that was forwarded all the same).
+            entry["status"] = entry["upstream_status"] = status
+
+            # The request has taken effect and no lock is held: only the answer waits.
+            hold = self._take_hold("after", service, operation, h.path)
+            if hold is not None:
+                entry.setdefault("holds", []).append(f"{hold.id}/after")
+                hold._wait()
 
             if fault is not None and fault.phase == "after":
                 if fault.fault == "reset":
-                    entry["status"] = "reset"
-                    return h.reset_connection()
+                    return answer("reset")
                 if fault.fault == "timeout":
                     time.sleep(fault.delay_s)
                 else:
-                    status, headers, data = error_response(service, fault.fault)
-                    entry["status"] = status
-            h.respond(status, headers, data)
+                    return answer(*error_response(service, fault.fault, operation=operation,
+                                                  body=body))
+            answer(status, headers, data)
         finally:
-            self._record(entry)
+            if not recorded:  # moto unreachable, the caller gone: still a call
+                self._record(entry)
 
     def _prepare_for_moto(self, zone_id: str, changes: list[_Change], body: bytes) -> bytes:
         """Make moto apply a batch the proxy has validated, without its own checks misfiring.
@@ -697,5 +1023,21 @@ class ProxyClient:
     def clear_faults(self) -> None:
         self._req("DELETE", "/__ec2dns/faults")
 
+    def fault_history(self) -> list:
+        return self._req("GET", "/__ec2dns/faults/history")
+
     def log(self) -> list:
         return self._req("GET", "/__ec2dns/log")
+
+    def hold(self, **spec) -> str:
+        """Add a hold (`service`, `operation`, `phase`, `path`, `count`); returns its id."""
+        return self._req("POST", "/__ec2dns/holds", spec)["id"]
+
+    def holds(self) -> list:
+        return self._req("GET", "/__ec2dns/holds")
+
+    def release(self, hold_id: str) -> dict:
+        return self._req("POST", f"/__ec2dns/holds/{urllib.parse.quote(hold_id, safe='')}/release")
+
+    def release_all(self) -> None:
+        self._req("POST", "/__ec2dns/holds/release")
