@@ -17,8 +17,15 @@ system (``lock_table``, ``queue``, ``dlq``, ``event_dlq``, ``log_group``, ``func
 - the function's runtime settings, environment and event source mapping;
 - the queues' settings and the alarms.
 
+Equal is not enough for a few points, which each flavour must meet on its own: nobody is
+granted lambda:InvokeFunction, and the requirements of the function's code (protocol v2):
+record changes of exactly A, AAAA and the TXT ownership marker `_ec2-dns.<name>` (admitted by
+the `*.<domain>` names), only CREATE and DELETE; sqs:ChangeMessageVisibility on the event
+queue only; no statement for sts:GetCallerIdentity (it needs none); maxReceiveCount 8.
+
 Before comparing, the script checks itself: it adds a permission (and other changes) to one
-side only and fails if the comparison would not notice. Standard library only.
+side only and fails if the comparison would not notice, and makes changes to both sides that
+the requirements must catch. Standard library only.
 """
 from __future__ import annotations
 
@@ -446,6 +453,91 @@ class TfPlan:
         return m
 
 
+# ---- requirements of the code, per flavour ---------------------------------------------------
+
+# What the function's code (protocol v2) needs; equal in both flavours is not enough.
+RECORD_TYPES = ["A", "AAAA", "TXT"]  # A/AAAA records and the TXT ownership marker
+RECORD_ACTIONS = ["CREATE", "DELETE"]
+OWNERSHIP_MARKER = "_ec2-dns."  # the marker of <name> is _ec2-dns.<name>, same zone, same batch
+# The function delays a failed message by 30 s doubled per receive, at most 900 s: 8 receives
+# are 7 retries over 30+60+120+240+480+900+900 = 2730 s. The default of both flavours, which
+# the example deploys.
+MAX_RECEIVE_COUNT = 8
+
+
+def string_like(pattern: str, value: str, case_sensitive: bool = True) -> bool:
+    """IAM StringLike: `*` matches any characters (dots and underscores included), `?` one."""
+    if not case_sensitive:
+        pattern, value = pattern.lower(), value.lower()
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, re.S) is not None
+
+
+def allows(s: dict, action: str) -> bool:
+    """Whether an Allow statement grants the action (action names are case-insensitive)."""
+    return s["Effect"] == "Allow" and any(string_like(a, action, case_sensitive=False) for a in s["Action"])
+
+
+def requirements(m: dict) -> list[tuple[str, bool, str]]:
+    """Each requirement of the code: (name, met, why not)."""
+    stmts = m["iam.function"]
+    out = []
+
+    problems = []
+    change = [s for s in stmts if allows(s, "route53:ChangeResourceRecordSets")]
+    if len(change) != 1:
+        problems.append(f"{len(change)} statements allow route53:ChangeResourceRecordSets, expected 1")
+    for s in change:
+        cond = s.get("Condition", {})
+        equals = cond.get("ForAllValues:StringEquals", {})
+        types = equals.get("route53:ChangeResourceRecordSetsRecordTypes")
+        actions = equals.get("route53:ChangeResourceRecordSetsActions")
+        if types != sorted(RECORD_TYPES):
+            problems.append(f"{s['Sid']}: record types {types}, expected exactly {RECORD_TYPES}")
+        if actions != sorted(RECORD_ACTIONS):
+            problems.append(f"{s['Sid']}: actions {actions}, expected exactly {RECORD_ACTIONS}")
+        names = cond.get("ForAllValues:StringLike", {}).get("route53:ChangeResourceRecordSetsNormalizedRecordNames")
+        domains = m["function"]["environment"].get("ALLOWED_DOMAINS", "").split(",")
+        if names != sorted(f"*.{d}" for d in domains):
+            problems.append(f"{s['Sid']}: names {names}, expected *.<domain> for {domains}")
+        for d in domains:
+            # ForAllValues: every name of the batch (a name and its marker) must match a pattern.
+            if not all(any(string_like(p, n) for p in names or []) for n in (f"web.{d}", f"{OWNERSHIP_MARKER}web.{d}")):
+                problems.append(f"{s['Sid']}: names do not admit web.{d} and {OWNERSHIP_MARKER}web.{d}")
+            for outside in (d, f"{OWNERSHIP_MARKER}web.{d}.example.invalid"):
+                if any(string_like(p, outside) for p in names or []):
+                    problems.append(f"{s['Sid']}: names admit {outside}")
+        if set(cond) != {"ForAllValues:StringLike", "ForAllValues:StringEquals"} or set(equals) != {
+                "route53:ChangeResourceRecordSetsRecordTypes", "route53:ChangeResourceRecordSetsActions"}:
+            problems.append(f"{s['Sid']}: unexpected conditions {json.dumps(cond, sort_keys=True)}")
+    out.append(("ChangeRecords: A, AAAA and TXT markers, CREATE/DELETE, *.<domain>", not problems,
+                "; ".join(problems)))
+
+    visibility = [s for s in stmts if allows(s, "sqs:ChangeMessageVisibility")]
+    problems = [f"{s['Sid']}: on {s['Resource']}" for s in visibility if s["Resource"] != ["${Arn:queue}"]]
+    if not visibility:
+        problems.append("no statement allows sqs:ChangeMessageVisibility")
+    out.append(("sqs:ChangeMessageVisibility on the event queue only", not problems, "; ".join(problems)))
+
+    sts = [f"{s['Sid']}: {s['Action']}" for s in stmts if any(a.lower().startswith("sts:") or a == "*" for a in s["Action"])]
+    out.append(("no statement for sts:GetCallerIdentity (it needs no permission)", not sts, "; ".join(sts)))
+
+    receives = (m["queues"].get("queue") or {}).get("max_receive")
+    out.append((f"queue: maxReceiveCount {MAX_RECEIVE_COUNT}", receives == MAX_RECEIVE_COUNT,
+                f"maxReceiveCount is {receives}"))
+    return out
+
+
+def check_requirements(cdk: dict, tf: dict) -> list[tuple[str, bool, str]]:
+    """The requirements, met by both flavours."""
+    results = []
+    for (name, ok_a, why_a), (_, ok_b, why_b) in zip(requirements(cdk), requirements(tf)):
+        detail = "".join(f"  {side}: {why}\n" for side, ok, why in (("CDK", ok_a, why_a), ("Terraform", ok_b, why_b))
+                         if not ok)
+        results.append((f"requirement: {name}", ok_a and ok_b, detail.rstrip("\n")))
+    return results
+
+
 # ---- comparison -----------------------------------------------------------------------------
 
 def compare(cdk: dict, tf: dict) -> list[tuple[str, bool, str]]:
@@ -477,8 +569,12 @@ def explain(a: Any, b: Any, path: str = "") -> str:
 
 
 def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
-    """Changes made to one side only; each must be reported. Returns the ones that were not,
-    and how many were tried."""
+    """Changes made to one side only, each of which the comparison must report, and changes
+    made to both sides, each of which the requirements must report. Returns the ones that
+    were not, and how many were tried."""
+    def sid(m, name):
+        return next(s for s in m["iam.function"] if s["Sid"] == name)
+
     def add_action(m):
         s = next(s for s in m["iam.function"] if s["Sid"] == "LockTable")
         s["Action"] = sorted(s["Action"] + ["selftest:ExtraAction"])
@@ -510,19 +606,72 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
         allow = next(s for s in m["queue_policies"]["queue"] if s["Effect"] == "Allow")
         allow["Condition"]["ArnEquals"]["aws:SourceArn"].append("${Arn:rule:selftest}")
 
-    mutations = [("extra action", add_action), ("extra statement", add_statement),
+    def record_type(m, extra="CNAME"):
+        cond = sid(m, "ChangeRecords")["Condition"]["ForAllValues:StringEquals"]
+        cond["route53:ChangeResourceRecordSetsRecordTypes"] = sorted(
+            cond["route53:ChangeResourceRecordSetsRecordTypes"] + [extra])
+
+    def no_txt(m):
+        cond = sid(m, "ChangeRecords")["Condition"]["ForAllValues:StringEquals"]
+        cond["route53:ChangeResourceRecordSetsRecordTypes"] = [
+            t for t in cond["route53:ChangeResourceRecordSetsRecordTypes"] if t != "TXT"]
+
+    def upsert(m):
+        cond = sid(m, "ChangeRecords")["Condition"]["ForAllValues:StringEquals"]
+        cond["route53:ChangeResourceRecordSetsActions"] = sorted(
+            cond["route53:ChangeResourceRecordSetsActions"] + ["UPSERT"])
+
+    def any_name(m):
+        sid(m, "ChangeRecords")["Condition"]["ForAllValues:StringLike"][
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames"] = ["*"]
+
+    def visibility_on_dlq(m):
+        for s in m["iam.function"]:
+            if "sqs:ChangeMessageVisibility" in s["Action"]:
+                s["Resource"] = ["${Arn:dlq}"]
+
+    def visibility_anywhere(m):
+        m["iam.function"].append(statement({"Sid": "SelfTestSqs", "Effect": "Allow",
+                                            "Action": "sqs:*", "Resource": "*"}))
+
+    def no_visibility(m):
+        m["iam.function"] = [dict(s, Action=[a for a in s["Action"] if a != "sqs:ChangeMessageVisibility"])
+                             for s in m["iam.function"]]
+        m["iam.function"] = [s for s in m["iam.function"] if s["Action"]]
+
+    def sts_statement(m):
+        m["iam.function"].append(statement({"Sid": "SelfTestSts", "Effect": "Allow",
+                                            "Action": "sts:GetCallerIdentity", "Resource": "*"}))
+
+    def max_receive(m):
+        m["queues"]["queue"]["max_receive"] = 5
+
+    one_sided = [("extra action", add_action), ("extra statement", add_statement),
                  ("wider condition", widen_condition), ("extra IAM resource", extra_role),
                  ("invoke grant", invoke_grant),
                  ("event pattern", pattern), ("schedule", schedule), ("table key", table_key),
-                 ("queue sender", queue_sender)]
+                 ("queue sender", queue_sender), ("CNAME record type", record_type),
+                 ("visibility on the DLQ", visibility_on_dlq), ("maxReceiveCount", max_receive)]
+    # The same change in both flavours: compare() is silent, the requirements must not be.
+    both_sided = [("CNAME record type", record_type), ("no TXT record type", no_txt),
+                  ("UPSERT", upsert), ("any record name", any_name),
+                  ("visibility on the DLQ", visibility_on_dlq), ("sqs:* anywhere", visibility_anywhere),
+                  ("no ChangeMessageVisibility", no_visibility), ("sts statement", sts_statement),
+                  ("maxReceiveCount", max_receive)]
     missed = []
-    for name, mutate in mutations:
+    for name, mutate in one_sided:
         for side in ("cdk", "tf"):
             a, b = copy.deepcopy(cdk), copy.deepcopy(tf)
             mutate(a if side == "cdk" else b)
             if all(ok for _, ok, _ in compare(a, b)):
                 missed.append(f"{name} ({side} only)")
-    return missed, 2 * len(mutations)
+    for name, mutate in both_sided:
+        a, b = copy.deepcopy(cdk), copy.deepcopy(tf)
+        mutate(a)
+        mutate(b)
+        if all(ok for _, ok, _ in check_requirements(a, b)):
+            missed.append(f"{name} (both)")
+    return missed, 2 * len(one_sided) + len(both_sided)
 
 
 def main() -> int:
@@ -548,6 +697,7 @@ def main() -> int:
     grants = {"CDK": cdk["iam.other"]["invoke_grants"], "Terraform": tf["iam.other"]["invoke_grants"]}
     results.append(("no lambda:InvokeFunction grant", not any(grants.values()),
                     "  resources granting invoke: " + json.dumps(grants)))
+    results += check_requirements(cdk, tf)
     for section, ok, detail in results:
         print(f"parity: {'ok  ' if ok else 'DIFF'} {section}")
         if not ok:
@@ -555,10 +705,10 @@ def main() -> int:
 
     missed, tried = self_test(cdk, tf)
     if missed:
-        print("parity: SELF-TEST FAILED, the comparison would not notice: " + ", ".join(missed))
+        print("parity: SELF-TEST FAILED, the checks would not notice: " + ", ".join(missed))
         results.append(("self-test", False, ""))
     else:
-        print(f"parity: self-test ok ({tried} one-sided changes, each detected)")
+        print(f"parity: self-test ok ({tried} one- and both-sided changes, each detected)")
         results.append(("self-test", True, ""))
 
     failed = sum(1 for _, ok, _ in results if not ok)

@@ -170,6 +170,8 @@ resource "aws_iam_role" "function" {
 
 # The function's permissions: one statement per thing the code does, nothing else.
 # docs/deploy.md lists them as a table; the CDK construct has the same statements.
+# The code's call of sts:GetCallerIdentity at start needs no permission (AWS allows it to
+# every principal), so it has no statement.
 resource "aws_iam_role_policy" "function" {
   name = "ec2dns"
   role = aws_iam_role.function.id
@@ -208,7 +210,13 @@ resource "aws_iam_role_policy" "function" {
         Resource = local.zone_arns
       },
       # Apply: CREATE and DELETE (a swap is DELETE+CREATE in one batch; never UPSERT) of
-      # A/AAAA records strictly below an allowed domain, in the configured zones only.
+      # A/AAAA records strictly below an allowed domain, and of the TXT ownership marker
+      # `_ec2-dns.<name>` written in the same batch, in the configured zones only.
+      # The names stay as they were: StringLike's `*` matches any characters, dots and
+      # underscores included, and Route53 normalises names to lowercase without the
+      # trailing dot (`_` and `-` are not escaped), so `*.dyn.example.com` already admits
+      # `_ec2-dns.web.dyn.example.com`. IAM cannot pair a type with a name, so TXT is
+      # admitted wherever A/AAAA are: below an allowed domain, never at its apex.
       {
         Sid      = "ChangeRecords"
         Effect   = "Allow"
@@ -219,7 +227,7 @@ resource "aws_iam_role_policy" "function" {
             "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [for d in local.allowed_domains : "*.${d}"]
           }
           "ForAllValues:StringEquals" = {
-            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA"]
+            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA", "TXT"]
             "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
           }
         }
@@ -248,11 +256,20 @@ resource "aws_iam_role_policy" "function" {
         Resource = "${local.log_group_arn}:*"
       },
       # What the SQS event source mapping needs to poll the queue and delete handled
-      # messages (the code itself makes no SQS call).
+      # messages (the code's own SQS call is in RetryFailedMessages).
       {
         Sid      = "ConsumeQueue"
         Effect   = "Allow"
         Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        Resource = local.queue_arn
+      },
+      # Retry: the function sets the visibility of each message it failed on (30 s doubled
+      # per receive, at most 15 minutes; see var.max_receive_count), on the event queue
+      # only. ChangeMessageVisibilityBatch is authorised by this action too.
+      {
+        Sid      = "RetryFailedMessages"
+        Effect   = "Allow"
+        Action   = "sqs:ChangeMessageVisibility"
         Resource = local.queue_arn
       },
     ]

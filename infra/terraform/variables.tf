@@ -150,10 +150,17 @@ variable "batch_size" {
   }
 }
 
+# When a reconcile fails, the function itself sets the message's visibility
+# (sqs:ChangeMessageVisibility) so that it comes back after 30 s, doubled with each receive
+# and capped at 15 minutes, instead of after the queue's visibility timeout (6 × the
+# function timeout, 30 minutes by default). 8 receives are the first attempt and 7 retries,
+# spread over 30+60+120+240+480+900+900 s = 2730 s, about 45 minutes; the message moves to
+# the DLQ when it comes back after its 8th failure (15 minutes later). A message whose
+# delay the function could not set (timeout, crash) comes back after the visibility timeout.
 variable "max_receive_count" {
-  description = "Receives of a message before it moves to the dead-letter queue."
+  description = "Receives of a message before it moves to the dead-letter queue; 8 gives failed messages about 45 minutes of retries (30 s doubling to 15 min)."
   type        = number
-  default     = 5
+  default     = 8
 
   validation {
     condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000

@@ -52,7 +52,7 @@ export interface Ec2DnsProps {
   readonly maxConcurrency?: number;
   /** Messages per invocation (1..10000; above 10 needs a batching window). @default 10 */
   readonly batchSize?: number;
-  /** Receives of a message before it goes to the dead-letter queue. @default 5 */
+  /** Receives of a message before it goes to the dead-letter queue (see DEFAULTS). @default 8 */
   readonly maxReceiveCount?: number;
   /** Deletion protection of the lock table. @default true */
   readonly deletionProtection?: boolean;
@@ -71,7 +71,15 @@ export const DEFAULTS = {
   batchingWindowSeconds: 10,
   maxConcurrency: 2,
   batchSize: 10,
-  maxReceiveCount: 5,
+  // Receives of a message before SQS moves it to the dead-letter queue. When a reconcile
+  // fails, the function itself sets the message's visibility (sqs:ChangeMessageVisibility)
+  // so that it comes back after 30 s, doubled with each receive and capped at 15 minutes,
+  // instead of after the queue's visibility timeout (6 × the function timeout, 30 minutes
+  // by default). 8 receives are the first attempt and 7 retries, spread over
+  // 30+60+120+240+480+900+900 s = 2730 s, about 45 minutes; the message moves to the DLQ
+  // when it comes back after its 8th failure (15 minutes later). A message whose delay the
+  // function could not set (timeout, crash) comes back after the visibility timeout.
+  maxReceiveCount: 8,
   eventRetryAttempts: 8,
   eventMaxAgeSeconds: 3600,
   scheduleExpression: 'rate(15 minutes)',
@@ -393,6 +401,8 @@ export interface FunctionPolicyInputs {
 /**
  * The function's permissions: one statement per thing the code does, nothing else.
  * docs/deploy.md has the same list as a table; the Terraform module has the same statements.
+ * The code's call of sts:GetCallerIdentity at start needs no permission (AWS allows it to
+ * every principal), so it has no statement.
  */
 export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicyStatement[] {
   const zoneArns = i.zoneIds.map((z) => `arn:${i.partition}:route53:::hostedzone/${z}`);
@@ -425,7 +435,13 @@ export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicySta
       resources: zoneArns,
     }),
     // Apply: CREATE and DELETE (a swap is DELETE+CREATE in one batch; never UPSERT) of
-    // A/AAAA records strictly below an allowed domain, in the configured zones only.
+    // A/AAAA records strictly below an allowed domain, and of the TXT ownership marker
+    // `_ec2-dns.<name>` written in the same batch, in the configured zones only.
+    // The names stay as they were: StringLike's `*` matches any characters, dots and
+    // underscores included, and Route53 normalises names to lowercase without the trailing
+    // dot (`_` and `-` are not escaped), so `*.dyn.example.com` already admits
+    // `_ec2-dns.web.dyn.example.com`. IAM cannot pair a type with a name, so TXT is
+    // admitted wherever A/AAAA are: below an allowed domain, never at its apex.
     new iam.PolicyStatement({
       sid: 'ChangeRecords',
       actions: ['route53:ChangeResourceRecordSets'],
@@ -435,7 +451,7 @@ export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicySta
           'route53:ChangeResourceRecordSetsNormalizedRecordNames': i.domains.map((d) => `*.${d}`),
         },
         'ForAllValues:StringEquals': {
-          'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA'],
+          'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA', 'TXT'],
           'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
         },
       },
@@ -462,10 +478,18 @@ export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicySta
       resources: [i.logGroupArn], // the log group's ARN ends in `:*` (its streams)
     }),
     // What the SQS event source mapping needs to poll the queue and delete handled
-    // messages (the code itself makes no SQS call).
+    // messages (the code's own SQS call is in RetryFailedMessages).
     new iam.PolicyStatement({
       sid: 'ConsumeQueue',
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+      resources: [i.queueArn],
+    }),
+    // Retry: the function sets the visibility of each message it failed on (30 s doubled
+    // per receive, at most 15 minutes; see DEFAULTS.maxReceiveCount), on the event queue
+    // only. ChangeMessageVisibilityBatch is authorised by this action too.
+    new iam.PolicyStatement({
+      sid: 'RetryFailedMessages',
+      actions: ['sqs:ChangeMessageVisibility'],
       resources: [i.queueArn],
     }),
   ];

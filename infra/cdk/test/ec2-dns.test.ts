@@ -14,7 +14,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Ec2Dns, Ec2DnsProps } from '../lib/ec2-dns';
+import { DEFAULTS, Ec2Dns, Ec2DnsProps } from '../lib/ec2-dns';
 
 // The template does not depend on the code inside the package: a directory with a
 // placeholder bootstrap is enough.
@@ -213,14 +213,24 @@ describe('queue', () => {
     }
   });
 
-  it('redrives to a dead-letter queue after a few receives', () => {
+  it('redrives to a dead-letter queue after eight receives, a configurable count', () => {
     const built = build();
     const { template } = built;
     const { queue, dlq } = idsOf(built);
     assert.deepEqual(template.toJSON().Resources[queue].Properties.RedrivePolicy, {
       deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] },
-      maxReceiveCount: 5,
+      maxReceiveCount: 8,
     });
+    const custom = build({ maxReceiveCount: 3 });
+    assert.equal(custom.template.toJSON().Resources[idsOf(custom).queue].Properties.RedrivePolicy.maxReceiveCount, 3);
+  });
+
+  it('gives a failed message about 45 minutes of retries before the dead-letter queue', () => {
+    // The function delays the retry of a failed message by 30 s, doubled per receive,
+    // at most 15 minutes: the delays between the receives are 30+60+…+900+900 s.
+    const delays = Array.from({ length: DEFAULTS.maxReceiveCount - 1 }, (_, n) => Math.min(30 * 2 ** n, 900));
+    assert.deepEqual(delays, [30, 60, 120, 240, 480, 900, 900]);
+    assert.equal(delays.reduce((a, b) => a + b, 0), 2730);
   });
 
   it('encrypts all three queues', () => {
@@ -251,6 +261,12 @@ describe('queue', () => {
 
 const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
 
+/** IAM StringLike: case-sensitive, `*` any characters (dots included), `?` one character. */
+function stringLike(pattern: string, value: string): boolean {
+  const re = pattern.split('').map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
+  return new RegExp(`^${re}$`).test(value);
+}
+
 describe('IAM, least privilege', () => {
   function statements(template: Template) {
     const [, role] = only(template, 'AWS::IAM::Role');
@@ -279,7 +295,7 @@ describe('IAM, least privilege', () => {
             'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['*.dyn.example.com', '*.other.example.org'],
           },
           'ForAllValues:StringEquals': {
-            'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA'],
+            'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA', 'TXT'],
             'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
           },
         },
@@ -299,7 +315,50 @@ describe('IAM, least privilege', () => {
         Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
         Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
       },
+      {
+        Sid: 'RetryFailedMessages', Effect: 'Allow', Action: 'sqs:ChangeMessageVisibility',
+        Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+      },
     ]);
+  });
+
+  it('writes A, AAAA and the TXT ownership marker, only CREATE and DELETE, and no other type', () => {
+    const { template } = build();
+    const change = statements(template).filter((s) => JSON.stringify(s.Action).includes('route53:ChangeResourceRecordSets'));
+    assert.equal(change.length, 1, 'one statement may change records');
+    assert.deepEqual(change[0].Condition['ForAllValues:StringEquals'], {
+      'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA', 'TXT'],
+      'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+    });
+  });
+
+  it('admits the marker _ec2-dns.<name> with the same names condition, and nothing outside the domains', () => {
+    const { template } = build();
+    const change = statements(template).find((s) => s.Action === 'route53:ChangeResourceRecordSets');
+    const patterns: string[] = change.Condition['ForAllValues:StringLike']['route53:ChangeResourceRecordSetsNormalizedRecordNames'];
+    assert.deepEqual(patterns, ['*.dyn.example.com', '*.other.example.org']);
+    // ForAllValues:StringLike: every name of the batch must match one of the patterns.
+    const batchAllowed = (names: string[]) => names.every((n) => patterns.some((p) => stringLike(p, n)));
+    assert.ok(batchAllowed(['web.dyn.example.com', '_ec2-dns.web.dyn.example.com']));
+    assert.ok(batchAllowed(['a.b.other.example.org', '_ec2-dns.a.b.other.example.org']));
+    for (const outside of ['dyn.example.com', '_ec2-dns.dyn.example.com.evil.net', 'web.example.com', 'xdyn.example.com']) {
+      assert.ok(!batchAllowed(['web.dyn.example.com', outside]), outside);
+    }
+  });
+
+  it('lets the function change the visibility of messages of the event queue only', () => {
+    const built = build();
+    const { queue } = idsOf(built);
+    const sqsStatements = statements(built.template).filter((s) => JSON.stringify(s.Action).includes('sqs:'));
+    const retry = sqsStatements.filter((s) => JSON.stringify(s.Action).includes('sqs:ChangeMessageVisibility'));
+    assert.deepEqual(retry, [{
+      Sid: 'RetryFailedMessages', Effect: 'Allow', Action: 'sqs:ChangeMessageVisibility',
+      Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
+    }]);
+    for (const s of sqsStatements) {
+      assert.deepEqual(s.Resource, { 'Fn::GetAtt': [queue, 'Arn'] }, `${s.Sid}: the event queue only`);
+      assert.ok(!JSON.stringify(s.Action).includes('*'), `${s.Sid}: no wildcard action`);
+    }
   });
 
   it('never allows UPSERT, other record types or names outside the allowed domains', () => {

@@ -156,9 +156,18 @@ run "defaults" {
   assert {
     condition = jsondecode(aws_sqs_queue.events.redrive_policy) == {
       deadLetterTargetArn = aws_sqs_queue.dlq.arn
-      maxReceiveCount     = 5
+      maxReceiveCount     = 8
     }
-    error_message = "The queue redrives to its dead-letter queue after five receives."
+    error_message = "The queue redrives to its dead-letter queue after eight receives."
+  }
+  assert {
+    # The function delays the retry of a failed message by 30 s, doubled per receive, at
+    # most 15 minutes: 7 retries between 8 receives take 30+60+…+900+900 s.
+    condition = (
+      [for n in range(jsondecode(aws_sqs_queue.events.redrive_policy).maxReceiveCount - 1) : min(30 * pow(2, n), 900)] == [30, 60, 120, 240, 480, 900, 900] &&
+      sum([for n in range(jsondecode(aws_sqs_queue.events.redrive_policy).maxReceiveCount - 1) : min(30 * pow(2, n), 900)]) == 2730
+    )
+    error_message = "By default a failed message is retried for about 45 minutes (2730 s) before the dead-letter queue."
   }
   assert {
     condition = (
@@ -228,7 +237,7 @@ run "defaults" {
             "route53:ChangeResourceRecordSetsNormalizedRecordNames" = ["*.dyn.example.com", "*.other.example.org"]
           }
           "ForAllValues:StringEquals" = {
-            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA"]
+            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA", "TXT"]
             "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
           }
         }
@@ -246,8 +255,50 @@ run "defaults" {
         Sid      = "ConsumeQueue", Effect = "Allow", Action = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
         Resource = "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"
       },
+      {
+        Sid      = "RetryFailedMessages", Effect = "Allow", Action = "sqs:ChangeMessageVisibility",
+        Resource = "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"
+      },
     ]
     error_message = "The function's policy must grant exactly the calls the code makes."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition["ForAllValues:StringEquals"]
+      if strcontains(jsonencode(s.Action), "route53:ChangeResourceRecordSets")
+      ] == [{
+        "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA", "TXT"]
+        "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
+    }]
+    error_message = "One statement changes records: only A, AAAA and the TXT ownership marker, only CREATE and DELETE."
+  }
+  assert {
+    # ForAllValues:StringLike: every name of a batch must match one pattern; `*` matches any
+    # characters, dots and underscores included (the patterns contain no other specials).
+    condition = alltrue([
+      for batch in [
+        ["web.dyn.example.com", "_ec2-dns.web.dyn.example.com"],
+        ["a.b.other.example.org", "_ec2-dns.a.b.other.example.org"],
+        ] : alltrue([for n in batch : anytrue([
+          for p in one([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] if s.Sid == "ChangeRecords"]) : can(regex("^${replace(replace(p, ".", "\\."), "*", ".*")}$", n))
+      ])])
+    ])
+    error_message = "The names condition must admit the ownership marker _ec2-dns.<name> next to <name>."
+  }
+  assert {
+    condition = !anytrue([
+      for n in ["dyn.example.com", "_ec2-dns.dyn.example.com.evil.net", "web.example.com", "xdyn.example.com"] : anytrue([
+        for p in one([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] if s.Sid == "ChangeRecords"]) : can(regex("^${replace(replace(p, ".", "\\."), "*", ".*")}$", n))
+      ])
+    ])
+    error_message = "The names condition must admit nothing outside the allowed domains (nor their apex)."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.function.policy).Statement : [s.Sid, s.Action, s.Resource]
+      if strcontains(jsonencode(s.Action), "sqs:ChangeMessageVisibility")
+    ] == [["RetryFailedMessages", "sqs:ChangeMessageVisibility", "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"]]
+    error_message = "Only the event queue's messages may have their visibility changed, in one statement."
   }
   assert {
     condition = jsondecode(aws_iam_role.function.assume_role_policy).Statement == [{
@@ -305,6 +356,7 @@ run "custom_settings" {
     timeout_seconds         = 120
     batching_window_seconds = 30
     max_concurrency         = 5
+    max_receive_count       = 3
     deletion_protection     = false
     alarm_topic_arn         = "arn:aws:sns:eu-west-1:123456789012:alarms"
     account_id              = "210987654321"
@@ -344,9 +396,10 @@ run "custom_settings" {
     condition = (
       aws_sqs_queue.events.visibility_timeout_seconds == 720 &&
       aws_lambda_event_source_mapping.queue.maximum_batching_window_in_seconds == 30 &&
-      aws_lambda_event_source_mapping.queue.scaling_config[0].maximum_concurrency == 5
+      aws_lambda_event_source_mapping.queue.scaling_config[0].maximum_concurrency == 5 &&
+      jsondecode(aws_sqs_queue.events.redrive_policy).maxReceiveCount == 3
     )
-    error_message = "Visibility timeout follows the timeout; batching window and concurrency are configurable."
+    error_message = "Visibility timeout follows the timeout; batching window, concurrency and receive count are configurable."
   }
   assert {
     condition     = aws_dynamodb_table.locks.deletion_protection_enabled == false
