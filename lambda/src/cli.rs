@@ -1,15 +1,18 @@
-//! The operator CLI (`ec2-dns-ctl`): argument parsing and output, kept pure so it is tested
-//! without AWS. The binary in `bin/ec2-dns-ctl.rs` wires it to the same reconciler as the
-//! Lambda, with the operator's own credentials.
+//! The operator CLI (`ec2-dns-ctl`): arguments, the configuration it acts with, and output,
+//! kept pure so they are tested without AWS. The binary in `bin/ec2-dns-ctl.rs` wires them
+//! to the same reconciler as the Lambda, with the operator's own credentials.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::model::{Instance, InstanceId, Lock};
+use crate::config::{Config, Deployed};
+use crate::error::Error;
+use crate::lock::Lock;
+use crate::model::{Instance, InstanceId};
 use crate::name::Fqdn;
-use crate::plan::Scope;
+use crate::operator::Rebuilt;
 use crate::report::Report;
 
 pub const USAGE: &str = "\
@@ -18,19 +21,37 @@ usage: ec2-dns-ctl <command> [--json]
 commands:
   plan [--instances i-…,i-…]     what a reconcile would change (dry run, writes nothing)
   apply [--instances i-…,i-…]    reconcile now (everything, or only those instances)
-  status                         who owns which name, since when, pointing where
-  release NAME [--dry-run]       safely release one name whose owner no longer needs it
+  status                         who holds which name, since when, pointing where
+  release NAME [--dry-run]       safely release one name whose holder no longer needs it
+  rebuild [--dry-run]            recreate lost lock items from the ownership markers in Route53
 
-Configuration comes from the same environment as the Lambda (LOCK_TABLE, ALLOWED_DOMAINS,
-NAME_TAG, RECORD_TTL) and AWS from the standard SDK settings (AWS_PROFILE, AWS_REGION, ...).
+The lock table comes from LOCK_TABLE. ALLOWED_DOMAINS, NAME_TAG and RECORD_TTL come from the
+deployed function (it records them in the lock table); set here and different, apply,
+release and rebuild refuse to run. AWS comes from the standard SDK settings (AWS_PROFILE,
+AWS_REGION, ...).
 Exit status: 0 done, 1 error, 2 done but some names failed and should be retried.";
+
+/// The settings the deployed function records and the CLI must act with.
+pub const DEPLOYED_KEYS: [&str; 3] = ["ALLOWED_DOMAINS", "NAME_TAG", "RECORD_TTL"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Plan(Scope),
-    Apply(Scope),
+    Plan(Option<BTreeSet<InstanceId>>),
+    Apply(Option<BTreeSet<InstanceId>>),
     Status,
     Release { name: Fqdn, dry_run: bool },
+    Rebuild { dry_run: bool },
+}
+
+impl Command {
+    /// Whether the command writes (and so must act with the deployed configuration).
+    pub fn writes(&self) -> bool {
+        match self {
+            Command::Plan(_) | Command::Status => false,
+            Command::Apply(_) => true,
+            Command::Release { dry_run, .. } | Command::Rebuild { dry_run } => !dry_run,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,31 +91,86 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             word => words.push(word.to_string()),
         }
     }
-    let scope = instances.clone().map_or(Scope::All, Scope::Instances);
     let command = match words
         .iter()
         .map(String::as_str)
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["plan"] => Command::Plan(scope),
-        ["apply"] => Command::Apply(scope),
+        ["plan"] => Command::Plan(instances.clone()),
+        ["apply"] => Command::Apply(instances.clone()),
         ["status"] => Command::Status,
         ["release", name] => Command::Release {
             name: Fqdn::parse(name).map_err(|e| format!("{name:?}: {e}"))?,
             dry_run,
         },
         ["release"] => return Err("release needs the NAME to release".into()),
+        ["rebuild"] => Command::Rebuild { dry_run },
         [] => return Err(USAGE.into()),
         other => return Err(format!("unknown command {:?}\n\n{USAGE}", other.join(" "))),
     };
     if instances.is_some() && !matches!(command, Command::Plan(_) | Command::Apply(_)) {
         return Err("--instances applies to plan and apply only".into());
     }
-    if dry_run && !matches!(command, Command::Release { .. }) {
-        return Err("--dry-run applies to release only (plan is the dry run of apply)".into());
+    if dry_run && !matches!(command, Command::Release { .. } | Command::Rebuild { .. }) {
+        return Err(
+            "--dry-run applies to release and rebuild only (plan is the dry run of apply)".into(),
+        );
     }
     Ok(Args { command, json })
+}
+
+/// The configuration the CLI acts with: the deployed function's, with the lock table named
+/// here. A setting given here that differs from the deployed one is refused for a command
+/// that writes, and only warned about for one that reads. Without a recorded deployment,
+/// the environment must say everything.
+pub fn resolve_config(
+    get: &dyn Fn(&str) -> Option<String>,
+    deployed: Option<&Deployed>,
+    writes: bool,
+) -> Result<(Config, Vec<String>), Error> {
+    let Some(d) = deployed else {
+        let config = Config::from_lookup(get).map_err(|e| {
+            Error::Config(format!(
+                "{e} (the lock table records no deployed configuration yet: the function has not started since it was deployed, so the environment must give it)"
+            ))
+        })?;
+        return Ok((
+            config,
+            vec![
+                "the lock table records no deployed configuration: acting with the environment's"
+                    .into(),
+            ],
+        ));
+    };
+    // The environment's own values, checked against the deployed ones.
+    let mine = Config::from_lookup(|k| match k {
+        "ALLOWED_DOMAINS" => get(k).or_else(|| Some(list(&d.allowed_domains))),
+        "NAME_TAG" => get(k).or_else(|| Some(d.name_tag.clone())),
+        "RECORD_TTL" => get(k).or_else(|| Some(d.ttl.to_string())),
+        other => get(other),
+    })?;
+    let differences = mine.differences(d);
+    if !differences.is_empty() && writes {
+        return Err(Error::Config(format!(
+            "this shell's configuration differs from the deployed function's ({}): {}. Unset those variables to act with the deployed configuration.",
+            d.function,
+            differences.join("; ")
+        )));
+    }
+    let notes = differences
+        .into_iter()
+        .map(|d| format!("{d}; acting with the deployed value"))
+        .collect();
+    Ok((mine.adopt(d), notes))
+}
+
+fn list(domains: &[Fqdn]) -> String {
+    domains
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Left-aligned columns.
@@ -123,10 +199,11 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 pub fn render_report(r: &Report) -> String {
     let verb = if r.dry_run { "would change" } else { "changed" };
     let mut out = format!(
-        "{} record set(s) {verb}, {} conflict(s), {} skipped, {} failed\n",
+        "{} record set(s) {verb}, {} conflict(s), {} skipped, {} frozen, {} failed\n",
         r.changes.len(),
         r.conflicts.len(),
         r.skipped.len(),
+        r.frozen.len(),
         r.failed.len()
     );
     if !r.changes.is_empty() {
@@ -134,14 +211,22 @@ pub fn render_report(r: &Report) -> String {
             .changes
             .iter()
             .map(|c| {
+                let kind = if c.private { "private" } else { "public" };
                 vec![
-                    c.action.into(),
+                    serde_json::to_value(c.action)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
                     c.name.to_string(),
                     c.rtype.into(),
                     c.old_values.join(","),
                     c.values.join(","),
-                    c.zone_id.to_string(),
-                    c.instance.to_string(),
+                    if c.zone.is_empty() {
+                        c.zone_id.to_string()
+                    } else {
+                        format!("{} ({kind})", c.zone)
+                    },
+                    c.instance.as_ref().map_or(String::new(), |i| i.to_string()),
                 ]
             })
             .collect();
@@ -158,25 +243,40 @@ pub fn render_report(r: &Report) -> String {
             .map(|c| {
                 vec![
                     c.name.to_string(),
-                    c.instance.to_string(),
-                    c.owner
+                    c.owner.to_string(),
+                    c.holder
                         .as_ref()
-                        .map_or("(unmanaged record)".into(), |o| o.to_string()),
+                        .map_or("(a record ec2-dns did not write)".into(), |o| o.to_string()),
                     c.reason.clone(),
                 ]
             })
             .collect();
         out += "\nconflicts:\n";
-        out += &table(&["NAME", "INSTANCE", "HELD BY", "REASON"], &rows);
+        out += &table(&["NAME", "CLAIMANT", "HELD BY", "REASON"], &rows);
     }
     if !r.skipped.is_empty() {
         let rows: Vec<Vec<String>> = r
             .skipped
             .iter()
-            .map(|s| vec![s.instance.to_string(), s.name.clone(), s.reason.clone()])
+            .map(|s| vec![s.owner.to_string(), s.name.clone(), s.reason.clone()])
             .collect();
         out += "\nskipped:\n";
-        out += &table(&["INSTANCE", "NAME", "REASON"], &rows);
+        out += &table(&["OWNER", "NAME", "REASON"], &rows);
+    }
+    if !r.frozen.is_empty() {
+        let rows: Vec<Vec<String>> = r
+            .frozen
+            .iter()
+            .map(|f| {
+                vec![
+                    f.name.to_string(),
+                    f.holder.as_ref().map_or(String::new(), |h| h.to_string()),
+                    f.reason.clone(),
+                ]
+            })
+            .collect();
+        out += "\nfrozen (left as they are; `ec2-dns-ctl release NAME` to let go):\n";
+        out += &table(&["NAME", "HOLDER", "REASON"], &rows);
     }
     if !r.failed.is_empty() {
         let rows: Vec<Vec<String>> = r
@@ -185,15 +285,19 @@ pub fn render_report(r: &Report) -> String {
             .map(|f| {
                 vec![
                     f.name.clone(),
-                    f.instance.as_ref().map_or(String::new(), |i| i.to_string()),
+                    f.owner.as_ref().map_or(String::new(), |o| o.to_string()),
                     f.reason.clone(),
                 ]
             })
             .collect();
         out += "\nfailed (retry):\n";
-        out += &table(&["NAME", "INSTANCE", "REASON"], &rows);
+        out += &table(&["NAME", "OWNER", "REASON"], &rows);
     }
     out
+}
+
+fn state_of(holder: Option<&Instance>) -> &'static str {
+    holder.map_or("gone", |i| i.state.as_str())
 }
 
 /// The lock table as `status` shows it.
@@ -202,10 +306,11 @@ pub fn status_json(rows: &[(Lock, Option<Instance>)]) -> Value {
         rows.iter()
             .map(|(l, o)| {
                 json!({
-                    "name": l.name, "owner": l.owner,
-                    "owner_state": o.as_ref().map_or("gone", |i| i.state.as_str()),
-                    "since": l.since, "version": l.version, "records": l.records,
-                    "change_in_flight": l.intent.is_some(),
+                    "name": l.name, "owner": l.holder,
+                    "owner_state": state_of(o.as_ref()),
+                    "since": l.since, "generation": l.gen, "records": l.records,
+                    "blocked": l.blocked, "waiting": l.waiting,
+                    "check": l.check, "layout": if l.legacy.is_some() { 1 } else { 2 },
                 })
             })
             .collect(),
@@ -214,7 +319,7 @@ pub fn status_json(rows: &[(Lock, Option<Instance>)]) -> Value {
 
 pub fn render_status(rows: &[(Lock, Option<Instance>)]) -> String {
     if rows.is_empty() {
-        return "no names are owned\n".into();
+        return "no names are held\n".into();
     }
     let body: Vec<Vec<String>> = rows
         .iter()
@@ -225,15 +330,11 @@ pub fn render_status(rows: &[(Lock, Option<Instance>)]) -> String {
                 .map(|s| format!("{} {} {}", s.rtype.as_str(), s.zone_id, s.values.join(",")))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let note = if l.intent.is_some() {
-                " (change in flight)"
-            } else {
-                ""
-            };
+            let note = if l.check { " (to be checked)" } else { "" };
             vec![
                 l.name.to_string(),
-                l.owner.to_string(),
-                o.as_ref().map_or("gone", |i| i.state.as_str()).to_string(),
+                l.holder.as_ref().map_or(String::new(), |h| h.to_string()),
+                state_of(o.as_ref()).to_string(),
                 l.since.clone().unwrap_or_default(),
                 format!("{records}{note}"),
             ]
@@ -242,11 +343,38 @@ pub fn render_status(rows: &[(Lock, Option<Instance>)]) -> String {
     table(&["NAME", "OWNER", "STATE", "SINCE", "RECORDS"], &body)
 }
 
+pub fn render_rebuild(rows: &[Rebuilt], dry_run: bool) -> String {
+    let done = rows.iter().filter(|r| r.skipped.is_none()).count();
+    let verb = if dry_run {
+        "would be rebuilt"
+    } else {
+        "rebuilt"
+    };
+    let mut out = format!("{done} lock item(s) {verb} from ownership markers\n");
+    if !rows.is_empty() {
+        let body: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.name.to_string(),
+                    r.holder.to_string(),
+                    r.gen.to_string(),
+                    r.skipped.clone().unwrap_or_else(|| "ok".into()),
+                ]
+            })
+            .collect();
+        out += "\n";
+        out += &table(&["NAME", "HOLDER", "GENERATION", "RESULT"], &body);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decide::RowAction;
     use crate::report::ChangeRow;
-    use crate::tests::{id, instance, name};
+    use crate::testing::{id, instance, name, owner};
 
     fn args(s: &str) -> Result<Args, String> {
         parse_args(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
@@ -257,14 +385,14 @@ mod tests {
         assert_eq!(
             args("plan").unwrap(),
             Args {
-                command: Command::Plan(Scope::All),
+                command: Command::Plan(None),
                 json: false
             }
         );
         assert_eq!(
             args("apply --instances i-00000001,i-00000002 --json").unwrap(),
             Args {
-                command: Command::Apply(Scope::Instances([id(1), id(2)].into())),
+                command: Command::Apply(Some([id(1), id(2)].into())),
                 json: true
             }
         );
@@ -278,6 +406,10 @@ mod tests {
                 dry_run: true
             }
         );
+        assert_eq!(
+            args("rebuild --dry-run").unwrap().command,
+            Command::Rebuild { dry_run: true }
+        );
         for (bad, says) in [
             ("", "usage"),
             ("deploy", "unknown command"),
@@ -286,11 +418,66 @@ mod tests {
             ("release", "needs the NAME"),
             ("release *.dyn.example.com", "wildcards"),
             ("status --instances i-00000001", "plan and apply only"),
-            ("apply --dry-run", "release only"),
+            ("apply --dry-run", "release and rebuild only"),
         ] {
             let err = args(bad).unwrap_err();
             assert!(err.contains(says), "{bad:?}: {err}");
         }
+    }
+
+    fn deployed() -> Deployed {
+        Deployed {
+            allowed_domains: vec![name("dyn.example.com")],
+            name_tag: "dnsname".into(),
+            ttl: 60,
+            function: "ec2-dns".into(),
+            updated: "2026-12-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn the_cli_acts_with_the_deployed_configuration_and_refuses_a_different_one() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        // Nothing but the table here: the deployed configuration, silently.
+        let (c, notes) =
+            resolve_config(&env(&[("LOCK_TABLE", "locks")]), Some(&deployed()), true).unwrap();
+        assert_eq!(
+            (c.name_tag.as_str(), c.ttl, c.lock_table.as_str()),
+            ("dnsname", 60, "locks")
+        );
+        assert!(notes.is_empty());
+        // Another NAME_TAG here: refused for apply, warned about for plan.
+        let other = env(&[("LOCK_TABLE", "locks"), ("NAME_TAG", "Name")]);
+        let err = resolve_config(&other, Some(&deployed()), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("NAME_TAG is \"Name\" here but \"dnsname\""),
+            "{err}"
+        );
+        let (c, notes) = resolve_config(&other, Some(&deployed()), false).unwrap();
+        assert_eq!(c.name_tag, "dnsname");
+        assert_eq!(notes.len(), 1);
+        // The same values spelled differently are the same configuration.
+        let same = env(&[
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "Dyn.Example.com."),
+        ]);
+        assert!(resolve_config(&same, Some(&deployed()), true).is_ok());
+        // Nothing recorded: the environment must say everything.
+        assert!(resolve_config(&env(&[("LOCK_TABLE", "locks")]), None, false).is_err());
+        let full = env(&[
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+        ]);
+        assert_eq!(resolve_config(&full, None, true).unwrap().1.len(), 1);
     }
 
     #[test]
@@ -300,43 +487,33 @@ mod tests {
             ..Report::default()
         };
         r.changes.push(ChangeRow {
-            action: "UPDATE",
+            action: RowAction::Update,
             name: name("web.dyn.example.com"),
             rtype: "A",
             values: vec!["198.51.100.9".into()],
             old_values: vec!["203.0.113.1".into()],
             zone_id: crate::model::ZoneId("ZPUBLIC".into()),
-            instance: id(1),
+            zone: "dyn.example.com".into(),
+            private: false,
+            instance: Some(id(1)),
+            owner: Some(owner(1)),
         });
         let out = render_report(&r);
         assert!(
-            out.starts_with("1 record set(s) would change, 0 conflict(s), 0 skipped, 0 failed\n"),
+            out.starts_with(
+                "1 record set(s) would change, 0 conflict(s), 0 skipped, 0 frozen, 0 failed\n"
+            ),
             "{out}"
         );
-        assert!(out.contains("ACTION  NAME"), "{out}");
         assert!(
-            out.contains(
-                "UPDATE  web.dyn.example.com  A     203.0.113.1  198.51.100.9  ZPUBLIC  i-00000001"
-            ),
+            out.contains("UPDATE  web.dyn.example.com  A     203.0.113.1  198.51.100.9  dyn.example.com (public)  i-00000001"),
             "{out}"
         );
     }
 
     #[test]
     fn status_shows_owner_state_and_records() {
-        let lock = Lock {
-            name: name("web.dyn.example.com"),
-            owner: id(1),
-            version: 4,
-            records: vec![crate::model::RecordSet::new(
-                crate::model::ZoneId("ZPUBLIC".into()),
-                crate::model::RecordType::A,
-                60,
-                vec!["203.0.113.1".into()],
-            )],
-            intent: None,
-            since: Some("2026-11-23T10:00:00Z".into()),
-        };
+        let lock = crate::testing::lock("web.dyn.example.com", 1, "203.0.113.1");
         let rows = vec![
             (lock.clone(), Some(instance(1, None))),
             (
@@ -348,9 +525,12 @@ mod tests {
             ),
         ];
         let out = render_status(&rows);
-        assert!(out.contains("web.dyn.example.com  i-00000001  running  2026-11-23T10:00:00Z  A ZPUBLIC 203.0.113.1"), "{out}");
         assert!(
-            out.contains("old.dyn.example.com  i-00000001  gone"),
+            out.contains("web.dyn.example.com  123456789012/us-east-1/i-00000001  running"),
+            "{out}"
+        );
+        assert!(
+            out.contains("old.dyn.example.com  123456789012/us-east-1/i-00000001  gone"),
             "{out}"
         );
         assert_eq!(status_json(&rows)[1]["owner_state"], "gone");

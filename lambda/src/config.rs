@@ -85,6 +85,84 @@ impl Config {
     }
 }
 
+/// The configuration a deployed function records in its lock table (at cold start, when it
+/// differs), so that the operator CLI acts with the function's configuration and never with
+/// a different one by accident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployed {
+    pub allowed_domains: Vec<Fqdn>,
+    pub name_tag: String,
+    pub ttl: i64,
+    /// The function that recorded it.
+    pub function: String,
+    /// When (RFC 3339).
+    pub updated: String,
+}
+
+impl Config {
+    /// What this configuration records as deployed.
+    pub fn deployed(&self, function: &str, updated: &str) -> Deployed {
+        Deployed {
+            allowed_domains: self.allowed_domains.clone(),
+            name_tag: self.name_tag.clone(),
+            ttl: self.ttl,
+            function: function.to_string(),
+            updated: updated.to_string(),
+        }
+    }
+
+    /// Whether `deployed` says the same as this configuration (who recorded it aside).
+    pub fn same_as(&self, deployed: &Deployed) -> bool {
+        self.differences(deployed).is_empty()
+    }
+
+    /// Each setting in which `deployed` differs from this configuration, as a sentence.
+    pub fn differences(&self, deployed: &Deployed) -> Vec<String> {
+        let mut out = Vec::new();
+        let list = |d: &[Fqdn]| {
+            d.iter()
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut mine = self.allowed_domains.clone();
+        let mut theirs = deployed.allowed_domains.clone();
+        mine.sort();
+        theirs.sort();
+        if mine != theirs {
+            out.push(format!(
+                "ALLOWED_DOMAINS is {:?} here but {:?} in the deployed function",
+                list(&self.allowed_domains),
+                list(&deployed.allowed_domains)
+            ));
+        }
+        if self.name_tag != deployed.name_tag {
+            out.push(format!(
+                "NAME_TAG is {:?} here but {:?} in the deployed function",
+                self.name_tag, deployed.name_tag
+            ));
+        }
+        if self.ttl != deployed.ttl {
+            out.push(format!(
+                "RECORD_TTL is {} here but {} in the deployed function",
+                self.ttl, deployed.ttl
+            ));
+        }
+        out
+    }
+
+    /// The deployed configuration, for the lock table named here.
+    pub fn adopt(&self, deployed: &Deployed) -> Config {
+        Config {
+            allowed_domains: deployed.allowed_domains.clone(),
+            status_tag: format!("{}-status", deployed.name_tag),
+            name_tag: deployed.name_tag.clone(),
+            ttl: deployed.ttl,
+            ..self.clone()
+        }
+    }
+}
+
 fn valid_table_name(t: &str) -> bool {
     (3..=255).contains(&t.len())
         && t.bytes()

@@ -6,10 +6,12 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
+use crate::decide::outcome::Outcome;
 use crate::error::Error;
 use crate::input::parse;
 use crate::name::{parse_tag, Fqdn, MAX_NAMES_PER_TAG};
-use crate::plan::{status_value, Outcome, MAX_TAG_VALUE};
+use crate::status_tag::{status_value, MAX_TAG_VALUE};
+use crate::testing::{home, owner};
 
 fn cases() -> u32 {
     std::env::var("EC2_DNS_FUZZ_CASES")
@@ -126,7 +128,7 @@ fn mutate(mut base: Value, path: &[usize], v: Value) -> Value {
 }
 
 fn check_payload(v: &Value) {
-    match parse(v, "dnsname") {
+    match parse(v, "dnsname", &home()) {
         Ok(_) | Err(Error::InvalidInput(_)) => {}
         Err(e) => panic!("unexpected error kind for {v}: {e:?}"),
     }
@@ -163,7 +165,7 @@ fn check_name(raw: &str) {
                 },
             })
             .collect();
-        if let Some(v) = status_value(&outcomes) {
+        if let Some(v) = status_value(&owner(1), &outcomes) {
             assert!(
                 v.chars().count() <= MAX_TAG_VALUE && !v.chars().any(char::is_control),
                 "{v:?}"

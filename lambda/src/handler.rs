@@ -5,13 +5,13 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
-use crate::input::{parse, Hint, Invocation};
-use crate::model::InstanceId;
-use crate::plan::Scope;
-use crate::ports::{Dns, Instances, Locks};
-use crate::reconcile::{Reconciler, Request};
+use crate::input::{parse, Hint, Invocation, SqsItem};
+use crate::model::Scope;
+use crate::ports::{Dns, Instances, Locks, Queue, RetryLater};
 use crate::report::Report;
+use crate::retry::{must_retry, sqs_delay};
 
 /// What one invocation came to: the answer, and what the metrics need.
 pub struct Handled {
@@ -21,26 +21,21 @@ pub struct Handled {
     pub report: Option<Report>,
 }
 
-/// Handles one invocation payload.
+/// Handles one invocation payload; `deadline` (epoch seconds) is when the platform stops
+/// the invocation.
 ///
 /// - A manual command answers with the report (failures listed in it).
 /// - An EventBridge event answers with the report, or an error when something must be
 ///   retried (the platform then retries the event).
 /// - An SQS batch is coalesced into one reconcile and answers with `batchItemFailures`
-///   naming exactly the messages whose instances did not settle.
-pub async fn handle<I: Instances, D: Dns, L: Locks>(
+///   naming exactly the messages whose owners did not settle; those come back soon.
+pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
     rec: &Reconciler<I, D, L>,
+    queue: &Q,
     payload: Value,
-) -> Result<Value> {
-    handle_full(rec, payload).await.answer
-}
-
-/// [`handle`], with the report and trigger kept for the metrics.
-pub async fn handle_full<I: Instances, D: Dns, L: Locks>(
-    rec: &Reconciler<I, D, L>,
-    payload: Value,
+    deadline: Option<i64>,
 ) -> Handled {
-    let invocation = match parse(&payload, &rec.config.name_tag) {
+    let invocation = match parse(&payload, &rec.config.name_tag, &rec.home) {
         Ok(i) => i,
         Err(e) => {
             warn!(error = %e, "invalid invocation");
@@ -53,14 +48,13 @@ pub async fn handle_full<I: Instances, D: Dns, L: Locks>(
     };
     match invocation {
         Invocation::Manual { scope, dry_run } => {
-            let result = rec
-                .reconcile(&Request {
-                    scope,
-                    verify_dns: true,
-                    dry_run,
-                })
-                .await;
-            finish("manual", result, |r| {
+            let req = Request {
+                scope,
+                verify_dns: true,
+                dry_run,
+                deadline,
+            };
+            finish("manual", rec.reconcile(&req).await, |r| {
                 Ok(serde_json::to_value(r).unwrap_or_default())
             })
         }
@@ -73,13 +67,13 @@ pub async fn handle_full<I: Instances, D: Dns, L: Locks>(
             }
         }
         Invocation::Event(hint) => {
-            let scope = match hint {
-                Hint::Instances(ids) => Scope::Instances(ids),
+            let scope = match &hint {
+                Hint::Owners(owners) => Scope::Owners(owners.clone()),
                 _ => Scope::All,
             };
-            let result = rec.reconcile(&request_for(scope)).await;
+            let result = rec.reconcile(&Request::for_event(scope, deadline)).await;
             finish("event", result, |report| {
-                if report.failed.is_empty() {
+                if !must_retry(report, &hint) {
                     return Ok(serde_json::to_value(report).unwrap_or_default());
                 }
                 Err(Error::Incomplete(
@@ -93,7 +87,7 @@ pub async fn handle_full<I: Instances, D: Dns, L: Locks>(
             })
         }
         Invocation::Sqs(items) => {
-            let (answer, report) = handle_sqs(rec, items).await;
+            let (answer, report) = handle_sqs(rec, queue, items, deadline).await;
             Handled {
                 answer: Ok(answer),
                 trigger: "sqs",
@@ -122,62 +116,68 @@ fn finish(
     }
 }
 
-/// What an event asks for: a full reconcile reads Route53 (it is the drift repair and the
-/// backstop for lost events); an instance event trusts the locks.
-fn request_for(scope: Scope) -> Request {
-    Request {
-        verify_dns: scope == Scope::All,
-        scope,
-        dry_run: false,
-    }
-}
-
-async fn handle_sqs<I: Instances, D: Dns, L: Locks>(
+async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
     rec: &Reconciler<I, D, L>,
-    items: Vec<(String, std::result::Result<Hint, String>)>,
+    queue: &Q,
+    items: Vec<SqsItem>,
+    deadline: Option<i64>,
 ) -> (Value, Option<Report>) {
-    let mut failures: Vec<String> = Vec::new();
-    let mut ids: BTreeSet<InstanceId> = BTreeSet::new();
+    let mut owners = BTreeSet::new();
     let mut all = false;
-    for (msg, hint) in &items {
-        match hint {
+    for item in &items {
+        match &item.hint {
             Err(reason) => {
-                warn!(message_id = %msg, reason, "SQS message is not a usable event");
-                failures.push(msg.clone());
+                warn!(message_id = %item.message_id, reason, "SQS message is not a usable event")
             }
             Ok(Hint::All) => all = true,
-            Ok(Hint::Instances(i)) => ids.extend(i.iter().cloned()),
+            Ok(Hint::Owners(o)) => owners.extend(o.iter().cloned()),
             Ok(Hint::Ignore(_)) => {}
         }
     }
     // Every event of the batch is served by one reconcile: many events for one instance
     // cost one look at it.
-    let request = if all {
-        Some(request_for(Scope::All))
-    } else if !ids.is_empty() {
-        Some(request_for(Scope::Instances(ids)))
+    let scope = if all {
+        Some(Scope::All)
+    } else if !owners.is_empty() {
+        Some(Scope::Owners(owners))
     } else {
         None
     };
-    let result = match &request {
-        Some(r) => Some(rec.reconcile(r).await),
+    let result = match scope {
+        Some(s) => Some(rec.reconcile(&Request::for_event(s, deadline)).await),
         None => None,
     };
-    for (msg, hint) in &items {
-        let Ok(hint) = hint else { continue };
-        let failed = match (&result, hint) {
-            (_, Hint::Ignore(_)) | (None, _) => false,
-            (Some(Err(e)), _) => {
-                warn!(message_id = %msg, error = %e, "reconcile failed");
+    let mut failures: Vec<&str> = Vec::new();
+    let mut soon: Vec<RetryLater> = Vec::new();
+    for item in &items {
+        let retry = match (&item.hint, &result) {
+            (Err(_), _) => {
+                // Unusable: back to the queue as it is, and on to the dead-letter queue.
+                failures.push(&item.message_id);
+                continue;
+            }
+            (Ok(_), None) => false,
+            (Ok(Hint::Ignore(_)), _) => false,
+            (Ok(_), Some(Err(e))) => {
+                warn!(message_id = %item.message_id, error = %e, "reconcile failed");
                 true
             }
-            (Some(Ok(report)), Hint::All) => !report.failed.is_empty(),
-            (Some(Ok(report)), Hint::Instances(i)) => {
-                i.iter().any(|id| report.failed_instances.contains(id))
-            }
+            (Ok(hint), Some(Ok(report))) => must_retry(report, hint),
         };
-        if failed {
-            failures.push(msg.clone());
+        if retry {
+            failures.push(&item.message_id);
+            if let (Some(arn), Some(handle)) = (&item.queue_arn, &item.receipt_handle) {
+                soon.push(RetryLater {
+                    queue_arn: arn.clone(),
+                    receipt_handle: handle.clone(),
+                    delay_s: sqs_delay(item.receive_count),
+                });
+            }
+        }
+    }
+    if !soon.is_empty() {
+        if let Err(e) = queue.retry_later(&soon).await {
+            warn!(error = %e, messages = soon.len(), "failed messages wait for the queue's visibility timeout");
         }
     }
     let answer = json!({ "batchItemFailures": failures.iter().map(|m| json!({ "itemIdentifier": m })).collect::<Vec<_>>() });

@@ -8,24 +8,34 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::model::InstanceId;
-use crate::plan::Scope;
+use crate::model::{Home, InstanceId, Owner, Scope};
 
 /// What one invocation asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invocation {
     /// An EventBridge event delivered directly.
     Event(Hint),
-    /// An SQS batch of EventBridge events: per message, its id and what it says.
-    Sqs(Vec<(String, Result<Hint, String>)>),
+    /// An SQS batch of EventBridge events.
+    Sqs(Vec<SqsItem>),
     /// `{"reconcile": ...}` from an operator.
     Manual { scope: Scope, dry_run: bool },
 }
 
-/// What an event tells us: which instances to look at again.
+/// One message of an SQS batch: what it says, and what retrying it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsItem {
+    pub message_id: String,
+    pub receipt_handle: Option<String>,
+    pub queue_arn: Option<String>,
+    /// How often SQS has delivered it (1 on the first delivery).
+    pub receive_count: u32,
+    pub hint: Result<Hint, String>,
+}
+
+/// What an event tells us: which owners to look at again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
-    Instances(BTreeSet<InstanceId>),
+    Owners(BTreeSet<Owner>),
     All,
     /// A well-formed event that needs no work (another tag changed, another resource type).
     Ignore(String),
@@ -35,8 +45,9 @@ const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const TAG_CHANGE: &str = "Tag Change on Resource";
 const SCHEDULED: &str = "Scheduled Event";
 
-/// Parses any supported payload. `name_tag` decides which tag changes matter.
-pub fn parse(payload: &Value, name_tag: &str) -> Result<Invocation, Error> {
+/// Parses any supported payload. `name_tag` decides which tag changes matter; the
+/// instances of a manual command live in `home`.
+pub fn parse(payload: &Value, name_tag: &str, home: &Home) -> Result<Invocation, Error> {
     let bad = |m: String| Error::InvalidInput(m);
     let Value::Object(map) = payload else {
         return Err(bad(format!(
@@ -45,7 +56,7 @@ pub fn parse(payload: &Value, name_tag: &str) -> Result<Invocation, Error> {
         )));
     };
     if map.contains_key("reconcile") {
-        return parse_manual(payload);
+        return parse_manual(payload, home);
     }
     if map.contains_key("Records") {
         let event: SqsEvent = serde_json::from_value(payload.clone())
@@ -55,13 +66,22 @@ pub fn parse(payload: &Value, name_tag: &str) -> Result<Invocation, Error> {
             .into_iter()
             .enumerate()
             .map(|(i, r)| {
-                let id = r.message_id.unwrap_or_else(|| format!("record-{i}"));
                 let hint = match r.body.as_deref().map(serde_json::from_str::<Value>) {
                     None => Err("message has no body".to_string()),
                     Some(Err(e)) => Err(format!("message body is not JSON: {e}")),
                     Some(Ok(body)) => parse_eventbridge(&body, name_tag).map_err(|e| e.to_string()),
                 };
-                (id, hint)
+                SqsItem {
+                    message_id: r.message_id.unwrap_or_else(|| format!("record-{i}")),
+                    receipt_handle: r.receipt_handle,
+                    queue_arn: r.event_source_arn,
+                    receive_count: r
+                        .attributes
+                        .get("ApproximateReceiveCount")
+                        .and_then(|c| c.parse().ok())
+                        .unwrap_or(1),
+                    hint,
+                }
             })
             .collect();
         return Ok(Invocation::Sqs(items));
@@ -85,7 +105,7 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn parse_manual(payload: &Value) -> Result<Invocation, Error> {
+fn parse_manual(payload: &Value, home: &Home) -> Result<Invocation, Error> {
     let bad = |m: &str| Err(Error::InvalidInput(format!("manual command: {m}")));
     let Some(map) = payload.as_object() else {
         return bad("expected an object");
@@ -124,11 +144,11 @@ fn parse_manual(payload: &Value) -> Result<Invocation, Error> {
                     .ok_or_else(|| format!("{id} is not a string"))
                     .and_then(InstanceId::parse);
                 match parsed {
-                    Ok(i) => set.insert(i),
+                    Ok(i) => set.insert(home.instance(i)),
                     Err(e) => return bad(&e),
                 };
             }
-            Scope::Instances(set)
+            Scope::Owners(set)
         }
         _ => return bad("\"reconcile\" must be \"all\" or {\"instance_ids\": [...]}"),
     };
@@ -148,7 +168,12 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
                 .and_then(Value::as_str)
                 .ok_or_else(|| bad(format!("{STATE_CHANGE} without detail.instance-id")))?;
             let id = InstanceId::parse(id).map_err(bad)?;
-            Ok(Hint::Instances(BTreeSet::from([id])))
+            let home = Home::new(
+                event.account.as_deref().unwrap_or_default(),
+                event.region.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| bad(format!("{STATE_CHANGE}: {e}")))?;
+            Ok(Hint::Owners(BTreeSet::from([home.instance(id)])))
         }
         TAG_CHANGE => {
             let d = detail.ok_or_else(|| bad(format!("{TAG_CHANGE} without detail")))?;
@@ -167,18 +192,14 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
             if !keys.iter().any(|k| k.as_str() == Some(name_tag)) {
                 return Ok(Hint::Ignore(format!("tag {name_tag:?} did not change")));
             }
-            let mut ids = BTreeSet::new();
+            let mut owners = BTreeSet::new();
             for arn in event.resources.iter().flatten() {
-                let id = arn
-                    .rsplit_once(":instance/")
-                    .map(|(_, id)| id)
-                    .ok_or_else(|| bad(format!("{arn:?} is not an EC2 instance ARN")))?;
-                ids.insert(InstanceId::parse(id).map_err(bad)?);
+                owners.insert(instance_arn(arn).map_err(bad)?);
             }
-            if ids.is_empty() {
+            if owners.is_empty() {
                 return Err(bad(format!("{TAG_CHANGE} without resources")));
             }
-            Ok(Hint::Instances(ids))
+            Ok(Hint::Owners(owners))
         }
         SCHEDULED => Ok(Hint::All),
         other => Err(bad(format!(
@@ -187,9 +208,21 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
     }
 }
 
+/// The owner an EC2 instance ARN names (`arn:aws:ec2:REGION:ACCOUNT:instance/ID`).
+fn instance_arn(arn: &str) -> Result<Owner, String> {
+    let not = || format!("{arn:?} is not an EC2 instance ARN");
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, "ec2", region, account, resource] = parts.as_slice() else {
+        return Err(not());
+    };
+    let id = resource.strip_prefix("instance/").ok_or_else(not)?;
+    Ok(Home::new(account, region)?.instance(InstanceId::parse(id)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::home;
     use serde_json::json;
 
     fn state_change(id: &str, state: &str) -> Value {
@@ -212,8 +245,10 @@ mod tests {
         })
     }
 
-    fn ids(list: &[&str]) -> BTreeSet<InstanceId> {
-        list.iter().map(|i| InstanceId::parse(i).unwrap()).collect()
+    fn ids(list: &[&str]) -> BTreeSet<Owner> {
+        list.iter()
+            .map(|i| home().instance(InstanceId::parse(i).unwrap()))
+            .collect()
     }
 
     #[test]
@@ -226,24 +261,35 @@ mod tests {
             "shutting-down",
             "terminated",
         ] {
-            let got = parse(&state_change("i-0123456789abcdef0", state), "dnsname").unwrap();
+            let got = parse(
+                &state_change("i-0123456789abcdef0", state),
+                "dnsname",
+                &home(),
+            )
+            .unwrap();
             assert_eq!(
                 got,
-                Invocation::Event(Hint::Instances(ids(&["i-0123456789abcdef0"])))
+                Invocation::Event(Hint::Owners(ids(&["i-0123456789abcdef0"])))
             );
         }
     }
 
     #[test]
     fn tag_changes_matter_only_for_the_name_tag_on_instances() {
-        let got = parse(&tag_change("i-0123456789abcdef0", &["dnsname"]), "dnsname").unwrap();
+        let got = parse(
+            &tag_change("i-0123456789abcdef0", &["dnsname"]),
+            "dnsname",
+            &home(),
+        )
+        .unwrap();
         assert_eq!(
             got,
-            Invocation::Event(Hint::Instances(ids(&["i-0123456789abcdef0"])))
+            Invocation::Event(Hint::Owners(ids(&["i-0123456789abcdef0"])))
         );
         let own_status = parse(
             &tag_change("i-0123456789abcdef0", &["dnsname-status"]),
             "dnsname",
+            &home(),
         )
         .unwrap();
         assert!(
@@ -253,9 +299,29 @@ mod tests {
         let mut volume = tag_change("i-0123456789abcdef0", &["dnsname"]);
         volume["detail"]["resource-type"] = json!("volume");
         assert!(matches!(
-            parse(&volume, "dnsname").unwrap(),
+            parse(&volume, "dnsname", &home()).unwrap(),
             Invocation::Event(Hint::Ignore(_))
         ));
+    }
+
+    #[test]
+    fn an_event_names_its_owner_in_its_own_account_and_region() {
+        let mut e = state_change("i-0123456789abcdef0", "running");
+        e["account"] = json!("210987654321");
+        e["region"] = json!("eu-west-1");
+        let Invocation::Event(Hint::Owners(owners)) = parse(&e, "dnsname", &home()).unwrap() else {
+            panic!("not an event about owners")
+        };
+        let o = owners.into_iter().next().unwrap();
+        assert_eq!(o.to_string(), "210987654321/eu-west-1/i-0123456789abcdef0");
+        let mut t = tag_change("i-0123456789abcdef0", &["dnsname"]);
+        t["resources"] = json!(["arn:aws:ec2:eu-west-1:210987654321:instance/i-0123456789abcdef0"]);
+        let Invocation::Event(Hint::Owners(owners)) = parse(&t, "dnsname", &home()).unwrap() else {
+            panic!("not an event about owners")
+        };
+        assert_eq!(owners.into_iter().next(), Some(o));
+        e["account"] = json!("not-an-account");
+        assert!(parse(&e, "dnsname", &home()).is_err());
     }
 
     #[test]
@@ -263,7 +329,10 @@ mod tests {
         let e = json!({"version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": "2026-11-23T12:00:00Z", "region": "us-east-1",
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/ec2-dns-reconcile"], "detail": {}});
-        assert_eq!(parse(&e, "dnsname").unwrap(), Invocation::Event(Hint::All));
+        assert_eq!(
+            parse(&e, "dnsname", &home()).unwrap(),
+            Invocation::Event(Hint::All)
+        );
     }
 
     #[test]
@@ -275,24 +344,28 @@ mod tests {
             {"messageId": "m2", "receiptHandle": "h", "body": "not json", "attributes": {}, "messageAttributes": {},
              "md5OfBody": "x", "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"}
         ]});
-        let Invocation::Sqs(items) = parse(&e, "dnsname").unwrap() else {
+        let Invocation::Sqs(items) = parse(&e, "dnsname", &home()).unwrap() else {
             panic!("not sqs")
         };
+        assert_eq!(items[0].message_id, "m1");
         assert_eq!(
-            items[0],
-            (
-                "m1".into(),
-                Ok(Hint::Instances(ids(&["i-0123456789abcdef0"])))
-            )
+            items[0].hint,
+            Ok(Hint::Owners(ids(&["i-0123456789abcdef0"])))
         );
-        assert_eq!(items[1].0, "m2");
-        assert!(items[1].1.as_ref().unwrap_err().contains("not JSON"));
+        assert_eq!(items[0].receipt_handle.as_deref(), Some("h"));
+        assert_eq!(
+            items[0].queue_arn.as_deref(),
+            Some("arn:aws:sqs:us-east-1:123456789012:q")
+        );
+        assert_eq!(items[0].receive_count, 1);
+        assert_eq!(items[1].message_id, "m2");
+        assert!(items[1].hint.as_ref().unwrap_err().contains("not JSON"));
     }
 
     #[test]
     fn manual_commands_are_strict() {
         assert_eq!(
-            parse(&json!({"reconcile": "all"}), "dnsname").unwrap(),
+            parse(&json!({"reconcile": "all"}), "dnsname", &home()).unwrap(),
             Invocation::Manual {
                 scope: Scope::All,
                 dry_run: false
@@ -301,11 +374,12 @@ mod tests {
         assert_eq!(
             parse(
                 &json!({"reconcile": {"instance_ids": ["i-0123456789abcdef0"]}, "dry_run": true}),
-                "dnsname"
+                "dnsname",
+                &home(),
             )
             .unwrap(),
             Invocation::Manual {
-                scope: Scope::Instances(ids(&["i-0123456789abcdef0"])),
+                scope: Scope::Owners(ids(&["i-0123456789abcdef0"])),
                 dry_run: true
             }
         );
@@ -326,7 +400,7 @@ mod tests {
             ),
             (json!({"reconcile": 5}), "must be \"all\""),
         ] {
-            let err = parse(&bad, "dnsname").unwrap_err();
+            let err = parse(&bad, "dnsname", &home()).unwrap_err();
             assert!(matches!(err, Error::InvalidInput(_)));
             assert!(err.to_string().contains(says), "{bad}: {err}");
         }
@@ -350,7 +424,7 @@ mod tests {
                 "not an EventBridge event",
             ),
         ] {
-            let err = parse(&bad, "dnsname").unwrap_err();
+            let err = parse(&bad, "dnsname", &home()).unwrap_err();
             assert!(err.to_string().contains(says), "{bad}: {err}");
         }
     }

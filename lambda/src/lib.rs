@@ -1,48 +1,54 @@
 //! ec2-dns keeps Route53 A/AAAA records in step with EC2 instances that carry a name tag,
-//! with DynamoDB ownership locks so that no instance can take over a name that another
-//! running instance holds.
+//! with a DynamoDB lock table and ownership markers in Route53, so that no instance can
+//! take over a name that another running instance holds, and no slow or lost call can
+//! leave a record nobody knows.
 //!
 //! Events are only hints ("look at instance i-… again"): every decision is re-derived from
 //! EC2, the lock table and Route53, so duplicate, late and out-of-order events are harmless
-//! and "reconcile everything" is the same code run over every instance.
+//! and "reconcile everything" is the same code run over every owner.
 //!
 //! # Layout
-//! A pipeline with one-way dependencies, **input → observe → plan → apply → report**:
+//! A pipeline with one-way dependencies, **input → observe → decide → apply → report**:
 //!
 //! - [`input`]: typed invocations (EventBridge, SQS batch, manual command) from raw JSON.
 //! - [`config`]: the environment, validated once at cold start.
 //! - [`name`]: [`name::Fqdn`], the only way a name reaches Route53.
-//! - [`model`]: domain types (instances, zones, record sets, locks).
-//! - [`plan`]: pure planner: desired + observed → actions and outcomes.
-//! - [`reconcile`]: observe → plan → apply → report, for some instances or all.
-//! - [`ports`]: the traits `Instances`, `Dns`, `Locks`; [`aws`] implements them.
-//! - [`handler`]: one invocation end to end, including SQS `batchItemFailures`.
-//! - [`metrics`]: CloudWatch Embedded Metric Format, one line per invocation.
-//! - [`cli`]: the operator CLI `ec2-dns-ctl` (plan, apply, status, release).
+//! - [`model`]: domain types (owners, instances, zones, record sets, markers).
+//! - [`lock`]: the lock item of a name and the conditional writes on it.
+//! - [`decide`]: pure decisions: claims, zones, ownership, what to read, the plan.
+//! - [`engine`]: observe → decide → apply, for some owners or all.
+//! - [`ports`]: the traits the engine uses; [`aws`] implements them.
+//! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when.
+//! - [`status_tag`], [`report`], [`metrics`]: what the outside sees.
+//! - [`operator`] and [`cli`]: the operator CLI `ec2-dns-ctl`.
 #![forbid(unsafe_code)]
-// The reconcile future nests deeply (observe → plan → apply inside the runtime).
+// The reconcile future nests deeply (observe → decide → apply inside the runtime).
 #![recursion_limit = "256"]
 
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod decide;
+pub mod engine;
 pub mod error;
 pub mod handler;
 pub mod input;
+pub mod lock;
 pub mod metrics;
 pub mod model;
 pub mod name;
-pub mod plan;
+pub mod operator;
 pub mod ports;
-pub mod reconcile;
 pub mod report;
+pub mod retry;
+pub mod status_tag;
 
-#[cfg(test)]
-mod fakes;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
 mod proptests;
+#[cfg(test)]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 

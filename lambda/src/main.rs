@@ -1,11 +1,11 @@
 //! The Lambda: composition root. Everything else lives in the library.
 #![forbid(unsafe_code)]
-// The reconcile future nests deeply (observe → plan → apply inside the runtime).
+// The reconcile future nests deeply (observe → decide → apply inside the runtime).
 #![recursion_limit = "256"]
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use ec2_dns::{config::Config, handler::handle_full, metrics, Error};
+use ec2_dns::{aws, config::Config, handler::handle, metrics, Error};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -28,15 +28,23 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ec2-dns".into());
     let calls = metrics::ApiCalls::default();
-    let reconciler = ec2_dns::aws::reconciler(config, &calls).await;
-    let (reconciler, function, calls) = (&reconciler, function.as_str(), &calls);
+    let sdk = aws::sdk_config().await;
+    let home = aws::home(&sdk, &calls)
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let reconciler = aws::reconciler(&sdk, config, home, &calls);
+    let queue = aws::queue(&sdk, &calls);
+    reconciler.record_deployed(&function).await;
+    calls.take(); // start-up calls belong to no invocation
+    let (reconciler, queue, function, calls) = (&reconciler, &queue, function.as_str(), &calls);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let started = Instant::now();
-        let done = handle_full(reconciler, event.payload).await;
-        let ms = started.elapsed().as_millis() as u64;
+        let deadline = Some((event.context.deadline / 1000) as i64);
+        let done = handle(reconciler, queue, event.payload, deadline).await;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
+        let ms = started.elapsed().as_millis() as u64;
         let failed = done.answer.is_err();
         let line = metrics::emf(
             function,

@@ -3,10 +3,11 @@
 //!
 //! | metric | unit | meaning |
 //! |---|---|---|
-//! | `Changes` / `Creates` / `Updates` / `Deletes` | Count | record changes applied (or planned, in a dry run) |
+//! | `Changes` / `Creates` / `Updates` / `Deletes` / `Marks` | Count | record changes applied (or planned, in a dry run); `Marks`: ownership markers alone |
 //! | `Conflicts` | Count | names not published because someone else holds them |
 //! | `InvalidNames` | Count | tag entries refused |
 //! | `Skipped` | Count | names skipped (no zone, no address) |
+//! | `Frozen` | Count | names left alone until an operator acts (outside the configuration, unreadable lock item) |
 //! | `Failed` | Count | names or status tags that did not settle (retried) |
 //! | `Errors` | Count | invocations answered with an error |
 //! | `AwsApiCalls` | Count | AWS API attempts, retries included |
@@ -26,6 +27,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{json, Map, Value};
 
+use crate::decide::RowAction;
 use crate::report::Report;
 
 pub const NAMESPACE: &str = "ec2-dns";
@@ -76,7 +78,7 @@ pub fn emf(
     duration_ms: u64,
     timestamp_ms: u64,
 ) -> Value {
-    let count = |action: &str| {
+    let count = |action: RowAction| {
         report.map_or(0, |r| {
             r.changes.iter().filter(|c| c.action == action).count()
         })
@@ -87,9 +89,10 @@ pub fn emf(
             "Count",
             json!(report.map_or(0, |r| r.changes.len())),
         ),
-        ("Creates", "Count", json!(count("CREATE"))),
-        ("Updates", "Count", json!(count("UPDATE"))),
-        ("Deletes", "Count", json!(count("DELETE"))),
+        ("Creates", "Count", json!(count(RowAction::Create))),
+        ("Updates", "Count", json!(count(RowAction::Update))),
+        ("Deletes", "Count", json!(count(RowAction::Delete))),
+        ("Marks", "Count", json!(count(RowAction::Mark))),
         (
             "Conflicts",
             "Count",
@@ -104,6 +107,11 @@ pub fn emf(
             "Skipped",
             "Count",
             json!(report.map_or(0, |r| r.skipped.iter().filter(|s| !s.invalid).count())),
+        ),
+        (
+            "Frozen",
+            "Count",
+            json!(report.map_or(0, |r| r.frozen.len())),
         ),
         (
             "Failed",
@@ -139,8 +147,9 @@ pub fn emf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::handle_full;
-    use crate::tests::World;
+    use crate::handler::handle;
+    use crate::testing::fakes::FakeQueue;
+    use crate::testing::World;
 
     #[tokio::test]
     async fn an_invocation_emits_one_emf_document_with_every_metric() {
@@ -148,7 +157,13 @@ mod tests {
         w.launch(1, "web.dyn.example.com");
         w.launch(2, "web.dyn.example.com");
         w.launch(3, "*.dyn.example.com");
-        let done = handle_full(&w.rec, json!({"reconcile": "all"})).await;
+        let done = handle(
+            &w.rec,
+            &FakeQueue::default(),
+            json!({"reconcile": "all"}),
+            None,
+        )
+        .await;
         let calls = BTreeMap::from([
             ("EC2:DescribeInstances".to_string(), 2),
             ("Route 53:ChangeResourceRecordSets".to_string(), 2),
@@ -199,7 +214,7 @@ mod tests {
     #[tokio::test]
     async fn a_rejected_payload_counts_as_an_error() {
         let w = World::new();
-        let done = handle_full(&w.rec, json!([])).await;
+        let done = handle(&w.rec, &FakeQueue::default(), json!([]), None).await;
         let doc = emf(
             "f",
             done.trigger,

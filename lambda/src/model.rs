@@ -1,5 +1,6 @@
-//! Domain types shared by the planner, the ports and the adapters. No SDK types here.
+//! Domain types shared by the decisions, the ports and the adapters. No SDK types here.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -35,6 +36,107 @@ impl InstanceId {
 impl fmt::Display for InstanceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Where instances live: an AWS account and a region. The deployment's own is its *home*.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Home {
+    account: String,
+    region: String,
+}
+
+impl Home {
+    /// `account` is 12 digits; `region` lowercase letters, digits and hyphens.
+    pub fn new(account: &str, region: &str) -> Result<Home, String> {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("{account:?} is not an AWS account id (12 digits)"));
+        }
+        let region_ok = (1..=32).contains(&region.len())
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !region_ok {
+            return Err(format!("{region:?} is not an AWS region"));
+        }
+        Ok(Home {
+            account: account.to_string(),
+            region: region.to_string(),
+        })
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The qualified owner of an instance of this account and region.
+    pub fn instance(&self, id: InstanceId) -> Owner {
+        Owner::Instance {
+            home: self.clone(),
+            id,
+        }
+    }
+}
+
+/// Who holds a name: an EC2 instance qualified by account and region
+/// (`123456789012/us-east-1/i-0abc…`), so that owners of several accounts and regions never
+/// collide. Its text form is what lock items and ownership markers carry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    Instance { home: Home, id: InstanceId },
+}
+
+impl Owner {
+    /// Parses the qualified text form `account/region/instance-id`.
+    pub fn parse(raw: &str) -> Result<Owner, String> {
+        let parts: Vec<&str> = raw.split('/').collect();
+        match parts.as_slice() {
+            [account, region, id] => {
+                Ok(Home::new(account, region)?.instance(InstanceId::parse(id)?))
+            }
+            _ => Err(format!(
+                "{raw:?} is not a qualified owner (account/region/instance-id)"
+            )),
+        }
+    }
+
+    pub fn instance_id(&self) -> Option<&InstanceId> {
+        match self {
+            Owner::Instance { id, .. } => Some(id),
+        }
+    }
+
+    pub fn home(&self) -> &Home {
+        match self {
+            Owner::Instance { home, .. } => home,
+        }
+    }
+
+    /// How a sentence for `reader` names this owner: the bare instance id when both live in
+    /// the same account and region, the qualified form otherwise.
+    pub fn short_for(&self, reader: &Owner) -> String {
+        match self {
+            Owner::Instance { home, id } if home == reader.home() => id.to_string(),
+            _ => self.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Instance { home, id } => write!(f, "{}/{}/{id}", home.account, home.region),
+        }
+    }
+}
+
+impl Serialize for Owner {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -88,7 +190,7 @@ impl InstanceState {
 /// What ec2-dns needs to know about an instance, as EC2 reports it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
-    pub id: InstanceId,
+    pub owner: Owner,
     pub state: InstanceState,
     /// Launch time in seconds since the epoch; the longest-running claimant wins a name.
     pub launch_time: i64,
@@ -102,10 +204,10 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// An instance id EC2 did not return: terminated long ago or never existed.
-    pub fn gone(id: InstanceId) -> Instance {
+    /// An instance EC2 did not return: terminated long ago or never existed.
+    pub fn gone(owner: Owner) -> Instance {
         Instance {
-            id,
+            owner,
             state: InstanceState::Gone,
             launch_time: 0,
             name_tag: None,
@@ -135,12 +237,15 @@ pub struct Zone {
     pub private: bool,
 }
 
-/// The only record types ec2-dns writes.
+/// The record types ec2-dns writes: addresses at the name, and (`Txt`) only its ownership
+/// marker, which lives at the marker name `_ec2-dns.<name>`, never at the name itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RecordType {
     A,
     #[serde(rename = "AAAA")]
     Aaaa,
+    #[serde(rename = "TXT")]
+    Txt,
 }
 
 impl RecordType {
@@ -148,6 +253,7 @@ impl RecordType {
         match self {
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
+            RecordType::Txt => "TXT",
         }
     }
 
@@ -155,6 +261,7 @@ impl RecordType {
         match raw {
             "A" => Some(RecordType::A),
             "AAAA" => Some(RecordType::Aaaa),
+            "TXT" => Some(RecordType::Txt),
             _ => None,
         }
     }
@@ -184,73 +291,110 @@ impl RecordSet {
     }
 
     /// The (zone, type) slot this set occupies; a name has at most one set per slot.
-    pub fn slot(&self) -> (&ZoneId, RecordType) {
-        (&self.zone_id, self.rtype)
+    pub fn slot(&self) -> Slot {
+        Slot {
+            zone: self.zone_id.clone(),
+            rtype: self.rtype,
+        }
     }
 }
 
-/// The ownership lock of one name, as stored in DynamoDB.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lock {
-    pub name: Fqdn,
-    pub owner: InstanceId,
-    /// Bumped on every write; every conditional write names the version it read.
-    pub version: u64,
-    /// What is in Route53 for this name now, as written by ec2-dns (sorted).
-    pub records: Vec<RecordSet>,
-    /// What ec2-dns was about to write when it last changed the lock: present only while a
-    /// Route53 change may be in flight (a crash leaves it behind for recovery).
-    pub intent: Option<Vec<RecordSet>>,
-    /// When the owner took the name (RFC 3339), for operators.
-    pub since: Option<String>,
+/// A (zone, type) place where a name can hold one record set.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Slot {
+    pub zone: ZoneId,
+    #[serde(rename = "type")]
+    pub rtype: RecordType,
 }
 
-impl Lock {
-    /// Whether `set` is something ec2-dns wrote or meant to write for this name.
-    pub fn wrote(&self, set: &RecordSet) -> bool {
-        self.records.contains(set) || self.intent.as_ref().is_some_and(|i| i.contains(set))
+/// TTL of every ownership marker (fixed, so that its exact DELETE never depends on the
+/// configuration).
+pub const MARKER_TTL: i64 = 300;
+
+/// The ownership marker of a name in one zone: which owner holds the name's address sets
+/// there, under which generation, and which of the address types are its. Written in the
+/// same batch as the records it describes, so a record set is provably ec2-dns's exactly
+/// when a marker lists its type.
+///
+/// Text form, one TXT string: `"<owner> <generation> <types>"`, e.g.
+/// `"123456789012/us-east-1/i-0abc… 7 A,AAAA"`. Compact on purpose: Route53 allows 32,000
+/// characters of values per change batch, and every claimed name carries one marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub owner: Owner,
+    pub gen: u64,
+    pub types: BTreeSet<RecordType>,
+}
+
+impl Marker {
+    pub fn value(&self) -> String {
+        let types: Vec<&str> = self.types.iter().map(|t| t.as_str()).collect();
+        format!("\"{} {} {}\"", self.owner, self.gen, types.join(","))
+    }
+
+    /// The marker's record set in `zone`.
+    pub fn set(&self, zone: &ZoneId) -> RecordSet {
+        RecordSet::new(
+            zone.clone(),
+            RecordType::Txt,
+            MARKER_TTL,
+            vec![self.value()],
+        )
+    }
+
+    /// Reads a marker from the values of a TXT set; `None` when they are not a marker.
+    pub fn parse(values: &[String]) -> Option<Marker> {
+        let [value] = values else { return None };
+        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
+        let mut parts = inner.split(' ');
+        let owner = Owner::parse(parts.next()?).ok()?;
+        let gen = parts.next()?.parse::<u64>().ok()?;
+        let mut types = BTreeSet::new();
+        for t in parts.next()?.split(',') {
+            match RecordType::parse(t)? {
+                RecordType::Txt => return None,
+                t => types.insert(t),
+            };
+        }
+        if parts.next().is_some() || types.is_empty() {
+            return None;
+        }
+        let marker = Marker { owner, gen, types };
+        (marker.value() == *value).then_some(marker)
     }
 }
 
 /// A Route53 change as ec2-dns makes it: only CREATE and DELETE (a swap is both, in one
 /// batch, so it is atomic and fails if the old values are not exactly there).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ChangeAction {
-    Create,
     Delete,
+    Create,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One change of one record set of `name` (a `Txt` set: of its marker).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Change {
     pub action: ChangeAction,
     pub name: Fqdn,
     pub set: RecordSet,
 }
 
-/// The Route53 changes that turn `old` into `new` for one name: per (zone, type) slot,
-/// DELETE what differs and CREATE what replaces it; nothing when a slot is unchanged.
-pub fn changes_between(name: &Fqdn, old: &[RecordSet], new: &[RecordSet]) -> Vec<Change> {
-    let mut out = Vec::new();
-    for o in old {
-        if !new.contains(o) {
-            out.push(Change {
-                action: ChangeAction::Delete,
-                name: name.clone(),
-                set: o.clone(),
-            });
+/// Which owners a reconcile is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Owners(BTreeSet<Owner>),
+}
+
+impl Scope {
+    pub fn contains(&self, owner: &Owner) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Owners(set) => set.contains(owner),
         }
     }
-    for n in new {
-        if !old.contains(n) {
-            out.push(Change {
-                action: ChangeAction::Create,
-                name: name.clone(),
-                set: n.clone(),
-            });
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -274,16 +418,46 @@ mod tests {
     }
 
     #[test]
-    fn a_swap_deletes_the_old_set_and_creates_the_new_one() {
-        let n = Fqdn::parse("web.example.com").unwrap();
-        let z = ZoneId("Z1".into());
-        let old = RecordSet::new(z.clone(), RecordType::A, 60, vec!["192.0.2.1".into()]);
-        let new = RecordSet::new(z, RecordType::A, 60, vec!["192.0.2.2".into()]);
-        let c = changes_between(&n, std::slice::from_ref(&old), std::slice::from_ref(&new));
-        assert_eq!(c.len(), 2);
-        assert_eq!((c[0].action, &c[0].set), (ChangeAction::Delete, &old));
-        assert_eq!((c[1].action, &c[1].set), (ChangeAction::Create, &new));
-        let same = std::slice::from_ref(&new);
-        assert!(changes_between(&n, same, same).is_empty());
+    fn owners_are_qualified_by_account_and_region() {
+        let o = Owner::parse("123456789012/us-east-1/i-0123456789abcdef0").unwrap();
+        assert_eq!(o.to_string(), "123456789012/us-east-1/i-0123456789abcdef0");
+        assert_eq!(o.instance_id().unwrap().as_str(), "i-0123456789abcdef0");
+        for bad in [
+            "i-0123456789abcdef0",
+            "12345678901/us-east-1/i-0123456789abcdef0",
+            "123456789012/US-EAST-1/i-0123456789abcdef0",
+            "123456789012/us-east-1/vol-12345678",
+            "123456789012/us-east-1/i-12345678/x",
+        ] {
+            assert!(Owner::parse(bad).is_err(), "{bad}");
+        }
+        let other = Owner::parse("210987654321/eu-west-1/i-12345678").unwrap();
+        assert_eq!(other.short_for(&o), "210987654321/eu-west-1/i-12345678");
+        let same = Owner::parse("123456789012/us-east-1/i-12345678").unwrap();
+        assert_eq!(same.short_for(&o), "i-12345678");
+    }
+
+    #[test]
+    fn a_marker_reads_back_exactly_what_it_wrote_and_nothing_else() {
+        let m = Marker {
+            owner: Owner::parse("123456789012/us-east-1/i-0123456789abcdef0").unwrap(),
+            gen: 7,
+            types: [RecordType::Aaaa, RecordType::A].into(),
+        };
+        let v = m.value();
+        assert_eq!(v, "\"123456789012/us-east-1/i-0123456789abcdef0 7 A,AAAA\"");
+        assert_eq!(Marker::parse(std::slice::from_ref(&v)), Some(m));
+        for bad in [
+            "\"123456789012/us-east-1/i-0123456789abcdef0 7\"",
+            "\"123456789012/us-east-1/i-0123456789abcdef0 7 A,TXT\"",
+            "\"123456789012/us-east-1/i-0123456789abcdef0 x A\"",
+            "\"123456789012/us-east-1/i-0123456789abcdef0 07 A\"",
+            "\"123456789012/us-east-1/i-0123456789abcdef0 7 AAAA,A\"",
+            "123456789012/us-east-1/i-0123456789abcdef0 7 A",
+            "\"v=spf1 -all\"",
+        ] {
+            assert_eq!(Marker::parse(&[bad.to_string()]), None, "{bad}");
+        }
+        assert_eq!(Marker::parse(&[v.clone(), v]), None);
     }
 }

@@ -11,6 +11,11 @@ pub const MAX_NAME_LEN: usize = 253;
 pub const MAX_LABEL_LEN: usize = 63;
 /// Most names one tag may carry; a longer list is refused as a whole.
 pub const MAX_NAMES_PER_TAG: usize = 10;
+/// The first label of every ownership marker name: `_ec2-dns.<name>`. A name tag can never
+/// claim a marker name (`_` is not allowed in a name).
+pub const MARKER_LABEL: &str = "_ec2-dns";
+/// Longest name ec2-dns manages: its marker name must fit in 253 characters too.
+pub const MAX_MANAGED_LEN: usize = MAX_NAME_LEN - MARKER_LABEL.len() - 1;
 
 /// A fully qualified domain name: lowercase ASCII letters, digits and hyphens in labels of
 /// 1–63 characters that neither start nor end with a hyphen, at most 253 characters, no
@@ -80,6 +85,17 @@ impl Fqdn {
         self.0.len() > domain.0.len()
             && self.0.ends_with(domain.0.as_str())
             && self.0.as_bytes()[self.0.len() - domain.0.len() - 1] == b'.'
+    }
+
+    /// Where the ownership marker of this name lives: `_ec2-dns.<name>`.
+    pub fn marker_name(&self) -> String {
+        format!("{MARKER_LABEL}.{}", self.0)
+    }
+
+    /// The name whose marker `dns_name` is (`_ec2-dns.web.example.com` -> `web.example.com`).
+    pub fn of_marker(dns_name: &str) -> Option<Fqdn> {
+        let rest = dns_name.strip_prefix(MARKER_LABEL)?.strip_prefix('.')?;
+        Fqdn::parse(rest).ok()
     }
 
     /// Number of labels, used to pick the longest matching zone.

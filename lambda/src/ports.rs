@@ -1,101 +1,143 @@
-//! The three services ec2-dns talks to, as small traits in domain types. The AWS adapters
-//! in [`crate::aws`] implement them; tests use in-process fakes that enforce AWS's rules.
+//! The services ec2-dns talks to, as small traits in domain types. The adapters in
+//! [`crate::aws`] implement them; tests use in-process fakes (`crate::testing`) that enforce
+//! AWS's rules, wrapped in one fault injector.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::error::Result;
-use crate::model::{Change, Instance, InstanceId, Lock, RecordSet, Zone, ZoneId};
+use crate::config::Deployed;
+use crate::decide::Seen;
+use crate::error::{Error, Result};
+use crate::lock::{Cas, Loaded, LockWrite};
+use crate::model::{Change, ChangeAction, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
-use crate::plan::Expect;
 
 /// EC2, as far as ec2-dns needs it.
 pub trait Instances: Send + Sync {
-    /// The instances among `ids` that EC2 knows (missing ids are simply absent).
-    fn describe(&self, ids: &[InstanceId]) -> impl Future<Output = Result<Vec<Instance>>> + Send;
-    /// Every instance carrying the name tag; only running ones when `running_only`.
-    fn tagged(&self, running_only: bool) -> impl Future<Output = Result<Vec<Instance>>> + Send;
-    /// Sets the status tag of one instance.
-    fn set_status(&self, id: &InstanceId, value: &str) -> impl Future<Output = Result<()>> + Send;
+    /// The instances among `owners` that EC2 knows (the others are simply absent).
+    fn describe(&self, owners: &[Owner]) -> impl Future<Output = Result<Vec<Instance>>> + Send;
+    /// Every instance carrying the name tag, in any state.
+    fn tagged(&self) -> impl Future<Output = Result<Vec<Instance>>> + Send;
+    /// Sets the status tag of every instance of `owners` to `value`.
+    fn set_status(&self, owners: &[Owner], value: &str) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// What a Route53 change batch came to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What became of one name's changes in one zone.
+#[derive(Debug)]
 pub enum Applied {
     Done,
-    /// Route53 refused the batch as a whole (`InvalidChangeBatch`): nothing was changed.
+    /// Route53 refused them (`InvalidChangeBatch`): nothing of them was applied.
     Rejected(String),
+    /// The call failed: they may or may not have been applied.
+    Failed(Error),
 }
 
-/// Route53, as far as ec2-dns needs it.
+/// Route53, as far as ec2-dns needs it, in domain terms. Implemented once, over the raw
+/// API ([`Route53Api`]), by `crate::aws::Route53Dns`, which owns the wire tactics.
 pub trait Dns: Send + Sync {
     /// Every hosted zone of the account.
     fn zones(&self) -> impl Future<Output = Result<Vec<Zone>>> + Send;
-    /// Every A and AAAA set of a zone, by name.
-    fn zone_records(
+    /// What `zone` holds for each of `names` (every name is in the answer).
+    fn read(
         &self,
         zone: &ZoneId,
-    ) -> impl Future<Output = Result<Vec<(Fqdn, RecordSet)>>> + Send;
-    /// The A and AAAA sets of one name in one zone.
-    fn name_records(
-        &self,
-        zone: &ZoneId,
-        name: &Fqdn,
-    ) -> impl Future<Output = Result<Vec<RecordSet>>> + Send;
-    /// Applies one change batch atomically.
+        names: &[Fqdn],
+    ) -> impl Future<Output = Result<BTreeMap<Fqdn, Seen>>> + Send;
+    /// What `zone` holds, for every name that has anything ec2-dns cares about.
+    fn read_zone(&self, zone: &ZoneId)
+        -> impl Future<Output = Result<BTreeMap<Fqdn, Seen>>> + Send;
+    /// Applies changes; each name's changes in one zone land together or not at all.
     fn change(
         &self,
-        zone: &ZoneId,
         changes: &[Change],
-    ) -> impl Future<Output = Result<Applied>> + Send;
+    ) -> impl Future<Output = BTreeMap<(Fqdn, ZoneId), Applied>> + Send;
 }
 
-/// Locks found, and the owner index: which names each asked-for instance owns.
-pub type Loaded = (Vec<Lock>, BTreeMap<InstanceId, BTreeSet<Fqdn>>);
-
-/// A conditional lock write either wins or finds someone else there.
+/// Where a listing of record sets starts (Route53's name, type and identifier).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cas {
-    /// Written; the lock's new version.
-    Won(u64),
-    /// The condition failed; the current owner, if there is a lock at all.
-    Lost(Option<InstanceId>),
+pub struct ListStart {
+    pub name: String,
+    pub rtype: Option<String>,
+    pub identifier: Option<String>,
 }
 
-/// The DynamoDB lock table. Every write is conditional on the owner and version read.
+/// A record set as Route53 lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawSet {
+    /// As Route53 spells it (lowercase, trailing dot, `\052` for `*`).
+    pub name: String,
+    pub rtype: String,
+    pub ttl: Option<i64>,
+    pub values: Vec<String>,
+    /// An alias, or a routing-policy set (set identifier): never ec2-dns's.
+    pub special: bool,
+}
+
+/// One page of `ListResourceRecordSets`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RawPage {
+    pub sets: Vec<RawSet>,
+    /// Where the next page starts, when the listing is truncated.
+    pub next: Option<ListStart>,
+}
+
+/// One change of a `ChangeResourceRecordSets` batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawChange {
+    pub action: ChangeAction,
+    pub name: String,
+    pub rtype: String,
+    pub ttl: i64,
+    pub values: Vec<String>,
+}
+
+/// The three Route53 calls ec2-dns makes, as the wire has them. The SDK client implements
+/// them for real; the test fake implements them with Route53's rules.
+pub trait Route53Api: Send + Sync {
+    /// All pages of `ListHostedZones`.
+    fn list_hosted_zones(&self) -> impl Future<Output = Result<Vec<Zone>>> + Send;
+    /// One page of `ListResourceRecordSets`.
+    fn list_record_sets(
+        &self,
+        zone: &ZoneId,
+        start: Option<&ListStart>,
+        max_items: Option<i32>,
+    ) -> impl Future<Output = Result<RawPage>> + Send;
+    /// One `ChangeResourceRecordSets` batch: `Ok(None)` applied, `Ok(Some(why))` refused
+    /// as a whole (`InvalidChangeBatch`).
+    fn change_batch(
+        &self,
+        zone: &ZoneId,
+        changes: &[RawChange],
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+}
+
+/// The DynamoDB lock table. Every write is conditional (see [`LockWrite`]).
 pub trait Locks: Send + Sync {
     /// Consistent read of the locks of `names` and of the owner index of `owners`.
-    fn load(
-        &self,
-        names: &[Fqdn],
-        owners: &[InstanceId],
-    ) -> impl Future<Output = Result<Loaded>> + Send;
-    /// Every name lock in the table. With `prune`, owner-index items that releases left
-    /// empty are deleted on the way (a write: never in a dry run, `plan` or `status`).
-    fn scan(&self, prune: bool) -> impl Future<Output = Result<Vec<Lock>>> + Send;
-    /// Takes `name` for `owner` (or updates its intent when `owner` already holds it),
-    /// provided the lock is still as `expect` says; records `intent` before Route53 changes.
-    fn acquire(
-        &self,
-        name: &Fqdn,
-        owner: &InstanceId,
-        expect: &Expect,
-        intent: &[RecordSet],
-    ) -> impl Future<Output = Result<Cas>> + Send;
-    /// Records what is now in Route53 and clears the intent, if `owner` still holds
-    /// `name` at `version`.
-    fn commit(
-        &self,
-        name: &Fqdn,
-        owner: &InstanceId,
-        version: u64,
-        records: &[RecordSet],
-    ) -> impl Future<Output = Result<Cas>> + Send;
-    /// Deletes the lock, if `owner` still holds `name` at `version`.
-    fn release(
-        &self,
-        name: &Fqdn,
-        owner: &InstanceId,
-        version: u64,
-    ) -> impl Future<Output = Result<Cas>> + Send;
+    fn load(&self, names: &[Fqdn], owners: &[Owner])
+        -> impl Future<Output = Result<Loaded>> + Send;
+    /// Every item of the table.
+    fn scan(&self) -> impl Future<Output = Result<Loaded>> + Send;
+    fn write(&self, w: &LockWrite) -> impl Future<Output = Result<Cas>> + Send;
+    /// Deletes owner-index items, each only while its name list is still empty.
+    fn prune_index(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
+    /// The configuration the deployed function last recorded.
+    fn deployed(&self) -> impl Future<Output = Result<Option<Deployed>>> + Send;
+    /// Records the function's configuration (at its cold start, when it differs).
+    fn record_deployed(&self, d: &Deployed) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A failed SQS message to make visible again after `delay_s` seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryLater {
+    pub queue_arn: String,
+    pub receipt_handle: String,
+    pub delay_s: i32,
+}
+
+/// The event queue, as far as the function itself acts on it: a failed message is retried
+/// soon (a DNS change must not wait for the queue's visibility timeout).
+pub trait Queue: Send + Sync {
+    fn retry_later(&self, messages: &[RetryLater]) -> impl Future<Output = Result<()>> + Send;
 }

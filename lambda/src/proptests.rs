@@ -1,18 +1,18 @@
-//! Properties over random worlds (issue: "prove it"): random event sequences with
-//! duplicates, drops, late delivery and injected faults converge after one reconcile-all;
-//! concurrent reconciles racing for one name leave exactly one owner whose records are the
+//! Properties over random worlds: random event sequences with duplicates, drops, late
+//! delivery, time passing and injected faults (reads included) converge after one
+//! reconcile of everything; concurrent runs racing for one name while EC2 changes under
+//! them leave exactly one holder whose records (IPv6 and private zone included) are the
 //! ones in Route53. Case counts: `EC2_DNS_PROPTEST_CASES` (default 1,000 each; `make soak`
 //! runs 10,000).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 
-use crate::fakes::Phase;
-use crate::model::InstanceState;
-use crate::plan::Scope;
-use crate::reconcile::Request;
-use crate::tests::{id, name, World};
+use crate::engine::{Request, CHANGE_WINDOW};
+use crate::model::{InstanceState, Scope};
+use crate::testing::faults::{Op, Phase};
+use crate::testing::{name, owner, World};
 
 const NAMES: [&str; 3] = [
     "a.dyn.example.com",
@@ -27,15 +27,6 @@ const TAGS: [Option<&str>; 6] = [
     Some("*.dyn.example.com"),
     None,
 ];
-const FAULT_OPS: [(&str, &str); 7] = [
-    ("ec2", "DescribeInstances"),
-    ("ec2", "CreateTags"),
-    ("dns", "ChangeResourceRecordSets"),
-    ("locks", "BatchGetItem"),
-    ("locks", "Acquire"),
-    ("locks", "Commit"),
-    ("locks", "Release"),
-];
 
 fn cases(default: u32) -> u32 {
     std::env::var("EC2_DNS_PROPTEST_CASES")
@@ -45,11 +36,14 @@ fn cases(default: u32) -> u32 {
 }
 
 #[derive(Debug, Clone)]
-enum Op {
+enum Change {
     Start(u8),
     Stop,
     Terminate,
     Tag(usize),
+    Ipv6(bool),
+    /// Time passes beyond every change window.
+    Later,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -63,28 +57,33 @@ enum Delivery {
 #[derive(Debug, Clone)]
 struct Step {
     instance: u32,
-    op: Op,
+    change: Change,
     delivery: Delivery,
     fault: Option<(usize, bool)>,
 }
 
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        3 => any::<u8>().prop_map(Change::Start),
+        2 => Just(Change::Stop),
+        1 => Just(Change::Terminate),
+        2 => (0..TAGS.len()).prop_map(Change::Tag),
+        1 => any::<bool>().prop_map(Change::Ipv6),
+        1 => Just(Change::Later),
+    ]
+}
+
 fn step() -> impl Strategy<Value = Step> {
-    let op = prop_oneof![
-        3 => any::<u8>().prop_map(Op::Start),
-        2 => Just(Op::Stop),
-        1 => Just(Op::Terminate),
-        2 => (0..TAGS.len()).prop_map(Op::Tag),
-    ];
     let delivery = prop_oneof![
         4 => Just(Delivery::Once),
         1 => Just(Delivery::Twice),
         1 => Just(Delivery::Dropped),
         1 => Just(Delivery::Late),
     ];
-    let fault = proptest::option::weighted(0.2, (0..FAULT_OPS.len(), any::<bool>()));
-    (1u32..=4, op, delivery, fault).prop_map(|(instance, op, delivery, fault)| Step {
+    let fault = proptest::option::weighted(0.25, (0..Op::all().len(), any::<bool>()));
+    (1u32..=4, change(), delivery, fault).prop_map(|(instance, change, delivery, fault)| Step {
         instance,
-        op,
+        change,
         delivery,
         fault,
     })
@@ -98,33 +97,43 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 impl World {
-    fn inject(&self, (op, after): (usize, bool)) {
-        let (svc, op) = FAULT_OPS[op];
-        let phase = if after { Phase::After } else { Phase::Before };
-        match svc {
-            "ec2" => self.rec.instances.faults.fail(op, phase, 1),
-            "dns" => self.rec.dns.faults.fail(op, phase, 1),
-            _ => self.rec.locks.faults.fail(op, phase, 1),
+    fn apply(&self, n: u32, change: &Change) {
+        let gone = self
+            .ec2()
+            .get(&owner(n))
+            .is_some_and(|i| i.state == InstanceState::Terminated);
+        match change {
+            _ if gone => {}
+            Change::Start(ip) => self.ec2().update(&owner(n), |i| {
+                i.state = InstanceState::Running;
+                i.public_ipv4 = Some(Ipv4Addr::new(198, 51, 100, *ip));
+            }),
+            Change::Stop => self.set_state(n, InstanceState::Stopped),
+            Change::Terminate => self.set_state(n, InstanceState::Terminated),
+            Change::Tag(t) => self.set_tag(n, TAGS[*t]),
+            Change::Ipv6(on) => self.ec2().update(&owner(n), |i| {
+                i.ipv6 = if *on {
+                    vec![Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, n as u16)]
+                } else {
+                    Vec::new()
+                }
+            }),
+            Change::Later => self.advance(CHANGE_WINDOW + 60),
         }
     }
 
-    async fn try_event(&self, n: u32) {
-        let req = Request {
-            scope: Scope::Instances([id(n)].into()),
-            verify_dns: false,
-            dry_run: false,
-        };
-        let _ = self.rec.reconcile(&req).await;
+    async fn try_event(&self, ns: &[u32]) {
+        let _ = self.rec.reconcile(&World::request(ns)).await;
     }
 
-    /// The desired state: every name claimed by a running instance is owned by one of its
-    /// running claimants and points at that owner's addresses; no other name has a lock or
-    /// a record.
+    /// The desired state: every name claimed by a running instance is held by one of its
+    /// running claimants and points at that holder's addresses in every zone; no other name
+    /// has a holder or a record.
     fn assert_desired(&self) {
-        let instances = self.rec.instances.instances.lock().unwrap().clone();
+        let instances = self.ec2().all();
         for n in NAMES {
             let claimants: Vec<_> = instances
-                .values()
+                .iter()
                 .filter(|i| i.state == InstanceState::Running)
                 .filter(|i| {
                     i.name_tag.as_deref().is_some_and(|t| {
@@ -135,24 +144,31 @@ impl World {
                 .collect();
             match self.owner(n) {
                 Some(o) => {
-                    let owner = claimants
+                    let holder = claimants
                         .iter()
-                        .find(|i| i.id == o)
-                        .unwrap_or_else(|| panic!("{n} owned by non-claimant {o}"));
+                        .find(|i| i.owner == o)
+                        .unwrap_or_else(|| panic!("{n} held by non-claimant {o}"));
                     assert_eq!(
                         self.a(n),
-                        owner.public_ipv4.map(|ip| vec![ip.to_string()]),
+                        holder.public_ipv4.map(|ip| vec![ip.to_string()]),
                         "{n}"
                     );
                     assert_eq!(
                         self.private_a(n),
-                        owner.private_ipv4.map(|ip| vec![ip.to_string()]),
+                        holder.private_ipv4.map(|ip| vec![ip.to_string()]),
+                        "{n}"
+                    );
+                    let v6: Vec<String> = holder.ipv6.iter().map(|a| a.to_string()).collect();
+                    assert_eq!(
+                        self.values(&self.public, n, "AAAA"),
+                        (!v6.is_empty()).then_some(v6),
                         "{n}"
                     );
                 }
                 None => {
-                    assert!(claimants.is_empty(), "{n} claimed but unowned");
+                    assert!(claimants.is_empty(), "{n} claimed but not held");
                     assert_eq!(self.a(n), None, "{n}");
+                    assert_eq!(self.private_a(n), None, "{n}");
                 }
             }
         }
@@ -163,7 +179,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(1000), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_event_sequences_with_faults_converge_after_one_reconcile_all(steps in proptest::collection::vec(step(), 1..24)) {
+    fn random_event_sequences_with_faults_converge_after_one_reconcile_of_everything(steps in proptest::collection::vec(step(), 1..24)) {
         block_on(async {
             let w = World::new();
             for n in 1..=4 {
@@ -171,38 +187,27 @@ proptest! {
             }
             let mut late = Vec::new();
             for s in &steps {
-                let terminated = w.rec.instances.get(&id(s.instance)).is_some_and(|i| i.state == InstanceState::Terminated);
-                match &s.op {
-                    Op::Start(_) if terminated => {}
-                    Op::Start(ip) => w.rec.instances.update(&id(s.instance), |i| {
-                        i.state = InstanceState::Running;
-                        i.public_ipv4 = Some(Ipv4Addr::new(198, 51, 100, *ip));
-                    }),
-                    Op::Stop if terminated => {}
-                    Op::Stop => w.set_state(s.instance, InstanceState::Stopped),
-                    Op::Terminate => w.set_state(s.instance, InstanceState::Terminated),
-                    Op::Tag(t) => w.set_tag(s.instance, TAGS[*t]),
-                }
-                if let Some(f) = s.fault {
-                    w.inject(f);
+                w.apply(s.instance, &s.change);
+                if let Some((op, after)) = s.fault {
+                    w.faults.fail(Op::all()[op], if after { Phase::After } else { Phase::Before }, 1);
                 }
                 match s.delivery {
-                    Delivery::Once => w.try_event(s.instance).await,
+                    Delivery::Once => w.try_event(&[s.instance]).await,
                     Delivery::Twice => {
-                        w.try_event(s.instance).await;
-                        w.try_event(s.instance).await;
+                        w.try_event(&[s.instance]).await;
+                        w.try_event(&[s.instance]).await;
                     }
                     Delivery::Dropped => {}
                     Delivery::Late => late.push(s.instance),
                 }
             }
             for n in late.into_iter().rev() {
-                w.try_event(n).await;
+                w.try_event(&[n]).await;
             }
-            // Faults that did not fire are dropped; one reconcile-all makes up for dropped events.
-            for f in [&w.rec.instances.faults, &w.rec.dns.faults, &w.rec.locks.faults] {
-                f.clear();
-            }
+            // Faults that did not fire are dropped; once every window is over, one reconcile
+            // of everything makes up for dropped events and failed calls.
+            w.faults.clear();
+            w.advance(CHANGE_WINDOW + 60);
             w.all().await;
             w.assert_converged().await;
             w.assert_desired();
@@ -210,69 +215,73 @@ proptest! {
     }
 
     #[test]
-    fn concurrent_claims_and_releases_leave_exactly_one_owner(
+    fn concurrent_runs_while_ec2_changes_leave_exactly_one_holder(
         yields in proptest::collection::vec(0u8..4, 1..16),
-        stop_owner in any::<bool>(),
+        held_first in any::<bool>(),
         scopes in proptest::collection::vec(proptest::collection::btree_set(1u32..=3, 1..=3), 2..=4),
+        changes in proptest::collection::vec((1u32..=3, change()), 0..4),
+        ipv6 in any::<bool>(),
     ) {
         block_on(async {
             let w = World::new();
             for n in 1..=3 {
                 w.launch(n, "a.dyn.example.com");
+                if ipv6 {
+                    w.apply(n, &Change::Ipv6(true));
+                }
             }
-            if stop_owner {
+            if held_first {
                 w.event(&[1]).await;
-                w.set_state(1, InstanceState::Stopped);
             }
-            for f in [&w.rec.instances.faults, &w.rec.dns.faults, &w.rec.locks.faults] {
-                f.set_yields(yields.clone());
-            }
+            w.faults.set_yields(yields.clone());
             let runs = scopes.iter().map(|s| {
-                let req = Request { scope: Scope::Instances(s.iter().map(|n| id(*n)).collect()), verify_dns: false, dry_run: false };
+                let req = Request {
+                    scope: Scope::Owners(s.iter().map(|n| owner(*n)).collect()),
+                    verify_dns: false,
+                    dry_run: false,
+                    deadline: None,
+                };
                 let rec = &w.rec;
                 async move { rec.reconcile(&req).await }
             });
-            let results = futures_util::future::join_all(runs).await;
-            let retry = results.iter().any(|r| r.as_ref().map_or(true, |rep| !rep.failed.is_empty()));
-            let locks = w.rec.locks.snapshot();
-            prop_assert!(locks.len() <= 1);
-            if let Some(l) = locks.values().next() {
-                prop_assert!(l.owner != id(1) || !stop_owner, "a stopped owner kept the name");
-            }
-            if retry {
-                // A run that lost a race asks to be retried: the retry settles it.
-                w.event(&[1, 2, 3]).await;
-            }
-            w.assert_invariants();
-            prop_assert!(w.owner("a.dyn.example.com").is_some());
+            // EC2 changes while the runs interleave.
+            let mutate = async {
+                for (n, c) in &changes {
+                    tokio::task::yield_now().await;
+                    w.apply(*n, c);
+                }
+            };
+            let (results, ()) = tokio::join!(futures_util::future::join_all(runs), mutate);
+            let _ = results;
+            // Safe at once, whatever the interleaving: nothing unmarked, nothing ahead of the
+            // lock (one holder per name is the lock table's own structure).
+            w.assert_marked();
+            // Whatever the runs saw, the retries of their events (and of the changes' events)
+            // after the windows settle it.
+            w.faults.set_yields(Vec::new());
+            w.advance(CHANGE_WINDOW + 60);
+            w.event(&[1, 2, 3]).await;
+            w.all().await;
+            w.assert_converged().await;
             w.assert_desired();
-            Ok(())
-        })?;
+        });
     }
 }
 
-/// Shrunk from `concurrent_claims_and_releases_leave_exactly_one_owner`: two runs for one
-/// instance; the overtaken one must not back out the records the other one relies on.
+/// Shrunk from `concurrent_runs_while_ec2_changes_leave_exactly_one_holder`: two runs for
+/// one instance; the overtaken one must not touch the records the other relies on.
 #[tokio::test]
 async fn an_overtaken_run_never_touches_the_records_of_the_run_that_overtook_it() {
     let w = World::new();
     for n in 1..=3 {
         w.launch(n, "a.dyn.example.com");
     }
-    for f in [
-        &w.rec.instances.faults,
-        &w.rec.dns.faults,
-        &w.rec.locks.faults,
-    ] {
-        f.set_yields(vec![0, 2, 2, 0]);
-    }
-    let req = Request {
-        scope: Scope::Instances([id(1)].into()),
-        verify_dns: false,
-        dry_run: false,
-    };
+    w.faults.set_yields(vec![0, 2, 2, 0]);
+    let req = World::request(&[1]);
     let (a, b) = tokio::join!(w.rec.reconcile(&req), w.rec.reconcile(&req));
     assert!(a.is_ok() && b.is_ok());
+    w.faults.set_yields(Vec::new());
+    w.event(&[1]).await;
     w.assert_invariants();
     w.assert_desired();
 }

@@ -1,13 +1,12 @@
 //! The JSON report of a reconcile: what was (or, in a dry run, would be) changed, and why
-//! some names were not.
-
-use std::collections::BTreeSet;
+//! some names were not. A pure wire type: what to retry is `crate::retry`'s business.
 
 use serde::Serialize;
 
-use crate::model::{InstanceId, RecordSet, ZoneId};
+use crate::decide::outcome::Outcome;
+use crate::decide::{Frozen, RowAction, SlotChange};
+use crate::model::{InstanceId, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
-use crate::plan::Outcome;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -15,36 +14,46 @@ pub struct Report {
     pub changes: Vec<ChangeRow>,
     pub conflicts: Vec<ConflictRow>,
     pub skipped: Vec<SkipRow>,
+    /// Names left exactly as they are until an operator acts.
+    pub frozen: Vec<FrozenRow>,
     pub failed: Vec<FailRow>,
-    /// Instances with a failed name or tag write: their events must be retried.
-    #[serde(skip)]
-    pub failed_instances: BTreeSet<InstanceId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangeRow {
-    /// `CREATE`, `UPDATE` (old values swapped for new ones atomically) or `DELETE`.
-    pub action: &'static str,
+    /// `CREATE`, `UPDATE` (old values swapped for new ones atomically), `DELETE`, or
+    /// `MARK` (only the ownership marker changes).
+    pub action: RowAction,
     pub name: Fqdn,
     #[serde(rename = "type")]
     pub rtype: &'static str,
     pub values: Vec<String>,
     pub old_values: Vec<String>,
     pub zone_id: ZoneId,
-    pub instance: InstanceId,
+    /// The zone's name (empty when the zone no longer exists).
+    pub zone: String,
+    pub private: bool,
+    /// The instance the records are (or were) for, and its qualified owner.
+    pub instance: Option<InstanceId>,
+    pub owner: Option<Owner>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConflictRow {
     pub name: Fqdn,
-    pub instance: InstanceId,
-    pub owner: Option<InstanceId>,
+    /// The claimant that did not get the name.
+    pub instance: Option<InstanceId>,
+    pub owner: Owner,
+    /// Who holds it instead; `null` when it is a record ec2-dns did not write.
+    pub holder: Option<Owner>,
     pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SkipRow {
-    pub instance: InstanceId,
+    pub instance: Option<InstanceId>,
+    pub owner: Owner,
+    /// The tag entry as written (or the name, when it is valid).
     pub name: String,
     pub reason: String,
     /// Refused as invalid (rather than skipped for want of a zone or an address).
@@ -53,88 +62,90 @@ pub struct SkipRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FrozenRow {
+    pub name: Fqdn,
+    pub holder: Option<Owner>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailRow {
+    /// The name, or the status tag's key for a tag that could not be written.
     pub name: String,
     pub instance: Option<InstanceId>,
+    pub owner: Option<Owner>,
     pub reason: String,
 }
 
 impl Report {
-    /// Adds the rows for turning `old` into `new` for `name`, one per (zone, type) slot.
-    pub fn add_changes(
-        &mut self,
-        name: &Fqdn,
-        instance: &InstanceId,
-        old: &[RecordSet],
-        new: &[RecordSet],
-    ) {
-        let mut slots: Vec<_> = old
-            .iter()
-            .chain(new)
-            .map(|s| (s.zone_id.clone(), s.rtype))
-            .collect();
-        slots.sort();
-        slots.dedup();
-        for (zone, rtype) in slots {
-            let find = |sets: &[RecordSet]| {
-                sets.iter()
-                    .find(|s| s.zone_id == zone && s.rtype == rtype)
-                    .cloned()
-            };
-            let (o, n) = (find(old), find(new));
-            let action = match (&o, &n) {
-                (Some(o), Some(n)) if o == n => continue,
-                (Some(_), Some(_)) => "UPDATE",
-                (None, Some(_)) => "CREATE",
-                (Some(_), None) => "DELETE",
-                (None, None) => continue,
-            };
+    /// Adds the rows of one name's slot changes.
+    pub fn add_changes(&mut self, rows: &[SlotChange], zones: &[Zone]) {
+        for r in rows {
+            let zone = zones.iter().find(|z| z.id == r.slot.zone);
             self.changes.push(ChangeRow {
-                action,
-                name: name.clone(),
-                rtype: rtype.as_str(),
-                values: n.map(|s| s.values).unwrap_or_default(),
-                old_values: o.map(|s| s.values).unwrap_or_default(),
-                zone_id: zone,
-                instance: instance.clone(),
+                action: r.action,
+                name: r.name.clone(),
+                rtype: r.slot.rtype.as_str(),
+                values: r.values.clone(),
+                old_values: r.old_values.clone(),
+                zone_id: r.slot.zone.clone(),
+                zone: zone.map(|z| z.name.to_string()).unwrap_or_default(),
+                private: zone.is_some_and(|z| z.private),
+                instance: r.owner.as_ref().and_then(|o| o.instance_id().cloned()),
+                owner: r.owner.clone(),
             });
         }
     }
 
     /// Adds the row an outcome calls for (successes are rows of `changes`, not here).
-    pub fn add_outcome(&mut self, instance: &InstanceId, outcome: &Outcome) {
+    pub fn add_outcome(&mut self, owner: &Owner, outcome: &Outcome) {
+        let instance = owner.instance_id().cloned();
         match outcome {
-            Outcome::Published { .. } | Outcome::Released { .. } => {}
+            Outcome::Published { .. } | Outcome::Released { .. } | Outcome::Frozen { .. } => {}
             Outcome::Conflict {
                 name,
-                owner,
+                holder,
                 reason,
             } => self.conflicts.push(ConflictRow {
                 name: name.clone(),
-                instance: instance.clone(),
+                instance,
                 owner: owner.clone(),
+                holder: holder.clone(),
                 reason: reason.clone(),
             }),
             Outcome::Invalid { raw, reason } => self.skipped.push(SkipRow {
-                instance: instance.clone(),
+                instance,
+                owner: owner.clone(),
                 name: raw.clone(),
                 reason: reason.clone(),
                 invalid: true,
             }),
             Outcome::Skipped { name, reason } => self.skipped.push(SkipRow {
-                instance: instance.clone(),
+                instance,
+                owner: owner.clone(),
                 name: name.to_string(),
                 reason: reason.clone(),
                 invalid: false,
             }),
-            Outcome::Failed { name, reason } => {
-                self.failed.push(FailRow {
-                    name: name.to_string(),
-                    instance: Some(instance.clone()),
-                    reason: reason.clone(),
-                });
-                self.failed_instances.insert(instance.clone());
-            }
+            Outcome::Failed { name, reason } => self.failed.push(FailRow {
+                name: name.to_string(),
+                instance,
+                owner: Some(owner.clone()),
+                reason: reason.clone(),
+            }),
         }
+    }
+
+    pub fn add_frozen(&mut self, frozen: &[Frozen]) {
+        self.frozen.extend(frozen.iter().map(|f| FrozenRow {
+            name: f.name.clone(),
+            holder: f.holder.clone(),
+            reason: f.reason.clone(),
+        }));
+    }
+
+    /// The owners with something to retry.
+    pub fn failed_owners(&self) -> impl Iterator<Item = &Owner> {
+        self.failed.iter().filter_map(|f| f.owner.as_ref())
     }
 }

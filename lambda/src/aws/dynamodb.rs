@@ -1,52 +1,54 @@
-//! DynamoDB lock table. Item layout (documented in docs/contract.md):
-//! - name lock: `pk` = name, `owner`, `version`, `records` (JSON), `intent` (JSON, only
-//!   while a Route53 change is in flight), `since`, `updated`;
-//! - owner index: `pk` = `owner#<instance-id>`, `names` (string set), written in the same
-//!   transaction as the name lock.
+//! DynamoDB lock table (layout documented in docs/contract.md):
+//! - name lock, `pk` = the name: `layout` (2), `version`, `gen`, `owner` (absent while the
+//!   name is free), `records`, `blocked` (JSON), `until`, `check`, `waiting` (string set),
+//!   `since`, `updated`. Layout-1 items (no `layout`, a bare instance id as `owner`, an
+//!   `intent`) are read in place and rewritten as layout 2 by their next decision.
+//! - owner index, `pk` = `owner#<owner>`: `names` (string set), written in the same
+//!   transaction as the lock whose holder changes.
+//! - the deployed configuration, `pk` = `config#reconciler`.
 //!
-//! Every write is conditional on the owner and version that were read.
+//! Every write is conditional on what was read.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::date_time::Format;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::DateTime;
 
 use super::sdk_error;
+use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::model::{InstanceId, Lock, RecordSet};
+use crate::lock::{Blocked, Cas, Decision, Expect, Loaded, Lock, LockWrite, Unreadable};
+use crate::model::{Home, InstanceId, Owner, RecordSet};
 use crate::name::Fqdn;
-use crate::plan::Expect;
-use crate::ports::{Cas, Loaded, Locks};
+use crate::ports::Locks;
 
+/// The item layout this release writes.
+pub const LAYOUT: u64 = 2;
 const OWNER_PREFIX: &str = "owner#";
-/// Hands a lock to a new owner with a new intent.
-const TAKEOVER: &str = "SET #o = :new, #v = :v1, #i = :i, #s = :now, #u = :now";
+const CONFIG_KEY: &str = "config#reconciler";
 /// Keys per BatchGetItem call.
 const KEYS_PER_BATCH: usize = 100;
 /// Attempts at keys DynamoDB returns unprocessed.
 const UNPROCESSED_ATTEMPTS: u32 = 5;
-/// Same-owner-and-version condition. Every attribute goes through a `#` alias: several of
-/// our names (`owner`, `names`, ...) are DynamoDB reserved words.
-const HELD: &str = "#o = :o AND #v = :v";
-/// The aliases every expression may use.
-const ALIASES: [(&str, &str); 7] = [
-    ("#o", "owner"),
+/// Every attribute goes through a `#` alias: several of our names (`owner`, `names`,
+/// `check`, ...) are DynamoDB reserved words.
+const ALIASES: [(&str, &str); 9] = [
     ("#v", "version"),
-    ("#r", "records"),
-    ("#i", "intent"),
-    ("#s", "since"),
+    ("#g", "gen"),
+    ("#w", "waiting"),
+    ("#c", "check"),
+    ("#t", "until"),
     ("#u", "updated"),
     ("#n", "names"),
+    ("#k", "pk"),
+    ("#o", "owner"),
 ];
 
 /// The aliases an expression uses (DynamoDB refuses unused ones).
@@ -61,6 +63,8 @@ fn aliases(expr: &str) -> HashMap<String, String> {
 pub struct DynamoLocks {
     client: Client,
     table: String,
+    /// Owners of layout-1 items (bare instance ids) live here.
+    home: Home,
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -69,25 +73,14 @@ fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn n(v: u64) -> AttributeValue {
+fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
-fn owner_key(id: &InstanceId) -> String {
-    format!("{OWNER_PREFIX}{id}")
-}
-
-fn now() -> String {
+fn now_text() -> String {
     DateTime::from(SystemTime::now())
         .fmt(Format::DateTime)
         .unwrap_or_default()
-}
-
-fn json(records: &[RecordSet]) -> Result<String> {
-    serde_json::to_string(records).map_err(|e| Error::Unexpected {
-        service: "dynamodb",
-        message: e.to_string(),
-    })
 }
 
 fn unexpected(message: String) -> Error {
@@ -97,62 +90,224 @@ fn unexpected(message: String) -> Error {
     }
 }
 
-/// Reads a name lock item; `None` for owner-index items.
-fn parse_lock(item: &Item) -> Result<Option<Lock>> {
-    let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok());
-    let Some(pk) = text("pk") else {
-        return Err(unexpected("lock item without pk".into()));
-    };
-    if pk.starts_with(OWNER_PREFIX) {
-        return Ok(None);
-    }
-    let name = Fqdn::parse(pk).map_err(|e| unexpected(format!("lock {pk:?}: {e}")))?;
-    let owner = text("owner")
-        .ok_or_else(|| unexpected(format!("lock {pk:?} has no owner")))
-        .and_then(|o| InstanceId::parse(o).map_err(unexpected))?;
-    let version = item
-        .get("version")
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| unexpected(format!("lock {pk:?} has no version")))?;
-    let sets = |k: &str| -> Result<Option<Vec<RecordSet>>> {
-        text(k)
-            .map(|j| {
-                serde_json::from_str(j).map_err(|e| unexpected(format!("lock {pk:?} {k}: {e}")))
-            })
-            .transpose()
-    };
-    Ok(Some(Lock {
-        name,
-        owner,
-        version,
-        records: sets("records")?.unwrap_or_default(),
-        intent: sets("intent")?,
-        since: text("since").cloned(),
-    }))
+fn owner_key(owner: &Owner) -> String {
+    format!("{OWNER_PREFIX}{owner}")
 }
 
-/// The owner a failed condition found, from the item DynamoDB returned with the failure.
-fn holder(item: Option<&Item>) -> Option<InstanceId> {
-    item?
-        .get("owner")?
-        .as_s()
-        .ok()
-        .and_then(|o| InstanceId::parse(o).ok())
+/// The index key a layout-1 item's holder was listed under.
+fn legacy_owner_key(owner: &Owner) -> String {
+    match owner.instance_id() {
+        Some(id) => format!("{OWNER_PREFIX}{id}"),
+        None => owner_key(owner),
+    }
+}
+
+/// What one item of the table is.
+enum Parsed {
+    Lock(Lock),
+    Index(Owner, BTreeSet<Fqdn>),
+    /// The recorded configuration, or an item of a later release.
+    Other,
+}
+
+fn text<'a>(item: &'a Item, k: &str) -> Option<&'a String> {
+    item.get(k).and_then(|v| v.as_s().ok())
+}
+
+fn number(item: &Item, k: &str) -> Option<u64> {
+    item.get(k)?.as_n().ok()?.parse().ok()
+}
+
+/// An owner as a lock or index item names it: qualified, or a bare instance id (layout 1,
+/// an instance of `home`).
+fn parse_owner(raw: &str, home: &Home) -> std::result::Result<Owner, String> {
+    if raw.contains('/') {
+        Owner::parse(raw)
+    } else {
+        InstanceId::parse(raw).map(|id| home.instance(id))
+    }
+}
+
+fn parse_item(item: &Item, home: &Home) -> std::result::Result<Parsed, Unreadable> {
+    let key = text(item, "pk").cloned().unwrap_or_default();
+    let bad = |name: Option<Fqdn>, reason: String| Unreadable {
+        key: key.clone(),
+        name,
+        reason,
+    };
+    if let Some(raw) = key.strip_prefix(OWNER_PREFIX) {
+        let owner = parse_owner(raw, home).map_err(|e| bad(None, e))?;
+        let names = item
+            .get("names")
+            .and_then(|v| v.as_ss().ok())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| Fqdn::parse(n).ok())
+            .collect();
+        return Ok(Parsed::Index(owner, names));
+    }
+    if key.contains('#') {
+        return Ok(Parsed::Other);
+    }
+    let name = Fqdn::parse(&key).map_err(|e| bad(None, format!("key is not a name: {e}")))?;
+    parse_lock(item, name.clone(), home)
+        .map(Parsed::Lock)
+        .map_err(|e| bad(Some(name), e))
+}
+
+fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock, String> {
+    let sets = |k: &str| -> std::result::Result<Option<Vec<RecordSet>>, String> {
+        text(item, k)
+            .map(|j| serde_json::from_str(j).map_err(|e| format!("{k}: {e}")))
+            .transpose()
+    };
+    let version = number(item, "version").ok_or("no version")?;
+    let owner = text(item, "owner")
+        .map(|o| parse_owner(o, home))
+        .transpose()?;
+    let since = text(item, "since").cloned();
+    match number(item, "layout") {
+        None => {
+            // Layout 1: always held; its intent, if any, may have been in flight.
+            let intent = sets("intent")?;
+            Ok(Lock {
+                name,
+                version,
+                gen: version,
+                holder: Some(owner.ok_or("no owner")?),
+                records: sets("records")?.unwrap_or_default(),
+                blocked: Vec::new(),
+                until: 0,
+                check: intent.is_some(),
+                waiting: BTreeSet::new(),
+                since,
+                legacy: Some(intent.unwrap_or_default()),
+            })
+        }
+        Some(LAYOUT) => {
+            let blocked: Vec<Blocked> = text(item, "blocked")
+                .map(|j| serde_json::from_str(j).map_err(|e| format!("blocked: {e}")))
+                .transpose()?
+                .unwrap_or_default();
+            let waiting = item
+                .get("waiting")
+                .and_then(|v| v.as_ss().ok())
+                .into_iter()
+                .flatten()
+                .map(|o| Owner::parse(o))
+                .collect::<std::result::Result<BTreeSet<_>, _>>()?;
+            Ok(Lock {
+                name,
+                version,
+                gen: number(item, "gen").ok_or("no gen")?,
+                holder: owner,
+                records: sets("records")?.unwrap_or_default(),
+                blocked,
+                until: number(item, "until").unwrap_or(0) as i64,
+                check: item
+                    .get("check")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+                waiting,
+                since,
+                legacy: None,
+            })
+        }
+        Some(other) => Err(format!(
+            "layout {other} is newer than this release reads ({LAYOUT})"
+        )),
+    }
+}
+
+fn parse_config(item: &Item) -> Option<Deployed> {
+    let allowed_domains = text(item, "allowed_domains")?
+        .split(',')
+        .filter(|d| !d.is_empty())
+        .map(Fqdn::parse)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .ok()?;
+    Some(Deployed {
+        allowed_domains,
+        name_tag: text(item, "name_tag")?.clone(),
+        ttl: number(item, "ttl")? as i64,
+        function: text(item, "function").cloned().unwrap_or_default(),
+        updated: text(item, "updated").cloned().unwrap_or_default(),
+    })
+}
+
+/// Adds one parsed item to what a read found.
+fn absorb(
+    out: &mut Loaded,
+    parsed: std::result::Result<Parsed, Unreadable>,
+    key: String,
+    item: &Item,
+) {
+    match parsed {
+        Ok(Parsed::Lock(l)) => out.locks.push(l),
+        Ok(Parsed::Index(owner, names)) => {
+            if !item.contains_key("names") {
+                out.empty_index.push(key);
+            }
+            out.index.entry(owner).or_default().extend(names);
+        }
+        Ok(Parsed::Other) => {}
+        Err(bad) => out.unreadable.push(bad),
+    }
+}
+
+/// The item a decision writes (a whole new item: what the previous layout had is gone).
+fn decision_item(d: &Decision) -> Result<Item> {
+    let now = now_text();
+    let mut item: Item = HashMap::from([
+        ("pk".to_string(), s(d.name.as_str())),
+        ("layout".to_string(), n(LAYOUT)),
+        (
+            "version".to_string(),
+            n(match d.expect {
+                Expect::Absent => 1,
+                Expect::Version(v) => v + 1,
+            }),
+        ),
+        ("gen".to_string(), n(d.gen)),
+        ("records".to_string(), s(json(&d.records)?)),
+        ("until".to_string(), n(d.until)),
+        ("updated".to_string(), s(now.as_str())),
+    ]);
+    if let Some(h) = &d.holder {
+        item.insert("owner".into(), s(h.to_string()));
+        item.insert("since".into(), s(d.since.clone().unwrap_or(now)));
+    }
+    if !d.blocked.is_empty() {
+        item.insert("blocked".into(), s(json(&d.blocked)?));
+    }
+    if !d.waiting.is_empty() {
+        item.insert(
+            "waiting".into(),
+            AttributeValue::Ss(d.waiting.iter().map(|o| o.to_string()).collect()),
+        );
+    }
+    Ok(item)
+}
+
+/// JSON of the lists kept in lock items.
+fn json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| unexpected(e.to_string()))
 }
 
 impl DynamoLocks {
-    pub fn new(client: Client, table: &str) -> Self {
+    pub fn new(client: Client, table: &str, home: Home) -> Self {
         DynamoLocks {
             client,
             table: table.to_string(),
+            home,
         }
     }
 
-    fn index_update(&self, owner: &InstanceId, op: &str, name: &Fqdn) -> Result<TransactWriteItem> {
+    fn index_update(&self, key: String, op: &str, name: &Fqdn) -> Result<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(owner_key(owner)))
+            .key("pk", s(key))
             .update_expression(format!("{op} #n :n"))
             .set_expression_attribute_names(Some(aliases("#n")))
             .expression_attribute_values(":n", AttributeValue::Ss(vec![name.to_string()]))
@@ -161,8 +316,75 @@ impl DynamoLocks {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
+    /// The owner-index changes a decision makes (none when the holder stays).
+    fn index_changes(&self, d: &Decision) -> Result<Vec<TransactWriteItem>> {
+        let mut out = Vec::new();
+        let moved = d.previous != d.holder || d.previous_legacy;
+        if !moved {
+            return Ok(out);
+        }
+        if let Some(p) = &d.previous {
+            let key = if d.previous_legacy {
+                legacy_owner_key(p)
+            } else {
+                owner_key(p)
+            };
+            out.push(self.index_update(key, "DELETE", &d.name)?);
+        }
+        if let Some(h) = &d.holder {
+            out.push(self.index_update(owner_key(h), "ADD", &d.name)?);
+        }
+        Ok(out)
+    }
+
+    async fn decide(&self, d: &Decision) -> Result<Cas> {
+        let item = decision_item(d)?;
+        let version = match d.expect {
+            Expect::Absent => 1,
+            Expect::Version(v) => v + 1,
+        };
+        let (condition, values): (&str, Vec<(&str, AttributeValue)>) = match d.expect {
+            Expect::Absent => ("attribute_not_exists(#k)", vec![]),
+            Expect::Version(v) => ("#v = :v", vec![(":v", n(v))]),
+        };
+        let index = self.index_changes(d)?;
+        if index.is_empty() {
+            let mut req = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(aliases(condition)));
+            for (k, v) in values {
+                req = req.expression_attribute_values(k, v);
+            }
+            return match req.send().await {
+                Ok(_) => Ok(Cas::Won(version)),
+                Err(SdkError::ServiceError(se))
+                    if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                {
+                    Ok(Cas::Lost)
+                }
+                Err(e) => Err(sdk_error("dynamodb", "PutItem", e)),
+            };
+        }
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(aliases(condition)));
+        for (k, v) in values {
+            put = put.expression_attribute_values(k, v);
+        }
+        let put = put.build().map_err(|e| unexpected(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(put).build()];
+        items.extend(index);
+        self.transact(items, version).await
+    }
+
     /// Runs a transaction whose first item is the name lock; a failed condition on it is
-    /// a lost compare-and-swap, with the current owner.
+    /// a lost compare-and-swap.
     async fn transact(&self, items: Vec<TransactWriteItem>, won: u64) -> Result<Cas> {
         let r = self
             .client
@@ -172,65 +394,43 @@ impl DynamoLocks {
             .await;
         match r {
             Ok(_) => Ok(Cas::Won(won)),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    TransactWriteItemsError::TransactionCanceledException(_)
-                ) =>
-            {
-                let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() else {
-                    return Err(unexpected("transaction cancelled".into()));
-                };
-                let first = tc.cancellation_reasons().first();
-                if first.and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
-                    return Ok(Cas::Lost(holder(first.and_then(|r| r.item()))));
+            Err(SdkError::ServiceError(se)) => {
+                if let TransactWriteItemsError::TransactionCanceledException(tc) = se.err() {
+                    let codes: Vec<&str> = tc
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None"))
+                        .collect();
+                    if codes.first() == Some(&"ConditionalCheckFailed") {
+                        return Ok(Cas::Lost);
+                    }
+                    // Cancelled for another reason (a conflicting transaction, throttling):
+                    // nothing was written; retry.
+                    return Err(Error::Aws {
+                        service: "dynamodb",
+                        operation: "TransactWriteItems",
+                        message: format!("transaction cancelled: {codes:?}"),
+                        retryable: true,
+                    });
                 }
-                // Cancelled for another reason (a conflicting transaction, throttling): retry.
-                Err(Error::Aws {
-                    service: "dynamodb",
-                    operation: "TransactWriteItems",
-                    message: format!(
-                        "transaction cancelled: {:?}",
-                        tc.cancellation_reasons()
-                            .iter()
-                            .map(|r| r.code())
-                            .collect::<Vec<_>>()
-                    ),
-                    retryable: true,
-                })
+                Err(sdk_error(
+                    "dynamodb",
+                    "TransactWriteItems",
+                    SdkError::ServiceError(se),
+                ))
             }
             Err(e) => Err(sdk_error("dynamodb", "TransactWriteItems", e)),
         }
     }
 
-    /// Deletes owner-index items left empty by releases (DynamoDB drops an emptied set
-    /// attribute but keeps the item), each only if it is still empty, so a claim that
-    /// adds a name meanwhile is never lost. Best effort: a failure leaves a tiny item.
-    async fn prune(&self, keys: Vec<String>) {
-        for key in keys {
-            let r = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(key.as_str()))
-                .condition_expression("attribute_not_exists(#n)")
-                .set_expression_attribute_names(Some(aliases("#n")))
-                .send()
-                .await;
-            if let Err(e) = r {
-                tracing::debug!(key, error = %DisplayErrorContext(&e), "empty owner index kept");
-            }
-        }
-    }
-
-    /// A conditional UpdateItem on the lock alone.
-    async fn update_held(
+    /// A conditional UpdateItem; the version always moves on.
+    async fn update(
         &self,
         name: &Fqdn,
-        owner: &InstanceId,
-        version: u64,
         expr: &str,
+        condition: &str,
         values: Vec<(&str, AttributeValue)>,
+        won: u64,
     ) -> Result<Cas> {
         let mut req = self
             .client
@@ -238,45 +438,28 @@ impl DynamoLocks {
             .table_name(&self.table)
             .key("pk", s(name.as_str()))
             .update_expression(expr)
-            .condition_expression(HELD)
-            .set_expression_attribute_names(Some(aliases(&format!("{expr} {HELD}"))))
-            .expression_attribute_values(":o", s(owner.as_str()))
-            .expression_attribute_values(":v", n(version))
-            .expression_attribute_values(":v1", n(version + 1))
-            .expression_attribute_values(":now", s(now()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(aliases(&format!("{expr} {condition}"))))
+            .expression_attribute_values(":now", s(now_text()));
         for (k, v) in values {
             req = req.expression_attribute_values(k, v);
         }
         match req.send().await {
-            Ok(_) => Ok(Cas::Won(version + 1)),
+            Ok(_) => Ok(Cas::Won(won)),
             Err(SdkError::ServiceError(se))
                 if matches!(
                     se.err(),
                     UpdateItemError::ConditionalCheckFailedException(_)
                 ) =>
             {
-                let item = match se.err() {
-                    UpdateItemError::ConditionalCheckFailedException(c) => c.item(),
-                    _ => None,
-                };
-                Ok(Cas::Lost(holder(item)))
+                Ok(Cas::Lost)
             }
             Err(e) => Err(sdk_error("dynamodb", "UpdateItem", e)),
         }
     }
-}
 
-impl Locks for DynamoLocks {
-    async fn load(&self, names: &[Fqdn], owners: &[InstanceId]) -> Result<Loaded> {
-        let keys: Vec<String> = names
-            .iter()
-            .map(|n| n.to_string())
-            .chain(owners.iter().map(owner_key))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let (mut locks, mut index) = (Vec::new(), BTreeMap::new());
+    async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<Item>> {
+        let mut out = Vec::new();
         for chunk in keys.chunks(KEYS_PER_BATCH) {
             let mut pending: Vec<Item> = chunk
                 .iter()
@@ -301,48 +484,48 @@ impl Locks for DynamoLocks {
                     .consistent_read(true)
                     .build()
                     .map_err(|e| unexpected(e.to_string()))?;
-                let out = self
+                let page = self
                     .client
                     .batch_get_item()
                     .request_items(&self.table, request)
                     .send()
                     .await
                     .map_err(|e| sdk_error("dynamodb", "BatchGetItem", e))?;
-                for item in out
-                    .responses()
-                    .and_then(|r| r.get(&self.table))
-                    .into_iter()
-                    .flatten()
-                {
-                    let pk = item
-                        .get("pk")
-                        .and_then(|v| v.as_s().ok())
-                        .map(String::as_str)
-                        .unwrap_or_default();
-                    if let Some(id) = pk.strip_prefix(OWNER_PREFIX) {
-                        let id = InstanceId::parse(id).map_err(unexpected)?;
-                        let names = item
-                            .get("names")
-                            .and_then(|v| v.as_ss().ok())
-                            .into_iter()
-                            .flatten()
-                            .filter_map(|n| Fqdn::parse(n).ok())
-                            .collect();
-                        index.insert(id, names);
-                    } else if let Some(lock) = parse_lock(item)? {
-                        locks.push(lock);
-                    }
-                }
-                if let Some(left) = out.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                out.extend(
+                    page.responses()
+                        .and_then(|r| r.get(&self.table))
+                        .into_iter()
+                        .flatten()
+                        .cloned(),
+                );
+                if let Some(left) = page.unprocessed_keys().and_then(|u| u.get(&self.table)) {
                     pending = left.keys().to_vec();
                 }
             }
         }
-        Ok((locks, index))
+        Ok(out)
+    }
+}
+
+impl Locks for DynamoLocks {
+    async fn load(&self, names: &[Fqdn], owners: &[Owner]) -> Result<Loaded> {
+        let keys: Vec<String> = names
+            .iter()
+            .map(|n| n.to_string())
+            .chain(owners.iter().map(owner_key))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut out = Loaded::default();
+        for item in self.batch_get(keys).await? {
+            let key = text(&item, "pk").cloned().unwrap_or_default();
+            absorb(&mut out, parse_item(&item, &self.home), key, &item);
+        }
+        Ok(out)
     }
 
-    async fn scan(&self, prune: bool) -> Result<Vec<Lock>> {
-        let mut out = Vec::new();
+    async fn scan(&self) -> Result<Loaded> {
+        let mut out = Loaded::default();
         let mut pages = self
             .client
             .scan()
@@ -350,131 +533,113 @@ impl Locks for DynamoLocks {
             .consistent_read(true)
             .into_paginator()
             .send();
-        let mut empty_index = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| sdk_error("dynamodb", "Scan", e))?;
             for item in page.items() {
-                let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                if pk.is_some_and(|k| k.starts_with(OWNER_PREFIX)) && !item.contains_key("names") {
-                    empty_index.extend(pk.cloned());
-                }
-                out.extend(parse_lock(item)?);
+                let key = text(item, "pk").cloned().unwrap_or_default();
+                absorb(&mut out, parse_item(item, &self.home), key, item);
             }
-        }
-        if prune {
-            self.prune(empty_index).await;
         }
         Ok(out)
     }
 
-    async fn acquire(
-        &self,
-        name: &Fqdn,
-        owner: &InstanceId,
-        expect: &Expect,
-        intent: &[RecordSet],
-    ) -> Result<Cas> {
-        let intent = s(json(intent)?);
-        match expect {
-            Expect::Absent => {
-                let at = now();
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .item("pk", s(name.as_str()))
-                    .item("owner", s(owner.as_str()))
-                    .item("version", n(1))
-                    .item("records", s("[]"))
-                    .item("intent", intent)
-                    .item("since", s(at.as_str()))
-                    .item("updated", s(at))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .map_err(|e| unexpected(e.to_string()))?;
-                let items = vec![
-                    TransactWriteItem::builder().put(put).build(),
-                    self.index_update(owner, "ADD", name)?,
-                ];
-                self.transact(items, 1).await
-            }
-            Expect::Held {
-                owner: current,
+    async fn write(&self, w: &LockWrite) -> Result<Cas> {
+        match w {
+            LockWrite::Decide(d) => self.decide(d).await,
+            LockWrite::Wait {
+                name,
                 version,
-            } if current == owner => {
-                self.update_held(
+                waiting,
+            } => {
+                let list: Vec<String> = waiting.iter().map(|o| o.to_string()).collect();
+                self.update(
                     name,
-                    owner,
-                    *version,
-                    "SET #i = :i, #v = :v1, #u = :now",
-                    vec![(":i", intent)],
+                    "ADD #w :w SET #v = :v1, #u = :now",
+                    "#v = :v",
+                    vec![
+                        (":w", AttributeValue::Ss(list)),
+                        (":v", n(version)),
+                        (":v1", n(version + 1)),
+                    ],
+                    version + 1,
                 )
                 .await
             }
-            Expect::Held {
-                owner: current,
-                version,
-            } => {
-                let update = Update::builder()
-                    .table_name(&self.table)
-                    .key("pk", s(name.as_str()))
-                    .update_expression(TAKEOVER)
-                    .condition_expression(HELD)
-                    .set_expression_attribute_names(Some(aliases(&format!("{TAKEOVER} {HELD}"))))
-                    .expression_attribute_values(":o", s(current.as_str()))
-                    .expression_attribute_values(":new", s(owner.as_str()))
-                    .expression_attribute_values(":v", n(*version))
-                    .expression_attribute_values(":v1", n(version + 1))
-                    .expression_attribute_values(":i", intent)
-                    .expression_attribute_values(":now", s(now()))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .map_err(|e| unexpected(e.to_string()))?;
-                let items = vec![
-                    TransactWriteItem::builder().update(update).build(),
-                    self.index_update(current, "DELETE", name)?,
-                    self.index_update(owner, "ADD", name)?,
-                ];
-                self.transact(items, version + 1).await
+            LockWrite::Settle { name, version } => {
+                self.update(
+                    name,
+                    "REMOVE #c SET #v = :v1, #u = :now",
+                    "#v = :v",
+                    vec![(":v", n(version)), (":v1", n(version + 1))],
+                    version + 1,
+                )
+                .await
+            }
+            LockWrite::Check { name, gen, now } => {
+                // The version the write lands on is not known here (the condition is on
+                // the generation); callers of a check do not need it.
+                self.update(
+                    name,
+                    "SET #c = :yes, #t = :until, #v = #v + :one, #u = :now",
+                    "#g = :g",
+                    vec![
+                        (":yes", AttributeValue::Bool(true)),
+                        (":until", n(now)),
+                        (":one", n(1)),
+                        (":g", n(gen)),
+                    ],
+                    0,
+                )
+                .await
             }
         }
     }
 
-    async fn commit(
-        &self,
-        name: &Fqdn,
-        owner: &InstanceId,
-        version: u64,
-        records: &[RecordSet],
-    ) -> Result<Cas> {
-        self.update_held(
-            name,
-            owner,
-            version,
-            "SET #r = :r, #v = :v1, #u = :now REMOVE #i",
-            vec![(":r", s(json(records)?))],
-        )
-        .await
+    async fn prune_index(&self, keys: &[String]) -> Result<()> {
+        for key in keys {
+            let r = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(key.as_str()))
+                .condition_expression("attribute_not_exists(#n)")
+                .set_expression_attribute_names(Some(aliases("#n")))
+                .send()
+                .await;
+            if let Err(e) = r {
+                tracing::debug!(key, error = %sdk_error("dynamodb", "DeleteItem", e), "empty owner index kept");
+            }
+        }
+        Ok(())
     }
 
-    async fn release(&self, name: &Fqdn, owner: &InstanceId, version: u64) -> Result<Cas> {
-        let delete = Delete::builder()
+    async fn deployed(&self) -> Result<Option<Deployed>> {
+        let out = self
+            .client
+            .get_item()
             .table_name(&self.table)
-            .key("pk", s(name.as_str()))
-            .condition_expression(HELD)
-            .set_expression_attribute_names(Some(aliases(HELD)))
-            .expression_attribute_values(":o", s(owner.as_str()))
-            .expression_attribute_values(":v", n(version))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(|e| unexpected(e.to_string()))?;
-        let items = vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            self.index_update(owner, "DELETE", name)?,
-        ];
-        self.transact(items, version).await
+            .key("pk", s(CONFIG_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "GetItem", e))?;
+        Ok(out.item().and_then(parse_config))
+    }
+
+    async fn record_deployed(&self, d: &Deployed) -> Result<()> {
+        let domains: Vec<String> = d.allowed_domains.iter().map(|x| x.to_string()).collect();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(CONFIG_KEY))
+            .item("allowed_domains", s(domains.join(",")))
+            .item("name_tag", s(d.name_tag.as_str()))
+            .item("ttl", n(d.ttl))
+            .item("function", s(d.function.as_str()))
+            .item("updated", s(d.updated.as_str()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "PutItem", e))?;
+        Ok(())
     }
 }

@@ -1,4 +1,5 @@
-//! EC2: DescribeInstances (by id or by tag key, paginated) and CreateTags for the status.
+//! EC2: DescribeInstances (by id or by tag key, paginated) and CreateTags for the status,
+//! for the instances of one account and region.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -8,7 +9,7 @@ use aws_sdk_ec2::Client;
 
 use super::sdk_error;
 use crate::error::Result;
-use crate::model::{Instance, InstanceId, InstanceState};
+use crate::model::{Home, Instance, InstanceId, InstanceState, Owner};
 use crate::ports::Instances;
 
 /// Instance ids per DescribeInstances call.
@@ -17,20 +18,34 @@ const IDS_PER_CALL: usize = 1000;
 const IDS_PER_FILTER: usize = 200;
 /// Instances per DescribeInstances page.
 const PAGE_SIZE: i32 = 1000;
+/// Instances per CreateTags call (EC2 takes 1,000 and recommends fewer).
+const TAGS_PER_CALL: usize = 500;
 
 pub struct Ec2Instances {
     client: Client,
+    home: Home,
     name_tag: String,
     status_tag: String,
 }
 
 impl Ec2Instances {
-    pub fn new(client: Client, name_tag: &str, status_tag: &str) -> Self {
+    /// The instances of `home` (the account and region the client's credentials reach).
+    pub fn new(client: Client, home: Home, name_tag: &str, status_tag: &str) -> Self {
         Ec2Instances {
             client,
+            home,
             name_tag: name_tag.to_string(),
             status_tag: status_tag.to_string(),
         }
+    }
+
+    /// The instance ids among `owners` that live here.
+    fn ids<'a>(&self, owners: &'a [Owner]) -> Vec<&'a InstanceId> {
+        owners
+            .iter()
+            .filter(|o| o.home() == &self.home)
+            .filter_map(Owner::instance_id)
+            .collect()
     }
 
     async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Instance>> {
@@ -116,7 +131,7 @@ impl Ec2Instances {
             .filter_map(|a| a.ipv6_address()?.parse::<Ipv6Addr>().ok())
             .collect();
         Some(Instance {
-            id,
+            owner: self.home.instance(id),
             state,
             launch_time: i.launch_time().map(|t| t.secs()).unwrap_or_default(),
             name_tag: tag(&self.name_tag),
@@ -143,7 +158,8 @@ impl Instances for Ec2Instances {
     /// Up to 1,000 ids per call. EC2 fails the whole call when one id is unknown
     /// (terminated long ago): that chunk is then read by `instance-id` filter, where an
     /// unknown id is simply absent.
-    async fn describe(&self, ids: &[InstanceId]) -> Result<Vec<Instance>> {
+    async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+        let ids: Vec<InstanceId> = self.ids(owners).into_iter().cloned().collect();
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_CALL) {
             match self.by_ids(chunk).await? {
@@ -159,22 +175,23 @@ impl Instances for Ec2Instances {
         Ok(out)
     }
 
-    async fn tagged(&self, running_only: bool) -> Result<Vec<Instance>> {
-        let mut filters = vec![filter("tag-key", [self.name_tag.clone()])];
-        if running_only {
-            filters.push(filter("instance-state-name", ["running".to_string()]));
-        }
-        self.list(filters).await
+    async fn tagged(&self) -> Result<Vec<Instance>> {
+        self.list(vec![filter("tag-key", [self.name_tag.clone()])])
+            .await
     }
 
-    async fn set_status(&self, id: &InstanceId, value: &str) -> Result<()> {
-        self.client
-            .create_tags()
-            .resources(id.as_str())
-            .tags(Tag::builder().key(&self.status_tag).value(value).build())
-            .send()
-            .await
-            .map_err(|e| sdk_error("ec2", "CreateTags", e))?;
+    /// One call for up to 500 instances: the same value goes to all of them.
+    async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
+        let ids = self.ids(owners);
+        for chunk in ids.chunks(TAGS_PER_CALL) {
+            self.client
+                .create_tags()
+                .set_resources(Some(chunk.iter().map(|i| i.to_string()).collect()))
+                .tags(Tag::builder().key(&self.status_tag).value(value).build())
+                .send()
+                .await
+                .map_err(|e| sdk_error("ec2", "CreateTags", e))?;
+        }
         Ok(())
     }
 }

@@ -4,10 +4,12 @@
 mod dynamodb;
 mod ec2;
 mod route53;
+mod sqs;
 
-pub use dynamodb::DynamoLocks;
+pub use dynamodb::{DynamoLocks, LAYOUT};
 pub use ec2::Ec2Instances;
-pub use route53::Route53Dns;
+pub use route53::{split_batches, Route53Dns, SdkRoute53, MAX_BATCH_CHARS, MAX_BATCH_VALUES};
+pub use sqs::SqsQueue;
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
@@ -16,22 +18,22 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use std::time::Duration;
 
-use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion};
+use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
 
 use crate::config::Config;
-use crate::error::Error;
+use crate::engine::{Reconciler, ROUTE53_CALL_MAX};
+use crate::error::{Error, Result};
 use crate::metrics::ApiCalls;
-use crate::reconcile::Reconciler;
+use crate::model::Home;
 
-/// The production reconciler: one SDK configuration from the standard sources (region,
-/// credentials chain, `AWS_ENDPOINT_URL`), standard retries (5 attempts; throttling and
-/// `PriorRequestNotComplete` back off), bounded timeouts, and one client per service whose
-/// every attempt is counted in `calls`. Built once per container and reused.
-pub async fn reconciler(
-    config: Config,
-    calls: &ApiCalls,
-) -> Reconciler<Ec2Instances, Route53Dns, DynamoLocks> {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
+/// The production reconciler.
+pub type AwsReconciler = Reconciler<Ec2Instances, Route53Dns<SdkRoute53>, DynamoLocks>;
+
+/// One SDK configuration from the standard sources (region, credentials chain,
+/// `AWS_ENDPOINT_URL`), standard retries (5 attempts; throttling and
+/// `PriorRequestNotComplete` back off) and bounded timeouts.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::standard().with_max_attempts(5))
         .timeout_config(
             TimeoutConfig::builder()
@@ -40,26 +42,71 @@ pub async fn reconciler(
                 .build(),
         )
         .load()
-        .await;
-    let ec2 = aws_sdk_ec2::config::Builder::from(&sdk)
+        .await
+}
+
+/// The account and region the credentials act in: `sts:GetCallerIdentity` (which needs no
+/// permission) and the configured region.
+pub async fn home(sdk: &SdkConfig, calls: &ApiCalls) -> Result<Home> {
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| Error::Config("no AWS region: set AWS_REGION".into()))?;
+    let conf = aws_sdk_sts::config::Builder::from(sdk)
         .interceptor(calls.clone())
         .build();
-    let r53 = aws_sdk_route53::config::Builder::from(&sdk)
+    let me = aws_sdk_sts::Client::from_conf(conf)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| sdk_error("sts", "GetCallerIdentity", e))?;
+    let account = me.account().unwrap_or_default();
+    Home::new(account, &region).map_err(Error::Config)
+}
+
+/// The production reconciler: one client per service whose every attempt is counted in
+/// `calls`. Route53 calls are bounded as a whole (retries included), so that no change is
+/// still on its way when its lock stops being "in flight". Built once per container.
+pub fn reconciler(sdk: &SdkConfig, config: Config, home: Home, calls: &ApiCalls) -> AwsReconciler {
+    let ec2 = aws_sdk_ec2::config::Builder::from(sdk)
         .interceptor(calls.clone())
         .build();
-    let ddb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+    let r53_timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(10))
+        .operation_timeout(Duration::from_secs(ROUTE53_CALL_MAX as u64))
+        .build();
+    let r53 = aws_sdk_route53::config::Builder::from(sdk)
+        .timeout_config(r53_timeouts)
+        .interceptor(calls.clone())
+        .build();
+    let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
         .interceptor(calls.clone())
         .build();
     Reconciler::new(
         Ec2Instances::new(
             aws_sdk_ec2::Client::from_conf(ec2),
+            home.clone(),
             &config.name_tag,
             &config.status_tag,
         ),
-        Route53Dns::new(aws_sdk_route53::Client::from_conf(r53)),
-        DynamoLocks::new(aws_sdk_dynamodb::Client::from_conf(ddb), &config.lock_table),
+        Route53Dns::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(r53))),
+        DynamoLocks::new(
+            aws_sdk_dynamodb::Client::from_conf(ddb),
+            &config.lock_table,
+            home.clone(),
+        ),
         config,
+        home,
     )
+}
+
+/// The event queue's client.
+pub fn queue(sdk: &SdkConfig, calls: &ApiCalls) -> SqsQueue {
+    let conf = aws_sdk_sqs::config::Builder::from(sdk)
+        .interceptor(calls.clone())
+        .build();
+    SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf))
 }
 
 /// Error codes that mean "slow down or try again" on any of the three services.

@@ -1,111 +1,318 @@
-//! Route53: ListHostedZones, ListResourceRecordSets, ChangeResourceRecordSets.
+//! Route53: the wire tactics over the raw API ([`Route53Dns`]: zone cache, read strategy,
+//! batch limits, per-name isolation of refused batches), and the SDK client that speaks
+//! the raw API for real ([`SdkRoute53`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::types::{self as r53, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
+use tokio::sync::Mutex;
 
 use super::sdk_error;
+use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::model::{Change, ChangeAction, RecordSet, RecordType, Zone, ZoneId};
-use crate::name::Fqdn;
-use crate::ports::{Applied, Dns};
+use crate::name::{Fqdn, MARKER_LABEL};
+use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
 
-pub struct Route53Dns {
-    client: Client,
+/// How long the hosted-zone list is reused before it is read again.
+const ZONE_CACHE: Duration = Duration::from_secs(300);
+/// Route53's limits per change batch: record values, and characters of all values.
+pub const MAX_BATCH_VALUES: usize = 1000;
+pub const MAX_BATCH_CHARS: usize = 32_000;
+/// Above this many names to read in one zone, the zone is listed once instead.
+const WHOLE_ZONE_ABOVE: usize = 20;
+/// Page size when reading one name (its sets, then its marker, are near each other).
+const NAME_PAGE: i32 = 10;
+
+/// The [`Dns`] port over any implementation of the raw API.
+pub struct Route53Dns<A> {
+    api: A,
+    zones: Mutex<Option<(Instant, Arc<Vec<Zone>>)>>,
 }
 
-impl Route53Dns {
-    pub fn new(client: Client) -> Self {
-        Route53Dns { client }
+impl<A: Route53Api> Route53Dns<A> {
+    pub fn new(api: A) -> Self {
+        Route53Dns {
+            api,
+            zones: Mutex::new(None),
+        }
     }
 
-    /// Pages through a zone's A and AAAA sets: all of them, or only those of `only`
-    /// (starting at that name and stopping at the first other name).
-    async fn records(&self, zone: &ZoneId, only: Option<&Fqdn>) -> Result<Vec<(Fqdn, RecordSet)>> {
-        let mut out = Vec::new();
-        let mut start: Option<(String, Option<RrType>, Option<String>)> =
-            only.map(|n| (n.to_string(), None, None));
-        loop {
-            let mut req = self
-                .client
-                .list_resource_record_sets()
-                .hosted_zone_id(&zone.0);
-            if let Some((name, rtype, ident)) = start.take() {
-                req = req
-                    .start_record_name(name)
-                    .set_start_record_type(rtype)
-                    .set_start_record_identifier(ident);
-            }
-            if only.is_some() {
-                req = req.max_items(10);
-            }
-            let page = req
-                .send()
-                .await
-                .map_err(|e| sdk_error("route53", "ListResourceRecordSets", e))?;
-            let mut past = false;
-            for set in page.resource_record_sets() {
-                let name = Fqdn::parse(set.name()).ok();
-                if only.is_some() && name.as_ref() != only {
-                    past = true;
-                    break;
+    /// The raw API underneath (tests reach the fake through it).
+    pub fn api(&self) -> &A {
+        &self.api
+    }
+
+    /// One name's sets and marker: a listing that starts at the name and stops once past
+    /// where Route53 sorts its marker.
+    async fn read_name(&self, zone: &ZoneId, name: &Fqdn) -> Result<Seen> {
+        let marker = name.marker_name();
+        let stop_after = sort_key(&marker);
+        let mut seen = Seen::default();
+        let mut start = Some(ListStart {
+            name: format!("{name}."),
+            rtype: None,
+            identifier: None,
+        });
+        while let Some(from) = start.take() {
+            let page = self
+                .api
+                .list_record_sets(zone, Some(&from), Some(NAME_PAGE))
+                .await?;
+            for set in &page.sets {
+                let at = set.name.trim_end_matches('.').to_ascii_lowercase();
+                if sort_key(&at) > stop_after {
+                    return Ok(finish(seen));
                 }
-                if let (Some(name), Some(rs)) = (name, convert(zone, set)) {
-                    out.push((name, rs));
+                if at == name.as_str() {
+                    absorb(&mut seen, zone, set, false);
+                } else if at == marker {
+                    absorb(&mut seen, zone, set, true);
                 }
             }
-            if past || !page.is_truncated() {
-                break;
-            }
-            match page.next_record_name() {
-                Some(n) => {
-                    start = Some((
-                        n.to_string(),
-                        page.next_record_type().cloned(),
-                        page.next_record_identifier().map(str::to_string),
-                    ))
+            start = page.next;
+        }
+        Ok(finish(seen))
+    }
+
+    /// Sends one batch; refused with several names in it, each name is tried alone so that
+    /// one name in the way cannot hold up the others.
+    async fn send(
+        &self,
+        zone: &ZoneId,
+        batch: &[(Fqdn, Vec<Change>)],
+        out: &mut BTreeMap<(Fqdn, ZoneId), Applied>,
+    ) {
+        let raw: Vec<RawChange> = batch
+            .iter()
+            .flat_map(|(_, cs)| cs.iter().map(raw_change))
+            .collect();
+        match self.api.change_batch(zone, &raw).await {
+            Ok(None) => {
+                for (name, _) in batch {
+                    out.insert((name.clone(), zone.clone()), Applied::Done);
                 }
-                None => break,
             }
+            Ok(Some(why)) if batch.len() == 1 => {
+                out.insert((batch[0].0.clone(), zone.clone()), Applied::Rejected(why));
+            }
+            Ok(Some(_)) => {
+                for (name, cs) in batch {
+                    let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
+                    let r = match self.api.change_batch(zone, &raw).await {
+                        Ok(None) => Applied::Done,
+                        Ok(Some(why)) => Applied::Rejected(why),
+                        Err(e) => Applied::Failed(e),
+                    };
+                    out.insert((name.clone(), zone.clone()), r);
+                }
+            }
+            Err(e) => {
+                let message = e.to_string();
+                for (name, _) in batch {
+                    out.insert(
+                        (name.clone(), zone.clone()),
+                        Applied::Failed(Error::Aws {
+                            service: "route53",
+                            operation: "ChangeResourceRecordSets",
+                            message: message.clone(),
+                            retryable: e.is_retryable(),
+                        }),
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl<A: Route53Api> Dns for Route53Dns<A> {
+    async fn zones(&self) -> Result<Vec<Zone>> {
+        let mut cache = self.zones.lock().await;
+        if let Some((at, zones)) = cache.as_ref() {
+            if at.elapsed() < ZONE_CACHE {
+                return Ok(zones.as_ref().clone());
+            }
+        }
+        let zones = Arc::new(self.api.list_hosted_zones().await?);
+        *cache = Some((Instant::now(), zones.clone()));
+        Ok(zones.as_ref().clone())
+    }
+
+    /// Route53 reads are the scarce ones (5 per second per account): a zone with many names
+    /// to read is listed once instead of name by name.
+    async fn read(&self, zone: &ZoneId, names: &[Fqdn]) -> Result<BTreeMap<Fqdn, Seen>> {
+        let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
+        if names.len() > WHOLE_ZONE_ABOVE {
+            let wanted: BTreeSet<&Fqdn> = names.iter().collect();
+            out = self
+                .read_zone(zone)
+                .await?
+                .into_iter()
+                .filter(|(n, _)| wanted.contains(n))
+                .collect();
+        } else {
+            for name in names {
+                out.insert(name.clone(), self.read_name(zone, name).await?);
+            }
+        }
+        for name in names {
+            out.entry(name.clone()).or_default();
         }
         Ok(out)
     }
+
+    async fn read_zone(&self, zone: &ZoneId) -> Result<BTreeMap<Fqdn, Seen>> {
+        let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
+        let mut start: Option<ListStart> = None;
+        loop {
+            let page = self
+                .api
+                .list_record_sets(zone, start.as_ref(), None)
+                .await?;
+            for set in &page.sets {
+                let at = set.name.trim_end_matches('.');
+                if let Some(name) = Fqdn::of_marker(at) {
+                    absorb(out.entry(name).or_default(), zone, set, true);
+                } else if let Ok(name) = Fqdn::parse(at) {
+                    absorb(out.entry(name).or_default(), zone, set, false);
+                }
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        Ok(out.into_iter().map(|(n, s)| (n, finish(s))).collect())
+    }
+
+    async fn change(&self, changes: &[Change]) -> BTreeMap<(Fqdn, ZoneId), Applied> {
+        let mut per_zone: BTreeMap<ZoneId, BTreeMap<Fqdn, Vec<Change>>> = BTreeMap::new();
+        for c in changes {
+            per_zone
+                .entry(c.set.zone_id.clone())
+                .or_default()
+                .entry(c.name.clone())
+                .or_default()
+                .push(c.clone());
+        }
+        let mut out = BTreeMap::new();
+        for (zone, names) in per_zone {
+            for batch in split_batches(names.into_iter().collect()) {
+                self.send(&zone, &batch, &mut out).await;
+            }
+        }
+        out
+    }
 }
 
-fn convert(zone: &ZoneId, set: &ResourceRecordSet) -> Option<RecordSet> {
-    let rtype = RecordType::parse(set.r#type().as_str())?;
-    let values = set
-        .resource_records()
-        .iter()
-        .map(|r| r.value().to_string())
-        .collect();
-    // Alias and routing-policy sets are never ours; give them values that cannot match.
-    let ttl = if set.alias_target().is_some() || set.set_identifier().is_some() {
-        -1
-    } else {
-        set.ttl().unwrap_or(-1)
+/// Route53's listing order: labels reversed, with the trailing dot, in ASCII.
+fn sort_key(name: &str) -> String {
+    let mut labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+    labels.reverse();
+    labels.join(".") + "."
+}
+
+/// Adds one listed set to what is seen for a name (at the name, or at its marker name).
+fn absorb(seen: &mut Seen, zone: &ZoneId, set: &RawSet, at_marker: bool) {
+    let plain =
+        |t: RecordType| RecordSet::new(zone.clone(), t, set.ttl.unwrap_or(-1), set.values.clone());
+    if at_marker {
+        if set.rtype == "TXT"
+            && !set.special
+            && seen.marker.is_none()
+            && seen.marker_taken.is_none()
+        {
+            seen.marker = Some(plain(RecordType::Txt));
+        } else {
+            seen.marker_taken = Some(format!("{} at {MARKER_LABEL}", set.rtype));
+            seen.marker = None;
+        }
+        return;
+    }
+    match RecordType::parse(&set.rtype) {
+        Some(t @ (RecordType::A | RecordType::Aaaa)) if !set.special && set.ttl.is_some() => {
+            seen.sets.push(plain(t))
+        }
+        _ => {
+            seen.others.insert(set.rtype.clone());
+        }
+    }
+}
+
+fn finish(mut seen: Seen) -> Seen {
+    seen.sets.sort();
+    seen
+}
+
+fn raw_change(c: &Change) -> RawChange {
+    let name = match c.set.rtype {
+        RecordType::Txt => c.name.marker_name(),
+        _ => c.name.to_string(),
     };
-    Some(RecordSet::new(zone.clone(), rtype, ttl, values))
+    RawChange {
+        action: c.action,
+        name,
+        rtype: c.set.rtype.as_str().to_string(),
+        ttl: c.set.ttl,
+        values: c.set.values.clone(),
+    }
 }
 
-fn build_change(c: &Change) -> Result<r53::Change> {
+/// Splits a zone's changes into batches within Route53's limits, never splitting one
+/// name's changes (its DELETE and CREATE, marker included, must land together).
+pub fn split_batches(names: Vec<(Fqdn, Vec<Change>)>) -> Vec<Vec<(Fqdn, Vec<Change>)>> {
+    let mut batches: Vec<Vec<(Fqdn, Vec<Change>)>> = Vec::new();
+    let (mut values, mut chars) = (0usize, 0usize);
+    for (name, changes) in names {
+        let v: usize = changes.iter().map(|c| c.set.values.len()).sum();
+        let c: usize = changes
+            .iter()
+            .flat_map(|c| c.set.values.iter())
+            .map(String::len)
+            .sum();
+        let full = values + v > MAX_BATCH_VALUES || chars + c > MAX_BATCH_CHARS;
+        if batches.is_empty() || full {
+            batches.push(Vec::new());
+            (values, chars) = (0, 0);
+        }
+        values += v;
+        chars += c;
+        if let Some(last) = batches.last_mut() {
+            last.push((name, changes));
+        }
+    }
+    batches
+}
+
+/// The raw API through the SDK.
+pub struct SdkRoute53 {
+    client: Client,
+}
+
+impl SdkRoute53 {
+    pub fn new(client: Client) -> Self {
+        SdkRoute53 { client }
+    }
+}
+
+fn build_change(c: &RawChange) -> Result<r53::Change> {
     let bad = |e: aws_sdk_route53::error::BuildError| Error::Unexpected {
         service: "route53",
         message: e.to_string(),
     };
-    let rtype = match c.set.rtype {
-        RecordType::A => RrType::A,
-        RecordType::Aaaa => RrType::Aaaa,
-    };
     let mut records = Vec::new();
-    for v in &c.set.values {
+    for v in &c.values {
         records.push(ResourceRecord::builder().value(v).build().map_err(bad)?);
     }
     let set = ResourceRecordSet::builder()
-        .name(c.name.as_str())
-        .r#type(rtype)
-        .ttl(c.set.ttl)
+        .name(&c.name)
+        .r#type(RrType::from(c.rtype.as_str()))
+        .ttl(c.ttl)
         .set_resource_records(Some(records))
         .build()
         .map_err(bad)?;
@@ -120,8 +327,8 @@ fn build_change(c: &Change) -> Result<r53::Change> {
         .map_err(bad)
 }
 
-impl Dns for Route53Dns {
-    async fn zones(&self) -> Result<Vec<Zone>> {
+impl Route53Api for SdkRoute53 {
+    async fn list_hosted_zones(&self) -> Result<Vec<Zone>> {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -151,22 +358,58 @@ impl Dns for Route53Dns {
         Ok(out)
     }
 
-    async fn zone_records(&self, zone: &ZoneId) -> Result<Vec<(Fqdn, RecordSet)>> {
-        self.records(zone, None).await
+    async fn list_record_sets(
+        &self,
+        zone: &ZoneId,
+        start: Option<&ListStart>,
+        max_items: Option<i32>,
+    ) -> Result<RawPage> {
+        let mut req = self
+            .client
+            .list_resource_record_sets()
+            .hosted_zone_id(&zone.0);
+        if let Some(s) = start {
+            req = req
+                .start_record_name(&s.name)
+                .set_start_record_type(s.rtype.as_deref().map(RrType::from))
+                .set_start_record_identifier(s.identifier.clone());
+        }
+        if let Some(m) = max_items {
+            req = req.max_items(m);
+        }
+        let page = req
+            .send()
+            .await
+            .map_err(|e| sdk_error("route53", "ListResourceRecordSets", e))?;
+        let sets = page
+            .resource_record_sets()
+            .iter()
+            .map(|s| RawSet {
+                name: s.name().to_ascii_lowercase(),
+                rtype: s.r#type().as_str().to_string(),
+                ttl: s.ttl(),
+                values: s
+                    .resource_records()
+                    .iter()
+                    .map(|r| r.value().to_string())
+                    .collect(),
+                special: s.alias_target().is_some() || s.set_identifier().is_some(),
+            })
+            .collect();
+        let next = match (page.is_truncated(), page.next_record_name()) {
+            (true, Some(n)) => Some(ListStart {
+                name: n.to_string(),
+                rtype: page.next_record_type().map(|t| t.as_str().to_string()),
+                identifier: page.next_record_identifier().map(str::to_string),
+            }),
+            _ => None,
+        };
+        Ok(RawPage { sets, next })
     }
 
-    async fn name_records(&self, zone: &ZoneId, name: &Fqdn) -> Result<Vec<RecordSet>> {
-        Ok(self
-            .records(zone, Some(name))
-            .await?
-            .into_iter()
-            .map(|(_, s)| s)
-            .collect())
-    }
-
-    async fn change(&self, zone: &ZoneId, changes: &[Change]) -> Result<Applied> {
+    async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {
         if changes.is_empty() {
-            return Ok(Applied::Done);
+            return Ok(None);
         }
         let built = changes
             .iter()
@@ -188,24 +431,37 @@ impl Dns for Route53Dns {
             .send()
             .await;
         match sent {
-            Ok(_) => Ok(Applied::Done),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    ChangeResourceRecordSetsError::InvalidChangeBatch(_)
-                ) =>
-            {
-                let msg = match se.err() {
-                    ChangeResourceRecordSetsError::InvalidChangeBatch(e) => {
-                        let mut m: Vec<String> = e.messages().to_vec();
-                        m.extend(e.message().map(str::to_string));
-                        m.join("; ")
-                    }
-                    _ => String::new(),
-                };
-                Ok(Applied::Rejected(msg))
+            Ok(_) => Ok(None),
+            Err(SdkError::ServiceError(se)) => {
+                if let ChangeResourceRecordSetsError::InvalidChangeBatch(e) = se.err() {
+                    let mut m: Vec<String> = e.messages().to_vec();
+                    m.extend(e.message().map(str::to_string));
+                    return Ok(Some(m.join("; ")));
+                }
+                Err(sdk_error(
+                    "route53",
+                    "ChangeResourceRecordSets",
+                    SdkError::ServiceError(se),
+                ))
             }
             Err(e) => Err(sdk_error("route53", "ChangeResourceRecordSets", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route53_sorts_a_name_its_marker_and_its_neighbours_by_reversed_labels() {
+        let web = sort_key("web.dyn.example.com");
+        let marker = sort_key("_ec2-dns.web.dyn.example.com");
+        assert!(web < marker);
+        // A neighbour whose label continues with a character below '.' sorts before the
+        // marker, one below the name that sorts after `_` comes after it.
+        assert!(sort_key("web-2.dyn.example.com") < marker);
+        assert!(sort_key("a.web.dyn.example.com") > marker);
+        assert!(sort_key("1.web.dyn.example.com") < marker);
     }
 }

@@ -8,14 +8,13 @@ use aws_sdk_route53::config::{Credentials, Region};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use super::{DynamoLocks, Ec2Instances, Route53Dns};
+use super::{DynamoLocks, Ec2Instances, Route53Dns, SdkRoute53, SqsQueue};
 use crate::error::Error;
-use crate::model::{
-    Change, ChangeAction, InstanceId, InstanceState, RecordSet, RecordType, ZoneId,
-};
+use crate::lock::{Cas, Decision, Expect, LockWrite};
+use crate::model::{Change, ChangeAction, InstanceState, Marker, RecordSet, RecordType, ZoneId};
 use crate::name::Fqdn;
-use crate::plan::Expect;
-use crate::ports::{Applied, Cas, Dns, Instances, Locks};
+use crate::ports::{Applied, Dns, Instances, Locks, Queue, RetryLater};
+use crate::testing::{home, owner};
 
 /// One canned answer: status, content type, body.
 type Canned = (u16, &'static str, String);
@@ -90,50 +89,76 @@ fn set(v: &str) -> RecordSet {
 
 const R53_XML: &str = "text/xml";
 const DDB_JSON: &str = "application/x-amz-json-1.0";
+const CHANGED: &str = r#"<?xml version="1.0"?>
+<ChangeResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id><Status>PENDING</Status><SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>"#;
 
-#[tokio::test]
-async fn route53_invalid_change_batch_is_a_rejection_not_an_error() {
-    let generic = r#"<?xml version="1.0"?>
-<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>[Tried to delete resource record set [name='web.dyn.example.com.', type='A'] but it was not found]</Message></Error><RequestId>r2</RequestId></ErrorResponse>"#;
-    // Route53's InvalidChangeBatch answer, in the standard error shape it uses.
-    let (url, _) = stub(vec![(400, R53_XML, generic.into())]).await;
-    let dns = Route53Dns::new(aws_sdk_route53::Client::new(&sdk(&url)));
-    let change = [Change {
+fn dns(url: &str) -> Route53Dns<SdkRoute53> {
+    Route53Dns::new(SdkRoute53::new(aws_sdk_route53::Client::new(&sdk(url))))
+}
+
+fn locks(url: &str) -> DynamoLocks {
+    DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(url)), "locks", home())
+}
+
+fn ec2(url: &str) -> Ec2Instances {
+    Ec2Instances::new(
+        aws_sdk_ec2::Client::new(&sdk(url)),
+        home(),
+        "dnsname",
+        "dnsname-status",
+    )
+}
+
+fn create(value: &str) -> Change {
+    Change {
         action: ChangeAction::Create,
         name: name("web.dyn.example.com"),
-        set: set("192.0.2.1"),
-    }];
-    for want in ["was not found"] {
-        match dns.change(&ZoneId("Z1".into()), &change).await {
-            Ok(Applied::Rejected(m)) => assert!(m.contains(want), "{m}"),
-            other => panic!("expected a rejection, got {other:?}"),
-        }
+        set: set(value),
     }
 }
 
 #[tokio::test]
-async fn route53_throttling_is_a_retryable_error() {
-    let body = r#"<?xml version="1.0"?>
-<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
-    let (url, _) = stub(vec![(400, R53_XML, body.into())]).await;
-    let dns = Route53Dns::new(aws_sdk_route53::Client::new(&sdk(&url)));
-    let change = [Change {
-        action: ChangeAction::Create,
-        name: name("web.dyn.example.com"),
-        set: set("192.0.2.1"),
-    }];
-    let err = dns.change(&ZoneId("Z1".into()), &change).await.unwrap_err();
-    assert!(err.is_retryable(), "{err}");
+async fn route53_invalid_change_batch_is_a_rejection_not_an_error() {
+    let refused = r#"<?xml version="1.0"?>
+<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>[Tried to delete resource record set [name='web.dyn.example.com.', type='A'] but it was not found]</Message></Error><RequestId>r2</RequestId></ErrorResponse>"#;
+    let (url, _) = stub(vec![(400, R53_XML, refused.into())]).await;
+    let out = dns(&url).change(&[create("192.0.2.1")]).await;
+    match out.values().next() {
+        Some(Applied::Rejected(m)) => assert!(m.contains("was not found"), "{m}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
 }
 
 #[tokio::test]
-async fn a_swap_is_sent_as_one_batch_with_exact_values() {
-    let ok = r#"<?xml version="1.0"?>
-<ChangeResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ChangeInfo><Id>/change/C1</Id><Status>PENDING</Status><SubmittedAt>2026-01-01T00:00:00Z</SubmittedAt></ChangeInfo></ChangeResourceRecordSetsResponse>"#;
-    let (url, seen) = stub(vec![(200, R53_XML, ok.into())]).await;
-    let dns = Route53Dns::new(aws_sdk_route53::Client::new(&sdk(&url)));
+async fn route53_throttling_is_a_retryable_failure() {
+    let body = r#"<?xml version="1.0"?>
+<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
+    let (url, _) = stub(vec![(400, R53_XML, body.into())]).await;
+    let out = dns(&url).change(&[create("192.0.2.1")]).await;
+    match out.values().next() {
+        Some(Applied::Failed(e)) => assert!(e.is_retryable(), "{e}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_swap_is_one_batch_deleting_first_with_the_marker_at_its_own_name() {
+    let (url, seen) = stub(vec![(200, R53_XML, CHANGED.into())]).await;
     let n = name("web.dyn.example.com");
+    let marker = |gen| {
+        Marker {
+            owner: owner(1),
+            gen,
+            types: [RecordType::A].into(),
+        }
+        .set(&ZoneId("Z1".into()))
+    };
     let changes = [
+        Change {
+            action: ChangeAction::Delete,
+            name: n.clone(),
+            set: marker(3),
+        },
         Change {
             action: ChangeAction::Delete,
             name: n.clone(),
@@ -141,13 +166,19 @@ async fn a_swap_is_sent_as_one_batch_with_exact_values() {
         },
         Change {
             action: ChangeAction::Create,
+            name: n.clone(),
+            set: marker(4),
+        },
+        Change {
+            action: ChangeAction::Create,
             name: n,
             set: set("192.0.2.2"),
         },
     ];
-    assert_eq!(
-        dns.change(&ZoneId("Z1".into()), &changes).await.unwrap(),
-        Applied::Done
+    let out = dns(&url).change(&changes).await;
+    assert!(
+        matches!(out.values().next(), Some(Applied::Done)),
+        "{out:?}"
     );
     let body = seen.lock().unwrap()[0].clone();
     let (del, cre) = (
@@ -155,8 +186,16 @@ async fn a_swap_is_sent_as_one_batch_with_exact_values() {
         body.find("<Action>CREATE</Action>").unwrap(),
     );
     assert!(del < cre, "{body}");
+    assert!(
+        body.contains("<Name>_ec2-dns.web.dyn.example.com</Name><Type>TXT</Type>"),
+        "{body}"
+    );
+    assert!(
+        body.contains("&quot;123456789012/us-east-1/i-00000001 4 A&quot;"),
+        "{body}"
+    );
     assert!(body.contains("<Value>192.0.2.1</Value>") && body.contains("<Value>192.0.2.2</Value>"));
-    assert!(body.contains("<TTL>60</TTL>") && !body.contains("UPSERT"));
+    assert!(!body.contains("UPSERT"));
 }
 
 #[tokio::test]
@@ -167,10 +206,7 @@ async fn hosted_zones_are_listed_with_ids_and_privacy() {
 <HostedZone><Id>/hostedzone/ZPRIV</Id><Name>dyn.example.com.</Name><CallerReference>b</CallerReference><Config><PrivateZone>true</PrivateZone></Config><ResourceRecordSetCount>2</ResourceRecordSetCount></HostedZone>
 </HostedZones><IsTruncated>false</IsTruncated><MaxItems>100</MaxItems></ListHostedZonesResponse>"#;
     let (url, _) = stub(vec![(200, R53_XML, page.into())]).await;
-    let zones = Route53Dns::new(aws_sdk_route53::Client::new(&sdk(&url)))
-        .zones()
-        .await
-        .unwrap();
+    let zones = dns(&url).zones().await.unwrap();
     let got: Vec<(String, String, bool)> = zones
         .iter()
         .map(|z| (z.id.0.clone(), z.name.to_string(), z.private))
@@ -185,34 +221,131 @@ async fn hosted_zones_are_listed_with_ids_and_privacy() {
 }
 
 #[tokio::test]
-async fn dynamodb_failed_condition_is_a_lost_race_naming_the_owner() {
-    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{"pk":{"S":"web.dyn.example.com"},"owner":{"S":"i-0000000b"},"version":{"N":"4"}}}"#;
-    let (url, _) = stub(vec![(400, DDB_JSON, body.into())]).await;
-    let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
-    let me = InstanceId::parse("i-0000000a").unwrap();
-    let r = locks
-        .commit(&name("web.dyn.example.com"), &me, 3, &[set("192.0.2.1")])
+async fn one_name_is_read_with_its_marker_in_one_listing_that_stops_past_the_marker() {
+    let page = r#"<?xml version="1.0"?>
+<ListResourceRecordSetsResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><ResourceRecordSets>
+<ResourceRecordSet><Name>web.dyn.example.com.</Name><Type>A</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.1</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>
+<ResourceRecordSet><Name>web.dyn.example.com.</Name><Type>MX</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>10 mail.example.com.</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>
+<ResourceRecordSet><Name>1.web.dyn.example.com.</Name><Type>A</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.9</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>
+<ResourceRecordSet><Name>_ec2-dns.web.dyn.example.com.</Name><Type>TXT</Type><TTL>300</TTL><ResourceRecords><ResourceRecord><Value>"123456789012/us-east-1/i-00000001 2 A"</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>
+<ResourceRecordSet><Name>a.web.dyn.example.com.</Name><Type>A</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>192.0.2.8</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>
+</ResourceRecordSets><IsTruncated>true</IsTruncated><NextRecordName>b.web.dyn.example.com.</NextRecordName><NextRecordType>A</NextRecordType><MaxItems>10</MaxItems></ListResourceRecordSetsResponse>"#;
+    let (url, seen) = stub(vec![(200, R53_XML, page.into())]).await;
+    let zone = ZoneId("Z1".into());
+    let got = dns(&url)
+        .read(&zone, &[name("web.dyn.example.com")])
         .await
         .unwrap();
-    assert_eq!(r, Cas::Lost(Some(InstanceId::parse("i-0000000b").unwrap())));
+    let s = &got[&name("web.dyn.example.com")];
+    assert_eq!(s.sets, vec![set("192.0.2.1")]);
+    assert_eq!(s.others, ["MX".to_string()].into());
+    let m = Marker::parse(&s.marker.as_ref().unwrap().values).unwrap();
+    assert_eq!((m.owner, m.gen), (owner(1), 2));
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the listing stopped past the marker"
+    );
 }
 
 #[tokio::test]
-async fn dynamodb_cancelled_transaction_on_the_lock_is_a_lost_race() {
-    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled","CancellationReasons":[{"Code":"ConditionalCheckFailed","Item":{"owner":{"S":"i-0000000b"}}},{"Code":"None"}]}"#;
+async fn dynamodb_failed_condition_is_a_lost_race() {
+    let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#;
     let (url, _) = stub(vec![(400, DDB_JSON, body.into())]).await;
-    let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
-    let me = InstanceId::parse("i-0000000a").unwrap();
-    let r = locks
-        .acquire(
-            &name("web.dyn.example.com"),
-            &me,
-            &Expect::Absent,
-            &[set("192.0.2.1")],
-        )
+    let w = LockWrite::Settle {
+        name: name("web.dyn.example.com"),
+        version: 3,
+    };
+    assert_eq!(locks(&url).write(&w).await.unwrap(), Cas::Lost);
+}
+
+fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decision {
+    Decision {
+        name: name("web.dyn.example.com"),
+        expect: Expect::Version(4),
+        previous: previous.map(owner),
+        previous_legacy: legacy,
+        holder: holder.map(owner),
+        gen: 5,
+        records: vec![set("192.0.2.1")],
+        blocked: Vec::new(),
+        waiting: [owner(3)].into(),
+        since: None,
+        until: 1_800_000_120,
+    }
+}
+
+#[tokio::test]
+async fn a_decision_writes_the_whole_item_conditional_on_the_version_read() {
+    let (url, seen) = stub(vec![(200, DDB_JSON, "{}".into())]).await;
+    let r = locks(&url)
+        .write(&LockWrite::Decide(Box::new(decision(
+            Some(1),
+            false,
+            Some(1),
+        ))))
         .await
         .unwrap();
-    assert_eq!(r, Cas::Lost(Some(InstanceId::parse("i-0000000b").unwrap())));
+    assert_eq!(r, Cas::Won(5));
+    let body = seen.lock().unwrap()[0].clone();
+    for part in [
+        r#""layout":{"N":"2"}"#,
+        r#""version":{"N":"5"}"#,
+        r#""gen":{"N":"5"}"#,
+        r#""owner":{"S":"123456789012/us-east-1/i-00000001"}"#,
+        r#""until":{"N":"1800000120"}"#,
+        r#""waiting":{"SS":["123456789012/us-east-1/i-00000003"]}"#,
+        r##""ConditionExpression":"#v = :v""##,
+        r#"":v":{"N":"4"}"#,
+    ] {
+        assert!(body.contains(part), "{part} missing from {body}");
+    }
+    assert!(
+        !body.contains("TransactItems"),
+        "the holder stays: no index change, no transaction"
+    );
+}
+
+#[tokio::test]
+async fn a_handover_from_a_previous_release_item_moves_the_index_in_one_transaction() {
+    let (url, seen) = stub(vec![(200, DDB_JSON, "{}".into())]).await;
+    locks(&url)
+        .write(&LockWrite::Decide(Box::new(decision(
+            Some(1),
+            true,
+            Some(2),
+        ))))
+        .await
+        .unwrap();
+    let body = seen.lock().unwrap()[0].clone();
+    assert!(body.contains("TransactItems"), "{body}");
+    assert!(
+        body.contains(r#""pk":{"S":"owner#i-00000001"}"#),
+        "the legacy index key: {body}"
+    );
+    assert!(
+        body.contains(r#""pk":{"S":"owner#123456789012/us-east-1/i-00000002"}"#),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_cancelled_transaction_is_a_lost_race_only_when_the_lock_condition_failed() {
+    let lost = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled","CancellationReasons":[{"Code":"ConditionalCheckFailed"},{"Code":"None"}]}"#;
+    let conflict = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled, please refer cancellation reasons for specific reasons [TransactionConflict, None]","CancellationReasons":[{"Code":"TransactionConflict","Message":"Transaction is ongoing for the item"},{"Code":"None"}]}"#;
+    let (url, _) = stub(vec![
+        (400, DDB_JSON, lost.into()),
+        (400, DDB_JSON, conflict.into()),
+    ])
+    .await;
+    let l = locks(&url);
+    let w = LockWrite::Decide(Box::new(decision(Some(1), false, Some(2))));
+    assert_eq!(l.write(&w).await.unwrap(), Cas::Lost);
+    let err = l.write(&w).await.unwrap_err();
+    assert!(
+        err.is_retryable() && err.to_string().contains("TransactionConflict"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -224,10 +357,9 @@ async fn dynamodb_throttling_is_retryable_and_access_denied_is_not() {
         (400, DDB_JSON, denied.into()),
     ])
     .await;
-    let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
-    let err = locks.scan(false).await.unwrap_err();
-    assert!(err.is_retryable(), "{err}");
-    let err = locks.scan(false).await.unwrap_err();
+    let l = locks(&url);
+    assert!(l.scan().await.unwrap_err().is_retryable());
+    let err = l.scan().await.unwrap_err();
     assert!(!err.is_retryable(), "{err}");
     assert!(matches!(
         err,
@@ -239,25 +371,59 @@ async fn dynamodb_throttling_is_retryable_and_access_denied_is_not() {
 }
 
 #[tokio::test]
-async fn lock_items_are_read_with_their_records_and_the_owner_index() {
+async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fatal() {
     let body = r#"{"Responses":{"locks":[
-        {"pk":{"S":"web.dyn.example.com"},"owner":{"S":"i-0000000a"},"version":{"N":"7"},"records":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.1\"]}]"},"since":{"S":"2026-11-01T00:00:00Z"}},
-        {"pk":{"S":"owner#i-0000000a"},"names":{"SS":["web.dyn.example.com","old.dyn.example.com"]}}
+        {"pk":{"S":"web.dyn.example.com"},"layout":{"N":"2"},"owner":{"S":"210987654321/eu-west-1/i-0000000a"},"version":{"N":"7"},"gen":{"N":"6"},"until":{"N":"1800000000"},"check":{"BOOL":true},"waiting":{"SS":["123456789012/us-east-1/i-0000000b"]},"records":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.1\"]}]"},"blocked":{"S":"[{\"zone\":\"Z1\",\"type\":\"AAAA\",\"by\":\"CNAME\"}]"}},
+        {"pk":{"S":"old.dyn.example.com"},"owner":{"S":"i-0000000c"},"version":{"N":"3"},"records":{"S":"[]"},"intent":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.3\"]}]"}},
+        {"pk":{"S":"bad.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"2"}},
+        {"pk":{"S":"new.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"3"},"gen":{"N":"1"}},
+        {"pk":{"S":"owner#i-0000000c"},"names":{"SS":["old.dyn.example.com"]}},
+        {"pk":{"S":"owner#123456789012/us-east-1/i-0000000d"}}
     ]},"UnprocessedKeys":{}}"#;
     let (url, seen) = stub(vec![(200, DDB_JSON, body.into())]).await;
-    let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
-    let me = InstanceId::parse("i-0000000a").unwrap();
-    let (got, index) = locks
-        .load(&[name("web.dyn.example.com")], std::slice::from_ref(&me))
+    let got = locks(&url)
+        .load(&[name("web.dyn.example.com")], &[])
         .await
         .unwrap();
-    assert_eq!(got.len(), 1);
-    assert_eq!(
-        (got[0].version, &got[0].records),
-        (7, &vec![set("192.0.2.1")])
-    );
-    assert_eq!(index[&me].len(), 2);
     assert!(seen.lock().unwrap()[0].contains("\"ConsistentRead\":true"));
+    assert_eq!(got.locks.len(), 2);
+    let web = &got.locks[0];
+    assert_eq!(
+        web.holder.as_ref().unwrap().to_string(),
+        "210987654321/eu-west-1/i-0000000a"
+    );
+    assert_eq!(
+        (web.version, web.gen, web.until, web.check),
+        (7, 6, 1_800_000_000, true)
+    );
+    assert_eq!(web.records, vec![set("192.0.2.1")]);
+    assert_eq!(web.blocked[0].by, "CNAME");
+    let old = &got.locks[1];
+    assert_eq!(
+        old.holder.as_ref().unwrap().to_string(),
+        "123456789012/us-east-1/i-0000000c"
+    );
+    assert!(
+        old.check,
+        "a previous release's intent must be read before it is trusted"
+    );
+    assert_eq!(old.legacy.as_ref().unwrap().len(), 1);
+    let bad: Vec<(&str, &str)> = got
+        .unreadable
+        .iter()
+        .map(|u| (u.key.as_str(), u.reason.as_str()))
+        .collect();
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert!(
+        bad[0].1.contains("no gen") && bad[1].1.contains("layout 3"),
+        "{bad:?}"
+    );
+    assert_eq!(
+        got.index[&owner(12)].len(),
+        1,
+        "a previous release's index item"
+    );
+    assert_eq!(got.empty_index, ["owner#123456789012/us-east-1/i-0000000d"]);
 }
 
 #[tokio::test]
@@ -267,24 +433,22 @@ async fn ec2_instances_are_read_with_tags_addresses_and_ipv6_from_interfaces() {
 <instanceId>i-0123456789abcdef0</instanceId><instanceState><code>16</code><name>running</name></instanceState>
 <privateIpAddress>10.0.0.5</privateIpAddress><ipAddress>203.0.113.5</ipAddress><launchTime>2026-11-01T10:00:00.000Z</launchTime>
 <networkInterfaceSet><item><networkInterfaceId>eni-1</networkInterfaceId><ipv6AddressesSet><item><ipv6Address>2001:db8::5</ipv6Address></item></ipv6AddressesSet></item></networkInterfaceSet>
-<tagSet><item><key>dnsname</key><value>web.dyn.example.com</value></item><item><key>dnsname-status</key><value>ok: x</value></item></tagSet>
+<tagSet><item><key>dnsname</key><value>web.dyn.example.com</value></item><item><key>dnsname-status</key><value>ok</value></item></tagSet>
 </item></instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
     let (url, seen) = stub(vec![(200, R53_XML, body.into())]).await;
-    let ec2 = Ec2Instances::new(
-        aws_sdk_ec2::Client::new(&sdk(&url)),
-        "dnsname",
-        "dnsname-status",
-    );
-    let id = InstanceId::parse("i-0123456789abcdef0").unwrap();
-    let got = ec2.describe(std::slice::from_ref(&id)).await.unwrap();
+    let me = home().instance(crate::model::InstanceId::parse("i-0123456789abcdef0").unwrap());
+    let elsewhere =
+        crate::model::Owner::parse("210987654321/eu-west-1/i-0123456789abcdef1").unwrap();
+    let got = ec2(&url).describe(&[me.clone(), elsewhere]).await.unwrap();
     assert_eq!(got.len(), 1);
     let i = &got[0];
+    assert_eq!(i.owner, me);
     assert_eq!(
         (i.state, i.name_tag.as_deref(), i.status_tag.as_deref()),
         (
             InstanceState::Running,
             Some("web.dyn.example.com"),
-            Some("ok: x")
+            Some("ok")
         )
     );
     assert_eq!(
@@ -305,6 +469,10 @@ async fn ec2_instances_are_read_with_tags_addresses_and_ipv6_from_interfaces() {
         request.contains("InstanceId.1=i-0123456789abcdef0"),
         "{request}"
     );
+    assert!(
+        !request.contains("InstanceId.2"),
+        "another account's instance is not asked here: {request}"
+    );
 }
 
 #[tokio::test]
@@ -316,28 +484,24 @@ async fn ec2_request_limit_is_retryable_and_unauthorized_is_not() {
         (403, R53_XML, denied.into()),
     ])
     .await;
-    let ec2 = Ec2Instances::new(
-        aws_sdk_ec2::Client::new(&sdk(&url)),
-        "dnsname",
-        "dnsname-status",
-    );
-    assert!(ec2.tagged(false).await.unwrap_err().is_retryable());
-    assert!(!ec2.tagged(false).await.unwrap_err().is_retryable());
+    let e = ec2(&url);
+    assert!(e.tagged().await.unwrap_err().is_retryable());
+    assert!(!e.tagged().await.unwrap_err().is_retryable());
 }
 
 #[tokio::test]
-async fn a_malformed_lock_item_fails_the_read_instead_of_being_acted_on() {
-    let body = r#"{"Responses":{"locks":[{"pk":{"S":"web.dyn.example.com"},"version":{"N":"2"}}]},"UnprocessedKeys":{}}"#;
-    let (url, _) = stub(vec![(200, DDB_JSON, body.into())]).await;
-    let locks = DynamoLocks::new(aws_sdk_dynamodb::Client::new(&sdk(&url)), "locks");
-    let err = locks
-        .load(&[name("web.dyn.example.com")], &[])
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Unexpected { .. }), "{err:?}");
+async fn one_status_value_tags_many_instances_five_hundred_per_call() {
+    let ok = r#"<?xml version="1.0" encoding="UTF-8"?><CreateTagsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><return>true</return></CreateTagsResponse>"#;
+    let (url, seen) = stub(vec![(200, R53_XML, ok.into()); 3]).await;
+    let owners: Vec<_> = (1..=1001).map(owner).collect();
+    ec2(&url).set_status(&owners, "ok").await.unwrap();
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    assert!(requests[0].contains("ResourceId.500=") && !requests[0].contains("ResourceId.501="));
     assert!(
-        err.is_retryable() && err.to_string().contains("has no owner"),
-        "{err}"
+        requests[2].contains("ResourceId.1=i-000003e9"),
+        "{}",
+        requests[2]
     );
 }
 
@@ -350,13 +514,8 @@ async fn an_unknown_instance_id_falls_back_to_the_id_filter() {
         (200, R53_XML, empty.into()),
     ])
     .await;
-    let ec2 = Ec2Instances::new(
-        aws_sdk_ec2::Client::new(&sdk(&url)),
-        "dnsname",
-        "dnsname-status",
-    );
-    let gone = InstanceId::parse("i-00000000deadbeef0").unwrap();
-    assert!(ec2
+    let gone = home().instance(crate::model::InstanceId::parse("i-00000000deadbeef0").unwrap());
+    assert!(ec2(&url)
         .describe(std::slice::from_ref(&gone))
         .await
         .unwrap()
@@ -365,5 +524,40 @@ async fn an_unknown_instance_id_falls_back_to_the_id_filter() {
     assert!(
         requests[0].contains("InstanceId.1=") && requests[1].contains("Filter.1.Name=instance-id"),
         "{requests:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_home_account_comes_from_sts_and_the_region_from_the_configuration() {
+    let body = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::210987654321:user/x</Arn><UserId>AID</UserId><Account>210987654321</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#;
+    let (url, _) = stub(vec![(200, R53_XML, body.into())]).await;
+    let got = super::home(&sdk(&url), &crate::metrics::ApiCalls::default())
+        .await
+        .unwrap();
+    assert_eq!((got.account(), got.region()), ("210987654321", "us-east-1"));
+}
+
+#[tokio::test]
+async fn failed_messages_are_made_visible_again_in_one_batch_call_per_queue() {
+    let ok = r#"{"Successful":[{"Id":"m0"},{"Id":"m1"}],"Failed":[]}"#;
+    let (url, seen) = stub(vec![(200, "application/x-amz-json-1.0", ok.into())]).await;
+    let conf = aws_sdk_sqs::config::Builder::from(&sdk(&url)).build();
+    let q = SqsQueue::new(aws_sdk_sqs::Client::from_conf(conf));
+    let later = |h: &str, d| RetryLater {
+        queue_arn: "arn:aws:sqs:us-east-1:123456789012:events".into(),
+        receipt_handle: h.into(),
+        delay_s: d,
+    };
+    q.retry_later(&[later("h1", 30), later("h2", 60)])
+        .await
+        .unwrap();
+    let body = seen.lock().unwrap()[0].clone();
+    assert!(
+        body.contains("https://sqs.us-east-1.amazonaws.com/123456789012/events"),
+        "{body}"
+    );
+    assert!(
+        body.contains("\"ReceiptHandle\":\"h2\"") && body.contains("\"VisibilityTimeout\":60"),
+        "{body}"
     );
 }

@@ -1,13 +1,22 @@
-//! `ec2-dns-ctl`: plan, apply, status and release from an operator's laptop, with the
-//! operator's own credentials and the same library as the Lambda. See `ec2-dns-ctl --help`.
+//! `ec2-dns-ctl`: plan, apply, status, release and rebuild from an operator's laptop, with
+//! the operator's own credentials, the deployed function's configuration and the same
+//! library as the Lambda. See `ec2-dns-ctl --help`.
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 
 use std::process::ExitCode;
 
-use ec2_dns::cli::{parse_args, render_report, render_status, status_json, Command};
-use ec2_dns::reconcile::Request;
-use ec2_dns::{config::Config, metrics::ApiCalls};
+use ec2_dns::aws::{self, DynamoLocks};
+use ec2_dns::cli::{
+    parse_args, render_rebuild, render_report, render_status, resolve_config, status_json, Command,
+};
+use ec2_dns::engine::Request;
+use ec2_dns::metrics::ApiCalls;
+use ec2_dns::model::Scope;
+use ec2_dns::ports::Locks;
+
+/// How long the CLI may take: a reconcile started here never sends a change later.
+const RUN_FOR_S: i64 = 600;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,15 +28,44 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("ec2-dns-ctl: {e}");
-            return ExitCode::from(1);
-        }
+    let Some(table) = std::env::var("LOCK_TABLE")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    else {
+        eprintln!("ec2-dns-ctl: LOCK_TABLE is required (the deployed function's lock table)");
+        return ExitCode::from(1);
     };
     let calls = ApiCalls::default();
-    let rec = ec2_dns::aws::reconciler(config, &calls).await;
+    let sdk = aws::sdk_config().await;
+    let home = match aws::home(&sdk, &calls).await {
+        Ok(h) => h,
+        Err(e) => return fail(&e),
+    };
+    let locks = DynamoLocks::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table.trim(),
+        home.clone(),
+    );
+    let deployed = match locks.deployed().await {
+        Ok(d) => d,
+        Err(e) => return fail(&e),
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match resolve_config(&env, deployed.as_ref(), args.command.writes()) {
+        Ok((config, notes)) => {
+            for n in notes {
+                eprintln!("note: {n}");
+            }
+            config
+        }
+        Err(e) => return fail(&e),
+    };
+    let rec = aws::reconciler(&sdk, config, home.clone(), &calls);
+    let deadline = Some(rec.now() + RUN_FOR_S);
+    let scope = |ids: Option<std::collections::BTreeSet<_>>| match ids {
+        None => Scope::All,
+        Some(ids) => Scope::Owners(ids.into_iter().map(|i| home.instance(i)).collect()),
+    };
     let report = match args.command {
         Command::Status => {
             eprintln!("reading the lock table ...");
@@ -37,23 +75,35 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             };
         }
-        Command::Plan(scope) => {
+        Command::Rebuild { dry_run } => {
+            eprintln!("reading the ownership markers in Route53 ...");
+            return match rec.rebuild(dry_run).await {
+                Ok(rows) if args.json => {
+                    print_ok(&serde_json::to_string_pretty(&rows).unwrap_or_default())
+                }
+                Ok(rows) => print_ok(&render_rebuild(&rows, dry_run)),
+                Err(e) => fail(&e),
+            };
+        }
+        Command::Plan(ids) => {
             eprintln!("planning (dry run) ...");
-            rec.reconcile(&Request {
-                scope,
+            let req = Request {
+                scope: scope(ids),
                 verify_dns: true,
                 dry_run: true,
-            })
-            .await
+                deadline,
+            };
+            rec.reconcile(&req).await
         }
-        Command::Apply(scope) => {
+        Command::Apply(ids) => {
             eprintln!("reconciling ...");
-            rec.reconcile(&Request {
-                scope,
+            let req = Request {
+                scope: scope(ids),
                 verify_dns: true,
                 dry_run: false,
-            })
-            .await
+                deadline,
+            };
+            rec.reconcile(&req).await
         }
         Command::Release { name, dry_run } => {
             eprintln!(

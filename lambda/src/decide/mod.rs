@@ -1,0 +1,363 @@
+//! Pure decisions: what the world looks like in, what to write out. No I/O, no clock, no
+//! SDK types, so every rule of the design is a property tests can check exhaustively.
+//!
+//! - [`claims`]: an instance's tag turned into claims.
+//! - [`zones`]: which zones are managed, and which a name lives in.
+//! - [`ownership`]: who holds a name, what of Route53 is ours, one name's next decision.
+//! - [`reads`]: what must be read (instances, Route53) before deciding.
+//! - this module: the plan over every name of a reconcile.
+
+pub mod claims;
+pub mod outcome;
+pub mod ownership;
+pub mod reads;
+pub mod zones;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::lock::{Lock, LockWrite};
+use crate::model::{Change, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
+use crate::name::Fqdn;
+use claims::{claims_of, tag_names, Claim, Problem};
+use outcome::Outcome;
+use ownership::{decide, NameView, Verdict};
+
+/// What the decisions are told about the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub allowed_domains: Vec<Fqdn>,
+    pub ttl: i64,
+}
+
+/// What Route53 holds for one name in one zone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Plain A and AAAA sets at the name (sorted).
+    pub sets: Vec<RecordSet>,
+    /// The TXT set at the marker name, if there is one.
+    pub marker: Option<RecordSet>,
+    /// The types of everything else at the name: `CNAME`, an alias or routing-policy `A` or
+    /// `AAAA`, `MX`, `TXT`, ...
+    pub others: BTreeSet<String>,
+    /// Something other than one plain TXT set at the marker name (what it is).
+    pub marker_taken: Option<String>,
+}
+
+/// Everything observed for one reconcile.
+#[derive(Debug, Clone, Default)]
+pub struct World {
+    /// Epoch seconds of the observation.
+    pub now: i64,
+    /// Every instance EC2 was asked about (in-scope owners, holders, waiters, claimants).
+    pub instances: BTreeMap<Owner, Instance>,
+    pub locks: BTreeMap<Fqdn, Lock>,
+    /// Names whose lock item cannot be read, and why.
+    pub unreadable: BTreeMap<Fqdn, String>,
+    /// The owner index of the owners asked about.
+    pub index: BTreeMap<Owner, BTreeSet<Fqdn>>,
+    /// Every hosted zone of the account.
+    pub zones: Vec<Zone>,
+    /// Route53 for the names that were read, per zone read.
+    pub seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>>,
+    /// Owner-index items left empty by releases (housekeeping, not a decision input).
+    pub empty_index: Vec<String>,
+}
+
+/// What a report row says about one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RowAction {
+    Create,
+    /// Old values swapped for new ones in one atomic batch.
+    Update,
+    Delete,
+    /// Only the ownership marker changes (a handover with equal addresses, an adoption).
+    Mark,
+}
+
+/// One slot's change, as the report shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotChange {
+    pub action: RowAction,
+    pub name: Fqdn,
+    pub slot: Slot,
+    pub values: Vec<String>,
+    pub old_values: Vec<String>,
+    pub owner: Option<Owner>,
+}
+
+/// One name's work: a lock write, then (for a decision) its Route53 changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePlan {
+    pub name: Fqdn,
+    pub write: LockWrite,
+    pub changes: Vec<Change>,
+    pub rows: Vec<SlotChange>,
+    /// Owners whose outcome for this name depends on the work.
+    pub owners: BTreeSet<Owner>,
+}
+
+/// A name left exactly as it is until an operator acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frozen {
+    pub name: Fqdn,
+    pub holder: Option<Owner>,
+    pub reason: String,
+}
+
+/// The result of planning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub names: Vec<NamePlan>,
+    /// Outcomes per owner, assuming every write succeeds.
+    pub outcomes: BTreeMap<Owner, Vec<Outcome>>,
+    /// Owners whose every name was decided, so their status tag can be rewritten whole.
+    pub statusable: BTreeSet<Owner>,
+    pub frozen: Vec<Frozen>,
+    /// Names that need Route53 read before they can be decided (the event path reads them
+    /// and plans again; a plan made after reading has none).
+    pub unread: BTreeSet<Fqdn>,
+}
+
+/// The claims and tag problems of every running instance of the world.
+pub struct Claims<'a> {
+    pub of: BTreeMap<&'a Owner, (Vec<Claim>, Vec<Problem>)>,
+}
+
+impl<'a> Claims<'a> {
+    pub fn new(world: &'a World, settings: &Settings) -> Claims<'a> {
+        let of = world
+            .instances
+            .values()
+            .map(|i| (&i.owner, claims_of(i, &world.zones, settings)))
+            .collect();
+        Claims { of }
+    }
+
+    /// Claimants per name.
+    pub fn by_name(&self, world: &'a World) -> BTreeMap<&Fqdn, Vec<(&'a Instance, &Claim)>> {
+        let mut out: BTreeMap<&Fqdn, Vec<(&Instance, &Claim)>> = BTreeMap::new();
+        for (owner, (claims, _)) in &self.of {
+            if let Some(inst) = world.instances.get(*owner) {
+                for c in claims {
+                    out.entry(&c.name).or_default().push((inst, c));
+                }
+            }
+        }
+        out
+    }
+
+    /// The names a reconcile of `scope` decides: claimed or held by an owner in scope (and
+    /// for everything, every name the table or Route53 knows).
+    pub fn names(&self, world: &World, scope: &Scope) -> BTreeSet<Fqdn> {
+        let mut names = BTreeSet::new();
+        for (owner, (claims, _)) in &self.of {
+            if scope.contains(owner) {
+                names.extend(claims.iter().map(|c| c.name.clone()));
+            }
+        }
+        for inst in world
+            .instances
+            .values()
+            .filter(|i| scope.contains(&i.owner))
+        {
+            // A stopped instance's tag still names what it may hold.
+            names.extend(tag_names(inst));
+        }
+        for (owner, held) in &world.index {
+            if scope.contains(owner) {
+                names.extend(held.iter().cloned());
+            }
+        }
+        for lock in world.locks.values() {
+            if matches!(scope, Scope::All)
+                || lock.holder.as_ref().is_some_and(|h| scope.contains(h))
+            {
+                names.insert(lock.name.clone());
+            }
+        }
+        if matches!(scope, Scope::All) {
+            names.extend(world.seen.keys().cloned());
+            names.extend(world.unreadable.keys().cloned());
+        }
+        names
+    }
+}
+
+/// Why a name is frozen: its lock item cannot be read, or it holds records the
+/// configuration no longer covers (a name outside the allowed domains, a zone no longer
+/// managed). Changing the configuration never deletes or strands a record.
+pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<String> {
+    if let Some(why) = world.unreadable.get(name) {
+        return Some(format!("its lock item cannot be read ({why})"));
+    }
+    let lock = world.locks.get(name).filter(|l| l.holder.is_some())?;
+    if !settings
+        .allowed_domains
+        .iter()
+        .any(|d| name.is_strictly_below(d))
+    {
+        return Some(
+            "outside ALLOWED_DOMAINS; its records are kept until an operator releases it".into(),
+        );
+    }
+    let stray: BTreeSet<&ZoneId> = lock
+        .records
+        .iter()
+        .map(|s| &s.zone_id)
+        .filter(|z| !zones::is_managed_id(z, &world.zones, &settings.allowed_domains))
+        .collect();
+    (!stray.is_empty()).then(|| {
+        let list: Vec<String> = stray.iter().map(|z| z.to_string()).collect();
+        format!(
+            "it has records in zone {} that the configuration does not manage; they are kept until an operator releases it",
+            list.join(", ")
+        )
+    })
+}
+
+/// Decides every name of `scope`.
+///
+/// Deterministic and idempotent: planning the world that results from applying a plan
+/// yields no work ("a second round changes nothing").
+pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
+    let claims = Claims::new(world, settings);
+    let by_name = claims.by_name(world);
+    let names = claims.names(world, scope);
+    let mut out = Plan::default();
+    let mut frozen_for: BTreeMap<&Owner, BTreeSet<Fqdn>> = BTreeMap::new();
+
+    for name in &names {
+        let claimants = by_name.get(name).cloned().unwrap_or_default();
+        if let Some(reason) = frozen(world, name, settings) {
+            let holder = world.locks.get(name).and_then(|l| l.holder.clone());
+            if let Some(h) = holder
+                .as_ref()
+                .and_then(|h| world.instances.get_key_value(h))
+            {
+                frozen_for.entry(h.0).or_default().insert(name.clone());
+                note(
+                    &mut out,
+                    h.0,
+                    Outcome::Frozen {
+                        name: name.clone(),
+                        reason: reason.clone(),
+                    },
+                );
+            }
+            for (i, _) in claimants
+                .iter()
+                .filter(|(i, _)| Some(&i.owner) != holder.as_ref())
+            {
+                note(
+                    &mut out,
+                    &i.owner,
+                    Outcome::Conflict {
+                        name: name.clone(),
+                        holder: holder.clone(),
+                        reason: format!("frozen: {reason}"),
+                    },
+                );
+            }
+            out.frozen.push(Frozen {
+                name: name.clone(),
+                holder,
+                reason,
+            });
+            continue;
+        }
+        let view = NameView {
+            name,
+            lock: world.locks.get(name),
+            claimants,
+            known: &world.instances,
+            seen: world.seen.get(name),
+            now: world.now,
+            own_write: false,
+            previous: None,
+        };
+        let decided = decide(&view);
+        let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
+        for (owner, o) in decided.outcomes {
+            note(&mut out, &owner, o);
+        }
+        match decided.verdict {
+            Verdict::Nothing | Verdict::Deferred => {}
+            Verdict::Read => {
+                out.unread.insert(name.clone());
+            }
+            Verdict::Write {
+                write,
+                changes,
+                rows,
+            } => out.names.push(NamePlan {
+                name: name.clone(),
+                write,
+                changes,
+                rows,
+                owners,
+            }),
+        }
+    }
+
+    // An owner's status tag is rewritten whole, so only when every name it claims was
+    // decided here; its tag problems then come first (except a name it holds frozen, which
+    // the frozen outcome explains).
+    for inst in world.instances.values() {
+        let (own_claims, problems) = claims
+            .of
+            .get(&inst.owner)
+            .map(|(c, p)| (c.as_slice(), p.as_slice()))
+            .unwrap_or_default();
+        let complete =
+            scope.contains(&inst.owner) || own_claims.iter().all(|c| names.contains(&c.name));
+        if !complete {
+            continue;
+        }
+        let frozen_names = frozen_for.get(&inst.owner);
+        let problems: Vec<Outcome> = problems
+            .iter()
+            .filter(|p| {
+                !p.name
+                    .as_ref()
+                    .is_some_and(|n| frozen_names.is_some_and(|f| f.contains(n)))
+            })
+            .map(|p| p.outcome.clone())
+            .collect();
+        if !problems.is_empty() {
+            out.outcomes
+                .entry(inst.owner.clone())
+                .or_default()
+                .splice(0..0, problems);
+        }
+        if inst.state.is_taggable() {
+            out.statusable.insert(inst.owner.clone());
+        }
+    }
+    out
+}
+
+fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
+    out.outcomes.entry(owner.clone()).or_default().push(o);
+}
+
+/// Plans one name again after a rejected change, from what Route53 holds now and the lock
+/// as this run wrote it.
+pub fn replan(
+    world: &World,
+    name: &Fqdn,
+    lock: &Lock,
+    seen: &BTreeMap<ZoneId, Seen>,
+    claimants: Vec<(&Instance, &Claim)>,
+) -> ownership::Decided {
+    decide(&NameView {
+        name,
+        lock: Some(lock),
+        claimants,
+        known: &world.instances,
+        seen: Some(seen),
+        now: world.now,
+        own_write: true,
+        previous: world.locks.get(name),
+    })
+}

@@ -1,0 +1,71 @@
+//! What happened to one name of one owner: it becomes a report row, a log line and part of
+//! the owner's status tag (`crate::status_tag`).
+
+use crate::model::Owner;
+use crate::name::Fqdn;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The name points at the owner (all of `values`, over its zones).
+    Published { name: Fqdn, values: Vec<String> },
+    /// Someone else holds the name: another owner (`holder`), or a record ec2-dns did not
+    /// write (`holder` is `None`). Reported once per run, never retried.
+    Conflict {
+        name: Fqdn,
+        holder: Option<Owner>,
+        reason: String,
+    },
+    /// A tag entry that is not a name ec2-dns may manage.
+    Invalid { raw: String, reason: String },
+    /// A valid name that cannot be published (no zone, no address).
+    Skipped { name: Fqdn, reason: String },
+    /// The owner's name was released or handed over.
+    Released { name: Fqdn, reason: String },
+    /// The name is left exactly as it is until an operator acts (outside the configuration,
+    /// or its lock item cannot be read).
+    Frozen { name: Fqdn, reason: String },
+    /// Not settled this time; the input is retried.
+    Failed { name: Fqdn, reason: String },
+}
+
+impl Outcome {
+    pub fn name(&self) -> Option<&Fqdn> {
+        match self {
+            Outcome::Invalid { .. } => None,
+            Outcome::Published { name, .. }
+            | Outcome::Conflict { name, .. }
+            | Outcome::Skipped { name, .. }
+            | Outcome::Released { name, .. }
+            | Outcome::Frozen { name, .. }
+            | Outcome::Failed { name, .. } => Some(name),
+        }
+    }
+}
+
+/// Reason of a conflict with a record ec2-dns did not write, naming what is there.
+pub fn foreign(what: &str) -> String {
+    format!("has {} record ec2-dns did not write", article(what))
+}
+
+fn article(what: &str) -> String {
+    let vowel = what
+        .chars()
+        .next()
+        .is_some_and(|c| "AEIOUaeiou".contains(c));
+    // "an A", "an AAAA", "a CNAME", "an MX" (letters read by name).
+    let spelled_vowel = vowel || what.starts_with(['M', 'N', 'S', 'F', 'H', 'L', 'R', 'X']);
+    format!("{} {what}", if spelled_vowel { "an" } else { "a" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_foreign_record_is_named_with_its_article() {
+        assert_eq!(foreign("A"), "has an A record ec2-dns did not write");
+        assert_eq!(foreign("CNAME"), "has a CNAME record ec2-dns did not write");
+        assert_eq!(foreign("MX"), "has an MX record ec2-dns did not write");
+        assert_eq!(foreign("TXT"), "has a TXT record ec2-dns did not write");
+    }
+}

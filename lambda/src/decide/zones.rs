@@ -1,0 +1,94 @@
+//! Which hosted zones ec2-dns manages, and which of them a name lives in.
+
+use std::collections::BTreeSet;
+
+use crate::lock::Lock;
+use crate::model::{Zone, ZoneId};
+use crate::name::Fqdn;
+
+/// A zone is managed when its name is an allowed domain or lies below one (a zone above
+/// the allowed domains is never written).
+pub fn is_managed(zone: &Zone, allowed: &[Fqdn]) -> bool {
+    allowed.iter().any(|d| zone.name.is_at_or_below(d))
+}
+
+/// Whether the zone with this id exists and is managed.
+pub fn is_managed_id(id: &ZoneId, zones: &[Zone], allowed: &[Fqdn]) -> bool {
+    zones.iter().any(|z| &z.id == id && is_managed(z, allowed))
+}
+
+/// The managed zones a name's records go to: those with the longest name the name lies at
+/// or below (a public and a private zone of the same name both count).
+pub fn zones_of<'a>(name: &Fqdn, zones: &'a [Zone], allowed: &[Fqdn]) -> Vec<&'a Zone> {
+    let candidates = zones
+        .iter()
+        .filter(|z| is_managed(z, allowed) && name.is_at_or_below(&z.name));
+    let best = candidates.clone().map(|z| z.name.label_count()).max();
+    candidates
+        .filter(|z| Some(z.name.label_count()) == best)
+        .collect()
+}
+
+/// The zones to read to know everything ec2-dns may hold for a name: where its records
+/// go now, and every existing zone its lock names (records or blocked slots).
+pub fn zones_to_read(
+    name: &Fqdn,
+    lock: Option<&Lock>,
+    zones: &[Zone],
+    allowed: &[Fqdn],
+) -> BTreeSet<ZoneId> {
+    let mut out: BTreeSet<ZoneId> = zones_of(name, zones, allowed)
+        .into_iter()
+        .map(|z| z.id.clone())
+        .collect();
+    if let Some(l) = lock {
+        out.extend(
+            l.records
+                .iter()
+                .map(|s| &s.zone_id)
+                .chain(l.blocked.iter().map(|b| &b.slot.zone))
+                .filter(|z| zones.iter().any(|known| &known.id == *z))
+                .cloned(),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::name;
+
+    fn zone(id: &str, n: &str, private: bool) -> Zone {
+        Zone {
+            id: ZoneId(id.into()),
+            name: name(n),
+            private,
+        }
+    }
+
+    #[test]
+    fn a_name_goes_to_the_longest_managed_suffix_public_and_private() {
+        let zones = vec![
+            zone("Z1", "dyn.example.com", false),
+            zone("Z2", "dyn.example.com", true),
+            zone("Z3", "sub.dyn.example.com", false),
+            zone("Z4", "example.com", false),
+        ];
+        let allowed = [name("dyn.example.com")];
+        let ids = |n: &str| -> Vec<String> {
+            zones_of(&name(n), &zones, &allowed)
+                .iter()
+                .map(|z| z.id.0.clone())
+                .collect()
+        };
+        assert_eq!(ids("web.dyn.example.com"), ["Z1", "Z2"]);
+        assert_eq!(ids("a.sub.dyn.example.com"), ["Z3"]);
+        assert!(
+            ids("web.example.com").is_empty(),
+            "example.com is above the allowed domain"
+        );
+        assert!(!is_managed_id(&ZoneId("Z4".into()), &zones, &allowed));
+        assert!(!is_managed_id(&ZoneId("Z9".into()), &zones, &allowed));
+    }
+}

@@ -1,0 +1,433 @@
+//! Apply: lock writes first (each decision fenced by its generation), then Route53 (every
+//! batch a compare-and-swap on the name's marker), then a recovery of the names whose
+//! batch Route53 refused, then the status tags. Returns the report.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::stream::{self, StreamExt};
+use tracing::{debug, info, warn};
+
+use crate::decide::outcome::Outcome;
+use crate::decide::ownership::Verdict;
+use crate::decide::zones::zones_to_read;
+use crate::decide::{replan, Claims, NamePlan, Plan, Seen, SlotChange, World};
+use crate::engine::{Reconciler, Request};
+use crate::lock::{Cas, Decision, Expect, Lock, LockWrite};
+use crate::model::{Change, Owner, Scope, ZoneId};
+use crate::name::Fqdn;
+use crate::ports::{Applied, Dns, Instances, Locks};
+use crate::report::Report;
+
+/// How long a decision's Route53 changes may take to be sent: a lock written now is a
+/// change in flight for this long (plus a margin), unless the run's deadline is nearer.
+pub const CHANGE_WINDOW: i64 = 120;
+const WINDOW_MARGIN: i64 = 15;
+/// Longest a Route53 call may take, retries included (the client's operation timeout): no
+/// batch is sent later than this before the end of the window.
+pub const ROUTE53_CALL_MAX: i64 = 40;
+
+const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
+
+/// The report of a dry run: the plan, nothing written.
+pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {
+    let mut report = Report {
+        dry_run: true,
+        ..Report::default()
+    };
+    for np in &plan.names {
+        report.add_changes(&np.rows, &world.zones);
+    }
+    finish(&mut report, &plan.outcomes);
+    report.add_frozen(&plan.frozen);
+    report
+}
+
+/// Outcomes into report rows and log lines.
+fn finish(report: &mut Report, outcomes: &BTreeMap<Owner, Vec<Outcome>>) {
+    let changed: BTreeSet<Fqdn> = report.changes.iter().map(|c| c.name.clone()).collect();
+    for (owner, list) in outcomes {
+        for o in list {
+            report.add_outcome(owner, o);
+            log_outcome(owner, o, o.name().is_some_and(|n| changed.contains(n)));
+        }
+    }
+}
+
+/// One name's decision whose lock write won, on its way through Route53.
+struct Attempt {
+    plan: NamePlan,
+    /// The lock as this run wrote it.
+    lock: Lock,
+}
+
+/// How one name ended.
+enum Settled {
+    Done {
+        rows: Vec<SlotChange>,
+    },
+    /// Recovered with a new decision: these outcomes replace the plan's.
+    Redecided {
+        rows: Vec<SlotChange>,
+        outcomes: Vec<(Owner, Outcome)>,
+    },
+    Failed(String),
+}
+
+impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
+    pub(crate) async fn apply(&self, world: &World, plan: Plan, req: &Request) -> Report {
+        let until =
+            (self.now() + CHANGE_WINDOW).min(req.deadline.unwrap_or(i64::MAX)) + WINDOW_MARGIN;
+        let mut outcomes = plan.outcomes.clone();
+        let mut settled: Vec<(NamePlan, Settled)> = Vec::new();
+
+        // 1. Lock writes: every decision is recorded before any of its changes is sent.
+        let n = self.config.concurrency;
+        let written: Vec<(NamePlan, Result<u64, String>)> = stream::iter(plan.names)
+            .map(|mut np| async move {
+                if let LockWrite::Decide(d) = &mut np.write {
+                    d.until = until;
+                }
+                let r = self.write_lock(&np.write).await;
+                (np, r)
+            })
+            .buffer_unordered(n)
+            .collect()
+            .await;
+        let mut attempts = Vec::new();
+        for (np, r) in written {
+            match (r, &np.write) {
+                (Err(why), _) => settled.push((np, Settled::Failed(why))),
+                (Ok(version), LockWrite::Decide(d)) => {
+                    let lock = d.lock(version);
+                    attempts.push(Attempt { plan: np, lock });
+                }
+                (Ok(_), _) => settled.push((np, Settled::Done { rows: Vec::new() })),
+            }
+        }
+
+        // 2. Route53: one batch per zone (the adapter splits and isolates names).
+        let results = self
+            .send(attempts.iter().flat_map(|a| a.plan.changes.iter()), until)
+            .await;
+
+        // 3. Per name: done, failed (Route53 may hold it: flag the lock), or refused (read
+        //    what is there and decide once more).
+        let mut refused = Vec::new();
+        for a in attempts {
+            match verdict_of(&a.plan.name, &a.plan.changes, &results) {
+                Ok(()) => {
+                    let rows = a.plan.rows.clone();
+                    settled.push((a.plan, Settled::Done { rows }));
+                }
+                Err(Trouble::Failed(why)) => {
+                    self.flag(&a.lock).await;
+                    settled.push((a.plan, Settled::Failed(why)));
+                }
+                Err(Trouble::Refused(why)) => {
+                    info!(name = %a.plan.name, reason = %why, "Route53 refused the change; reading what is there");
+                    refused.push(a);
+                }
+            }
+        }
+        if !refused.is_empty() {
+            settled.extend(self.recover(world, refused, &results, until).await);
+        }
+
+        // 4. The report, with the outcomes as they turned out.
+        let mut report = Report::default();
+        for (np, how) in &settled {
+            match how {
+                Settled::Done { rows } => report.add_changes(rows, &world.zones),
+                Settled::Redecided {
+                    rows,
+                    outcomes: fresh,
+                } => {
+                    report.add_changes(rows, &world.zones);
+                    for owner in np.owners.iter().chain(fresh.iter().map(|(o, _)| o)) {
+                        drop_name(&mut outcomes, owner, &np.name);
+                    }
+                    for (owner, o) in fresh {
+                        outcomes.entry(owner.clone()).or_default().push(o.clone());
+                    }
+                }
+                Settled::Failed(why) => {
+                    warn!(name = %np.name, reason = %why, "name not settled; will retry");
+                    for owner in &np.owners {
+                        drop_name(&mut outcomes, owner, &np.name);
+                        outcomes
+                            .entry(owner.clone())
+                            .or_default()
+                            .push(Outcome::Failed {
+                                name: np.name.clone(),
+                                reason: why.clone(),
+                            });
+                    }
+                }
+            }
+        }
+        finish(&mut report, &outcomes);
+        report.add_frozen(&plan.frozen);
+
+        // 5. Status tags, then housekeeping.
+        self.write_statuses(world, &plan.statusable, &outcomes, &mut report)
+            .await;
+        if req.scope == Scope::All && !world.empty_index.is_empty() {
+            if let Err(e) = self.locks.prune_index(&world.empty_index).await {
+                debug!(error = %e, "empty owner-index items kept");
+            }
+        }
+        report
+    }
+
+    /// One conditional write. A lost answer (an error after DynamoDB may have applied it) is
+    /// settled by reading the lock back: a decision found exactly as written is ours.
+    async fn write_lock(&self, w: &LockWrite) -> Result<u64, String> {
+        match self.locks.write(w).await {
+            Ok(Cas::Won(v)) => Ok(v),
+            Ok(Cas::Lost) => Err(LOCK_CHANGED.into()),
+            Err(e) => {
+                let LockWrite::Decide(d) = w else {
+                    return Err(e.to_string());
+                };
+                let expected = match d.expect {
+                    Expect::Absent => 1,
+                    Expect::Version(v) => v + 1,
+                };
+                match self.locks.load(std::slice::from_ref(&d.name), &[]).await {
+                    Ok(found) if found.locks.iter().any(|l| as_written(l, d, expected)) => {
+                        info!(name = %d.name, "lock write answer lost; the write had landed");
+                        Ok(expected)
+                    }
+                    _ => Err(e.to_string()),
+                }
+            }
+        }
+    }
+
+    /// Sends changes unless the window of their lock writes is too near its end (a change
+    /// must never land after its generation stopped being in flight).
+    async fn send<'a>(
+        &self,
+        changes: impl Iterator<Item = &'a Change>,
+        until: i64,
+    ) -> BTreeMap<(Fqdn, ZoneId), Applied> {
+        let changes: Vec<Change> = changes.cloned().collect();
+        if changes.is_empty() {
+            return BTreeMap::new();
+        }
+        if self.now() + ROUTE53_CALL_MAX > until {
+            return changes
+                .iter()
+                .map(|c| {
+                    (
+                        (c.name.clone(), c.set.zone_id.clone()),
+                        Applied::Failed(crate::Error::Incomplete(
+                            "out of time before the Route53 change was sent".into(),
+                        )),
+                    )
+                })
+                .collect();
+        }
+        self.dns.change(&changes).await
+    }
+
+    /// A change of the lock's generation failed: the lock must not be trusted any more.
+    /// Best effort; if it fails too, the next reconcile of everything reads Route53 anyway.
+    async fn flag(&self, lock: &Lock) {
+        let w = LockWrite::Check {
+            name: lock.name.clone(),
+            gen: lock.gen,
+            now: self.now(),
+        };
+        if let Err(e) = self.locks.write(&w).await {
+            warn!(name = %lock.name, error = %e, "could not flag the lock for a read");
+        }
+    }
+
+    /// Names whose batch Route53 refused: read them, decide again from what is there (the
+    /// lock as this run wrote it), and apply that once. Refused twice: retried later.
+    async fn recover(
+        &self,
+        world: &World,
+        refused: Vec<Attempt>,
+        first: &BTreeMap<(Fqdn, ZoneId), Applied>,
+        until: i64,
+    ) -> Vec<(NamePlan, Settled)> {
+        let settings = self.settings();
+        let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
+        for a in &refused {
+            let mut zones = zones_to_read(
+                &a.plan.name,
+                Some(&a.lock),
+                &world.zones,
+                &settings.allowed_domains,
+            );
+            zones.extend(a.plan.changes.iter().map(|c| c.set.zone_id.clone()));
+            for z in zones {
+                per_zone.entry(z).or_default().push(a.plan.name.clone());
+            }
+        }
+        let mut seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>> = BTreeMap::new();
+        let mut unread: BTreeMap<Fqdn, String> = BTreeMap::new();
+        for (zone, names) in per_zone {
+            match self.dns.read(&zone, &names).await {
+                Ok(found) => {
+                    for (name, s) in found {
+                        seen.entry(name).or_default().insert(zone.clone(), s);
+                    }
+                }
+                Err(e) => {
+                    for name in names {
+                        unread.insert(name, e.to_string());
+                    }
+                }
+            }
+        }
+        let claims = Claims::new(world, &settings);
+        let by_name = claims.by_name(world);
+        let mut out = Vec::new();
+        for a in refused {
+            let name = a.plan.name.clone();
+            if let Some(why) = unread.get(&name) {
+                self.flag(&a.lock).await;
+                out.push((a.plan, Settled::Failed(why.clone())));
+                continue;
+            }
+            let empty = BTreeMap::new();
+            let now_seen = seen.get(&name).unwrap_or(&empty);
+            let claimants = by_name.get(&name).cloned().unwrap_or_default();
+            let decided = replan(world, &name, &a.lock, now_seen, claimants);
+            // What of the first batch landed (in the zones Route53 did not refuse).
+            let landed: Vec<SlotChange> = a
+                .plan
+                .rows
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        first.get(&(name.clone(), r.slot.zone.clone())),
+                        Some(Applied::Done)
+                    )
+                })
+                .cloned()
+                .collect();
+            let settled = match decided.verdict {
+                Verdict::Nothing => Settled::Redecided {
+                    rows: a.plan.rows.clone(),
+                    outcomes: decided.outcomes,
+                },
+                Verdict::Write {
+                    write,
+                    changes,
+                    rows,
+                } => {
+                    let mut write = write;
+                    if let LockWrite::Decide(d) = &mut write {
+                        d.until = until;
+                    }
+                    match self.write_lock(&write).await {
+                        Err(why) => Settled::Failed(why),
+                        Ok(version) => {
+                            let results = self.send(changes.iter(), until).await;
+                            match verdict_of(&name, &changes, &results) {
+                                Ok(()) => Settled::Redecided {
+                                    rows: landed.into_iter().chain(rows).collect(),
+                                    outcomes: decided.outcomes,
+                                },
+                                Err(trouble) => {
+                                    if let LockWrite::Decide(d) = &write {
+                                        self.flag(&d.lock(version)).await;
+                                    }
+                                    Settled::Failed(match trouble {
+                                        Trouble::Failed(why) => why,
+                                        Trouble::Refused(why) => {
+                                            format!("Route53 refused the change twice: {why}")
+                                        }
+                                    })
+                                }
+                            }
+                        }
+                    }
+                }
+                Verdict::Read | Verdict::Deferred => {
+                    self.flag(&a.lock).await;
+                    Settled::Failed("Route53 could not be read for a recovery".into())
+                }
+            };
+            out.push((a.plan, settled));
+        }
+        out
+    }
+}
+
+/// Whether a lock read back is exactly the decision this run wrote.
+fn as_written(l: &Lock, d: &Decision, version: u64) -> bool {
+    l.version == version && l.gen == d.gen && l.holder == d.holder && l.records == d.records
+}
+
+enum Trouble {
+    /// The call failed: the change may or may not have landed.
+    Failed(String),
+    /// Route53 refused it as a whole.
+    Refused(String),
+}
+
+/// The worst of a name's per-zone results.
+fn verdict_of(
+    name: &Fqdn,
+    changes: &[Change],
+    results: &BTreeMap<(Fqdn, ZoneId), Applied>,
+) -> Result<(), Trouble> {
+    let zones: BTreeSet<&ZoneId> = changes.iter().map(|c| &c.set.zone_id).collect();
+    let mut refused = None;
+    for z in zones {
+        match results.get(&(name.clone(), z.clone())) {
+            Some(Applied::Done) => {}
+            Some(Applied::Failed(e)) => return Err(Trouble::Failed(e.to_string())),
+            Some(Applied::Rejected(why)) => refused = Some(why.clone()),
+            None => return Err(Trouble::Failed("no answer for the change".into())),
+        }
+    }
+    refused.map_or(Ok(()), |why| Err(Trouble::Refused(why)))
+}
+
+fn drop_name(outcomes: &mut BTreeMap<Owner, Vec<Outcome>>, owner: &Owner, name: &Fqdn) {
+    if let Some(list) = outcomes.get_mut(owner) {
+        list.retain(|o| o.name() != Some(name));
+    }
+}
+
+/// One log line per decision; an unchanged published name is only worth a debug line.
+pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
+    let name = o.name().map(|n| n.to_string()).unwrap_or_default();
+    match o {
+        Outcome::Published { values, .. } if changed => {
+            info!(owner = %owner, name, action = "publish", values = %values.join(","), "name published")
+        }
+        Outcome::Published { .. } => {
+            debug!(owner = %owner, name, action = "keep", "name unchanged")
+        }
+        Outcome::Released { reason, .. } => {
+            info!(owner = %owner, name, action = "release", reason, "name released")
+        }
+        Outcome::Conflict { holder, reason, .. } => {
+            let holder = holder
+                .as_ref()
+                .map_or("a record ec2-dns did not write".to_string(), |h| {
+                    h.to_string()
+                });
+            warn!(owner = %owner, name, action = "conflict", holder, reason, "name not published")
+        }
+        Outcome::Invalid { raw, reason } => {
+            warn!(owner = %owner, name = raw, action = "invalid", reason, "name refused")
+        }
+        Outcome::Skipped { reason, .. } => {
+            info!(owner = %owner, name, action = "skip", reason, "name skipped")
+        }
+        Outcome::Frozen { reason, .. } => {
+            warn!(owner = %owner, name, action = "frozen", reason, "name frozen")
+        }
+        Outcome::Failed { reason, .. } => {
+            warn!(owner = %owner, name, action = "failed", reason, "name not settled; will retry")
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! observe → decide → apply → report, for some owners or for everything. Events are only
+//! hints about which owners to look at again; every decision is re-derived from EC2, the
+//! lock table and Route53.
+
+mod apply;
+mod observe;
+mod status;
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use tracing::{info, instrument};
+
+use crate::config::Config;
+use crate::decide::{self, Settings};
+use crate::error::Result;
+use crate::model::{Home, Scope};
+use crate::ports::{Dns, Instances, Locks};
+use crate::report::Report;
+
+/// What to reconcile and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub scope: Scope,
+    /// Read Route53 for every name in scope instead of trusting the locks (manual and
+    /// scheduled reconciles: this is what repairs drift).
+    pub verify_dns: bool,
+    /// Plan and report, write nothing.
+    pub dry_run: bool,
+    /// Epoch seconds after which this run is stopped (the Lambda deadline); no change is
+    /// sent that could still be in flight after it.
+    pub deadline: Option<i64>,
+}
+
+impl Request {
+    /// What an event asks for: a full reconcile reads Route53 (the drift repair and the
+    /// backstop for lost events); an event about owners trusts the locks.
+    pub fn for_event(scope: Scope, deadline: Option<i64>) -> Request {
+        Request {
+            verify_dns: scope == Scope::All,
+            scope,
+            dry_run: false,
+            deadline,
+        }
+    }
+}
+
+/// Where the time comes from (seconds since the epoch).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+}
+
+/// The reconciler with its clients; built once per container and reused.
+pub struct Reconciler<I, D, L> {
+    pub instances: I,
+    pub dns: D,
+    pub locks: L,
+    pub config: Config,
+    /// The account and region of this deployment: owners of manual requests live there.
+    pub home: Home,
+    clock: Box<dyn Clock>,
+}
+
+impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
+    pub fn new(instances: I, dns: D, locks: L, config: Config, home: Home) -> Self {
+        Reconciler {
+            instances,
+            dns,
+            locks,
+            config,
+            home,
+            clock: Box::new(SystemClock),
+        }
+    }
+
+    /// The same reconciler with another clock.
+    pub fn with_clock(mut self, clock: Box<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    pub fn settings(&self) -> Settings {
+        Settings {
+            allowed_domains: self.config.allowed_domains.clone(),
+            ttl: self.config.ttl,
+        }
+    }
+
+    /// Brings the owners in `req.scope` (and the names they hold or claim) to the desired
+    /// state. Idempotent: safe to re-run after a partial failure, and a second run changes
+    /// nothing. Errors only when the state could not be read; per-name failures are in the
+    /// report (`failed`) and leave a state the next run converges from.
+    #[instrument(skip_all, fields(scope = ?req.scope, dry_run = req.dry_run))]
+    pub async fn reconcile(&self, req: &Request) -> Result<Report> {
+        let started = Instant::now();
+        let world = self.observe(req).await?;
+        let plan = decide::plan(&world, &req.scope, &self.settings());
+        let report = if req.dry_run {
+            apply::dry_run(&world, &plan)
+        } else {
+            self.apply(&world, plan, req).await
+        };
+        info!(
+            changes = report.changes.len(),
+            conflicts = report.conflicts.len(),
+            skipped = report.skipped.len(),
+            frozen = report.frozen.len(),
+            failed = report.failed.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "reconcile finished"
+        );
+        Ok(report)
+    }
+}
+
+pub(crate) use apply::dry_run as dry_run_report;
+pub use apply::{log_outcome, CHANGE_WINDOW, ROUTE53_CALL_MAX};

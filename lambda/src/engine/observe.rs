@@ -1,0 +1,175 @@
+//! Observe: read what the decisions need, and no more. An event about owners reads their
+//! instances, the locks of the names they claim or hold, and Route53 only for the names
+//! whose lock cannot be trusted; everything else reads every tagged instance, the whole
+//! lock table and every zone that ec2-dns manages or that a lock names.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::decide::claims::tag_names;
+use crate::decide::zones::{is_managed, zones_to_read};
+use crate::decide::{reads, Claims, Seen, Settings, World};
+use crate::engine::{Reconciler, Request};
+use crate::error::Result;
+use crate::lock::Loaded;
+use crate::model::{Instance, Owner, Scope, ZoneId};
+use crate::name::Fqdn;
+use crate::ports::{Dns, Instances, Locks};
+
+impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
+    pub(crate) async fn observe(&self, req: &Request) -> Result<World> {
+        let settings = self.settings();
+        let mut world = World {
+            now: self.now(),
+            zones: self.dns.zones().await?,
+            ..World::default()
+        };
+        match &req.scope {
+            Scope::All => {
+                add(&mut world, self.instances.tagged().await?);
+                take(&mut world, self.locks.scan().await?);
+            }
+            Scope::Owners(owners) => {
+                let owners: Vec<Owner> = owners.iter().cloned().collect();
+                let found = self.instances.describe(&owners).await?;
+                add_described(&mut world, &owners, found);
+                // The names the owners claim or once claimed (a stopped instance's tag
+                // still names them), and through the owner index those they hold.
+                let tagged: BTreeSet<Fqdn> = owners
+                    .iter()
+                    .filter_map(|o| world.instances.get(o))
+                    .flat_map(tag_names)
+                    .collect();
+                let loaded = self
+                    .locks
+                    .load(&tagged.iter().cloned().collect::<Vec<_>>(), &owners)
+                    .await?;
+                let extra: Vec<Fqdn> = loaded
+                    .index
+                    .values()
+                    .flatten()
+                    .filter(|n| !tagged.contains(*n))
+                    .cloned()
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                take(&mut world, loaded);
+                if !extra.is_empty() {
+                    take(&mut world, self.locks.load(&extra, &[]).await?);
+                }
+            }
+        }
+        let more: Vec<Owner> = reads::owners_to_describe(&world, &req.scope, &settings)
+            .into_iter()
+            .collect();
+        if !more.is_empty() {
+            let found = self.instances.describe(&more).await?;
+            add_described(&mut world, &more, found);
+        }
+        world.seen = self.read_dns(&world, req, &settings).await?;
+        Ok(world)
+    }
+
+    /// Route53 for the names that need it: every managed zone and every zone a lock names,
+    /// whole, for a verified reconcile of everything; the names in scope for a verified
+    /// one of some owners; otherwise only the names whose lock cannot be trusted.
+    async fn read_dns(
+        &self,
+        world: &World,
+        req: &Request,
+        settings: &Settings,
+    ) -> Result<BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>>> {
+        let claims = Claims::new(world, settings);
+        let zones_for = |name: &Fqdn| {
+            zones_to_read(
+                name,
+                world.locks.get(name),
+                &world.zones,
+                &settings.allowed_domains,
+            )
+        };
+        let mut seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>> = BTreeMap::new();
+        if req.verify_dns && req.scope == Scope::All {
+            let mut zones: BTreeSet<ZoneId> = world
+                .zones
+                .iter()
+                .filter(|z| is_managed(z, &settings.allowed_domains))
+                .map(|z| z.id.clone())
+                .collect();
+            let names = claims.names(world, &req.scope);
+            for name in &names {
+                zones.extend(zones_for(name));
+            }
+            for zone in &zones {
+                for (name, s) in self.dns.read_zone(zone).await? {
+                    seen.entry(name).or_default().insert(zone.clone(), s);
+                }
+            }
+            // A name whose zones were read and hold nothing was read too.
+            for name in names {
+                let entry = seen.entry(name.clone()).or_default();
+                for zone in zones_for(&name) {
+                    entry.entry(zone).or_default();
+                }
+            }
+            return Ok(seen);
+        }
+        let names = if req.verify_dns {
+            claims.names(world, &req.scope)
+        } else {
+            reads::names_to_read(world, &req.scope, settings)
+        };
+        let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
+        for name in names {
+            for zone in zones_for(&name) {
+                per_zone.entry(zone).or_default().push(name.clone());
+            }
+            seen.entry(name).or_default();
+        }
+        for (zone, names) in per_zone {
+            for (name, s) in self.dns.read(&zone, &names).await? {
+                seen.entry(name).or_default().insert(zone.clone(), s);
+            }
+        }
+        Ok(seen)
+    }
+}
+
+/// Adds instances (the first answer about an owner wins).
+pub(crate) fn add(world: &mut World, found: Vec<Instance>) {
+    for inst in found {
+        world.instances.entry(inst.owner.clone()).or_insert(inst);
+    }
+}
+
+/// Adds what EC2 returned for `asked`, and marks the owners it did not return as gone.
+pub(crate) fn add_described(world: &mut World, asked: &[Owner], found: Vec<Instance>) {
+    add(world, found);
+    for owner in asked {
+        world
+            .instances
+            .entry(owner.clone())
+            .or_insert_with(|| Instance::gone(owner.clone()));
+    }
+}
+
+/// Adds what a read of the lock table found.
+pub(crate) fn take(world: &mut World, loaded: Loaded) {
+    for lock in loaded.locks {
+        world.locks.insert(lock.name.clone(), lock);
+    }
+    for (owner, names) in loaded.index {
+        world.index.entry(owner).or_default().extend(names);
+    }
+    world.empty_index.extend(loaded.empty_index);
+    for bad in loaded.unreadable {
+        if let Some(name) = bad.name {
+            world.unreadable.insert(name, bad.reason);
+        } else {
+            tracing::warn!(
+                key = bad.key,
+                reason = bad.reason,
+                "lock table item ignored"
+            );
+        }
+    }
+}

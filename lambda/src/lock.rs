@@ -1,0 +1,215 @@
+//! The lock table's view of a name: who holds it, under which generation, what Route53
+//! holds for it, and the conditional writes that change that. docs/ownership.md tells the
+//! protocol; docs/contract.md the item layout.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{Marker, Owner, RecordSet, RecordType, Slot, ZoneId};
+use crate::name::Fqdn;
+
+/// The lock item of one name (layout 2, or a layout-1 item read in place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    pub name: Fqdn,
+    /// Compare-and-swap counter: +1 on every write, and every write names the one it read.
+    pub version: u64,
+    /// Generation of the decision the lock records; Route53's markers carry it. Never
+    /// repeats for a name: a released name keeps its item (free) and its generation.
+    pub gen: u64,
+    /// Who holds the name; `None`: the name is free.
+    pub holder: Option<Owner>,
+    /// The address sets Route53 holds for the name under this generation (sorted).
+    pub records: Vec<RecordSet>,
+    /// Slots the holder claims but someone else's record occupies (reported as conflicts).
+    pub blocked: Vec<Blocked>,
+    /// Epoch seconds until which the writer of this generation may still send its Route53
+    /// changes: until then, a generation that has not landed is a change in flight.
+    pub until: i64,
+    /// A change of this generation failed: read Route53 before trusting `records`.
+    pub check: bool,
+    /// Claimants that lost to the holder: a release hands the name to one of them.
+    pub waiting: BTreeSet<Owner>,
+    /// When the holder took the name (RFC 3339), for operators.
+    pub since: Option<String>,
+    /// Set for an item written by layout 1, whose records carry no marker in Route53: the
+    /// sets it lists, and those of its `intent` (a change that may have been in flight),
+    /// are ec2-dns's.
+    pub legacy: Option<Vec<RecordSet>>,
+}
+
+/// A slot of the holder's claim that someone else's record occupies.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct Blocked {
+    #[serde(flatten)]
+    pub slot: Slot,
+    /// What is there: `CNAME`, `A`, `AAAA`, `TXT at the marker name`, ...
+    pub by: String,
+}
+
+impl Lock {
+    /// The marker this lock's generation puts in `zone`, given the sets it lists there.
+    pub fn marker_in(&self, zone: &ZoneId) -> Option<RecordSet> {
+        if self.legacy.is_some() {
+            return None;
+        }
+        let holder = self.holder.clone()?;
+        marker_for(&holder, self.gen, zone, &self.records)
+    }
+
+    /// What the lock says Route53 holds for the name, per zone: its records and markers.
+    /// Trusted when Route53 was not read.
+    pub fn believed(&self) -> BTreeMap<ZoneId, Vec<RecordSet>> {
+        let mut out: BTreeMap<ZoneId, Vec<RecordSet>> = BTreeMap::new();
+        for set in &self.records {
+            out.entry(set.zone_id.clone())
+                .or_default()
+                .push(set.clone());
+        }
+        for (zone, sets) in out.iter_mut() {
+            sets.extend(self.marker_in(zone));
+            sets.sort();
+        }
+        out
+    }
+
+    /// Whether the writer of this generation may still be sending its changes.
+    pub fn in_flight(&self, now: i64) -> bool {
+        now < self.until
+    }
+
+    /// The slots that are blocked.
+    pub fn blocked_slots(&self) -> BTreeSet<Slot> {
+        self.blocked.iter().map(|b| b.slot.clone()).collect()
+    }
+}
+
+/// The marker `owner` writes in `zone` under `gen`, for the address sets of `records`
+/// there; `None` when it has none in that zone.
+pub fn marker_for(
+    owner: &Owner,
+    gen: u64,
+    zone: &ZoneId,
+    records: &[RecordSet],
+) -> Option<RecordSet> {
+    let types: BTreeSet<RecordType> = records
+        .iter()
+        .filter(|s| &s.zone_id == zone && s.rtype != RecordType::Txt)
+        .map(|s| s.rtype)
+        .collect();
+    (!types.is_empty()).then(|| {
+        Marker {
+            owner: owner.clone(),
+            gen,
+            types,
+        }
+        .set(zone)
+    })
+}
+
+/// What a write expects to find (the compare half of compare-and-swap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// No item for the name.
+    Absent,
+    /// The item at this version.
+    Version(u64),
+}
+
+/// A new decision for a name: holder, generation and records, taken with one conditional
+/// write before any Route53 change of that generation is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub name: Fqdn,
+    pub expect: Expect,
+    /// The holder before, for the owner index (and whether its item was layout 1).
+    pub previous: Option<Owner>,
+    pub previous_legacy: bool,
+    pub holder: Option<Owner>,
+    pub gen: u64,
+    pub records: Vec<RecordSet>,
+    pub blocked: Vec<Blocked>,
+    pub waiting: BTreeSet<Owner>,
+    /// Kept from the lock when the holder does not change; otherwise the write's time.
+    pub since: Option<String>,
+    /// Filled in by the engine when it writes: see [`Lock::until`].
+    pub until: i64,
+}
+
+impl Decision {
+    /// The lock as it is once this decision is written at `version`.
+    pub fn lock(&self, version: u64) -> Lock {
+        Lock {
+            name: self.name.clone(),
+            version,
+            gen: self.gen,
+            holder: self.holder.clone(),
+            records: self.records.clone(),
+            blocked: self.blocked.clone(),
+            until: self.until,
+            check: false,
+            waiting: self.waiting.clone(),
+            since: self.since.clone(),
+            legacy: None,
+        }
+    }
+}
+
+/// Every write ec2-dns makes to a name's lock item; each is conditional on the version read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockWrite {
+    /// A new generation (claim, update, takeover, release, adoption of a layout-1 item).
+    Decide(Box<Decision>),
+    /// Claimants that lost to the running holder wait for the name.
+    Wait {
+        name: Fqdn,
+        version: u64,
+        waiting: BTreeSet<Owner>,
+    },
+    /// Route53 was read and holds this generation exactly: `check` is cleared.
+    Settle { name: Fqdn, version: u64 },
+    /// A change of generation `gen` failed: `check` is set and the in-flight window closed
+    /// (`until` = `now`), so the next run reads Route53 instead of trusting the lock.
+    /// Conditional on the generation, not the version: a waiter registered meanwhile must
+    /// not make the failure go unrecorded.
+    Check { name: Fqdn, gen: u64, now: i64 },
+}
+
+impl LockWrite {
+    pub fn name(&self) -> &Fqdn {
+        match self {
+            LockWrite::Decide(d) => &d.name,
+            LockWrite::Wait { name, .. }
+            | LockWrite::Settle { name, .. }
+            | LockWrite::Check { name, .. } => name,
+        }
+    }
+}
+
+/// A conditional write either wins or finds the item changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cas {
+    /// Written; the item's new version.
+    Won(u64),
+    /// The item is not as read: another run wrote it meanwhile.
+    Lost,
+}
+
+/// An item of the lock table that cannot be read as a lock: it is reported, and its name
+/// (when the key is one) is left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub key: String,
+    pub name: Option<Fqdn>,
+    pub reason: String,
+}
+
+/// What a read of the lock table found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub locks: Vec<Lock>,
+    /// Owner index: the names each asked-for owner holds.
+    pub index: BTreeMap<Owner, BTreeSet<Fqdn>>,
+    pub unreadable: Vec<Unreadable>,
+    /// Owner-index items whose name list is empty (left by releases).
+    pub empty_index: Vec<String>,
+}

@@ -1,0 +1,287 @@
+//! The operator's actions beyond a reconcile (`ec2-dns-ctl status`, `release`, `rebuild`),
+//! through the same decisions and the same apply step as every reconcile.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tracing::warn;
+
+use crate::decide::claims::tag_names;
+use crate::decide::outcome::Outcome;
+use crate::decide::ownership::{decide, NameView, Verdict};
+use crate::decide::zones::{is_managed, zones_to_read};
+use crate::decide::{NamePlan, Plan, Seen, World};
+use crate::engine::{Reconciler, Request};
+use crate::error::{Error, Result};
+use crate::lock::{Decision, Expect, Lock, LockWrite};
+use crate::model::{Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, ZoneId};
+use crate::name::Fqdn;
+use crate::ports::{Dns, Instances, Locks};
+use crate::report::Report;
+
+/// A name the lock table was rebuilt with (or, in a dry run, would be).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rebuilt {
+    pub name: Fqdn,
+    pub holder: Owner,
+    pub gen: u64,
+    pub records: Vec<RecordSet>,
+    /// Why it was left alone, when it was.
+    pub skipped: Option<String>,
+}
+
+impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
+    /// Records this function's configuration in the lock table when it differs from what
+    /// is recorded, so that the operator CLI acts with it. Best effort: a failure is logged
+    /// and the function serves anyway. Returns whether it wrote.
+    pub async fn record_deployed(&self, function: &str) -> bool {
+        let recorded = match self.locks.deployed().await {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "could not read the recorded configuration");
+                return false;
+            }
+        };
+        if recorded.is_some_and(|d| self.config.same_as(&d) && d.function == function) {
+            return false;
+        }
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        match self
+            .locks
+            .record_deployed(&self.config.deployed(function, &now))
+            .await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                warn!(error = %e, "could not record the configuration in the lock table");
+                false
+            }
+        }
+    }
+
+    /// Every held name with its holder as EC2 reports it now (`None`: EC2 does not know it).
+    pub async fn status(&self) -> Result<Vec<(Lock, Option<Instance>)>> {
+        let loaded = self.locks.scan().await?;
+        let locks: Vec<Lock> = loaded
+            .locks
+            .into_iter()
+            .filter(|l| l.holder.is_some())
+            .collect();
+        let holders: Vec<Owner> = locks
+            .iter()
+            .filter_map(|l| l.holder.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let found = if holders.is_empty() {
+            Vec::new()
+        } else {
+            self.instances.describe(&holders).await?
+        };
+        let mut out: Vec<(Lock, Option<Instance>)> = locks
+            .into_iter()
+            .map(|l| {
+                let holder = found
+                    .iter()
+                    .find(|i| Some(&i.owner) == l.holder.as_ref())
+                    .cloned();
+                (l, holder)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Ok(out)
+    }
+
+    /// An operator's release of one name (a frozen one too), through the same decision and
+    /// apply step as any release: the name's records that are provably ec2-dns's are
+    /// deleted exactly (anything else is left alone and reported), the lock is freed.
+    /// Refused while the holder runs and still claims the name (it would take it straight
+    /// back). Audited: one warning line with the lock as it was.
+    pub async fn release_name(&self, name: &Fqdn, dry_run: bool) -> Result<Report> {
+        let lock = self
+            .locks
+            .load(std::slice::from_ref(name), &[])
+            .await?
+            .locks
+            .into_iter()
+            .next()
+            .filter(|l| l.holder.is_some())
+            .ok_or_else(|| {
+                Error::InvalidInput(format!("{name} is not held: nothing to release"))
+            })?;
+        let Some(holder) = lock.holder.clone() else {
+            return Err(Error::InvalidInput(format!(
+                "{name} is not held: nothing to release"
+            )));
+        };
+        let found = self
+            .instances
+            .describe(std::slice::from_ref(&holder))
+            .await?;
+        let inst = found
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Instance::gone(holder.clone()));
+        if inst.state == InstanceState::Running && tag_names(&inst).contains(name) {
+            return Err(Error::InvalidInput(format!(
+                "{name} is held by running instance {holder} that still claims it; remove the name from its tag or stop it first"
+            )));
+        }
+        let settings = self.settings();
+        let mut world = World {
+            now: self.now(),
+            zones: self.dns.zones().await?,
+            ..World::default()
+        };
+        let mut seen: BTreeMap<ZoneId, Seen> = BTreeMap::new();
+        for zone in zones_to_read(name, Some(&lock), &world.zones, &settings.allowed_domains) {
+            let mut found = self.dns.read(&zone, std::slice::from_ref(name)).await?;
+            seen.insert(zone, found.remove(name).unwrap_or_default());
+        }
+        world.instances.insert(holder.clone(), inst);
+        let decided = decide(&NameView {
+            name,
+            lock: Some(&lock),
+            claimants: Vec::new(),
+            known: &world.instances,
+            seen: Some(&seen),
+            now: world.now,
+            // An operator's release does not wait for a change in flight: it is the way out
+            // of a stuck one.
+            own_write: true,
+            previous: None,
+        });
+        let mut plan = Plan::default();
+        for (owner, o) in decided.outcomes {
+            let o = match o {
+                Outcome::Released { name, .. } => Outcome::Released {
+                    name,
+                    reason: "released by an operator".into(),
+                },
+                other => other,
+            };
+            plan.outcomes.entry(owner).or_default().push(o);
+        }
+        if let Verdict::Write {
+            write,
+            changes,
+            rows,
+        } = decided.verdict
+        {
+            plan.names.push(NamePlan {
+                name: name.clone(),
+                write,
+                changes,
+                rows,
+                owners: [holder.clone()].into(),
+            });
+        }
+        if world
+            .instances
+            .get(&holder)
+            .is_some_and(|i| i.state.is_taggable())
+        {
+            plan.statusable.insert(holder.clone());
+        }
+        world.locks.insert(name.clone(), lock.clone());
+        world.seen.insert(name.clone(), seen);
+        let req = Request {
+            scope: Scope::Owners([holder.clone()].into()),
+            verify_dns: true,
+            dry_run,
+            deadline: None,
+        };
+        if dry_run {
+            return Ok(crate::engine::dry_run_report(&world, &plan));
+        }
+        warn!(name = %name, holder = %holder, version = lock.version, gen = lock.gen, records = ?lock.records, action = "manual-release", "name released by an operator");
+        Ok(self.apply(&world, plan, &req).await)
+    }
+
+    /// Rebuilds lost lock items from the ownership markers in every managed zone: a name
+    /// with a marker and no item gets an item naming the marker's holder and generation and
+    /// the sets the marker lists. Existing items are never touched. With markers of
+    /// different holders for one name, the newest generation wins; the others are stale and
+    /// the next reconcile of everything removes them.
+    pub async fn rebuild(&self, dry_run: bool) -> Result<Vec<Rebuilt>> {
+        let settings = self.settings();
+        let zones = self.dns.zones().await?;
+        let existing: BTreeSet<Fqdn> = {
+            let loaded = self.locks.scan().await?;
+            loaded
+                .locks
+                .iter()
+                .map(|l| l.name.clone())
+                .chain(loaded.unreadable.iter().filter_map(|u| u.name.clone()))
+                .collect()
+        };
+        let mut found: BTreeMap<Fqdn, Vec<(ZoneId, Marker, Vec<RecordSet>)>> = BTreeMap::new();
+        for zone in zones
+            .iter()
+            .filter(|z| is_managed(z, &settings.allowed_domains))
+        {
+            for (name, s) in self.dns.read_zone(&zone.id).await? {
+                let Some(m) = s.marker.as_ref().and_then(|m| Marker::parse(&m.values)) else {
+                    continue;
+                };
+                let sets: Vec<RecordSet> = s
+                    .sets
+                    .iter()
+                    .filter(|x| m.types.contains(&x.rtype) && x.rtype != RecordType::Txt)
+                    .cloned()
+                    .collect();
+                found
+                    .entry(name)
+                    .or_default()
+                    .push((zone.id.clone(), m, sets));
+            }
+        }
+        let mut out = Vec::new();
+        for (name, marks) in found {
+            let Some(newest) = marks.iter().map(|(_, m, _)| (m.gen, m.owner.clone())).max() else {
+                continue;
+            };
+            let (gen, holder) = newest;
+            let mut records: Vec<RecordSet> = marks
+                .iter()
+                .filter(|(_, m, _)| m.gen == gen && m.owner == holder)
+                .flat_map(|(_, _, sets)| sets.iter().cloned())
+                .collect();
+            records.sort();
+            let mut row = Rebuilt {
+                name: name.clone(),
+                holder: holder.clone(),
+                gen,
+                records: records.clone(),
+                skipped: None,
+            };
+            if existing.contains(&name) {
+                row.skipped = Some("the table has an item for it".into());
+            } else if !dry_run {
+                let write = LockWrite::Decide(Box::new(Decision {
+                    name: name.clone(),
+                    expect: Expect::Absent,
+                    previous: None,
+                    previous_legacy: false,
+                    holder: Some(holder),
+                    gen,
+                    records,
+                    blocked: Vec::new(),
+                    waiting: BTreeSet::new(),
+                    since: None,
+                    until: 0,
+                }));
+                match self.locks.write(&write).await {
+                    Ok(crate::lock::Cas::Won(_)) => {}
+                    Ok(crate::lock::Cas::Lost) => {
+                        row.skipped = Some("an item appeared meanwhile".into())
+                    }
+                    Err(e) => row.skipped = Some(format!("not written: {e}")),
+                }
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}

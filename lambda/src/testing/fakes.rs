@@ -1,0 +1,499 @@
+//! In-process fakes that enforce AWS's rules, for fast tests:
+//! - [`FakeRoute53`] speaks the raw API: Route53's listing order and pagination, batches
+//!   applied all or nothing, CREATE refused over an existing set, DELETE refused unless
+//!   exact, CNAME alone at its name, names inside their zone, and the request limits
+//!   (1,000 values, 32,000 characters), refused rather than split;
+//! - [`FakeLocks`] applies every conditional write atomically, on the version (or, for a
+//!   check, the generation) the write names;
+//! - [`FakeEc2`] fails a tag call as a whole when one instance cannot be tagged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use crate::config::Deployed;
+use crate::error::{Error, Result};
+use crate::lock::{Cas, Expect, Loaded, Lock, LockWrite, Unreadable};
+use crate::model::{ChangeAction, Instance, Owner, Zone, ZoneId};
+use crate::name::Fqdn;
+use crate::ports::{
+    Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater, Route53Api,
+};
+
+fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+// ------------------------------------------------------------------------------- EC2
+
+#[derive(Default)]
+pub struct FakeEc2 {
+    pub instances: Mutex<BTreeMap<Owner, Instance>>,
+}
+
+impl FakeEc2 {
+    pub fn put(&self, inst: Instance) {
+        guard(&self.instances).insert(inst.owner.clone(), inst);
+    }
+
+    pub fn get(&self, owner: &Owner) -> Option<Instance> {
+        guard(&self.instances).get(owner).cloned()
+    }
+
+    pub fn update(&self, owner: &Owner, f: impl FnOnce(&mut Instance)) {
+        if let Some(i) = guard(&self.instances).get_mut(owner) {
+            f(i);
+        }
+    }
+
+    pub fn all(&self) -> Vec<Instance> {
+        guard(&self.instances).values().cloned().collect()
+    }
+}
+
+impl Instances for FakeEc2 {
+    async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+        let all = guard(&self.instances);
+        Ok(owners.iter().filter_map(|o| all.get(o).cloned()).collect())
+    }
+
+    async fn tagged(&self) -> Result<Vec<Instance>> {
+        Ok(guard(&self.instances)
+            .values()
+            .filter(|i| i.name_tag.is_some())
+            .cloned()
+            .collect())
+    }
+
+    async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
+        let mut all = guard(&self.instances);
+        for o in owners {
+            let fail = |why: String| Error::Aws {
+                service: "ec2",
+                operation: "CreateTags",
+                message: why,
+                retryable: false,
+            };
+            let inst = all
+                .get(o)
+                .ok_or_else(|| fail(format!("InvalidInstanceID.NotFound: {o}")))?;
+            if !inst.state.is_taggable() {
+                return Err(fail(format!(
+                    "IncorrectState: {o} is {}",
+                    inst.state.as_str()
+                )));
+            }
+        }
+        for o in owners {
+            if let Some(i) = all.get_mut(o) {
+                i.status_tag = Some(value.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------- Route53
+
+/// A record set as the fake stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub ttl: i64,
+    /// Sorted.
+    pub values: Vec<String>,
+    /// An alias or routing-policy set.
+    pub special: bool,
+}
+
+/// (zone, name without the trailing dot, type).
+pub type Key = (ZoneId, String, String);
+
+#[derive(Default)]
+pub struct FakeRoute53 {
+    pub zones: Mutex<Vec<Zone>>,
+    pub records: Mutex<BTreeMap<Key, Stored>>,
+}
+
+/// Route53's listing order: labels reversed, with the trailing dot, in ASCII.
+fn order(name: &str) -> String {
+    let mut labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
+    labels.reverse();
+    labels.join(".") + "."
+}
+
+fn norm(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+impl FakeRoute53 {
+    pub fn add_zone(&self, id: &str, name: &str, private: bool) -> ZoneId {
+        let zone = Zone {
+            id: ZoneId(id.into()),
+            name: Fqdn::parse(name).unwrap_or_else(|e| panic!("zone {name}: {e}")),
+            private,
+        };
+        guard(&self.zones).push(zone);
+        ZoneId(id.into())
+    }
+
+    /// Writes a set directly, as someone outside ec2-dns would.
+    pub fn put(&self, zone: &ZoneId, name: &str, rtype: &str, ttl: i64, values: &[&str]) {
+        let mut values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        values.sort();
+        guard(&self.records).insert(
+            (zone.clone(), norm(name), rtype.to_string()),
+            Stored {
+                ttl,
+                values,
+                special: false,
+            },
+        );
+    }
+
+    /// An alias record, as someone outside ec2-dns would write it.
+    pub fn put_alias(&self, zone: &ZoneId, name: &str, rtype: &str) {
+        guard(&self.records).insert(
+            (zone.clone(), norm(name), rtype.to_string()),
+            Stored {
+                ttl: 0,
+                values: Vec::new(),
+                special: true,
+            },
+        );
+    }
+
+    pub fn remove(&self, zone: &ZoneId, name: &str, rtype: &str) {
+        guard(&self.records).remove(&(zone.clone(), norm(name), rtype.to_string()));
+    }
+
+    pub fn get(&self, zone: &ZoneId, name: &str, rtype: &str) -> Option<Stored> {
+        guard(&self.records)
+            .get(&(zone.clone(), norm(name), rtype.to_string()))
+            .cloned()
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<Key, Stored> {
+        guard(&self.records).clone()
+    }
+
+    fn zone_name(&self, zone: &ZoneId) -> Option<String> {
+        guard(&self.zones)
+            .iter()
+            .find(|z| &z.id == zone)
+            .map(|z| z.name.to_string())
+    }
+}
+
+/// Route53's request limits: refused as a whole, never split.
+const MAX_VALUES: usize = 1000;
+const MAX_CHARS: usize = 32_000;
+
+impl Route53Api for FakeRoute53 {
+    async fn list_hosted_zones(&self) -> Result<Vec<Zone>> {
+        Ok(guard(&self.zones).clone())
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone: &ZoneId,
+        start: Option<&ListStart>,
+        max_items: Option<i32>,
+    ) -> Result<RawPage> {
+        if self.zone_name(zone).is_none() {
+            return Err(Error::Aws {
+                service: "route53",
+                operation: "ListResourceRecordSets",
+                message: format!("NoSuchHostedZone: {zone}"),
+                retryable: false,
+            });
+        }
+        let records = guard(&self.records);
+        let mut sets: Vec<(String, String, &Stored)> = records
+            .iter()
+            .filter(|((z, _, _), _)| z == zone)
+            .map(|((_, n, t), s)| (n.clone(), t.clone(), s))
+            .collect();
+        sets.sort_by(|a, b| (order(&a.0), &a.1).cmp(&(order(&b.0), &b.1)));
+        let from = start.map(|s| (order(&norm(&s.name)), s.rtype.clone().unwrap_or_default()));
+        let listed: Vec<&(String, String, &Stored)> = sets
+            .iter()
+            .filter(|(n, t, _)| {
+                from.as_ref()
+                    .is_none_or(|(fk, ft)| (order(n), t) >= (fk.clone(), ft))
+            })
+            .collect();
+        let max = max_items.unwrap_or(300).clamp(1, 300) as usize;
+        let page = RawPage {
+            sets: listed
+                .iter()
+                .take(max)
+                .map(|(n, t, s)| RawSet {
+                    name: format!("{n}."),
+                    rtype: t.clone(),
+                    ttl: (!s.special).then_some(s.ttl),
+                    values: s.values.clone(),
+                    special: s.special,
+                })
+                .collect(),
+            next: listed.get(max).map(|(n, t, _)| ListStart {
+                name: format!("{n}."),
+                rtype: Some(t.clone()),
+                identifier: None,
+            }),
+        };
+        Ok(page)
+    }
+
+    async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {
+        let Some(zone_name) = self.zone_name(zone) else {
+            return Err(Error::Aws {
+                service: "route53",
+                operation: "ChangeResourceRecordSets",
+                message: format!("NoSuchHostedZone: {zone}"),
+                retryable: false,
+            });
+        };
+        let values: usize = changes.iter().map(|c| c.values.len()).sum();
+        if values > MAX_VALUES {
+            return Ok(Some(format!(
+                "Number of records limit of {MAX_VALUES} exceeded."
+            )));
+        }
+        let chars: usize = changes
+            .iter()
+            .flat_map(|c| c.values.iter())
+            .map(String::len)
+            .sum();
+        if chars > MAX_CHARS {
+            return Ok(Some(format!(
+                "Number of characters limit of {MAX_CHARS} exceeded."
+            )));
+        }
+        let mut records = guard(&self.records);
+        let mut next = records.clone();
+        for c in changes {
+            let name = norm(&c.name);
+            if !(name == zone_name || name.ends_with(&format!(".{zone_name}"))) {
+                return Ok(Some(format!(
+                    "RRSet with DNS name {name}. is not permitted in zone {zone_name}."
+                )));
+            }
+            let key = (zone.clone(), name.clone(), c.rtype.clone());
+            let mut values = c.values.clone();
+            values.sort();
+            let set = Stored {
+                ttl: c.ttl,
+                values,
+                special: false,
+            };
+            let shown = format!("[name='{name}.', type='{}']", c.rtype);
+            match c.action {
+                ChangeAction::Create => {
+                    if next.contains_key(&key) {
+                        return Ok(Some(format!(
+                            "Tried to create resource record set {shown} but it already exists"
+                        )));
+                    }
+                    let at_name: Vec<&String> = next
+                        .keys()
+                        .filter(|(z, n, _)| z == zone && *n == name)
+                        .map(|(_, _, t)| t)
+                        .collect();
+                    let conflicting = if c.rtype == "CNAME" {
+                        at_name.first().copied().cloned()
+                    } else {
+                        at_name.iter().find(|t| **t == "CNAME").map(|t| t.to_string())
+                    };
+                    if let Some(other) = conflicting {
+                        return Ok(Some(format!(
+                            "RRSet of type {} with DNS name {name}. is not permitted because a conflicting RRSet of type {other} with the same DNS name already exists in zone {zone_name}.",
+                            c.rtype
+                        )));
+                    }
+                    next.insert(key, set);
+                }
+                ChangeAction::Delete => match next.get(&key) {
+                    Some(cur) if *cur == set => {
+                        next.remove(&key);
+                    }
+                    Some(_) => {
+                        return Ok(Some(format!(
+                            "Tried to delete resource record set {shown} but the values provided do not match the current values"
+                        )))
+                    }
+                    None => {
+                        return Ok(Some(format!(
+                            "Tried to delete resource record set {shown} but it was not found"
+                        )))
+                    }
+                },
+            }
+        }
+        *records = next;
+        Ok(None)
+    }
+}
+
+// -------------------------------------------------------------------------- lock table
+
+#[derive(Default)]
+pub struct FakeLocks {
+    pub locks: Mutex<BTreeMap<Fqdn, Lock>>,
+    pub index: Mutex<BTreeMap<Owner, BTreeSet<Fqdn>>>,
+    pub unreadable: Mutex<Vec<Unreadable>>,
+    pub deployed: Mutex<Option<Deployed>>,
+}
+
+impl FakeLocks {
+    pub fn snapshot(&self) -> BTreeMap<Fqdn, Lock> {
+        guard(&self.locks).clone()
+    }
+
+    pub fn index(&self) -> BTreeMap<Owner, BTreeSet<Fqdn>> {
+        guard(&self.index).clone()
+    }
+
+    /// Puts an item as an older release (or a test) left it.
+    pub fn put(&self, lock: Lock) {
+        if let Some(h) = &lock.holder {
+            guard(&self.index)
+                .entry(h.clone())
+                .or_default()
+                .insert(lock.name.clone());
+        }
+        guard(&self.locks).insert(lock.name.clone(), lock);
+    }
+
+    pub fn remove(&self, name: &Fqdn) {
+        guard(&self.locks).remove(name);
+        for names in guard(&self.index).values_mut() {
+            names.remove(name);
+        }
+    }
+
+    fn write_now(&self, w: &LockWrite) -> Cas {
+        let mut locks = guard(&self.locks);
+        let mut index = guard(&self.index);
+        let name = w.name();
+        let current = locks.get(name);
+        match w {
+            LockWrite::Decide(d) => {
+                let version = match (&d.expect, current) {
+                    (Expect::Absent, None) => 1,
+                    (Expect::Version(v), Some(l)) if l.version == *v => v + 1,
+                    _ => return Cas::Lost,
+                };
+                let mut lock = d.lock(version);
+                if lock.holder.is_some() && lock.since.is_none() {
+                    lock.since = Some("2026-12-01T00:00:00Z".into());
+                }
+                if d.previous != d.holder || d.previous_legacy {
+                    if let Some(p) = &d.previous {
+                        if let Some(names) = index.get_mut(p) {
+                            names.remove(name);
+                        }
+                    }
+                    if let Some(h) = &d.holder {
+                        index.entry(h.clone()).or_default().insert(name.clone());
+                    }
+                }
+                locks.insert(name.clone(), lock);
+                Cas::Won(version)
+            }
+            LockWrite::Wait {
+                version, waiting, ..
+            } => match locks.get_mut(name) {
+                Some(l) if l.version == *version => {
+                    l.waiting.extend(waiting.iter().cloned());
+                    l.version += 1;
+                    Cas::Won(l.version)
+                }
+                _ => Cas::Lost,
+            },
+            LockWrite::Settle { version, .. } => match locks.get_mut(name) {
+                Some(l) if l.version == *version => {
+                    l.check = false;
+                    l.version += 1;
+                    Cas::Won(l.version)
+                }
+                _ => Cas::Lost,
+            },
+            LockWrite::Check { gen, now, .. } => match locks.get_mut(name) {
+                Some(l) if l.gen == *gen => {
+                    l.check = true;
+                    l.until = *now;
+                    l.version += 1;
+                    Cas::Won(l.version)
+                }
+                _ => Cas::Lost,
+            },
+        }
+    }
+}
+
+impl Locks for FakeLocks {
+    async fn load(&self, names: &[Fqdn], owners: &[Owner]) -> Result<Loaded> {
+        let locks = guard(&self.locks);
+        let index = guard(&self.index);
+        Ok(Loaded {
+            locks: names.iter().filter_map(|n| locks.get(n).cloned()).collect(),
+            index: owners
+                .iter()
+                .filter_map(|o| Some((o.clone(), index.get(o)?.clone())))
+                .collect(),
+            unreadable: guard(&self.unreadable)
+                .iter()
+                .filter(|u| u.name.as_ref().is_some_and(|n| names.contains(n)))
+                .cloned()
+                .collect(),
+            empty_index: Vec::new(),
+        })
+    }
+
+    async fn scan(&self) -> Result<Loaded> {
+        let index = guard(&self.index);
+        Ok(Loaded {
+            locks: guard(&self.locks).values().cloned().collect(),
+            index: index.clone(),
+            unreadable: guard(&self.unreadable).clone(),
+            empty_index: index
+                .iter()
+                .filter(|(_, names)| names.is_empty())
+                .map(|(o, _)| format!("owner#{o}"))
+                .collect(),
+        })
+    }
+
+    async fn write(&self, w: &LockWrite) -> Result<Cas> {
+        Ok(self.write_now(w))
+    }
+
+    async fn prune_index(&self, keys: &[String]) -> Result<()> {
+        guard(&self.index)
+            .retain(|o, names| !(names.is_empty() && keys.contains(&format!("owner#{o}"))));
+        Ok(())
+    }
+
+    async fn deployed(&self) -> Result<Option<Deployed>> {
+        Ok(guard(&self.deployed).clone())
+    }
+
+    async fn record_deployed(&self, d: &Deployed) -> Result<()> {
+        *guard(&self.deployed) = Some(d.clone());
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------------- SQS
+
+/// The event queue, recording what the function asked of it.
+#[derive(Default)]
+pub struct FakeQueue {
+    pub asked: Mutex<Vec<RetryLater>>,
+}
+
+impl Queue for FakeQueue {
+    async fn retry_later(&self, messages: &[RetryLater]) -> Result<()> {
+        guard(&self.asked).extend(messages.iter().cloned());
+        Ok(())
+    }
+}

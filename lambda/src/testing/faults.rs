@@ -1,0 +1,447 @@
+//! One fault wrapper over any port: [`Faulty`] wraps a fake, and every call passes through
+//! [`Faults`], which can fail it or hold it, before or after it takes effect (reads
+//! included: a read failing "after" has read and throws the answer away), and can make
+//! concurrent runs interleave at every call. Every fault counts how often it fired, so a
+//! test can prove that what it injected happened.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::Deployed;
+use crate::error::{Error, Result};
+use crate::lock::{Cas, Loaded, LockWrite};
+use crate::model::{Instance, Owner, Zone, ZoneId};
+use crate::name::Fqdn;
+use crate::ports::{Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
+
+/// Every call a port can get, by service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    DescribeInstances,
+    TaggedInstances,
+    CreateTags,
+    ListHostedZones,
+    ListResourceRecordSets,
+    ChangeResourceRecordSets,
+    LoadLocks,
+    ScanLocks,
+    Decide,
+    Wait,
+    Settle,
+    Check,
+    PruneIndex,
+    ReadDeployed,
+    RecordDeployed,
+}
+
+impl Op {
+    /// The calls that change something.
+    pub fn writes(self) -> bool {
+        matches!(
+            self,
+            Op::CreateTags
+                | Op::ChangeResourceRecordSets
+                | Op::Decide
+                | Op::Wait
+                | Op::Settle
+                | Op::Check
+                | Op::PruneIndex
+                | Op::RecordDeployed
+        )
+    }
+
+    pub fn all() -> [Op; 15] {
+        [
+            Op::DescribeInstances,
+            Op::TaggedInstances,
+            Op::CreateTags,
+            Op::ListHostedZones,
+            Op::ListResourceRecordSets,
+            Op::ChangeResourceRecordSets,
+            Op::LoadLocks,
+            Op::ScanLocks,
+            Op::Decide,
+            Op::Wait,
+            Op::Settle,
+            Op::Check,
+            Op::PruneIndex,
+            Op::ReadDeployed,
+            Op::RecordDeployed,
+        ]
+    }
+}
+
+/// Before the call has any effect, or after (the effect happened but the caller sees an
+/// error, like a timeout on the response).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Before,
+    After,
+}
+
+/// A held call's gate.
+#[derive(Default)]
+pub struct Gate {
+    released: AtomicBool,
+    open: Notify,
+    entered: Notify,
+    held: AtomicU32,
+}
+
+impl Gate {
+    /// Lets every held call (and every later one of this hold) go on.
+    pub fn release(&self) {
+        self.released.store(true, Ordering::SeqCst);
+        self.open.notify_waiters();
+    }
+
+    /// Waits until a call is being held (or fails the test after 5 s).
+    pub async fn wait_held(&self) {
+        let waited = tokio::time::timeout(Duration::from_secs(5), async {
+            while self.held.load(Ordering::SeqCst) == 0 {
+                let entered = self.entered.notified();
+                if self.held.load(Ordering::SeqCst) > 0 {
+                    break;
+                }
+                entered.await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "no call was held");
+    }
+
+    async fn pass(&self) {
+        self.held.fetch_add(1, Ordering::SeqCst);
+        self.entered.notify_waiters();
+        while !self.released.load(Ordering::SeqCst) {
+            let open = self.open.notified();
+            if self.released.load(Ordering::SeqCst) {
+                break;
+            }
+            open.await;
+        }
+    }
+}
+
+enum Effect {
+    Fail,
+    Hold(Arc<Gate>),
+    /// After the call took effect, its answer is lost and the call is sent again (what the
+    /// SDK does on a timeout): the caller gets the second answer.
+    Replay,
+}
+
+/// One injected fault: what it matches, what it does, how often it fired.
+pub struct Fault {
+    op: Op,
+    /// Only calls about this key (a name, or a zone id) when set.
+    key: Option<String>,
+    phase: Phase,
+    left: AtomicU32,
+    fired: AtomicU32,
+    effect: Effect,
+}
+
+impl Fault {
+    pub fn fired(&self) -> u32 {
+        self.fired.load(Ordering::SeqCst)
+    }
+}
+
+/// Injected faults, interleaving and a call log, shared by every wrapped port of a test.
+#[derive(Default)]
+pub struct Faults {
+    faults: Mutex<Vec<Arc<Fault>>>,
+    calls: Mutex<Vec<Op>>,
+    /// Scheduler yields before each call, cycled: lets concurrent reconciles interleave at
+    /// every call in patterns a property test chooses.
+    yields: Mutex<(Vec<u8>, usize)>,
+}
+
+fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Faults {
+    fn add(
+        &self,
+        op: Op,
+        key: Option<&str>,
+        phase: Phase,
+        count: u32,
+        effect: Effect,
+    ) -> Arc<Fault> {
+        let f = Arc::new(Fault {
+            op,
+            key: key.map(str::to_string),
+            phase,
+            left: AtomicU32::new(count),
+            fired: AtomicU32::new(0),
+            effect,
+        });
+        guard(&self.faults).push(f.clone());
+        f
+    }
+
+    /// The next `count` calls of `op` fail at `phase`.
+    pub fn fail(&self, op: Op, phase: Phase, count: u32) -> Arc<Fault> {
+        self.add(op, None, phase, count, Effect::Fail)
+    }
+
+    /// Like [`Faults::fail`], for calls about `key` only (a name or a zone id).
+    pub fn fail_for(&self, op: Op, key: &str, phase: Phase, count: u32) -> Arc<Fault> {
+        self.add(op, Some(key), phase, count, Effect::Fail)
+    }
+
+    /// The next `ChangeResourceRecordSets` (in `zone`, when given) takes effect, loses its
+    /// answer, and is sent again: the caller sees the answer to the repeat.
+    pub fn replay(&self, zone: Option<&str>) -> Arc<Fault> {
+        self.add(
+            Op::ChangeResourceRecordSets,
+            zone,
+            Phase::After,
+            1,
+            Effect::Replay,
+        )
+    }
+
+    /// The next call of `op` (about `key`, when given) waits at `phase` until released.
+    pub fn hold(&self, op: Op, key: Option<&str>, phase: Phase) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        self.add(op, key, phase, 1, Effect::Hold(gate.clone()));
+        gate
+    }
+
+    /// Drops the faults that have not fired and releases every hold.
+    pub fn clear(&self) {
+        for f in guard(&self.faults).drain(..) {
+            if let Effect::Hold(g) = &f.effect {
+                g.release();
+            }
+        }
+    }
+
+    pub fn set_yields(&self, pattern: Vec<u8>) {
+        *guard(&self.yields) = (pattern, 0);
+    }
+
+    pub fn calls(&self) -> Vec<Op> {
+        guard(&self.calls).clone()
+    }
+
+    pub fn count(&self, op: Op) -> usize {
+        guard(&self.calls).iter().filter(|c| **c == op).count()
+    }
+
+    /// Calls per operation since the last reset.
+    pub fn counts(&self) -> BTreeMap<Op, usize> {
+        let mut out = BTreeMap::new();
+        for c in guard(&self.calls).iter() {
+            *out.entry(*c).or_default() += 1;
+        }
+        out
+    }
+
+    pub fn writes(&self) -> usize {
+        guard(&self.calls).iter().filter(|c| c.writes()).count()
+    }
+
+    pub fn reset_calls(&self) {
+        guard(&self.calls).clear();
+    }
+
+    async fn yield_now(&self) {
+        let n = {
+            let mut y = guard(&self.yields);
+            let (pattern, at) = &mut *y;
+            if pattern.is_empty() {
+                0
+            } else {
+                *at = (*at + 1) % pattern.len();
+                pattern[*at]
+            }
+        };
+        for _ in 0..n {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The fault this call triggers at `phase`, if any (counted as fired).
+    fn take(&self, op: Op, key: Option<&str>, phase: Phase) -> Option<Arc<Fault>> {
+        let list = guard(&self.faults);
+        let f = list.iter().find(|f| {
+            f.op == op
+                && f.phase == phase
+                && !matches!(f.effect, Effect::Replay)
+                && (f.key.is_none() || f.key.as_deref() == key)
+                && f.left.load(Ordering::SeqCst) > 0
+        })?;
+        f.left.fetch_sub(1, Ordering::SeqCst);
+        f.fired.fetch_add(1, Ordering::SeqCst);
+        Some(f.clone())
+    }
+
+    async fn at(&self, op: Op, key: Option<&str>, phase: Phase) -> Result<()> {
+        let Some(f) = self.take(op, key, phase) else {
+            return Ok(());
+        };
+        match &f.effect {
+            // Taken by `change_batch` itself, never here.
+            Effect::Replay => Ok(()),
+            Effect::Fail => Err(Error::Aws {
+                service: "fake",
+                operation: "injected",
+                message: format!("injected failure of {op:?} ({phase:?})"),
+                retryable: true,
+            }),
+            Effect::Hold(gate) => {
+                gate.pass().await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Runs one call through the faults: yields, `Before`, the call, `After`.
+    pub async fn run<T>(
+        &self,
+        op: Op,
+        key: Option<&str>,
+        call: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.yield_now().await;
+        guard(&self.calls).push(op);
+        self.at(op, key, Phase::Before).await?;
+        let out = call.await;
+        self.at(op, key, Phase::After).await?;
+        out
+    }
+}
+
+/// Any port, with faults.
+pub struct Faulty<P> {
+    pub inner: P,
+    pub faults: Arc<Faults>,
+}
+
+impl<P> Faulty<P> {
+    pub fn new(inner: P, faults: Arc<Faults>) -> Self {
+        Faulty { inner, faults }
+    }
+}
+
+impl<P: Instances> Instances for Faulty<P> {
+    async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+        self.faults
+            .run(Op::DescribeInstances, None, self.inner.describe(owners))
+            .await
+    }
+
+    async fn tagged(&self) -> Result<Vec<Instance>> {
+        self.faults
+            .run(Op::TaggedInstances, None, self.inner.tagged())
+            .await
+    }
+
+    async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
+        self.faults
+            .run(Op::CreateTags, None, self.inner.set_status(owners, value))
+            .await
+    }
+}
+
+impl<P: Route53Api> Route53Api for Faulty<P> {
+    async fn list_hosted_zones(&self) -> Result<Vec<Zone>> {
+        self.faults
+            .run(Op::ListHostedZones, None, self.inner.list_hosted_zones())
+            .await
+    }
+
+    async fn list_record_sets(
+        &self,
+        zone: &ZoneId,
+        start: Option<&ListStart>,
+        max_items: Option<i32>,
+    ) -> Result<RawPage> {
+        self.faults
+            .run(
+                Op::ListResourceRecordSets,
+                Some(&zone.0),
+                self.inner.list_record_sets(zone, start, max_items),
+            )
+            .await
+    }
+
+    async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {
+        let op = Op::ChangeResourceRecordSets;
+        let replayed = guard(&self.faults.faults)
+            .iter()
+            .find(|f| {
+                matches!(f.effect, Effect::Replay)
+                    && f.key.as_deref().is_none_or(|k| k == zone.0)
+                    && f.left.load(Ordering::SeqCst) > 0
+            })
+            .cloned();
+        let Some(replay) = replayed else {
+            return self
+                .faults
+                .run(op, Some(&zone.0), self.inner.change_batch(zone, changes))
+                .await;
+        };
+        replay.left.fetch_sub(1, Ordering::SeqCst);
+        replay.fired.fetch_add(1, Ordering::SeqCst);
+        self.faults
+            .run(op, Some(&zone.0), async {
+                self.inner.change_batch(zone, changes).await?;
+                self.inner.change_batch(zone, changes).await
+            })
+            .await
+    }
+}
+
+impl<P: Locks> Locks for Faulty<P> {
+    async fn load(&self, names: &[Fqdn], owners: &[Owner]) -> Result<Loaded> {
+        self.faults
+            .run(Op::LoadLocks, None, self.inner.load(names, owners))
+            .await
+    }
+
+    async fn scan(&self) -> Result<Loaded> {
+        self.faults
+            .run(Op::ScanLocks, None, self.inner.scan())
+            .await
+    }
+
+    async fn write(&self, w: &LockWrite) -> Result<Cas> {
+        let op = match w {
+            LockWrite::Decide(_) => Op::Decide,
+            LockWrite::Wait { .. } => Op::Wait,
+            LockWrite::Settle { .. } => Op::Settle,
+            LockWrite::Check { .. } => Op::Check,
+        };
+        self.faults
+            .run(op, Some(w.name().as_str()), self.inner.write(w))
+            .await
+    }
+
+    async fn prune_index(&self, keys: &[String]) -> Result<()> {
+        self.faults
+            .run(Op::PruneIndex, None, self.inner.prune_index(keys))
+            .await
+    }
+
+    async fn deployed(&self) -> Result<Option<Deployed>> {
+        self.faults
+            .run(Op::ReadDeployed, None, self.inner.deployed())
+            .await
+    }
+
+    async fn record_deployed(&self, d: &Deployed) -> Result<()> {
+        self.faults
+            .run(Op::RecordDeployed, None, self.inner.record_deployed(d))
+            .await
+    }
+}

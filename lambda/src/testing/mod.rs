@@ -1,0 +1,379 @@
+//! Test support: fakes that enforce AWS's rules, one fault wrapper over them, a settable
+//! clock, and [`World`], a reconciler over all of it with assertions on the final state of
+//! Route53, the lock table and the status tags.
+
+pub mod fakes;
+pub mod faults;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use crate::aws::Route53Dns;
+use crate::config::Config;
+use crate::engine::{Clock, Reconciler, Request};
+use crate::lock::Lock;
+use crate::model::{
+    Home, Instance, InstanceId, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, ZoneId,
+};
+use crate::name::Fqdn;
+use crate::report::Report;
+use fakes::{FakeEc2, FakeLocks, FakeRoute53};
+use faults::{Faults, Faulty};
+
+pub type TestReconciler =
+    Reconciler<Faulty<FakeEc2>, Route53Dns<Faulty<FakeRoute53>>, Faulty<FakeLocks>>;
+
+pub fn name(s: &str) -> Fqdn {
+    Fqdn::parse(s).unwrap()
+}
+
+pub fn id(n: u32) -> InstanceId {
+    InstanceId::parse(&format!("i-{n:08x}")).unwrap()
+}
+
+pub fn home() -> Home {
+    Home::new("123456789012", "us-east-1").unwrap()
+}
+
+pub fn owner(n: u32) -> Owner {
+    home().instance(id(n))
+}
+
+pub fn instance(n: u32, tag: Option<&str>) -> Instance {
+    Instance {
+        owner: owner(n),
+        state: InstanceState::Running,
+        launch_time: 1_700_000_000 + i64::from(n),
+        name_tag: tag.map(str::to_string),
+        status_tag: None,
+        public_ipv4: Some(Ipv4Addr::new(203, 0, 113, n as u8)),
+        private_ipv4: Some(Ipv4Addr::new(10, 0, 0, n as u8)),
+        ipv6: Vec::new(),
+    }
+}
+
+/// A settled lock of instance `n` with one public A record.
+pub fn lock(n: &str, holder: u32, ip: &str) -> Lock {
+    Lock {
+        name: name(n),
+        version: 4,
+        gen: 3,
+        holder: Some(owner(holder)),
+        records: vec![RecordSet::new(
+            ZoneId("ZPUBLIC".into()),
+            RecordType::A,
+            60,
+            vec![ip.into()],
+        )],
+        blocked: Vec::new(),
+        until: 0,
+        check: false,
+        waiting: BTreeSet::new(),
+        since: Some("2026-11-23T10:00:00Z".into()),
+        legacy: None,
+    }
+}
+
+/// A clock the test sets.
+pub struct TestClock(pub AtomicI64);
+
+impl Clock for Arc<TestClock> {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A reconciler over fakes, and what a test needs around it.
+pub struct World {
+    pub rec: TestReconciler,
+    pub faults: Arc<Faults>,
+    pub clock: Arc<TestClock>,
+    pub public: ZoneId,
+    pub private: ZoneId,
+    /// (zone, name, type) the test itself wrote: not ec2-dns's.
+    pub foreign: BTreeSet<(ZoneId, String, String)>,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with_domains("dyn.example.com")
+    }
+
+    pub fn with_domains(domains: &str) -> World {
+        let dns = FakeRoute53::default();
+        let public = dns.add_zone("ZPUBLIC", "dyn.example.com", false);
+        let private = dns.add_zone("ZPRIVATE", "dyn.example.com", true);
+        dns.add_zone("ZOTHER", "other.example.org", false);
+        let config = Config::from_lookup(|k| match k {
+            "LOCK_TABLE" => Some("locks".into()),
+            "ALLOWED_DOMAINS" => Some(domains.into()),
+            _ => None,
+        })
+        .unwrap();
+        let faults = Arc::new(Faults::default());
+        let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
+        let rec = Reconciler::new(
+            Faulty::new(FakeEc2::default(), faults.clone()),
+            Route53Dns::new(Faulty::new(dns, faults.clone())),
+            Faulty::new(FakeLocks::default(), faults.clone()),
+            config,
+            home(),
+        )
+        .with_clock(Box::new(clock.clone()));
+        World {
+            rec,
+            faults,
+            clock,
+            public,
+            private,
+            foreign: BTreeSet::new(),
+        }
+    }
+
+    /// The same fakes with another configuration (a redeploy).
+    pub fn reconfigure(&mut self, f: impl FnOnce(&mut Config)) {
+        f(&mut self.rec.config);
+    }
+
+    pub fn ec2(&self) -> &FakeEc2 {
+        &self.rec.instances.inner
+    }
+
+    pub fn route53(&self) -> &FakeRoute53 {
+        &self.rec.dns.api().inner
+    }
+
+    pub fn locks(&self) -> &FakeLocks {
+        &self.rec.locks.inner
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    pub fn launch(&self, n: u32, tag: &str) -> Owner {
+        self.ec2().put(instance(n, Some(tag)));
+        owner(n)
+    }
+
+    pub fn set_state(&self, n: u32, state: InstanceState) {
+        self.ec2().update(&owner(n), |i| {
+            i.state = state;
+            if state != InstanceState::Running {
+                i.public_ipv4 = None;
+            }
+        });
+    }
+
+    pub fn restart_with_ip(&self, n: u32, last_octet: u8) {
+        self.ec2().update(&owner(n), |i| {
+            i.state = InstanceState::Running;
+            i.public_ipv4 = Some(Ipv4Addr::new(198, 51, 100, last_octet));
+        });
+    }
+
+    pub fn set_tag(&self, n: u32, tag: Option<&str>) {
+        self.ec2()
+            .update(&owner(n), |i| i.name_tag = tag.map(str::to_string));
+    }
+
+    pub fn request(ns: &[u32]) -> Request {
+        Request {
+            scope: Scope::Owners(ns.iter().map(|n| owner(*n)).collect()),
+            verify_dns: false,
+            dry_run: false,
+            deadline: None,
+        }
+    }
+
+    /// An event's reconcile, whatever it comes to.
+    pub async fn attempt(&self, ns: &[u32]) -> crate::Result<Report> {
+        let req = World::request(ns);
+        self.rec.reconcile(&req).await
+    }
+
+    pub async fn event(&self, ns: &[u32]) -> Report {
+        self.run(World::request(ns)).await
+    }
+
+    pub async fn all(&self) -> Report {
+        self.run(Request {
+            scope: Scope::All,
+            verify_dns: true,
+            dry_run: false,
+            deadline: None,
+        })
+        .await
+    }
+
+    pub async fn dry_all(&self) -> Report {
+        self.run(Request {
+            scope: Scope::All,
+            verify_dns: true,
+            dry_run: true,
+            deadline: None,
+        })
+        .await
+    }
+
+    pub async fn run(&self, req: Request) -> Report {
+        self.rec.reconcile(&req).await.expect("reconcile")
+    }
+
+    pub fn values(&self, zone: &ZoneId, n: &str, t: &str) -> Option<Vec<String>> {
+        self.route53().get(zone, n, t).map(|s| s.values)
+    }
+
+    pub fn a(&self, n: &str) -> Option<Vec<String>> {
+        self.values(&self.public, n, "A")
+    }
+
+    pub fn private_a(&self, n: &str) -> Option<Vec<String>> {
+        self.values(&self.private, n, "A")
+    }
+
+    pub fn marker(&self, zone: &ZoneId, n: &str) -> Option<Marker> {
+        let set = self.route53().get(zone, &name(n).marker_name(), "TXT")?;
+        Marker::parse(&set.values)
+    }
+
+    /// The holder of a name (`None`: no lock, or a free one).
+    pub fn owner(&self, n: &str) -> Option<Owner> {
+        self.locks()
+            .snapshot()
+            .get(&name(n))
+            .and_then(|l| l.holder.clone())
+    }
+
+    pub fn status(&self, n: u32) -> String {
+        self.ec2()
+            .get(&owner(n))
+            .and_then(|i| i.status_tag)
+            .unwrap_or_default()
+    }
+
+    /// Writes a set the way someone outside ec2-dns would.
+    pub fn put_foreign(&mut self, zone: &ZoneId, n: &str, rtype: &str, values: &[&str]) {
+        self.route53().put(zone, n, rtype, 300, values);
+        self.foreign
+            .insert((zone.clone(), n.to_string(), rtype.to_string()));
+    }
+
+    /// The design's invariants over the whole state, once it has settled:
+    /// - the owner index agrees with the locks;
+    /// - every held lock's records are exactly in Route53, with the current marker beside
+    ///   them in each of their zones, and its holder runs;
+    /// - every address set and marker in Route53 is a held lock's (per zone and type), or
+    ///   the test's own: no orphans, no stale markers.
+    pub fn assert_invariants(&self) {
+        let locks = self.locks().snapshot();
+        let index = self.locks().index();
+        let records = self.route53().snapshot();
+        for (holder, names) in &index {
+            for n in names {
+                assert_eq!(
+                    locks.get(n).and_then(|l| l.holder.as_ref()),
+                    Some(holder),
+                    "index says {holder} holds {n}"
+                );
+            }
+        }
+        let mut ours: BTreeMap<(ZoneId, String, String), Vec<String>> = BTreeMap::new();
+        for (n, l) in &locks {
+            let Some(holder) = &l.holder else {
+                assert!(l.records.is_empty(), "free lock of {n} lists records");
+                continue;
+            };
+            assert!(
+                index.get(holder).is_some_and(|s| s.contains(n)),
+                "index misses {n} of {holder}"
+            );
+            assert!(!l.check, "lock of {n} left flagged");
+            for set in &l.records {
+                ours.insert(
+                    (
+                        set.zone_id.clone(),
+                        n.to_string(),
+                        set.rtype.as_str().into(),
+                    ),
+                    set.values.clone(),
+                );
+            }
+            for (zone, sets) in l.believed() {
+                for set in sets {
+                    let at = if set.rtype == RecordType::Txt {
+                        n.marker_name()
+                    } else {
+                        n.to_string()
+                    };
+                    let got = records.get(&(zone.clone(), at.clone(), set.rtype.as_str().into()));
+                    assert_eq!(
+                        got.map(|s| (s.ttl, s.values.clone())),
+                        Some((set.ttl, set.values.clone())),
+                        "{} {at} in {zone} differs from the lock",
+                        set.rtype.as_str()
+                    );
+                    if set.rtype == RecordType::Txt {
+                        ours.insert((zone.clone(), at, "TXT".into()), set.values.clone());
+                    }
+                }
+            }
+            let inst = self.ec2().get(holder).expect("holder exists");
+            assert_eq!(
+                inst.state,
+                InstanceState::Running,
+                "{n} held by non-running {holder}"
+            );
+        }
+        for (zone, n, t) in records.keys() {
+            if !matches!(t.as_str(), "A" | "AAAA" | "TXT") {
+                continue;
+            }
+            let key = (zone.clone(), n.clone(), t.clone());
+            assert!(
+                ours.contains_key(&key) || self.foreign.contains(&key),
+                "orphan {t} {n} in {zone}"
+            );
+        }
+    }
+
+    /// Safety at any moment, even mid-race: every address set of a managed name in Route53
+    /// has a marker beside it listing its type, of a generation no newer than the lock's.
+    /// (ec2-dns never writes a record that does not describe its owner.)
+    pub fn assert_marked(&self) {
+        let locks = self.locks().snapshot();
+        for ((zone, n, t), _) in self.route53().snapshot() {
+            if !matches!(t.as_str(), "A" | "AAAA")
+                || self.foreign.contains(&(zone.clone(), n.clone(), t.clone()))
+            {
+                continue;
+            }
+            let m = self
+                .marker(&zone, &n)
+                .unwrap_or_else(|| panic!("{t} {n} in {zone} has no marker"));
+            assert!(
+                m.types.iter().any(|x| x.as_str() == t),
+                "{t} {n} in {zone}: marker lists {:?}",
+                m.types
+            );
+            let lock_gen = locks.get(&name(&n)).map_or(0, |l| l.gen);
+            assert!(
+                m.gen <= lock_gen,
+                "{n} in {zone}: marker generation {} above the lock's {lock_gen}",
+                m.gen
+            );
+        }
+    }
+
+    /// One more reconcile of everything changes nothing, and the invariants hold.
+    pub async fn assert_converged(&self) {
+        let again = self.all().await;
+        assert!(
+            again.changes.is_empty() && again.failed.is_empty(),
+            "not converged: {again:?}"
+        );
+        self.assert_invariants();
+    }
+}

@@ -1,0 +1,126 @@
+//! Whole invocations: SQS batches coalesced into one reconcile, failed messages back within
+//! a minute, errors that make the platform retry, bad input that changes nothing.
+
+use serde_json::{json, Value};
+
+use super::writes;
+use crate::handler::handle;
+use crate::ports::RetryLater;
+use crate::testing::fakes::FakeQueue;
+use crate::testing::faults::{Op, Phase};
+use crate::testing::{id, owner, World};
+
+fn state_change(n: u32) -> String {
+    json!({"version": "0", "id": format!("e{n}"), "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2", "account": "123456789012", "time": "2026-11-23T12:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {"instance-id": id(n).to_string(), "state": "running"}})
+    .to_string()
+}
+
+fn sqs(bodies: &[(&str, String, u32)]) -> Value {
+    json!({"Records": bodies.iter().map(|(m, b, receives)| json!({"messageId": m, "receiptHandle": format!("h-{m}"), "body": b,
+        "attributes": {"ApproximateReceiveCount": receives.to_string()}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"})).collect::<Vec<_>>()})
+}
+
+fn failures(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn an_sqs_batch_is_one_reconcile_and_only_failed_messages_come_back_soon() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    w.launch(1, "a.dyn.example.com");
+    w.launch(2, "b.dyn.example.com");
+    let fault = w
+        .faults
+        .fail_for(Op::Decide, "b.dyn.example.com", Phase::Before, 1);
+    let payload = sqs(&[
+        ("m1", state_change(1), 1),
+        ("m2", state_change(2), 2),
+        ("m3", state_change(1), 1),
+        ("m4", "{oops".into(), 1),
+    ]);
+    let out = handle(&w.rec, &q, payload, None).await.answer.unwrap();
+    assert_eq!(fault.fired(), 1);
+    // b's lock write failed: b's message is retried; a malformed body goes to the DLQ; a's
+    // two messages (one event delivered twice) are done.
+    assert_eq!(failures(&out), ["m2", "m4"]);
+    assert_eq!(
+        w.faults.count(Op::DescribeInstances),
+        1,
+        "one look for the whole batch"
+    );
+    assert_eq!(w.owner("a.dyn.example.com"), Some(owner(1)));
+    assert_eq!(w.owner("b.dyn.example.com"), None);
+    // b's message comes back after 60 s (its second receive), not after the queue's
+    // visibility timeout; the malformed one is left to the dead-letter queue.
+    let asked = q.asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [RetryLater {
+            queue_arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+            receipt_handle: "h-m2".into(),
+            delay_s: 60,
+        }]
+    );
+    let out = handle(&w.rec, &q, sqs(&[("m2", state_change(2), 3)]), None)
+        .await
+        .answer
+        .unwrap();
+    assert!(failures(&out).is_empty());
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_settle_is_an_error_so_the_platform_retries() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    w.launch(1, "a.dyn.example.com");
+    w.faults
+        .fail(Op::ChangeResourceRecordSets, Phase::Before, 1);
+    let event: Value = serde_json::from_str(&state_change(1)).unwrap();
+    let err = handle(&w.rec, &q, event.clone(), None)
+        .await
+        .answer
+        .unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(err.kind(), "Retryable");
+    handle(&w.rec, &q, event, None).await.answer.unwrap();
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn bad_input_is_an_error_that_changes_nothing() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    let done = handle(&w.rec, &q, json!({"reconcile": "everything"}), None).await;
+    let err = done.answer.unwrap_err();
+    assert_eq!(err.kind(), "InvalidInput");
+    assert!(!err.is_retryable());
+    assert_eq!(writes(&w), 0);
+}
+
+#[tokio::test]
+async fn a_manual_dry_run_answers_the_plan_and_writes_nothing() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    w.launch(1, "a.dyn.example.com");
+    for payload in [
+        json!({"reconcile": "all", "dry_run": true}),
+        json!({"reconcile": {"instance_ids": [id(1).to_string()]}, "dry_run": true}),
+    ] {
+        let out = handle(&w.rec, &q, payload, None).await.answer.unwrap();
+        assert_eq!(out["dry_run"], true);
+        assert_eq!(out["changes"].as_array().unwrap().len(), 2, "{out}");
+        assert_eq!(writes(&w), 0);
+    }
+}

@@ -1,0 +1,129 @@
+//! The operator's actions: status, release, rebuilding a lost lock table from the markers.
+
+use super::writes;
+use crate::decide::RowAction;
+use crate::model::InstanceState;
+use crate::testing::{name, owner, World};
+
+const WEB: &str = "web.dyn.example.com";
+
+#[tokio::test]
+async fn an_operator_release_of_a_stuck_name_deletes_exactly_its_records_and_frees_it() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    // The holder stopped and every event about it was lost.
+    w.set_state(1, InstanceState::Stopped);
+    w.faults.reset_calls();
+    let dry = w.rec.release_name(&name(WEB), true).await.unwrap();
+    assert_eq!(dry.changes.len(), 2);
+    assert_eq!(writes(&w), 0, "a dry run writes nothing");
+    assert!(w.a(WEB).is_some());
+    let r = w.rec.release_name(&name(WEB), false).await.unwrap();
+    assert_eq!(
+        r.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
+        [RowAction::Delete, RowAction::Delete]
+    );
+    assert_eq!((w.a(WEB), w.owner(WEB)), (None, None));
+    assert_eq!(w.status(1), "released (released by an operator)");
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_operator_cannot_release_a_name_its_running_holder_still_claims() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    let err = w.rec.release_name(&name(WEB), false).await.unwrap_err();
+    assert!(err.to_string().contains("still claims it"), "{err}");
+    assert_eq!(w.owner(WEB), Some(owner(1)));
+    let err = w
+        .rec
+        .release_name(&name("other.dyn.example.com"), false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not held"), "{err}");
+}
+
+#[tokio::test]
+async fn an_operator_release_leaves_values_ec2_dns_did_not_write() {
+    let mut w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    let public = w.public.clone();
+    w.route53().remove(&public, WEB, "A");
+    w.put_foreign(&public, WEB, "A", &["192.0.2.77"]);
+    w.set_tag(1, None);
+    let r = w.rec.release_name(&name(WEB), false).await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.a(WEB), Some(vec!["192.0.2.77".into()]));
+    assert_eq!(w.private_a(WEB), None);
+    assert_eq!(w.owner(WEB), None);
+    w.assert_invariants();
+}
+
+#[tokio::test]
+async fn status_lists_every_held_name_with_its_holder_state_and_writes_nothing() {
+    let w = World::new();
+    w.launch(1, "a.dyn.example.com");
+    w.launch(2, "b.dyn.example.com");
+    w.event(&[1, 2]).await;
+    w.set_state(2, InstanceState::Stopped);
+    w.faults.reset_calls();
+    let rows = w.rec.status().await.unwrap();
+    assert_eq!(writes(&w), 0);
+    let got: Vec<(String, &str)> = rows
+        .iter()
+        .map(|(l, o)| {
+            (
+                l.name.to_string(),
+                o.as_ref().map_or("gone", |i| i.state.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a.dyn.example.com".to_string(), "running"),
+            ("b.dyn.example.com".to_string(), "stopped")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_lost_lock_table_is_rebuilt_from_the_markers() {
+    let w = World::new();
+    w.launch(1, "a.dyn.example.com");
+    w.launch(2, "b.dyn.example.com");
+    w.launch(3, "b.dyn.example.com");
+    w.event(&[1, 2, 3]).await;
+    let before = w.locks().snapshot();
+    // The table is lost (restored empty).
+    for n in ["a.dyn.example.com", "b.dyn.example.com"] {
+        w.locks().remove(&name(n));
+    }
+    w.faults.reset_calls();
+    let dry = w.rec.rebuild(true).await.unwrap();
+    assert_eq!(dry.len(), 2);
+    assert_eq!(writes(&w), 0, "a dry run writes nothing");
+    let rows = w.rec.rebuild(false).await.unwrap();
+    assert!(rows.iter().all(|r| r.skipped.is_none()), "{rows:?}");
+    let after = w.locks().snapshot();
+    for (n, old) in &before {
+        let new = &after[n];
+        assert_eq!(
+            (&new.holder, new.gen, &new.records),
+            (&old.holder, old.gen, &old.records),
+            "{n}"
+        );
+    }
+    // Nothing to change afterwards; a second rebuild leaves existing items alone.
+    w.assert_converged().await;
+    let again = w.rec.rebuild(false).await.unwrap();
+    assert!(again.iter().all(|r| r.skipped.is_some()));
+    // And the names still change hands correctly.
+    w.set_state(1, InstanceState::Stopped);
+    w.event(&[1]).await;
+    assert_eq!(w.a("a.dyn.example.com"), None);
+    w.assert_converged().await;
+}
