@@ -8,6 +8,7 @@ its own function process. See tests/README.md.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -92,7 +93,7 @@ def start_function(proxy, ec2_dns_bin, tmp_path):
         fn = Ec2DnsFunction(proxy.url, config, command=[ec2_dns_bin], workdir=str(workdir),
                             **kwargs)
         started.append(fn)
-        return fn.start()
+        return fn.start().wait_ready()
 
     yield start
     for fn in started:
@@ -100,6 +101,34 @@ def start_function(proxy, ec2_dns_bin, tmp_path):
         tail = fn.log_tail(60)
         if tail:
             print(f"--- ec2-dns output ({fn.workdir}) ---\n{tail}")
+
+
+@pytest.fixture
+def ctl(proxy, world, tmp_path, ec2_dns_bin):
+    """Runs the operator CLI as an operator would, against the proxy; `env` overrides
+    variables of its environment (None removes one)."""
+    binary = Path(ec2_dns_bin).with_name("ec2-dns-ctl")
+    if not binary.exists():
+        pytest.fail(f"{binary} not found: run `cargo build`", pytrace=False)
+    home = tmp_path / "ctl-home"
+    home.mkdir(exist_ok=True)
+    base = {
+        "PATH": "/usr/bin:/bin", "HOME": str(home), "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "LOCK_TABLE": world.lock_table, "ALLOWED_DOMAINS": "dyn.example.com",
+    }
+
+    def run(*args: str, expect: int = 0, env: dict | None = None):
+        merged = {**base, **(env or {})}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        p = subprocess.run([str(binary), *args], env=merged, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == expect, f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}"
+        return p
+
+    return run
 
 
 @pytest.fixture

@@ -19,18 +19,24 @@ def render(report: dict) -> str:
     """The report of a manual reconcile as readable tables, summary first."""
     changes, conflicts = report.get("changes", []), report.get("conflicts", [])
     skipped, failed = report.get("skipped", []), report.get("failed", [])
+    frozen = report.get("frozen", [])
     verb = "would change" if report.get("dry_run") else "changed"
     out = (f"{len(changes)} record set(s) {verb}, {len(conflicts)} conflict(s), "
-           f"{len(skipped)} skipped, {len(failed)} failed\n")
+           f"{len(skipped)} skipped, {len(frozen)} frozen, {len(failed)} failed\n")
     if changes:
         out += "\n" + table(["ACTION", "NAME", "TYPE", "OLD", "NEW", "ZONE", "INSTANCE"], [
             [c["action"], c["name"], c["type"], ",".join(c.get("old_values", [])),
-             ",".join(c.get("values", [])), c.get("zone_id", ""), c.get("instance", "")]
+             ",".join(c.get("values", [])), zone(c), c.get("instance") or ""]
             for c in changes])
     if conflicts:
         out += "\nconflicts:\n" + table(["NAME", "INSTANCE", "HELD BY", "REASON"], [
-            [c["name"], c["instance"], c.get("owner") or "(unmanaged record)", c.get("reason", "")]
+            [c["name"], c.get("instance") or c.get("owner", ""),
+             c.get("holder") or "(a record ec2-dns did not write)", c.get("reason", "")]
             for c in conflicts])
+    if frozen:
+        out += "\nfrozen (left as they are until released with ec2-dns-ctl release NAME):\n" + table(
+            ["NAME", "HOLDER", "REASON"],
+            [[f["name"], f.get("holder") or "", f["reason"]] for f in frozen])
     if skipped:
         out += "\nskipped:\n" + table(["INSTANCE", "NAME", "REASON"], [
             [s["instance"], s["name"], s["reason"]] for s in skipped])
@@ -38,6 +44,13 @@ def render(report: dict) -> str:
         out += "\nfailed (retry):\n" + table(["NAME", "INSTANCE", "REASON"], [
             [f["name"], f.get("instance") or "", f["reason"]] for f in failed])
     return out
+
+
+def zone(change: dict) -> str:
+    """The zone as a person reads it: its name and kind, or its id when unknown."""
+    if not change.get("zone"):
+        return change.get("zone_id", "")
+    return f"{change['zone']} ({'private' if change.get('private') else 'public'})"
 
 
 def payload(instances: str | None, apply: bool) -> dict:

@@ -388,6 +388,23 @@ pub enum Scope {
     Owners(BTreeSet<Owner>),
 }
 
+impl fmt::Display for Scope {
+    /// For log lines: `all`, or the owners (the first five, then how many more).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::All => f.write_str("all"),
+            Scope::Owners(set) => {
+                let shown: Vec<String> = set.iter().take(5).map(Owner::to_string).collect();
+                f.write_str(&shown.join(","))?;
+                match set.len().saturating_sub(5) {
+                    0 => Ok(()),
+                    more => write!(f, " and {more} more"),
+                }
+            }
+        }
+    }
+}
+
 impl Scope {
     pub fn contains(&self, owner: &Owner) -> bool {
         match self {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from harness import ec2_state_change, tag_change
+from harness import World
+from harness.world import qualified
 from e2e.expect import absent, no_dns_state, published
 
 WEB = "web.dyn.example.com"
@@ -19,12 +21,13 @@ def test_second_instance_with_the_same_name_does_not_take_over(world, dyn, fn):
     report = fn.invoke_ok(ec2_state_change(second, "running"))
 
     published(world, dyn, WEB, first)
-    assert [(c["name"], c["instance"], c["owner"]) for c in report["conflicts"]] == [
-        (WEB, second, first)]
+    assert [(c["name"], c["instance"], c["holder"]) for c in report["conflicts"]] == [
+        (WEB, second, qualified(first))]
     assert report["changes"] == []
     assert world.status_tag(second) == f"conflict: {WEB} is owned by {first}"
     index = world.owner_index(second)
     assert index is None or WEB not in index.get("names", [])
+    assert world.lock(WEB)["waiting"] == [qualified(second)], "it waits for the name"
 
 
 def test_when_the_owner_stops_the_name_is_handed_over_to_the_waiting_instance(world, dyn, fn):
@@ -39,8 +42,7 @@ def test_when_the_owner_stops_the_name_is_handed_over_to_the_waiting_instance(wo
 
     lock = published(world, dyn, WEB, second)
     assert lock["version"] > version
-    # the reason may say more, e.g. "(instance stopped; handed over to i-…)"
-    assert world.status_tag(first).startswith(f"released: {WEB} (instance stopped"), \
+    assert world.status_tag(first) == f"released (instance stopped; handed over to {second})", \
         world.status_tag(first)
     index = world.owner_index(first)
     assert index is None or WEB not in index.get("names", [])
@@ -78,7 +80,9 @@ def test_rename_by_tag_change_releases_the_old_name_and_claims_the_new(world, dy
     fn.invoke_ok(tag_change(web, ["dnsname"], world.tags(web)))
 
     absent(world, dyn, WEB)
-    published(world, dyn, API, web)
+    published(world, dyn, API, web, status=False)
+    assert world.status_tag(web) == (
+        f"ok: {API}; released: {WEB} (no longer claimed by the instance)")
     assert world.owner_index(web)["names"] == [API]
 
 
@@ -91,7 +95,7 @@ def test_removing_the_tag_releases_the_name(world, dyn, fn):
 
     absent(world, dyn, WEB)
     status = world.status_tag(web)
-    assert status is None or status.startswith(f"released: {WEB}"), status
+    assert status is None or status.startswith("released ("), status
 
 
 def test_removing_the_tag_from_the_owner_hands_the_name_over(world, dyn, fn):
@@ -143,7 +147,7 @@ def test_a_hostile_name_does_not_spoil_the_valid_one_beside_it(world, dyn, fn):
     assert f"ok: {WEB}" in status and "invalid: evil.com" in status, status
 
 
-def test_a_record_ec2_dns_did_not_write_is_left_alone_and_reported(world, dyn_public, fn):
+def test_a_record_ec2_dns_did_not_write_is_left_alone_and_reported(world, dyn_public, fn, proxy):
     dyn = dyn_public
     world.put_record(dyn.public, WEB, "A", 300, ["192.0.2.10"])
     web = world.run_instance({"dnsname": WEB})
@@ -152,12 +156,37 @@ def test_a_record_ec2_dns_did_not_write_is_left_alone_and_reported(world, dyn_pu
 
     assert world.records(dyn.public) == {(WEB, "A"): (300, ["192.0.2.10"])}
     assert world.duplicate_record_sets(dyn.public) == []
-    assert [(c["name"], c["instance"], c["owner"]) for c in report["conflicts"]] == [
+    assert [(c["name"], c["instance"], c["holder"]) for c in report["conflicts"]] == [
         (WEB, web, None)]
-    assert WEB not in world.lock_items()
-    assert world.status_tag(web) == f"conflict: {WEB} has a record ec2-dns did not write"
+    assert report["failed"] == []
+    lock = world.lock(WEB)
+    assert World.lock_records(lock) == [] and "A" in lock["blocked"], lock
+    assert world.status_tag(web) == f"conflict: {WEB} has an A record ec2-dns did not write"
 
-    # and it stays that way on the next round
-    fn.invoke_ok(ec2_state_change(web, "running"))
-    assert world.records(dyn.public) == {(WEB, "A"): (300, ["192.0.2.10"])}
-    assert WEB not in world.lock_items()
+    # and it stays that way on the next round, without a Route53 write
+    proxy.reset_calls()
+    again = fn.invoke_ok(ec2_state_change(web, "running"))
+    assert len(again["conflicts"]) == 1 and proxy.write_calls() == {}
+    assert world.records(dyn.public)[(WEB, "A")] == (300, ["192.0.2.10"])
+    assert world.marker(dyn.public, WEB) is None
+
+
+def test_a_cname_at_the_name_is_a_conflict_reported_once_per_run_not_retried(world, dyn, fn, proxy):
+    world.change_record(dyn.public, "UPSERT", WEB, "CNAME", 300, ["elsewhere.example.net."])
+    web = world.run_instance({"dnsname": WEB})
+
+    report = fn.invoke_ok(ec2_state_change(web, "running"))
+
+    assert report["failed"] == [], report
+    assert [c["reason"] for c in report["conflicts"]] == [
+        "has a CNAME record ec2-dns did not write"]
+    assert world.records(dyn.public, types=("CNAME",))[(WEB, "CNAME")][1] == ["elsewhere.example.net."]
+    assert (WEB, "A") not in world.records(dyn.public)
+    assert world.records(dyn.private)[(WEB, "A")][1] == [world.private_ip(web)]
+    assert world.status_tag(web) == (
+        f"ok: {WEB}; conflict: {WEB} has a CNAME record ec2-dns did not write")
+    for payload in (ec2_state_change(web, "running"), {"reconcile": "all"}):
+        proxy.reset_calls()
+        again = fn.invoke_ok(payload)
+        assert again["failed"] == [] and again["changes"] == [], again
+        assert proxy.write_calls() == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness import LambdaError, ec2_state_change, scheduled
+from harness.world import qualified
 from e2e.expect import absent, change_rows, no_dns_state, published
 
 WEB = "web.dyn.example.com"
@@ -24,7 +25,7 @@ def test_a_dry_run_reports_the_plan_and_changes_nothing_then_the_real_run_applie
     assert dry["dry_run"] is True
     assert change_rows(dry) == plan
     no_dns_state(world, dyn)
-    assert world.lock_items() == {}
+    assert world.name_locks() == {}
     assert world.status_tag(web) is None and world.status_tag(api) is None
 
     applied = fn.invoke_ok({"reconcile": "all"})
@@ -124,16 +125,17 @@ def test_reconcile_all_removes_owner_index_items_left_empty_by_releases(world, d
     fn.invoke_ok(ec2_state_change(web, "running"))
     world.stop(web)
     fn.invoke_ok(ec2_state_change(web, "stopped"))
-    items = world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"]
-    assert [i["pk"]["S"] for i in items] == [f"owner#{web}"] and "names" not in items[0]
+    index_key = f"owner#{qualified(web)}"
+    assert index_key in world.lock_items() and "names" not in world.lock_items()[index_key]
     # A dry run leaves the empty item alone: it writes nothing at all.
     proxy.reset_calls()
     fn.invoke_ok({"reconcile": "all", "dry_run": True})
     assert proxy.write_calls() == {}, proxy.write_calls()
-    assert [i["pk"]["S"] for i in world.dynamodb.scan(TableName=world.lock_table)["Items"]] == \
-        [f"owner#{web}"]
+    assert index_key in world.lock_items()
     fn.invoke_ok({"reconcile": "all"})
-    assert world.dynamodb.scan(TableName=world.lock_table, ConsistentRead=True)["Items"] == []
+    assert index_key not in world.lock_items()
+    # The name's item stays, free: it keeps the generation, so generations never repeat.
+    assert world.lock(WEB)["gen"] == 2 and "owner" not in world.lock(WEB)
 
 
 def test_one_unreadable_zone_fails_reconcile_all_and_changes_nothing(world, dyn, fn, proxy):
@@ -151,7 +153,7 @@ def test_one_unreadable_zone_fails_reconcile_all_and_changes_nothing(world, dyn,
         assert "AccessDenied" in failed.error_message or "not authorized" in failed.error_message, \
             failed.error_message
         no_dns_state(world, dyn)
-        assert world.lock_items() == {}
+        assert world.name_locks() == {}
         assert world.status_tag(web) is None
 
     proxy.clear_faults()

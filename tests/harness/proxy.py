@@ -117,8 +117,9 @@ def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
     m = _CREDENTIAL.search(auth)
     service = m.group(1) if m else "unknown"
     parsed = urllib.parse.urlsplit(path)
-    if service == "dynamodb":
-        target = headers.get("X-Amz-Target") or ""
+    target = headers.get("X-Amz-Target") or ""
+    if service == "dynamodb" or target:
+        # AWS JSON protocols (DynamoDB, SQS, ...) name the operation in X-Amz-Target.
         return service, (target.rsplit(".", 1)[-1] or "Unknown")
     if service == "route53":
         for route_method, pattern, op in _R53_ROUTES:

@@ -110,6 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         api = self.server.api
         if self.path.rstrip("/") != f"{API}/invocation/next":
             return self._reply(404, b'{"errorMessage":"not found"}')
+        api.polled.set()
         while True:
             try:
                 pending = api._queue.get(timeout=0.2)
@@ -167,6 +168,8 @@ class RuntimeApi:
         self._queue: "queue.Queue[_Pending]" = queue.Queue()
         self._in_flight: dict[str, _Pending] = {}
         self._stopping = threading.Event()
+        #: Set at the function's first poll for an invocation: its initialisation is done.
+        self.polled = threading.Event()
         self.init_error = None
         self.init_error_type = None
         self._server: _Server | None = None
@@ -274,6 +277,15 @@ class Ec2DnsFunction:
                                      start_new_session=True)
         return self
 
+    def wait_ready(self, timeout: float = 30.0) -> "Ec2DnsFunction":
+        """Waits until the function polls for its first invocation (its start-up calls, such
+        as recording its configuration, are done) or exits."""
+        deadline = time.monotonic() + timeout
+        while not self.runtime.polled.wait(0.02):
+            if self.proc is None or self.proc.poll() is not None or time.monotonic() > deadline:
+                break
+        return self
+
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         stop_process(proc)
@@ -320,10 +332,12 @@ class Ec2DnsFunction:
         code = self.proc.poll() if self.proc else None
         return ProcessExited(code, self.stdout(), self.stderr(), self.runtime.init_error)
 
-    def invoke(self, payload=None, *, raw: bytes | None = None, timeout: float = 60):
+    def invoke(self, payload=None, *, raw: bytes | None = None, timeout: float = 60,
+               deadline_s: float | None = None):
         """Invoke once. Returns the parsed response, a LambdaError, or ProcessExited.
 
-        `raw` sends bytes as they are (for payloads that are not JSON).
+        `raw` sends bytes as they are (for payloads that are not JSON). The invocation's
+        deadline, as the function sees it, is `deadline_s` from now (default: `timeout`).
         """
         if self.proc is None:
             raise RuntimeError("function not started")
@@ -331,7 +345,7 @@ class Ec2DnsFunction:
             return self._exited()
         body = raw if raw is not None else json.dumps(payload).encode()
         self.invocations += 1
-        pending = self.runtime.submit(body, timeout)
+        pending = self.runtime.submit(body, deadline_s if deadline_s is not None else timeout)
         deadline = time.monotonic() + timeout
         while not pending.done.wait(0.02):
             if self.proc.poll() is not None:

@@ -13,6 +13,28 @@ from .moto import REGION, boto_client
 
 AMI = "ami-12345678"
 STATUS_SUFFIX = "-status"
+#: moto's default account; owners in locks and markers are qualified by account and region.
+ACCOUNT = "123456789012"
+MARKER_LABEL = "_ec2-dns"
+
+
+def qualified(instance_id: str, account: str = ACCOUNT, region: str = REGION) -> str:
+    """The owner ec2-dns writes for an instance: `account/region/instance-id`."""
+    return f"{account}/{region}/{instance_id}"
+
+
+def marker_name(name: str) -> str:
+    return f"{MARKER_LABEL}.{norm_name(name)}"
+
+
+def parse_marker(values: list[str]) -> dict | None:
+    """{"owner", "gen", "types"} of an ownership marker's TXT values, or None."""
+    if len(values) != 1 or not (values[0].startswith('"') and values[0].endswith('"')):
+        return None
+    parts = values[0][1:-1].split(" ")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    return {"owner": parts[0], "gen": int(parts[1]), "types": parts[2].split(",")}
 
 
 def norm_name(name: str) -> str:
@@ -37,6 +59,7 @@ class World:
         self.ec2 = boto_client("ec2", moto_url)
         self.route53 = boto_client("route53", moto_url)
         self.dynamodb = boto_client("dynamodb", moto_url)
+        self.sqs = boto_client("sqs", moto_url)
         self.lock_table = lock_table
 
     # ---------------------------------------------------------------- DynamoDB
@@ -64,14 +87,28 @@ class World:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def name_locks(self) -> dict[str, dict]:
-        """Name locks only (owner index items `owner#…` left out)."""
-        return {k: v for k, v in self.lock_items().items() if not k.startswith("owner#")}
+        """Name locks only (owner index items `owner#…` and the recorded configuration
+        `config#…` left out); free (released) names included."""
+        return {k: v for k, v in self.lock_items().items() if "#" not in k}
+
+    def held_locks(self) -> dict[str, dict]:
+        """Name locks that somebody holds."""
+        return {k: v for k, v in self.name_locks().items() if v.get("owner")}
 
     def lock(self, name: str) -> dict | None:
         return self.lock_items().get(norm_name(name))
 
+    def holder(self, name: str) -> str | None:
+        """The instance id holding `name` (None: no lock, or a free one)."""
+        owner = (self.lock(name) or {}).get("owner")
+        return owner.rsplit("/", 1)[-1] if owner else None
+
     def owner_index(self, instance_id: str) -> dict | None:
-        return self.lock_items().get(f"owner#{instance_id}")
+        return self.lock_items().get(f"owner#{qualified(instance_id)}")
+
+    def recorded_config(self) -> dict | None:
+        """The configuration the function recorded in the lock table at its start."""
+        return self.lock_items().get("config#reconciler")
 
     @staticmethod
     def lock_records(item: dict) -> list[dict]:
@@ -122,6 +159,11 @@ class World:
                 values = sorted(set(out[key][1]) | set(values))
             out[key] = (rr.get("TTL"), values)
         return out
+
+    def marker(self, zone_id: str, name: str) -> dict | None:
+        """The ownership marker of `name` in a zone, parsed (None when there is none)."""
+        rec = self.records(zone_id, types=("TXT",)).get((marker_name(name), "TXT"))
+        return parse_marker(rec[1]) if rec else None
 
     def duplicate_record_sets(self, zone_id: str) -> list:
         seen, dups = set(), []

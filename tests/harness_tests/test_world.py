@@ -16,17 +16,32 @@ def test_zones_records_and_locks(world):
     world.delete_record(public, "web.dyn.example.com", "A")
     assert world.records(public) == {}
 
+    owner = "123456789012/us-east-1/i-1"
     world.dynamodb.put_item(TableName="ec2-dns-locks", Item={
-        "pk": {"S": "web.dyn.example.com"}, "owner": {"S": "i-1"}, "version": {"N": "3"},
+        "pk": {"S": "web.dyn.example.com"}, "owner": {"S": owner}, "version": {"N": "3"},
         "records": {"S": '[{"zone_id": "Z1", "type": "A", "ttl": 60, "values": ["192.0.2.1"]}]'}})
     world.dynamodb.put_item(TableName="ec2-dns-locks", Item={
-        "pk": {"S": "owner#i-1"}, "names": {"SS": ["web.dyn.example.com"]}})
+        "pk": {"S": "free.dyn.example.com"}, "version": {"N": "2"}, "gen": {"N": "2"}})
+    world.dynamodb.put_item(TableName="ec2-dns-locks", Item={
+        "pk": {"S": f"owner#{owner}"}, "names": {"SS": ["web.dyn.example.com"]}})
+    world.dynamodb.put_item(TableName="ec2-dns-locks", Item={
+        "pk": {"S": "config#reconciler"}, "name_tag": {"S": "dnsname"}})
     lock = world.lock("WEB.dyn.example.com.")
-    assert lock["owner"] == "i-1" and lock["version"] == 3
+    assert lock["owner"] == owner and lock["version"] == 3
+    assert world.holder("web.dyn.example.com") == "i-1"
+    assert world.holder("free.dyn.example.com") is None
     assert world.lock_records(lock) == [{"zone_id": "Z1", "type": "A", "ttl": 60,
                                          "values": ["192.0.2.1"]}]
-    assert world.owner_index("i-1") == {"pk": "owner#i-1", "names": ["web.dyn.example.com"]}
-    assert list(world.name_locks()) == ["web.dyn.example.com"]
+    assert world.owner_index("i-1") == {"pk": f"owner#{owner}", "names": ["web.dyn.example.com"]}
+    assert sorted(world.name_locks()) == ["free.dyn.example.com", "web.dyn.example.com"]
+    assert list(world.held_locks()) == ["web.dyn.example.com"]
+    assert world.recorded_config() == {"pk": "config#reconciler", "name_tag": "dnsname"}
+
+    world.put_record(public, "_ec2-dns.web.dyn.example.com", "TXT", 300,
+                     [f'"{owner} 7 A,AAAA"'])
+    assert world.marker(public, "web.dyn.example.com") == {
+        "owner": owner, "gen": 7, "types": ["A", "AAAA"]}
+    assert world.marker(private, "web.dyn.example.com") is None
 
 
 def test_instances_addresses_and_tags(world):

@@ -18,10 +18,15 @@ def test_a_report_prints_as_tables():
     out = tool.render({
         "dry_run": True,
         "changes": [{"action": "CREATE", "name": "web.dyn.example.com", "type": "A", "values": ["203.0.113.7"],
-                     "old_values": [], "zone_id": "Z1", "instance": "i-0abc"}],
-        "conflicts": [{"name": "web.dyn.example.com", "instance": "i-0def", "owner": None, "reason": "has a record ec2-dns did not write"}],
-        "skipped": [], "failed": [],
+                     "old_values": [], "zone_id": "Z1", "zone": "dyn.example.com", "private": False,
+                     "instance": "i-0abc", "owner": "123456789012/us-east-1/i-0abc"}],
+        "conflicts": [{"name": "web.dyn.example.com", "instance": "i-0def",
+                       "owner": "123456789012/us-east-1/i-0def", "holder": None,
+                       "reason": "has an A record ec2-dns did not write"}],
+        "skipped": [], "frozen": [{"name": "old.example.org", "holder": "123456789012/us-east-1/i-0abc",
+                                   "reason": "outside ALLOWED_DOMAINS"}], "failed": [],
     })
-    assert out.splitlines()[0] == "1 record set(s) would change, 1 conflict(s), 0 skipped, 0 failed"
-    assert "CREATE  web.dyn.example.com  A" in out
-    assert "(unmanaged record)" in out
+    assert out.splitlines()[0] == "1 record set(s) would change, 1 conflict(s), 0 skipped, 1 frozen, 0 failed"
+    assert "CREATE  web.dyn.example.com  A" in out and "dyn.example.com (public)" in out
+    assert "(a record ec2-dns did not write)" in out
+    assert "old.example.org" in out

@@ -452,6 +452,72 @@ impl Route53Api for SdkRoute53 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Marker, Owner};
+
+    /// One fresh claim: an A set and its marker.
+    fn claim(n: u32, values: usize) -> (Fqdn, Vec<Change>) {
+        let name = Fqdn::parse(&format!("host{n}.dyn.example.com")).unwrap();
+        let zone = ZoneId("Z1".into());
+        let ips: Vec<String> = (0..values)
+            .map(|i| match values {
+                1 => format!("203.0.{}.{}", n % 250, i),
+                _ => format!("2001:db8:{n:x}:{i:x}:{:0>40}", 1),
+            })
+            .collect();
+        let set = RecordSet::new(zone.clone(), RecordType::A, 60, ips);
+        let marker = Marker {
+            owner: Owner::parse(&format!("123456789012/us-east-1/i-{n:017x}")).unwrap(),
+            gen: 1,
+            types: [RecordType::A].into(),
+        }
+        .set(&zone);
+        let changes = [set, marker]
+            .into_iter()
+            .map(|set| Change {
+                action: ChangeAction::Create,
+                name: name.clone(),
+                set,
+            })
+            .collect();
+        (name, changes)
+    }
+
+    fn within_limits(batches: &[Vec<(Fqdn, Vec<Change>)>]) {
+        for b in batches {
+            let changes = b.iter().flat_map(|(_, cs)| cs.iter());
+            let values: usize = changes.clone().map(|c| c.set.values.len()).sum();
+            let chars: usize = changes
+                .flat_map(|c| c.set.values.iter())
+                .map(String::len)
+                .sum();
+            assert!(
+                values <= MAX_BATCH_VALUES && chars <= MAX_BATCH_CHARS,
+                "{values} values, {chars} chars"
+            );
+        }
+    }
+
+    #[test]
+    fn batches_stay_within_both_limits_and_never_split_a_name() {
+        // A thousand fresh claims: 2,000 values, about 60 characters each: two batches.
+        let names: Vec<_> = (1..=1000).map(|n| claim(n, 1)).collect();
+        let batches = split_batches(names.clone());
+        assert_eq!(batches.len(), 2);
+        within_limits(&batches);
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 1000);
+        // The character limit binds before the value limit when values are long: 300 names
+        // of five 60-character values are 1,800 values (two batches by values) but more
+        // than 100,000 characters.
+        let wide: Vec<_> = (1..=300).map(|n| claim(n, 5)).collect();
+        let batches = split_batches(wide);
+        assert!(batches.len() >= 4, "{} batches", batches.len());
+        within_limits(&batches);
+        for b in &batches {
+            for (_, cs) in b {
+                assert_eq!(cs.len(), 2, "a name's set and marker travel together");
+            }
+        }
+    }
 
     #[test]
     fn route53_sorts_a_name_its_marker_and_its_neighbours_by_reversed_labels() {

@@ -41,8 +41,11 @@ async fn main() -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(&e),
     };
+    let ddb = aws_sdk_dynamodb::config::Builder::from(&sdk)
+        .interceptor(calls.clone())
+        .build();
     let locks = DynamoLocks::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
+        aws_sdk_dynamodb::Client::from_conf(ddb),
         table.trim(),
         home.clone(),
     );

@@ -103,7 +103,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// state. Idempotent: safe to re-run after a partial failure, and a second run changes
     /// nothing. Errors only when the state could not be read; per-name failures are in the
     /// report (`failed`) and leave a state the next run converges from.
-    #[instrument(skip_all, fields(scope = ?req.scope, dry_run = req.dry_run))]
+    #[instrument(skip_all, fields(scope = %req.scope, dry_run = req.dry_run))]
     pub async fn reconcile(&self, req: &Request) -> Result<Report> {
         let started = Instant::now();
         let world = self.observe(req).await?;
