@@ -8,6 +8,8 @@ mod sqs;
 
 pub use dynamodb::{DynamoLocks, LAYOUT};
 pub use ec2::Ec2Instances;
+#[cfg(test)]
+pub(crate) use route53::sort_key;
 pub use route53::{split_batches, Route53Dns, SdkRoute53, MAX_BATCH_CHARS, MAX_BATCH_VALUES};
 pub use sqs::SqsQueue;
 

@@ -211,7 +211,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
 }
 
 /// Route53's listing order: labels reversed, with the trailing dot, in ASCII.
-fn sort_key(name: &str) -> String {
+pub(crate) fn sort_key(name: &str) -> String {
     let mut labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
     labels.reverse();
     labels.join(".") + "."

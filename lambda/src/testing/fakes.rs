@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
+use crate::aws::sort_key as order;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::lock::{Cas, Expect, Loaded, Lock, LockWrite, Unreadable};
@@ -111,13 +112,6 @@ pub type Key = (ZoneId, String, String);
 pub struct FakeRoute53 {
     pub zones: Mutex<Vec<Zone>>,
     pub records: Mutex<BTreeMap<Key, Stored>>,
-}
-
-/// Route53's listing order: labels reversed, with the trailing dot, in ASCII.
-fn order(name: &str) -> String {
-    let mut labels: Vec<&str> = name.trim_end_matches('.').split('.').collect();
-    labels.reverse();
-    labels.join(".") + "."
 }
 
 fn norm(name: &str) -> String {
