@@ -7,6 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{Marker, Owner, RecordSet, RecordType, Slot, ZoneId};
 use crate::name::Fqdn;
 
+/// The furthest ahead an in-flight window is believed: runs write at most the change window
+/// and its margin (135 s); the rest is room for clocks that disagree.
+pub const MAX_IN_FLIGHT: i64 = 900;
+
 /// The lock item of one name (layout 2, or a layout-1 item read in place).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
@@ -72,9 +76,11 @@ impl Lock {
         out
     }
 
-    /// Whether the writer of this generation may still be sending its changes.
+    /// Whether the writer of this generation may still be sending its changes. A window
+    /// further ahead than any run can have written is not believed (a damaged or forged
+    /// item must not stall the name).
     pub fn in_flight(&self, now: i64) -> bool {
-        now < self.until
+        now < self.until && self.until - now <= MAX_IN_FLIGHT
     }
 
     /// The slots that are blocked.

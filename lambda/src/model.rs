@@ -310,6 +310,9 @@ pub struct Slot {
 /// TTL of every ownership marker (fixed, so that its exact DELETE never depends on the
 /// configuration).
 pub const MARKER_TTL: i64 = 300;
+/// The highest generation a marker may carry: far above any real count of decisions, and
+/// low enough that a forged marker can never make generations overflow and repeat.
+pub const MAX_GEN: u64 = 1_000_000_000_000_000;
 
 /// The ownership marker of a name in one zone: which owner holds the name's address sets
 /// there, under which generation, and which of the address types are its. Written in the
@@ -348,7 +351,11 @@ impl Marker {
         let inner = value.strip_prefix('"')?.strip_suffix('"')?;
         let mut parts = inner.split(' ');
         let owner = Owner::parse(parts.next()?).ok()?;
-        let gen = parts.next()?.parse::<u64>().ok()?;
+        let gen = parts
+            .next()?
+            .parse::<u64>()
+            .ok()
+            .filter(|g| *g <= MAX_GEN)?;
         let mut types = BTreeSet::new();
         for t in parts.next()?.split(',') {
             match RecordType::parse(t)? {
@@ -476,5 +483,14 @@ mod tests {
             assert_eq!(Marker::parse(&[bad.to_string()]), None, "{bad}");
         }
         assert_eq!(Marker::parse(&[v.clone(), v]), None);
+        let absurd = format!(
+            "\"123456789012/us-east-1/i-0123456789abcdef0 {} A\"",
+            u64::MAX
+        );
+        assert_eq!(
+            Marker::parse(&[absurd]),
+            None,
+            "generations stay far from overflow"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Validated DNS names.
 //!
-//! Invariant 6 of the design: only normalised (lowercase, no trailing dot) RFC 1035 host
+//! Only valid names in allowed places: only normalised (lowercase, no trailing dot) RFC 1035 host
 //! names get anywhere near Route53. [`Fqdn::parse`] is the only way to make an [`Fqdn`].
 
 use std::fmt;

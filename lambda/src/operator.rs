@@ -7,9 +7,9 @@ use tracing::warn;
 
 use crate::decide::claims::tag_names;
 use crate::decide::outcome::Outcome;
-use crate::decide::ownership::{decide, NameView, Verdict};
+use crate::decide::ownership::{decide, release_reason, NameView, Verdict};
 use crate::decide::zones::{is_managed, zones_to_read};
-use crate::decide::{NamePlan, Plan, Seen, World};
+use crate::decide::{Claims, NamePlan, Plan, Seen, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::{Decision, Expect, Lock, LockWrite};
@@ -95,10 +95,12 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
     /// An operator's release of one name (a frozen one too), through the same decision and
     /// apply step as any release: the name's records that are provably ec2-dns's are
-    /// deleted exactly (anything else is left alone and reported), the lock is freed.
-    /// Refused while the holder runs and still claims the name (it would take it straight
-    /// back). Audited: one warning line with the lock as it was.
+    /// deleted exactly (anything else is left alone and reported), and the name goes to its
+    /// longest-running waiting claimant, or is freed. Refused while the holder runs and
+    /// still claims the name (it would take it straight back). Audited: one warning line
+    /// with the lock as it was.
     pub async fn release_name(&self, name: &Fqdn, dry_run: bool) -> Result<Report> {
+        let not_held = || Error::InvalidInput(format!("{name} is not held: nothing to release"));
         let lock = self
             .locks
             .load(std::slice::from_ref(name), &[])
@@ -106,44 +108,46 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .locks
             .into_iter()
             .next()
-            .filter(|l| l.holder.is_some())
-            .ok_or_else(|| {
-                Error::InvalidInput(format!("{name} is not held: nothing to release"))
-            })?;
+            .ok_or_else(not_held)?;
         let Some(holder) = lock.holder.clone() else {
-            return Err(Error::InvalidInput(format!(
-                "{name} is not held: nothing to release"
-            )));
+            return Err(not_held());
         };
-        let found = self
-            .instances
-            .describe(std::slice::from_ref(&holder))
-            .await?;
-        let inst = found
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| Instance::gone(holder.clone()));
-        if inst.state == InstanceState::Running && tag_names(&inst).contains(name) {
+        let asked: Vec<Owner> = std::iter::once(holder.clone())
+            .chain(lock.waiting.iter().cloned())
+            .collect();
+        let settings = self.settings();
+        let mut world = World {
+            now: self.now(),
+            homes: vec![self.home.clone()],
+            zones: self.dns.zones().await?,
+            ..World::default()
+        };
+        let found = self.instances.describe(&asked).await?;
+        crate::engine::add_described(&mut world, &asked, found);
+        let inst = &world.instances[&holder];
+        if inst.state == InstanceState::Running && tag_names(inst).contains(name) {
             return Err(Error::InvalidInput(format!(
                 "{name} is held by running instance {holder} that still claims it; remove the name from its tag or stop it first"
             )));
         }
-        let settings = self.settings();
-        let mut world = World {
-            now: self.now(),
-            zones: self.dns.zones().await?,
-            ..World::default()
-        };
         let mut seen: BTreeMap<ZoneId, Seen> = BTreeMap::new();
         for zone in zones_to_read(name, Some(&lock), &world.zones, &settings.allowed_domains) {
             let mut found = self.dns.read(&zone, std::slice::from_ref(name)).await?;
             seen.insert(zone, found.remove(name).unwrap_or_default());
         }
-        world.instances.insert(holder.clone(), inst);
+        let claims = Claims::new(&world, &settings);
+        let by_name = claims.by_name(&world);
+        let claimants: Vec<_> = by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter(|(i, _)| i.owner != holder)
+            .copied()
+            .collect();
         let decided = decide(&NameView {
             name,
             lock: Some(&lock),
-            claimants: Vec::new(),
+            claimants,
             known: &world.instances,
             seen: Some(&seen),
             now: world.now,
@@ -151,16 +155,23 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             // of a stuck one.
             own_write: true,
             previous: None,
+            homes: &world.homes,
         });
         let mut plan = Plan::default();
+        let mut owners = BTreeSet::new();
         for (owner, o) in decided.outcomes {
             let o = match o {
-                Outcome::Released { name, .. } => Outcome::Released {
+                Outcome::Released { name, reason } => Outcome::Released {
                     name,
-                    reason: "released by an operator".into(),
+                    reason: reason.replacen(
+                        &release_reason(Some(inst)),
+                        "released by an operator",
+                        1,
+                    ),
                 },
                 other => other,
             };
+            owners.insert(owner.clone());
             plan.outcomes.entry(owner).or_default().push(o);
         }
         if let Verdict::Write {
@@ -174,15 +185,18 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 write,
                 changes,
                 rows,
-                owners: [holder.clone()].into(),
+                owners: owners.clone(),
             });
         }
-        if world
-            .instances
-            .get(&holder)
-            .is_some_and(|i| i.state.is_taggable())
-        {
-            plan.statusable.insert(holder.clone());
+        // A status tag is rewritten whole: only for those whose tag names nothing else.
+        for owner in owners {
+            let alone = world
+                .instances
+                .get(&owner)
+                .is_some_and(|i| i.state.is_taggable() && tag_names(i).iter().all(|n| n == name));
+            if alone {
+                plan.statusable.insert(owner);
+            }
         }
         world.locks.insert(name.clone(), lock.clone());
         world.seen.insert(name.clone(), seen);

@@ -16,7 +16,7 @@ pub mod zones;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::lock::{Lock, LockWrite};
-use crate::model::{Change, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
+use crate::model::{Change, Home, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
 use crate::name::Fqdn;
 use claims::{claims_of, tag_names, Claim, Problem};
 use outcome::Outcome;
@@ -48,6 +48,9 @@ pub struct Seen {
 pub struct World {
     /// Epoch seconds of the observation.
     pub now: i64,
+    /// The accounts and regions whose owners this deployment manages: a marker naming an
+    /// owner elsewhere belongs to another deployment and is never touched.
+    pub homes: Vec<Home>,
     /// Every instance EC2 was asked about (in-scope owners, holders, waiters, claimants).
     pub instances: BTreeMap<Owner, Instance>,
     pub locks: BTreeMap<Fqdn, Lock>,
@@ -114,9 +117,6 @@ pub struct Plan {
     /// Owners whose every name was decided, so their status tag can be rewritten whole.
     pub statusable: BTreeSet<Owner>,
     pub frozen: Vec<Frozen>,
-    /// Names that need Route53 read before they can be decided (the event path reads them
-    /// and plans again; a plan made after reading has none).
-    pub unread: BTreeSet<Fqdn>,
 }
 
 /// The claims and tag problems of every running instance of the world.
@@ -252,10 +252,9 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
                 note(
                     &mut out,
                     &i.owner,
-                    Outcome::Conflict {
+                    Outcome::Frozen {
                         name: name.clone(),
-                        holder: holder.clone(),
-                        reason: format!("frozen: {reason}"),
+                        reason: reason.clone(),
                     },
                 );
             }
@@ -275,6 +274,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             now: world.now,
             own_write: false,
             previous: None,
+            homes: &world.homes,
         };
         let decided = decide(&view);
         let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
@@ -284,7 +284,18 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
         match decided.verdict {
             Verdict::Nothing | Verdict::Deferred => {}
             Verdict::Read => {
-                out.unread.insert(name.clone());
+                // Observation reads every name that needs it first; should one still need
+                // a read, it is retried rather than decided blind.
+                for owner in view_owners(world, name, &by_name) {
+                    note(
+                        &mut out,
+                        &owner,
+                        Outcome::Failed {
+                            name: name.clone(),
+                            reason: "Route53 must be read first; will retry".into(),
+                        },
+                    );
+                }
             }
             Verdict::Write {
                 write,
@@ -337,6 +348,21 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     out
 }
 
+/// Everyone whose outcome for `name` this run would report: the holder and the claimants.
+fn view_owners(
+    world: &World,
+    name: &Fqdn,
+    by_name: &BTreeMap<&Fqdn, Vec<(&Instance, &Claim)>>,
+) -> BTreeSet<Owner> {
+    let holder = world.locks.get(name).and_then(|l| l.holder.clone());
+    let claimants = by_name
+        .get(name)
+        .into_iter()
+        .flatten()
+        .map(|(i, _)| i.owner.clone());
+    holder.into_iter().chain(claimants).collect()
+}
+
 fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
     out.outcomes.entry(owner.clone()).or_default().push(o);
 }
@@ -359,5 +385,6 @@ pub fn replan(
         now: world.now,
         own_write: true,
         previous: world.locks.get(name),
+        homes: &world.homes,
     })
 }

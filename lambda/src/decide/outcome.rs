@@ -42,9 +42,16 @@ impl Outcome {
     }
 }
 
-/// Reason of a conflict with a record ec2-dns did not write, naming what is there.
+/// Reason of a conflict with a record ec2-dns did not write, naming what is there: a type
+/// at the name (`A`, `CNAME`), or a type at another place (`TXT at _ec2-dns.web…`).
 pub fn foreign(what: &str) -> String {
-    format!("has {} record ec2-dns did not write", article(what))
+    match what.split_once(" at ") {
+        Some((rtype, place)) => format!(
+            "has {} record at {place} that ec2-dns did not write",
+            article(rtype)
+        ),
+        None => format!("has {} record ec2-dns did not write", article(what)),
+    }
 }
 
 fn article(what: &str) -> String {
@@ -67,5 +74,9 @@ mod tests {
         assert_eq!(foreign("CNAME"), "has a CNAME record ec2-dns did not write");
         assert_eq!(foreign("MX"), "has an MX record ec2-dns did not write");
         assert_eq!(foreign("TXT"), "has a TXT record ec2-dns did not write");
+        assert_eq!(
+            foreign("TXT at _ec2-dns.web.example.com"),
+            "has a TXT record at _ec2-dns.web.example.com that ec2-dns did not write"
+        );
     }
 }

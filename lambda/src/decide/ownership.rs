@@ -8,8 +8,8 @@ use crate::decide::outcome::{foreign, Outcome};
 use crate::decide::{RowAction, Seen, SlotChange};
 use crate::lock::{marker_for, Blocked, Decision, Expect, Lock, LockWrite};
 use crate::model::{
-    Change, ChangeAction, Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Slot,
-    ZoneId,
+    Change, ChangeAction, Home, Instance, InstanceState, Marker, Owner, RecordSet, RecordType,
+    Slot, ZoneId,
 };
 use crate::name::Fqdn;
 
@@ -30,6 +30,8 @@ pub struct NameView<'a> {
     /// In a recovery, the lock as the run read it before its own write: the sets of its
     /// generation are known exactly too.
     pub previous: Option<&'a Lock>,
+    /// The accounts and regions this deployment manages (see [`crate::decide::World`]).
+    pub homes: &'a [Home],
 }
 
 /// Who should hold the name: the holder keeps it while it runs and claims it; otherwise the
@@ -112,7 +114,7 @@ pub fn decide(view: &NameView) -> Decided {
 
     // What of Route53 is ours now, per zone, and which slots someone else occupies.
     let (before, blocked) = match view.seen {
-        Some(seen) => classify_all(name, seen, &known_states(lock, view.previous)),
+        Some(seen) => classify_all(name, seen, &known_states(lock, view.previous), view.homes),
         None => (
             lock.map(Lock::believed).unwrap_or_default(),
             lock.map(|l| l.blocked.clone()).unwrap_or_default(),
@@ -379,7 +381,7 @@ fn next_gen(lock: Option<&Lock>, seen: Option<&BTreeMap<ZoneId, Seen>>) -> u64 {
         .chain(markers)
         .max()
         .unwrap_or(0)
-        + 1
+        .saturating_add(1)
 }
 
 /// `records` without the sets in `blocked` slots.
@@ -453,11 +455,12 @@ fn classify_all(
     name: &Fqdn,
     seen: &BTreeMap<ZoneId, Seen>,
     known: &[&Lock],
+    homes: &[Home],
 ) -> (BTreeMap<ZoneId, Vec<RecordSet>>, Vec<Blocked>) {
     let mut ours = BTreeMap::new();
     let mut blocked = Vec::new();
     for (zone, s) in seen {
-        let (mine, theirs) = classify(name, zone, s, known);
+        let (mine, theirs) = classify(name, zone, s, known, homes);
         if !mine.is_empty() {
             ours.insert(zone.clone(), mine);
         }
@@ -467,15 +470,17 @@ fn classify_all(
     (ours, blocked)
 }
 
-/// One zone: a set is ec2-dns's when a marker lists its type (and, when the marker's
-/// generation is one a known lock state records, when it has exactly the values that state
-/// lists); for a layout-1 lock, when it equals a set the lock lists. Everything else is
-/// someone else's.
+/// One zone: a set is ec2-dns's when a marker of this deployment (its owner lives in one of
+/// `homes`) lists its type (and, when the marker's generation is one a known lock state
+/// records, when it has exactly the values that state lists); for a layout-1 lock, when it
+/// equals a set the lock lists. Everything else is someone else's, another deployment's
+/// markers included.
 pub fn classify(
     name: &Fqdn,
     zone: &ZoneId,
     seen: &Seen,
     known: &[&Lock],
+    homes: &[Home],
 ) -> (Vec<RecordSet>, Vec<Blocked>) {
     let block = |rtype: RecordType, by: &str| Blocked {
         slot: Slot {
@@ -486,9 +491,17 @@ pub fn classify(
     };
     let mut mine = Vec::new();
     let mut theirs = Vec::new();
-    let marker = seen.marker.as_ref().and_then(|m| Marker::parse(&m.values));
+    let parsed = seen.marker.as_ref().and_then(|m| Marker::parse(&m.values));
+    let elsewhere = parsed
+        .as_ref()
+        .is_some_and(|m| !homes.contains(m.owner.home()));
+    let marker = parsed.filter(|_| !elsewhere);
     let marker_taken = match (&seen.marker_taken, &seen.marker, &marker) {
         (Some(what), _, _) => Some(what.clone()),
+        (None, Some(_), None) if elsewhere => Some(format!(
+            "TXT at {} of another deployment",
+            name.marker_name()
+        )),
         (None, Some(_), None) => Some(format!("TXT at {}", name.marker_name())),
         _ => None,
     };

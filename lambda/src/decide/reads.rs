@@ -66,6 +66,7 @@ pub fn names_to_read(world: &World, scope: &Scope, settings: &Settings) -> BTree
                 now: world.now,
                 own_write: false,
                 previous: None,
+                homes: &world.homes,
             };
             must_read(lock, &desired(&view), world.now)
         })

@@ -20,6 +20,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let settings = self.settings();
         let mut world = World {
             now: self.now(),
+            homes: vec![self.home.clone()],
             zones: self.dns.zones().await?,
             ..World::default()
         };

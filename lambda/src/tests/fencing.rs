@@ -282,3 +282,38 @@ async fn concurrent_runs_for_one_name_leave_one_holder_and_its_records() {
     assert_eq!((Some(&m.owner), m.gen), (lock.holder.as_ref(), lock.gen));
     assert_eq!(m.types, [RecordType::A].into());
 }
+
+/// The one window the protocol leaves to the schedule: a run killed after its lock write
+/// and before its Route53 change (no chance to flag the lock). Until the window ends, others
+/// see the change in flight; afterwards an event trusts the lock, and the next reconcile of
+/// everything, which reads Route53, repairs the missing record.
+#[tokio::test]
+async fn a_run_killed_between_its_lock_write_and_route53_is_repaired_by_the_schedule() {
+    let w = World::new();
+    w.launch(1, WEB);
+    // The change never reaches Route53, and neither does the flag: as if the process died.
+    let change = w
+        .faults
+        .fail(Op::ChangeResourceRecordSets, Phase::Before, 10);
+    let flag = w.faults.fail(Op::Check, Phase::Before, 10);
+    let _ = w.attempt(&[1]).await;
+    assert!(change.fired() >= 1 && flag.fired() >= 1);
+    w.faults.clear();
+    assert_eq!(w.owner(WEB), Some(owner(1)));
+    assert_eq!(w.a(WEB), None);
+    w.advance(CHANGE_WINDOW + 60);
+    let trusted = w.event(&[1]).await;
+    assert!(
+        trusted.changes.is_empty(),
+        "an event trusts the lock: {trusted:?}"
+    );
+    assert_eq!(
+        w.a(WEB),
+        None,
+        "the known window: the record is missing until the schedule"
+    );
+    let repaired = w.all().await;
+    assert!(!repaired.changes.is_empty());
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]));
+    w.assert_converged().await;
+}

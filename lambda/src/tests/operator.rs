@@ -127,3 +127,38 @@ async fn a_lost_lock_table_is_rebuilt_from_the_markers() {
     assert_eq!(w.a("a.dyn.example.com"), None);
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn an_operator_release_hands_the_name_to_its_waiting_claimant() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.launch(2, WEB);
+    w.event(&[1, 2]).await;
+    // The holder's tag is removed and its events are lost.
+    w.set_tag(1, None);
+    let r = w.rec.release_name(&name(WEB), false).await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner(WEB), Some(owner(2)));
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.2".into()]));
+    assert_eq!(w.status(2), "ok");
+    assert_eq!(
+        w.status(1),
+        "released (released by an operator; handed over to i-00000002)"
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_operator_release_keeps_the_status_of_an_instance_with_other_names() {
+    let w = World::new();
+    w.launch(1, "web.dyn.example.com, api.dyn.example.com");
+    w.event(&[1]).await;
+    w.set_tag(1, Some("api.dyn.example.com"));
+    w.rec.release_name(&name(WEB), false).await.unwrap();
+    assert_eq!(w.owner(WEB), None);
+    assert_eq!(
+        w.status(1),
+        "ok",
+        "its other name's status is not overwritten"
+    );
+}

@@ -276,7 +276,13 @@ async fn a_foreign_record_at_the_marker_name_keeps_ec2_dns_out_of_that_zone() {
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     assert_eq!(w.a(WEB), None);
     assert_eq!(w.private_a(WEB), Some(vec!["10.0.0.1".into()]));
-    assert!(w.status(1).contains("TXT at _ec2-dns"), "{}", w.status(1));
+    assert!(
+        w.status(1).contains(
+            "has a TXT record at _ec2-dns.web.dyn.example.com that ec2-dns did not write"
+        ),
+        "{}",
+        w.status(1)
+    );
     w.assert_converged().await;
 }
 

@@ -2,7 +2,7 @@
 
 use super::HOSTILE_TAGS;
 use crate::lock::Lock;
-use crate::model::RecordType;
+use crate::model::{InstanceState, RecordType};
 use crate::testing::{instance, name, owner, World};
 
 const WEB: &str = "web.dyn.example.com";
@@ -164,5 +164,59 @@ async fn a_forged_marker_of_an_owner_that_does_not_claim_the_name_takes_nothing_
         w.locks().snapshot()[&name(WEB)].gen > 99,
         "generations stay above any seen"
     );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_marker_of_another_deployment_is_never_touched() {
+    // Another deployment (another account) manages the same zone: its marked record is
+    // someone else's here, never an orphan to remove.
+    let mut w = World::new();
+    let public = w.public.clone();
+    let theirs = crate::model::Marker {
+        owner: crate::model::Owner::parse("210987654321/us-east-1/i-0123456789abcdef0").unwrap(),
+        gen: 4,
+        types: [RecordType::A].into(),
+    };
+    w.put_foreign(
+        &public,
+        "_ec2-dns.web.dyn.example.com",
+        "TXT",
+        &[&theirs.value()],
+    );
+    w.put_foreign(&public, WEB, "A", &["192.0.2.40"]);
+    w.launch(1, WEB);
+    let r = w.event(&[1]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert!(
+        w.status(1)
+            .contains("_ec2-dns.web.dyn.example.com of another deployment"),
+        "{}",
+        w.status(1)
+    );
+    w.set_state(1, InstanceState::Stopped);
+    w.event(&[1]).await;
+    w.advance(crate::engine::CHANGE_WINDOW + 60);
+    w.all().await;
+    assert_eq!(w.a(WEB), Some(vec!["192.0.2.40".into()]));
+    assert!(w
+        .route53()
+        .get(&public, "_ec2-dns.web.dyn.example.com", "TXT")
+        .is_some());
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_lock_claiming_a_change_in_flight_for_hours_does_not_stall_the_name() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    let mut lock = w.locks().snapshot()[&name(WEB)].clone();
+    lock.until = w.rec.now() + 86_400;
+    w.locks().put(lock);
+    w.set_state(1, InstanceState::Stopped);
+    let r = w.event(&[1]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner(WEB), None);
     w.assert_converged().await;
 }
