@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use serde_json::{json, Value};
 
 use crate::config::{Config, Deployed};
+use crate::ddns::admin::{HostOptions, HostRow, Issued};
 use crate::error::Error;
+use crate::hosts::HostName;
 use crate::lock::Lock;
 use crate::model::{Instance, InstanceId};
 use crate::name::Fqdn;
@@ -24,6 +26,11 @@ commands:
   status                         who holds which name, since when, pointing where
   release NAME [--dry-run]       safely release one name whose holder no longer needs it
   rebuild [--dry-run]            recreate lost lock items from the ownership markers in Route53
+  host add HOST --names N,N [--lease 30d] [--unbound] [--sample]
+                                 a credential for a host outside AWS (its secret is shown once)
+  host rotate HOST               a new secret for HOST (the old one stops working at once)
+  host remove HOST               remove HOST's credential and release its names
+  host list                      the hosts, their names, last addresses and updates
 
 The lock table comes from LOCK_TABLE. ALLOWED_DOMAINS, NAME_TAG and RECORD_TTL come from the
 deployed function (it records them in the lock table); set here and different, apply,
@@ -41,6 +48,20 @@ pub enum Command {
     Status,
     Release { name: Fqdn, dry_run: bool },
     Rebuild { dry_run: bool },
+    Host(HostCommand),
+}
+
+/// `ec2-dns-ctl host ...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostCommand {
+    Add {
+        host: HostName,
+        names: Vec<Fqdn>,
+        options: HostOptions,
+    },
+    Rotate(HostName),
+    Remove(HostName),
+    List,
 }
 
 impl Command {
@@ -50,6 +71,7 @@ impl Command {
             Command::Plan(_) | Command::Status => false,
             Command::Apply(_) => true,
             Command::Release { dry_run, .. } | Command::Rebuild { dry_run } => !dry_run,
+            Command::Host(h) => !matches!(h, HostCommand::List),
         }
     }
 }
@@ -65,12 +87,33 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut json = false;
     let mut dry_run = false;
     let mut instances: Option<BTreeSet<InstanceId>> = None;
+    let mut names: Option<Vec<Fqdn>> = None;
+    let mut lease: Option<i64> = None;
+    let (mut unbound, mut sample) = (false, false);
     let mut words = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
             "--dry-run" => dry_run = true,
+            "--unbound" => unbound = true,
+            "--sample" => sample = true,
+            "--names" => {
+                let list = it
+                    .next()
+                    .ok_or("--names needs a comma-separated list of names")?;
+                let mut parsed = Vec::new();
+                for n in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    parsed.push(Fqdn::parse(n).map_err(|e| format!("{n:?}: {e}"))?);
+                }
+                names = Some(parsed);
+            }
+            "--lease" => {
+                let raw = it
+                    .next()
+                    .ok_or("--lease needs a duration (0, 3600, 90m, 12h, 30d)")?;
+                lease = Some(parse_duration(raw)?);
+            }
             "--instances" => {
                 let list = it
                     .next()
@@ -106,9 +149,30 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         },
         ["release"] => return Err("release needs the NAME to release".into()),
         ["rebuild"] => Command::Rebuild { dry_run },
+        ["host", "add", host] => Command::Host(HostCommand::Add {
+            host: HostName::parse(host)?,
+            names: names.take().ok_or("host add needs --names")?,
+            options: HostOptions {
+                lease: lease.take().unwrap_or(0),
+                bound: !unbound,
+                sample,
+            },
+        }),
+        ["host", "rotate", host] => Command::Host(HostCommand::Rotate(HostName::parse(host)?)),
+        ["host", "remove", host] => Command::Host(HostCommand::Remove(HostName::parse(host)?)),
+        ["host", "list"] => Command::Host(HostCommand::List),
+        ["host", ..] => {
+            return Err(format!(
+                "host needs add HOST --names ..., rotate HOST, remove HOST or list\n\n{USAGE}"
+            ))
+        }
         [] => return Err(USAGE.into()),
         other => return Err(format!("unknown command {:?}\n\n{USAGE}", other.join(" "))),
     };
+    let adding = matches!(command, Command::Host(HostCommand::Add { .. }));
+    if !adding && (names.is_some() || lease.is_some() || unbound || sample) {
+        return Err("--names, --lease, --unbound and --sample apply to host add only".into());
+    }
     if instances.is_some() && !matches!(command, Command::Plan(_) | Command::Apply(_)) {
         return Err("--instances applies to plan and apply only".into());
     }
@@ -314,6 +378,89 @@ pub fn status_json(rows: &[(Lock, Option<Instance>)]) -> Value {
                 })
             })
             .collect(),
+    )
+}
+
+/// `0`, `3600`, `90m`, `12h`, `30d` as seconds.
+pub fn parse_duration(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
+    let (digits, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "s"),
+    };
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => {
+            return Err(format!(
+                "{raw:?} is not a duration (0, 3600, 90m, 12h, 30d)"
+            ))
+        }
+    };
+    digits
+        .parse::<i64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|s| *s <= 366 * 86_400)
+        .ok_or_else(|| format!("{raw:?} is not a duration of at most a year"))
+}
+
+/// A credential just issued: the secret is shown here once.
+pub fn render_issued(i: &Issued, rotated: bool) -> String {
+    let verb = if rotated { "has a new secret" } else { "added" };
+    format!(
+        "host {} {verb}; names: {}\n\nuser:     {}\npassword: {}\n\nThe password is shown only now: put it in the router, or keep it in a password manager.\n",
+        i.host,
+        i.names.join(", "),
+        i.host,
+        i.secret
+    )
+}
+
+pub fn render_hosts(rows: &[HostRow]) -> String {
+    if rows.is_empty() {
+        return "no hosts\n".into();
+    }
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|h| {
+            let addresses: Vec<&str> = h.ipv4.iter().chain(&h.ipv6).map(String::as_str).collect();
+            let mut flags = Vec::new();
+            if !h.bound {
+                flags.push("unbound".to_string());
+            }
+            if h.sample {
+                flags.push("sample".to_string());
+            }
+            if h.locked_until > 0 {
+                flags.push(format!("locked-until={}", h.locked_until));
+            }
+            if let Some(a) = &h.alerted {
+                flags.push(format!("alerted={a}"));
+            }
+            vec![
+                h.host.clone(),
+                h.names.join(","),
+                addresses.join(","),
+                if h.updated == 0 {
+                    "never".into()
+                } else {
+                    h.updated.to_string()
+                },
+                if h.lease == 0 {
+                    "none".into()
+                } else {
+                    format!("{}s", h.lease)
+                },
+                flags.join(" "),
+            ]
+        })
+        .collect();
+    table(
+        &["HOST", "NAMES", "ADDRESSES", "UPDATED", "LEASE", "FLAGS"],
+        &body,
     )
 }
 

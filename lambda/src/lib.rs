@@ -28,10 +28,12 @@
 pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod ddns;
 pub mod decide;
 pub mod engine;
 pub mod error;
 pub mod handler;
+pub mod hosts;
 pub mod input;
 pub mod lock;
 pub mod metrics;

@@ -4,6 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::hosts::{Failure, HostName, HostRecord};
 use crate::model::{Marker, Owner, RecordSet, RecordType, Slot, ZoneId};
 use crate::name::Fqdn;
 
@@ -139,6 +142,23 @@ pub struct Decision {
     pub since: Option<String>,
     /// Filled in by the engine when it writes: see [`Lock::until`].
     pub until: i64,
+    /// A host's own item, changed in the same write (its new addresses, when the decision
+    /// publishes them), so that a host update costs one write.
+    pub host: Option<HostTouch>,
+}
+
+/// A change of a host's item: what its last accepted update was, and its alert state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTouch {
+    pub name: HostName,
+    /// New addresses (both families; `None` in a family clears it), with the update's time.
+    pub addresses: Option<(Option<Ipv4Addr>, Option<Ipv6Addr>, i64)>,
+    /// Only the lease: the time of an unchanged update.
+    pub refreshed: Option<i64>,
+    /// `Some(None)` clears the alert, `Some(Some(kind))` records one sent.
+    pub alerted: Option<Option<String>>,
+    /// Failed-login counters after a failure (all zero to reset them after a success).
+    pub failure: Option<Failure>,
 }
 
 impl Decision {
@@ -156,6 +176,18 @@ impl Decision {
             waiting: self.waiting.clone(),
             since: self.since.clone(),
             legacy: None,
+        }
+    }
+}
+
+impl HostTouch {
+    pub fn new(name: HostName) -> HostTouch {
+        HostTouch {
+            name,
+            addresses: None,
+            refreshed: None,
+            alerted: None,
+            failure: None,
         }
     }
 }
@@ -218,4 +250,6 @@ pub struct Loaded {
     pub unreadable: Vec<Unreadable>,
     /// Owner-index items whose name list is empty (left by releases).
     pub empty_index: Vec<String>,
+    /// Host credentials asked for (or, for a scan, all of them).
+    pub hosts: Vec<HostRecord>,
 }

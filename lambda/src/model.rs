@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::hosts::HostName;
 use crate::name::Fqdn;
 
 /// An EC2 instance id (`i-` and 8 or 17 hex digits).
@@ -87,7 +88,13 @@ impl Home {
 /// collide. Its text form is what lock items and ownership markers carry.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Owner {
-    Instance { home: Home, id: InstanceId },
+    Instance {
+        home: Home,
+        id: InstanceId,
+    },
+    /// A host outside EC2 (a home router, an office server) that updates its own addresses
+    /// through the DDNS endpoint with a credential of its own.
+    Host(HostName),
 }
 
 impl Owner {
@@ -98,8 +105,9 @@ impl Owner {
             [account, region, id] => {
                 Ok(Home::new(account, region)?.instance(InstanceId::parse(id)?))
             }
+            ["host", name] => Ok(Owner::Host(HostName::parse(name)?)),
             _ => Err(format!(
-                "{raw:?} is not a qualified owner (account/region/instance-id)"
+                "{raw:?} is not a qualified owner (account/region/instance-id or host/name)"
             )),
         }
     }
@@ -107,12 +115,22 @@ impl Owner {
     pub fn instance_id(&self) -> Option<&InstanceId> {
         match self {
             Owner::Instance { id, .. } => Some(id),
+            Owner::Host(_) => None,
         }
     }
 
-    pub fn home(&self) -> &Home {
+    /// The account and region of an instance owner; hosts have none.
+    pub fn home(&self) -> Option<&Home> {
         match self {
-            Owner::Instance { home, .. } => home,
+            Owner::Instance { home, .. } => Some(home),
+            Owner::Host(_) => None,
+        }
+    }
+
+    pub fn host(&self) -> Option<&HostName> {
+        match self {
+            Owner::Host(name) => Some(name),
+            Owner::Instance { .. } => None,
         }
     }
 
@@ -120,7 +138,7 @@ impl Owner {
     /// the same account and region, the qualified form otherwise.
     pub fn short_for(&self, reader: &Owner) -> String {
         match self {
-            Owner::Instance { home, id } if home == reader.home() => id.to_string(),
+            Owner::Instance { home, id } if Some(home) == reader.home() => id.to_string(),
             _ => self.to_string(),
         }
     }
@@ -130,6 +148,7 @@ impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Owner::Instance { home, id } => write!(f, "{}/{}/{id}", home.account, home.region),
+            Owner::Host(name) => write!(f, "host/{name}"),
         }
     }
 }
@@ -455,6 +474,10 @@ mod tests {
         ] {
             assert!(Owner::parse(bad).is_err(), "{bad}");
         }
+        let host = Owner::parse("host/home-router").unwrap();
+        assert_eq!(host.to_string(), "host/home-router");
+        assert_eq!((host.instance_id(), host.home()), (None, None));
+        assert!(Owner::parse("host/Home").is_err());
         let other = Owner::parse("210987654321/eu-west-1/i-12345678").unwrap();
         assert_eq!(other.short_for(&o), "210987654321/eu-west-1/i-12345678");
         let same = Owner::parse("123456789012/us-east-1/i-12345678").unwrap();

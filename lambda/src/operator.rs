@@ -74,11 +74,19 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let found = if holders.is_empty() {
+        let instances: Vec<Owner> = holders
+            .iter()
+            .filter(|o| o.host().is_none())
+            .cloned()
+            .collect();
+        let mut found = if instances.is_empty() {
             Vec::new()
         } else {
-            self.instances.describe(&holders).await?
+            self.instances.describe(&instances).await?
         };
+        // Hosts are in the same scan: "running" while their lease holds.
+        let now = self.now();
+        found.extend(loaded.hosts.iter().map(|h| h.as_instance(now)));
         let mut out: Vec<(Lock, Option<Instance>)> = locks
             .into_iter()
             .map(|l| {
@@ -122,8 +130,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             zones: self.dns.zones().await?,
             ..World::default()
         };
-        let found = self.instances.describe(&asked).await?;
-        crate::engine::add_described(&mut world, &asked, found);
+        self.describe_any(&mut world, &asked).await?;
         let inst = &world.instances[&holder];
         if inst.state == InstanceState::Running && tag_names(inst).contains(name) {
             return Err(Error::InvalidInput(format!(
@@ -236,7 +243,13 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .filter(|z| is_managed(z, &settings.allowed_domains))
         {
             for (name, s) in self.dns.read_zone(&zone.id).await? {
-                let Some(m) = s.marker.as_ref().and_then(|m| Marker::parse(&m.values)) else {
+                // Only this deployment's markers: another's owners are not ours to lock.
+                let Some(m) = s
+                    .marker
+                    .as_ref()
+                    .and_then(|m| Marker::parse(&m.values))
+                    .filter(|m| m.owner.home().is_none_or(|h| *h == self.home))
+                else {
                     continue;
                 };
                 let sets: Vec<RecordSet> = s
@@ -285,6 +298,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     waiting: BTreeSet::new(),
                     since: None,
                     until: 0,
+                    host: None,
                 }));
                 match self.locks.write(&write).await {
                     Ok(crate::lock::Cas::Won(_)) => {}

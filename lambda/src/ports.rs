@@ -8,7 +8,8 @@ use std::future::Future;
 use crate::config::Deployed;
 use crate::decide::Seen;
 use crate::error::{Error, Result};
-use crate::lock::{Cas, Loaded, LockWrite};
+use crate::hosts::{HostName, HostRecord};
+use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::model::{Change, ChangeAction, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 
@@ -126,6 +127,18 @@ pub trait Locks: Send + Sync {
     fn deployed(&self) -> impl Future<Output = Result<Option<Deployed>>> + Send;
     /// Records the function's configuration (at its cold start, when it differs).
     fn record_deployed(&self, d: &Deployed) -> impl Future<Output = Result<()>> + Send;
+    /// One host credential (consistent read).
+    fn host(&self, name: &HostName) -> impl Future<Output = Result<Option<HostRecord>>> + Send;
+    /// The host credential that answers the AWS sample's protocol for `name`.
+    fn sample_host(&self, name: &Fqdn) -> impl Future<Output = Result<Option<HostName>>> + Send;
+    /// Creates a host credential (`Won` unless one of that name exists), or replaces one
+    /// at the version read (a new secret, new names).
+    fn put_host(&self, host: &HostRecord, create: bool)
+        -> impl Future<Output = Result<Cas>> + Send;
+    fn delete_host(&self, host: &HostRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Records a host's update, lease, alert or failed logins (not conditional: the last
+    /// word wins, and none of it decides ownership).
+    fn touch_host(&self, touch: &HostTouch) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A failed SQS message to make visible again after `delay_s` seconds.
@@ -140,4 +153,26 @@ pub struct RetryLater {
 /// soon (a DNS change must not wait for the queue's visibility timeout).
 pub trait Queue: Send + Sync {
     fn retry_later(&self, messages: &[RetryLater]) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Where the shared secrets of hosts that use the AWS sample's protocol are kept, encrypted
+/// at rest (SSM SecureString parameters), away from the lock table.
+pub trait Secrets: Send + Sync {
+    fn secret(&self, host: &HostName) -> impl Future<Output = Result<Option<String>>> + Send;
+    fn put_secret(&self, host: &HostName, secret: &str) -> impl Future<Output = Result<()>> + Send;
+    fn delete_secret(&self, host: &HostName) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Where alerts go (an SNS topic). Sending is best effort: a failure is logged.
+pub trait Alerts: Send + Sync {
+    fn alert(&self, subject: &str, message: &str) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// No alerts configured.
+pub struct NoAlerts;
+
+impl Alerts for NoAlerts {
+    async fn alert(&self, _subject: &str, _message: &str) -> Result<()> {
+        Ok(())
+    }
 }

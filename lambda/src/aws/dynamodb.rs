@@ -24,7 +24,8 @@ use aws_smithy_types::DateTime;
 use super::sdk_error;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::lock::{Blocked, Cas, Decision, Expect, Loaded, Lock, LockWrite, Unreadable};
+use crate::hosts::{HostName, HostRecord};
+use crate::lock::{Blocked, Cas, Decision, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
 use crate::model::{Home, InstanceId, Owner, RecordSet};
 use crate::name::Fqdn;
 use crate::ports::Locks;
@@ -32,6 +33,8 @@ use crate::ports::Locks;
 /// The item layout this release writes.
 pub const LAYOUT: u64 = 2;
 const OWNER_PREFIX: &str = "owner#";
+const HOST_PREFIX: &str = "host#";
+const SAMPLE_PREFIX: &str = "sample#";
 const CONFIG_KEY: &str = "config#reconciler";
 /// Keys per BatchGetItem call.
 const KEYS_PER_BATCH: usize = 100;
@@ -39,7 +42,13 @@ const KEYS_PER_BATCH: usize = 100;
 const UNPROCESSED_ATTEMPTS: u32 = 5;
 /// Every attribute goes through a `#` alias: several of our names (`owner`, `names`,
 /// `check`, ...) are DynamoDB reserved words.
-const ALIASES: [(&str, &str); 9] = [
+const ALIASES: [(&str, &str); 15] = [
+    ("#a4", "ipv4"),
+    ("#a6", "ipv6"),
+    ("#al", "alerted"),
+    ("#fc", "failures"),
+    ("#fs", "failed_since"),
+    ("#lu", "locked_until"),
     ("#v", "version"),
     ("#g", "gen"),
     ("#w", "waiting"),
@@ -106,6 +115,7 @@ fn legacy_owner_key(owner: &Owner) -> String {
 enum Parsed {
     Lock(Lock),
     Index(Owner, BTreeSet<Fqdn>),
+    Host(Box<HostRecord>),
     /// The recorded configuration, or an item of a later release.
     Other,
 }
@@ -145,6 +155,11 @@ fn parse_item(item: &Item, home: &Home) -> std::result::Result<Parsed, Unreadabl
             .filter_map(|n| Fqdn::parse(n).ok())
             .collect();
         return Ok(Parsed::Index(owner, names));
+    }
+    if let Some(raw) = key.strip_prefix(HOST_PREFIX) {
+        return parse_host(item, raw)
+            .map(|h| Parsed::Host(Box::new(h)))
+            .map_err(|e| bad(None, e));
     }
     if key.contains('#') {
         return Ok(Parsed::Other);
@@ -199,7 +214,12 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
             Ok(Lock {
                 name,
                 version,
-                gen: number(item, "gen").ok_or("no gen")?,
+                gen: number(item, "gen").ok_or("no gen").and_then(|g| {
+                    match g <= crate::model::MAX_GEN {
+                        true => Ok(g),
+                        false => Err("gen above 10^15, which no release writes"),
+                    }
+                })?,
                 holder: owner,
                 records: sets("records")?.unwrap_or_default(),
                 blocked,
@@ -218,6 +238,122 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
             "layout {other} is newer than this release reads ({LAYOUT})"
         )),
     }
+}
+
+fn parse_host(item: &Item, raw: &str) -> std::result::Result<HostRecord, String> {
+    let num = |k: &str| number(item, k).unwrap_or(0) as i64;
+    let flag = |k: &str, default: bool| {
+        item.get(k)
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(default)
+    };
+    let names = item
+        .get("names")
+        .and_then(|v| v.as_ss().ok())
+        .into_iter()
+        .flatten()
+        .map(|n| Fqdn::parse(n).map_err(|e| format!("names: {e}")))
+        .collect::<std::result::Result<BTreeSet<_>, _>>()?;
+    Ok(HostRecord {
+        name: HostName::parse(raw)?,
+        version: number(item, "version").ok_or("no version")?,
+        names,
+        password: text(item, "password").cloned().ok_or("no password")?,
+        sample: flag("sample", false),
+        bound: flag("bound", true),
+        lease: num("lease"),
+        ipv4: text(item, "ipv4").and_then(|a| a.parse().ok()),
+        ipv6: text(item, "ipv6").and_then(|a| a.parse().ok()),
+        updated: num("updated"),
+        created: num("created"),
+        failures: num("failures") as u32,
+        failed_since: num("failed_since"),
+        locked_until: num("locked_until"),
+        alerted: text(item, "alerted").cloned(),
+    })
+}
+
+/// The item of a host credential.
+fn host_item(h: &HostRecord) -> Item {
+    let mut item: Item = HashMap::from([
+        ("pk".to_string(), s(format!("{HOST_PREFIX}{}", h.name))),
+        ("version".to_string(), n(h.version)),
+        ("password".to_string(), s(h.password.as_str())),
+        ("sample".to_string(), AttributeValue::Bool(h.sample)),
+        ("bound".to_string(), AttributeValue::Bool(h.bound)),
+        ("lease".to_string(), n(h.lease)),
+        ("updated".to_string(), n(h.updated)),
+        ("created".to_string(), n(h.created)),
+        ("failures".to_string(), n(h.failures)),
+        ("failed_since".to_string(), n(h.failed_since)),
+        ("locked_until".to_string(), n(h.locked_until)),
+    ]);
+    if !h.names.is_empty() {
+        item.insert(
+            "names".into(),
+            AttributeValue::Ss(h.names.iter().map(|x| x.to_string()).collect()),
+        );
+    }
+    if let Some(a) = h.ipv4 {
+        item.insert("ipv4".into(), s(a.to_string()));
+    }
+    if let Some(a) = h.ipv6 {
+        item.insert("ipv6".into(), s(a.to_string()));
+    }
+    if let Some(a) = &h.alerted {
+        item.insert("alerted".into(), s(a.as_str()));
+    }
+    item
+}
+
+/// The update expression of a host touch, and its values.
+fn touch_expression(t: &HostTouch) -> (String, Vec<(&'static str, AttributeValue)>) {
+    let (mut set, mut remove, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some((v4, v6, at)) = &t.addresses {
+        match v4 {
+            Some(a) => {
+                set.push("#a4 = :a4");
+                values.push((":a4", s(a.to_string())));
+            }
+            None => remove.push("#a4"),
+        }
+        match v6 {
+            Some(a) => {
+                set.push("#a6 = :a6");
+                values.push((":a6", s(a.to_string())));
+            }
+            None => remove.push("#a6"),
+        }
+        set.push("#u = :at");
+        values.push((":at", n(at)));
+    }
+    if let Some(at) = t.refreshed {
+        set.push("#u = :rt");
+        values.push((":rt", n(at)));
+    }
+    match &t.alerted {
+        Some(Some(kind)) => {
+            set.push("#al = :al");
+            values.push((":al", s(kind.as_str())));
+        }
+        Some(None) => remove.push("#al"),
+        None => {}
+    }
+    if let Some(f) = &t.failure {
+        set.extend(["#fc = :fc", "#fs = :fs", "#lu = :lu"]);
+        values.push((":fc", n(f.failures)));
+        values.push((":fs", n(f.failed_since)));
+        values.push((":lu", n(f.locked_until)));
+    }
+    let mut expr = String::new();
+    if !set.is_empty() {
+        expr += &format!("SET {}", set.join(", "));
+    }
+    if !remove.is_empty() {
+        expr += &format!(" REMOVE {}", remove.join(", "));
+    }
+    (expr.trim().to_string(), values)
 }
 
 fn parse_config(item: &Item) -> Option<Deployed> {
@@ -251,6 +387,7 @@ fn absorb(
             }
             out.index.entry(owner).or_default().extend(names);
         }
+        Ok(Parsed::Host(h)) => out.hosts.push(*h),
         Ok(Parsed::Other) => {}
         Err(bad) => out.unreadable.push(bad),
     }
@@ -304,6 +441,23 @@ impl DynamoLocks {
         }
     }
 
+    /// A host touch as one item of a transaction (only while the host item exists).
+    fn touch_item(&self, t: &HostTouch) -> Result<TransactWriteItem> {
+        let (expr, values) = touch_expression(t);
+        let condition = "attribute_exists(#k)";
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("{HOST_PREFIX}{}", t.name)))
+            .update_expression(&expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(aliases(&format!("{expr} {condition}"))));
+        for (k, v) in values {
+            update = update.expression_attribute_values(k, v);
+        }
+        let update = update.build().map_err(|e| unexpected(e.to_string()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     fn index_update(&self, key: String, op: &str, name: &Fqdn) -> Result<TransactWriteItem> {
         let update = Update::builder()
             .table_name(&self.table)
@@ -347,7 +501,10 @@ impl DynamoLocks {
             Expect::Absent => ("attribute_not_exists(#k)", vec![]),
             Expect::Version(v) => ("#v = :v", vec![(":v", n(v))]),
         };
-        let index = self.index_changes(d)?;
+        let mut index = self.index_changes(d)?;
+        if let Some(t) = &d.host {
+            index.push(self.touch_item(t)?);
+        }
         if index.is_empty() {
             let mut req = self
                 .client
@@ -513,6 +670,12 @@ impl Locks for DynamoLocks {
             .iter()
             .map(|n| n.to_string())
             .chain(owners.iter().map(owner_key))
+            .chain(
+                owners
+                    .iter()
+                    .filter_map(Owner::host)
+                    .map(|h| format!("{HOST_PREFIX}{h}")),
+            )
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -641,5 +804,118 @@ impl Locks for DynamoLocks {
             .await
             .map_err(|e| sdk_error("dynamodb", "PutItem", e))?;
         Ok(())
+    }
+
+    async fn host(&self, name: &HostName) -> Result<Option<HostRecord>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("{HOST_PREFIX}{name}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "GetItem", e))?;
+        out.item()
+            .map(|item| parse_host(item, name.as_str()).map_err(unexpected))
+            .transpose()
+    }
+
+    async fn sample_host(&self, name: &Fqdn) -> Result<Option<HostName>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("{SAMPLE_PREFIX}{name}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", "GetItem", e))?;
+        Ok(out
+            .item()
+            .and_then(|i| text(i, "host"))
+            .and_then(|h| HostName::parse(h).ok()))
+    }
+
+    async fn put_host(&self, host: &HostRecord, create: bool) -> Result<Cas> {
+        let (condition, values): (&str, Vec<(&str, AttributeValue)>) = if create {
+            ("attribute_not_exists(#k)", vec![])
+        } else {
+            ("#v = :v", vec![(":v", n(host.version.saturating_sub(1)))])
+        };
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(host_item(host)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(aliases(condition)));
+        for (k, v) in values {
+            put = put.expression_attribute_values(k, v);
+        }
+        let mut items = vec![TransactWriteItem::builder()
+            .put(put.build().map_err(|e| unexpected(e.to_string()))?)
+            .build()];
+        if host.sample {
+            for name in &host.names {
+                let pointer = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(format!("{SAMPLE_PREFIX}{name}")))
+                    .item("host", s(host.name.as_str()))
+                    .build()
+                    .map_err(|e| unexpected(e.to_string()))?;
+                items.push(TransactWriteItem::builder().put(pointer).build());
+            }
+        }
+        self.transact(items, host.version).await
+    }
+
+    async fn delete_host(&self, host: &HostRecord) -> Result<()> {
+        let keys = std::iter::once(format!("{HOST_PREFIX}{}", host.name)).chain(
+            host.names
+                .iter()
+                .filter(|_| host.sample)
+                .map(|n| format!("{SAMPLE_PREFIX}{n}")),
+        );
+        for key in keys {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(key))
+                .send()
+                .await
+                .map_err(|e| sdk_error("dynamodb", "DeleteItem", e))?;
+        }
+        Ok(())
+    }
+
+    async fn touch_host(&self, touch: &HostTouch) -> Result<()> {
+        let (expr, values) = touch_expression(touch);
+        if expr.is_empty() {
+            return Ok(());
+        }
+        let condition = "attribute_exists(#k)";
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("{HOST_PREFIX}{}", touch.name)))
+            .update_expression(&expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(aliases(&format!("{expr} {condition}"))));
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        match req.send().await {
+            Ok(_) => Ok(()),
+            // The credential was removed meanwhile: nothing to record.
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("dynamodb", "UpdateItem", e)),
+        }
     }
 }

@@ -4,14 +4,18 @@
 mod dynamodb;
 mod ec2;
 mod route53;
+mod sns;
 mod sqs;
+mod ssm;
 
 pub use dynamodb::{DynamoLocks, LAYOUT};
 pub use ec2::Ec2Instances;
 #[cfg(test)]
 pub(crate) use route53::sort_key;
 pub use route53::{split_batches, Route53Dns, SdkRoute53, MAX_BATCH_CHARS, MAX_BATCH_VALUES};
+pub use sns::SnsAlerts;
 pub use sqs::SqsQueue;
+pub use ssm::{SsmSecrets, DEFAULT_PREFIX as DEFAULT_SECRETS_PREFIX};
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
@@ -23,6 +27,7 @@ use std::time::Duration;
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
 
 use crate::config::Config;
+use crate::ddns::{Endpoint, EndpointConfig, NoInstances};
 use crate::engine::{Reconciler, ROUTE53_CALL_MAX};
 use crate::error::{Error, Result};
 use crate::metrics::ApiCalls;
@@ -73,6 +78,23 @@ pub fn reconciler(sdk: &SdkConfig, config: Config, home: Home, calls: &ApiCalls)
     let ec2 = aws_sdk_ec2::config::Builder::from(sdk)
         .interceptor(calls.clone())
         .build();
+    Reconciler::new(
+        Ec2Instances::new(
+            aws_sdk_ec2::Client::from_conf(ec2),
+            home.clone(),
+            &config.name_tag,
+            &config.status_tag,
+        ),
+        route53(sdk, calls),
+        locks(sdk, &config, &home, calls),
+        config,
+        home,
+    )
+}
+
+/// Route53, every call bounded as a whole (retries included), so that no change is still
+/// on its way when its lock stops being "in flight".
+fn route53(sdk: &SdkConfig, calls: &ApiCalls) -> Route53Dns<SdkRoute53> {
     let r53_timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3))
         .operation_attempt_timeout(Duration::from_secs(10))
@@ -82,25 +104,63 @@ pub fn reconciler(sdk: &SdkConfig, config: Config, home: Home, calls: &ApiCalls)
         .timeout_config(r53_timeouts)
         .interceptor(calls.clone())
         .build();
+    Route53Dns::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(r53)))
+}
+
+/// The lock table.
+pub fn locks(sdk: &SdkConfig, config: &Config, home: &Home, calls: &ApiCalls) -> DynamoLocks {
     let ddb = aws_sdk_dynamodb::config::Builder::from(sdk)
         .interceptor(calls.clone())
         .build();
-    Reconciler::new(
-        Ec2Instances::new(
-            aws_sdk_ec2::Client::from_conf(ec2),
-            home.clone(),
-            &config.name_tag,
-            &config.status_tag,
-        ),
-        Route53Dns::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(r53))),
-        DynamoLocks::new(
-            aws_sdk_dynamodb::Client::from_conf(ddb),
-            &config.lock_table,
-            home.clone(),
-        ),
+    DynamoLocks::new(
+        aws_sdk_dynamodb::Client::from_conf(ddb),
+        &config.lock_table,
+        home.clone(),
+    )
+}
+
+/// The production DDNS endpoint.
+pub type AwsEndpoint = Endpoint<Route53Dns<SdkRoute53>, DynamoLocks, SsmSecrets, SnsAlerts>;
+
+/// The DDNS endpoint: no EC2 client at all; the lock table, Route53, the sample secrets
+/// in SSM and the alert topic.
+pub fn endpoint(
+    sdk: &SdkConfig,
+    config: Config,
+    home: Home,
+    calls: &ApiCalls,
+    settings: EndpointConfig,
+    secrets_prefix: &str,
+    alert_topic: Option<String>,
+) -> AwsEndpoint {
+    let rec = Reconciler::new(
+        NoInstances,
+        route53(sdk, calls),
+        locks(sdk, &config, &home, calls),
         config,
         home,
+    );
+    Endpoint::new(
+        rec,
+        secrets(sdk, calls, secrets_prefix),
+        alerts(sdk, calls, alert_topic),
+        settings,
     )
+}
+
+/// The sample protocol's secrets in SSM.
+pub fn secrets(sdk: &SdkConfig, calls: &ApiCalls, prefix: &str) -> SsmSecrets {
+    let conf = aws_sdk_ssm::config::Builder::from(sdk)
+        .interceptor(calls.clone())
+        .build();
+    SsmSecrets::new(aws_sdk_ssm::Client::from_conf(conf), prefix)
+}
+
+pub fn alerts(sdk: &SdkConfig, calls: &ApiCalls, topic: Option<String>) -> SnsAlerts {
+    let conf = aws_sdk_sns::config::Builder::from(sdk)
+        .interceptor(calls.clone())
+        .build();
+    SnsAlerts::new(aws_sdk_sns::Client::from_conf(conf), topic)
 }
 
 /// The event queue's client.

@@ -272,6 +272,7 @@ fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decisio
         waiting: [owner(3)].into(),
         since: None,
         until: 1_800_000_120,
+        host: None,
     }
 }
 
@@ -377,6 +378,7 @@ async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fata
         {"pk":{"S":"old.dyn.example.com"},"owner":{"S":"i-0000000c"},"version":{"N":"3"},"records":{"S":"[]"},"intent":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.3\"]}]"}},
         {"pk":{"S":"bad.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"2"}},
         {"pk":{"S":"new.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"3"},"gen":{"N":"1"}},
+        {"pk":{"S":"big.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"2"},"gen":{"N":"1000000000000001"}},
         {"pk":{"S":"owner#i-0000000c"},"names":{"SS":["old.dyn.example.com"]}},
         {"pk":{"S":"owner#123456789012/us-east-1/i-0000000d"}}
     ]},"UnprocessedKeys":{}}"#;
@@ -413,9 +415,11 @@ async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fata
         .iter()
         .map(|u| (u.key.as_str(), u.reason.as_str()))
         .collect();
-    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert_eq!(bad.len(), 3, "{bad:?}");
     assert!(
-        bad[0].1.contains("no gen") && bad[1].1.contains("layout 3"),
+        bad[0].1.contains("no gen")
+            && bad[1].1.contains("layout 3")
+            && bad[2].1.contains("gen above 10^15"),
         "{bad:?}"
     );
     assert_eq!(

@@ -8,10 +8,13 @@ use std::process::ExitCode;
 
 use ec2_dns::aws::{self, DynamoLocks};
 use ec2_dns::cli::{
-    parse_args, render_rebuild, render_report, render_status, resolve_config, status_json, Command,
+    parse_args, render_hosts, render_issued, render_rebuild, render_report, render_status,
+    resolve_config, status_json, Command, HostCommand,
 };
+use ec2_dns::ddns::admin;
 use ec2_dns::engine::Request;
 use ec2_dns::metrics::ApiCalls;
+use ec2_dns::model::Owner;
 use ec2_dns::model::Scope;
 use ec2_dns::ports::Locks;
 
@@ -69,6 +72,9 @@ async fn main() -> ExitCode {
         None => Scope::All,
         Some(ids) => Scope::Owners(ids.into_iter().map(|i| home.instance(i)).collect()),
     };
+    let prefix =
+        std::env::var("HOST_SECRETS_PREFIX").unwrap_or_else(|_| aws::DEFAULT_SECRETS_PREFIX.into());
+    let secrets = || aws::secrets(&sdk, &calls, &prefix);
     let report = match args.command {
         Command::Status => {
             eprintln!("reading the lock table ...");
@@ -87,6 +93,47 @@ async fn main() -> ExitCode {
                 Ok(rows) => print_ok(&render_rebuild(&rows, dry_run)),
                 Err(e) => fail(&e),
             };
+        }
+        Command::Host(HostCommand::List) => {
+            return match admin::list(&rec.locks).await {
+                Ok(rows) if args.json => {
+                    print_ok(&serde_json::to_string_pretty(&rows).unwrap_or_default())
+                }
+                Ok(rows) => print_ok(&render_hosts(&rows)),
+                Err(e) => fail(&e),
+            };
+        }
+        Command::Host(HostCommand::Add {
+            host,
+            names,
+            options,
+        }) => {
+            let secrets = secrets();
+            let names = match admin::check_names(&names, &rec.config.allowed_domains) {
+                Ok(n) => n,
+                Err(e) => return fail(&e),
+            };
+            let issued = admin::add(&rec.locks, &secrets, &host, names, &options, rec.now()).await;
+            return issued_out(issued, args.json, false);
+        }
+        Command::Host(HostCommand::Rotate(host)) => {
+            let secrets = secrets();
+            let issued = admin::rotate(&rec.locks, &secrets, &host).await;
+            return issued_out(issued, args.json, true);
+        }
+        Command::Host(HostCommand::Remove(host)) => {
+            let secrets = secrets();
+            if let Err(e) = admin::remove(&rec.locks, &secrets, &host).await {
+                return fail(&e);
+            }
+            eprintln!("host {host} removed; releasing its names ...");
+            let req = Request {
+                scope: Scope::Owners([Owner::Host(host)].into()),
+                verify_dns: true,
+                dry_run: false,
+                deadline,
+            };
+            rec.reconcile(&req).await
         }
         Command::Plan(ids) => {
             eprintln!("planning (dry run) ...");
@@ -133,6 +180,14 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(2)
+    }
+}
+
+fn issued_out(issued: ec2_dns::Result<admin::Issued>, json: bool, rotated: bool) -> ExitCode {
+    match issued {
+        Ok(i) if json => print_ok(&serde_json::to_string_pretty(&i).unwrap_or_default()),
+        Ok(i) => print_ok(&render_issued(&i, rotated)),
+        Err(e) => fail(&e),
     }
 }
 

@@ -341,7 +341,8 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
                 .or_default()
                 .splice(0..0, problems);
         }
-        if inst.state.is_taggable() {
+        // Hosts outside EC2 have no tags; their answer is the DDNS response.
+        if inst.state.is_taggable() && inst.owner.instance_id().is_some() {
             out.statusable.insert(inst.owner.clone());
         }
     }

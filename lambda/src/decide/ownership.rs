@@ -9,7 +9,7 @@ use crate::decide::{RowAction, Seen, SlotChange};
 use crate::lock::{marker_for, Blocked, Decision, Expect, Lock, LockWrite};
 use crate::model::{
     Change, ChangeAction, Home, Instance, InstanceState, Marker, Owner, RecordSet, RecordType,
-    Slot, ZoneId,
+    Slot, ZoneId, MAX_GEN,
 };
 use crate::name::Fqdn;
 
@@ -104,6 +104,28 @@ pub fn decide(view: &NameView) -> Decided {
     let mut outcomes: Vec<(Owner, Outcome)> = Vec::new();
     let lock = view.lock;
 
+    // A holder this run could not observe (an instance, seen from the DDNS endpoint that
+    // has no EC2 rights) keeps the name: nothing is decided without knowing it stopped.
+    if let Some(h) = lock
+        .and_then(|l| l.holder.as_ref())
+        .filter(|h| !view.known.contains_key(*h))
+    {
+        for (i, _) in &view.claimants {
+            outcomes.push((
+                i.owner.clone(),
+                Outcome::Conflict {
+                    name: name.clone(),
+                    holder: Some(h.clone()),
+                    reason: format!("owned by {}", h.short_for(&i.owner)),
+                },
+            ));
+        }
+        return Decided {
+            verdict: Verdict::Nothing,
+            outcomes,
+        };
+    }
+
     if view.seen.is_none() && !view.own_write && lock.is_some_and(|l| must_read(l, &want, view.now))
     {
         return Decided {
@@ -122,7 +144,7 @@ pub fn decide(view: &NameView) -> Decided {
     };
 
     if let (Some(seen), Some(l)) = (view.seen, lock) {
-        if l.in_flight(view.now) && !view.own_write && !landed(l, seen) {
+        if l.in_flight(view.now) && !view.own_write && !landed(l, seen, view.homes) {
             // Another run wrote this generation and may still be sending it.
             if lock_as_wanted(l, &want) {
                 note_steady(name, l, &want, &mut outcomes);
@@ -236,6 +258,7 @@ pub fn decide(view: &NameView) -> Decided {
                 waiting: next_waiting(lock, &want, view.known),
                 since,
                 until: 0,
+                host: None,
             })),
             changes,
             rows,
@@ -382,6 +405,9 @@ fn next_gen(lock: Option<&Lock>, seen: Option<&BTreeMap<ZoneId, Seen>>) -> u64 {
         .max()
         .unwrap_or(0)
         .saturating_add(1)
+        // Unreachable in practice (one generation a second for 30 million years); the
+        // table's reader refuses a larger one, so a marker is never written unreadable.
+        .min(MAX_GEN)
 }
 
 /// `records` without the sets in `blocked` slots.
@@ -423,12 +449,14 @@ fn same_zones(a: &BTreeMap<ZoneId, Vec<RecordSet>>, b: &BTreeMap<ZoneId, Vec<Rec
 
 /// Whether Route53 holds the lock's generation: its marker in every zone where it has
 /// records, and no older marker anywhere else.
-pub fn landed(lock: &Lock, seen: &BTreeMap<ZoneId, Seen>) -> bool {
+pub fn landed(lock: &Lock, seen: &BTreeMap<ZoneId, Seen>, homes: &[Home]) -> bool {
     let believed = lock.believed();
+    // Another deployment's marker says nothing about this deployment's generations.
     let marked = |z: &ZoneId| {
         seen.get(z)
             .and_then(|s| s.marker.as_ref())
             .and_then(|m| Marker::parse(&m.values))
+            .filter(|m| m.owner.home().is_none_or(|h| homes.contains(h)))
     };
     let current = believed
         .keys()
@@ -494,7 +522,7 @@ pub fn classify(
     let parsed = seen.marker.as_ref().and_then(|m| Marker::parse(&m.values));
     let elsewhere = parsed
         .as_ref()
-        .is_some_and(|m| !homes.contains(m.owner.home()));
+        .is_some_and(|m| m.owner.home().is_some_and(|h| !homes.contains(h)));
     let marker = parsed.filter(|_| !elsewhere);
     let marker_taken = match (&seen.marker_taken, &seen.marker, &marker) {
         (Some(what), _, _) => Some(what.clone()),

@@ -3,6 +3,7 @@
 //! batch Route53 refused, then the status tags. Returns the report.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::stream::{self, StreamExt};
 use tracing::{debug, info, warn};
@@ -12,7 +13,7 @@ use crate::decide::ownership::Verdict;
 use crate::decide::zones::zones_to_read;
 use crate::decide::{replan, Claims, NamePlan, Plan, Seen, SlotChange, World};
 use crate::engine::{Reconciler, Request};
-use crate::lock::{Cas, Decision, Expect, Lock, LockWrite};
+use crate::lock::{Cas, Decision, Expect, HostTouch, Lock, LockWrite};
 use crate::model::{Change, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Applied, Dns, Instances, Locks};
@@ -73,8 +74,32 @@ enum Settled {
     Failed(String),
 }
 
+/// A host's new addresses go into the host's item in the same transaction as every lock
+/// decision that publishes them: Route53 never holds addresses of a host that its item
+/// does not (or the next reconcile would put the old ones back).
+fn attach(d: &mut Decision, touch: Option<&HostTouch>) {
+    if let Some(t) = touch {
+        if d.holder.as_ref().and_then(Owner::host) == Some(&t.name) {
+            d.host = Some(t.clone());
+        }
+    }
+}
+
 impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     pub(crate) async fn apply(&self, world: &World, plan: Plan, req: &Request) -> Report {
+        self.apply_with(world, plan, req, None).await.0
+    }
+
+    /// [`Self::apply`], with a host touch carried by the decisions that make the host the
+    /// holder; also says whether one of those writes landed (and the touch with it).
+    pub(crate) async fn apply_with(
+        &self,
+        world: &World,
+        plan: Plan,
+        req: &Request,
+        touch: Option<&HostTouch>,
+    ) -> (Report, bool) {
+        let touched = AtomicBool::new(false);
         let until =
             (self.now() + CHANGE_WINDOW).min(req.deadline.unwrap_or(i64::MAX)) + WINDOW_MARGIN;
         let mut outcomes = plan.outcomes.clone();
@@ -86,6 +111,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .map(|mut np| async move {
                 if let LockWrite::Decide(d) = &mut np.write {
                     d.until = until;
+                    attach(d, touch);
                 }
                 let r = self.write_lock(&np.write).await;
                 (np, r)
@@ -98,6 +124,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             match (r, &np.write) {
                 (Err(why), _) => settled.push((np, Settled::Failed(why))),
                 (Ok(version), LockWrite::Decide(d)) => {
+                    if d.host.is_some() {
+                        touched.store(true, Ordering::Relaxed);
+                    }
                     let lock = d.lock(version);
                     attempts.push(Attempt { plan: np, lock });
                 }
@@ -130,7 +159,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
         }
         if !refused.is_empty() {
-            settled.extend(self.recover(world, refused, &results, until).await);
+            settled.extend(
+                self.recover(world, refused, &results, until, touch, &touched)
+                    .await,
+            );
         }
 
         // 4. The report, with the outcomes as they turned out.
@@ -176,7 +208,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 debug!(error = %e, "empty owner-index items kept");
             }
         }
-        report
+        (report, touched.into_inner())
     }
 
     /// One conditional write. A lost answer (an error after DynamoDB may have applied it) is
@@ -252,6 +284,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         refused: Vec<Attempt>,
         first: &BTreeMap<(Fqdn, ZoneId), Applied>,
         until: i64,
+        touch: Option<&HostTouch>,
+        touched: &AtomicBool,
     ) -> Vec<(NamePlan, Settled)> {
         let settings = self.settings();
         let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
@@ -323,10 +357,14 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     let mut write = write;
                     if let LockWrite::Decide(d) = &mut write {
                         d.until = until;
+                        attach(d, touch);
                     }
                     match self.write_lock(&write).await {
                         Err(why) => Settled::Failed(why),
                         Ok(version) => {
+                            if matches!(&write, LockWrite::Decide(d) if d.host.is_some()) {
+                                touched.store(true, Ordering::Relaxed);
+                            }
                             let results = self.send(changes.iter(), until).await;
                             match verdict_of(&name, &changes, &results) {
                                 Ok(()) => Settled::Redecided {

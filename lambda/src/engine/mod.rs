@@ -128,4 +128,4 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
 pub(crate) use apply::dry_run as dry_run_report;
 pub use apply::{log_outcome, CHANGE_WINDOW, ROUTE53_CALL_MAX};
-pub(crate) use observe::add_described;
+pub(crate) use observe::take as take_loaded;

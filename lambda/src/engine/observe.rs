@@ -27,12 +27,16 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         match &req.scope {
             Scope::All => {
                 add(&mut world, self.instances.tagged().await?);
-                take(&mut world, self.locks.scan().await?);
+                let loaded = self.locks.scan().await?;
+                // Hosts outside EC2 claim their names as instances do while their lease holds.
+                let now = world.now;
+                let hosts = loaded.hosts.iter().map(|h| h.as_instance(now)).collect();
+                add(&mut world, hosts);
+                take(&mut world, loaded);
             }
             Scope::Owners(owners) => {
                 let owners: Vec<Owner> = owners.iter().cloned().collect();
-                let found = self.instances.describe(&owners).await?;
-                add_described(&mut world, &owners, found);
+                self.describe_any(&mut world, &owners).await?;
                 // The names the owners claim or once claimed (a stopped instance's tag
                 // still names them), and through the owner index those they hold.
                 let tagged: BTreeSet<Fqdn> = owners
@@ -63,11 +67,28 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .into_iter()
             .collect();
         if !more.is_empty() {
-            let found = self.instances.describe(&more).await?;
-            add_described(&mut world, &more, found);
+            self.describe_any(&mut world, &more).await?;
         }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
+    }
+
+    /// Instances from EC2, hosts from their credential items in the lock table; an owner
+    /// neither knows is gone.
+    pub(crate) async fn describe_any(&self, world: &mut World, owners: &[Owner]) -> Result<()> {
+        let (hosts, instances): (Vec<Owner>, Vec<Owner>) =
+            owners.iter().cloned().partition(|o| o.host().is_some());
+        if !instances.is_empty() {
+            let found = self.instances.describe(&instances).await?;
+            add_described(world, &instances, found);
+        }
+        if !hosts.is_empty() {
+            let loaded = self.locks.load(&[], &hosts).await?;
+            let now = world.now;
+            let found = loaded.hosts.iter().map(|h| h.as_instance(now)).collect();
+            add_described(world, &hosts, found);
+        }
+        Ok(())
     }
 
     /// Route53 for the names that need it: every managed zone and every zone a lock names,
@@ -119,9 +140,26 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         } else {
             reads::names_to_read(world, &req.scope, settings)
         };
+        self.read_names(world, names).await
+    }
+
+    /// Route53 for some names, in every zone each may have records in.
+    pub(crate) async fn read_names(
+        &self,
+        world: &World,
+        names: BTreeSet<Fqdn>,
+    ) -> Result<BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>>> {
+        let settings = self.settings();
+        let mut seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>> = BTreeMap::new();
         let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
         for name in names {
-            for zone in zones_for(&name) {
+            let zones = zones_to_read(
+                &name,
+                world.locks.get(&name),
+                &world.zones,
+                &settings.allowed_domains,
+            );
+            for zone in zones {
                 per_zone.entry(zone).or_default().push(name.clone());
             }
             seen.entry(name).or_default();

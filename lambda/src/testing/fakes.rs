@@ -13,11 +13,13 @@ use std::sync::Mutex;
 use crate::aws::sort_key as order;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::lock::{Cas, Expect, Loaded, Lock, LockWrite, Unreadable};
+use crate::hosts::{HostName, HostRecord};
+use crate::lock::{Cas, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
 use crate::model::{ChangeAction, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{
-    Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater, Route53Api,
+    Alerts, Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater, Route53Api,
+    Secrets,
 };
 
 fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -335,6 +337,9 @@ pub struct FakeLocks {
     pub index: Mutex<BTreeMap<Owner, BTreeSet<Fqdn>>>,
     pub unreadable: Mutex<Vec<Unreadable>>,
     pub deployed: Mutex<Option<Deployed>>,
+    pub hosts: Mutex<BTreeMap<HostName, HostRecord>>,
+    /// The sample protocol's pointers: name → host credential.
+    pub samples: Mutex<BTreeMap<Fqdn, HostName>>,
 }
 
 impl FakeLocks {
@@ -344,6 +349,12 @@ impl FakeLocks {
 
     pub fn index(&self) -> BTreeMap<Owner, BTreeSet<Fqdn>> {
         guard(&self.index).clone()
+    }
+
+    pub fn host_now(&self, name: &str) -> Option<HostRecord> {
+        guard(&self.hosts)
+            .get(&HostName::parse(name).ok()?)
+            .cloned()
     }
 
     /// Puts an item as an older release (or a test) left it.
@@ -367,6 +378,7 @@ impl FakeLocks {
     fn write_now(&self, w: &LockWrite) -> Cas {
         let mut locks = guard(&self.locks);
         let mut index = guard(&self.index);
+        let mut hosts = guard(&self.hosts);
         let name = w.name();
         let current = locks.get(name);
         match w {
@@ -376,6 +388,13 @@ impl FakeLocks {
                     (Expect::Version(v), Some(l)) if l.version == *v => v + 1,
                     _ => return Cas::Lost,
                 };
+                // The host's own item changes in the same transaction, only while it exists.
+                if let Some(t) = &d.host {
+                    match hosts.get_mut(&t.name) {
+                        Some(h) => h.apply(t),
+                        None => return Cas::Lost,
+                    }
+                }
                 let mut lock = d.lock(version);
                 if lock.holder.is_some() && lock.since.is_none() {
                     lock.since = Some("2026-12-01T00:00:00Z".into());
@@ -440,6 +459,10 @@ impl Locks for FakeLocks {
                 .cloned()
                 .collect(),
             empty_index: Vec::new(),
+            hosts: owners
+                .iter()
+                .filter_map(|o| guard(&self.hosts).get(o.host()?).cloned())
+                .collect(),
         })
     }
 
@@ -454,6 +477,7 @@ impl Locks for FakeLocks {
                 .filter(|(_, names)| names.is_empty())
                 .map(|(o, _)| format!("owner#{o}"))
                 .collect(),
+            hosts: guard(&self.hosts).values().cloned().collect(),
         })
     }
 
@@ -475,6 +499,47 @@ impl Locks for FakeLocks {
         *guard(&self.deployed) = Some(d.clone());
         Ok(())
     }
+
+    async fn host(&self, name: &HostName) -> Result<Option<HostRecord>> {
+        Ok(guard(&self.hosts).get(name).cloned())
+    }
+
+    async fn sample_host(&self, name: &Fqdn) -> Result<Option<HostName>> {
+        Ok(guard(&self.samples).get(name).cloned())
+    }
+
+    async fn put_host(&self, host: &HostRecord, create: bool) -> Result<Cas> {
+        let mut hosts = guard(&self.hosts);
+        let current = hosts.get(&host.name).map(|h| h.version);
+        let ok = match current {
+            None => create,
+            Some(v) => !create && v + 1 == host.version,
+        };
+        if !ok {
+            return Ok(Cas::Lost);
+        }
+        if host.sample {
+            let mut samples = guard(&self.samples);
+            for n in &host.names {
+                samples.insert(n.clone(), host.name.clone());
+            }
+        }
+        hosts.insert(host.name.clone(), host.clone());
+        Ok(Cas::Won(host.version))
+    }
+
+    async fn delete_host(&self, host: &HostRecord) -> Result<()> {
+        guard(&self.hosts).remove(&host.name);
+        guard(&self.samples).retain(|_, h| *h != host.name);
+        Ok(())
+    }
+
+    async fn touch_host(&self, touch: &HostTouch) -> Result<()> {
+        if let Some(h) = guard(&self.hosts).get_mut(&touch.name) {
+            h.apply(touch);
+        }
+        Ok(())
+    }
 }
 
 // ------------------------------------------------------------------------------- SQS
@@ -488,6 +553,49 @@ pub struct FakeQueue {
 impl Queue for FakeQueue {
     async fn retry_later(&self, messages: &[RetryLater]) -> Result<()> {
         guard(&self.asked).extend(messages.iter().cloned());
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------ SSM and SNS
+
+/// SSM parameters of the sample protocol's secrets.
+#[derive(Default)]
+pub struct FakeSecrets {
+    pub secrets: Mutex<BTreeMap<HostName, String>>,
+}
+
+impl Secrets for FakeSecrets {
+    async fn secret(&self, host: &HostName) -> Result<Option<String>> {
+        Ok(guard(&self.secrets).get(host).cloned())
+    }
+
+    async fn put_secret(&self, host: &HostName, secret: &str) -> Result<()> {
+        guard(&self.secrets).insert(host.clone(), secret.to_string());
+        Ok(())
+    }
+
+    async fn delete_secret(&self, host: &HostName) -> Result<()> {
+        guard(&self.secrets).remove(host);
+        Ok(())
+    }
+}
+
+/// The alert topic: what was published (subject, message).
+#[derive(Default)]
+pub struct FakeAlerts {
+    pub sent: Mutex<Vec<(String, String)>>,
+}
+
+impl FakeAlerts {
+    pub fn subjects(&self) -> Vec<String> {
+        guard(&self.sent).iter().map(|(s, _)| s.clone()).collect()
+    }
+}
+
+impl Alerts for FakeAlerts {
+    async fn alert(&self, subject: &str, message: &str) -> Result<()> {
+        guard(&self.sent).push((subject.to_string(), message.to_string()));
         Ok(())
     }
 }

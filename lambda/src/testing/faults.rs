@@ -13,7 +13,8 @@ use tokio::sync::Notify;
 
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::lock::{Cas, Loaded, LockWrite};
+use crate::hosts::{HostName, HostRecord};
+use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::model::{Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
@@ -36,6 +37,10 @@ pub enum Op {
     PruneIndex,
     ReadDeployed,
     RecordDeployed,
+    ReadHost,
+    PutHost,
+    DeleteHost,
+    TouchHost,
 }
 
 impl Op {
@@ -51,9 +56,13 @@ impl Op {
                 | Op::Check
                 | Op::PruneIndex
                 | Op::RecordDeployed
+                | Op::PutHost
+                | Op::DeleteHost
+                | Op::TouchHost
         )
     }
 
+    /// The calls of the reconciler (the host calls belong to the DDNS endpoint).
     pub fn all() -> [Op; 15] {
         [
             Op::DescribeInstances,
@@ -323,13 +332,26 @@ impl Faults {
 
 /// Any port, with faults.
 pub struct Faulty<P> {
-    pub inner: P,
+    /// Shared, so that a second function (the DDNS endpoint) can run over the same fakes.
+    pub inner: Arc<P>,
     pub faults: Arc<Faults>,
 }
 
 impl<P> Faulty<P> {
     pub fn new(inner: P, faults: Arc<Faults>) -> Self {
-        Faulty { inner, faults }
+        Faulty {
+            inner: Arc::new(inner),
+            faults,
+        }
+    }
+}
+
+impl<P> Clone for Faulty<P> {
+    fn clone(&self) -> Self {
+        Faulty {
+            inner: self.inner.clone(),
+            faults: self.faults.clone(),
+        }
     }
 }
 
@@ -442,6 +464,52 @@ impl<P: Locks> Locks for Faulty<P> {
     async fn record_deployed(&self, d: &Deployed) -> Result<()> {
         self.faults
             .run(Op::RecordDeployed, None, self.inner.record_deployed(d))
+            .await
+    }
+
+    async fn host(&self, name: &HostName) -> Result<Option<HostRecord>> {
+        self.faults
+            .run(Op::ReadHost, Some(name.as_str()), self.inner.host(name))
+            .await
+    }
+
+    async fn sample_host(&self, name: &Fqdn) -> Result<Option<HostName>> {
+        self.faults
+            .run(
+                Op::ReadHost,
+                Some(name.as_str()),
+                self.inner.sample_host(name),
+            )
+            .await
+    }
+
+    async fn put_host(&self, host: &HostRecord, create: bool) -> Result<Cas> {
+        self.faults
+            .run(
+                Op::PutHost,
+                Some(host.name.as_str()),
+                self.inner.put_host(host, create),
+            )
+            .await
+    }
+
+    async fn delete_host(&self, host: &HostRecord) -> Result<()> {
+        self.faults
+            .run(
+                Op::DeleteHost,
+                Some(host.name.as_str()),
+                self.inner.delete_host(host),
+            )
+            .await
+    }
+
+    async fn touch_host(&self, touch: &HostTouch) -> Result<()> {
+        self.faults
+            .run(
+                Op::TouchHost,
+                Some(touch.name.as_str()),
+                self.inner.touch_host(touch),
+            )
             .await
     }
 }

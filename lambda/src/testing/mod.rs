@@ -320,7 +320,14 @@ impl World {
                     }
                 }
             }
-            let inst = self.ec2().get(holder).expect("holder exists");
+            let inst = match holder.host() {
+                Some(h) => self
+                    .locks()
+                    .host_now(h.as_str())
+                    .map(|r| r.as_instance(self.clock.0.load(Ordering::SeqCst))),
+                None => self.ec2().get(holder),
+            }
+            .expect("holder exists");
             assert_eq!(
                 inst.state,
                 InstanceState::Running,

@@ -92,7 +92,7 @@ async fn status_lists_every_held_name_with_its_holder_state_and_writes_nothing()
 
 #[tokio::test]
 async fn a_lost_lock_table_is_rebuilt_from_the_markers() {
-    let w = World::new();
+    let mut w = World::new();
     w.launch(1, "a.dyn.example.com");
     w.launch(2, "b.dyn.example.com");
     w.launch(3, "b.dyn.example.com");
@@ -102,9 +102,23 @@ async fn a_lost_lock_table_is_rebuilt_from_the_markers() {
     for n in ["a.dyn.example.com", "b.dyn.example.com"] {
         w.locks().remove(&name(n));
     }
+    // Another deployment (another account) marks a name in the same zone: not ours to lock.
+    let theirs = crate::model::Marker {
+        owner: crate::model::Owner::parse("210987654321/us-east-1/i-0123456789abcdef0").unwrap(),
+        gen: 4,
+        types: [crate::model::RecordType::A].into(),
+    };
+    let public = w.public.clone();
+    w.put_foreign(
+        &public,
+        "_ec2-dns.c.dyn.example.com",
+        "TXT",
+        &[&theirs.value()],
+    );
+    w.put_foreign(&public, "c.dyn.example.com", "A", &["192.0.2.40"]);
     w.faults.reset_calls();
     let dry = w.rec.rebuild(true).await.unwrap();
-    assert_eq!(dry.len(), 2);
+    assert_eq!(dry.len(), 2, "{dry:?}");
     assert_eq!(writes(&w), 0, "a dry run writes nothing");
     let rows = w.rec.rebuild(false).await.unwrap();
     assert!(rows.iter().all(|r| r.skipped.is_none()), "{rows:?}");

@@ -114,9 +114,13 @@ async fn an_unreadable_item_is_reported_and_the_rest_converges() {
     assert_eq!(w.owner(WEB), Some(owner(1)));
     assert_eq!(w.a("bad.dyn.example.com"), None, "its name is left alone");
     assert!(
-        w.status(2).starts_with("frozen: bad.dyn.example.com (its lock item cannot be read"),
+        w.status(2)
+            .starts_with("frozen: bad.dyn.example.com (its lock item cannot be read"),
         "{}",
         w.status(2)
     );
-    assert!(r.conflicts.is_empty(), "a frozen name is not a conflict: {r:?}");
+    assert!(
+        r.conflicts.is_empty(),
+        "a frozen name is not a conflict: {r:?}"
+    );
 }

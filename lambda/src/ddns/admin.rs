@@ -1,0 +1,208 @@
+//! Host credentials as the operator manages them (`ec2-dns-ctl host add|rotate|remove|list`).
+//! A new secret is made here, returned once to be shown once, and stored only as a slow
+//! salted hash (and, for a host that opts into the AWS sample's protocol, encrypted in SSM).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::ddns::auth;
+use crate::error::{Error, Result};
+use crate::hosts::{HostName, HostRecord, MAX_HOST_NAMES};
+use crate::lock::Cas;
+use crate::name::Fqdn;
+use crate::ports::{Locks, Secrets};
+
+/// How a new host may update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostOptions {
+    /// Seconds without an update after which its names are released (0: never).
+    pub lease: i64,
+    /// Only the caller's own address may be written (the default).
+    pub bound: bool,
+    /// Also accept the AWS serverless DDNS sample's protocol.
+    pub sample: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            lease: 0,
+            bound: true,
+            sample: false,
+        }
+    }
+}
+
+/// What `host list` shows of a credential (never its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostRow {
+    pub host: String,
+    pub names: Vec<String>,
+    pub lease: i64,
+    pub bound: bool,
+    pub sample: bool,
+    pub ipv4: Option<String>,
+    pub ipv6: Option<String>,
+    /// Epoch seconds of the last accepted update (0: never).
+    pub updated: i64,
+    pub locked_until: i64,
+    pub alerted: Option<String>,
+}
+
+impl HostRow {
+    pub fn of(h: &HostRecord) -> HostRow {
+        HostRow {
+            host: h.name.to_string(),
+            names: h.names.iter().map(|n| n.to_string()).collect(),
+            lease: h.lease,
+            bound: h.bound,
+            sample: h.sample,
+            ipv4: h.ipv4.map(|a| a.to_string()),
+            ipv6: h.ipv6.map(|a| a.to_string()),
+            updated: h.updated,
+            locked_until: h.locked_until,
+            alerted: h.alerted.clone(),
+        }
+    }
+}
+
+/// A credential just made or rotated: its secret, to be shown once.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub host: String,
+    pub names: Vec<String>,
+    pub secret: String,
+}
+
+/// Checks the names a credential is for.
+pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
+    if names.is_empty() {
+        return Err(Error::InvalidInput(
+            "a host needs at least one name (--names)".into(),
+        ));
+    }
+    if names.len() > MAX_HOST_NAMES {
+        return Err(Error::InvalidInput(format!(
+            "{} names; a host may have at most {MAX_HOST_NAMES}",
+            names.len()
+        )));
+    }
+    for n in names {
+        if !allowed.iter().any(|d| n.is_strictly_below(d)) {
+            return Err(Error::InvalidInput(format!(
+                "{n} is not below an allowed domain ({})",
+                allowed
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )));
+        }
+    }
+    Ok(names.iter().cloned().collect())
+}
+
+pub async fn add<L: Locks, S: Secrets>(
+    locks: &L,
+    secrets: &S,
+    host: &HostName,
+    names: BTreeSet<Fqdn>,
+    opts: &HostOptions,
+    now: i64,
+) -> Result<Issued> {
+    if opts.lease < 0 {
+        return Err(Error::InvalidInput(
+            "--lease must be 0 (never) or a number of seconds".into(),
+        ));
+    }
+    let secret = auth::new_secret()?;
+    let record = HostRecord {
+        name: host.clone(),
+        version: 1,
+        names,
+        password: auth::hash_password(&secret)?,
+        sample: opts.sample,
+        bound: opts.bound,
+        lease: opts.lease,
+        ipv4: None,
+        ipv6: None,
+        updated: 0,
+        created: now,
+        failures: 0,
+        failed_since: 0,
+        locked_until: 0,
+        alerted: None,
+    };
+    if opts.sample {
+        secrets.put_secret(host, &secret).await?;
+    }
+    match locks.put_host(&record, true).await? {
+        Cas::Won(_) => Ok(issued(&record, secret)),
+        Cas::Lost => Err(Error::InvalidInput(format!(
+            "host {host} exists; use `host rotate` for a new secret"
+        ))),
+    }
+}
+
+/// A new secret for an existing host (the old one stops working at once), and its
+/// failed-login counters cleared.
+pub async fn rotate<L: Locks, S: Secrets>(
+    locks: &L,
+    secrets: &S,
+    host: &HostName,
+) -> Result<Issued> {
+    let mut record = locks
+        .host(host)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("no host {host}")))?;
+    let secret = auth::new_secret()?;
+    record.password = auth::hash_password(&secret)?;
+    record.version += 1;
+    (record.failures, record.failed_since, record.locked_until) = (0, 0, 0);
+    match locks.put_host(&record, false).await? {
+        Cas::Won(_) => {}
+        Cas::Lost => {
+            return Err(Error::InvalidInput(format!(
+                "host {host} changed meanwhile; run the command again"
+            )))
+        }
+    }
+    if record.sample {
+        secrets.put_secret(host, &secret).await?;
+    }
+    Ok(issued(&record, secret))
+}
+
+/// Removes a credential (and its sample secret). Its names are released by the next
+/// reconcile of the host (the CLI runs it at once).
+pub async fn remove<L: Locks, S: Secrets>(
+    locks: &L,
+    secrets: &S,
+    host: &HostName,
+) -> Result<HostRecord> {
+    let record = locks
+        .host(host)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("no host {host}")))?;
+    locks.delete_host(&record).await?;
+    if record.sample {
+        secrets.delete_secret(host).await?;
+    }
+    Ok(record)
+}
+
+pub async fn list<L: Locks>(locks: &L) -> Result<Vec<HostRow>> {
+    let loaded = locks.scan().await?;
+    let mut rows: Vec<HostRow> = loaded.hosts.iter().map(HostRow::of).collect();
+    rows.sort_by(|a, b| a.host.cmp(&b.host));
+    Ok(rows)
+}
+
+fn issued(r: &HostRecord, secret: String) -> Issued {
+    Issued {
+        host: r.name.to_string(),
+        names: r.names.iter().map(|n| n.to_string()).collect(),
+        secret,
+    }
+}

@@ -1,0 +1,167 @@
+//! Host credentials: secrets made once and shown once, stored only as slow salted hashes
+//! (Argon2id), checked in constant time; and a bounded, per-container limit on failed
+//! logins per source address, so that guessing costs the guesser, not us.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Mutex, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+
+use crate::error::{Error, Result};
+
+/// Argon2id with OWASP's minimum (19 MiB, two passes, one lane): tens of milliseconds per
+/// check in a small Lambda, which is what makes a stolen hash slow to guess from.
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn random(n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    getrandom::getrandom(&mut buf).map_err(|e| Error::Unexpected {
+        service: "random",
+        message: e.to_string(),
+    })?;
+    Ok(buf)
+}
+
+/// A new secret: 32 random bytes, URL-safe base64 (43 characters), shown once.
+pub fn new_secret() -> Result<String> {
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random(32)?))
+}
+
+/// The PHC string of a password: what is stored.
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&random(16)?).map_err(|e| Error::Unexpected {
+        service: "argon2",
+        message: e.to_string(),
+    })?;
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::Unexpected {
+            service: "argon2",
+            message: e.to_string(),
+        })
+}
+
+/// Whether `password` matches the stored hash (a comparison in constant time).
+pub fn verify_password(stored: &str, password: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+/// Checks a password for a user that does not exist, at the cost of a real check, so that
+/// answers take as long whether the user exists or not.
+pub fn verify_nobody(password: &str) -> bool {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    let stored = DUMMY.get_or_init(|| hash_password("no such user").unwrap_or_default());
+    let _ = verify_password(stored, password);
+    false
+}
+
+/// Failed logins from one source address, per container: at most [`LIMIT_ADDRESSES`]
+/// addresses are remembered (the oldest forgotten first), so the state stays bounded
+/// whatever a caller sends.
+pub struct Limiter {
+    seen: Mutex<HashMap<IpAddr, (u32, i64)>>,
+}
+
+pub const LIMIT_ADDRESSES: usize = 4096;
+/// Failed logins from one address within [`SOURCE_WINDOW`] seconds before it is refused
+/// (`abuse`) without any check.
+pub const SOURCE_FAILURES: u32 = 20;
+pub const SOURCE_WINDOW: i64 = 600;
+
+impl Default for Limiter {
+    fn default() -> Self {
+        Limiter {
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Limiter {
+    fn guard(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (u32, i64)>> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `source` has failed too often lately.
+    pub fn blocked(&self, source: IpAddr, now: i64) -> bool {
+        self.guard()
+            .get(&source)
+            .is_some_and(|(n, since)| *n >= SOURCE_FAILURES && now - since < SOURCE_WINDOW)
+    }
+
+    pub fn failed(&self, source: IpAddr, now: i64) {
+        let mut seen = self.guard();
+        if seen.len() >= LIMIT_ADDRESSES && !seen.contains_key(&source) {
+            if let Some(oldest) = seen
+                .iter()
+                .min_by_key(|(_, (_, since))| *since)
+                .map(|(a, _)| *a)
+            {
+                seen.remove(&oldest);
+            }
+        }
+        let entry = seen.entry(source).or_insert((0, now));
+        if now - entry.1 >= SOURCE_WINDOW {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.guard().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_is_stored_only_as_a_salted_hash_and_checked() {
+        let secret = new_secret().unwrap();
+        assert_eq!(secret.len(), 43);
+        let stored = hash_password(&secret).unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert!(!stored.contains(&secret));
+        assert!(verify_password(&stored, &secret));
+        assert!(!verify_password(&stored, "guess"));
+        assert!(!verify_password("not a hash", &secret));
+        assert_ne!(
+            hash_password(&secret).unwrap(),
+            stored,
+            "a fresh salt each time"
+        );
+        assert!(!verify_nobody(&secret));
+    }
+
+    #[test]
+    fn the_source_limit_is_bounded_and_forgets() {
+        let l = Limiter::default();
+        let a: IpAddr = "203.0.113.9".parse().unwrap();
+        for _ in 0..SOURCE_FAILURES {
+            assert!(!l.blocked(a, 100));
+            l.failed(a, 100);
+        }
+        assert!(l.blocked(a, 100));
+        assert!(!l.blocked(a, 100 + SOURCE_WINDOW), "the window passes");
+        for i in 0..(LIMIT_ADDRESSES as u32 + 10) {
+            l.failed(IpAddr::from(i.to_be_bytes()), 200 + i64::from(i));
+        }
+        assert_eq!(l.len(), LIMIT_ADDRESSES);
+    }
+}

@@ -1,0 +1,590 @@
+//! The DDNS endpoint: hosts outside AWS keep their names with the protocols their routers
+//! already speak. An update is authenticated against the host's credential, checked against
+//! the names it may update and the address it came from, and then decided and applied by
+//! the same fenced path as an instance's (the host's lease stands in for "running").
+//!
+//! Costs: the credential, the names' locks and the host's item come in one read; an update
+//! that changes nothing writes nothing, and a change is one transaction (lock and host item
+//! together) and one Route53 batch.
+
+pub mod admin;
+pub mod auth;
+pub mod http;
+pub mod protocol;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::decide::{self, reads, World};
+use crate::engine::{Reconciler, Request};
+use crate::error::{Error, Result};
+use crate::hosts::{after_failure, check_binding, Addresses, Failure, HostName, HostRecord};
+use crate::lock::{HostTouch, Loaded};
+use crate::model::{Instance, Owner, Scope};
+use crate::name::Fqdn;
+use crate::ports::{Alerts, Dns, Instances, Locks, Secrets};
+use crate::report::Report;
+
+use auth::Limiter;
+use http::{HttpRequest, HttpResponse};
+use protocol::{Answer, Sample};
+
+/// The endpoint has no EC2 rights: it never describes an instance. A name held by an
+/// instance is simply not the host's (see `decide::ownership::decide`).
+pub struct NoInstances;
+
+impl Instances for NoInstances {
+    async fn describe(&self, _owners: &[Owner]) -> Result<Vec<Instance>> {
+        Err(no_ec2())
+    }
+
+    async fn tagged(&self) -> Result<Vec<Instance>> {
+        Err(no_ec2())
+    }
+
+    async fn set_status(&self, _owners: &[Owner], _value: &str) -> Result<()> {
+        Err(no_ec2())
+    }
+}
+
+fn no_ec2() -> Error {
+    Error::Unexpected {
+        service: "ec2",
+        message: "the DDNS endpoint has no EC2 rights".into(),
+    }
+}
+
+/// Where the endpoint runs.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointConfig {
+    /// When set, requests that carry this value in `x-origin-verify` come from our own
+    /// CloudFront distribution, whose `cloudfront-viewer-address` header is then the caller.
+    pub origin_secret: Option<String>,
+}
+
+/// The DDNS endpoint with its clients; built once per container.
+pub struct Endpoint<D, L, S, A> {
+    pub rec: Reconciler<NoInstances, D, L>,
+    pub secrets: S,
+    pub alerts: A,
+    pub config: EndpointConfig,
+    limiter: Limiter,
+}
+
+/// What one accepted host asked for, once authenticated.
+struct Asked {
+    host: HostRecord,
+    names: Vec<Fqdn>,
+    /// The addresses the host is to have (asked families replaced, the others kept).
+    addresses: Addresses,
+    loaded: Loaded,
+}
+
+impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
+    pub fn new(
+        rec: Reconciler<NoInstances, D, L>,
+        secrets: S,
+        alerts: A,
+        config: EndpointConfig,
+    ) -> Self {
+        Endpoint {
+            rec,
+            secrets,
+            alerts,
+            config,
+            limiter: Limiter::default(),
+        }
+    }
+
+    /// Answers one function URL request; `deadline` is when the platform stops us.
+    pub async fn handle(&self, req: &HttpRequest, deadline: Option<i64>) -> HttpResponse {
+        let source = self.source(req);
+        let path = req.path.trim_end_matches('/');
+        if !matches!(req.method.as_str(), "GET" | "POST") {
+            return HttpResponse::text(405, "method not allowed").with_header("allow", "GET, POST");
+        }
+        match path {
+            "/nic/update" | "/v3/update" => self.dyndns2(req, source, deadline).await,
+            "/checkip" => HttpResponse::text(200, format!("Current IP Address: {source}\n")),
+            "/checkip.json" => HttpResponse::json(200, &json!({ "ip": source.to_string() })),
+            _ => match protocol::parse_sample(req) {
+                Some(Ok(sample)) => self.sample(sample, source, deadline).await,
+                Some(Err(why)) => sample_answer(400, "fail", &why),
+                None => HttpResponse::text(404, "not found"),
+            },
+        }
+    }
+
+    /// The caller's address: the function URL's source, or, behind our own CloudFront
+    /// (proved by the origin secret), the viewer's.
+    fn source(&self, req: &HttpRequest) -> IpAddr {
+        let from_cloudfront = self.config.origin_secret.as_deref().is_some_and(|secret| {
+            req.header("x-origin-verify").is_some_and(|given| {
+                given.len() == secret.len()
+                    && bool::from(subtle::ConstantTimeEq::ct_eq(
+                        given.as_bytes(),
+                        secret.as_bytes(),
+                    ))
+            })
+        });
+        if from_cloudfront {
+            if let Some(viewer) = req
+                .header("cloudfront-viewer-address")
+                .and_then(parse_viewer_address)
+            {
+                return viewer;
+            }
+        }
+        req.source
+    }
+
+    async fn dyndns2(
+        &self,
+        req: &HttpRequest,
+        source: IpAddr,
+        deadline: Option<i64>,
+    ) -> HttpResponse {
+        let now = self.rec.now();
+        let Some((user, password)) = req.basic_auth() else {
+            return HttpResponse::text(401, "badauth")
+                .with_header("www-authenticate", "Basic realm=\"ec2-dns\"");
+        };
+        if self.limiter.blocked(source, now) {
+            info!(%source, "update refused: too many failed logins from this address");
+            return lines(&[Answer::Abuse]);
+        }
+        let update = match protocol::parse_update(req) {
+            Ok(u) => u,
+            Err(refused) => {
+                info!(%source, reason = %refused.why, "update refused");
+                return lines(&[refused.answer]);
+            }
+        };
+        let Ok(host_name) = HostName::parse(&user) else {
+            auth::verify_nobody(&password);
+            self.limiter.failed(source, now);
+            return lines(&[Answer::Badauth]);
+        };
+        let owner = Owner::Host(host_name.clone());
+        let loaded = match self.rec.locks.load(&update.names, &[owner]).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "update failed: the lock table could not be read");
+                return lines(&[Answer::ServerError]);
+            }
+        };
+        let Some(host) = loaded.hosts.iter().find(|h| h.name == host_name).cloned() else {
+            auth::verify_nobody(&password);
+            self.limiter.failed(source, now);
+            info!(%source, host = %host_name, "update refused: no such host");
+            return lines(&[Answer::Badauth]);
+        };
+        if let Err(answer) = self.authenticate(&host, &password, source, now).await {
+            return lines(&[answer]);
+        }
+        let asked = match update.addresses {
+            Some(a) => a,
+            None => Addresses::of(source),
+        };
+        let addresses = match check_binding(asked, source, host.bound) {
+            Ok(a) => a,
+            Err(why) => {
+                info!(%source, host = %host.name, reason = %why.0, "update refused: address not the caller's");
+                return lines(&vec![Answer::Abuse; update.names.len()]);
+            }
+        };
+        let addresses = Addresses {
+            ipv4: addresses.ipv4.or(host.ipv4),
+            ipv6: addresses.ipv6.or(host.ipv6),
+        };
+        let asked = Asked {
+            host,
+            names: update.names,
+            addresses,
+            loaded,
+        };
+        lines(&self.publish(asked, now, deadline).await)
+    }
+
+    /// Checks the password (unless the credential is locked out), recording a failure.
+    async fn authenticate(
+        &self,
+        host: &HostRecord,
+        password: &str,
+        source: IpAddr,
+        now: i64,
+    ) -> std::result::Result<(), Answer> {
+        if host.locked_until > now {
+            info!(%source, host = %host.name, "update refused: credential locked out");
+            return Err(Answer::Abuse);
+        }
+        if auth::verify_password(&host.password, password) {
+            return Ok(());
+        }
+        self.fail_login(host, source, now).await;
+        Err(Answer::Badauth)
+    }
+
+    async fn fail_login(&self, host: &HostRecord, source: IpAddr, now: i64) {
+        self.limiter.failed(source, now);
+        let failure = after_failure(host, now);
+        info!(%source, host = %host.name, failures = failure.failures, locked = failure.locked_until > now, "update refused: bad credentials");
+        let mut touch = HostTouch::new(host.name.clone());
+        touch.failure = Some(failure);
+        if let Err(e) = self.rec.locks.touch_host(&touch).await {
+            warn!(host = %host.name, error = %e, "failed login not recorded");
+        }
+    }
+
+    /// Decides and applies the host's names; one answer per name, in the order asked.
+    async fn publish(&self, asked: Asked, now: i64, deadline: Option<i64>) -> Vec<Answer> {
+        let Asked {
+            host,
+            names,
+            addresses,
+            loaded,
+        } = asked;
+        let mine: Vec<Fqdn> = names
+            .iter()
+            .filter(|n| host.names.contains(*n))
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            info!(host = %host.name, "update refused: no name of this credential");
+            return vec![Answer::Nohost; names.len()];
+        }
+        let mut updated = host.clone();
+        (updated.ipv4, updated.ipv6) = (addresses.ipv4, addresses.ipv6);
+        updated.updated = now;
+        let mut me = updated.as_instance(now);
+        let tag: Vec<&str> = mine.iter().map(Fqdn::as_str).collect();
+        me.name_tag = Some(tag.join(","));
+        let owner = me.owner.clone();
+
+        let mut world = World {
+            now,
+            homes: vec![self.rec.home.clone()],
+            ..World::default()
+        };
+        world.instances.insert(owner.clone(), me);
+        let only_locks = Loaded {
+            hosts: Vec::new(),
+            index: Default::default(),
+            ..loaded
+        };
+        crate::engine::take_loaded(&mut world, only_locks);
+        let scope = Scope::Owners(BTreeSet::from([owner.clone()]));
+        let req = Request {
+            scope: scope.clone(),
+            verify_dns: false,
+            dry_run: false,
+            deadline,
+        };
+        let settings = self.rec.settings();
+        let prepared = async {
+            world.zones = self.rec.dns.zones().await?;
+            let names = reads::names_to_read(&world, &scope, &settings);
+            world.seen = self.rec.read_names(&world, names).await?;
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = prepared.await {
+            warn!(host = %host.name, error = %e, "update failed: Route53 could not be read");
+            self.alert_failing(&host, &e.to_string()).await;
+            return names.iter().map(|_| Answer::Dnserr).collect();
+        }
+        let changed_addresses = (host.ipv4, host.ipv6) != (addresses.ipv4, addresses.ipv6);
+        let mut touch = HostTouch::new(host.name.clone());
+        touch.addresses = Some((addresses.ipv4, addresses.ipv6, now));
+        if host.failures > 0 || host.locked_until > 0 {
+            touch.failure = Some(Failure {
+                failures: 0,
+                failed_since: 0,
+                locked_until: 0,
+            });
+        }
+        let plan = decide::plan(&world, &scope, &settings);
+        let (report, touched) = self.rec.apply_with(&world, plan, &req, Some(&touch)).await;
+        let answers: Vec<Answer> = names
+            .iter()
+            .map(|n| {
+                if !mine.contains(n) {
+                    return Answer::Nohost;
+                }
+                answer_for(&report, &owner, n, changed_addresses, addresses)
+            })
+            .collect();
+        let published = answers
+            .iter()
+            .any(|a| matches!(a, Answer::Good(_) | Answer::Nochg(_)));
+        let failed = answers.contains(&Answer::Dnserr);
+        // Record the update when a name took it and no decision carried it, or only the
+        // lease when it is due: an update that changes nothing usually writes nothing. An
+        // alert is cleared only once the host works again.
+        let clear_alert = published && !failed && host.alerted.is_some();
+        let carried =
+            touched || !(changed_addresses || host.lease_due(now) || touch.failure.is_some());
+        if published && (!carried || clear_alert) {
+            if carried {
+                (touch.addresses, touch.failure) = (None, None);
+            }
+            if clear_alert {
+                touch.alerted = Some(None);
+            }
+            if let Err(e) = self.rec.locks.touch_host(&touch).await {
+                warn!(host = %host.name, error = %e, "host update not recorded");
+            }
+        }
+        if failed {
+            let why: Vec<String> = report
+                .failed
+                .iter()
+                .map(|f| format!("{}: {}", f.name, f.reason))
+                .collect();
+            self.alert_failing(&host, &why.join("; ")).await;
+        } else if published && host.alerted.is_some() {
+            self.send_alert(
+                &format!("ec2-dns: host {} recovered", host.name),
+                &format!(
+                    "Host {} updated its names again ({}).",
+                    host.name,
+                    addresses.shown()
+                ),
+            )
+            .await;
+        }
+        for (n, a) in names.iter().zip(&answers) {
+            info!(host = %host.name, name = %n, answer = %a.line(), "host update");
+        }
+        answers
+    }
+
+    /// Alerts once per failure: again only after the host has recovered.
+    async fn alert_failing(&self, host: &HostRecord, why: &str) {
+        if host.alerted.as_deref() == Some("failing") {
+            return;
+        }
+        self.send_alert(
+            &format!("ec2-dns: updates of host {} fail", host.name),
+            &format!(
+                "Host {} sent an update that could not be applied: {why}. The endpoint answers dnserr and the host will retry; a scheduled reconcile also repairs it.",
+                host.name
+            ),
+        )
+        .await;
+        let mut touch = HostTouch::new(host.name.clone());
+        touch.alerted = Some(Some("failing".into()));
+        if let Err(e) = self.rec.locks.touch_host(&touch).await {
+            warn!(host = %host.name, error = %e, "alert state not recorded");
+        }
+    }
+
+    /// The scheduled sweep: alerts once about each host that went silent past its lease
+    /// (the reconciler's scheduled reconcile releases its names); returns those hosts.
+    pub async fn sweep(&self) -> Result<Vec<HostName>> {
+        let now = self.rec.now();
+        let loaded = self.rec.locks.scan().await?;
+        let mut out = Vec::new();
+        for h in loaded.hosts {
+            let silent = h.lease > 0 && h.updated > 0 && !h.live(now);
+            if !silent || h.alerted.as_deref() == Some("silent") {
+                continue;
+            }
+            self.send_alert(
+                &format!("ec2-dns: host {} went silent", h.name),
+                &format!(
+                    "Host {} has not updated for {} s, past its lease of {} s; its names ({}) are released by the next reconcile.",
+                    h.name,
+                    now - h.updated,
+                    h.lease,
+                    h.names.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .await;
+            let mut touch = HostTouch::new(h.name.clone());
+            touch.alerted = Some(Some("silent".into()));
+            self.rec.locks.touch_host(&touch).await?;
+            out.push(h.name);
+        }
+        Ok(out)
+    }
+
+    async fn send_alert(&self, subject: &str, message: &str) {
+        if let Err(e) = self.alerts.alert(subject, message).await {
+            warn!(error = %e, subject, "alert not sent");
+        }
+    }
+
+    /// The AWS serverless DDNS sample's protocol.
+    async fn sample(&self, sample: Sample, source: IpAddr, deadline: Option<i64>) -> HttpResponse {
+        let (hostname, hash) = match sample {
+            Sample::Get => return sample_answer(200, "success", &source.to_string()),
+            Sample::Set { hostname, hash } => (hostname, hash),
+        };
+        let now = self.rec.now();
+        let refused = || sample_answer(403, "fail", "Invalid validation hash or host name.");
+        if self.limiter.blocked(source, now) {
+            return refused();
+        }
+        let Ok(name) = Fqdn::parse(hostname.trim_end_matches('.')) else {
+            return sample_answer(400, "fail", "The host name is not a valid name.");
+        };
+        let found = async {
+            let Some(host_name) = self.rec.locks.sample_host(&name).await? else {
+                return Ok(None);
+            };
+            let Some(host) = self.rec.locks.host(&host_name).await? else {
+                return Ok(None);
+            };
+            if !host.sample || !host.names.contains(&name) {
+                return Ok(None);
+            }
+            let secret = self.secrets.secret(&host.name).await?;
+            Ok::<_, Error>(secret.map(|s| (host, s)))
+        };
+        let (host, secret) = match found.await {
+            Ok(Some(found)) => found,
+            Ok(None) => {
+                self.limiter.failed(source, now);
+                return refused();
+            }
+            Err(e) => {
+                warn!(error = %e, "sample update failed");
+                return sample_answer(500, "fail", "Internal error; try again later.");
+            }
+        };
+        if host.locked_until > now {
+            return refused();
+        }
+        let expected = protocol::sample_token(&source.to_string(), &hostname, &secret);
+        if !protocol::token_matches(&expected, &hash) {
+            self.fail_login(&host, source, now).await;
+            return refused();
+        }
+        // The sample always publishes the caller's own address.
+        let own = Addresses::of(source);
+        let addresses = Addresses {
+            ipv4: own.ipv4.or(host.ipv4),
+            ipv6: own.ipv6.or(host.ipv6),
+        };
+        let loaded = match self.rec.locks.load(std::slice::from_ref(&name), &[]).await {
+            Ok(l) => l,
+            Err(e) => {
+                warn!(error = %e, "sample update failed");
+                return sample_answer(500, "fail", "Internal error; try again later.");
+            }
+        };
+        let asked = Asked {
+            host,
+            names: vec![name],
+            addresses,
+            loaded,
+        };
+        match self.publish(asked, now, deadline).await.first() {
+            Some(Answer::Good(_)) => sample_answer(
+                201,
+                "success",
+                &format!("Your IP address was changed to {source}"),
+            ),
+            Some(Answer::Nochg(_)) => sample_answer(
+                200,
+                "success",
+                "Your IP address matches the current Route53 DNS record.",
+            ),
+            Some(Answer::Nohost) => sample_answer(403, "fail", "The name is not this host's."),
+            _ => sample_answer(
+                503,
+                "fail",
+                "The change could not be made now; try again later.",
+            ),
+        }
+    }
+}
+
+/// One function URL invocation: the event in, the response event out. A request that
+/// cannot be read is answered 400 with the reason, and nothing is looked up.
+pub async fn handle_event<D: Dns, L: Locks, S: Secrets, A: Alerts>(
+    endpoint: &Endpoint<D, L, S, A>,
+    event: &serde_json::Value,
+    deadline: Option<i64>,
+) -> HttpResponse {
+    // The schedule's event: the sweep for silent hosts.
+    if event.get("detail-type").and_then(serde_json::Value::as_str) == Some("Scheduled Event") {
+        return match endpoint.sweep().await {
+            Ok(silent) => HttpResponse::json(
+                200,
+                &json!({ "silent": silent.iter().map(|h| h.to_string()).collect::<Vec<_>>() }),
+            ),
+            Err(e) => {
+                warn!(error = %e, "sweep failed");
+                HttpResponse::json(500, &json!({ "error": e.to_string() }))
+            }
+        };
+    }
+    match http::parse_event(event) {
+        Ok(req) => endpoint.handle(&req, deadline).await,
+        Err(bad) => {
+            info!(reason = %bad.0, "request refused");
+            HttpResponse::text(400, format!("badrequest: {}\n", bad.0))
+        }
+    }
+}
+
+/// One name's answer from the report of its decision.
+fn answer_for(report: &Report, owner: &Owner, name: &Fqdn, changed: bool, a: Addresses) -> Answer {
+    let mine = |o: &Option<Owner>| o.as_ref() == Some(owner);
+    if report
+        .failed
+        .iter()
+        .any(|f| f.name == name.as_str() && mine(&f.owner))
+        || report.frozen.iter().any(|f| &f.name == name)
+    {
+        return Answer::Dnserr;
+    }
+    if report
+        .conflicts
+        .iter()
+        .any(|c| &c.name == name && &c.owner == owner)
+        || report
+            .skipped
+            .iter()
+            .any(|s| s.name == name.as_str() && &s.owner == owner)
+    {
+        return Answer::Nohost;
+    }
+    if changed || report.changes.iter().any(|c| &c.name == name) {
+        Answer::Good(a)
+    } else {
+        Answer::Nochg(a)
+    }
+}
+
+/// dyndns2 answers, one line per name.
+fn lines(answers: &[Answer]) -> HttpResponse {
+    let body: Vec<String> = answers.iter().map(Answer::line).collect();
+    HttpResponse::text(200, body.join("\n") + "\n")
+}
+
+fn sample_answer(status: u16, outcome: &str, message: &str) -> HttpResponse {
+    HttpResponse::json(
+        status,
+        &json!({ "return_status": outcome, "return_message": message }),
+    )
+}
+
+/// CloudFront's viewer address header: `198.51.100.10:46532` or `[2001:db8::1]:46532`.
+fn parse_viewer_address(raw: &str) -> Option<IpAddr> {
+    let raw = raw.trim();
+    if let Some(rest) = raw.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    match raw.parse::<IpAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => raw.rsplit_once(':')?.0.parse().ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

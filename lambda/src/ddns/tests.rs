@@ -1,0 +1,762 @@
+//! The DDNS endpoint over the same fakes as the reconciler: every answer code, brute force,
+//! malformed input, the binding rule, the shared ownership with instances, alerts, costs.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::admin::{self, HostOptions};
+use super::http::event;
+use super::*;
+use crate::aws::Route53Dns;
+use crate::hosts::{LOCKOUT_AFTER, LOCKOUT_FOR};
+use crate::model::InstanceState;
+use crate::testing::fakes::{FakeAlerts, FakeLocks, FakeRoute53, FakeSecrets};
+use crate::testing::faults::{Faulty, Op, Phase};
+use crate::testing::{home, name, owner, World};
+
+const HOME: &str = "home.dyn.example.com";
+const ROUTER: &str = "198.51.100.7";
+
+type TestEndpoint =
+    Endpoint<Route53Dns<Faulty<FakeRoute53>>, Faulty<FakeLocks>, FakeSecrets, FakeAlerts>;
+
+struct Ddns {
+    w: World,
+    ep: TestEndpoint,
+}
+
+impl Ddns {
+    fn new() -> Ddns {
+        Ddns::with(EndpointConfig::default())
+    }
+
+    fn with(config: EndpointConfig) -> Ddns {
+        let w = World::new();
+        let rec = Reconciler::new(
+            NoInstances,
+            Route53Dns::new(w.rec.dns.api().clone()),
+            w.rec.locks.clone(),
+            w.rec.config.clone(),
+            home(),
+        )
+        .with_clock(Box::new(w.clock.clone()));
+        let ep = Endpoint::new(rec, FakeSecrets::default(), FakeAlerts::default(), config);
+        Ddns { w, ep }
+    }
+
+    async fn add(&self, host: &str, names: &[&str], opts: HostOptions) -> String {
+        let names: BTreeSet<Fqdn> = names.iter().map(|n| name(n)).collect();
+        let now = self.w.clock.0.load(Ordering::SeqCst);
+        admin::add(
+            &self.ep.rec.locks,
+            &self.ep.secrets,
+            &HostName::parse(host).unwrap(),
+            names,
+            &opts,
+            now,
+        )
+        .await
+        .unwrap()
+        .secret
+    }
+
+    async fn call(&self, ev: Value) -> (u16, String, Value) {
+        let out = handle_event(&self.ep, &ev, None).await.to_event();
+        let status = out["statusCode"].as_u64().unwrap() as u16;
+        let body = out["body"].as_str().unwrap().to_string();
+        (status, body, out["headers"].clone())
+    }
+
+    async fn update(&self, user: &str, password: &str, query: &str, source: &str) -> String {
+        let auth = basic(user, password);
+        let ev = event(
+            "GET",
+            "/nic/update",
+            query,
+            &[("authorization", &auth)],
+            source,
+        );
+        let (status, body, _) = self.call(ev).await;
+        assert_eq!(status, 200, "{body}");
+        body.trim_end().to_string()
+    }
+
+    fn host(&self, h: &str) -> crate::hosts::HostRecord {
+        self.w.locks().host_now(h).expect("host")
+    }
+
+    fn alerts(&self) -> Vec<String> {
+        self.ep.alerts.subjects()
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+fn q(names: &str) -> String {
+    format!("hostname={names}")
+}
+
+#[tokio::test]
+async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothing() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    let marker = d.w.marker(&d.w.public, HOME).unwrap();
+    assert_eq!(marker.owner.to_string(), "host/home");
+    assert_eq!(d.w.owner(HOME).unwrap().to_string(), "host/home");
+    assert_eq!(d.host("home").ipv4, Some(ROUTER.parse().unwrap()));
+    d.w.assert_invariants();
+
+    // The router asks again (ddclient does, at its own interval): nothing is written, and
+    // the credential, the lock and the host item come in one read.
+    d.w.faults.reset_calls();
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("nochg {ROUTER}")
+    );
+    assert_eq!(d.w.faults.writes(), 0, "{:?}", d.w.faults.calls());
+    assert_eq!(d.w.faults.calls(), [Op::LoadLocks]);
+
+    // A new address, hours later: one transaction (lock and host item) and one Route53
+    // batch. (Within a change's window Route53 would be read first.)
+    d.w.advance(3600);
+    d.w.faults.reset_calls();
+    let new = "198.51.100.99";
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), new).await,
+        format!("good {new}")
+    );
+    assert_eq!(
+        d.w.faults.calls(),
+        [Op::LoadLocks, Op::Decide, Op::ChangeResourceRecordSets]
+    );
+    assert_eq!(d.w.a(HOME), Some(vec![new.to_string()]));
+    assert_eq!(d.host("home").ipv4, Some(new.parse().unwrap()));
+    // The reconciler agrees: nothing to change, the host's name stays.
+    d.w.assert_converged().await;
+    assert_eq!(d.w.a(HOME), Some(vec![new.to_string()]));
+}
+
+#[tokio::test]
+async fn both_families_and_several_names_answer_one_line_each() {
+    let d = Ddns::new();
+    let unbound = HostOptions {
+        bound: false,
+        ..HostOptions::default()
+    };
+    let secret = d
+        .add(
+            "office",
+            &["office.dyn.example.com", "vpn.dyn.example.com"],
+            unbound,
+        )
+        .await;
+    let body = d
+        .update(
+            "office",
+            &secret,
+            "hostname=office.dyn.example.com,vpn.dyn.example.com,other.dyn.example.com&myip=203.0.113.50,2001:db8::50",
+            ROUTER,
+        )
+        .await;
+    assert_eq!(
+        body,
+        "good 203.0.113.50,2001:db8::50\ngood 203.0.113.50,2001:db8::50\nnohost"
+    );
+    for n in ["office.dyn.example.com", "vpn.dyn.example.com"] {
+        assert_eq!(d.w.a(n), Some(vec!["203.0.113.50".into()]));
+        assert_eq!(
+            d.w.values(&d.w.public, n, "AAAA"),
+            Some(vec!["2001:db8::50".into()])
+        );
+    }
+    assert_eq!(d.w.a("other.dyn.example.com"), None);
+    d.w.assert_invariants();
+}
+
+#[tokio::test]
+async fn a_bound_host_may_write_only_its_own_address() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let body = d
+        .update(
+            "home",
+            &secret,
+            &format!("{}&myip=203.0.113.9", q(HOME)),
+            ROUTER,
+        )
+        .await;
+    assert_eq!(body, "abuse");
+    // An IPv6 address cannot be checked from an IPv4 request.
+    let body = d
+        .update(
+            "home",
+            &secret,
+            &format!("{}&myip=2001:db8::9", q(HOME)),
+            ROUTER,
+        )
+        .await;
+    assert_eq!(body, "abuse");
+    // Its own address, named explicitly, is fine.
+    let body = d
+        .update(
+            "home",
+            &secret,
+            &format!("{}&myip={ROUTER}", q(HOME)),
+            ROUTER,
+        )
+        .await;
+    assert_eq!(body, format!("good {ROUTER}"));
+    // Over IPv6 its IPv6 address; the IPv4 address it had is kept.
+    let body = d.update("home", &secret, &q(HOME), "2001:db8::7").await;
+    assert_eq!(body, format!("good {ROUTER},2001:db8::7"));
+    assert_eq!(
+        d.w.values(&d.w.public, HOME, "AAAA"),
+        Some(vec!["2001:db8::7".into()])
+    );
+    // An unusable address is refused even for an unbound host.
+    let unbound = HostOptions {
+        bound: false,
+        ..HostOptions::default()
+    };
+    let s2 = d.add("lab", &["lab.dyn.example.com"], unbound).await;
+    let body = d
+        .update(
+            "lab",
+            &s2,
+            "hostname=lab.dyn.example.com&myip=10.0.0.5",
+            ROUTER,
+        )
+        .await;
+    assert_eq!(body, "abuse");
+    assert_eq!(d.w.a("lab.dyn.example.com"), None);
+}
+
+#[tokio::test]
+async fn wrong_passwords_lock_the_credential_out_and_write_no_record() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    for i in 1..=LOCKOUT_AFTER {
+        assert_eq!(
+            d.update("home", "guess", &q(HOME), "192.0.2.200").await,
+            "badauth"
+        );
+        assert_eq!(d.host("home").failures, i);
+    }
+    // Locked: even the right password is refused, without being checked.
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "abuse");
+    assert_eq!(d.w.a(HOME), None);
+    assert_eq!(d.w.owner(HOME), None);
+    d.w.advance(LOCKOUT_FOR + 1);
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    let h = d.host("home");
+    assert_eq!(
+        (h.failures, h.locked_until),
+        (0, 0),
+        "a success clears the counters"
+    );
+}
+
+#[tokio::test]
+async fn one_address_guessing_across_users_is_refused_with_bounded_state() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    for i in 0..auth::SOURCE_FAILURES {
+        let user = format!("user{i}");
+        assert_eq!(
+            d.update(&user, "x", &q(HOME), "192.0.2.66").await,
+            "badauth"
+        );
+    }
+    // That address is now refused outright, even with a right credential...
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), "192.0.2.66").await,
+        "abuse"
+    );
+    // ... while the router, elsewhere, is not.
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    assert!(d.ep.limiter.len() <= auth::LIMIT_ADDRESSES);
+    assert!(
+        d.w.locks().host_now("user0").is_none(),
+        "nothing is stored for unknown users"
+    );
+}
+
+#[tokio::test]
+async fn requests_without_credentials_or_with_bad_names_are_refused_before_any_write() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    d.w.faults.reset_calls();
+    // No credentials: the challenge clients expect.
+    let ev = event("GET", "/nic/update", &q(HOME), &[], ROUTER);
+    let (status, body, headers) = d.call(ev).await;
+    assert_eq!((status, body.as_str()), (401, "badauth"));
+    assert_eq!(headers["www-authenticate"], "Basic realm=\"ec2-dns\"");
+    // Unknown user, and a user name that cannot be a host.
+    assert_eq!(
+        d.update("nobody", &secret, &q(HOME), ROUTER).await,
+        "badauth"
+    );
+    assert_eq!(
+        d.update("Home/../x", &secret, &q(HOME), ROUTER).await,
+        "badauth"
+    );
+    // Names: missing, malformed, too many.
+    assert_eq!(
+        d.update("home", &secret, "myip=1.2.3.4", ROUTER).await,
+        "notfqdn"
+    );
+    assert_eq!(
+        d.update("home", &secret, &q("bad..name"), ROUTER).await,
+        "notfqdn"
+    );
+    assert_eq!(
+        d.update("home", &secret, &q("*.dyn.example.com"), ROUTER)
+            .await,
+        "notfqdn"
+    );
+    let many: Vec<String> = (0..21).map(|i| format!("h{i}.dyn.example.com")).collect();
+    assert_eq!(
+        d.update("home", &secret, &q(&many.join(",")), ROUTER).await,
+        "numhost"
+    );
+    // A name this credential does not have.
+    assert_eq!(
+        d.update("home", &secret, &q("else.dyn.example.com"), ROUTER)
+            .await,
+        "nohost"
+    );
+    // A malformed address.
+    assert_eq!(
+        d.update("home", &secret, &format!("{}&myip=1.2.3", q(HOME)), ROUTER)
+            .await,
+        "abuse"
+    );
+    let writes: Vec<Op> =
+        d.w.faults
+            .calls()
+            .into_iter()
+            .filter(|o| o.writes() && *o != Op::TouchHost)
+            .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert_eq!(d.w.a(HOME), None);
+}
+
+#[tokio::test]
+async fn malformed_requests_are_answered_400_and_change_nothing() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let auth = basic("home", &secret);
+    d.w.faults.reset_calls();
+    let long = format!("{}&x={}", q(HOME), "a".repeat(3000));
+    let injected = format!("{auth}\r\nX-Injected: 1");
+    let cases = [
+        event(
+            "GET",
+            "/nic/update",
+            &long,
+            &[("authorization", &auth)],
+            ROUTER,
+        ),
+        event(
+            "GET",
+            "/nic/update",
+            &format!("{}%ff", q(HOME)),
+            &[("authorization", &auth)],
+            ROUTER,
+        ),
+        event(
+            "GET",
+            "/nic/update",
+            &q(HOME),
+            &[("authorization", &injected)],
+            ROUTER,
+        ),
+        event("GET", &format!("/{}", "p".repeat(300)), "", &[], ROUTER),
+        serde_json::json!({"not": "a function URL request"}),
+    ];
+    for ev in cases {
+        let (status, body, _) = d.call(ev).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.starts_with("badrequest: "), "{body}");
+    }
+    assert!(d.w.faults.calls().is_empty(), "{:?}", d.w.faults.calls());
+    // Not UTF-8 in the credentials: no user.
+    let raw = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(b"home:\xff\xfe")
+    );
+    let ev = event(
+        "GET",
+        "/nic/update",
+        &q(HOME),
+        &[("authorization", &raw)],
+        ROUTER,
+    );
+    let (status, body, _) = d.call(ev).await;
+    assert_eq!((status, body.as_str()), (401, "badauth"));
+}
+
+#[tokio::test]
+async fn a_host_never_takes_an_instance_name_and_an_instance_never_a_host_name() {
+    let d = Ddns::new();
+    // An instance holds web; the host's credential names it too (an operator's slip).
+    d.w.launch(1, "web.dyn.example.com");
+    d.w.event(&[1]).await;
+    let secret = d
+        .add(
+            "home",
+            &[HOME, "web.dyn.example.com"],
+            HostOptions::default(),
+        )
+        .await;
+    let body = d
+        .update("home", &secret, "hostname=web.dyn.example.com", ROUTER)
+        .await;
+    assert_eq!(body, "nohost");
+    assert_eq!(
+        d.w.a("web.dyn.example.com"),
+        Some(vec!["203.0.113.1".into()])
+    );
+    assert_eq!(d.w.owner("web.dyn.example.com"), Some(owner(1)));
+
+    // The host holds home; an instance tagged with it loses, and learns who holds it.
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    d.w.launch(2, HOME);
+    d.w.event(&[2]).await;
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    assert_eq!(
+        d.w.status(2),
+        format!("conflict: {HOME} is owned by host/home")
+    );
+    // A reconcile of everything agrees with both.
+    d.w.all().await;
+    assert_eq!(d.w.owner(HOME).unwrap().to_string(), "host/home");
+    assert_eq!(d.w.owner("web.dyn.example.com"), Some(owner(1)));
+    d.w.assert_invariants();
+}
+
+#[tokio::test]
+async fn a_silent_host_loses_its_name_after_its_lease_and_alerts_once() {
+    let d = Ddns::new();
+    let lease = HostOptions {
+        lease: 3600,
+        ..HostOptions::default()
+    };
+    let secret = d.add("home", &[HOME], lease).await;
+    d.w.launch(1, HOME);
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    d.w.event(&[1]).await;
+    assert!(d.w.status(1).starts_with("conflict:"), "{}", d.w.status(1));
+    // Within the lease nothing changes.
+    d.w.advance(3000);
+    d.w.all().await;
+    assert_eq!(d.w.owner(HOME).unwrap().to_string(), "host/home");
+    assert!(d.ep.sweep().await.unwrap().is_empty());
+    // Past it the scheduled reconcile hands the name to the waiting instance...
+    d.w.advance(700);
+    d.w.all().await;
+    assert_eq!(d.w.owner(HOME), Some(owner(1)));
+    assert_eq!(d.w.a(HOME), Some(vec!["203.0.113.1".into()]));
+    // ... and the sweep alerts once.
+    let ev =
+        serde_json::json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let (status, body, _) = d.call(ev.clone()).await;
+    assert_eq!((status, body.as_str()), (200, r#"{"silent":["home"]}"#));
+    let (_, body, _) = d.call(ev).await;
+    assert_eq!(body, r#"{"silent":[]}"#);
+    assert_eq!(d.alerts(), ["ec2-dns: host home went silent"]);
+    // Back, it finds its name taken, and its alert is cleared.
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "nohost");
+    assert_eq!(d.host("home").alerted.as_deref(), Some("silent"));
+}
+
+#[tokio::test]
+async fn an_unchanged_update_refreshes_the_lease_only_when_due() {
+    let d = Ddns::new();
+    let lease = HostOptions {
+        lease: 4000,
+        ..HostOptions::default()
+    };
+    let secret = d.add("home", &[HOME], lease).await;
+    d.update("home", &secret, &q(HOME), ROUTER).await;
+    let first = d.host("home").updated;
+    d.w.advance(600);
+    d.w.faults.reset_calls();
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("nochg {ROUTER}")
+    );
+    assert_eq!(d.w.faults.writes(), 0);
+    assert_eq!(d.host("home").updated, first);
+    d.w.advance(500);
+    d.w.faults.reset_calls();
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("nochg {ROUTER}")
+    );
+    assert_eq!(d.w.faults.calls(), [Op::LoadLocks, Op::TouchHost]);
+    assert_eq!(d.host("home").updated, first + 1100);
+}
+
+#[tokio::test]
+async fn a_failing_update_answers_dnserr_alerts_once_and_the_next_one_recovers() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let f =
+        d.w.faults
+            .fail(Op::ChangeResourceRecordSets, Phase::Before, 2);
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "dnserr");
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "dnserr");
+    assert_eq!(f.fired(), 2);
+    assert_eq!(d.alerts(), ["ec2-dns: updates of host home fail"]);
+    assert_eq!(d.host("home").alerted.as_deref(), Some("failing"));
+    d.w.assert_marked();
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    assert_eq!(
+        d.alerts(),
+        [
+            "ec2-dns: updates of host home fail",
+            "ec2-dns: host home recovered"
+        ]
+    );
+    assert_eq!(d.host("home").alerted, None);
+    d.w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_route53_failure_after_the_lock_write_is_repaired_by_the_schedule() {
+    // The change may or may not have landed: the host's item already holds the new address
+    // (written with the lock), so the scheduled reconcile finishes the job.
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let f =
+        d.w.faults
+            .fail(Op::ChangeResourceRecordSets, Phase::After, 1);
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "dnserr");
+    assert_eq!(f.fired(), 1);
+    assert_eq!(d.host("home").ipv4, Some(ROUTER.parse().unwrap()));
+    d.w.advance(crate::engine::CHANGE_WINDOW + 60);
+    d.w.all().await;
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    d.w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_lock_table_failure_answers_911_and_writes_nothing() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let f = d.w.faults.fail(Op::LoadLocks, Phase::Before, 1);
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "911");
+    assert_eq!(f.fired(), 1);
+    assert_eq!(d.w.a(HOME), None);
+}
+
+#[tokio::test]
+async fn the_reflector_answers_the_callers_address_and_cloudfront_only_when_proved() {
+    let d = Ddns::with(EndpointConfig {
+        origin_secret: Some("s3cret-origin".into()),
+    });
+    let (status, body, _) = d.call(event("GET", "/checkip", "", &[], ROUTER)).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Current IP Address: 198.51.100.7\n")
+    );
+    let (_, body, _) = d.call(event("GET", "/checkip.json", "", &[], ROUTER)).await;
+    assert_eq!(body, r#"{"ip":"198.51.100.7"}"#);
+    let viewer = [("cloudfront-viewer-address", "[2001:db8::44]:51000")];
+    let (_, body, _) = d
+        .call(event("GET", "/checkip", "", &viewer, "130.176.0.1"))
+        .await;
+    assert_eq!(
+        body, "Current IP Address: 130.176.0.1\n",
+        "not proved: the header is ignored"
+    );
+    let proved = [
+        ("cloudfront-viewer-address", "203.0.113.44:51000"),
+        ("x-origin-verify", "s3cret-origin"),
+    ];
+    let (_, body, _) = d
+        .call(event("GET", "/checkip", "", &proved, "130.176.0.1"))
+        .await;
+    assert_eq!(body, "Current IP Address: 203.0.113.44\n");
+    let (status, _, _) = d.call(event("GET", "/elsewhere", "", &[], ROUTER)).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = d
+        .call(event("DELETE", "/nic/update", "", &[], ROUTER))
+        .await;
+    assert_eq!(status, 405);
+}
+
+#[tokio::test]
+async fn the_aws_sample_protocol_works_unchanged_for_a_host_that_opts_in() {
+    let d = Ddns::new();
+    let sample = HostOptions {
+        sample: true,
+        ..HostOptions::default()
+    };
+    let secret = d.add("pi", &[HOME], sample).await;
+    assert_eq!(
+        d.ep.secrets
+            .secrets
+            .lock()
+            .unwrap()
+            .get(&HostName::parse("pi").unwrap()),
+        Some(&secret),
+        "kept in SSM, not in the lock table"
+    );
+    let (status, body, _) = d.call(event("GET", "/", "mode=get", &[], ROUTER)).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        serde_json::json!({"return_status": "success", "return_message": ROUTER})
+    );
+    let hash = protocol::sample_token(ROUTER, HOME, &secret);
+    let set = format!("mode=set&hostname={HOME}&hash={hash}");
+    let (status, body, _) = d.call(event("GET", "/", &set, &[], ROUTER)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    let (status, _, _) = d.call(event("GET", "/", &set, &[], ROUTER)).await;
+    assert_eq!(status, 200);
+    // The token is bound to the address: replayed from elsewhere it fails.
+    let (status, _, _) = d.call(event("GET", "/", &set, &[], "203.0.113.3")).await;
+    assert_eq!(status, 403);
+    let bad = format!("mode=set&hostname={HOME}&hash={}", "0".repeat(64));
+    let (status, body, _) = d.call(event("GET", "/", &bad, &[], ROUTER)).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(d.host("pi").failures, 2);
+    let (status, _, _) = d.call(event("GET", "/", "mode=other", &[], ROUTER)).await;
+    assert_eq!(status, 400);
+    // A host that did not opt in cannot be reached this way.
+    let plain = d
+        .add("plain", &["plain.dyn.example.com"], HostOptions::default())
+        .await;
+    let hash = protocol::sample_token(ROUTER, "plain.dyn.example.com", &plain);
+    let set = format!("mode=set&hostname=plain.dyn.example.com&hash={hash}");
+    let (status, _, _) = d.call(event("GET", "/", &set, &[], ROUTER)).await;
+    assert_eq!(status, 403);
+    assert_eq!(d.w.a("plain.dyn.example.com"), None);
+}
+
+#[tokio::test]
+async fn rotating_a_secret_stops_the_old_one_and_removing_a_host_releases_its_names() {
+    let d = Ddns::new();
+    let old = d.add("home", &[HOME], HostOptions::default()).await;
+    d.update("home", &old, &q(HOME), ROUTER).await;
+    let new = admin::rotate(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("home").unwrap(),
+    )
+    .await
+    .unwrap()
+    .secret;
+    assert_ne!(old, new);
+    assert_eq!(d.update("home", &old, &q(HOME), ROUTER).await, "badauth");
+    assert_eq!(
+        d.update("home", &new, &q(HOME), ROUTER).await,
+        format!("nochg {ROUTER}")
+    );
+    let rows = admin::list(&d.ep.rec.locks).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(
+        !serde_json::to_string(&rows).unwrap().contains("argon2"),
+        "never the hash"
+    );
+    admin::remove(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("home").unwrap(),
+    )
+    .await
+    .unwrap();
+    // The operator CLI reconciles the host at once; a removed host is gone.
+    d.w.run(crate::engine::Request {
+        scope: Scope::Owners([Owner::Host(HostName::parse("home").unwrap())].into()),
+        verify_dns: true,
+        dry_run: false,
+        deadline: None,
+    })
+    .await;
+    assert_eq!(d.w.a(HOME), None);
+    assert_eq!(d.w.owner(HOME), None);
+    assert_eq!(d.update("home", &new, &q(HOME), ROUTER).await, "badauth");
+    d.w.assert_invariants();
+}
+
+#[tokio::test]
+async fn credentials_are_checked_when_they_are_made() {
+    let d = Ddns::new();
+    let allowed = d.ep.rec.config.allowed_domains.clone();
+    assert!(admin::check_names(&[], &allowed).is_err());
+    let outside = admin::check_names(&[name("a.example.org")], &allowed).unwrap_err();
+    assert!(
+        outside.to_string().contains("not below an allowed domain"),
+        "{outside}"
+    );
+    let many: Vec<Fqdn> = (0..21)
+        .map(|i| name(&format!("h{i}.dyn.example.com")))
+        .collect();
+    assert!(admin::check_names(&many, &allowed).is_err());
+    d.add("home", &[HOME], HostOptions::default()).await;
+    let again = admin::add(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("home").unwrap(),
+        [name(HOME)].into(),
+        &HostOptions::default(),
+        0,
+    )
+    .await
+    .unwrap_err();
+    assert!(again.to_string().contains("exists"), "{again}");
+    assert!(d.host("home").password.starts_with("$argon2id$"));
+}
+
+#[tokio::test]
+async fn a_stopped_instance_holding_a_name_is_not_seen_here_and_keeps_it_until_the_reconciler_acts()
+{
+    // The endpoint has no EC2 rights: a holder it cannot observe keeps the name.
+    let d = Ddns::new();
+    d.w.launch(1, HOME);
+    d.w.event(&[1]).await;
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    d.w.set_state(1, InstanceState::Stopped);
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "nohost");
+    assert_eq!(d.w.owner(HOME), Some(owner(1)));
+    // Once the reconciler releases it (the stop event), the host's next update takes it.
+    d.w.event(&[1]).await;
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    d.w.assert_invariants();
+}

@@ -1,0 +1,421 @@
+//! Hosts outside AWS (a home router, an office line) that keep names through the DDNS
+//! endpoint: their credentials, the rules their updates follow, and how a host looks to the
+//! decisions (as an owner that "runs" while its lease lasts, so that one set of ownership
+//! rules serves instances and hosts alike).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::model::{Instance, InstanceState, Owner};
+use crate::name::Fqdn;
+
+/// The name of a host credential (the dyndns2 user name): 1–63 lowercase letters, digits
+/// and hyphens, not starting or ending with a hyphen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostName(String);
+
+impl HostName {
+    pub fn parse(raw: &str) -> Result<HostName, String> {
+        let ok = (1..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if ok {
+            Ok(HostName(raw.to_string()))
+        } else {
+            Err(format!(
+                "{:?} is not a host name (1-63 of a-z 0-9 -, not starting or ending with -)",
+                crate::status_tag::printable(raw)
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Most names one host credential may update (dyndns2's own limit per request is 20).
+pub const MAX_HOST_NAMES: usize = 20;
+/// How often a host's lease is refreshed when its addresses do not change: a fraction of
+/// the lease, so that an unchanged update usually writes nothing.
+pub const LEASE_REFRESH_FRACTION: i64 = 4;
+
+/// A host credential and what its last updates left, as the lock table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRecord {
+    pub name: HostName,
+    /// Compare-and-swap counter of the item.
+    pub version: u64,
+    /// The names this credential may update.
+    pub names: BTreeSet<Fqdn>,
+    /// PHC string of the password (a slow salted hash); never the password.
+    pub password: String,
+    /// The AWS serverless DDNS sample's protocol is allowed (its shared secret is kept
+    /// encrypted in SSM, never here).
+    pub sample: bool,
+    /// Addresses must be the caller's own (default); `false` lets the caller name any.
+    pub bound: bool,
+    /// Seconds after the last update after which the host's names are released (0: never).
+    pub lease: i64,
+    /// The addresses of the last accepted update.
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+    /// Epoch seconds of the last accepted update (0: never updated).
+    pub updated: i64,
+    /// Epoch seconds the credential was created (orders hosts among claimants).
+    pub created: i64,
+    /// Failed logins in the current window, when the window began, and until when the
+    /// credential is locked out.
+    pub failures: u32,
+    pub failed_since: i64,
+    pub locked_until: i64,
+    /// The alert last sent about this host (`failing`, `silent`), cleared on recovery.
+    pub alerted: Option<String>,
+}
+
+impl HostRecord {
+    pub fn owner(&self) -> Owner {
+        Owner::Host(self.name.clone())
+    }
+
+    /// Whether the lease still holds at `now`.
+    pub fn live(&self, now: i64) -> bool {
+        self.updated > 0 && (self.lease == 0 || now < self.updated + self.lease)
+    }
+
+    /// The host as the decisions see an owner: "running" while its lease holds, with its
+    /// last addresses (public only: a host has no private address in a VPC), claiming its
+    /// names.
+    pub fn as_instance(&self, now: i64) -> Instance {
+        let names: Vec<&str> = self.names.iter().map(Fqdn::as_str).collect();
+        Instance {
+            owner: self.owner(),
+            state: if self.live(now) {
+                InstanceState::Running
+            } else {
+                InstanceState::Stopped
+            },
+            launch_time: self.created,
+            name_tag: Some(names.join(",")),
+            status_tag: None,
+            public_ipv4: self.ipv4,
+            private_ipv4: None,
+            ipv6: self.ipv6.into_iter().collect(),
+        }
+    }
+
+    /// The record once `touch` is applied (what the table's update expression does).
+    pub fn apply(&mut self, touch: &crate::lock::HostTouch) {
+        if let Some((v4, v6, at)) = touch.addresses {
+            (self.ipv4, self.ipv6, self.updated) = (v4, v6, at);
+        }
+        if let Some(at) = touch.refreshed {
+            self.updated = at;
+        }
+        if let Some(alerted) = &touch.alerted {
+            self.alerted = alerted.clone();
+        }
+        if let Some(f) = touch.failure {
+            (self.failures, self.failed_since, self.locked_until) =
+                (f.failures, f.failed_since, f.locked_until);
+        }
+    }
+
+    /// Whether an unchanged update should still refresh the lease.
+    pub fn lease_due(&self, now: i64) -> bool {
+        self.lease > 0 && now - self.updated >= self.lease / LEASE_REFRESH_FRACTION
+    }
+}
+
+/// The addresses an update asks for, once checked against the binding rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Addresses {
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+impl Addresses {
+    /// `myip` as routers send it: one address or two (`v4,v6`), at most one per family.
+    pub fn parse(raw: &str) -> Result<Addresses, String> {
+        let mut out = Addresses::default();
+        for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part.parse::<IpAddr>() {
+                Ok(IpAddr::V4(a)) if out.ipv4.is_none() => out.ipv4 = Some(a),
+                Ok(IpAddr::V6(a)) if out.ipv6.is_none() => out.ipv6 = Some(a),
+                Ok(_) => return Err(format!("{raw:?} names two addresses of one family")),
+                Err(_) => {
+                    return Err(format!(
+                        "{:?} is not an IP address",
+                        crate::status_tag::printable(part)
+                    ))
+                }
+            }
+        }
+        if out.ipv4.is_none() && out.ipv6.is_none() {
+            return Err("no address".into());
+        }
+        Ok(out)
+    }
+
+    /// The caller's own address, as the only address.
+    pub fn of(source: IpAddr) -> Addresses {
+        match source {
+            IpAddr::V4(a) => Addresses {
+                ipv4: Some(a),
+                ipv6: None,
+            },
+            IpAddr::V6(a) => match a.to_ipv4_mapped() {
+                Some(v4) => Addresses {
+                    ipv4: Some(v4),
+                    ipv6: None,
+                },
+                None => Addresses {
+                    ipv4: None,
+                    ipv6: Some(a),
+                },
+            },
+        }
+    }
+
+    /// The addresses as the protocol echoes them: `v4`, `v6` or `v4,v6`.
+    pub fn shown(&self) -> String {
+        let parts: Vec<String> = self
+            .ipv4
+            .map(|a| a.to_string())
+            .into_iter()
+            .chain(self.ipv6.map(|a| a.to_string()))
+            .collect();
+        parts.join(",")
+    }
+}
+
+/// Why an address may not be written for this caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unbound(pub String);
+
+/// The binding rule. A bound host (the default) may write only the address its request
+/// came from: an IPv4 address must be the request's source when the request came over
+/// IPv4, an IPv6 address the source when it came over IPv6, and an address of the other
+/// family than the request's cannot be checked and is refused. An unbound host (its
+/// operator's explicit choice) may write any public address.
+pub fn check_binding(asked: Addresses, source: IpAddr, bound: bool) -> Result<Addresses, Unbound> {
+    for a in asked
+        .ipv4
+        .map(IpAddr::V4)
+        .into_iter()
+        .chain(asked.ipv6.map(IpAddr::V6))
+    {
+        if !usable(a) {
+            return Err(Unbound(format!("{a} is not a public unicast address")));
+        }
+    }
+    if !bound {
+        return Ok(asked);
+    }
+    let source = match source {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    let same = |a: IpAddr| a == source;
+    if let Some(a) = asked.ipv4 {
+        if !same(IpAddr::V4(a)) {
+            return Err(Unbound(format!(
+                "{a} is not the address the request came from ({source})"
+            )));
+        }
+    }
+    if let Some(a) = asked.ipv6 {
+        if !same(IpAddr::V6(a)) {
+            return Err(Unbound(format!(
+                "{a} is not the address the request came from ({source})"
+            )));
+        }
+    }
+    Ok(asked)
+}
+
+/// Addresses a name may point at: not unspecified, broadcast, multicast or link-local.
+/// Private and loopback ranges are allowed: an office may publish a LAN address on purpose
+/// (an unbound host), and a bound host can only name where its request came from anyway.
+/// A public unicast address: not private, loopback, link-local, multicast or unspecified
+/// (names published here are for the internet; a LAN address belongs in a private zone).
+fn usable(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => {
+            !(v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_link_local()
+                || v4.is_private()
+                || v4.is_loopback())
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_unspecified()
+                || v6.is_multicast()
+                || v6.is_loopback()
+                || (first & 0xffc0) == 0xfe80
+                || (first & 0xfe00) == 0xfc00
+                || v6.to_ipv4_mapped().is_some())
+        }
+    }
+}
+
+/// The lockout policy: after [`LOCKOUT_AFTER`] failed logins within [`LOCKOUT_WINDOW`]
+/// seconds a credential is locked out for [`LOCKOUT_FOR`] seconds (answered `abuse`
+/// without even checking the password), then starts afresh.
+pub const LOCKOUT_AFTER: u32 = 5;
+pub const LOCKOUT_WINDOW: i64 = 900;
+pub const LOCKOUT_FOR: i64 = 900;
+
+/// What a failed login does to a credential's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Failure {
+    pub failures: u32,
+    pub failed_since: i64,
+    pub locked_until: i64,
+}
+
+/// The counters after one more failed login at `now`.
+pub fn after_failure(host: &HostRecord, now: i64) -> Failure {
+    let fresh = now - host.failed_since >= LOCKOUT_WINDOW;
+    let failures = if fresh { 1 } else { host.failures + 1 };
+    Failure {
+        failures,
+        failed_since: if fresh { now } else { host.failed_since },
+        locked_until: if failures >= LOCKOUT_AFTER {
+            now + LOCKOUT_FOR
+        } else {
+            host.locked_until
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host() -> HostRecord {
+        HostRecord {
+            name: HostName::parse("home").unwrap(),
+            version: 1,
+            names: [Fqdn::parse("home.dyn.example.com").unwrap()].into(),
+            password: String::new(),
+            sample: false,
+            bound: true,
+            lease: 3600,
+            ipv4: Some(Ipv4Addr::new(198, 51, 100, 7)),
+            ipv6: None,
+            updated: 1_000,
+            created: 10,
+            failures: 0,
+            failed_since: 0,
+            locked_until: 0,
+            alerted: None,
+        }
+    }
+
+    #[test]
+    fn host_names_are_checked() {
+        assert!(HostName::parse("home-router-2").is_ok());
+        for bad in ["", "-a", "a-", "Home", "a b", "a.b", &"a".repeat(64), "é"] {
+            assert!(HostName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_host_runs_while_its_lease_holds_with_public_addresses_only() {
+        let h = host();
+        assert_eq!(h.as_instance(4_599).state, InstanceState::Running);
+        assert_eq!(h.as_instance(4_600).state, InstanceState::Stopped);
+        let i = h.as_instance(2_000);
+        assert_eq!((i.public_ipv4, i.private_ipv4), (h.ipv4, None));
+        assert_eq!(i.name_tag.as_deref(), Some("home.dyn.example.com"));
+        assert_eq!(i.owner.to_string(), "host/home");
+        let never = HostRecord {
+            updated: 0,
+            ..host()
+        };
+        assert_eq!(never.as_instance(0).state, InstanceState::Stopped);
+        let forever = HostRecord { lease: 0, ..host() };
+        assert_eq!(
+            forever.as_instance(i64::MAX / 2).state,
+            InstanceState::Running
+        );
+        assert!(!host().lease_due(1_899) && host().lease_due(1_900));
+    }
+
+    #[test]
+    fn myip_holds_one_address_per_family() {
+        let a = Addresses::parse("203.0.113.9, 2001:db8::9").unwrap();
+        assert_eq!(a.shown(), "203.0.113.9,2001:db8::9");
+        for bad in [
+            "",
+            "x",
+            "203.0.113.9,203.0.113.10",
+            "2001:db8::1,2001:db8::2",
+            "1.2.3.4.5",
+        ] {
+            assert!(Addresses::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_bound_host_writes_only_the_address_its_request_came_from() {
+        let v4: IpAddr = "203.0.113.9".parse().unwrap();
+        let v6: IpAddr = "2001:db8::9".parse().unwrap();
+        let own4 = Addresses::parse("203.0.113.9").unwrap();
+        let other4 = Addresses::parse("203.0.113.10").unwrap();
+        let own6 = Addresses::parse("2001:db8::9").unwrap();
+        let both = Addresses::parse("203.0.113.9,2001:db8::9").unwrap();
+        assert_eq!(check_binding(own4, v4, true), Ok(own4));
+        assert!(check_binding(other4, v4, true).is_err());
+        assert_eq!(check_binding(own6, v6, true), Ok(own6));
+        assert!(
+            check_binding(both, v4, true).is_err(),
+            "the IPv6 cannot be checked over IPv4"
+        );
+        assert_eq!(
+            check_binding(both, v4, false),
+            Ok(both),
+            "an unbound host may name any"
+        );
+        let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
+        assert_eq!(check_binding(own4, mapped, true), Ok(own4));
+        let multicast = Addresses::parse("224.0.0.1").unwrap();
+        assert!(check_binding(multicast, v4, false).is_err());
+    }
+
+    #[test]
+    fn five_failures_within_the_window_lock_a_credential_out() {
+        let mut h = host();
+        for i in 0..4 {
+            let f = after_failure(&h, 10_000 + i);
+            assert_eq!(f.locked_until, 0);
+            (h.failures, h.failed_since, h.locked_until) =
+                (f.failures, f.failed_since, f.locked_until);
+        }
+        let f = after_failure(&h, 10_010);
+        assert_eq!((f.failures, f.locked_until), (5, 10_010 + LOCKOUT_FOR));
+        // A failure after the window starts a new count.
+        let later = after_failure(
+            &HostRecord {
+                failures: 4,
+                failed_since: 10_000,
+                ..host()
+            },
+            10_000 + LOCKOUT_WINDOW,
+        );
+        assert_eq!((later.failures, later.locked_until), (1, 0));
+    }
+}
