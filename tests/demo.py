@@ -4,8 +4,10 @@
 Three instances: web-1 and web-2 both want web.dyn.example.com, api-1 wants
 api.dyn.example.com. The story: they start (first owner wins, the other is told of the
 conflict), the owner stops (the name is handed over), someone deletes a record behind
-ec2-dns's back (a dry run shows the repair, a manual reconcile makes it), and finally
-everything is terminated (records and locks are gone).
+ec2-dns's back (a dry run shows the repair, a manual reconcile makes it), a home router
+keeps home.dyn.example.com through the DDNS endpoint (ddclient when it is installed, plain
+HTTP otherwise), and finally every instance is terminated (their records and locks are
+gone; the router's name stays).
 
 After each step the demo prints the DNS table, each instance's status tag, the report of
 the invocation and the AWS calls the proxy counted, then checks the final state against
@@ -17,10 +19,16 @@ Ctrl-C included.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -43,6 +51,8 @@ from harness import (  # noqa: E402
 DOMAIN = "dyn.example.com"
 WEB = f"web.{DOMAIN}"
 API = f"api.{DOMAIN}"
+HOME = f"home.{DOMAIN}"
+ROUTER = "198.51.100.7"  # the home line's public address, as the endpoint sees the router
 LOCK_TABLE = "ec2-dns-locks"
 TTL = 60
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +72,8 @@ class Demo:
         self.moto: MotoServer | None = None
         self.proxy: AwsProxy | None = None
         self.fn: Ec2DnsFunction | None = None
+        self.ddns: Ec2DnsFunction | None = None
+        self.front = None
         self.world: World | None = None
         self.failures: list[str] = []
         self.names: dict[str, str] = {}  # instance id -> label
@@ -93,7 +105,7 @@ class Demo:
         print(f"  ec2-dns started: {self.binary}\n")
 
     def stop(self) -> None:
-        for thing in (self.fn, self.proxy, self.moto):
+        for thing in (self.front, self.ddns, self.fn, self.proxy, self.moto):
             if thing is not None:
                 try:
                     thing.stop()
@@ -142,8 +154,9 @@ class Demo:
             print(f"     {c['action']:6} {c['name']:22} {c['type']:4} {zone:7} "
                   f"{','.join(c['values']) or '-'}{old}  [{self.label(c.get('instance'))}]")
         for c in report.get("conflicts", []):
-            owner = self.label(c["owner"]) if c.get("owner") else "a record ec2-dns did not write"
-            print(f"     CONFLICT {c['name']} wanted by {self.label(c['instance'])}, held by {owner}")
+            holder = (self.holder_label(c["holder"]) if c.get("holder")
+                      else "a record ec2-dns did not write")
+            print(f"     CONFLICT {c['name']} wanted by {self.label(c['instance'])}, held by {holder}")
         for s in report.get("skipped", []):
             print(f"     SKIPPED {s['name']} of {self.label(s['instance'])}: {s['reason']}")
         for f in report.get("failed", []):
@@ -269,7 +282,9 @@ class Demo:
         self.check_owner(API, self.api1)
         self.check_owner(WEB, self.web2)
 
-        self.step("Everything is terminated: records and locks are gone")
+        self.home_router()
+
+        self.step("Every instance is terminated: their records and locks are gone")
         for iid in self.names:
             w.terminate(iid)
         batch = sqs_event([ec2_state_change(iid, "terminated") for iid in self.names])
@@ -278,10 +293,88 @@ class Demo:
         self.show()
         self.check_gone(WEB)
         self.check_gone(API)
-        held = w.held_locks()
-        listed = {k: v for k, v in w.lock_items().items() if k.startswith("owner#") and v.get("names")}
-        self.check("no name is held and no owner index lists one", not held and not listed,
+        held = {k for k, v in w.held_locks().items() if not v["owner"].startswith("host/")}
+        listed = {k for k, v in w.lock_items().items()
+                  if k.startswith("owner#") and not k.startswith("owner#host/") and v.get("names")}
+        self.check("no instance holds a name and no owner index lists one", not held and not listed,
                    f"found {sorted(held)} {sorted(listed)}")
+        self.check("the router keeps its name", w.records(self.public).get((HOME, "A"))
+                   == (TTL, [ROUTER]), f"found {w.records(self.public).get((HOME, 'A'))}")
+
+    # ------------------------------------------------------------------ the home router
+    def ctl(self, *args: str) -> str:
+        """The operator CLI, run as an operator would against the same (emulated) AWS."""
+        binary = Path(self.binary).with_name("ec2-dns-ctl")
+        env = {"PATH": "/usr/bin:/bin", "HOME": tempfile.gettempdir(), "AWS_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL": self.proxy.url, "AWS_ACCESS_KEY_ID": "testing",
+               "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+               "LOCK_TABLE": LOCK_TABLE}
+        p = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True,
+                           timeout=60)
+        if p.returncode != 0:
+            raise Abort(f"ec2-dns-ctl {' '.join(args)} failed:\n{p.stderr}")
+        return p.stdout
+
+    def router_update(self, password: str) -> str:
+        """One update as the router sends it: with ddclient when it is installed."""
+        ddclient = shutil.which("ddclient")
+        if not ddclient:
+            auth = base64.b64encode(f"home-router:{password}".encode()).decode()
+            req = urllib.request.Request(f"{self.front.url}/nic/update?hostname={HOME}",
+                                         headers={"Authorization": f"Basic {auth}"})
+            print(f"-> GET /nic/update?hostname={HOME} (ddclient is not installed: plain HTTP)")
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.read().decode().strip()
+        work = Path(tempfile.mkdtemp(prefix="ec2dns-ddclient-"))
+        conf = work / "ddclient.conf"
+        conf.write_text(f"ssl=no\ncache={work / 'cache'}\n"
+                        f"use=web, web={self.front.url}/checkip\nprotocol=dyndns2\n"
+                        f"server=127.0.0.1:{self.front.port}\nlogin=home-router\n"
+                        f"password='{password}'\n{HOME}\n")
+        conf.chmod(0o600)
+        print("-> ddclient -foreground -force -daemon=0 (protocol dyndns2)")
+        p = subprocess.run([ddclient, "-file", str(conf), "-foreground", "-force", "-daemon=0",
+                            "-verbose", "-noquiet"], capture_output=True, text=True, timeout=60)
+        lines = [ln for ln in (p.stdout + p.stderr).splitlines()
+                 if ln.startswith(("SUCCESS", "FAILED", "WARNING"))]
+        for ln in lines:
+            print(f"   ddclient: {ln}")
+        shutil.rmtree(work, ignore_errors=True)
+        return " ".join(lines)
+
+    def home_router(self) -> None:
+        from harness.http_front import FunctionUrlFront
+        w = self.world
+        self.step("A home router keeps home.dyn.example.com through the DDNS endpoint")
+        issued = json.loads(self.ctl("host", "add", "home-router", "--names", HOME, "--json"))
+        print(f"-> ec2-dns-ctl host add home-router --names {HOME}: a secret, shown once")
+        binary = Path(self.binary).with_name("ec2-dns-ddns")
+        self.ddns = Ec2DnsFunction(self.proxy.url, {"LOCK_TABLE": LOCK_TABLE},
+                                   command=[str(binary)]).start().wait_ready()
+        self.front = FunctionUrlFront(self.ddns, source_ip=ROUTER).start()
+        print(f"   endpoint (its function URL) on {self.front.url}; the router's line is {ROUTER}")
+        answer = self.router_update(issued["secret"])
+        self.show()
+        self.check("the router's update is answered good", "good" in answer, answer)
+        self.check(f"{HOME} public A -> the router's address",
+                   w.records(self.public).get((HOME, "A")) == (TTL, [ROUTER]),
+                   f"found {w.records(self.public).get((HOME, 'A'))}")
+        marker = w.marker(self.public, HOME) or {}
+        self.check(f"{HOME} marked as host/home-router's", marker.get("owner") == "host/home-router",
+                   f"found {marker}")
+        self.proxy.reset_calls()
+        answer = self.router_update(issued["secret"])
+        calls = self.proxy.calls()
+        print(f"   AWS calls of the second update: {calls}")
+        self.check("the same address again is nochg and writes nothing",
+                   ("nochg" in answer or "already" in answer)
+                   and not any(k in WRITES for k in calls), f"{answer} {calls}")
+        w.set_tags(self.api1, {"dnsname": f"{API},{HOME}"})
+        self.invoke("EC2 tag change: api-1 also asks for home", ec2_state_change(self.api1, "running"))
+        status = w.status_tag(self.api1) or ""
+        self.check("an instance cannot take the router's name",
+                   f"conflict: {HOME} is owned by host/home-router" in status, f"found {status!r}")
 
 
 WRITES = WRITE_CALLS

@@ -60,6 +60,7 @@ class World:
         self.route53 = boto_client("route53", moto_url)
         self.dynamodb = boto_client("dynamodb", moto_url)
         self.sqs = boto_client("sqs", moto_url)
+        self.ssm = boto_client("ssm", moto_url)
         self.lock_table = lock_table
 
     # ---------------------------------------------------------------- DynamoDB

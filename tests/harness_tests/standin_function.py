@@ -1,7 +1,9 @@
 """A tiny stand-in function speaking the Lambda Runtime API, for testing the runtime host.
 
 Payloads: {"echo": x} answers x; {"fail": "Type"} answers with an error of that type;
-{"env": true} answers the environment it sees; {"exit": n} exits with code n.
+{"env": true} answers the environment it sees; {"exit": n} exits with code n. A function URL
+event (it has "rawPath") is answered with an HTTP response whose body is the event as JSON
+(path /fail: an error; path /binary: a base64-encoded body).
 With STANDIN_FAIL_INIT set it reports an init error naming it and exits 1.
 """
 
@@ -35,6 +37,20 @@ def main():
                 "Lambda-Runtime-Trace-Id")}
             event = json.loads(r.read())
         print(json.dumps({"level": "INFO", "message": "invoked", "requestId": rid}), flush=True)
+        if isinstance(event, dict) and "rawPath" in event:
+            if event["rawPath"] == "/fail":
+                post(f"/invocation/{rid}/error", {"errorType": "Boom", "errorMessage": "asked"},
+                     {"Lambda-Runtime-Function-Error-Type": "Boom"})
+                continue
+            if event["rawPath"] == "/binary":
+                answer = {"statusCode": 200, "isBase64Encoded": True, "body": "AAEC/w==",
+                          "headers": {"content-type": "application/octet-stream"}}
+            else:
+                answer = {"statusCode": 201, "headers": {"content-type": "application/json",
+                                                         "x-answer": "yes"},
+                          "body": json.dumps(event)}
+            post(f"/invocation/{rid}/response", answer)
+            continue
         if isinstance(event, dict) and "exit" in event:
             sys.exit(event["exit"])
         if isinstance(event, dict) and "fail" in event:

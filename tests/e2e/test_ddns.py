@@ -1,0 +1,181 @@
+"""The DDNS endpoint end to end: the real `ec2-dns-ddns` binary behind a function URL served
+on 127.0.0.1, against the emulator through the strict proxy, updated by Debian's own
+`ddclient` and `inadyn` as a home router would run them.
+
+Every client connects from 127.0.0.1; the front reports the router's public address
+(ROUTER) as the caller's, as a function URL would for a request from the internet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness import Ec2DnsFunction, ec2_state_change
+from harness.http_front import FunctionUrlFront
+
+HOME = "home.dyn.example.com"
+ROUTER = "198.51.100.7"
+USER = "home-router"
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if not path:
+        pytest.fail(f"{name} is not installed: apt-get install -y ddclient inadyn (CI does)",
+                    pytrace=False)
+    return path
+
+
+@pytest.fixture
+def endpoint(proxy, world, ec2_dns_bin, tmp_path):
+    binary = Path(ec2_dns_bin).with_name("ec2-dns-ddns")
+    if not binary.exists():
+        pytest.fail(f"{binary} not found: run `cargo build`", pytrace=False)
+    workdir = tmp_path / "ddns"
+    workdir.mkdir()
+    fn = Ec2DnsFunction(proxy.url, {"LOCK_TABLE": world.lock_table}, command=[str(binary)],
+                        workdir=str(workdir)).start().wait_ready()
+    front = FunctionUrlFront(fn, source_ip=ROUTER).start()
+    yield front
+    front.stop()
+    fn.stop()
+    tail = fn.log_tail(40)
+    if tail:
+        print(f"--- ec2-dns-ddns output ---\n{tail}")
+
+
+def add_host(ctl, *extra: str) -> str:
+    issued = json.loads(ctl("host", "add", USER, "--names", HOME, "--json", *extra).stdout)
+    assert issued["host"] == USER and issued["names"] == [HOME]
+    return issued["secret"]
+
+
+def ddclient(front: FunctionUrlFront, tmp_path: Path, password: str, name: str = HOME):
+    conf = tmp_path / "ddclient.conf"
+    conf.write_text(
+        "daemon=0\n"
+        "ssl=no\n"
+        f"cache={tmp_path / 'ddclient.cache'}\n"
+        f"use=web, web=http://127.0.0.1:{front.port}/checkip\n"
+        "protocol=dyndns2\n"
+        f"server=127.0.0.1:{front.port}\n"
+        f"login={USER}\n"
+        f"password='{password}'\n"
+        f"{name}\n")
+    conf.chmod(0o600)
+    try:
+        # -daemon=0 on the command line: ddclient 3.10 ignores `daemon=0` in the file and
+        # would sleep for a minute and update again.
+        p = subprocess.run([_tool("ddclient"), "-file", str(conf), "-foreground", "-force",
+                            "-daemon=0", "-verbose", "-noquiet"],
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"ddclient did not finish:\n{e.output}\n{e.stderr}") from None
+    return p.stdout + p.stderr
+
+
+def answers(front: FunctionUrlFront) -> list[str]:
+    """What the endpoint was asked at /nic/update, as (query) strings."""
+    return [e["rawQueryString"] for e in front.requests if e["rawPath"] == "/nic/update"]
+
+
+def test_ddclient_publishes_the_routers_address_and_a_second_run_writes_nothing(
+        world, dyn, ctl, endpoint, proxy, tmp_path):
+    secret = add_host(ctl)
+    out = ddclient(endpoint, tmp_path, secret)
+    assert "good" in out, out
+    assert answers(endpoint) == [f"system=dyndns&hostname={HOME}&myip={ROUTER}"]
+    assert world.records(dyn.public)[(HOME, "A")][1] == [ROUTER]
+    marker = world.marker(dyn.public, HOME)
+    assert marker["owner"] == f"host/{USER}", marker
+    assert world.lock(HOME)["owner"] == f"host/{USER}"
+    assert (HOME, "A") not in world.records(dyn.private), "a host has no private address"
+
+    proxy.reset_calls()
+    out = ddclient(endpoint, tmp_path, secret)
+    assert "nochg" in out or "already" in out, out
+    assert proxy.write_calls() == {}, proxy.write_calls()
+    assert not any(k.startswith("route53:") for k in proxy.calls()), proxy.calls()
+
+    listed = json.loads(ctl("host", "list", "--json").stdout)
+    assert [(h["host"], h["ipv4"]) for h in listed] == [(USER, ROUTER)]
+    assert "argon2" not in json.dumps(listed)
+    # The reconciler agrees: a reconcile of everything keeps the host's record.
+    assert json.loads(ctl("plan", "--json").stdout)["changes"] == []
+
+
+def test_a_wrong_password_is_refused_and_nothing_is_written(world, dyn, ctl, endpoint, proxy,
+                                                              tmp_path):
+    add_host(ctl)
+    proxy.reset_calls()
+    out = ddclient(endpoint, tmp_path, "not-the-password")
+    assert "badauth" in out, out
+    assert not any(k.startswith("route53:Change") for k in proxy.calls())
+    assert world.lock(HOME) is None
+    assert world.lock_items()[f"host#{USER}"]["failures"] == 1
+
+
+def test_a_name_an_instance_holds_is_refused_to_the_host(world, dyn, ctl, endpoint, fn, tmp_path):
+    web = world.run_instance({"dnsname": HOME})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    secret = add_host(ctl)
+    out = ddclient(endpoint, tmp_path, secret)
+    assert "nohost" in out, out
+    assert world.holder(HOME) == web
+    assert world.records(dyn.public)[(HOME, "A")][1] == [world.public_ip(web)]
+
+
+def test_inadyn_updates_the_name_too(world, dyn, ctl, endpoint, tmp_path):
+    secret = add_host(ctl)
+    conf = tmp_path / "inadyn.conf"
+    conf.write_text(
+        "period = 300\n"
+        f"custom home {{\n"
+        "    ssl = false\n"
+        f"    username = {USER}\n"
+        f"    password = \"{secret}\"\n"
+        f"    ddns-server = \"127.0.0.1:{endpoint.port}\"\n"
+        "    ddns-path = \"/nic/update?hostname=%h&myip=%i\"\n"
+        f"    checkip-server = \"127.0.0.1:{endpoint.port}\"\n"
+        "    checkip-path = \"/checkip\"\n"
+        "    checkip-ssl = false\n"
+        f"    hostname = \"{HOME}\"\n"
+        "}\n")
+    conf.chmod(0o600)
+    cache = tmp_path / "inadyn-cache"
+    cache.mkdir()
+    p = subprocess.run([_tool("inadyn"), "-1", "--foreground", "-f", str(conf), "--cache-dir",
+                        str(cache), "-P", str(tmp_path / "inadyn.pid"), "-l", "debug"],
+                       capture_output=True, text=True, timeout=60)
+    assert world.records(dyn.public).get((HOME, "A"), (None, []))[1] == [ROUTER], \
+        p.stdout + p.stderr
+    assert answers(endpoint) == [f"hostname={HOME}&myip={ROUTER}"]
+
+
+def test_the_reflector_and_the_sample_protocol_over_http(world, dyn, ctl, endpoint):
+    import hashlib
+    import urllib.request
+
+    with urllib.request.urlopen(f"{endpoint.url}/checkip.json", timeout=10) as r:
+        assert json.loads(r.read()) == {"ip": ROUTER}
+    issued = json.loads(ctl("host", "add", "pi", "--names", HOME, "--sample", "--json").stdout)
+    token = hashlib.sha256(f"{ROUTER}{HOME}{issued['secret']}".encode()).hexdigest()
+    with urllib.request.urlopen(f"{endpoint.url}/?mode=set&hostname={HOME}&hash={token}",
+                                timeout=10) as r:
+        assert r.status == 201, r.read()
+    assert world.records(dyn.public)[(HOME, "A")][1] == [ROUTER]
+    # The secret is in SSM as a SecureString, not in the lock table.
+    param = world.ssm.get_parameter(Name="/ec2-dns/hosts/pi",
+                                                       WithDecryption=True)["Parameter"]
+    assert param["Type"] == "SecureString" and param["Value"] == issued["secret"]
+    assert issued["secret"] not in json.dumps(world.lock_items())
+    # Removing the host releases its name at once.
+    ctl("host", "remove", "pi")
+    assert world.lock(HOME).get("owner") is None
+    assert (HOME, "A") not in world.records(dyn.public)
