@@ -62,9 +62,12 @@ def boto_client(service: str, endpoint_url: str, config=None):
 class MotoServer:
     """One `moto_server -H 127.0.0.1 -p <free port>` subprocess."""
 
-    def __init__(self, log_dir: str | None = None):
+    def __init__(self, log_dir: str | None = None, command: list[str] | None = None):
+        """`command`: what starts the server, before `-H host -p port` (default: the
+        environment's `moto_server`)."""
         self.port: int | None = None
         self.proc: subprocess.Popen | None = None
+        self.command = command
         self._log_dir = log_dir or tempfile.mkdtemp(prefix="ec2dns-moto-")
         self._log = None
 
@@ -83,7 +86,8 @@ class MotoServer:
             self.port = free_port()
             self._log = open(os.path.join(self._log_dir, f"moto-{self.port}.log"), "wb")
             self.proc = subprocess.Popen(
-                [moto_server_executable(), "-H", LOOPBACK, "-p", str(self.port)],
+                [*(self.command or [moto_server_executable()]), "-H", LOOPBACK, "-p",
+                 str(self.port)],
                 stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 env=env, start_new_session=True,
             )
