@@ -57,8 +57,9 @@ endif
 demo: build venv ## the whole story against the embedded emulator
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/python tests/demo.py
 
-package: venv ## arm64 Lambda zip: target/lambda/ec2-dns/bootstrap.zip
+package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns-ddns
 
 clean: ## remove build output and the virtualenvs
 	$(CARGO) clean

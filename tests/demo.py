@@ -166,9 +166,12 @@ class Demo:
         return f"{self.names.get(iid, '?')} {iid}" if iid else "-"
 
     def holder_label(self, owner: str | None) -> str:
-        """A qualified owner (account/region/instance-id) as the demo names it."""
+        """A qualified owner (account/region/instance-id, or account/region/host/name) as
+        the demo names it."""
         if not owner:
             return "(none)"
+        if "/host/" in owner:
+            return "host/" + owner.rsplit("/", 1)[-1]
         return self.names.get(owner.rsplit("/", 1)[-1], owner)
 
     def show(self) -> None:
@@ -293,9 +296,9 @@ class Demo:
         self.show()
         self.check_gone(WEB)
         self.check_gone(API)
-        held = {k for k, v in w.held_locks().items() if not v["owner"].startswith("host/")}
+        held = {k for k, v in w.held_locks().items() if "/host/" not in v["owner"]}
         listed = {k for k, v in w.lock_items().items()
-                  if k.startswith("owner#") and not k.startswith("owner#host/") and v.get("names")}
+                  if k.startswith("owner#") and "/host/" not in k and v.get("names")}
         self.check("no instance holds a name and no owner index lists one", not held and not listed,
                    f"found {sorted(held)} {sorted(listed)}")
         self.check("the router keeps its name", w.records(self.public).get((HOME, "A"))
@@ -361,7 +364,8 @@ class Demo:
                    w.records(self.public).get((HOME, "A")) == (TTL, [ROUTER]),
                    f"found {w.records(self.public).get((HOME, 'A'))}")
         marker = w.marker(self.public, HOME) or {}
-        self.check(f"{HOME} marked as host/home-router's", marker.get("owner") == "host/home-router",
+        self.check(f"{HOME} marked as host home-router's (qualified by this deployment)",
+                   marker.get("owner") == "123456789012/us-east-1/host/home-router",
                    f"found {marker}")
         self.proxy.reset_calls()
         answer = self.router_update(issued["secret"])

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::model::{Instance, InstanceState, Owner};
+use crate::model::{Home, Instance, InstanceState, Owner};
 use crate::name::Fqdn;
 
 /// The name of a host credential (the dyndns2 user name): 1–63 lowercase letters, digits
@@ -84,8 +84,12 @@ pub struct HostRecord {
 }
 
 impl HostRecord {
-    pub fn owner(&self) -> Owner {
-        Owner::Host(self.name.clone())
+    /// The host as an owner of the deployment of `home`.
+    pub fn owner(&self, home: &Home) -> Owner {
+        Owner::Host {
+            home: home.clone(),
+            name: self.name.clone(),
+        }
     }
 
     /// Whether the lease still holds at `now`.
@@ -96,10 +100,10 @@ impl HostRecord {
     /// The host as the decisions see an owner: "running" while its lease holds, with its
     /// last addresses (public only: a host has no private address in a VPC), claiming its
     /// names.
-    pub fn as_instance(&self, now: i64) -> Instance {
+    pub fn as_instance(&self, now: i64, home: &Home) -> Instance {
         let names: Vec<&str> = self.names.iter().map(Fqdn::as_str).collect();
         Instance {
-            owner: self.owner(),
+            owner: self.owner(home),
             state: if self.live(now) {
                 InstanceState::Running
             } else {
@@ -129,6 +133,21 @@ impl HostRecord {
             (self.failures, self.failed_since, self.locked_until) =
                 (f.failures, f.failed_since, f.locked_until);
         }
+    }
+
+    /// Whether `source` is the address of the host's last accepted update: its lockout does
+    /// not apply there, so that whoever guesses from elsewhere cannot lock the host out.
+    pub fn from_last_address(&self, source: IpAddr) -> bool {
+        match Addresses::of(source) {
+            Addresses { ipv4: Some(a), .. } => self.ipv4 == Some(a),
+            Addresses { ipv6: Some(a), .. } => self.ipv6 == Some(a),
+            _ => false,
+        }
+    }
+
+    /// Whether the host is locked out for a request from `source` at `now`.
+    pub fn locked_for(&self, source: IpAddr, now: i64) -> bool {
+        self.locked_until > now && !self.from_last_address(source)
     }
 
     /// Whether an unchanged update should still refresh the lease.
@@ -244,20 +263,26 @@ pub fn check_binding(asked: Addresses, source: IpAddr, bound: bool) -> Result<Ad
     Ok(asked)
 }
 
-/// Addresses a name may point at: not unspecified, broadcast, multicast or link-local.
-/// Private and loopback ranges are allowed: an office may publish a LAN address on purpose
-/// (an unbound host), and a bound host can only name where its request came from anyway.
-/// A public unicast address: not private, loopback, link-local, multicast or unspecified
-/// (names published here are for the internet; a LAN address belongs in a private zone).
+/// Addresses a host's name may point at: public unicast ones. Refused: unspecified,
+/// "this network" (0/8), private, shared (CGNAT, 100.64/10), loopback, link-local, IETF
+/// protocol assignments (192.0.0/24), benchmarking (198.18/15), multicast, reserved (240/4)
+/// and broadcast; for IPv6 unspecified, loopback, link-local, unique local, multicast and
+/// IPv4-mapped. Names published here are for the internet; a LAN address belongs in a
+/// private zone. (The documentation ranges stay allowed: they are what examples use.)
 fn usable(a: IpAddr) -> bool {
     match a {
         IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
             !(v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_link_local()
+                || a == 0
                 || v4.is_private()
-                || v4.is_loopback())
+                || (a == 100 && (64..128).contains(&b))
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (a, b, c) == (192, 0, 0)
+                || (a == 198 && (18..20).contains(&b))
+                || v4.is_multicast()
+                || a >= 240)
         }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
@@ -304,6 +329,7 @@ pub fn after_failure(host: &HostRecord, now: i64) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::home;
 
     fn host() -> HostRecord {
         HostRecord {
@@ -336,20 +362,20 @@ mod tests {
     #[test]
     fn a_host_runs_while_its_lease_holds_with_public_addresses_only() {
         let h = host();
-        assert_eq!(h.as_instance(4_599).state, InstanceState::Running);
-        assert_eq!(h.as_instance(4_600).state, InstanceState::Stopped);
-        let i = h.as_instance(2_000);
+        assert_eq!(h.as_instance(4_599, &home()).state, InstanceState::Running);
+        assert_eq!(h.as_instance(4_600, &home()).state, InstanceState::Stopped);
+        let i = h.as_instance(2_000, &home());
         assert_eq!((i.public_ipv4, i.private_ipv4), (h.ipv4, None));
         assert_eq!(i.name_tag.as_deref(), Some("home.dyn.example.com"));
-        assert_eq!(i.owner.to_string(), "host/home");
+        assert_eq!(i.owner.to_string(), "123456789012/us-east-1/host/home");
         let never = HostRecord {
             updated: 0,
             ..host()
         };
-        assert_eq!(never.as_instance(0).state, InstanceState::Stopped);
+        assert_eq!(never.as_instance(0, &home()).state, InstanceState::Stopped);
         let forever = HostRecord { lease: 0, ..host() };
         assert_eq!(
-            forever.as_instance(i64::MAX / 2).state,
+            forever.as_instance(i64::MAX / 2, &home()).state,
             InstanceState::Running
         );
         assert!(!host().lease_due(1_899) && host().lease_due(1_900));
@@ -417,5 +443,36 @@ mod tests {
             10_000 + LOCKOUT_WINDOW,
         );
         assert_eq!((later.failures, later.locked_until), (1, 0));
+    }
+
+    #[test]
+    fn only_public_unicast_addresses_are_ever_published() {
+        let src: IpAddr = "198.51.100.7".parse().unwrap();
+        for bad in [
+            "0.1.2.3",
+            "10.0.0.5",
+            "100.64.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "172.16.0.1",
+            "192.0.0.8",
+            "192.168.1.1",
+            "198.18.0.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "ff02::1",
+            "::ffff:203.0.113.5",
+        ] {
+            let asked = Addresses::parse(bad).unwrap();
+            assert!(check_binding(asked, src, false).is_err(), "{bad}");
+        }
+        for good in ["203.0.113.5", "2001:db8::5", "8.8.8.8"] {
+            let asked = Addresses::parse(good).unwrap();
+            assert_eq!(check_binding(asked, src, false), Ok(asked), "{good}");
+        }
     }
 }

@@ -252,4 +252,6 @@ pub struct Loaded {
     pub empty_index: Vec<String>,
     /// Host credentials asked for (or, for a scan, all of them).
     pub hosts: Vec<HostRecord>,
+    /// Hosts whose item exists but cannot be read (also listed in `unreadable`).
+    pub unreadable_hosts: BTreeSet<HostName>,
 }

@@ -93,8 +93,13 @@ pub enum Owner {
         id: InstanceId,
     },
     /// A host outside EC2 (a home router, an office server) that updates its own addresses
-    /// through the DDNS endpoint with a credential of its own.
-    Host(HostName),
+    /// through the DDNS endpoint with a credential of its own, in the deployment of `home`
+    /// (qualified like an instance, so that deployments sharing a zone never mistake each
+    /// other's hosts for their own).
+    Host {
+        home: Home,
+        name: HostName,
+    },
 }
 
 impl Owner {
@@ -105,9 +110,12 @@ impl Owner {
             [account, region, id] => {
                 Ok(Home::new(account, region)?.instance(InstanceId::parse(id)?))
             }
-            ["host", name] => Ok(Owner::Host(HostName::parse(name)?)),
+            [account, region, "host", name] => Ok(Owner::Host {
+                home: Home::new(account, region)?,
+                name: HostName::parse(name)?,
+            }),
             _ => Err(format!(
-                "{raw:?} is not a qualified owner (account/region/instance-id or host/name)"
+                "{raw:?} is not a qualified owner (account/region/instance-id or account/region/host/name)"
             )),
         }
     }
@@ -115,30 +123,30 @@ impl Owner {
     pub fn instance_id(&self) -> Option<&InstanceId> {
         match self {
             Owner::Instance { id, .. } => Some(id),
-            Owner::Host(_) => None,
+            Owner::Host { .. } => None,
         }
     }
 
-    /// The account and region of an instance owner; hosts have none.
-    pub fn home(&self) -> Option<&Home> {
+    /// The account and region of the owner (of the deployment, for a host).
+    pub fn home(&self) -> &Home {
         match self {
-            Owner::Instance { home, .. } => Some(home),
-            Owner::Host(_) => None,
+            Owner::Instance { home, .. } | Owner::Host { home, .. } => home,
         }
     }
 
     pub fn host(&self) -> Option<&HostName> {
         match self {
-            Owner::Host(name) => Some(name),
+            Owner::Host { name, .. } => Some(name),
             Owner::Instance { .. } => None,
         }
     }
 
-    /// How a sentence for `reader` names this owner: the bare instance id when both live in
-    /// the same account and region, the qualified form otherwise.
+    /// How a sentence for `reader` names this owner: the bare instance id (or `host/<name>`)
+    /// when both live in the same account and region, the qualified form otherwise.
     pub fn short_for(&self, reader: &Owner) -> String {
         match self {
-            Owner::Instance { home, id } if Some(home) == reader.home() => id.to_string(),
+            Owner::Instance { home, id } if home == reader.home() => id.to_string(),
+            Owner::Host { home, name } if home == reader.home() => format!("host/{name}"),
             _ => self.to_string(),
         }
     }
@@ -148,7 +156,9 @@ impl fmt::Display for Owner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Owner::Instance { home, id } => write!(f, "{}/{}/{id}", home.account, home.region),
-            Owner::Host(name) => write!(f, "host/{name}"),
+            Owner::Host { home, name } => {
+                write!(f, "{}/{}/host/{name}", home.account, home.region)
+            }
         }
     }
 }
@@ -474,10 +484,18 @@ mod tests {
         ] {
             assert!(Owner::parse(bad).is_err(), "{bad}");
         }
-        let host = Owner::parse("host/home-router").unwrap();
-        assert_eq!(host.to_string(), "host/home-router");
-        assert_eq!((host.instance_id(), host.home()), (None, None));
-        assert!(Owner::parse("host/Home").is_err());
+        let host = Owner::parse("123456789012/us-east-1/host/home-router").unwrap();
+        assert_eq!(host.to_string(), "123456789012/us-east-1/host/home-router");
+        assert_eq!(host.instance_id(), None);
+        assert_eq!(host.host().unwrap().as_str(), "home-router");
+        assert_eq!(host.short_for(&o), "host/home-router");
+        for bad in [
+            "host/home-router",
+            "123456789012/us-east-1/host/Home",
+            "1/us-east-1/host/a",
+        ] {
+            assert!(Owner::parse(bad).is_err(), "{bad}");
+        }
         let other = Owner::parse("210987654321/eu-west-1/i-12345678").unwrap();
         assert_eq!(other.short_for(&o), "210987654321/eu-west-1/i-12345678");
         let same = Owner::parse("123456789012/us-east-1/i-12345678").unwrap();

@@ -86,7 +86,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         };
         // Hosts are in the same scan: "running" while their lease holds.
         let now = self.now();
-        found.extend(loaded.hosts.iter().map(|h| h.as_instance(now)));
+        found.extend(loaded.hosts.iter().map(|h| h.as_instance(now, &self.home)));
         let mut out: Vec<(Lock, Option<Instance>)> = locks
             .into_iter()
             .map(|l| {
@@ -248,7 +248,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     .marker
                     .as_ref()
                     .and_then(|m| Marker::parse(&m.values))
-                    .filter(|m| m.owner.home().is_none_or(|h| *h == self.home))
+                    .filter(|m| *m.owner.home() == self.home)
                 else {
                     continue;
                 };

@@ -93,8 +93,8 @@ def test_ddclient_publishes_the_routers_address_and_a_second_run_writes_nothing(
     assert answers(endpoint) == [f"system=dyndns&hostname={HOME}&myip={ROUTER}"]
     assert world.records(dyn.public)[(HOME, "A")][1] == [ROUTER]
     marker = world.marker(dyn.public, HOME)
-    assert marker["owner"] == f"host/{USER}", marker
-    assert world.lock(HOME)["owner"] == f"host/{USER}"
+    assert marker["owner"] == f"123456789012/us-east-1/host/{USER}", marker
+    assert world.lock(HOME)["owner"] == marker["owner"]
     assert (HOME, "A") not in world.records(dyn.private), "a host has no private address"
 
     proxy.reset_calls()

@@ -116,6 +116,8 @@ enum Parsed {
     Lock(Lock),
     Index(Owner, BTreeSet<Fqdn>),
     Host(Box<HostRecord>),
+    /// A host's item that cannot be read: the host is not known to be gone.
+    BadHost(HostName, String),
     /// The recorded configuration, or an item of a later release.
     Other,
 }
@@ -157,9 +159,11 @@ fn parse_item(item: &Item, home: &Home) -> std::result::Result<Parsed, Unreadabl
         return Ok(Parsed::Index(owner, names));
     }
     if let Some(raw) = key.strip_prefix(HOST_PREFIX) {
-        return parse_host(item, raw)
-            .map(|h| Parsed::Host(Box::new(h)))
-            .map_err(|e| bad(None, e));
+        return match (HostName::parse(raw), parse_host(item, raw)) {
+            (_, Ok(h)) => Ok(Parsed::Host(Box::new(h))),
+            (Ok(name), Err(e)) => Ok(Parsed::BadHost(name, e)),
+            (Err(_), Err(e)) => Err(bad(None, e)),
+        };
     }
     if key.contains('#') {
         return Ok(Parsed::Other);
@@ -388,6 +392,14 @@ fn absorb(
             out.index.entry(owner).or_default().extend(names);
         }
         Ok(Parsed::Host(h)) => out.hosts.push(*h),
+        Ok(Parsed::BadHost(name, reason)) => {
+            out.unreadable.push(Unreadable {
+                key: format!("{HOST_PREFIX}{name}"),
+                name: None,
+                reason,
+            });
+            out.unreadable_hosts.insert(name);
+        }
         Ok(Parsed::Other) => {}
         Err(bad) => out.unreadable.push(bad),
     }

@@ -43,7 +43,7 @@ impl Ec2Instances {
     fn ids<'a>(&self, owners: &'a [Owner]) -> Vec<&'a InstanceId> {
         owners
             .iter()
-            .filter(|o| o.home() == Some(&self.home))
+            .filter(|o| o.instance_id().is_some() && *o.home() == self.home)
             .filter_map(Owner::instance_id)
             .collect()
     }

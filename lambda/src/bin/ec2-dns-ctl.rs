@@ -72,8 +72,10 @@ async fn main() -> ExitCode {
         None => Scope::All,
         Some(ids) => Scope::Owners(ids.into_iter().map(|i| home.instance(i)).collect()),
     };
-    let prefix =
-        std::env::var("HOST_SECRETS_PREFIX").unwrap_or_else(|_| aws::DEFAULT_SECRETS_PREFIX.into());
+    let prefix = std::env::var("HOST_SECRETS_PREFIX")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .unwrap_or_else(|| aws::DEFAULT_SECRETS_PREFIX.into());
     let secrets = || aws::secrets(&sdk, &calls, &prefix);
     let report = match args.command {
         Command::Status => {
@@ -128,7 +130,13 @@ async fn main() -> ExitCode {
             }
             eprintln!("host {host} removed; releasing its names ...");
             let req = Request {
-                scope: Scope::Owners([Owner::Host(host)].into()),
+                scope: Scope::Owners(
+                    [Owner::Host {
+                        home: home.clone(),
+                        name: host,
+                    }]
+                    .into(),
+                ),
                 verify_dns: true,
                 dry_run: false,
                 deadline,

@@ -63,7 +63,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             function,
             "ddns",
             None,
-            response.status >= 500,
+            response.failed,
             &calls.take(),
             started.elapsed().as_millis() as u64,
             now,

@@ -134,15 +134,20 @@ pub async fn add<L: Locks, S: Secrets>(
         locked_until: 0,
         alerted: None,
     };
-    if opts.sample {
-        secrets.put_secret(host, &secret).await?;
-    }
-    match locks.put_host(&record, true).await? {
-        Cas::Won(_) => Ok(issued(&record, secret)),
-        Cas::Lost => Err(Error::InvalidInput(format!(
+    // The credential first (it fails if the host exists, before anything else is touched),
+    // then the sample secret; without its secret the credential is taken back.
+    if let Cas::Lost = locks.put_host(&record, true).await? {
+        return Err(Error::InvalidInput(format!(
             "host {host} exists; use `host rotate` for a new secret"
-        ))),
+        )));
     }
+    if opts.sample {
+        if let Err(e) = secrets.put_secret(host, &secret).await {
+            locks.delete_host(&record).await?;
+            return Err(e);
+        }
+    }
+    Ok(issued(&record, secret))
 }
 
 /// A new secret for an existing host (the old one stops working at once), and its
@@ -160,16 +165,27 @@ pub async fn rotate<L: Locks, S: Secrets>(
     record.password = auth::hash_password(&secret)?;
     record.version += 1;
     (record.failures, record.failed_since, record.locked_until) = (0, 0, 0);
-    match locks.put_host(&record, false).await? {
-        Cas::Won(_) => {}
-        Cas::Lost => {
-            return Err(Error::InvalidInput(format!(
-                "host {host} changed meanwhile; run the command again"
-            )))
+    // Both stores get the new secret or neither keeps it: the sample secret first (the old
+    // one kept to put back), then the credential.
+    let old = match record.sample {
+        true => {
+            let old = secrets.secret(host).await?;
+            secrets.put_secret(host, &secret).await?;
+            old
         }
-    }
-    if record.sample {
-        secrets.put_secret(host, &secret).await?;
+        false => None,
+    };
+    let written = locks.put_host(&record, false).await;
+    if !matches!(written, Ok(Cas::Won(_))) {
+        if let Some(old) = old {
+            secrets.put_secret(host, &old).await?;
+        }
+        return Err(match written {
+            Err(e) => e,
+            _ => Error::InvalidInput(format!(
+                "host {host} changed meanwhile; run the command again"
+            )),
+        });
     }
     Ok(issued(&record, secret))
 }

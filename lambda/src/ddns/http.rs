@@ -157,6 +157,9 @@ pub struct HttpResponse {
     pub content_type: &'static str,
     pub body: String,
     pub headers: Vec<(&'static str, String)>,
+    /// The request failed on our side (`911`, `dnserr`, a 5xx): counted as an error in
+    /// the metrics, whatever the HTTP status the protocol wants.
+    pub failed: bool,
 }
 
 impl HttpResponse {
@@ -166,6 +169,7 @@ impl HttpResponse {
             content_type: "text/plain; charset=utf-8",
             body: body.into(),
             headers: Vec::new(),
+            failed: status >= 500,
         }
     }
 
@@ -175,6 +179,7 @@ impl HttpResponse {
             content_type: "application/json",
             body: body.to_string(),
             headers: Vec::new(),
+            failed: status >= 500,
         }
     }
 

@@ -168,7 +168,10 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             self.limiter.failed(source, now);
             return lines(&[Answer::Badauth]);
         };
-        let owner = Owner::Host(host_name.clone());
+        let owner = Owner::Host {
+            home: self.rec.home.clone(),
+            name: host_name.clone(),
+        };
         let loaded = match self.rec.locks.load(&update.names, &[owner]).await {
             Ok(l) => l,
             Err(e) => {
@@ -217,7 +220,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         source: IpAddr,
         now: i64,
     ) -> std::result::Result<(), Answer> {
-        if host.locked_until > now {
+        if host.locked_for(source, now) {
             info!(%source, host = %host.name, "update refused: credential locked out");
             return Err(Answer::Abuse);
         }
@@ -259,7 +262,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         let mut updated = host.clone();
         (updated.ipv4, updated.ipv6) = (addresses.ipv4, addresses.ipv6);
         updated.updated = now;
-        let mut me = updated.as_instance(now);
+        let mut me = updated.as_instance(now, &self.rec.home);
         let tag: Vec<&str> = mine.iter().map(Fqdn::as_str).collect();
         me.name_tag = Some(tag.join(","));
         let owner = me.owner.clone();
@@ -293,7 +296,13 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         if let Err(e) = prepared.await {
             warn!(host = %host.name, error = %e, "update failed: Route53 could not be read");
             self.alert_failing(&host, &e.to_string()).await;
-            return names.iter().map(|_| Answer::Dnserr).collect();
+            return names
+                .iter()
+                .map(|n| match mine.contains(n) {
+                    true => Answer::Dnserr,
+                    false => Answer::Nohost,
+                })
+                .collect();
         }
         let changed_addresses = (host.ipv4, host.ipv6) != (addresses.ipv4, addresses.ipv6);
         let mut touch = HostTouch::new(host.name.clone());
@@ -455,7 +464,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
                 return sample_answer(500, "fail", "Internal error; try again later.");
             }
         };
-        if host.locked_until > now {
+        if host.locked_for(source, now) {
             return refused();
         }
         let expected = protocol::sample_token(&source.to_string(), &hostname, &secret);
@@ -463,8 +472,10 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             self.fail_login(&host, source, now).await;
             return refused();
         }
-        // The sample always publishes the caller's own address.
-        let own = Addresses::of(source);
+        // The sample always publishes the caller's own address (a public one).
+        let Ok(own) = check_binding(Addresses::of(source), source, true) else {
+            return sample_answer(403, "fail", "The request's address cannot be published.");
+        };
         let addresses = Addresses {
             ipv4: own.ipv4.or(host.ipv4),
             ipv6: own.ipv6.or(host.ipv6),
@@ -564,7 +575,11 @@ fn answer_for(report: &Report, owner: &Owner, name: &Fqdn, changed: bool, a: Add
 /// dyndns2 answers, one line per name.
 fn lines(answers: &[Answer]) -> HttpResponse {
     let body: Vec<String> = answers.iter().map(Answer::line).collect();
-    HttpResponse::text(200, body.join("\n") + "\n")
+    let mut response = HttpResponse::text(200, body.join("\n") + "\n");
+    response.failed = answers
+        .iter()
+        .any(|a| matches!(a, Answer::Dnserr | Answer::ServerError));
+    response
 }
 
 fn sample_answer(status: u16, outcome: &str, message: &str) -> HttpResponse {

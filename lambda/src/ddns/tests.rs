@@ -114,8 +114,8 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
     );
     assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
     let marker = d.w.marker(&d.w.public, HOME).unwrap();
-    assert_eq!(marker.owner.to_string(), "host/home");
-    assert_eq!(d.w.owner(HOME).unwrap().to_string(), "host/home");
+    assert_eq!(marker.owner.to_string(), "123456789012/us-east-1/host/home");
+    assert_eq!(d.w.owner(HOME), Some(marker.owner.clone()));
     assert_eq!(d.host("home").ipv4, Some(ROUTER.parse().unwrap()));
     d.w.assert_invariants();
 
@@ -452,7 +452,7 @@ async fn a_host_never_takes_an_instance_name_and_an_instance_never_a_host_name()
     );
     // A reconcile of everything agrees with both.
     d.w.all().await;
-    assert_eq!(d.w.owner(HOME).unwrap().to_string(), "host/home");
+    assert_eq!(d.w.owner(HOME).unwrap().host().unwrap().as_str(), "home");
     assert_eq!(d.w.owner("web.dyn.example.com"), Some(owner(1)));
     d.w.assert_invariants();
 }
@@ -475,7 +475,7 @@ async fn a_silent_host_loses_its_name_after_its_lease_and_alerts_once() {
     // Within the lease nothing changes.
     d.w.advance(3000);
     d.w.all().await;
-    assert_eq!(d.w.owner(HOME).unwrap().to_string(), "host/home");
+    assert_eq!(d.w.owner(HOME).unwrap().host().unwrap().as_str(), "home");
     assert!(d.ep.sweep().await.unwrap().is_empty());
     // Past it the scheduled reconcile hands the name to the waiting instance...
     d.w.advance(700);
@@ -490,7 +490,7 @@ async fn a_silent_host_loses_its_name_after_its_lease_and_alerts_once() {
     let (_, body, _) = d.call(ev).await;
     assert_eq!(body, r#"{"silent":[]}"#);
     assert_eq!(d.alerts(), ["ec2-dns: host home went silent"]);
-    // Back, it finds its name taken, and its alert is cleared.
+    // Back, it finds its name taken; its alert stays until an update of its succeeds.
     assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "nohost");
     assert_eq!(d.host("home").alerted.as_deref(), Some("silent"));
 }
@@ -700,7 +700,13 @@ async fn rotating_a_secret_stops_the_old_one_and_removing_a_host_releases_its_na
     .unwrap();
     // The operator CLI reconciles the host at once; a removed host is gone.
     d.w.run(crate::engine::Request {
-        scope: Scope::Owners([Owner::Host(HostName::parse("home").unwrap())].into()),
+        scope: Scope::Owners(
+            [Owner::Host {
+                home: home(),
+                name: HostName::parse("home").unwrap(),
+            }]
+            .into(),
+        ),
         verify_dns: true,
         dry_run: false,
         deadline: None,
@@ -759,4 +765,169 @@ async fn a_stopped_instance_holding_a_name_is_not_seen_here_and_keeps_it_until_t
         format!("good {ROUTER}")
     );
     d.w.assert_invariants();
+}
+
+#[tokio::test]
+async fn a_host_marker_of_another_deployment_is_someone_elses() {
+    let mut d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    // Another deployment (another account) has a host of the same name on the same name.
+    let theirs = crate::model::Marker {
+        owner: Owner::parse("210987654321/us-east-1/host/home").unwrap(),
+        gen: 3,
+        types: [crate::model::RecordType::A].into(),
+    };
+    let public = d.w.public.clone();
+    d.w.put_foreign(
+        &public,
+        &name(HOME).marker_name(),
+        "TXT",
+        &[&theirs.value()],
+    );
+    d.w.put_foreign(&public, HOME, "A", &["192.0.2.9"]);
+    assert_eq!(d.update("home", &secret, &q(HOME), ROUTER).await, "nohost");
+    assert_eq!(d.w.a(HOME), Some(vec!["192.0.2.9".into()]));
+    assert_eq!(d.w.marker(&public, HOME), Some(theirs));
+}
+
+#[tokio::test]
+async fn guessing_from_elsewhere_cannot_lock_a_host_out_of_its_own_line() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    for _ in 0..LOCKOUT_AFTER {
+        assert_eq!(
+            d.update("home", "guess", &q(HOME), "192.0.2.200").await,
+            "badauth"
+        );
+    }
+    assert!(d.host("home").locked_until > 0);
+    // The guesser is locked out; the router, from its last accepted address, is not.
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), "192.0.2.200").await,
+        "abuse"
+    );
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("nochg {ROUTER}")
+    );
+    let h = d.host("home");
+    assert_eq!(
+        (h.failures, h.locked_until),
+        (0, 0),
+        "its success clears the lockout"
+    );
+}
+
+#[tokio::test]
+async fn a_host_whose_item_cannot_be_read_keeps_its_names() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    d.update("home", &secret, &q(HOME), ROUTER).await;
+    d.w.locks()
+        .bad_hosts
+        .lock()
+        .unwrap()
+        .insert(HostName::parse("home").unwrap());
+    d.w.all().await;
+    d.w.launch(1, HOME);
+    d.w.event(&[1]).await;
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    assert_eq!(d.w.owner(HOME).unwrap().host().unwrap().as_str(), "home");
+    assert!(d.w.status(1).starts_with("conflict:"), "{}", d.w.status(1));
+}
+
+#[tokio::test]
+async fn a_sample_secret_that_cannot_be_stored_leaves_no_half_made_credential() {
+    let d = Ddns::new();
+    let sample = HostOptions {
+        sample: true,
+        ..HostOptions::default()
+    };
+    let secret = d.add("pi", &[HOME], sample.clone()).await;
+    d.ep.secrets.fail_puts.store(true, Ordering::SeqCst);
+    let pi = HostName::parse("pi").unwrap();
+    // Adding: the credential is taken back.
+    let err = admin::add(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("pi2").unwrap(),
+        [name("pi2.dyn.example.com")].into(),
+        &sample,
+        0,
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("PutParameter"), "{err}");
+    assert!(d.w.locks().host_now("pi2").is_none());
+    // Rotating: both stores keep the old secret, which still works.
+    assert!(admin::rotate(&d.ep.rec.locks, &d.ep.secrets, &pi)
+        .await
+        .is_err());
+    assert_eq!(d.ep.secrets.secrets.lock().unwrap().get(&pi), Some(&secret));
+    assert_eq!(
+        d.update("pi", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    // An existing host is refused before its secret is touched.
+    d.ep.secrets.fail_puts.store(false, Ordering::SeqCst);
+    assert!(admin::add(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &pi,
+        [name(HOME)].into(),
+        &sample,
+        0
+    )
+    .await
+    .is_err());
+    assert_eq!(d.ep.secrets.secrets.lock().unwrap().get(&pi), Some(&secret));
+}
+
+#[tokio::test]
+async fn failures_on_our_side_count_as_errors_whatever_the_protocol_status() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let auth = basic("home", &secret);
+    let ev = event(
+        "GET",
+        "/nic/update",
+        &q(HOME),
+        &[("authorization", &auth)],
+        ROUTER,
+    );
+    let f =
+        d.w.faults
+            .fail(Op::ChangeResourceRecordSets, Phase::Before, 1);
+    let r = handle_event(&d.ep, &ev, None).await;
+    assert_eq!(
+        (r.status, r.body.as_str(), r.failed),
+        (200, "dnserr\n", true)
+    );
+    assert_eq!(f.fired(), 1);
+    let r = handle_event(&d.ep, &ev, None).await;
+    assert_eq!(
+        (r.body.as_str(), r.failed),
+        (format!("good {ROUTER}\n").as_str(), false)
+    );
+    let r = handle_event(
+        &d.ep,
+        &event(
+            "GET",
+            "/nic/update",
+            &q(HOME),
+            &[("authorization", &basic("home", "x"))],
+            ROUTER,
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (r.body.as_str(), r.failed),
+        ("badauth\n", false),
+        "the caller's mistake is not ours"
+    );
 }

@@ -456,7 +456,7 @@ pub fn landed(lock: &Lock, seen: &BTreeMap<ZoneId, Seen>, homes: &[Home]) -> boo
         seen.get(z)
             .and_then(|s| s.marker.as_ref())
             .and_then(|m| Marker::parse(&m.values))
-            .filter(|m| m.owner.home().is_none_or(|h| homes.contains(h)))
+            .filter(|m| homes.contains(m.owner.home()))
     };
     let current = believed
         .keys()
@@ -522,7 +522,7 @@ pub fn classify(
     let parsed = seen.marker.as_ref().and_then(|m| Marker::parse(&m.values));
     let elsewhere = parsed
         .as_ref()
-        .is_some_and(|m| m.owner.home().is_some_and(|h| !homes.contains(h)));
+        .is_some_and(|m| !homes.contains(m.owner.home()));
     let marker = parsed.filter(|_| !elsewhere);
     let marker_taken = match (&seen.marker_taken, &seen.marker, &marker) {
         (Some(what), _, _) => Some(what.clone()),

@@ -30,7 +30,11 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 let loaded = self.locks.scan().await?;
                 // Hosts outside EC2 claim their names as instances do while their lease holds.
                 let now = world.now;
-                let hosts = loaded.hosts.iter().map(|h| h.as_instance(now)).collect();
+                let hosts = loaded
+                    .hosts
+                    .iter()
+                    .map(|h| h.as_instance(now, &self.home))
+                    .collect();
                 add(&mut world, hosts);
                 take(&mut world, loaded);
             }
@@ -84,8 +88,21 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
         if !hosts.is_empty() {
             let loaded = self.locks.load(&[], &hosts).await?;
+            // A host whose item cannot be read is not known to be gone: left unobserved,
+            // it keeps what it holds (see `decide::ownership::decide`).
+            let hosts: Vec<Owner> = hosts
+                .into_iter()
+                .filter(|h| {
+                    h.host()
+                        .is_some_and(|n| !loaded.unreadable_hosts.contains(n))
+                })
+                .collect();
             let now = world.now;
-            let found = loaded.hosts.iter().map(|h| h.as_instance(now)).collect();
+            let found = loaded
+                .hosts
+                .iter()
+                .map(|h| h.as_instance(now, &self.home))
+                .collect();
             add_described(world, &hosts, found);
         }
         Ok(())

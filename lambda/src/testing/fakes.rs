@@ -340,6 +340,8 @@ pub struct FakeLocks {
     pub hosts: Mutex<BTreeMap<HostName, HostRecord>>,
     /// The sample protocol's pointers: name → host credential.
     pub samples: Mutex<BTreeMap<Fqdn, HostName>>,
+    /// Host items damaged in the table: read as unreadable.
+    pub bad_hosts: Mutex<BTreeSet<HostName>>,
 }
 
 impl FakeLocks {
@@ -349,6 +351,13 @@ impl FakeLocks {
 
     pub fn index(&self) -> BTreeMap<Owner, BTreeSet<Fqdn>> {
         guard(&self.index).clone()
+    }
+
+    fn readable_host(&self, name: &HostName) -> Option<HostRecord> {
+        if guard(&self.bad_hosts).contains(name) {
+            return None;
+        }
+        guard(&self.hosts).get(name).cloned()
     }
 
     pub fn host_now(&self, name: &str) -> Option<HostRecord> {
@@ -461,7 +470,13 @@ impl Locks for FakeLocks {
             empty_index: Vec::new(),
             hosts: owners
                 .iter()
-                .filter_map(|o| guard(&self.hosts).get(o.host()?).cloned())
+                .filter_map(|o| self.readable_host(o.host()?))
+                .collect(),
+            unreadable_hosts: owners
+                .iter()
+                .filter_map(Owner::host)
+                .filter(|h| guard(&self.bad_hosts).contains(*h))
+                .cloned()
                 .collect(),
         })
     }
@@ -477,7 +492,15 @@ impl Locks for FakeLocks {
                 .filter(|(_, names)| names.is_empty())
                 .map(|(o, _)| format!("owner#{o}"))
                 .collect(),
-            hosts: guard(&self.hosts).values().cloned().collect(),
+            hosts: {
+                let bad = guard(&self.bad_hosts);
+                guard(&self.hosts)
+                    .values()
+                    .filter(|h| !bad.contains(&h.name))
+                    .cloned()
+                    .collect()
+            },
+            unreadable_hosts: guard(&self.bad_hosts).clone(),
         })
     }
 
@@ -563,6 +586,8 @@ impl Queue for FakeQueue {
 #[derive(Default)]
 pub struct FakeSecrets {
     pub secrets: Mutex<BTreeMap<HostName, String>>,
+    /// Every PutParameter fails (SSM unavailable, or no permission).
+    pub fail_puts: std::sync::atomic::AtomicBool,
 }
 
 impl Secrets for FakeSecrets {
@@ -571,6 +596,14 @@ impl Secrets for FakeSecrets {
     }
 
     async fn put_secret(&self, host: &HostName, secret: &str) -> Result<()> {
+        if self.fail_puts.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Aws {
+                service: "ssm",
+                operation: "PutParameter",
+                message: "injected".into(),
+                retryable: true,
+            });
+        }
         guard(&self.secrets).insert(host.clone(), secret.to_string());
         Ok(())
     }

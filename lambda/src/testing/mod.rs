@@ -324,7 +324,7 @@ impl World {
                 Some(h) => self
                     .locks()
                     .host_now(h.as_str())
-                    .map(|r| r.as_instance(self.clock.0.load(Ordering::SeqCst))),
+                    .map(|r| r.as_instance(self.clock.0.load(Ordering::SeqCst), &home())),
                 None => self.ec2().get(holder),
             }
             .expect("holder exists");
