@@ -10,13 +10,15 @@
 #                      checkov (CloudFormation and Terraform), terraform fmt/validate/test,
 #                      offline plan, and the CDK/Terraform parity test
 #
-# LAMBDA_ZIP is the package both flavours deploy; when it does not exist, synth and plan use
-# a placeholder zip in infra/.build (templates do not depend on the code inside).
+# LAMBDA_ZIP is the package both flavours deploy, DDNS_LAMBDA_ZIP the DDNS endpoint's
+# (ec2-dns-ddns); when one does not exist, synth and plan use a placeholder zip in
+# infra/.build (templates do not depend on the code inside).
 
 # Keep the including Makefile's default goal.
 INFRA_SAVED_DEFAULT_GOAL := $(.DEFAULT_GOAL)
 
 LAMBDA_ZIP ?= target/lambda/ec2-dns/bootstrap.zip
+DDNS_LAMBDA_ZIP ?= target/lambda/ec2-dns-ddns/bootstrap.zip
 
 INFRA_DIR      := infra
 INFRA_BUILD    := $(INFRA_DIR)/.build
@@ -33,6 +35,9 @@ INFRA_EXAMPLE_DOMAINS := dyn.example.com,Other.Example.org.
 INFRA_EXAMPLE_ZONES   := Z0123456789ABCDEFGHIJ,Z9876543210ZYXWVUTSRQ
 INFRA_EXAMPLE_ACCOUNT := 123456789012
 INFRA_EXAMPLE_REGION  := us-east-1
+# The example enables the DDNS endpoint with CloudFront, so that synth, plan, the linters and
+# the parity test cover it. The origin secret is an example value, never deployed.
+INFRA_EXAMPLE_ORIGIN_SECRET := example-origin-secret-offline-only
 
 INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
 INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
@@ -49,6 +54,7 @@ INFRA_FAKE_AWS := AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=o
 
 # Absolute path of the package (or of the placeholder); evaluated when a recipe runs.
 INFRA_ZIP = $$($(abspath $(INFRA_DIR))/scripts/lambda-zip.sh "$(abspath $(LAMBDA_ZIP))" "$(abspath $(INFRA_BUILD))")
+INFRA_DDNS_ZIP = $$($(abspath $(INFRA_DIR))/scripts/lambda-zip.sh "$(abspath $(DDNS_LAMBDA_ZIP))" "$(abspath $(INFRA_BUILD))")
 
 INFRA_TF_LIST = $(shell python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' '$(1)')
 
@@ -73,13 +79,15 @@ $(INFRA_VENV_STAMP): $(INFRA_DIR)/requirements.txt
 infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolutions
 	cd $(INFRA_CDK) && rm -rf cdk.out && $(INFRA_ENV) ./node_modules/.bin/cdk synth --no-notices --quiet \
 		-c allowedDomains=$(INFRA_EXAMPLE_DOMAINS) -c hostedZoneIds=$(INFRA_EXAMPLE_ZONES) \
-		-c lambdaZip="$(INFRA_ZIP)"
+		-c lambdaZip="$(INFRA_ZIP)" \
+		-c enableDdns=true -c ddnsCloudfront=true -c ddnsOriginSecret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
+		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)"
 	@echo "infra: synthesized $(INFRA_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
 
 infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
 	cd $(INFRA_CDK) && ./node_modules/.bin/tsc --noEmit -p .
 	cd $(INFRA_CDK) && $(INFRA_ENV) node --import tsx --test test/*.test.ts
-	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-synth LAMBDA_ZIP="$(LAMBDA_ZIP)"
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-synth LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
 	$(INFRA_VENV)/bin/cfn-lint $(INFRA_TEMPLATE)
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation \
 		-f $(INFRA_TEMPLATE)
@@ -106,19 +114,24 @@ infra-plan: tf-init ## terraform plan of the example, offline
 		-var offline=true -var account_id=$(INFRA_EXAMPLE_ACCOUNT) -var region=$(INFRA_EXAMPLE_REGION) \
 		-var 'allowed_domains=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_DOMAINS))' \
 		-var 'hosted_zone_ids=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ZONES))' \
-		-var lambda_zip="$(INFRA_ZIP)" > $(INFRA_BUILD)/tfplan.txt \
+		-var lambda_zip="$(INFRA_ZIP)" \
+		-var enable_ddns=true -var ddns_cloudfront=true -var ddns_origin_secret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
+		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" > $(INFRA_BUILD)/tfplan.txt \
 		|| { cat $(INFRA_BUILD)/tfplan.txt; exit 1; }
 	grep -E '^Plan:' $(INFRA_BUILD)/tfplan.txt
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) show -json $(abspath $(INFRA_PLAN)) > $(INFRA_PLAN).json
 
+# checkov reads examples/basic/ddns.tfvars, which turns the DDNS endpoint on: without it,
+# checkov would leave out the endpoint's resources (their count is 0 by default).
 infra-test-tf: tf-init $(INFRA_VENV_STAMP)
 	$(INFRA_TF_ENV) terraform fmt -check -recursive -diff $(INFRA_TF)
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) validate -no-color
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) validate -no-color
-	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) test -no-color -var lambda_zip="$(INFRA_ZIP)"
-	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)"
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) test -no-color -var lambda_zip="$(INFRA_ZIP)" \
+		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)"
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework terraform \
-		-d $(INFRA_TF) --skip-path '\.terraform'
+		-d $(INFRA_TF) --skip-path '\.terraform' --var-file $(INFRA_TF_EX)/ddns.tfvars
 
 # ---- parity ------------------------------------------------------------------------------
 
@@ -130,8 +143,8 @@ infra-test-parity:
 infra-test: infra-deps ## CDK + Terraform tests, linters, offline plan, parity
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -j2 --output-sync=target -f $(INFRA_DIR)/infra.mk \
-		infra-test-cdk infra-test-tf LAMBDA_ZIP="$(LAMBDA_ZIP)" && \
-	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-test-parity LAMBDA_ZIP="$(LAMBDA_ZIP)" && \
+		infra-test-cdk infra-test-tf LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)" && \
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-test-parity LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)" && \
 	echo "infra-test: all infrastructure checks passed in $$(( $$(date +%s) - start )) s"
 
 infra-clean: ## remove infra build output (keeps node_modules and the venv)

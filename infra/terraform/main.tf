@@ -1,7 +1,8 @@
 # ec2-dns: Route53 A/AAAA records for EC2 instances carrying a name tag.
 #
 # The CDK construct in ../cdk creates the same system; ../scripts/parity.py proves that the
-# permissions, triggers and table of both are the same.
+# permissions, triggers and table of both are the same. The opt-in DDNS endpoint
+# (enable_ddns) is in ddns.tf.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -10,9 +11,10 @@ data "aws_caller_identity" "current" {
 }
 
 locals {
-  partition = data.aws_partition.current.partition
-  region    = data.aws_region.current.name
-  account   = var.account_id != null ? var.account_id : data.aws_caller_identity.current[0].account_id
+  partition  = data.aws_partition.current.partition
+  dns_suffix = data.aws_partition.current.dns_suffix
+  region     = data.aws_region.current.name
+  account    = var.account_id != null ? var.account_id : data.aws_caller_identity.current[0].account_id
 
   # ARNs are built from names (not read from the resources) so that policies are known at
   # plan time: the plan shows, and the parity test checks, every permission before apply.
@@ -168,6 +170,69 @@ resource "aws_iam_role" "function" {
   tags = var.tags
 }
 
+# Route53 and the lock table: the reconciler and the DDNS endpoint (ddns.tf) write names
+# through the same fenced path, so both policies hold these statements, defined once.
+locals {
+  record_statements = [
+    # Find the zones under the allowed domains. ListHostedZones has no resource-level
+    # permissions.
+    {
+      Sid      = "ListHostedZones"
+      Effect   = "Allow"
+      Action   = "route53:ListHostedZones"
+      Resource = "*"
+    },
+    # Observe: read records of the configured zones only.
+    {
+      Sid      = "ReadRecords"
+      Effect   = "Allow"
+      Action   = "route53:ListResourceRecordSets"
+      Resource = local.zone_arns
+    },
+    # Apply: CREATE and DELETE (a swap is DELETE+CREATE in one batch; never UPSERT) of
+    # A/AAAA records strictly below an allowed domain, and of the TXT ownership marker
+    # `_ec2-dns.<name>` written in the same batch, in the configured zones only.
+    # The names stay as they were: StringLike's `*` matches any characters, dots and
+    # underscores included, and Route53 normalises names to lowercase without the
+    # trailing dot (`_` and `-` are not escaped), so `*.dyn.example.com` already admits
+    # `_ec2-dns.web.dyn.example.com`. IAM cannot pair a type with a name, so TXT is
+    # admitted wherever A/AAAA are: below an allowed domain, never at its apex.
+    {
+      Sid      = "ChangeRecords"
+      Effect   = "Allow"
+      Action   = "route53:ChangeResourceRecordSets"
+      Resource = local.zone_arns
+      Condition = {
+        "ForAllValues:StringLike" = {
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [for d in local.allowed_domains : "*.${d}"]
+        }
+        "ForAllValues:StringEquals" = {
+          "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA", "TXT"]
+          "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
+        }
+      }
+    },
+  ]
+
+  # Ownership locks: conditional reads and writes, transactions (TransactWriteItems is
+  # authorised per item action: Put/Update/Delete/ConditionCheck) and the scans of
+  # reconcile-all and of the DDNS sweep, on the lock table only.
+  lock_table_statement = {
+    Sid    = "LockTable"
+    Effect = "Allow"
+    Action = [
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:Scan",
+    ]
+    Resource = local.table_arn
+  }
+}
+
 # The function's permissions: one statement per thing the code does, nothing else.
 # docs/deploy.md lists them as a table; the CDK construct has the same statements.
 # The code's call of sts:GetCallerIdentity at start needs no permission (AWS allows it to
@@ -177,102 +242,55 @@ resource "aws_iam_role_policy" "function" {
   role = aws_iam_role.function.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
-      # Observe: read instances, their tags, state and addresses. DescribeInstances has no
-      # resource-level permissions, so "*" is the only possible resource.
-      {
-        Sid      = "DescribeInstances"
-        Effect   = "Allow"
-        Action   = "ec2:DescribeInstances"
-        Resource = "*"
-      },
-      # Report: write the status tag on instances, and no other tag.
-      {
-        Sid       = "WriteStatusTag"
-        Effect    = "Allow"
-        Action    = "ec2:CreateTags"
-        Resource  = "arn:${local.partition}:ec2:*:${local.account}:instance/*"
-        Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = [local.status_tag] } }
-      },
-      # Find the zones under the allowed domains. ListHostedZones has no resource-level
-      # permissions.
-      {
-        Sid      = "ListHostedZones"
-        Effect   = "Allow"
-        Action   = "route53:ListHostedZones"
-        Resource = "*"
-      },
-      # Observe: read records of the configured zones only.
-      {
-        Sid      = "ReadRecords"
-        Effect   = "Allow"
-        Action   = "route53:ListResourceRecordSets"
-        Resource = local.zone_arns
-      },
-      # Apply: CREATE and DELETE (a swap is DELETE+CREATE in one batch; never UPSERT) of
-      # A/AAAA records strictly below an allowed domain, and of the TXT ownership marker
-      # `_ec2-dns.<name>` written in the same batch, in the configured zones only.
-      # The names stay as they were: StringLike's `*` matches any characters, dots and
-      # underscores included, and Route53 normalises names to lowercase without the
-      # trailing dot (`_` and `-` are not escaped), so `*.dyn.example.com` already admits
-      # `_ec2-dns.web.dyn.example.com`. IAM cannot pair a type with a name, so TXT is
-      # admitted wherever A/AAAA are: below an allowed domain, never at its apex.
-      {
-        Sid      = "ChangeRecords"
-        Effect   = "Allow"
-        Action   = "route53:ChangeResourceRecordSets"
-        Resource = local.zone_arns
-        Condition = {
-          "ForAllValues:StringLike" = {
-            "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [for d in local.allowed_domains : "*.${d}"]
-          }
-          "ForAllValues:StringEquals" = {
-            "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA", "TXT"]
-            "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
-          }
-        }
-      },
-      # Ownership locks: conditional reads and writes, transactions (authorised per item
-      # action) and the scan of reconcile-all, on the lock table only.
-      {
-        Sid    = "LockTable"
-        Effect = "Allow"
-        Action = [
-          "dynamodb:GetItem",
-          "dynamodb:BatchGetItem",
-          "dynamodb:PutItem",
-          "dynamodb:UpdateItem",
-          "dynamodb:DeleteItem",
-          "dynamodb:ConditionCheckItem",
-          "dynamodb:Scan",
-        ]
-        Resource = local.table_arn
-      },
-      # Logs of the function, into its own log group (its streams).
-      {
-        Sid      = "WriteLogs"
-        Effect   = "Allow"
-        Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-        Resource = "${local.log_group_arn}:*"
-      },
-      # What the SQS event source mapping needs to poll the queue and delete handled
-      # messages (the code's own SQS call is in RetryFailedMessages).
-      {
-        Sid      = "ConsumeQueue"
-        Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
-        Resource = local.queue_arn
-      },
-      # Retry: the function sets the visibility of each message it failed on (30 s doubled
-      # per receive, at most 15 minutes; see var.max_receive_count), on the event queue
-      # only. ChangeMessageVisibilityBatch is authorised by this action too.
-      {
-        Sid      = "RetryFailedMessages"
-        Effect   = "Allow"
-        Action   = "sqs:ChangeMessageVisibility"
-        Resource = local.queue_arn
-      },
-    ]
+    Statement = concat(
+      [
+        # Observe: read instances, their tags, state and addresses. DescribeInstances has
+        # no resource-level permissions, so "*" is the only possible resource.
+        {
+          Sid      = "DescribeInstances"
+          Effect   = "Allow"
+          Action   = "ec2:DescribeInstances"
+          Resource = "*"
+        },
+        # Report: write the status tag on instances, and no other tag.
+        {
+          Sid       = "WriteStatusTag"
+          Effect    = "Allow"
+          Action    = "ec2:CreateTags"
+          Resource  = "arn:${local.partition}:ec2:*:${local.account}:instance/*"
+          Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = [local.status_tag] } }
+        },
+      ],
+      # Find zones, read records, change A/AAAA records and TXT markers.
+      local.record_statements,
+      [
+        local.lock_table_statement,
+        # Logs of the function, into its own log group (its streams).
+        {
+          Sid      = "WriteLogs"
+          Effect   = "Allow"
+          Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+          Resource = "${local.log_group_arn}:*"
+        },
+        # What the SQS event source mapping needs to poll the queue and delete handled
+        # messages (the code's own SQS call is in RetryFailedMessages).
+        {
+          Sid      = "ConsumeQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+          Resource = local.queue_arn
+        },
+        # Retry: the function sets the visibility of each message it failed on (30 s
+        # doubled per receive, at most 15 minutes; see var.max_receive_count), on the event
+        # queue only. ChangeMessageVisibilityBatch is authorised by this action too.
+        {
+          Sid      = "RetryFailedMessages"
+          Effect   = "Allow"
+          Action   = "sqs:ChangeMessageVisibility"
+          Resource = local.queue_arn
+        },
+      ],
+    )
   })
 }
 

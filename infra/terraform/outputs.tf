@@ -32,3 +32,23 @@ output "role_arn" {
   description = "ARN of the function's role."
   value       = aws_iam_role.function.arn
 }
+
+output "ddns_function_name" {
+  description = "Name of the DDNS function (enable_ddns); null without it."
+  value       = local.ddns ? aws_lambda_function.ddns[0].function_name : null
+}
+
+output "ddns_function_url" {
+  description = "The DDNS endpoint, the function URL (HTTPS); null without enable_ddns."
+  value       = local.ddns ? aws_lambda_function_url.ddns[0].function_url : null
+}
+
+output "ddns_cloudfront_domain" {
+  description = "The DDNS endpoint through CloudFront (HTTP and HTTPS); null without ddns_cloudfront."
+  value       = local.ddns_cloudfront ? aws_cloudfront_distribution.ddns[0].domain_name : null
+}
+
+output "ddns_alert_topic_arn" {
+  description = "Topic of the DDNS alerts and alarms (created or given); null without enable_ddns."
+  value       = local.ddns ? local.alert_topic_arn : null
+}

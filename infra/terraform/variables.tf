@@ -207,3 +207,110 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+# ---- DDNS endpoint (ddns.tf): off unless enable_ddns --------------------------------------
+
+variable "enable_ddns" {
+  description = "Deploy the DDNS endpoint: the ec2-dns-ddns function behind a public function URL, its alert topic, sweep schedule and alarms. The other ddns_* variables apply only with it."
+  type        = bool
+  default     = false
+}
+
+variable "ddns_lambda_zip" {
+  description = "Path of the DDNS Lambda package (target/lambda/ec2-dns-ddns/bootstrap.zip); required with enable_ddns."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ddns_lambda_zip == null ? !var.enable_ddns : endswith(var.ddns_lambda_zip, ".zip")
+    error_message = "ddns_lambda_zip must be the path of a .zip file, and is required with enable_ddns."
+  }
+}
+
+variable "ddns_reserved_concurrency" {
+  description = "Reserved concurrency of the DDNS function: the cost cap of a public endpoint (requests above it are throttled)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.ddns_reserved_concurrency >= 1 && var.ddns_reserved_concurrency <= 1000 && floor(var.ddns_reserved_concurrency) == var.ddns_reserved_concurrency
+    error_message = "ddns_reserved_concurrency must be an integer in 1..1000."
+  }
+}
+
+variable "ddns_host_secrets_prefix" {
+  description = "SSM parameter prefix of the hosts' shared secrets (HOST_SECRETS_PREFIX); the function may read only below it."
+  type        = string
+  default     = "/ec2-dns/hosts/"
+
+  validation {
+    # At least one level below the root: "/" would reach every parameter of the account.
+    # SSM reserves names that begin with "aws" or "ssm".
+    condition     = can(regex("^/([A-Za-z0-9_.-]+/)+$", var.ddns_host_secrets_prefix)) && length(var.ddns_host_secrets_prefix) <= 900 && !can(regex("^/(?i:aws|ssm)", var.ddns_host_secrets_prefix))
+    error_message = "ddns_host_secrets_prefix must be an SSM path like /ec2-dns/hosts/ (leading and trailing slash, at least one level, not /aws… or /ssm…)."
+  }
+}
+
+variable "ddns_alert_topic_arn" {
+  description = "Existing SNS topic for the DDNS alerts and alarms; null creates one, encrypted with its own KMS key."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ddns_alert_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", var.ddns_alert_topic_arn))
+    error_message = "ddns_alert_topic_arn must be an SNS topic ARN."
+  }
+}
+
+variable "ddns_cloudfront" {
+  description = "Put a CloudFront distribution in front of the function URL (plain HTTP for routers without TLS, a stable host name)."
+  type        = bool
+  default     = false
+
+  validation {
+    condition     = !var.ddns_cloudfront || var.enable_ddns
+    error_message = "ddns_cloudfront needs enable_ddns."
+  }
+}
+
+variable "ddns_origin_secret" {
+  description = "Secret CloudFront sends in x-origin-verify, and the function's ORIGIN_SECRET; required with ddns_cloudfront, unused without it."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.ddns_cloudfront ? (var.ddns_origin_secret == null ? false : can(regex("^[A-Za-z0-9_.~+/=-]{16,256}$", var.ddns_origin_secret))) : var.ddns_origin_secret == null
+    error_message = "ddns_origin_secret is required with ddns_cloudfront (16..256 of A-Z a-z 0-9 _ . ~ + / = -), and only used with it."
+  }
+}
+
+variable "ddns_domain_name" {
+  description = "Custom host name of the CloudFront distribution; only together with ddns_certificate_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.ddns_domain_name == null) == (var.ddns_certificate_arn == null)
+    error_message = "ddns_domain_name and ddns_certificate_arn go together."
+  }
+  validation {
+    condition = var.ddns_domain_name == null ? true : (
+      var.ddns_cloudfront &&
+      length(trimsuffix(lower(var.ddns_domain_name), ".")) <= 253 &&
+      can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$", trimsuffix(lower(var.ddns_domain_name), ".")))
+    )
+    error_message = "ddns_domain_name must be a domain name, and needs ddns_cloudfront."
+  }
+}
+
+variable "ddns_certificate_arn" {
+  description = "ACM certificate for ddns_domain_name; CloudFront takes certificates from us-east-1 only."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ddns_certificate_arn == null ? true : can(regex("^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate/[A-Za-z0-9-]+$", var.ddns_certificate_arn))
+    error_message = "ddns_certificate_arn must be an ACM certificate ARN in us-east-1."
+  }
+}

@@ -1,6 +1,7 @@
 terraform {
-  # mock_provider in `terraform test` needs 1.7.
-  required_version = ">= 1.7"
+  # mock_provider in `terraform test` needs 1.7; validations that read other variables (the
+  # ddns_* settings) need 1.9.
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {

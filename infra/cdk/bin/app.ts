@@ -11,6 +11,14 @@
  *   lambdaZip      (LAMBDA_ZIP)               default ../../target/lambda/ec2-dns/bootstrap.zip
  *   nameTag, recordTtl, reconcileSchedule, memorySize, timeoutSeconds,
  *   batchingWindowSeconds, maxConcurrency, deletionProtection, alarmTopicArn, stackName
+ *
+ * The DDNS endpoint (off unless enableDdns=true):
+ *   enableDdns                                 true/false, default false
+ *   ddnsLambdaZip  (DDNS_LAMBDA_ZIP)           default ../../target/lambda/ec2-dns-ddns/bootstrap.zip
+ *   ddnsReservedConcurrency, ddnsHostSecretsPrefix, ddnsAlertTopicArn
+ *   ddnsCloudfront                             true/false, default false
+ *   ddnsOriginSecret (EC2DNS_DDNS_ORIGIN_SECRET) required with ddnsCloudfront
+ *   ddnsDomainName, ddnsCertificateArn         both or neither
  */
 import * as path from 'node:path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -49,6 +57,8 @@ const alarmTopicArn = setting('alarmTopicArn');
 const timeoutSeconds = num('timeoutSeconds');
 const batchingWindowSeconds = num('batchingWindowSeconds');
 const schedule = setting('reconcileSchedule');
+const flag = (key: string) => setting(key) === 'true';
+const ddnsAlertTopicArn = setting('ddnsAlertTopicArn');
 
 new Ec2Dns(stack, 'Ec2Dns', {
   allowedDomains: list('allowedDomains', 'EC2DNS_ALLOWED_DOMAINS'),
@@ -63,6 +73,15 @@ new Ec2Dns(stack, 'Ec2Dns', {
   maxConcurrency: num('maxConcurrency'),
   deletionProtection: setting('deletionProtection') === undefined ? undefined : setting('deletionProtection') === 'true',
   alarmTopic: alarmTopicArn ? sns.Topic.fromTopicArn(stack, 'AlarmTopic', alarmTopicArn) : undefined,
+  enableDdns: flag('enableDdns'),
+  ddnsCodePath: path.resolve(setting('ddnsLambdaZip', 'DDNS_LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns-ddns/bootstrap.zip')),
+  ddnsReservedConcurrency: num('ddnsReservedConcurrency'),
+  ddnsHostSecretsPrefix: setting('ddnsHostSecretsPrefix'),
+  ddnsAlertTopic: ddnsAlertTopicArn ? sns.Topic.fromTopicArn(stack, 'DdnsAlertTopic', ddnsAlertTopicArn) : undefined,
+  ddnsCloudfront: flag('ddnsCloudfront'),
+  ddnsOriginSecret: setting('ddnsOriginSecret', 'EC2DNS_DDNS_ORIGIN_SECRET'),
+  ddnsDomainName: setting('ddnsDomainName'),
+  ddnsCertificateArn: setting('ddnsCertificateArn'),
 });
 
 // cdk-nag: every finding fails the synth unless acknowledged with a reason next to the

@@ -27,5 +27,13 @@ module "ec2_dns" {
   deletion_protection = var.deletion_protection
   account_id          = var.account_id
 
+  # The DDNS endpoint, off unless enable_ddns (make infra-test plans it with CloudFront).
+  enable_ddns          = var.enable_ddns
+  ddns_lambda_zip      = var.enable_ddns ? var.ddns_lambda_zip : null
+  ddns_cloudfront      = var.ddns_cloudfront
+  ddns_origin_secret   = var.ddns_origin_secret
+  ddns_domain_name     = var.ddns_domain_name
+  ddns_certificate_arn = var.ddns_certificate_arn
+
   tags = { project = "ec2-dns" }
 }

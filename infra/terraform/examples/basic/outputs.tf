@@ -27,3 +27,23 @@ output "event_dead_letter_queue_url" {
   description = "URL of the rule targets' dead-letter queue."
   value       = module.ec2_dns.event_dead_letter_queue_url
 }
+
+output "ddns_function_name" {
+  description = "Name of the DDNS function (null without enable_ddns)."
+  value       = module.ec2_dns.ddns_function_name
+}
+
+output "ddns_function_url" {
+  description = "The DDNS endpoint (function URL)."
+  value       = module.ec2_dns.ddns_function_url
+}
+
+output "ddns_cloudfront_domain" {
+  description = "The DDNS endpoint through CloudFront (null without ddns_cloudfront)."
+  value       = module.ec2_dns.ddns_cloudfront_domain
+}
+
+output "ddns_alert_topic_arn" {
+  description = "Topic of the DDNS alerts and alarms."
+  value       = module.ec2_dns.ddns_alert_topic_arn
+}

@@ -50,6 +50,43 @@ variable "account_id" {
   default     = null
 }
 
+variable "enable_ddns" {
+  description = "Deploy the DDNS endpoint for hosts outside AWS."
+  type        = bool
+  default     = false
+}
+
+variable "ddns_lambda_zip" {
+  description = "Path of the DDNS Lambda package."
+  type        = string
+  default     = "../../../../target/lambda/ec2-dns-ddns/bootstrap.zip"
+}
+
+variable "ddns_cloudfront" {
+  description = "CloudFront in front of the DDNS function URL."
+  type        = bool
+  default     = false
+}
+
+variable "ddns_origin_secret" {
+  description = "Secret of the x-origin-verify header (required with ddns_cloudfront)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "ddns_domain_name" {
+  description = "Custom host name of the distribution (with ddns_certificate_arn)."
+  type        = string
+  default     = null
+}
+
+variable "ddns_certificate_arn" {
+  description = "ACM certificate in us-east-1 for ddns_domain_name."
+  type        = string
+  default     = null
+}
+
 variable "offline" {
   description = "Plan without an AWS account: skip the provider's credential, account and metadata checks. For tests only."
   type        = bool

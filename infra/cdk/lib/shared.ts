@@ -1,0 +1,107 @@
+/**
+ * What the reconciler (ec2-dns.ts) and the DDNS endpoint (ddns.ts) have in common: the
+ * permissions both hold on Route53 and on the lock table (one definition, so that the two
+ * roles cannot drift apart), input checks and the checkov annotations.
+ */
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+
+export const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+export const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
+export const TAG_KEY_RE = /^[A-Za-z0-9 _.:/=+@-]{1,120}$/;
+
+/** Lowercase, no trailing dot: the form Route53's normalised record names use. */
+export function normaliseDomain(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/** Accepts `Z123…` or `/hostedzone/Z123…`. */
+export function normaliseZoneId(zoneId: string): string {
+  return zoneId.trim().replace(/^\/?hostedzone\//, '');
+}
+
+export function check(problems: string[], ok: boolean, message: string): void {
+  if (!ok) problems.push(message);
+}
+
+/** Inputs of the record statements; the partition may be a token. */
+export interface RecordPolicyInputs {
+  readonly partition: string;
+  readonly domains: string[];
+  readonly zoneIds: string[];
+}
+
+/**
+ * Route53: find the zones, read their records, and change A/AAAA records and the TXT
+ * ownership marker below the allowed domains. Both functions write names through the same
+ * fenced path, so both get exactly these statements.
+ */
+export function recordStatements(i: RecordPolicyInputs): iam.PolicyStatement[] {
+  const zoneArns = i.zoneIds.map((z) => `arn:${i.partition}:route53:::hostedzone/${z}`);
+  return [
+    // Find the zones under the allowed domains. ListHostedZones has no resource-level
+    // permissions.
+    new iam.PolicyStatement({
+      sid: 'ListHostedZones',
+      actions: ['route53:ListHostedZones'],
+      resources: ['*'],
+    }),
+    // Observe: read records of the configured zones only.
+    new iam.PolicyStatement({
+      sid: 'ReadRecords',
+      actions: ['route53:ListResourceRecordSets'],
+      resources: zoneArns,
+    }),
+    // Apply: CREATE and DELETE (a swap is DELETE+CREATE in one batch; never UPSERT) of
+    // A/AAAA records strictly below an allowed domain, and of the TXT ownership marker
+    // `_ec2-dns.<name>` written in the same batch, in the configured zones only.
+    // The names stay as they were: StringLike's `*` matches any characters, dots and
+    // underscores included, and Route53 normalises names to lowercase without the trailing
+    // dot (`_` and `-` are not escaped), so `*.dyn.example.com` already admits
+    // `_ec2-dns.web.dyn.example.com`. IAM cannot pair a type with a name, so TXT is
+    // admitted wherever A/AAAA are: below an allowed domain, never at its apex.
+    new iam.PolicyStatement({
+      sid: 'ChangeRecords',
+      actions: ['route53:ChangeResourceRecordSets'],
+      resources: zoneArns,
+      conditions: {
+        'ForAllValues:StringLike': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': i.domains.map((d) => `*.${d}`),
+        },
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA', 'TXT'],
+          'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+        },
+      },
+    }),
+  ];
+}
+
+/**
+ * Ownership locks: conditional reads and writes, transactions (TransactWriteItems is
+ * authorised per item action: Put/Update/Delete/ConditionCheck) and the scan of
+ * reconcile-all and of the DDNS sweep, on the lock table only.
+ */
+export function lockTableStatement(tableArn: string): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'LockTable',
+    actions: [
+      'dynamodb:GetItem',
+      'dynamodb:BatchGetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:Scan',
+    ],
+    resources: [tableArn],
+  });
+}
+
+/** Checkov reads skips from the resource's Metadata in the synthesized template. */
+export function skipCheckov(construct: Construct, skips: Record<string, string>): void {
+  const resource = construct.node.defaultChild as unknown as { addMetadata(key: string, value: unknown): void };
+  resource.addMetadata('checkov', {
+    skip: Object.entries(skips).map(([id, comment]) => ({ id, comment })),
+  });
+}
