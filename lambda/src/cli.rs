@@ -11,10 +11,10 @@ use crate::config::{Config, Deployed};
 use crate::ddns::admin::{HostOptions, HostRow, Issued};
 use crate::error::Error;
 use crate::hosts::HostName;
-use crate::lock::Lock;
 use crate::model::{Instance, InstanceId};
+use crate::model::{Zone, ZoneId};
 use crate::name::Fqdn;
-use crate::operator::Rebuilt;
+use crate::operator::{Rebuilt, StatusRow};
 use crate::report::Report;
 
 pub const USAGE: &str = "\
@@ -22,7 +22,9 @@ usage: ec2-dns-ctl <command> [--json]
 
 commands:
   plan [--instances i-…,i-…]     what a reconcile would change (dry run, writes nothing)
-  apply [--instances i-…,i-…]    reconcile now (everything, or only those instances)
+  apply [--instances i-…,i-…] [--force]
+                                 reconcile now (everything, or only those instances); a plan
+                                 that deletes more than 10 record sets needs --force
   status                         who holds which name, since when, pointing where
   release NAME [--dry-run]       safely release one name whose holder no longer needs it
   rebuild [--dry-run]            recreate lost lock items from the ownership markers in Route53
@@ -36,7 +38,11 @@ The lock table comes from LOCK_TABLE. ALLOWED_DOMAINS, NAME_TAG and RECORD_TTL c
 deployed function (it records them in the lock table); set here and different, apply,
 release and rebuild refuse to run. AWS comes from the standard SDK settings (AWS_PROFILE,
 AWS_REGION, ...).
-Exit status: 0 done, 1 error, 2 done but some names failed and should be retried.";
+Exit status: 0 done, 1 error, 2 done but some names failed and should be retried,
+3 done but some names are in conflict, skipped or frozen (see the report).";
+
+/// Record sets `apply` deletes without `--force`: one wrong variable must not empty a zone.
+pub const MAX_DELETES: usize = 10;
 
 /// The settings the deployed function records and the CLI must act with.
 pub const DEPLOYED_KEYS: [&str; 3] = ["ALLOWED_DOMAINS", "NAME_TAG", "RECORD_TTL"];
@@ -46,9 +52,16 @@ pub enum Command {
     Plan(Option<BTreeSet<InstanceId>>),
     Apply(Option<BTreeSet<InstanceId>>),
     Status,
-    Release { name: Fqdn, dry_run: bool },
-    Rebuild { dry_run: bool },
+    Release {
+        name: Fqdn,
+        dry_run: bool,
+    },
+    Rebuild {
+        dry_run: bool,
+    },
     Host(HostCommand),
+    /// `--help`: the usage, on stdout.
+    Help,
 }
 
 /// `ec2-dns-ctl host ...`.
@@ -68,7 +81,7 @@ impl Command {
     /// Whether the command writes (and so must act with the deployed configuration).
     pub fn writes(&self) -> bool {
         match self {
-            Command::Plan(_) | Command::Status => false,
+            Command::Plan(_) | Command::Status | Command::Help => false,
             Command::Apply(_) => true,
             Command::Release { dry_run, .. } | Command::Rebuild { dry_run } => !dry_run,
             Command::Host(h) => !matches!(h, HostCommand::List),
@@ -80,12 +93,15 @@ impl Command {
 pub struct Args {
     pub command: Command,
     pub json: bool,
+    /// `apply` may delete more than [`MAX_DELETES`] record sets.
+    pub force: bool,
 }
 
 /// Parses the arguments after the program name; the error is a message for the user.
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut json = false;
     let mut dry_run = false;
+    let mut force = false;
     let mut instances: Option<BTreeSet<InstanceId>> = None;
     let mut names: Option<Vec<Fqdn>> = None;
     let mut lease: Option<i64> = None;
@@ -96,6 +112,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         match a.as_str() {
             "--json" => json = true,
             "--dry-run" => dry_run = true,
+            "--force" => force = true,
             "--unbound" => unbound = true,
             "--sample" => sample = true,
             "--names" => {
@@ -127,7 +144,13 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 }
                 instances = Some(ids);
             }
-            "-h" | "--help" | "help" => return Err(USAGE.into()),
+            "-h" | "--help" | "help" => {
+                return Ok(Args {
+                    command: Command::Help,
+                    json,
+                    force,
+                })
+            }
             flag if flag.starts_with('-') => {
                 return Err(format!("unknown option {flag:?}\n\n{USAGE}"))
             }
@@ -173,6 +196,9 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     if !adding && (names.is_some() || lease.is_some() || unbound || sample) {
         return Err("--names, --lease, --unbound and --sample apply to host add only".into());
     }
+    if force && !matches!(command, Command::Apply(_)) {
+        return Err("--force applies to apply only".into());
+    }
     if instances.is_some() && !matches!(command, Command::Plan(_) | Command::Apply(_)) {
         return Err("--instances applies to plan and apply only".into());
     }
@@ -181,7 +207,11 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             "--dry-run applies to release and rebuild only (plan is the dry run of apply)".into(),
         );
     }
-    Ok(Args { command, json })
+    Ok(Args {
+        command,
+        json,
+        force,
+    })
 }
 
 /// The configuration the CLI acts with: the deployed function's, with the lock table named
@@ -285,6 +315,11 @@ pub fn render_report(r: &Report) -> String {
                     c.rtype.into(),
                     c.old_values.join(","),
                     c.values.join(","),
+                    match (c.old_ttl, c.ttl) {
+                        (Some(o), Some(n)) if o != n => format!("{o} -> {n}"),
+                        (_, Some(t)) | (Some(t), None) => t.to_string(),
+                        (None, None) => String::new(),
+                    },
                     if c.zone.is_empty() {
                         c.zone_id.to_string()
                     } else {
@@ -296,7 +331,9 @@ pub fn render_report(r: &Report) -> String {
             .collect();
         out += "\n";
         out += &table(
-            &["ACTION", "NAME", "TYPE", "OLD", "NEW", "ZONE", "INSTANCE"],
+            &[
+                "ACTION", "NAME", "TYPE", "OLD", "NEW", "TTL", "ZONE", "INSTANCE",
+            ],
             &rows,
         );
     }
@@ -364,17 +401,34 @@ fn state_of(holder: Option<&Instance>) -> &'static str {
     holder.map_or("gone", |i| i.state.as_str())
 }
 
-/// The lock table as `status` shows it.
-pub fn status_json(rows: &[(Lock, Option<Instance>)]) -> Value {
+/// The lock table as `status` shows it; records carry the same keys as the rows of a
+/// plan's `changes` (`type`, `values`, `ttl`, `zone_id`, `zone`, `private`).
+pub fn status_json(rows: &[StatusRow], zones: &[Zone]) -> Value {
     Value::Array(
         rows.iter()
-            .map(|(l, o)| {
+            .map(|r| {
+                let l = &r.lock;
+                let records: Vec<Value> = l
+                    .records
+                    .iter()
+                    .map(|s| {
+                        let zone = zones.iter().find(|z| z.id == s.zone_id);
+                        json!({
+                            "type": s.rtype.as_str(), "values": s.values, "ttl": s.ttl,
+                            "zone_id": s.zone_id,
+                            "zone": zone.map(|z| z.name.to_string()).unwrap_or_default(),
+                            "private": zone.is_some_and(|z| z.private),
+                        })
+                    })
+                    .collect();
                 json!({
                     "name": l.name, "owner": l.holder,
-                    "owner_state": state_of(o.as_ref()),
-                    "since": l.since, "generation": l.gen, "records": l.records,
+                    "instance": l.holder.as_ref().and_then(|h| h.instance_id()),
+                    "owner_state": state_of(r.holder.as_ref()),
+                    "since": l.since, "generation": l.gen, "records": records,
                     "blocked": l.blocked, "waiting": l.waiting,
                     "check": l.check, "layout": if l.legacy.is_some() { 1 } else { 2 },
+                    "route53": r.dns,
                 })
             })
             .collect(),
@@ -428,6 +482,9 @@ pub fn render_hosts(rows: &[HostRow]) -> String {
         .map(|h| {
             let addresses: Vec<&str> = h.ipv4.iter().chain(&h.ipv6).map(String::as_str).collect();
             let mut flags = Vec::new();
+            if h.unreadable {
+                flags.push("UNREADABLE (host remove deletes it)".to_string());
+            }
             if !h.bound {
                 flags.push("unbound".to_string());
             }
@@ -464,30 +521,60 @@ pub fn render_hosts(rows: &[HostRow]) -> String {
     )
 }
 
-pub fn render_status(rows: &[(Lock, Option<Instance>)]) -> String {
+/// A zone as the tables name it: `dyn.example.com (public)`, or its id when it is gone.
+fn zone_label(id: &ZoneId, zones: &[Zone]) -> String {
+    zones
+        .iter()
+        .find(|z| &z.id == id)
+        .map_or(id.to_string(), |z| {
+            format!(
+                "{} ({})",
+                z.name,
+                if z.private { "private" } else { "public" }
+            )
+        })
+}
+
+pub fn render_status(rows: &[StatusRow], zones: &[Zone]) -> String {
     if rows.is_empty() {
         return "no names are held\n".into();
     }
     let body: Vec<Vec<String>> = rows
         .iter()
-        .map(|(l, o)| {
+        .map(|r| {
+            let l = &r.lock;
             let records = l
                 .records
                 .iter()
-                .map(|s| format!("{} {} {}", s.rtype.as_str(), s.zone_id, s.values.join(",")))
+                .map(|s| {
+                    format!(
+                        "{} {} {}",
+                        s.rtype.as_str(),
+                        zone_label(&s.zone_id, zones),
+                        s.values.join(",")
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             let note = if l.check { " (to be checked)" } else { "" };
+            let waiting: Vec<String> = l.waiting.iter().map(|w| w.to_string()).collect();
             vec![
                 l.name.to_string(),
                 l.holder.as_ref().map_or(String::new(), |h| h.to_string()),
-                state_of(o.as_ref()).to_string(),
+                state_of(r.holder.as_ref()).to_string(),
                 l.since.clone().unwrap_or_default(),
                 format!("{records}{note}"),
+                waiting.join(","),
+                r.dns.clone(),
             ]
         })
         .collect();
-    table(&["NAME", "OWNER", "STATE", "SINCE", "RECORDS"], &body)
+    table(
+        &[
+            "NAME", "OWNER", "STATE", "SINCE", "RECORDS", "WAITING", "ROUTE53",
+        ],
+        &body,
+    )
 }
 
 pub fn render_rebuild(rows: &[Rebuilt], dry_run: bool) -> String {
@@ -520,6 +607,7 @@ pub fn render_rebuild(rows: &[Rebuilt], dry_run: bool) -> String {
 mod tests {
     use super::*;
     use crate::decide::RowAction;
+    use crate::lock::Lock;
     use crate::report::ChangeRow;
     use crate::testing::{id, instance, name, owner};
 
@@ -533,17 +621,22 @@ mod tests {
             args("plan").unwrap(),
             Args {
                 command: Command::Plan(None),
-                json: false
+                json: false,
+                force: false,
             }
         );
         assert_eq!(
             args("apply --instances i-00000001,i-00000002 --json").unwrap(),
             Args {
                 command: Command::Apply(Some([id(1), id(2)].into())),
-                json: true
+                json: true,
+                force: false,
             }
         );
         assert_eq!(args("status").unwrap().command, Command::Status);
+        assert_eq!(args("--help").unwrap().command, Command::Help);
+        assert_eq!(args("plan -h").unwrap().command, Command::Help);
+        assert!(args("apply --force").unwrap().force);
         assert_eq!(
             args("release Web.Dyn.Example.com. --dry-run")
                 .unwrap()
@@ -560,7 +653,8 @@ mod tests {
         for (bad, says) in [
             ("", "usage"),
             ("deploy", "unknown command"),
-            ("plan --force", "unknown option"),
+            ("plan --force", "apply only"),
+            ("plan --forcefully", "unknown option"),
             ("apply --instances vol-12345678", "not an EC2 instance id"),
             ("release", "needs the NAME"),
             ("release *.dyn.example.com", "wildcards"),
@@ -639,6 +733,8 @@ mod tests {
             rtype: "A",
             values: vec!["198.51.100.9".into()],
             old_values: vec!["203.0.113.1".into()],
+            ttl: Some(300),
+            old_ttl: Some(60),
             zone_id: crate::model::ZoneId("ZPUBLIC".into()),
             zone: "dyn.example.com".into(),
             private: false,
@@ -653,25 +749,51 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("UPDATE  web.dyn.example.com  A     203.0.113.1  198.51.100.9  dyn.example.com (public)  i-00000001"),
+            out.contains("UPDATE  web.dyn.example.com  A     203.0.113.1  198.51.100.9  60 -> 300  dyn.example.com (public)  i-00000001"),
             "{out}"
         );
     }
 
     #[test]
     fn status_shows_owner_state_and_records() {
-        let lock = crate::testing::lock("web.dyn.example.com", 1, "203.0.113.1");
+        let mut lock = crate::testing::lock("web.dyn.example.com", 1, "203.0.113.1");
+        lock.waiting.insert(owner(2));
         let rows = vec![
-            (lock.clone(), Some(instance(1, None))),
-            (
-                Lock {
+            StatusRow {
+                lock: lock.clone(),
+                holder: Some(instance(1, None)),
+                dns: "ok".into(),
+            },
+            StatusRow {
+                lock: Lock {
                     name: name("old.dyn.example.com"),
+                    waiting: Default::default(),
                     ..lock
                 },
-                None,
-            ),
+                holder: None,
+                dns: "A missing in dyn.example.com (public)".into(),
+            },
         ];
-        let out = render_status(&rows);
+        let zones = [Zone {
+            id: ZoneId("ZPUBLIC".into()),
+            name: name("dyn.example.com"),
+            private: false,
+        }];
+        let out = render_status(&rows, &zones);
+        assert!(
+            out.contains(
+                "A dyn.example.com (public) 203.0.113.1  123456789012/us-east-1/i-00000002  ok"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("A missing in dyn.example.com (public)"),
+            "{out}"
+        );
+        let json = status_json(&rows, &zones);
+        assert_eq!(json[0]["records"][0]["zone"], "dyn.example.com");
+        assert_eq!(json[0]["instance"], "i-00000001");
+        assert_eq!(json[0]["waiting"][0], "123456789012/us-east-1/i-00000002");
         assert!(
             out.contains("web.dyn.example.com  123456789012/us-east-1/i-00000001  running"),
             "{out}"
@@ -680,6 +802,6 @@ mod tests {
             out.contains("old.dyn.example.com  123456789012/us-east-1/i-00000001  gone"),
             "{out}"
         );
-        assert_eq!(status_json(&rows)[1]["owner_state"], "gone");
+        assert_eq!(json[1]["owner_state"], "gone");
     }
 }

@@ -28,6 +28,9 @@ pub enum Error {
     /// Some names or instances could not be brought in line; the report says which.
     #[error("reconcile incomplete: {0}")]
     Incomplete(String),
+    /// The plan deletes more record sets than the caller allowed; nothing was written.
+    #[error("the plan deletes {planned} record sets, more than the {limit} allowed without force; nothing was changed")]
+    TooManyDeletes { planned: usize, limit: usize },
 }
 
 impl Error {
@@ -35,7 +38,7 @@ impl Error {
     /// reconciles can; bad input and configuration cannot.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::InvalidInput(_) | Error::Config(_) => false,
+            Error::InvalidInput(_) | Error::Config(_) | Error::TooManyDeletes { .. } => false,
             Error::Aws { retryable, .. } => *retryable,
             Error::Unexpected { .. } | Error::Incomplete(_) => true,
         }
@@ -44,7 +47,7 @@ impl Error {
     /// The `errorType` the Lambda runtime reports for this error.
     pub fn kind(&self) -> &'static str {
         match self {
-            Error::InvalidInput(_) => "InvalidInput",
+            Error::InvalidInput(_) | Error::TooManyDeletes { .. } => "InvalidInput",
             Error::Config(_) => "InvalidConfiguration",
             _ if self.is_retryable() => "Retryable",
             _ => "AwsError",

@@ -13,7 +13,9 @@ use crate::decide::{Claims, NamePlan, Plan, Seen, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::{Decision, Expect, Lock, LockWrite};
-use crate::model::{Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, ZoneId};
+use crate::model::{
+    Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, Zone, ZoneId,
+};
 use crate::name::Fqdn;
 use crate::ports::{Dns, Instances, Locks};
 use crate::report::Report;
@@ -60,8 +62,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
     }
 
-    /// Every held name with its holder as EC2 reports it now (`None`: EC2 does not know it).
-    pub async fn status(&self) -> Result<Vec<(Lock, Option<Instance>)>> {
+    /// Every held name with its holder as EC2 reports it now (`None`: EC2 does not know it),
+    /// and whether Route53 holds exactly what its lock says (read, never trusted).
+    pub async fn status(&self) -> Result<Vec<StatusRow>> {
         let loaded = self.locks.scan().await?;
         let locks: Vec<Lock> = loaded
             .locks
@@ -87,17 +90,36 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         // Hosts are in the same scan: "running" while their lease holds.
         let now = self.now();
         found.extend(loaded.hosts.iter().map(|h| h.as_instance(now, &self.home)));
-        let mut out: Vec<(Lock, Option<Instance>)> = locks
+        // Route53, per zone the locks name: one read per zone (or per name, for few).
+        let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
+        for l in &locks {
+            for zone in l.believed().into_keys() {
+                per_zone.entry(zone).or_default().push(l.name.clone());
+            }
+        }
+        let mut seen: BTreeMap<(Fqdn, ZoneId), Seen> = BTreeMap::new();
+        for (zone, names) in per_zone {
+            for (name, s) in self.dns.read(&zone, &names).await? {
+                seen.insert((name, zone.clone()), s);
+            }
+        }
+        let zones = self.dns.zones().await?;
+        let mut out: Vec<StatusRow> = locks
             .into_iter()
             .map(|l| {
                 let holder = found
                     .iter()
                     .find(|i| Some(&i.owner) == l.holder.as_ref())
                     .cloned();
-                (l, holder)
+                let dns = dns_check(&l, &seen, &zones);
+                StatusRow {
+                    lock: l,
+                    holder,
+                    dns,
+                }
             })
             .collect();
-        out.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        out.sort_by(|a, b| a.lock.name.cmp(&b.lock.name));
         Ok(out)
     }
 
@@ -311,5 +333,63 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             out.push(row);
         }
         Ok(out)
+    }
+}
+
+/// One held name as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRow {
+    pub lock: Lock,
+    /// The holder as EC2 (or, for a host, its credential) reports it now.
+    pub holder: Option<Instance>,
+    /// `ok` when Route53 holds exactly the lock's sets and marker; otherwise what differs.
+    pub dns: String,
+}
+
+/// Compares what Route53 holds with what a lock says, slot by slot.
+fn dns_check(lock: &Lock, seen: &BTreeMap<(Fqdn, ZoneId), Seen>, zones: &[Zone]) -> String {
+    let empty = Seen::default();
+    let mut problems = Vec::new();
+    for (zone, sets) in lock.believed() {
+        let zone_name = zones
+            .iter()
+            .find(|z| z.id == zone)
+            .map_or(zone.to_string(), |z| {
+                format!(
+                    "{} ({})",
+                    z.name,
+                    if z.private { "private" } else { "public" }
+                )
+            });
+        let got = seen
+            .get(&(lock.name.clone(), zone.clone()))
+            .unwrap_or(&empty);
+        for want in sets {
+            let have = match want.rtype {
+                RecordType::Txt => got.marker.as_ref(),
+                t => got.sets.iter().find(|s| s.rtype == t),
+            };
+            let what = if want.rtype == RecordType::Txt {
+                "marker"
+            } else {
+                want.rtype.as_str()
+            };
+            match have {
+                None => problems.push(format!("{what} missing in {zone_name}")),
+                Some(h) if h.values != want.values || h.ttl != want.ttl => problems.push(format!(
+                    "{what} in {zone_name} is {} (ttl {}), the lock says {} (ttl {})",
+                    h.values.join(","),
+                    h.ttl,
+                    want.values.join(","),
+                    want.ttl
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    if problems.is_empty() {
+        "ok".into()
+    } else {
+        problems.join("; ")
     }
 }

@@ -29,6 +29,9 @@ pub struct ChangeRow {
     pub rtype: &'static str,
     pub values: Vec<String>,
     pub old_values: Vec<String>,
+    /// TTL of the set after the change and before it (`null` where there is none).
+    pub ttl: Option<i64>,
+    pub old_ttl: Option<i64>,
     pub zone_id: ZoneId,
     /// The zone's name (empty when the zone no longer exists).
     pub zone: String,
@@ -88,6 +91,8 @@ impl Report {
                 rtype: r.slot.rtype.as_str(),
                 values: r.values.clone(),
                 old_values: r.old_values.clone(),
+                ttl: r.ttl,
+                old_ttl: r.old_ttl,
                 zone_id: r.slot.zone.clone(),
                 zone: zone.map(|z| z.name.to_string()).unwrap_or_default(),
                 private: zone.is_some_and(|z| z.private),

@@ -27,7 +27,7 @@ use std::time::Duration;
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
 
 use crate::config::Config;
-use crate::ddns::{Endpoint, EndpointConfig, NoInstances};
+use crate::ddns::{Endpoint, EndpointConfig, NoInstances, DDNS_ROUTE53_CALL_MAX};
 use crate::engine::{Reconciler, ROUTE53_CALL_MAX};
 use crate::error::{Error, Result};
 use crate::metrics::ApiCalls;
@@ -85,7 +85,7 @@ pub fn reconciler(sdk: &SdkConfig, config: Config, home: Home, calls: &ApiCalls)
             &config.name_tag,
             &config.status_tag,
         ),
-        route53(sdk, calls),
+        route53(sdk, calls, ROUTE53_CALL_MAX),
         locks(sdk, &config, &home, calls),
         config,
         home,
@@ -94,11 +94,12 @@ pub fn reconciler(sdk: &SdkConfig, config: Config, home: Home, calls: &ApiCalls)
 
 /// Route53, every call bounded as a whole (retries included), so that no change is still
 /// on its way when its lock stops being "in flight".
-fn route53(sdk: &SdkConfig, calls: &ApiCalls) -> Route53Dns<SdkRoute53> {
+fn route53(sdk: &SdkConfig, calls: &ApiCalls, call_max: i64) -> Route53Dns<SdkRoute53> {
+    let attempt = call_max.min(10) as u64;
     let r53_timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(10))
-        .operation_timeout(Duration::from_secs(ROUTE53_CALL_MAX as u64))
+        .connect_timeout(Duration::from_secs(3.min(attempt)))
+        .operation_attempt_timeout(Duration::from_secs(attempt))
+        .operation_timeout(Duration::from_secs(call_max as u64))
         .build();
     let r53 = aws_sdk_route53::config::Builder::from(sdk)
         .timeout_config(r53_timeouts)
@@ -135,7 +136,7 @@ pub fn endpoint(
 ) -> AwsEndpoint {
     let rec = Reconciler::new(
         NoInstances,
-        route53(sdk, calls),
+        route53(sdk, calls, DDNS_ROUTE53_CALL_MAX),
         locks(sdk, &config, &home, calls),
         config,
         home,

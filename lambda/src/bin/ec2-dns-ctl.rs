@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use ec2_dns::aws::{self, DynamoLocks};
 use ec2_dns::cli::{
     parse_args, render_hosts, render_issued, render_rebuild, render_report, render_status,
-    resolve_config, status_json, Command, HostCommand,
+    resolve_config, status_json, Command, HostCommand, MAX_DELETES, USAGE,
 };
 use ec2_dns::ddns::admin;
 use ec2_dns::engine::Request;
@@ -17,6 +17,8 @@ use ec2_dns::metrics::ApiCalls;
 use ec2_dns::model::Owner;
 use ec2_dns::model::Scope;
 use ec2_dns::ports::Locks;
+use ec2_dns::ports::{Dns, Instances};
+use lambda_runtime::tracing as ec2_dns_tracing;
 
 /// How long the CLI may take: a reconcile started here never sends a change later.
 const RUN_FOR_S: i64 = 600;
@@ -31,6 +33,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if args.command == Command::Help {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    init_logging();
     let Some(table) = std::env::var("LOCK_TABLE")
         .ok()
         .filter(|t| !t.trim().is_empty())
@@ -72,6 +79,29 @@ async fn main() -> ExitCode {
         None => Scope::All,
         Some(ids) => Scope::Owners(ids.into_iter().map(|i| home.instance(i)).collect()),
     };
+    // Instances asked for by id must exist here: a typo must not pass as "nothing to do".
+    if let Command::Plan(Some(ids)) | Command::Apply(Some(ids)) = &args.command {
+        let owners: Vec<Owner> = ids.iter().map(|i| home.instance(i.clone())).collect();
+        match rec.instances.describe(&owners).await {
+            Ok(found) => {
+                let unknown: Vec<String> = owners
+                    .iter()
+                    .filter(|o| !found.iter().any(|i| &i.owner == *o))
+                    .filter_map(|o| o.instance_id().map(|i| i.to_string()))
+                    .collect();
+                if !unknown.is_empty() {
+                    eprintln!(
+                        "ec2-dns-ctl: no such instance in account {} region {}: {}",
+                        home.account(),
+                        home.region(),
+                        unknown.join(", ")
+                    );
+                    return ExitCode::from(1);
+                }
+            }
+            Err(e) => return fail(&e),
+        }
+    }
     let prefix = std::env::var("HOST_SECRETS_PREFIX")
         .ok()
         .filter(|p| !p.trim().is_empty())
@@ -79,10 +109,14 @@ async fn main() -> ExitCode {
     let secrets = || aws::secrets(&sdk, &calls, &prefix);
     let report = match args.command {
         Command::Status => {
-            eprintln!("reading the lock table ...");
-            return match rec.status().await {
-                Ok(rows) if args.json => print_ok(&status_json(&rows).to_string()),
-                Ok(rows) => print_ok(&render_status(&rows)),
+            eprintln!("reading the lock table and checking Route53 ...");
+            let status =
+                async { Ok::<_, ec2_dns::Error>((rec.status().await?, rec.dns.zones().await?)) };
+            return match status.await {
+                Ok((rows, zones)) if args.json => print_ok(
+                    &serde_json::to_string_pretty(&status_json(&rows, &zones)).unwrap_or_default(),
+                ),
+                Ok((rows, zones)) => print_ok(&render_status(&rows, &zones)),
                 Err(e) => fail(&e),
             };
         }
@@ -96,6 +130,7 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             };
         }
+        Command::Help => return print_ok(USAGE),
         Command::Host(HostCommand::List) => {
             return match admin::list(&rec.locks).await {
                 Ok(rows) if args.json => {
@@ -161,7 +196,16 @@ async fn main() -> ExitCode {
                 dry_run: false,
                 deadline,
             };
-            rec.reconcile(&req).await
+            let limit = (!args.force).then_some(MAX_DELETES);
+            match rec.reconcile_limited(&req, limit).await {
+                Err(e @ ec2_dns::Error::TooManyDeletes { .. }) => {
+                    eprintln!(
+                        "ec2-dns-ctl: {e}.\nReview them with `ec2-dns-ctl plan` (a wrong ALLOWED_DOMAINS or LOCK_TABLE looks like this); if they are intended, run `ec2-dns-ctl apply --force`."
+                    );
+                    return ExitCode::from(1);
+                }
+                other => other,
+            }
         }
         Command::Release { name, dry_run } => {
             eprintln!(
@@ -184,11 +228,39 @@ async fn main() -> ExitCode {
     } else {
         print!("{}", render_report(&report));
     }
-    if report.failed.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    exit_status(&report)
+}
+
+/// 0 done; 2 some names failed (retry); 3 done, but some names need an operator's look
+/// (conflicts, skipped or frozen names).
+fn exit_status(report: &ec2_dns::report::Report) -> ExitCode {
+    if !report.failed.is_empty() {
         ExitCode::from(2)
+    } else if !(report.conflicts.is_empty()
+        && report.skipped.is_empty()
+        && report.frozen.is_empty())
+    {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
     }
+}
+
+/// Warnings (the audit line of a release among them) on stderr; `EC2DNS_LOG=info` or
+/// `debug` for more.
+fn init_logging() {
+    use ec2_dns_tracing::subscriber;
+    let level = match std::env::var("EC2DNS_LOG").ok().as_deref() {
+        Some("debug") => ec2_dns_tracing::Level::DEBUG,
+        Some("info") => ec2_dns_tracing::Level::INFO,
+        _ => ec2_dns_tracing::Level::WARN,
+    };
+    subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .init();
 }
 
 fn issued_out(issued: ec2_dns::Result<admin::Issued>, json: bool, rotated: bool) -> ExitCode {

@@ -48,6 +48,9 @@ pub struct HostRow {
     pub updated: i64,
     pub locked_until: i64,
     pub alerted: Option<String>,
+    /// Its item in the table cannot be read (damaged or written by a newer release): its
+    /// names are kept as they are until `host remove` deletes it.
+    pub unreadable: bool,
 }
 
 impl HostRow {
@@ -63,6 +66,23 @@ impl HostRow {
             updated: h.updated,
             locked_until: h.locked_until,
             alerted: h.alerted.clone(),
+            unreadable: false,
+        }
+    }
+
+    pub fn unreadable(name: &HostName) -> HostRow {
+        HostRow {
+            host: name.to_string(),
+            names: Vec::new(),
+            lease: 0,
+            bound: true,
+            sample: false,
+            ipv4: None,
+            ipv6: None,
+            updated: 0,
+            locked_until: 0,
+            alerted: None,
+            unreadable: true,
         }
     }
 }
@@ -143,7 +163,10 @@ pub async fn add<L: Locks, S: Secrets>(
     }
     if opts.sample {
         if let Err(e) = secrets.put_secret(host, &secret).await {
-            locks.delete_host(&record).await?;
+            if let Err(undo) = locks.delete_host(&record).await {
+                tracing::error!(host = %host, error = %undo,
+                    "the credential could not be taken back; run `host remove` for it");
+            }
             return Err(e);
         }
     }
@@ -177,8 +200,18 @@ pub async fn rotate<L: Locks, S: Secrets>(
     };
     let written = locks.put_host(&record, false).await;
     if !matches!(written, Ok(Cas::Won(_))) {
-        if let Some(old) = old {
-            secrets.put_secret(host, &old).await?;
+        // Put the old sample secret back (or take the new one away if there was none), so
+        // that the stored secret still matches the credential; the first error is the one
+        // reported.
+        if record.sample {
+            let undone = match &old {
+                Some(old) => secrets.put_secret(host, old).await,
+                None => secrets.delete_secret(host).await,
+            };
+            if let Err(undo) = undone {
+                tracing::error!(host = %host, error = %undo,
+                    "the sample secret could not be restored; run `host rotate` again");
+            }
         }
         return Err(match written {
             Err(e) => e,
@@ -191,16 +224,23 @@ pub async fn rotate<L: Locks, S: Secrets>(
 }
 
 /// Removes a credential (and its sample secret). Its names are released by the next
-/// reconcile of the host (the CLI runs it at once).
+/// reconcile of the host (the CLI runs it at once). An item that cannot be read is removed
+/// too (with any sample secret under its name), since nothing else can repair it.
 pub async fn remove<L: Locks, S: Secrets>(
     locks: &L,
     secrets: &S,
     host: &HostName,
 ) -> Result<HostRecord> {
-    let record = locks
-        .host(host)
-        .await?
-        .ok_or_else(|| Error::InvalidInput(format!("no host {host}")))?;
+    let record = match locks.host(host).await {
+        Ok(Some(record)) => record,
+        Ok(None) if locks.scan().await?.unreadable_hosts.contains(host) => unreadable_record(host),
+        Ok(None) => return Err(Error::InvalidInput(format!("no host {host}"))),
+        Err(Error::Unexpected { message, .. }) => {
+            tracing::warn!(host = %host, %message, "removing a host item that cannot be read");
+            unreadable_record(host)
+        }
+        Err(e) => return Err(e),
+    };
     locks.delete_host(&record).await?;
     if record.sample {
         secrets.delete_secret(host).await?;
@@ -208,9 +248,32 @@ pub async fn remove<L: Locks, S: Secrets>(
     Ok(record)
 }
 
+/// What is known of a host whose item cannot be read: its name. `sample` is set so that a
+/// secret stored under the name is deleted with it.
+fn unreadable_record(host: &HostName) -> HostRecord {
+    HostRecord {
+        name: host.clone(),
+        version: 0,
+        names: BTreeSet::new(),
+        password: String::new(),
+        sample: true,
+        bound: true,
+        lease: 0,
+        ipv4: None,
+        ipv6: None,
+        updated: 0,
+        created: 0,
+        failures: 0,
+        failed_since: 0,
+        locked_until: 0,
+        alerted: None,
+    }
+}
+
 pub async fn list<L: Locks>(locks: &L) -> Result<Vec<HostRow>> {
     let loaded = locks.scan().await?;
     let mut rows: Vec<HostRow> = loaded.hosts.iter().map(HostRow::of).collect();
+    rows.extend(loaded.unreadable_hosts.iter().map(HostRow::unreadable));
     rows.sort_by(|a, b| a.host.cmp(&b.host));
     Ok(rows)
 }

@@ -57,6 +57,11 @@ fn no_ec2() -> Error {
     }
 }
 
+/// Longest one Route53 call of the endpoint may take, retries included. The function runs
+/// for seconds, not minutes (a router waits for its answer), so its changes' window is
+/// short; its Route53 client is bounded to fit in it.
+pub const DDNS_ROUTE53_CALL_MAX: i64 = 8;
+
 /// Where the endpoint runs.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointConfig {
@@ -91,7 +96,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         config: EndpointConfig,
     ) -> Self {
         Endpoint {
-            rec,
+            rec: rec.with_route53_call_max(DDNS_ROUTE53_CALL_MAX),
             secrets,
             alerts,
             config,

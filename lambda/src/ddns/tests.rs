@@ -931,3 +931,60 @@ async fn failures_on_our_side_count_as_errors_whatever_the_protocol_status() {
         "the caller's mistake is not ours"
     );
 }
+
+#[tokio::test]
+async fn a_change_fits_in_the_short_time_the_function_runs() {
+    // The deployed function has 15 s: its window is short, and its Route53 calls are
+    // bounded to fit, so a change is sent rather than refused for want of time.
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let now = d.w.clock.0.load(Ordering::SeqCst);
+    let auth = basic("home", &secret);
+    let ev = event(
+        "GET",
+        "/nic/update",
+        &q(HOME),
+        &[("authorization", &auth)],
+        ROUTER,
+    );
+    let r = handle_event(&d.ep, &ev, Some(now + 15)).await;
+    assert_eq!(r.body, format!("good {ROUTER}\n"));
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    // With the reconciler's bound (40 s) the same change would not fit in 15 s.
+    let slow = Ddns::new();
+    let secret = slow.add("home", &[HOME], HostOptions::default()).await;
+    let mut ep = slow.ep;
+    ep.rec = ep
+        .rec
+        .with_route53_call_max(crate::engine::ROUTE53_CALL_MAX);
+    let ev = event(
+        "GET",
+        "/nic/update",
+        &q(HOME),
+        &[("authorization", &basic("home", &secret))],
+        ROUTER,
+    );
+    let r = handle_event(&ep, &ev, Some(now + 15)).await;
+    assert_eq!(r.body, "dnserr\n");
+}
+
+#[tokio::test]
+async fn a_host_whose_item_cannot_be_read_is_listed_and_can_be_removed() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    d.update("home", &secret, &q(HOME), ROUTER).await;
+    let home = HostName::parse("home").unwrap();
+    d.w.locks().bad_hosts.lock().unwrap().insert(home.clone());
+    let rows = admin::list(&d.ep.rec.locks).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].unreadable, "{rows:?}");
+    assert!(crate::cli::render_hosts(&rows).contains("UNREADABLE"));
+    admin::remove(&d.ep.rec.locks, &d.ep.secrets, &home)
+        .await
+        .unwrap();
+    assert!(admin::list(&d.ep.rec.locks).await.unwrap().is_empty());
+    // With the credential gone, the name is released by the next reconcile.
+    d.w.all().await;
+    assert_eq!(d.w.a(HOME), None);
+    assert!(d.w.owner(HOME).is_none());
+}

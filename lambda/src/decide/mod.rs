@@ -86,6 +86,9 @@ pub struct SlotChange {
     pub slot: Slot,
     pub values: Vec<String>,
     pub old_values: Vec<String>,
+    /// TTLs of the set after and before (`None` where there is none).
+    pub ttl: Option<i64>,
+    pub old_ttl: Option<i64>,
     pub owner: Option<Owner>,
 }
 

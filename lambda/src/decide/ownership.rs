@@ -651,6 +651,8 @@ fn rows(
                     zone: z.clone(),
                     rtype: t,
                 },
+                ttl: n.as_ref().map(|s| s.ttl),
+                old_ttl: o.as_ref().map(|s| s.ttl),
                 values: n.map(|s| s.values).unwrap_or_default(),
                 old_values: o.map(|s| s.values).unwrap_or_default(),
                 owner: if action == RowAction::Delete {
@@ -669,6 +671,8 @@ fn rows(
                     zone: z.clone(),
                     rtype: RecordType::Txt,
                 },
+                ttl: nm.as_ref().map(|s| s.ttl),
+                old_ttl: om.as_ref().map(|s| s.ttl),
                 values: nm.map(|s| s.values).unwrap_or_default(),
                 old_values: om.map(|s| s.values).unwrap_or_default(),
                 owner: winner.cloned().or_else(|| owner_of(b)),

@@ -247,7 +247,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         if changes.is_empty() {
             return BTreeMap::new();
         }
-        if self.now() + ROUTE53_CALL_MAX > until {
+        if self.now() + self.route53_call_max > until {
             return changes
                 .iter()
                 .map(|c| {

@@ -67,6 +67,9 @@ pub struct Reconciler<I, D, L> {
     pub config: Config,
     /// The account and region of this deployment: owners of manual requests live there.
     pub home: Home,
+    /// Longest a Route53 call may take, retries included: the Route53 client's operation
+    /// timeout must be this (see [`ROUTE53_CALL_MAX`]).
+    route53_call_max: i64,
     clock: Box<dyn Clock>,
 }
 
@@ -78,8 +81,16 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             locks,
             config,
             home,
+            route53_call_max: ROUTE53_CALL_MAX,
             clock: Box::new(SystemClock),
         }
+    }
+
+    /// The same reconciler for a Route53 client bounded to `secs` per call (a function with
+    /// a short timeout: no change may be sent that could land after its window).
+    pub fn with_route53_call_max(mut self, secs: i64) -> Self {
+        self.route53_call_max = secs;
+        self
     }
 
     /// The same reconciler with another clock.
@@ -105,9 +116,30 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// report (`failed`) and leave a state the next run converges from.
     #[instrument(skip_all, fields(scope = %req.scope, dry_run = req.dry_run))]
     pub async fn reconcile(&self, req: &Request) -> Result<Report> {
+        self.reconcile_limited(req, None).await
+    }
+
+    /// [`Self::reconcile`], refusing (before writing anything) a plan that deletes more than
+    /// `max_deletes` record sets: one wrong setting must not empty a zone unnoticed.
+    pub async fn reconcile_limited(
+        &self,
+        req: &Request,
+        max_deletes: Option<usize>,
+    ) -> Result<Report> {
         let started = Instant::now();
         let world = self.observe(req).await?;
         let plan = decide::plan(&world, &req.scope, &self.settings());
+        if let Some(limit) = max_deletes {
+            let planned = plan
+                .names
+                .iter()
+                .flat_map(|n| &n.rows)
+                .filter(|r| r.action == decide::RowAction::Delete)
+                .count();
+            if planned > limit {
+                return Err(crate::Error::TooManyDeletes { planned, limit });
+            }
+        }
         let report = if req.dry_run {
             apply::dry_run(&world, &plan)
         } else {

@@ -524,6 +524,12 @@ impl Locks for FakeLocks {
     }
 
     async fn host(&self, name: &HostName) -> Result<Option<HostRecord>> {
+        if guard(&self.bad_hosts).contains(name) {
+            return Err(Error::Unexpected {
+                service: "dynamodb",
+                message: format!("host item {name} cannot be read"),
+            });
+        }
         Ok(guard(&self.hosts).get(name).cloned())
     }
 
@@ -552,6 +558,7 @@ impl Locks for FakeLocks {
     }
 
     async fn delete_host(&self, host: &HostRecord) -> Result<()> {
+        guard(&self.bad_hosts).remove(&host.name);
         guard(&self.hosts).remove(&host.name);
         guard(&self.samples).retain(|_, h| *h != host.name);
         Ok(())

@@ -72,22 +72,28 @@ async fn status_lists_every_held_name_with_its_holder_state_and_writes_nothing()
     w.faults.reset_calls();
     let rows = w.rec.status().await.unwrap();
     assert_eq!(writes(&w), 0);
-    let got: Vec<(String, &str)> = rows
+    let got: Vec<(String, &str, &str)> = rows
         .iter()
-        .map(|(l, o)| {
+        .map(|r| {
             (
-                l.name.to_string(),
-                o.as_ref().map_or("gone", |i| i.state.as_str()),
+                r.lock.name.to_string(),
+                r.holder.as_ref().map_or("gone", |i| i.state.as_str()),
+                r.dns.as_str(),
             )
         })
         .collect();
     assert_eq!(
         got,
         [
-            ("a.dyn.example.com".to_string(), "running"),
-            ("b.dyn.example.com".to_string(), "stopped")
+            ("a.dyn.example.com".to_string(), "running", "ok"),
+            ("b.dyn.example.com".to_string(), "stopped", "ok")
         ]
     );
+    // Route53 is read, not trusted: a record deleted behind ec2-dns's back shows.
+    let public = w.public.clone();
+    w.route53().remove(&public, "a.dyn.example.com", "A");
+    let rows = w.rec.status().await.unwrap();
+    assert_eq!(rows[0].dns, "A missing in dyn.example.com (public)");
 }
 
 #[tokio::test]
