@@ -300,6 +300,9 @@ pub fn render_report(r: &Report) -> String {
         r.frozen.len(),
         r.failed.len()
     );
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
     if !r.changes.is_empty() {
         let rows: Vec<Vec<String>> = r
             .changes

@@ -17,6 +17,9 @@ pub struct Report {
     /// Names left exactly as they are until an operator acts.
     pub frozen: Vec<FrozenRow>,
     pub failed: Vec<FailRow>,
+    /// Configuration an operator should look at (an allowed domain no hosted zone serves).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -18,10 +18,12 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::date_time::Format;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
 
-use super::sdk_error;
+use super::sdk_error_on;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{HostName, HostRecord};
@@ -445,6 +447,19 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String> {
 }
 
 impl DynamoLocks {
+    /// An SDK error of a call on the lock table, naming the table.
+    fn fail<E>(&self, operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        sdk_error_on(
+            "dynamodb",
+            operation,
+            Some(&format!("lock table \"{}\"", self.table)),
+            err,
+        )
+    }
+
     pub fn new(client: Client, table: &str, home: Home) -> Self {
         DynamoLocks {
             client,
@@ -535,7 +550,7 @@ impl DynamoLocks {
                 {
                     Ok(Cas::Lost)
                 }
-                Err(e) => Err(sdk_error("dynamodb", "PutItem", e)),
+                Err(e) => Err(self.fail("PutItem", e)),
             };
         }
         let mut put = Put::builder()
@@ -582,13 +597,9 @@ impl DynamoLocks {
                         retryable: true,
                     });
                 }
-                Err(sdk_error(
-                    "dynamodb",
-                    "TransactWriteItems",
-                    SdkError::ServiceError(se),
-                ))
+                Err(self.fail("TransactWriteItems", SdkError::ServiceError(se)))
             }
-            Err(e) => Err(sdk_error("dynamodb", "TransactWriteItems", e)),
+            Err(e) => Err(self.fail("TransactWriteItems", e)),
         }
     }
 
@@ -623,7 +634,7 @@ impl DynamoLocks {
             {
                 Ok(Cas::Lost)
             }
-            Err(e) => Err(sdk_error("dynamodb", "UpdateItem", e)),
+            Err(e) => Err(self.fail("UpdateItem", e)),
         }
     }
 
@@ -659,7 +670,7 @@ impl DynamoLocks {
                     .request_items(&self.table, request)
                     .send()
                     .await
-                    .map_err(|e| sdk_error("dynamodb", "BatchGetItem", e))?;
+                    .map_err(|e| self.fail("BatchGetItem", e))?;
                 out.extend(
                     page.responses()
                         .and_then(|r| r.get(&self.table))
@@ -709,7 +720,7 @@ impl Locks for DynamoLocks {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("dynamodb", "Scan", e))?;
+            let page = page.map_err(|e| self.fail("Scan", e))?;
             for item in page.items() {
                 let key = text(item, "pk").cloned().unwrap_or_default();
                 absorb(&mut out, parse_item(item, &self.home), key, item);
@@ -782,7 +793,7 @@ impl Locks for DynamoLocks {
                 .send()
                 .await;
             if let Err(e) = r {
-                tracing::debug!(key, error = %sdk_error("dynamodb", "DeleteItem", e), "empty owner index kept");
+                tracing::debug!(key, error = %self.fail("DeleteItem", e), "empty owner index kept");
             }
         }
         Ok(())
@@ -797,7 +808,7 @@ impl Locks for DynamoLocks {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| sdk_error("dynamodb", "GetItem", e))?;
+            .map_err(|e| self.fail("GetItem", e))?;
         Ok(out.item().and_then(parse_config))
     }
 
@@ -814,7 +825,7 @@ impl Locks for DynamoLocks {
             .item("updated", s(d.updated.as_str()))
             .send()
             .await
-            .map_err(|e| sdk_error("dynamodb", "PutItem", e))?;
+            .map_err(|e| self.fail("PutItem", e))?;
         Ok(())
     }
 
@@ -827,7 +838,7 @@ impl Locks for DynamoLocks {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| sdk_error("dynamodb", "GetItem", e))?;
+            .map_err(|e| self.fail("GetItem", e))?;
         out.item()
             .map(|item| parse_host(item, name.as_str()).map_err(unexpected))
             .transpose()
@@ -842,7 +853,7 @@ impl Locks for DynamoLocks {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| sdk_error("dynamodb", "GetItem", e))?;
+            .map_err(|e| self.fail("GetItem", e))?;
         Ok(out
             .item()
             .and_then(|i| text(i, "host"))
@@ -894,7 +905,7 @@ impl Locks for DynamoLocks {
                 .key("pk", s(key))
                 .send()
                 .await
-                .map_err(|e| sdk_error("dynamodb", "DeleteItem", e))?;
+                .map_err(|e| self.fail("DeleteItem", e))?;
         }
         Ok(())
     }
@@ -927,7 +938,7 @@ impl Locks for DynamoLocks {
             {
                 Ok(())
             }
-            Err(e) => Err(sdk_error("dynamodb", "UpdateItem", e)),
+            Err(e) => Err(self.fail("UpdateItem", e)),
         }
     }
 }

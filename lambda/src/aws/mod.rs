@@ -198,6 +198,20 @@ pub(crate) fn sdk_error<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    sdk_error_on(service, operation, None, err)
+}
+
+/// [`sdk_error`] for a call on a named resource (`lock table "x"`), so that "not found"
+/// names it.
+pub(crate) fn sdk_error_on<E>(
+    service: &'static str,
+    operation: &'static str,
+    resource: Option<&str>,
+    err: SdkError<E, Response>,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let retryable = match &err {
         SdkError::ConstructionFailure(_) => false,
         SdkError::ServiceError(se) => {
@@ -207,13 +221,112 @@ where
                     .code()
                     .is_some_and(|c| TRANSIENT_CODES.contains(&c))
         }
+        // Without credentials no attempt can succeed.
+        SdkError::DispatchFailure(_) if no_credentials(&err) => false,
         _ => true,
     };
+    // The whole chain, for whoever turns the log level up; the error itself says one line.
+    tracing::debug!(service, operation, error = %DisplayErrorContext(&err), "AWS call failed");
     Error::Aws {
         service,
         operation,
-        message: DisplayErrorContext(&err).to_string(),
+        message: readable(service, operation, resource, &err),
         retryable,
+    }
+}
+
+/// Codes that mean the caller's identity may not make the call.
+const DENIED_CODES: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthorizationError",
+];
+
+/// Codes that mean the credentials themselves are bad or stale.
+const BAD_CREDENTIAL_CODES: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+    "InvalidSignatureException",
+    "AuthFailure",
+];
+
+fn no_credentials<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if s.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// One line a person can act on: what failed, on what, and the likely fix. Never the SDK's
+/// debug dump.
+fn readable<E>(
+    service: &str,
+    operation: &str,
+    resource: Option<&str>,
+    err: &SdkError<E, Response>,
+) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let first_line = |text: String| text.lines().next().unwrap_or_default().trim().to_string();
+    match err {
+        SdkError::ServiceError(se) => {
+            let code = se.err().code().unwrap_or("unknown error");
+            let said = first_line(se.err().message().unwrap_or_default().to_string());
+            let detail = match said.is_empty() {
+                true => code.to_string(),
+                false => format!("{code}: {said}"),
+            };
+            if DENIED_CODES.contains(&code) {
+                format!(
+                    "access denied: the credentials in use may not call {service}:{operation} ({detail}); grant it to them (see the operators' policies in docs/security.md)"
+                )
+            } else if BAD_CREDENTIAL_CODES.contains(&code) {
+                format!(
+                    "the AWS credentials were refused ({detail}): they are wrong or expired; renew them (aws sso login, or new keys) and try again"
+                )
+            } else if code == "ResourceNotFoundException" && resource.is_some() {
+                format!(
+                    "{} does not exist in this account and region: check LOCK_TABLE and AWS_REGION (or deploy the stack)",
+                    resource.unwrap_or_default()
+                )
+            } else {
+                detail
+            }
+        }
+        SdkError::DispatchFailure(_) if no_credentials(err) => {
+            "no AWS credentials found (tried the environment, the shared profile, web identity, the container and instance metadata): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into()
+        }
+        SdkError::DispatchFailure(d) => {
+            let why = if d.is_timeout() {
+                "timed out".to_string()
+            } else {
+                d.as_other()
+                    .map(|o| format!("{o:?}"))
+                    .unwrap_or_else(|| "connection failed".into())
+            };
+            format!("could not reach {service} ({why}): check the network, AWS_REGION and AWS_ENDPOINT_URL if set")
+        }
+        SdkError::TimeoutError(_) => format!("{service} did not answer in time"),
+        SdkError::ResponseError(_) => format!("{service} answered something unreadable"),
+        SdkError::ConstructionFailure(_) => {
+            first_line(DisplayErrorContext(err).to_string())
+        }
+        _ => first_line(DisplayErrorContext(err).to_string()),
     }
 }
 

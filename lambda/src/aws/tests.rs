@@ -565,3 +565,115 @@ async fn failed_messages_are_made_visible_again_in_one_batch_call_per_queue() {
         "{body}"
     );
 }
+
+/// An error as a person reads it: one line, no SDK debug output.
+fn one_line(e: &Error) -> String {
+    let text = e.to_string();
+    assert!(!text.contains('\n'), "{text}");
+    assert!(
+        !text.contains("ServiceError") && !text.contains("DispatchFailure") && text.len() < 400,
+        "{text}"
+    );
+    text
+}
+
+#[tokio::test]
+async fn aws_errors_are_one_line_naming_the_resource_the_action_and_the_fix() {
+    let missing = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ResourceNotFoundException","message":"Requested resource not found"}"#;
+    let denied = r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/op is not authorized to perform: dynamodb:Scan on resource: arn:aws:dynamodb:us-east-1:123456789012:table/locks"}"#;
+    let expired = r#"{"__type":"com.amazon.coral.service#ExpiredTokenException","message":"The security token included in the request is expired"}"#;
+    let r53_denied = r#"<?xml version="1.0"?>
+<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::123456789012:user/op is not authorized to perform: route53:ChangeResourceRecordSets</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
+    let ec2_denied = r#"<?xml version="1.0"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation.</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
+    let (url, _) = stub(vec![
+        (400, DDB_JSON, missing.into()),
+        (400, DDB_JSON, denied.into()),
+        (400, DDB_JSON, expired.into()),
+        (403, R53_XML, r53_denied.into()),
+        (403, R53_XML, ec2_denied.into()),
+    ])
+    .await;
+    let l = locks(&url);
+    let text = one_line(&l.scan().await.unwrap_err());
+    assert!(
+        text.contains("lock table \"locks\" does not exist") && text.contains("LOCK_TABLE"),
+        "{text}"
+    );
+    let text = one_line(&l.scan().await.unwrap_err());
+    assert!(
+        text.starts_with("dynamodb Scan failed: access denied")
+            && text.contains("may not call dynamodb:Scan"),
+        "{text}"
+    );
+    let text = one_line(&l.scan().await.unwrap_err());
+    assert!(
+        text.contains("credentials were refused") && text.contains("expired"),
+        "{text}"
+    );
+    let out = dns(&url).change(&[create("192.0.2.1")]).await;
+    let Some(Applied::Failed(e)) = out.values().next() else {
+        panic!("expected a failure, got {out:?}");
+    };
+    let text = one_line(e);
+    assert!(
+        text.contains("may not call route53:ChangeResourceRecordSets"),
+        "{text}"
+    );
+    let text = one_line(&ec2(&url).tagged().await.unwrap_err());
+    assert!(
+        text.contains("may not call ec2:DescribeInstances"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_that_cannot_be_reached_is_named_as_such() {
+    // A port that was just free: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = locks(&format!("http://127.0.0.1:{port}"))
+        .scan()
+        .await
+        .unwrap_err();
+    let text = one_line(&err);
+    assert!(
+        text.contains("could not reach dynamodb") && err.is_retryable(),
+        "{text}"
+    );
+}
+
+#[derive(Debug)]
+struct NoCredentials;
+
+impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+            aws_credential_types::provider::error::CredentialsError::not_loaded("none found"),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn missing_credentials_say_how_to_give_them_and_are_not_retried() {
+    let (url, seen) = stub(vec![]).await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk(&url))
+        .credentials_provider(NoCredentials)
+        .build();
+    let l = DynamoLocks::new(aws_sdk_dynamodb::Client::from_conf(conf), "locks", home());
+    let err = l.scan().await.unwrap_err();
+    let text = one_line(&err);
+    assert!(
+        text.contains("no AWS credentials found") && text.contains("AWS_PROFILE"),
+        "{text}"
+    );
+    assert!(!err.is_retryable());
+    assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}

@@ -232,13 +232,14 @@ async fn main() -> ExitCode {
 }
 
 /// 0 done; 2 some names failed (retry); 3 done, but some names need an operator's look
-/// (conflicts, skipped or frozen names).
+/// (conflicts, skipped or frozen names, a warning about the configuration).
 fn exit_status(report: &ec2_dns::report::Report) -> ExitCode {
     if !report.failed.is_empty() {
         ExitCode::from(2)
     } else if !(report.conflicts.is_empty()
         && report.skipped.is_empty()
-        && report.frozen.is_empty())
+        && report.frozen.is_empty()
+        && report.warnings.is_empty())
     {
         ExitCode::from(3)
     } else {
@@ -247,17 +248,22 @@ fn exit_status(report: &ec2_dns::report::Report) -> ExitCode {
 }
 
 /// Warnings (the audit line of a release among them) on stderr; `EC2DNS_LOG=info` or
-/// `debug` for more.
+/// `debug` for more of ours (or a full filter such as `debug,aws_smithy_runtime=trace`).
+/// The SDK's own warnings (a region IMDS could not give, say) are left out: the error that
+/// follows says what to do in one line.
 fn init_logging() {
-    use ec2_dns_tracing::subscriber;
-    let level = match std::env::var("EC2DNS_LOG").ok().as_deref() {
-        Some("debug") => ec2_dns_tracing::Level::DEBUG,
-        Some("info") => ec2_dns_tracing::Level::INFO,
-        _ => ec2_dns_tracing::Level::WARN,
+    use ec2_dns_tracing::subscriber::{self, EnvFilter};
+    let wanted = std::env::var("EC2DNS_LOG").unwrap_or_default();
+    let filter = match wanted.as_str() {
+        "debug" | "info" | "warn" | "error" => {
+            format!("warn,aws_config=error,ec2_dns={wanted},ec2_dns_ctl={wanted}")
+        }
+        custom if custom.contains('=') || custom.contains(',') => custom.to_string(),
+        _ => "warn,aws_config=error".to_string(),
     };
     subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_max_level(level)
+        .with_env_filter(EnvFilter::new(filter))
         .with_target(false)
         .without_time()
         .init();
@@ -276,7 +282,9 @@ fn print_ok(text: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// 2 when trying again may help (throttling, a timeout, a partial run), 1 when it cannot
+/// (arguments, configuration, credentials, access).
 fn fail(e: &ec2_dns::Error) -> ExitCode {
     eprintln!("ec2-dns-ctl: {e}");
-    ExitCode::from(1)
+    ExitCode::from(if e.is_retryable() { 2 } else { 1 })
 }

@@ -12,6 +12,15 @@ pub fn is_managed(zone: &Zone, allowed: &[Fqdn]) -> bool {
     allowed.iter().any(|d| zone.name.is_at_or_below(d))
 }
 
+/// The allowed domains no visible hosted zone serves (no zone at or below them): a typo in
+/// the configuration, or a zone in another account, leaves their names without records.
+pub fn unserved_domains<'a>(zones: &[Zone], allowed: &'a [Fqdn]) -> Vec<&'a Fqdn> {
+    allowed
+        .iter()
+        .filter(|d| !zones.iter().any(|z| z.name.is_at_or_below(d)))
+        .collect()
+}
+
 /// Whether the zone with this id exists and is managed.
 pub fn is_managed_id(id: &ZoneId, zones: &[Zone], allowed: &[Fqdn]) -> bool {
     zones.iter().any(|z| &z.id == id && is_managed(z, allowed))

@@ -140,11 +140,20 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 return Err(crate::Error::TooManyDeletes { planned, limit });
             }
         }
-        let report = if req.dry_run {
+        let mut report = if req.dry_run {
             apply::dry_run(&world, &plan)
         } else {
             self.apply(&world, plan, req).await
         };
+        for domain in
+            decide::zones::unserved_domains(&world.zones, &self.settings().allowed_domains)
+        {
+            let warning = format!(
+                "no hosted zone serves the allowed domain {domain}: its names get no records; check ALLOWED_DOMAINS, and that the zone exists in this account"
+            );
+            tracing::warn!("{warning}");
+            report.warnings.push(warning);
+        }
         info!(
             changes = report.changes.len(),
             conflicts = report.conflicts.len(),

@@ -116,3 +116,21 @@ async fn another_name_tag_in_the_cli_environment_cannot_release_the_fleet() {
     let (config, _) = crate::cli::resolve_config(&env, Some(&deployed), false).unwrap();
     assert_eq!(config.name_tag, "dnsname");
 }
+
+#[tokio::test]
+async fn an_allowed_domain_no_zone_serves_is_warned_about_not_skipped_quietly() {
+    // A typo: no hosted zone at or below dyn.exmaple.com.
+    let w = World::with_domains("dyn.exmaple.com,dyn.example.com");
+    w.launch(1, WEB);
+    let r = w.all().await;
+    assert_eq!(r.warnings.len(), 1, "{r:?}");
+    assert!(
+        r.warnings[0].contains("dyn.exmaple.com") && r.warnings[0].contains("ALLOWED_DOMAINS"),
+        "{r:?}"
+    );
+    assert!(crate::cli::render_report(&r).contains("warning: no hosted zone serves"));
+    // The domain that is served gets no warning.
+    let w = World::new();
+    w.launch(1, WEB);
+    assert!(w.all().await.warnings.is_empty());
+}
