@@ -10,7 +10,7 @@ BIN     := $(CURDIR)/target/debug/ec2-dns
 STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help build test test-rust test-e2e lint demo package venv clean soak fuzz bench reconcile
+.PHONY: help build test test-rust test-e2e docs-check lint demo sandbox package venv clean soak fuzz bench reconcile
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ test-rust: ## unit and invariant tests on the in-process fakes
 test-e2e: build venv ## the real binary under a Runtime API host, against moto
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q tests
 
-test: lint test-rust test-e2e infra-test ## everything CI runs
+docs-check: build venv ## every shell block marked runnable in README.md and docs/, run against the sandbox
+	$(VENV)/bin/python tests/docs_check.py
+
+test: lint test-rust test-e2e docs-check infra-test ## everything CI runs
 
 soak: ## the convergence and race properties over 10,000 random cases each
 	EC2_DNS_PROPTEST_CASES=10000 $(CARGO) test --locked --lib proptests -- --nocapture
@@ -56,6 +59,9 @@ endif
 
 demo: build venv ## the whole story against the embedded emulator
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/python tests/demo.py
+
+sandbox: build venv ## moto, the strict proxy and a small world on 127.0.0.1; prints the environment for ec2-dns-ctl (Ctrl-C stops it)
+	$(VENV)/bin/python tests/sandbox.py $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
 package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns
