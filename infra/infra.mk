@@ -4,11 +4,18 @@
 #
 #   make infra-deps    npm ci (infra/cdk) and a venv with cfn-lint and checkov (infra/.venv)
 #   make infra-synth   cdk synth of the example app (cdk-nag AwsSolutions fails on findings)
-#   make tf-init       terraform init of the module and the example, from the local mirror
+#   make tf-init       terraform init of the module and the example: hashicorp/aws from a local
+#                      provider mirror when the machine has one, else from the Terraform
+#                      registry (scripts/tf-cli-config.sh decides; TF_PROVIDER_MIRROR=DIR|none)
 #   make infra-plan    terraform plan of the example, offline (fake credentials)
+#   make infra-template the standalone CloudFormation template with Parameters (no CDK or
+#                      Terraform needed to deploy it): infra/.build/ec2-dns.template.json,
+#                      or TEMPLATE_OUT=FILE
+#   make infra-jsii    jsii build of the construct library (infra/cdk/dist, .jsii)
 #   make infra-test    everything: type check, template tests, synth + cdk-nag, cfn-lint,
 #                      checkov (CloudFormation and Terraform), terraform fmt/validate/test,
-#                      offline plan, and the CDK/Terraform parity test
+#                      offline plan, the CDK/Terraform parity test, the standalone template
+#                      (cfn-lint) and the jsii build
 #
 # LAMBDA_ZIP is the package both flavours deploy, DDNS_LAMBDA_ZIP the DDNS endpoint's
 # (ec2-dns-ddns); when one does not exist, synth and plan use a placeholder zip in
@@ -29,6 +36,9 @@ INFRA_TF_EX    := $(INFRA_TF)/examples/basic
 INFRA_TFRC     := $(INFRA_BUILD)/terraformrc
 INFRA_PLAN     := $(INFRA_BUILD)/tfplan
 INFRA_TEMPLATE := $(INFRA_CDK)/cdk.out/Ec2Dns.template.json
+# The standalone template's file (make infra-template TEMPLATE_OUT=/abs/or/relative/path.json).
+TEMPLATE_OUT ?= $(INFRA_BUILD)/ec2-dns.template.json
+INFRA_CFN_TEMPLATE = $(TEMPLATE_OUT)
 
 # The same example settings go to both flavours (the parity test compares their output).
 INFRA_EXAMPLE_DOMAINS := dyn.example.com,Other.Example.org.
@@ -46,7 +56,8 @@ INFRA_TF_STAMPS  := $(INFRA_TF)/.terraform/.ec2dns-init $(INFRA_TF_EX)/.terrafor
 # Offline: no update checks, notices or telemetry; no instance metadata lookups.
 INFRA_ENV := CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true \
 	CHECKPOINT_DISABLE=1 TF_IN_AUTOMATION=1 AWS_EC2_METADATA_DISABLED=true \
-	NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+	NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false \
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=1 JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 INFRA_TF_ENV := $(INFRA_ENV) TF_CLI_CONFIG_FILE=$(abspath $(INFRA_TFRC))
 # Fake static credentials for the offline plan; the provider never calls AWS with them.
 INFRA_FAKE_AWS := AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=offline-plan-only \
@@ -58,8 +69,8 @@ INFRA_DDNS_ZIP = $$($(abspath $(INFRA_DIR))/scripts/lambda-zip.sh "$(abspath $(D
 
 INFRA_TF_LIST = $(shell python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' '$(1)')
 
-.PHONY: infra-deps infra-synth tf-init infra-plan infra-test \
-	infra-test-cdk infra-test-tf infra-test-parity infra-clean
+.PHONY: FORCE infra-deps infra-synth tf-init infra-plan infra-test infra-template infra-jsii \
+	infra-test-cdk infra-test-tf infra-test-release infra-test-parity infra-clean
 
 # ---- dependencies ------------------------------------------------------------------------
 
@@ -92,12 +103,29 @@ infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation \
 		-f $(INFRA_TEMPLATE)
 
+# ---- release artefacts of the infrastructure ------------------------------------------
+
+# The template for people who use neither CDK nor Terraform (make release ships it).
+infra-template: $(INFRA_NPM_STAMP) ## standalone CloudFormation template with Parameters (TEMPLATE_OUT=FILE, default infra/.build/ec2-dns.template.json)
+	cd $(INFRA_CDK) && $(INFRA_ENV) npm run --silent template -- $(abspath $(INFRA_CFN_TEMPLATE))
+
+infra-jsii: $(INFRA_NPM_STAMP) ## jsii build of the CDK construct library (infra/cdk/dist and .jsii)
+	cd $(INFRA_CDK) && $(INFRA_ENV) npm run --silent jsii
+
+infra-test-release: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-template
+	$(INFRA_VENV)/bin/cfn-lint $(INFRA_CFN_TEMPLATE)
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-jsii
+
 # ---- Terraform ---------------------------------------------------------------------------
 
-$(INFRA_TFRC): $(INFRA_DIR)/scripts/tf-cli-config.sh
+# Regenerated on every run (a mirror may appear or go away), rewritten only when it changes.
+$(INFRA_TFRC): FORCE
 	$(INFRA_DIR)/scripts/tf-cli-config.sh $@
 
-tf-init: $(INFRA_TF_STAMPS) ## terraform init of module and example from the local provider mirror
+FORCE:
+
+tf-init: $(INFRA_TF_STAMPS) ## terraform init of module and example (provider mirror if present, else the registry)
 
 $(INFRA_TF)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF)/versions.tf
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) init -backend=false -input=false -no-color >/dev/null
@@ -143,11 +171,11 @@ infra-test-parity:
 infra-test: infra-deps ## CDK + Terraform tests, linters, offline plan, parity
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory -j2 --output-sync=target -f $(INFRA_DIR)/infra.mk \
-		infra-test-cdk infra-test-tf LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)" && \
+		infra-test-cdk infra-test-tf infra-test-release LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)" && \
 	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-test-parity LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)" && \
 	echo "infra-test: all infrastructure checks passed in $$(( $$(date +%s) - start )) s"
 
 infra-clean: ## remove infra build output (keeps node_modules and the venv)
-	rm -rf $(INFRA_BUILD) $(INFRA_CDK)/cdk.out $(INFRA_TF)/.terraform $(INFRA_TF_EX)/.terraform
+	rm -rf $(INFRA_BUILD) $(INFRA_CDK)/cdk.out $(INFRA_CDK)/dist $(INFRA_CDK)/.jsii $(INFRA_TF)/.terraform $(INFRA_TF_EX)/.terraform
 
 .DEFAULT_GOAL := $(INFRA_SAVED_DEFAULT_GOAL)

@@ -7,7 +7,8 @@ Both inputs are reduced to one model in which every resource is named by its rol
 system (``lock_table``, ``queue``, ``dlq``, ``event_dlq``, ``log_group``, ``function``,
 ``role``, ``rule:state``, ``rule:tag``, ``rule:schedule``; for the DDNS endpoint
 ``ddns_function``, ``ddns_role``, ``ddns_log_group``, ``ddns_url``, ``rule:ddns_sweep``,
-``alert_topic``, ``alert_key``, ``ddns_distribution``) and every ARN by the same placeholders
+``alert_topic``, ``alert_key``, ``ddns_distribution``; the aliases ``alias`` and
+``ddns_alias``) and every ARN by the same placeholders
 (``${partition}``, ``${region}``, ``${account}``, ``${url_suffix}``), then compared section
 by section:
 
@@ -20,6 +21,9 @@ by section:
 - both functions' runtime settings and environments, and the event source mapping;
 - the queues' settings and the alarms (metrics, dimensions, actions);
 - the DDNS alert topic, its policy and key, and the CloudFront distribution;
+- the published versions and the aliases `live`, and what each invoker targets;
+- the CloudWatch dashboard, widget by widget (metrics, statistics, labels, Logs Insights
+  queries and their log groups, places);
 - the outputs' names.
 
 Equal is not enough for a few points, which each flavour must meet on its own: nobody may
@@ -32,7 +36,11 @@ calls, the reconciler's Route53 and lock-table statements unchanged, ssm:GetPara
 HOST_SECRETS_PREFIX and sns:Publish on ALERT_TOPIC_ARN only, a public function URL with
 exactly its two grants plus the sweep rule's, a reserved concurrency, the 15-minute sweep,
 its alarms, and behind CloudFront the origin secret equal to ORIGIN_SECRET with caching off
-and Authorization forwarded.
+and Authorization forwarded. Rollback by alias: every function publishes versions that
+outlive a deploy, and every invoker (the event source mapping, the function URL, the sweep
+rule and the invoke grants) targets the alias `live` of a published version, never $LATEST.
+The dashboard shows the EMF metrics of lambda/src/metrics.rs, Lambda's duration, and with
+the DDNS endpoint its answers.
 
 Before comparing, the script checks itself: it adds a permission (and other changes) to one
 side only and fails if the comparison would not notice, and makes changes to both sides that
@@ -127,6 +135,36 @@ def grant(function: Any, action: Any, principal: Any, source_arn: Any = None, so
             "url_auth_type": url_auth_type or None, "via_url": bool(via_url), "org": org or None}
 
 
+LIVE_ALIAS = "live"
+ALIAS_OF = {"function": "alias", "ddns_function": "ddns_alias"}
+
+
+def qualified(function: Any, qualifier: Any) -> Any:
+    """A function role with an alias qualifier -> the alias's role (`ddns_function` + live ->
+    `ddns_alias`); a name `${ref:function}:live` (the function name with its qualifier) too."""
+    found = re.fullmatch(r"\$\{(?:Arn|ref):([^}]+)\}:" + LIVE_ALIAS, function) if isinstance(function, str) else None
+    if found and found.group(1) in ALIAS_OF:
+        return f"${{Arn:{ALIAS_OF[found.group(1)]}}}"
+    if qualifier == LIVE_ALIAS and role_of(function) in ALIAS_OF:
+        return f"${{Arn:{ALIAS_OF[role_of(function)]}}}"
+    return function
+
+
+def dashboard_model(body: dict) -> dict:
+    """The widgets of a dashboard body, in their places; strings already symbolised."""
+    widgets = []
+    for w in body.get("widgets", []):
+        p = dict(w.get("properties", {}))
+        if w.get("type") == "log":
+            # SOURCE '<log group>' | ... : the log groups as a set, then the query.
+            sources = re.findall(r"SOURCE '([^']*)' \| ", p.get("query", ""))
+            p["query"] = re.sub(r"^(SOURCE '[^']*' \| )+", "", p.get("query", ""))
+            p["sources"] = sorted(sources)
+        widgets.append({"type": w.get("type"), "place": [w.get("x"), w.get("y"), w.get("width"), w.get("height")],
+                        "properties": p})
+    return {"widgets": widgets}
+
+
 def snake(camel: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", camel).lower()
 
@@ -154,9 +192,13 @@ class Cfn:
         r = self.roles
         # The reconciler is the function the event source mapping feeds; any other is the
         # DDNS endpoint. Each function names its log group and its role.
-        fed = {e["Properties"]["FunctionName"].get("Ref")
-               for e in self.of_type("AWS::Lambda::EventSourceMapping").values()
-               if isinstance(e["Properties"].get("FunctionName"), dict)}
+        # The mapping names the function, or its alias ("<name>:live" from the alias's ARN).
+        alias_fn = {lid: a["Properties"]["FunctionName"].get("Ref")
+                    for lid, a in self.of_type("AWS::Lambda::Alias").items()}
+        fed = set()
+        for e in self.of_type("AWS::Lambda::EventSourceMapping").values():
+            refs = re.findall(r'"Ref": "([^"]+)"', json.dumps(e["Properties"].get("FunctionName")))
+            fed |= {alias_fn.get(ref, ref) for ref in refs}
         for lid, fn in self.of_type("AWS::Lambda::Function").items():
             kind = "function" if lid in fed else "ddns_function"
             prefix = "" if kind == "function" else "ddns_"
@@ -167,6 +209,11 @@ class Cfn:
             role = fn["Properties"].get("Role")
             if isinstance(role, dict) and "Fn::GetAtt" in role:
                 r[role["Fn::GetAtt"][0]] = f"{prefix}role"
+        for lid, fn_lid in alias_fn.items():
+            r[lid] = ALIAS_OF.get(r.get(fn_lid), "alias:other")
+        for lid, v in self.of_type("AWS::Lambda::Version").items():
+            owner = r.get(v["Properties"]["FunctionName"].get("Ref"))
+            r[lid] = f"version:{owner}"
         for lid in self.of_type("AWS::DynamoDB::Table"):
             r[lid] = "lock_table"
         for lid in self.of_type("AWS::Logs::LogGroup"):
@@ -175,9 +222,9 @@ class Cfn:
             r.setdefault(lid, "role:other")
         for lid, rule in self.of_type("AWS::Events::Rule").items():
             p = rule["Properties"]
-            targets = [r.get(t["Arn"]["Fn::GetAtt"][0]) for t in p.get("Targets", [])
-                       if isinstance(t.get("Arn"), dict) and "Fn::GetAtt" in t["Arn"]]
-            if p.get("ScheduleExpression") and "ddns_function" in targets:
+            targets = [r.get(t["Arn"].get("Fn::GetAtt", [t["Arn"].get("Ref")])[0]) for t in p.get("Targets", [])
+                       if isinstance(t.get("Arn"), dict)]
+            if p.get("ScheduleExpression") and ({"ddns_function", "ddns_alias"} & set(targets)):
                 r[lid] = "rule:ddns_sweep"
             else:
                 r[lid] = rule_kind(p.get("EventPattern"), p.get("ScheduleExpression"))
@@ -209,7 +256,10 @@ class Cfn:
         if set(v) == {"Ref"}:
             pseudo = {"AWS::Partition": PARTITION, "AWS::Region": REGION, "AWS::AccountId": ACCOUNT,
                       "AWS::URLSuffix": URL_SUFFIX}
-            return pseudo.get(v["Ref"]) or f"${{ref:{self.roles.get(v['Ref'], v['Ref'])}}}"
+            role = self.roles.get(v["Ref"], v["Ref"])
+            if role in ALIAS_OF.values():  # Ref of an alias is its ARN
+                return f"${{Arn:{role}}}"
+            return pseudo.get(v["Ref"]) or f"${{ref:{role}}}"
         if set(v) == {"Fn::GetAtt"}:
             lid, attr = v["Fn::GetAtt"]
             return f"${{{attr}:{self.roles.get(lid, lid)}}}"
@@ -219,6 +269,12 @@ class Cfn:
         if set(v) == {"Fn::Select"}:
             # The host of a function URL: Select(2, Split("/", "https://<host>/")).
             index, inner = v["Fn::Select"]
+            # The function name in an alias's ARN: Select(6, Split(":", <alias ARN>)).
+            if isinstance(inner, dict) and set(inner) == {"Fn::Split"} and inner["Fn::Split"][0] == ":" and index == 6:
+                arn = self.resolve(inner["Fn::Split"][1])
+                owner = {a: f for f, a in ALIAS_OF.items()}.get(role_of(arn))
+                if owner:
+                    return f"${{ref:{owner}}}"
             if isinstance(inner, dict) and set(inner) == {"Fn::Split"} and inner["Fn::Split"][0] == "/" and index == 2:
                 split = self.resolve(inner["Fn::Split"][1])
                 found = re.fullmatch(r"\$\{FunctionUrl:([^}]+)\}", str(split))
@@ -231,6 +287,7 @@ class Cfn:
             return None
         (fn,) = found
         f = fn["Properties"]
+        versions = [v for lid, v in self.of_type("AWS::Lambda::Version").items() if self.roles[lid] == f"version:{kind}"]
         logging = f.get("LoggingConfig", {})
         return {
             "runtime": f["Runtime"], "architectures": f["Architectures"], "handler": f["Handler"],
@@ -240,6 +297,9 @@ class Cfn:
             "log_group": self.resolve(logging.get("LogGroup")),
             "reserved_concurrency": f.get("ReservedConcurrentExecutions"),
             "vpc": "VpcConfig" in f,
+            # Every deploy publishes a version, and earlier ones outlive it (rollback targets).
+            "publishes_versions": len(versions) == 1 and all(
+                v.get("DeletionPolicy") == "Retain" and v.get("UpdateReplacePolicy") == "Retain" for v in versions),
         }
 
     def model(self) -> dict:
@@ -276,7 +336,7 @@ class Cfn:
 
         m["invoke"] = {
             "grants": canonical([grant(
-                self.resolve(p["Properties"]["FunctionName"]), p["Properties"]["Action"],
+                qualified(self.resolve(p["Properties"]["FunctionName"]), None), p["Properties"]["Action"],
                 p["Properties"]["Principal"], self.resolve(p["Properties"].get("SourceArn")),
                 self.resolve(p["Properties"].get("SourceAccount")), p["Properties"].get("FunctionUrlAuthType"),
                 p["Properties"].get("InvokedViaFunctionUrl"), p["Properties"].get("PrincipalOrgID"),
@@ -333,6 +393,7 @@ class Cfn:
         e = esm["Properties"]
         m["event_source"] = {
             "source": self.resolve(e["EventSourceArn"]),
+            "function": qualified(self.resolve(e["FunctionName"]), None),
             "batch_size": e.get("BatchSize"),
             "window": e.get("MaximumBatchingWindowInSeconds"),
             "max_concurrency": e.get("ScalingConfig", {}).get("MaximumConcurrency"),
@@ -386,6 +447,24 @@ class Cfn:
 
         m["ddns.cloudfront"] = canonical([self.distribution(d["Properties"]["DistributionConfig"])
                                           for d in self.of_type("AWS::CloudFront::Distribution").values()])
+
+        m["aliases"] = canonical([{
+            "alias": self.roles[lid],
+            "name": a["Properties"]["Name"],
+            "function": role_of(self.resolve(a["Properties"]["FunctionName"])),
+            # The version the last deploy published (GetAtt Version of the function's version).
+            "version": "published" if self.roles.get(
+                (a["Properties"]["FunctionVersion"].get("Fn::GetAtt") or [None])[0], "").startswith("version:")
+            else a["Properties"]["FunctionVersion"],
+            "routing": bool(a["Properties"].get("RoutingConfig")),
+            "provisioned": bool(a["Properties"].get("ProvisionedConcurrencyConfig")),
+        } for lid, a in self.of_type("AWS::Lambda::Alias").items()])
+
+        dashboards = []
+        for d in self.of_type("AWS::CloudWatch::Dashboard").values():
+            body = self.resolve(d["Properties"]["DashboardBody"])
+            dashboards.append(dashboard_model(json.loads(body)))
+        m["dashboard"] = dashboards
 
         # Output names as Terraform spells them: Ec2Dns<Name><hash> -> <name> in snake case.
         m["outputs"] = sorted(snake(re.sub(r"^Ec2Dns|[0-9A-F]{8}$", "", k)) for k in self.template.get("Outputs", {}))
@@ -499,6 +578,7 @@ class TfPlan:
             "aws_sns_topic": {"alerts": "alert_topic"},
             "aws_kms_key": {"alerts": "alert_key"},
             "aws_cloudfront_distribution": {"ddns": "ddns_distribution"},
+            "aws_lambda_alias": {"live": "alias", "ddns_live": "ddns_alias"},
         }.items():
             for r in self.of_type(type_):
                 self.address_roles[f"{type_}.{r['name']}"] = names.get(r["name"], f"{type_}.{r['name']}")
@@ -511,6 +591,11 @@ class TfPlan:
             role = self.address_roles[f"aws_lambda_function.{fn['name']}"]
             self.symbols[fn["values"]["function_name"]] = f"${{ref:{role}}}"
             self.symbols[f"{p}:lambda:{g}:{a}:function:{fn['values']['function_name']}"] = f"${{Arn:{role}}}"
+            # The alias by qualified name or ARN (e.g. the nested stack's FunctionName).
+            if role in ALIAS_OF:
+                for qualified_name in (f"{fn['values']['function_name']}:{LIVE_ALIAS}",
+                                       f"{p}:lambda:{g}:{a}:function:{fn['values']['function_name']}:{LIVE_ALIAS}"):
+                    self.symbols[qualified_name] = f"${{Arn:{ALIAS_OF[role]}}}"
         for t in self.of_type("aws_sns_topic"):
             # CloudFormation's Ref of a topic is its ARN.
             self.symbols[f"{p}:sns:{g}:{a}:{t['values']['name']}"] = \
@@ -569,6 +654,8 @@ class TfPlan:
             "log_group": self.sym(logging.get("log_group")),
             "reserved_concurrency": None if reserved in (None, -1) else reserved,
             "vpc": bool(f.get("vpc_config")),
+            # publish = true: every change publishes a version; Terraform never deletes old ones.
+            "publishes_versions": bool(f.get("publish")),
         }
 
     def nested_templates(self) -> list[dict]:
@@ -596,7 +683,8 @@ class TfPlan:
         m["iam.ddns"] = sorted((s for p in self.of_type("aws_iam_role_policy") if p["name"] == "ddns"
                                 for s in statements(self.sym(json.loads(p["values"]["policy"])))), key=key)
 
-        grants = [grant(self.sym(v["function_name"]), v["action"], v["principal"], self.sym(v.get("source_arn")),
+        grants = [grant(qualified(self.sym(v["function_name"]), v.get("qualifier")), v["action"], v["principal"],
+                        self.sym(v.get("source_arn")),
                         self.sym(v.get("source_account")), v.get("function_url_auth_type"), False,
                         v.get("principal_org_id"))
                   for v in (r["values"] for r in self.of_type("aws_lambda_permission"))]
@@ -668,6 +756,8 @@ class TfPlan:
         e = esm["values"]
         m["event_source"] = {
             "source": self.reference(f"aws_lambda_event_source_mapping.{esm['name']}", "Arn", ["event_source_arn"]),
+            "function": self.reference(f"aws_lambda_event_source_mapping.{esm['name']}", "Arn", ["function_name"])
+            or qualified(self.sym(e.get("function_name")), None),
             "batch_size": e.get("batch_size"),
             "window": e.get("maximum_batching_window_in_seconds"),
             "max_concurrency": (e.get("scaling_config") or [{}])[0].get("maximum_concurrency"),
@@ -730,6 +820,41 @@ class TfPlan:
         }
 
         m["ddns.cloudfront"] = canonical([self.distribution(d) for d in self.of_type("aws_cloudfront_distribution")])
+
+        aliases = []
+        for a in self.of_type("aws_lambda_alias"):
+            address = f"aws_lambda_alias.{a['name']}"
+            function = self.reference(address, "ref", ["function_name"]) or self.sym(a["values"].get("function_name"))
+            target = self.config[address]["expressions"].get("function_version", {}).get("references", [])
+            published = [t for t in target if t.endswith(".version") and t.startswith("aws_lambda_function.")]
+            fn = self.named("aws_lambda_function", re.sub(r"\[.*", "", published[0].split(".")[1])) if published else None
+            aliases.append({
+                "alias": self.address_roles[address],
+                "name": a["values"]["name"],
+                "function": role_of(function),
+                # The version the last apply published (the function's `version`, publish = true).
+                "version": "published" if fn is not None and fn["values"].get("publish")
+                else a["values"].get("function_version"),
+                "routing": bool(a["values"].get("routing_config")),
+                "provisioned": False,
+            })
+        m["aliases"] = canonical(aliases)
+
+        dashboards = []
+        for d in self.of_type("aws_cloudwatch_dashboard"):
+            body = json.loads(d["values"]["dashboard_body"])
+            for w in body.get("widgets", []):
+                props = w.get("properties", {})
+                if props.get("region") == self.region:
+                    props["region"] = REGION
+                if "metrics" in props:  # [namespace, metric, dimension, value, options]: the value
+                    props["metrics"] = [m[:3] + [self.sym(m[3])] + m[4:] if len(m) > 3 else m
+                                        for m in props["metrics"]]
+                if "query" in props:
+                    props["query"] = re.sub(r"SOURCE '([^']*)'", lambda g: f"SOURCE '{self.sym(g.group(1))}'",
+                                            props["query"])
+            dashboards.append(dashboard_model(body))
+        m["dashboard"] = dashboards
 
         m["outputs"] = sorted(self.plan.get("output_changes", {}))
         return m
@@ -863,11 +988,68 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
                 f"maxReceiveCount is {receives}"))
 
     # Nobody may invoke the reconciler: no resource policy statement, no function URL.
-    foreign = [g for g in m["invoke"]["grants"] if g["function"] != "ddns_function"]
+    foreign = [g for g in m["invoke"]["grants"] if g["function"] not in ("ddns_function", "ddns_alias")]
     foreign += [u for u in m["invoke"]["urls"] if u["function"] != "ddns_function"]
     out.append(("nobody may invoke the reconciler (no grant, no function URL)", not foreign,
                 "; ".join(json.dumps(x, sort_keys=True) for x in foreign)))
-    return out + ddns_requirements(m)
+    return out + rollback_requirements(m) + dashboard_requirements(m) + ddns_requirements(m)
+
+
+def rollback_requirements(m: dict) -> list[tuple[str, bool, str]]:
+    """Rollback is one command: each function publishes versions that outlive a deploy, its
+    alias `live` points at the last published one, and every invoker targets the alias."""
+    out = []
+    ddns = m.get("ddns.function") is not None
+    kinds = ["function"] + (["ddns_function"] if ddns else [])
+    problems = [f"{k}: versions not published or not kept" for k in kinds
+                if not (m.get("function" if k == "function" else "ddns.function") or {}).get("publishes_versions")]
+    expected = canonical([{"alias": ALIAS_OF[k], "name": LIVE_ALIAS, "function": k, "version": "published",
+                           "routing": False, "provisioned": False} for k in kinds])
+    if m["aliases"] != expected:
+        problems.append(f"aliases {json.dumps(m['aliases'], sort_keys=True)}")
+    out.append((f"rollback: versions kept, alias {LIVE_ALIAS} on the published version of each function",
+                not problems, "; ".join(problems)))
+    target = m["event_source"].get("function")
+    out.append((f"rollback: the queue invokes the alias {LIVE_ALIAS}", target == "${Arn:alias}",
+                f"the event source mapping invokes {target}"))
+    return out
+
+
+# What the dashboard must show: the EMF metrics of lambda/src/metrics.rs (namespace ec2-dns,
+# dimension Function) that count changes, conflicts and errors, the API calls, Lambda's
+# duration, and the Logs Insights widgets (API calls by service; with DDNS its answers).
+DASHBOARD_METRICS = {"ec2-dns/Creates", "ec2-dns/Updates", "ec2-dns/Deletes", "ec2-dns/Conflicts",
+                     "ec2-dns/Errors", "ec2-dns/Failed", "ec2-dns/AwsApiCalls", "AWS/Lambda/Duration"}
+DASHBOARD_LOGS = {"AWS API calls by service"}
+DASHBOARD_DDNS_LOGS = {"DDNS answers"}
+
+
+def dashboard_requirements(m: dict) -> list[tuple[str, bool, str]]:
+    problems = []
+    if len(m["dashboard"]) != 1:
+        problems.append(f"{len(m['dashboard'])} dashboards, expected 1 (the example deploys one)")
+    ddns = m.get("ddns.function") is not None
+    for d in m["dashboard"]:
+        lines = {(f"{x[0]}/{x[1]}", x[3]) for w in d["widgets"] for x in w["properties"].get("metrics", [])}
+        for metric in sorted(DASHBOARD_METRICS):
+            if (metric, "${ref:function}") not in lines:
+                problems.append(f"no {metric} of the reconciler")
+        if ddns and ("ec2-dns/Errors", "${ref:ddns_function}") not in lines:
+            problems.append("no failed answers (ec2-dns/Errors) of the DDNS function")
+        logs = {w["properties"].get("title"): w["properties"] for w in d["widgets"] if w["type"] == "log"}
+        for title in sorted(DASHBOARD_LOGS | (DASHBOARD_DDNS_LOGS if ddns else set())):
+            if title not in logs:
+                problems.append(f"no widget {title!r}")
+        calls = logs.get("AWS API calls by service", {})
+        wanted = ["${ref:log_group}"] + (["${ref:ddns_log_group}"] if ddns else [])
+        if calls and sorted(calls.get("sources", [])) != sorted(wanted):
+            problems.append(f"API calls by service read {calls.get('sources')}, expected {wanted}")
+        places = [tuple(w["place"]) for w in d["widgets"]]
+        if len(set(places)) != len(places):
+            problems.append("widgets overlap")
+    out = [("dashboard: changes, conflicts, errors, API calls by service, duration; DDNS answers",
+            not problems, "; ".join(problems))]
+    return out
 
 
 def ddns_requirements(m: dict) -> list[tuple[str, bool, str]]:
@@ -917,17 +1099,17 @@ def ddns_requirements(m: dict) -> list[tuple[str, bool, str]]:
 
     # A public URL needs exactly these grants since October 2025; the sweep rule may invoke.
     expected_grants = canonical([
-        grant("ddns_function", "lambda:InvokeFunctionUrl", "*", url_auth_type="NONE"),
-        grant("ddns_function", "lambda:InvokeFunction", "*", via_url=True),
-        grant("ddns_function", "lambda:InvokeFunction", "events.amazonaws.com", source_arn="${Arn:rule:ddns_sweep}"),
+        grant("ddns_alias", "lambda:InvokeFunctionUrl", "*", url_auth_type="NONE"),
+        grant("ddns_alias", "lambda:InvokeFunction", "*", via_url=True),
+        grant("ddns_alias", "lambda:InvokeFunction", "events.amazonaws.com", source_arn="${Arn:rule:ddns_sweep}"),
     ]) if fn.get("runtime") else []
-    grants = [g for g in m["invoke"]["grants"] if g["function"] == "ddns_function"]
+    grants = [g for g in m["invoke"]["grants"] if g["function"] in ("ddns_function", "ddns_alias")]
     urls = [u for u in m["invoke"]["urls"] if u["function"] == "ddns_function"]
     expected_urls = [{"auth_type": "NONE", "cors": False, "function": "ddns_function", "invoke_mode": "BUFFERED",
-                      "qualifier": None}] if fn.get("runtime") else []
+                      "qualifier": LIVE_ALIAS}] if fn.get("runtime") else []
     problems = [] if grants == expected_grants else [f"grants {json.dumps(grants, sort_keys=True)}"]
     problems += [] if urls == expected_urls else [f"urls {json.dumps(urls, sort_keys=True)}"]
-    out.append(("ddns: public function URL with exactly its two grants, and the sweep rule's", not problems,
+    out.append(("ddns: public function URL on the alias with exactly its two grants, and the sweep rule's", not problems,
                 "; ".join(problems)))
 
     conc = fn.get("reserved_concurrency")
@@ -936,15 +1118,15 @@ def ddns_requirements(m: dict) -> list[tuple[str, bool, str]]:
 
     sweep = m["triggers"].get("rule:ddns_sweep")
     ok = not fn.get("runtime") or (sweep is not None and sweep["schedule"] == SWEEP_SCHEDULE and sweep["enabled"]
-                                   and [t["arn"] for t in sweep["targets"]] == ["${Arn:ddns_function}"])
-    out.append((f"ddns: sweep {SWEEP_SCHEDULE} on the DDNS function", ok, f"sweep rule {json.dumps(sweep)}"))
+                                   and [t["arn"] for t in sweep["targets"]] == ["${Arn:ddns_alias}"])
+    out.append((f"ddns: sweep {SWEEP_SCHEDULE} on the DDNS function's alias", ok, f"sweep rule {json.dumps(sweep)}"))
 
     mine = [a for a in m["alarms"] if role_of(next(iter(a["dimensions"].values()), None)) == "ddns_function"]
     metrics = sorted(a["metric"] for a in mine)
     problems = [] if not fn.get("runtime") or metrics == ["AWS/Lambda/Errors", "AWS/Lambda/Throttles", "ec2-dns/Errors"] \
         else [f"alarms on {metrics}"]
     problems += [f"{a['metric']}: actions {a['actions']}" for a in mine if a["actions"] != [topic]]
-    out.append(("ddns: alarms on errors, throttles and 5xx answers, to the alert topic", not problems,
+    out.append(("ddns: alarms on errors, throttles and failed answers, to the alert topic", not problems,
                 "; ".join(problems)))
 
     problems = []
@@ -1077,6 +1259,52 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def ddns_output(m):
         m["outputs"] = [o for o in m["outputs"] if o != "ddns_function_url"]
 
+    def esm_on_function(m):
+        m["event_source"]["function"] = "${Arn:function}"
+
+    def no_alias(m):
+        m["aliases"] = [a for a in m["aliases"] if a["alias"] != "alias"]
+
+    def latest_alias(m):
+        for a in m["aliases"]:
+            a["version"] = "$LATEST"
+
+    def unpublished(m):
+        m["function"]["publishes_versions"] = False
+
+    def url_on_latest(m):
+        for u in m["invoke"]["urls"]:
+            u["qualifier"] = None
+
+    def sweep_on_function(m):
+        for t in m["triggers"]["rule:ddns_sweep"]["targets"]:
+            t["arn"] = "${Arn:ddns_function}"
+
+    def grant_on_function(m):
+        for g in m["invoke"]["grants"]:
+            if g["function"] == "ddns_alias":
+                g["function"] = "ddns_function"
+
+    def widget_gone(m):
+        m["dashboard"][0]["widgets"].pop(0)
+
+    def no_duration(m):
+        for w in m["dashboard"][0]["widgets"]:
+            w["properties"]["metrics"] = [x for x in w["properties"].get("metrics", []) if x[1] != "Duration"]
+
+    def no_api_calls_by_service(m):
+        m["dashboard"][0]["widgets"] = [w for w in m["dashboard"][0]["widgets"]
+                                        if w["properties"].get("title") != "AWS API calls by service"]
+
+    def no_ddns_answers(m):
+        m["dashboard"][0]["widgets"] = [w for w in m["dashboard"][0]["widgets"]
+                                        if w["properties"].get("title") != "DDNS answers"]
+
+    def query_changed(m):
+        for w in m["dashboard"][0]["widgets"]:
+            if "query" in w["properties"]:
+                w["properties"]["query"] += "\n| limit 1"
+
     def pattern(m):
         m["triggers"]["rule:tag"]["pattern"]["detail"]["changed-tag-keys"] = ["selftest"]
 
@@ -1141,7 +1369,11 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("DDNS concurrency", ddns_concurrency), ("DDNS sweep", ddns_sweep),
                  ("DDNS origin secret", ddns_origin_secret), ("DDNS caching", ddns_caching),
                  ("DDNS key rotation", ddns_key_rotation), ("DDNS alarm action", ddns_alarm_action),
-                 ("DDNS output", ddns_output)]
+                 ("DDNS output", ddns_output),
+                 ("queue on $LATEST", esm_on_function), ("no alias", no_alias), ("alias on $LATEST", latest_alias),
+                 ("versions not published", unpublished), ("URL on $LATEST", url_on_latest),
+                 ("sweep on $LATEST", sweep_on_function), ("grant on $LATEST", grant_on_function),
+                 ("dashboard widget", widget_gone), ("dashboard query", query_changed)]
     # The same change in both flavours: compare() is silent, the requirements must not be.
     both_sided = [("CNAME record type", record_type), ("no TXT record type", no_txt),
                   ("UPSERT", upsert), ("any record name", any_name),
@@ -1152,7 +1384,12 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                   ("DDNS any parameter", ddns_any_parameter), ("DDNS any topic", ddns_any_topic),
                   ("DDNS public invoke", ddns_public_invoke), ("DDNS no cap", ddns_no_cap),
                   ("DDNS sweep", ddns_sweep), ("DDNS origin secret", ddns_origin_secret),
-                  ("DDNS caching", ddns_caching), ("DDNS alarm action", ddns_alarm_action)]
+                  ("DDNS caching", ddns_caching), ("DDNS alarm action", ddns_alarm_action),
+                  ("queue on $LATEST", esm_on_function), ("no alias", no_alias), ("alias on $LATEST", latest_alias),
+                  ("versions not published", unpublished), ("URL on $LATEST", url_on_latest),
+                  ("sweep on $LATEST", sweep_on_function), ("grant on $LATEST", grant_on_function),
+                  ("no Lambda duration on the dashboard", no_duration),
+                  ("no API calls by service", no_api_calls_by_service), ("no DDNS answers", no_ddns_answers)]
     missed = []
     for name, mutate in one_sided:
         for side in ("cdk", "tf"):

@@ -5,6 +5,7 @@
 # The function (ec2-dns-ddns) has no EC2 right; it shares the lock table, the domains and
 # the zones with the reconciler. It is served by a public function URL (routers cannot sign
 # requests: the code authenticates every request) and capped by a reserved concurrency.
+# The function URL and the sweep invoke the alias `live` (see main.tf).
 # The CDK construct (../cdk/lib/ddns.ts) creates the same; ../scripts/parity.py proves it.
 
 locals {
@@ -29,8 +30,9 @@ locals {
   ddns_timeout_seconds = 15 # one credential check and a few calls; bounds a stuck call's cost
   ddns_memory_size     = 256
   ddns_sweep_schedule  = "rate(15 minutes)"
-  # The function's own metrics (lambda/src/metrics.rs): Errors counts answers with status
-  # 5xx, including a failed sweep, which Lambda's Errors does not see.
+  # The function's own metrics (lambda/src/metrics.rs): Errors counts failed answers
+  # (dyndns2 dnserr and 911, sent with HTTP 200 as the protocol wants, and any 5xx) and a
+  # failed sweep; Lambda's Errors metric sees none of them.
   ddns_metric_namespace = "ec2-dns"
   # Managed CloudFront policies (the same ids in every account; see the distribution).
   caching_disabled_policy_id              = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -216,6 +218,8 @@ resource "aws_lambda_function" "ddns" {
   source_code_hash = filebase64sha256(var.ddns_lambda_zip)
   memory_size      = local.ddns_memory_size
   timeout          = local.ddns_timeout_seconds
+  # A version on every change; earlier ones stay for rollbacks (see main.tf).
+  publish = true
   # The cost cap: a public URL can be called by anyone; requests above the cap are
   # throttled (HTTP 429) instead of scaling the bill.
   reserved_concurrent_executions = var.ddns_reserved_concurrency
@@ -246,16 +250,26 @@ resource "aws_lambda_function" "ddns" {
   depends_on = [aws_iam_role_policy.ddns]
 }
 
+resource "aws_lambda_alias" "ddns_live" {
+  count            = local.ddns ? 1 : 0
+  name             = local.live_alias
+  description      = "ec2-dns DDNS: the version the function URL and the sweep invoke; roll back with aws lambda update-alias"
+  function_name    = aws_lambda_function.ddns[0].function_name
+  function_version = aws_lambda_function.ddns[0].version
+}
+
 # ---- Function URL --------------------------------------------------------------------
 
-# Public by design: routers cannot sign requests; the code authenticates each one. Since
-# October 2025 a public URL needs two grants to any principal: lambda:InvokeFunctionUrl
-# with FunctionUrlAuthType NONE (below), and lambda:InvokeFunction when invoked via the
-# function URL (the stack after it).
+# Public by design: routers cannot sign requests; the code authenticates each one. On the
+# alias (qualifier), so that requests reach the published version; the grants are the
+# alias's too. Since October 2025 a public URL needs two grants to any principal:
+# lambda:InvokeFunctionUrl with FunctionUrlAuthType NONE (below), and
+# lambda:InvokeFunction when invoked via the function URL (the stack after it).
 resource "aws_lambda_function_url" "ddns" {
   #checkov:skip=CKV_AWS_258:Routers cannot sign requests with SigV4: the function authenticates every request itself (HTTP Basic against Argon2id hashes, or the sample protocol's hash), rate-limits failures, and its reserved concurrency caps the cost.
   count              = local.ddns ? 1 : 0
   function_name      = aws_lambda_function.ddns[0].function_name
+  qualifier          = aws_lambda_alias.ddns_live[0].name
   authorization_type = "NONE"
 }
 
@@ -265,6 +279,7 @@ resource "aws_lambda_permission" "ddns_url" {
   statement_id           = "FunctionURLAllowPublicAccess"
   action                 = "lambda:InvokeFunctionUrl"
   function_name          = aws_lambda_function.ddns[0].function_name
+  qualifier              = aws_lambda_alias.ddns_live[0].name
   principal              = "*"
   function_url_auth_type = "NONE"
 }
@@ -272,7 +287,8 @@ resource "aws_lambda_permission" "ddns_url" {
 # The second grant: hashicorp/aws 5.x cannot express it (aws_lambda_permission has no
 # invoked_via_function_url before 6.x), CloudFormation's AWS::Lambda::Permission can; this
 # one-resource stack holds it. Its condition (lambda:InvokedViaFunctionUrl) admits
-# invocations through the URL only: a direct Invoke call by anyone else stays refused.
+# invocations through the URL only: a direct Invoke call by anyone else stays refused. The
+# function name carries the alias (name:live), as Lambda::Permission allows.
 resource "aws_cloudformation_stack" "ddns_url_invoke" {
   #checkov:skip=CKV_AWS_124:A one-resource stack that holds the function URL's second permission; its events need no notification topic.
   count = local.ddns ? 1 : 0
@@ -285,7 +301,7 @@ resource "aws_cloudformation_stack" "ddns_url_invoke" {
         Type = "AWS::Lambda::Permission"
         Properties = {
           Action                = "lambda:InvokeFunction"
-          FunctionName          = local.ddns_function_name
+          FunctionName          = "${local.ddns_function_name}:${local.live_alias}"
           Principal             = "*"
           InvokedViaFunctionUrl = true
         }
@@ -293,7 +309,7 @@ resource "aws_cloudformation_stack" "ddns_url_invoke" {
     }
   })
   tags       = var.tags
-  depends_on = [aws_lambda_function.ddns]
+  depends_on = [aws_lambda_alias.ddns_live]
 }
 
 # ---- Sweep ---------------------------------------------------------------------------
@@ -310,7 +326,7 @@ resource "aws_cloudwatch_event_rule" "ddns_sweep" {
 resource "aws_cloudwatch_event_target" "ddns_sweep" {
   count = local.ddns ? 1 : 0
   rule  = aws_cloudwatch_event_rule.ddns_sweep[0].name
-  arn   = aws_lambda_function.ddns[0].arn
+  arn   = aws_lambda_alias.ddns_live[0].arn
 }
 
 resource "aws_lambda_permission" "ddns_sweep" {
@@ -318,6 +334,7 @@ resource "aws_lambda_permission" "ddns_sweep" {
   statement_id  = "AllowDdnsSweepRule"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.ddns[0].function_name
+  qualifier     = aws_lambda_alias.ddns_live[0].name
   principal     = "events.amazonaws.com"
   source_arn    = local.ddns_sweep_rule_arn
 }
@@ -339,7 +356,7 @@ locals {
       dimensions  = { FunctionName = local.ddns_function_name }
     }
     server_errors = {
-      description = "ec2-dns DDNS: the endpoint answered with status 5xx, or the sweep failed"
+      description = "ec2-dns DDNS: the endpoint gave failed answers (dnserr or 911 with HTTP 200, or a 5xx), or the sweep failed"
       namespace   = local.ddns_metric_namespace
       metric      = "Errors"
       dimensions  = { Function = local.ddns_function_name }

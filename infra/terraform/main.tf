@@ -2,7 +2,12 @@
 #
 # The CDK construct in ../cdk creates the same system; ../scripts/parity.py proves that the
 # permissions, triggers and table of both are the same. The opt-in DDNS endpoint
-# (enable_ddns) is in ddns.tf.
+# (enable_ddns) is in ddns.tf, the CloudWatch dashboard in dashboard.tf.
+
+# Every invoker targets the alias `live`, which points at the version the last apply
+# published (publish = true publishes one on every change of code or configuration;
+# versions are immutable snapshots of both). A rollback points the alias at an older
+# version: aws lambda update-alias --function-name NAME --name live --function-version N.
 
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
@@ -40,6 +45,7 @@ locals {
   event_retries    = 8
   event_max_age    = 3600
   alarm_period     = 300
+  live_alias       = "live"
   alarm_action_arn = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
 }
 
@@ -311,6 +317,9 @@ resource "aws_lambda_function" "this" {
   source_code_hash = filebase64sha256(var.lambda_zip)
   memory_size      = var.memory_size
   timeout          = var.timeout_seconds
+  # A new version on every change of code or configuration; earlier versions stay (only
+  # deleting the function deletes them), so that a rollback has somewhere to go.
+  publish = true
 
   environment {
     variables = merge(
@@ -333,10 +342,17 @@ resource "aws_lambda_function" "this" {
   depends_on = [aws_iam_role_policy.function]
 }
 
-# Reads events from the queue; failed records are reported per message.
+resource "aws_lambda_alias" "live" {
+  name             = local.live_alias
+  description      = "ec2-dns: the version the queue invokes; roll back with aws lambda update-alias"
+  function_name    = aws_lambda_function.this.function_name
+  function_version = aws_lambda_function.this.version
+}
+
+# Reads events from the queue into the alias; failed records are reported per message.
 resource "aws_lambda_event_source_mapping" "queue" {
   event_source_arn                   = aws_sqs_queue.events.arn
-  function_name                      = aws_lambda_function.this.arn
+  function_name                      = aws_lambda_alias.live.arn
   batch_size                         = var.batch_size
   maximum_batching_window_in_seconds = var.batching_window_seconds
   function_response_types            = ["ReportBatchItemFailures"]

@@ -8,6 +8,21 @@ output "function_arn" {
   value       = aws_lambda_function.this.arn
 }
 
+output "live_alias_arn" {
+  description = "ARN of the alias live, which the queue invokes (roll back by pointing it at an older version)."
+  value       = aws_lambda_alias.live.arn
+}
+
+output "rollback_command" {
+  description = "Points the alias at an earlier version (aws lambda list-versions-by-function lists them)."
+  value       = "aws lambda update-alias --region ${local.region} --function-name ${aws_lambda_function.this.function_name} --name ${local.live_alias} --function-version VERSION"
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard; null without create_dashboard."
+  value       = var.create_dashboard ? aws_cloudwatch_dashboard.this[0].dashboard_name : null
+}
+
 output "lock_table_name" {
   description = "Name of the DynamoDB lock table."
   value       = aws_dynamodb_table.locks.name
@@ -36,6 +51,16 @@ output "role_arn" {
 output "ddns_function_name" {
   description = "Name of the DDNS function (enable_ddns); null without it."
   value       = local.ddns ? aws_lambda_function.ddns[0].function_name : null
+}
+
+output "ddns_live_alias_arn" {
+  description = "ARN of the DDNS function's alias live, which the URL and the sweep invoke; null without enable_ddns."
+  value       = local.ddns ? aws_lambda_alias.ddns_live[0].arn : null
+}
+
+output "ddns_rollback_command" {
+  description = "Points the DDNS alias at an earlier version; null without enable_ddns."
+  value       = local.ddns ? "aws lambda update-alias --region ${local.region} --function-name ${aws_lambda_function.ddns[0].function_name} --name ${local.live_alias} --function-version VERSION" : null
 }
 
 output "ddns_function_url" {

@@ -202,6 +202,12 @@ variable "account_id" {
   }
 }
 
+variable "create_dashboard" {
+  description = "Create a CloudWatch dashboard (named like the function) of both functions, the queue and the dead-letter queues."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

@@ -25,7 +25,9 @@ import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { Ec2Dns } from '../lib/ec2-dns';
+// The construct library by its package name (tsconfig.json maps it to lib/index.ts here; an
+// app of your own gets it from npm: npm install ec2-dns-cdk).
+import { Ec2Dns } from 'ec2-dns-cdk';
 
 const app = new App();
 

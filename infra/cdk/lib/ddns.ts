@@ -8,15 +8,19 @@
  * proves it):
  * - the `ec2-dns-ddns` function (provided.al2023, arm64) with its own log group and a role
  *   without any EC2 right, a reserved concurrency as the cost cap of a public endpoint;
- * - a function URL with AuthType NONE: routers cannot sign requests, the code authenticates
- *   them (HTTP Basic, or the sample protocol's hash), so the URL is public by design;
+ * - a version published on every change of code or configuration and the alias `live`
+ *   pointing at it, which the function URL and the sweep invoke;
+ * - a function URL on the alias with AuthType NONE: routers cannot sign requests, the code
+ *   authenticates them (HTTP Basic, or the sample protocol's hash), so the URL is public by
+ *   design;
  * - the alert topic (or the operator's), encrypted with a customer managed KMS key;
  * - a schedule that runs the sweep (alerts about hosts silent past their lease);
- * - alarms on errors, throttles (the concurrency cap) and answers with status 5xx;
+ * - alarms on errors, throttles (the concurrency cap) and failed answers (dnserr, 911, 5xx:
+ *   the function's own `Errors` metric, since dyndns2 failures are HTTP 200 to Lambda);
  * - optionally a CloudFront distribution in front of the URL, for routers that only speak
  *   plain HTTP or need a stable host name.
  */
-import { CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Tokenization, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -31,8 +35,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE } from './dashboard';
 import {
-  check, DOMAIN_RE, lockTableStatement, normaliseDomain, recordStatements, RecordPolicyInputs, skipCheckov,
+  check, DOMAIN_RE, LIVE_ALIAS, lockTableStatement, normaliseDomain, recordStatements, RecordPolicyInputs, rollbackCommand,
+  skipCheckov,
 } from './shared';
 
 /** Defaults and fixed settings shared with the Terraform module (ddns.tf, variables.tf). */
@@ -44,9 +50,10 @@ export const DDNS_DEFAULTS = {
   timeoutSeconds: 15,
   memorySize: 256,
   sweepSchedule: 'rate(15 minutes)',
-  // Namespace of the function's own metrics (lambda/src/metrics.rs): `Errors` counts
-  // answers with status 5xx, including a failed sweep, which Lambda's Errors does not see.
-  metricNamespace: 'ec2-dns',
+  // Namespace of the function's own metrics (lambda/src/metrics.rs): `Errors` counts failed
+  // answers (dyndns2 `dnserr` and `911`, sent with HTTP 200 as the protocol wants, and any
+  // 5xx) and a failed sweep; Lambda's Errors metric sees none of them.
+  metricNamespace: METRIC_NAMESPACE,
   // The managed CloudFront policies (the same ids in every account).
   cachingDisabledPolicyId: '4135ea2d-6df8-44a3-9df3-4b5a84be39ad',
   allViewerExceptHostHeaderPolicyId: 'b689b0a8-53d0-40ab-baf2-68738e2966ac',
@@ -55,7 +62,10 @@ export const DDNS_DEFAULTS = {
 
 /** The operator's choices for the endpoint (the `ddns*` props of Ec2Dns). */
 export interface DdnsProps {
+  /** Path of the zip; give this or `code`. */
   readonly codePath?: string;
+  /** The code as any `lambda.Code`; give this or `codePath`. */
+  readonly code?: lambda.Code;
   readonly reservedConcurrency?: number;
   readonly hostSecretsPrefix?: string;
   readonly alertTopic?: sns.ITopic;
@@ -91,7 +101,9 @@ const CERTIFICATE_RE = /^arn:aws[a-z-]*:acm:us-east-1:[0-9]{12}:certificate\/[A-
  */
 export function validateDdnsProps(enabled: boolean, d: DdnsProps, p: string[]): void {
   check(p, !d.cloudfront || enabled, 'ddnsCloudfront needs enableDdns');
-  check(p, !enabled || (d.codePath !== undefined && d.codePath !== ''), 'ddnsCodePath is required with enableDdns');
+  check(p, !enabled || (d.codePath !== undefined && d.codePath !== '') || d.code !== undefined,
+    'ddnsCodePath is required with enableDdns (or ddnsCode)');
+  check(p, d.codePath === undefined || d.code === undefined, 'give at most one of ddnsCodePath and ddnsCode');
   const conc = d.reservedConcurrency ?? DDNS_DEFAULTS.reservedConcurrency;
   check(p, Number.isInteger(conc) && conc >= 1 && conc <= 1000, 'ddnsReservedConcurrency must be an integer in 1..1000');
   const prefix = d.hostSecretsPrefix ?? DDNS_DEFAULTS.hostSecretsPrefix;
@@ -198,7 +210,12 @@ export function alertKeyPolicyStatements(partition: string, region: string, acco
 }
 
 export class Ddns extends Construct {
+  /** The function ($LATEST); invokers use `alias`. */
   public readonly function: lambda.Function;
+  /** The alias `live`: the published version the function URL and the sweep invoke. */
+  public readonly alias: lambda.Alias;
+  /** The function's log group. */
+  public readonly logGroup: logs.LogGroup;
   public readonly functionUrl: lambda.FunctionUrl;
   public readonly alertTopic: sns.ITopic;
   /** The key of the alert topic, when the topic is created here. */
@@ -254,7 +271,7 @@ export class Ddns extends Construct {
     }
 
     // ---- Function --------------------------------------------------------------------
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
+    const logGroup = this.logGroup = new logs.LogGroup(this, 'LogGroup', {
       retention: shared.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
     });
@@ -292,9 +309,9 @@ export class Ddns extends Construct {
     const environment: Record<string, string> = {
       // The reconciler's configuration: both functions decide names the same way.
       LOCK_TABLE: shared.table.tableName,
-      ALLOWED_DOMAINS: shared.domains.join(','),
+      ALLOWED_DOMAINS: Fn.join(',', shared.domains),
       NAME_TAG: shared.nameTag,
-      RECORD_TTL: String(shared.recordTtl),
+      RECORD_TTL: Tokenization.stringifyNumber(shared.recordTtl),
       HOST_SECRETS_PREFIX: prefix,
       ALERT_TOPIC_ARN: this.alertTopic.topicArn,
     };
@@ -310,7 +327,7 @@ export class Ddns extends Construct {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.ARM_64,
       handler: 'bootstrap',
-      code: lambda.Code.fromAsset(props.codePath as string),
+      code: props.code ?? lambda.Code.fromAsset(props.codePath as string),
       memorySize: DDNS_DEFAULTS.memorySize,
       timeout: Duration.seconds(DDNS_DEFAULTS.timeoutSeconds),
       // The cost cap: a public URL can be called by anyone; requests above the cap are
@@ -320,6 +337,8 @@ export class Ddns extends Construct {
       environment,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
+      // Old versions stay for rollbacks (see Ec2Dns).
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
     });
     skipCheckov(this.function, {
       CKV_AWS_116: 'Invoked synchronously by its function URL; the only asynchronous invocation is the sweep schedule, which runs again in 15 minutes, so a dead-letter queue would hold nothing worth keeping.',
@@ -330,11 +349,19 @@ export class Ddns extends Construct {
       config: { ignore_checks: ['W3005'] },
     });
 
+    // A deploy that changes code or configuration publishes a version; the alias moves to it.
+    this.alias = new lambda.Alias(this, 'LiveAlias', {
+      aliasName: LIVE_ALIAS,
+      version: this.function.currentVersion,
+      description: 'ec2-dns DDNS: the version the function URL and the sweep invoke; roll back with aws lambda update-alias',
+    });
+
     // Public by design: routers cannot sign requests; the code authenticates each one.
-    // addFunctionUrl grants both permissions a public URL needs since October 2025:
-    // lambda:InvokeFunctionUrl (FunctionUrlAuthType NONE) and lambda:InvokeFunction when
-    // invoked via the function URL, both to any principal.
-    this.functionUrl = this.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
+    // On the alias (the URL's Qualifier), so that requests reach the published version.
+    // addFunctionUrl grants both permissions a public URL needs since October 2025, on the
+    // alias: lambda:InvokeFunctionUrl (FunctionUrlAuthType NONE) and lambda:InvokeFunction
+    // when invoked via the function URL, both to any principal.
+    this.functionUrl = this.alias.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     skipCheckov(this.functionUrl, {
       CKV_AWS_258: 'Routers cannot sign requests with SigV4: the function authenticates every request itself (HTTP Basic against Argon2id hashes, or the sample protocol\'s hash), rate-limits failures, and its reserved concurrency caps the cost.',
     });
@@ -343,7 +370,7 @@ export class Ddns extends Construct {
     this.sweepRule = new events.Rule(this, 'SweepRule', {
       description: 'ec2-dns: DDNS sweep, alerts about hosts silent past their lease',
       schedule: events.Schedule.expression(DDNS_DEFAULTS.sweepSchedule),
-      targets: [new targets.LambdaFunction(this.function)],
+      targets: [new targets.LambdaFunction(this.alias)],
     });
 
     // ---- Alarms ----------------------------------------------------------------------
@@ -372,7 +399,7 @@ export class Ddns extends Construct {
         dimensionsMap: { Function: this.function.functionName },
         period,
         statistic: 'Sum',
-      }), 'ec2-dns DDNS: the endpoint answered with status 5xx, or the sweep failed'),
+      }), 'ec2-dns DDNS: the endpoint gave failed answers (dnserr or 911 with HTTP 200, or a 5xx), or the sweep failed'),
     ];
 
     // ---- CloudFront ------------------------------------------------------------------
@@ -382,6 +409,11 @@ export class Ddns extends Construct {
 
     // ---- Outputs ---------------------------------------------------------------------
     new CfnOutput(this, 'FunctionName', { value: this.function.functionName, description: 'the DDNS function' });
+    new CfnOutput(this, 'LiveAliasArn', { value: this.alias.functionArn, description: 'the alias the URL and the sweep invoke' });
+    new CfnOutput(this, 'RollbackCommand', {
+      value: rollbackCommand(this.function.functionName),
+      description: 'points the DDNS alias at an earlier version (aws lambda list-versions-by-function lists them)',
+    });
     new CfnOutput(this, 'FunctionUrl', { value: this.functionUrl.url, description: 'the DDNS endpoint (HTTPS)' });
     if (this.distribution) {
       new CfnOutput(this, 'CloudfrontDomain', {

@@ -3,8 +3,26 @@
  * permissions both hold on Route53 and on the lock table (one definition, so that the two
  * roles cannot drift apart), input checks and the checkov annotations.
  */
+import { Aws, Fn, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+
+/**
+ * The alias every invoker targets (the event source mapping, the DDNS sweep and function
+ * URL). Each deploy that changes code or configuration publishes a version and points the
+ * alias at it; a rollback points it back: `aws lambda update-alias --name live
+ * --function-version N`.
+ */
+export const LIVE_ALIAS = 'live';
+
+/**
+ * The rollback command of a function (an output of both flavours): VERSION is one of
+ * `aws lambda list-versions-by-function --function-name NAME`.
+ */
+export function rollbackCommand(functionName: string): string {
+  return Fn.join('', ['aws lambda update-alias --region ', Aws.REGION, ' --function-name ', functionName,
+    ` --name ${LIVE_ALIAS} --function-version VERSION`]);
+}
 
 export const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 export const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
@@ -24,7 +42,21 @@ export function check(problems: string[], ok: boolean, message: string): void {
   if (!ok) problems.push(message);
 }
 
-/** Inputs of the record statements; the partition may be a token. */
+/**
+ * `prefix + item` for each item. A list token (a CommaDelimitedList parameter of the release
+ * template) cannot be mapped at synth time, so CloudFormation does it: join with
+ * `,<prefix>` and split again. Fn::Join takes only a literal delimiter, hence the literal
+ * prefix.
+ */
+export function prefixEach(prefix: string, items: string[]): string[] {
+  if (!Token.isUnresolved(items)) return items.map((item) => `${prefix}${item}`);
+  if (Token.isUnresolved(prefix)) {
+    throw new Error(`ec2-dns: cannot prefix a list token with '${prefix}', which is not known at synth time (give the stack a known partition)`);
+  }
+  return Fn.split(',', Fn.join('', [prefix, Fn.join(`,${prefix}`, items)]));
+}
+
+/** Inputs of the record statements; the partition may be a token, the lists list tokens. */
 export interface RecordPolicyInputs {
   readonly partition: string;
   readonly domains: string[];
@@ -37,7 +69,7 @@ export interface RecordPolicyInputs {
  * fenced path, so both get exactly these statements.
  */
 export function recordStatements(i: RecordPolicyInputs): iam.PolicyStatement[] {
-  const zoneArns = i.zoneIds.map((z) => `arn:${i.partition}:route53:::hostedzone/${z}`);
+  const zoneArns = prefixEach(`arn:${i.partition}:route53:::hostedzone/`, i.zoneIds);
   return [
     // Find the zones under the allowed domains. ListHostedZones has no resource-level
     // permissions.
@@ -66,7 +98,7 @@ export function recordStatements(i: RecordPolicyInputs): iam.PolicyStatement[] {
       resources: zoneArns,
       conditions: {
         'ForAllValues:StringLike': {
-          'route53:ChangeResourceRecordSetsNormalizedRecordNames': i.domains.map((d) => `*.${d}`),
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': prefixEach('*.', i.domains),
         },
         'ForAllValues:StringEquals': {
           'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA', 'TXT'],

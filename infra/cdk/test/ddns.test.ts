@@ -47,6 +47,7 @@ function parts(built: ReturnType<typeof build>) {
     role: built.id(d.function.role as unknown as Construct),
     logGroup: built.id(d.function.logGroup as unknown as Construct),
     url: built.id(d.functionUrl),
+    alias: built.id(d.alias),
     topic: d.alertKey ? built.id(d.alertTopic as unknown as Construct) : undefined,
     key: d.alertKey ? built.id(d.alertKey) : undefined,
     rule: built.id(d.sweepRule),
@@ -137,20 +138,99 @@ describe('DDNS function', () => {
 });
 
 describe('DDNS function URL', () => {
-  it('is public (AuthType NONE) with exactly the two grants a public URL needs, and the sweep rule\'s', () => {
+  it('is public (AuthType NONE) on the alias live, with exactly the two grants a public URL needs, and the sweep rule\'s', () => {
     const built = build(DDNS);
     const p = parts(built);
     const [[, url]] = resources(built.template, 'AWS::Lambda::Url');
     assert.equal(url.Properties.AuthType, 'NONE');
     assert.deepEqual(url.Properties.TargetFunctionArn, { 'Fn::GetAtt': [p.fn, 'Arn'] });
+    assert.equal(url.Properties.Qualifier, 'live');
     const grants = resources(built.template, 'AWS::Lambda::Permission').map(([, r]) => r.Properties)
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
-    const fn = { 'Fn::GetAtt': [p.fn, 'Arn'] };
+    // Every grant is on the alias (its Ref is the qualified ARN), none on $LATEST.
+    const fn = { Ref: p.alias };
     assert.deepEqual(grants, [
       { Action: 'lambda:InvokeFunction', FunctionName: fn, InvokedViaFunctionUrl: true, Principal: '*' },
       { Action: 'lambda:InvokeFunction', FunctionName: fn, Principal: 'events.amazonaws.com', SourceArn: { 'Fn::GetAtt': [p.rule, 'Arn'] } },
       { Action: 'lambda:InvokeFunctionUrl', FunctionName: fn, FunctionUrlAuthType: 'NONE', Principal: '*' },
     ]);
+  });
+});
+
+describe('DDNS versions and the alias live', () => {
+  it('publishes a version that outlives the next deploy, and points the alias live at it', () => {
+    const built = build(DDNS);
+    const p = parts(built);
+    const all = built.template.toJSON().Resources;
+    const versions = Object.entries(all).filter(([, r]: [string, any]) =>
+      r.Type === 'AWS::Lambda::Version' && r.Properties.FunctionName.Ref === p.fn);
+    assert.equal(versions.length, 1);
+    const [versionId, version] = versions[0] as [string, any];
+    assert.equal(version.DeletionPolicy, 'Retain');
+    assert.equal(version.UpdateReplacePolicy, 'Retain');
+    assert.deepEqual(all[p.alias].Properties, {
+      Name: 'live',
+      FunctionName: { Ref: p.fn },
+      FunctionVersion: { 'Fn::GetAtt': [versionId, 'Version'] },
+      Description: all[p.alias].Properties.Description,
+    });
+  });
+
+  it('gives the alias ARN and the rollback command as outputs', () => {
+    const built = build(DDNS);
+    const p = parts(built);
+    const outputs = built.template.toJSON().Outputs;
+    const value = (name: string) => Object.entries(outputs).find(([k]) => k.startsWith(`Ec2Dns${name}`))?.[1] as any;
+    assert.deepEqual(value('DdnsLiveAliasArn').Value, { Ref: p.alias });
+    assert.deepEqual(value('DdnsRollbackCommand').Value, join(
+      'aws lambda update-alias --region ', R, ' --function-name ', { Ref: p.fn }, ' --name live --function-version VERSION'));
+  });
+});
+
+describe('DDNS on the dashboard', () => {
+  const body = (built: ReturnType<typeof build>): any => {
+    const [[, dashboard]] = resources(built.template, 'AWS::CloudWatch::Dashboard');
+    // The body is a Fn::Join of literals and references: render the references as ${id}.
+    const parts: unknown[] = dashboard.Properties.DashboardBody['Fn::Join'][1];
+    return JSON.parse(parts.map((x: any) => (typeof x === 'string' ? x : `\${${x.Ref ?? x['Fn::GetAtt']?.join('.')}}`)).join(''));
+  };
+
+  it('shows the DDNS function\'s failed answers, API calls, invocations, errors, throttles and duration', () => {
+    const built = build(DDNS);
+    const p = parts(built);
+    const lines = body(built).widgets.map((w: any) => (w.properties.metrics ?? [])
+      .filter((m: any[]) => m[3] === `\${${p.fn}}`).map((m: any[]) => `${m[0]}/${m[1]}/${m[4].stat}`));
+    assert.deepEqual(lines, [
+      [], [],
+      ['ec2-dns/Errors/Sum'],
+      ['ec2-dns/AwsApiCalls/Sum'],
+      [],
+      ['AWS/Lambda/Invocations/Sum'],
+      ['AWS/Lambda/Errors/Sum', 'AWS/Lambda/Throttles/Sum'],
+      ['AWS/Lambda/Duration/p90', 'AWS/Lambda/Duration/Maximum'],
+      [], [],
+      [], [],
+    ]);
+  });
+
+  it('shows the DDNS answers by outcome and counts its API calls by service, from its log group', () => {
+    const built = build(DDNS);
+    const p = parts(built);
+    const logs = body(built).widgets.filter((w: any) => w.type === 'log');
+    assert.deepEqual(logs.map((w: any) => [w.properties.title, w.x, w.y]),
+      [['AWS API calls by service', 0, 30], ['DDNS answers', 12, 30]]);
+    assert.ok(logs[0].properties.query.includes(`SOURCE '\${${p.logGroup}}'`));
+    assert.ok(logs[1].properties.query.startsWith(`SOURCE '\${${p.logGroup}}' | filter`));
+    assert.match(logs[1].properties.query, /stats count\(\*\) as requests by answer/);
+    assert.equal(logs[1].properties.view, 'bar');
+  });
+
+  it('has no DDNS line or widget without the endpoint', () => {
+    const built = build();
+    const b = body(built);
+    assert.ok(!JSON.stringify(b).includes('Ddns'), 'no reference to a DDNS resource');
+    assert.deepEqual(b.widgets.filter((w: any) => w.type === 'log').map((w: any) => w.properties.title),
+      ['AWS API calls by service']);
   });
 });
 
@@ -263,21 +343,24 @@ describe('DDNS alert topic', () => {
 });
 
 describe('DDNS sweep and alarms', () => {
-  it('runs the sweep every 15 minutes on the DDNS function', () => {
+  it('runs the sweep every 15 minutes on the DDNS function\'s alias live', () => {
     const built = build(DDNS);
     const p = parts(built);
     const rule = built.template.toJSON().Resources[p.rule].Properties;
     assert.equal(rule.ScheduleExpression, 'rate(15 minutes)');
-    assert.deepEqual(rule.Targets.map((t: any) => t.Arn), [{ 'Fn::GetAtt': [p.fn, 'Arn'] }]);
+    assert.deepEqual(rule.Targets.map((t: any) => t.Arn), [{ Ref: p.alias }]);
   });
 
-  it('alarms on errors, throttles and 5xx answers, notifying the alert topic', () => {
+  it('alarms on errors, throttles and failed answers (dnserr, 911, 5xx), notifying the alert topic', () => {
     const built = build(DDNS);
     const p = parts(built);
     const mine = resources(built.template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties)
       .filter((a) => JSON.stringify(a.Dimensions).includes(p.fn));
     assert.deepEqual(mine.map((a) => `${a.Namespace}/${a.MetricName}/${a.Dimensions[0].Name}`).sort(),
       ['AWS/Lambda/Errors/FunctionName', 'AWS/Lambda/Throttles/FunctionName', 'ec2-dns/Errors/Function']);
+    const own = mine.find((a) => a.Namespace === 'ec2-dns');
+    assert.match(own.AlarmDescription, /dnserr/);
+    assert.deepEqual([own.Statistic, own.Period, own.EvaluationPeriods], ['Sum', 300, 1]);
     for (const a of mine) {
       assert.equal(a.Threshold, 0);
       assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
@@ -340,7 +423,9 @@ describe('DDNS outputs', () => {
 
   it('give function name, URL and topic, and the CloudFront domain when there is one', () => {
     const plain = names(build(DDNS).template);
-    for (const n of ['DdnsFunctionName', 'DdnsFunctionUrl', 'DdnsAlertTopicArn']) assert.ok(plain.includes(n), n);
+    for (const n of ['DdnsFunctionName', 'DdnsLiveAliasArn', 'DdnsRollbackCommand', 'DdnsFunctionUrl', 'DdnsAlertTopicArn']) {
+      assert.ok(plain.includes(n), n);
+    }
     assert.ok(!plain.includes('DdnsCloudfrontDomain'));
     assert.ok(names(build(CLOUDFRONT).template).includes('DdnsCloudfrontDomain'));
   });

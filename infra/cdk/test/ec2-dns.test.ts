@@ -11,6 +11,8 @@ import { App, CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -52,6 +54,8 @@ function idsOf(built: ReturnType<typeof build>) {
     dlq: id(e.deadLetterQueue),
     eventDlq: id(e.eventDeadLetterQueue),
     logGroup: id(e.function.logGroup as unknown as Construct),
+    fn: id(e.function),
+    alias: id(e.alias),
   };
 }
 
@@ -196,6 +200,16 @@ describe('queue', () => {
     assert.equal(esm.Properties.MaximumBatchingWindowInSeconds, 10);
     assert.deepEqual(esm.Properties.ScalingConfig, { MaximumConcurrency: 2 });
     assert.deepEqual(esm.Properties.FunctionResponseTypes, ['ReportBatchItemFailures']);
+  });
+
+  it('feeds the alias live, not $LATEST', () => {
+    const built = build();
+    const { alias } = idsOf(built);
+    const [, esm] = only(built.template, 'AWS::Lambda::EventSourceMapping');
+    // <function name>:live, the name taken from the alias's ARN.
+    assert.deepEqual(esm.Properties.FunctionName, {
+      'Fn::Join': ['', [{ 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: alias }] }] }, ':live']],
+    });
   });
 
   it('takes batching window and maximum concurrency as props', () => {
@@ -427,12 +441,149 @@ describe('alarms', () => {
 });
 
 describe('outputs', () => {
-  it('give function name and ARN, table name and queue URLs', () => {
+  it('give function name and ARN, alias, rollback command, table name, queue URLs and dashboard', () => {
     const { template } = build();
     const outputs = Object.keys(template.toJSON().Outputs).map((k) => k.replace(/^Ec2Dns/, '').replace(/[0-9A-F]{8}$/, ''));
-    for (const name of ['FunctionName', 'FunctionArn', 'LockTableName', 'QueueUrl', 'DeadLetterQueueUrl', 'EventDeadLetterQueueUrl']) {
+    for (const name of ['FunctionName', 'FunctionArn', 'LiveAliasArn', 'RollbackCommand', 'LockTableName', 'QueueUrl',
+      'DeadLetterQueueUrl', 'EventDeadLetterQueueUrl', 'DashboardName']) {
       assert.ok(outputs.includes(name), `output ${name} in ${outputs}`);
     }
+  });
+
+  it('give the rollback as one command on the alias', () => {
+    const built = build();
+    const { fn, alias } = idsOf(built);
+    const outputs = built.template.toJSON().Outputs;
+    const value = (name: string) => (Object.entries(outputs).find(([k]) => k.startsWith(`Ec2Dns${name}`))?.[1] as any).Value;
+    assert.deepEqual(value('LiveAliasArn'), { Ref: alias });
+    assert.deepEqual(value('RollbackCommand'), { 'Fn::Join': ['', [
+      'aws lambda update-alias --region ', { Ref: 'AWS::Region' }, ' --function-name ', { Ref: fn },
+      ' --name live --function-version VERSION']] });
+  });
+});
+
+describe('versions and the alias live', () => {
+  it('publishes a version on every change of code or configuration, kept when the next one comes', () => {
+    const built = build();
+    const { fn } = idsOf(built);
+    const [versionId, version] = only(built.template, 'AWS::Lambda::Version');
+    assert.deepEqual(version.Properties, { FunctionName: { Ref: fn } });
+    assert.equal(version.DeletionPolicy, 'Retain');
+    assert.equal(version.UpdateReplacePolicy, 'Retain');
+    // The version's logical id hashes code and configuration: a change gives a new one.
+    const other = build({ recordTtl: 300 });
+    const [otherId] = only(other.template, 'AWS::Lambda::Version');
+    assert.notEqual(otherId, versionId);
+  });
+
+  it('points the alias live at the published version, without weights or provisioned concurrency', () => {
+    const built = build();
+    const { fn, alias } = idsOf(built);
+    const [versionId] = only(built.template, 'AWS::Lambda::Version');
+    const [aliasId, a] = only(built.template, 'AWS::Lambda::Alias');
+    assert.equal(aliasId, alias);
+    assert.deepEqual(a.Properties, {
+      Name: 'live',
+      FunctionName: { Ref: fn },
+      FunctionVersion: { 'Fn::GetAtt': [versionId, 'Version'] },
+      Description: a.Properties.Description,
+    });
+  });
+
+  it('grants nothing to the alias: the queue reads with the function\'s role', () => {
+    const { template } = build();
+    assert.deepEqual(Object.keys(template.findResources('AWS::Lambda::Permission')), []);
+  });
+
+  it('takes the code as any lambda.Code (e.g. a release zip in S3) instead of a path', () => {
+    const app = new App();
+    const stack = new Stack(app, 'S3Code');
+    new Ec2Dns(stack, 'Ec2Dns', {
+      ...BASE, codePath: undefined, code: lambda.Code.fromBucket(s3.Bucket.fromBucketName(stack, 'B', 'releases'), 'ec2-dns.zip'),
+    });
+    const [, fn] = only(Template.fromStack(stack), 'AWS::Lambda::Function');
+    assert.deepEqual(fn.Properties.Code, { S3Bucket: 'releases', S3Key: 'ec2-dns.zip' });
+    assert.throws(() => build({ code: lambda.Code.fromInline('x') }), /exactly one of codePath and code/);
+  });
+});
+
+describe('dashboard', () => {
+  const body = (built: ReturnType<typeof build>): any => {
+    const [, dashboard] = only(built.template, 'AWS::CloudWatch::Dashboard');
+    const parts: unknown[] = dashboard.Properties.DashboardBody['Fn::Join'][1];
+    return JSON.parse(parts.map((x: any) => (typeof x === 'string' ? x : `\${${x.Ref ?? x['Fn::GetAtt']?.join('.')}}`)).join(''));
+  };
+
+  it('shows changes, conflicts, failures, API calls, durations, Lambda\'s metrics and the queues, two widgets a row', () => {
+    const b = body(build());
+    assert.deepEqual(b.widgets.map((w: any) => w.properties.title), [
+      'Record changes', 'Conflicts and names left alone',
+      'Failures', 'AWS API calls',
+      'Reconcile duration (ms)', 'Lambda invocations',
+      'Lambda errors and throttles', 'Lambda duration (ms)',
+      'Dead-letter queues (messages)', 'Event queue: age of the oldest message (s)',
+      'AWS API calls by service',
+    ]);
+    assert.deepEqual(b.widgets.map((w: any) => [w.x, w.y, w.width, w.height]), [
+      [0, 0, 12, 6], [12, 0, 12, 6], [0, 6, 12, 6], [12, 6, 12, 6], [0, 12, 12, 6],
+      [12, 12, 12, 6], [0, 18, 12, 6], [12, 18, 12, 6], [0, 24, 12, 6], [12, 24, 12, 6], [0, 30, 12, 6],
+    ]);
+  });
+
+  it('graphs the function\'s own EMF metrics (namespace ec2-dns, dimension Function) in five-minute sums', () => {
+    const built = build();
+    const { fn } = idsOf(built);
+    const own = body(built).widgets.flatMap((w: any) => (w.properties.metrics ?? [])
+      .filter((m: any[]) => m[0] === 'ec2-dns').map((m: any[]) => `${m[2]}=${m[3]} ${m[1]}/${m[4].stat}`));
+    assert.deepEqual(new Set(own), new Set([
+      'Creates/Sum', 'Updates/Sum', 'Deletes/Sum', 'Marks/Sum', 'Conflicts/Sum', 'Frozen/Sum', 'InvalidNames/Sum',
+      'Skipped/Sum', 'Failed/Sum', 'Errors/Sum', 'AwsApiCalls/Sum',
+      'ReconcileDuration/p50', 'ReconcileDuration/p90', 'ReconcileDuration/Maximum',
+    ].map((m) => `Function=\${${fn}} ${m}`)));
+  });
+
+  it('graphs Lambda\'s invocations, errors, throttles and duration, and both dead-letter queues', () => {
+    const built = build();
+    const { fn, queue, dlq, eventDlq } = idsOf(built);
+    const other = body(built).widgets.flatMap((w: any) => (w.properties.metrics ?? [])
+      .filter((m: any[]) => m[0] !== 'ec2-dns').map((m: any[]) => `${m[0]}/${m[1]}/${m[3]}`));
+    assert.deepEqual(new Set(other), new Set([
+      `AWS/Lambda/Invocations/\${${fn}}`, `AWS/Lambda/Errors/\${${fn}}`, `AWS/Lambda/Throttles/\${${fn}}`,
+      `AWS/Lambda/Duration/\${${fn}}`,
+      `AWS/SQS/ApproximateNumberOfMessagesVisible/\${${dlq}.QueueName}`,
+      `AWS/SQS/ApproximateNumberOfMessagesVisible/\${${eventDlq}.QueueName}`,
+      `AWS/SQS/ApproximateAgeOfOldestMessage/\${${queue}.QueueName}`,
+    ]));
+  });
+
+  it('sums the AWS API calls by service from the function\'s log (Logs Insights)', () => {
+    const built = build();
+    const { logGroup } = idsOf(built);
+    const [w] = body(built).widgets.filter((x: any) => x.type === 'log');
+    assert.equal(w.properties.view, 'timeSeries');
+    assert.equal(w.properties.stacked, true);
+    const query: string = w.properties.query;
+    assert.ok(query.startsWith(`SOURCE '\${${logGroup}}' | filter ispresent(AwsApiCalls)`), query);
+    for (const column of ['EC2', 'Route53', 'DynamoDB', 'SQS', 'SSM', 'SNS', 'STS']) {
+      assert.ok(query.includes(`sum(calls${column}) as ${column}`), column);
+    }
+    for (const call of ['EC2:DescribeInstances', 'Route 53:ChangeResourceRecordSets', 'DynamoDB:TransactWriteItems',
+      'SQS:ChangeMessageVisibilityBatch']) {
+      assert.ok(query.includes(`coalesce(\`ApiCalls.${call}\`, 0)`), call);
+    }
+  });
+
+  it('graphs this region in five-minute periods', () => {
+    for (const w of body(build()).widgets) {
+      assert.equal(w.properties.region, '${AWS::Region}');
+      if (w.type === 'metric') assert.equal(w.properties.period, 300);
+    }
+  });
+
+  it('can be left out, or named', () => {
+    assert.equal(Object.keys(build({ dashboard: false }).template.findResources('AWS::CloudWatch::Dashboard')).length, 0);
+    const [, named] = only(build({ dashboardName: 'dns' }).template, 'AWS::CloudWatch::Dashboard');
+    assert.equal(named.Properties.DashboardName, 'dns');
   });
 });
 

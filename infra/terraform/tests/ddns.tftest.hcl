@@ -58,6 +58,16 @@ override_resource {
   values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns" }
 }
 
+# The aliases: what every invoker must target instead of the function.
+override_resource {
+  target = aws_lambda_alias.ddns_live
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns-ddns:live" }
+}
+override_resource {
+  target = aws_lambda_alias.live
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns:live" }
+}
+
 variables {
   allowed_domains = ["dyn.example.com", "Other.Example.ORG."]
   hosted_zone_ids = ["Z0123456789ABCDEFGHIJ", "/hostedzone/Z9876543210ZYXWVUTSRQ"]
@@ -69,6 +79,7 @@ run "disabled_by_default" {
   assert {
     condition = (
       length(aws_lambda_function.ddns) == 0 &&
+      length(aws_lambda_alias.ddns_live) == 0 &&
       length(aws_lambda_function_url.ddns) == 0 &&
       length(aws_lambda_permission.ddns_url) == 0 &&
       length(aws_lambda_permission.ddns_sweep) == 0 &&
@@ -87,9 +98,17 @@ run "disabled_by_default" {
   assert {
     condition = (
       output.ddns_function_name == null && output.ddns_function_url == null &&
-      output.ddns_cloudfront_domain == null && output.ddns_alert_topic_arn == null
+      output.ddns_cloudfront_domain == null && output.ddns_alert_topic_arn == null &&
+      output.ddns_live_alias_arn == null && output.ddns_rollback_command == null
     )
     error_message = "Without enable_ddns the DDNS outputs are null."
+  }
+  assert {
+    condition = alltrue([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      !strcontains(jsonencode(w.properties), "ec2-dns-ddns")
+    ])
+    error_message = "Without enable_ddns the dashboard has no DDNS line."
   }
 }
 
@@ -134,22 +153,35 @@ run "enabled" {
     error_message = "The DDNS function logs JSON into its own log group with the reconciler's retention."
   }
 
+  # ---- Versions and the alias ----
+  assert {
+    condition = (
+      aws_lambda_function.ddns[0].publish &&
+      aws_lambda_alias.ddns_live[0].name == "live" &&
+      aws_lambda_alias.ddns_live[0].function_name == "ec2-dns-ddns" &&
+      aws_lambda_alias.ddns_live[0].function_version == aws_lambda_function.ddns[0].version
+    )
+    error_message = "Every change publishes a DDNS version; the alias live points at the latest."
+  }
+
   # ---- Function URL ----
   assert {
     condition = (
       aws_lambda_function_url.ddns[0].authorization_type == "NONE" &&
-      aws_lambda_function_url.ddns[0].function_name == "ec2-dns-ddns"
+      aws_lambda_function_url.ddns[0].function_name == "ec2-dns-ddns" &&
+      aws_lambda_function_url.ddns[0].qualifier == "live"
     )
-    error_message = "The function URL is public (AuthType NONE): the code authenticates requests."
+    error_message = "The function URL is public (AuthType NONE) and serves the alias live: the code authenticates requests."
   }
   assert {
     condition = (
       aws_lambda_permission.ddns_url[0].action == "lambda:InvokeFunctionUrl" &&
       aws_lambda_permission.ddns_url[0].principal == "*" &&
       aws_lambda_permission.ddns_url[0].function_url_auth_type == "NONE" &&
-      aws_lambda_permission.ddns_url[0].function_name == "ec2-dns-ddns"
+      aws_lambda_permission.ddns_url[0].function_name == "ec2-dns-ddns" &&
+      aws_lambda_permission.ddns_url[0].qualifier == "live"
     )
-    error_message = "Anyone may invoke the function URL (lambda:InvokeFunctionUrl, FunctionUrlAuthType NONE)."
+    error_message = "Anyone may invoke the alias's function URL (lambda:InvokeFunctionUrl, FunctionUrlAuthType NONE)."
   }
   assert {
     condition = jsondecode(aws_cloudformation_stack.ddns_url_invoke[0].template_body).Resources == {
@@ -157,13 +189,13 @@ run "enabled" {
         Type = "AWS::Lambda::Permission"
         Properties = {
           Action                = "lambda:InvokeFunction"
-          FunctionName          = "ec2-dns-ddns"
+          FunctionName          = "ec2-dns-ddns:live"
           Principal             = "*"
           InvokedViaFunctionUrl = true
         }
       }
     }
-    error_message = "The second grant of a public URL: lambda:InvokeFunction, only when invoked via the function URL."
+    error_message = "The second grant of a public URL, on the alias: lambda:InvokeFunction, only when invoked via the function URL."
   }
 
   # ---- IAM ----
@@ -270,17 +302,18 @@ run "enabled" {
     condition = (
       aws_cloudwatch_event_rule.ddns_sweep[0].schedule_expression == "rate(15 minutes)" &&
       aws_cloudwatch_event_target.ddns_sweep[0].rule == "ec2-dns-ddns-sweep" &&
-      aws_cloudwatch_event_target.ddns_sweep[0].arn == "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns-ddns"
+      aws_cloudwatch_event_target.ddns_sweep[0].arn == "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns-ddns:live"
     )
-    error_message = "The sweep runs every 15 minutes on the DDNS function."
+    error_message = "The sweep runs every 15 minutes on the DDNS function's alias live."
   }
   assert {
     condition = (
       aws_lambda_permission.ddns_sweep[0].principal == "events.amazonaws.com" &&
       aws_lambda_permission.ddns_sweep[0].action == "lambda:InvokeFunction" &&
+      aws_lambda_permission.ddns_sweep[0].qualifier == "live" &&
       aws_lambda_permission.ddns_sweep[0].source_arn == "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-ddns-sweep"
     )
-    error_message = "Only the sweep rule may invoke the function through EventBridge."
+    error_message = "Only the sweep rule may invoke the alias through EventBridge."
   }
 
   # ---- Alarms ----
@@ -290,7 +323,53 @@ run "enabled" {
       "AWS/Lambda/Throttles/${jsonencode({ FunctionName = "ec2-dns-ddns" })}",
       "ec2-dns/Errors/${jsonencode({ Function = "ec2-dns-ddns" })}",
     ])
-    error_message = "Alarms watch the DDNS function's errors, throttles and 5xx answers."
+    error_message = "Alarms watch the DDNS function's errors, throttles and failed answers."
+  }
+  assert {
+    # dyndns2 answers dnserr and 911 with HTTP 200: only the function's own metric sees them.
+    condition = (
+      aws_cloudwatch_metric_alarm.ddns["server_errors"].statistic == "Sum" &&
+      aws_cloudwatch_metric_alarm.ddns["server_errors"].period == 300 &&
+      aws_cloudwatch_metric_alarm.ddns["server_errors"].evaluation_periods == 1 &&
+      strcontains(aws_cloudwatch_metric_alarm.ddns["server_errors"].alarm_description, "dnserr")
+    )
+    error_message = "The alarm on the function's Errors metric fires on any failed answer within five minutes."
+  }
+
+  # ---- Dashboard: the DDNS lines ----
+  assert {
+    condition = [
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      [for m in try(w.properties.metrics, []) : "${m[0]}/${m[1]}/${m[4].stat}" if m[3] == "ec2-dns-ddns"]
+      ] == [
+      [], [],
+      ["ec2-dns/Errors/Sum"],
+      ["ec2-dns/AwsApiCalls/Sum"],
+      [],
+      ["AWS/Lambda/Invocations/Sum"],
+      ["AWS/Lambda/Errors/Sum", "AWS/Lambda/Throttles/Sum"],
+      ["AWS/Lambda/Duration/p90", "AWS/Lambda/Duration/Maximum"],
+      [], [],
+      [], [],
+    ]
+    error_message = "With enable_ddns the dashboard shows the DDNS function's failed answers, API calls, invocations, errors, throttles and duration."
+  }
+  assert {
+    condition = [
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      [w.properties.title, w.x, w.y, w.properties.view, split(" | filter", w.properties.query)[0]] if w.type == "log"
+      ] == [
+      ["AWS API calls by service", 0, 30, "timeSeries", "SOURCE '/aws/lambda/ec2-dns' | SOURCE '/aws/lambda/ec2-dns-ddns'"],
+      ["DDNS answers", 12, 30, "bar", "SOURCE '/aws/lambda/ec2-dns-ddns'"],
+    ]
+    error_message = "With enable_ddns the API calls by service include the DDNS function's log, and a widget shows its answers by outcome."
+  }
+  assert {
+    condition = strcontains(
+      jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[11].properties.query,
+      "stats count(*) as requests by answer"
+    )
+    error_message = "The DDNS answers widget counts requests by answer."
   }
   assert {
     condition = alltrue([
@@ -314,6 +393,8 @@ run "enabled" {
   assert {
     condition = (
       output.ddns_function_name == "ec2-dns-ddns" &&
+      output.ddns_live_alias_arn == "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns-ddns:live" &&
+      output.ddns_rollback_command == "aws lambda update-alias --region eu-west-1 --function-name ec2-dns-ddns --name live --function-version VERSION" &&
       output.ddns_function_url == "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/" &&
       output.ddns_alert_topic_arn == "arn:aws:sns:eu-west-1:123456789012:ec2-dns-alerts"
     )

@@ -22,6 +22,12 @@ mock_provider "aws" {
   }
 }
 
+# The alias and the function have distinct ARNs, so that a trigger of the function fails.
+override_resource {
+  target = aws_lambda_alias.live
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns:live" }
+}
+
 # Distinct ARNs for the three queues, so that a target pointing at the wrong one fails.
 override_resource {
   target = aws_sqs_queue.events
@@ -72,6 +78,21 @@ run "defaults" {
       aws_cloudwatch_log_group.function.retention_in_days == 30
     )
     error_message = "The function must log JSON into its own log group with a retention."
+  }
+
+  # ---- Versions and the alias ----
+  assert {
+    condition = (
+      aws_lambda_function.this.publish &&
+      aws_lambda_alias.live.name == "live" &&
+      aws_lambda_alias.live.function_name == "ec2-dns" &&
+      aws_lambda_alias.live.function_version == aws_lambda_function.this.version
+    )
+    error_message = "Every change of code or configuration publishes a version; the alias live points at the latest."
+  }
+  assert {
+    condition     = aws_lambda_event_source_mapping.queue.function_name == aws_lambda_alias.live.arn
+    error_message = "The queue invokes the alias live, not $LATEST."
   }
 
   # ---- Lock table ----
@@ -329,11 +350,92 @@ run "defaults" {
     error_message = "Alarms fire above zero and have no actions without a topic."
   }
 
+  # ---- Dashboard ----
+  assert {
+    condition = (
+      aws_cloudwatch_dashboard.this[0].dashboard_name == "ec2-dns" &&
+      [for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : w.properties.title] == [
+        "Record changes", "Conflicts and names left alone",
+        "Failures", "AWS API calls",
+        "Reconcile duration (ms)", "Lambda invocations",
+        "Lambda errors and throttles", "Lambda duration (ms)",
+        "Dead-letter queues (messages)", "Event queue: age of the oldest message (s)",
+        "AWS API calls by service",
+      ]
+    )
+    error_message = "The dashboard shows changes, conflicts, failures, API calls, durations, Lambda's metrics and the queues."
+  }
+  assert {
+    condition = [for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [w.x, w.y, w.width, w.height]] == [
+      [0, 0, 12, 6], [12, 0, 12, 6], [0, 6, 12, 6], [12, 6, 12, 6], [0, 12, 12, 6],
+      [12, 12, 12, 6], [0, 18, 12, 6], [12, 18, 12, 6], [0, 24, 12, 6], [12, 24, 12, 6], [0, 30, 12, 6],
+    ]
+    error_message = "Two widgets per row, half the width each."
+  }
+  assert {
+    # The EMF metrics of lambda/src/metrics.rs: namespace ec2-dns, dimension Function.
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) : "${m[1]}/${m[4].stat}" if m[0] == "ec2-dns" && m[2] == "Function" && m[3] == "ec2-dns"
+      ]
+      ])) == toset([
+      "Creates/Sum", "Updates/Sum", "Deletes/Sum", "Marks/Sum", "Conflicts/Sum", "Frozen/Sum", "InvalidNames/Sum",
+      "Skipped/Sum", "Failed/Sum", "Errors/Sum", "AwsApiCalls/Sum",
+      "ReconcileDuration/p50", "ReconcileDuration/p90", "ReconcileDuration/Maximum",
+    ])
+    error_message = "The dashboard shows the function's own metrics: changes, conflicts, failures, API calls, reconcile duration."
+  }
+  assert {
+    condition = toset(flatten([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets : [
+        for m in try(w.properties.metrics, []) : "${m[0]}/${m[1]}/${m[3]}" if m[0] != "ec2-dns"
+      ]
+      ])) == toset([
+      "AWS/Lambda/Invocations/ec2-dns", "AWS/Lambda/Errors/ec2-dns", "AWS/Lambda/Throttles/ec2-dns",
+      "AWS/Lambda/Duration/ec2-dns",
+      "AWS/SQS/ApproximateNumberOfMessagesVisible/ec2-dns-events-dlq",
+      "AWS/SQS/ApproximateNumberOfMessagesVisible/ec2-dns-undelivered-events",
+      "AWS/SQS/ApproximateAgeOfOldestMessage/ec2-dns-events",
+    ])
+    error_message = "The dashboard shows Lambda's invocations, errors, throttles and duration, both dead-letter queues and the queue's oldest message."
+  }
+  assert {
+    condition = alltrue([
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      w.properties.region == "eu-west-1" && (w.type == "log" || try(w.properties.period, 0) == 300)
+    ])
+    error_message = "Every widget graphs this region's metrics in five-minute periods."
+  }
+  assert {
+    # Only the total is a metric: the per-service counts come from the EMF lines' ApiCalls
+    # property (keys "<service>:<operation>", as the SDK names them).
+    condition = [
+      for w in jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets :
+      [w.properties.view, w.properties.stacked, startswith(w.properties.query, "SOURCE '/aws/lambda/ec2-dns' | filter ispresent(AwsApiCalls)\n| fields ")]
+      if w.type == "log"
+    ] == [["timeSeries", true, true]]
+    error_message = "The dashboard sums the AWS API calls by service from the function's log (Logs Insights), stacked over time."
+  }
+  assert {
+    condition = alltrue([
+      for call in ["EC2:DescribeInstances", "EC2:CreateTags", "Route 53:ChangeResourceRecordSets", "Route 53:ListHostedZones",
+      "DynamoDB:TransactWriteItems", "DynamoDB:GetItem", "SQS:ChangeMessageVisibilityBatch", "STS:GetCallerIdentity"] :
+      strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[10].properties.query, "coalesce(`ApiCalls.${call}`, 0)")
+      ]) && alltrue([
+      for column in ["EC2", "Route53", "DynamoDB", "SQS", "SSM", "SNS", "STS"] :
+      strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[10].properties.query, "sum(calls${column}) as ${column}")
+    ])
+    error_message = "The API calls widget counts every operation the functions call, one column per service."
+  }
+
   # ---- Outputs ----
   assert {
     condition = (
       output.function_name == "ec2-dns" &&
       output.function_arn == aws_lambda_function.this.arn &&
+      output.live_alias_arn == "arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns:live" &&
+      output.rollback_command == "aws lambda update-alias --region eu-west-1 --function-name ec2-dns --name live --function-version VERSION" &&
+      output.dashboard_name == "ec2-dns" &&
       output.lock_table_name == "ec2-dns-locks" &&
       output.queue_url == aws_sqs_queue.events.url &&
       output.dead_letter_queue_url == aws_sqs_queue.dlq.url &&
@@ -360,6 +462,16 @@ run "custom_settings" {
     deletion_protection     = false
     alarm_topic_arn         = "arn:aws:sns:eu-west-1:123456789012:alarms"
     account_id              = "210987654321"
+    create_dashboard        = false
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_dashboard.this) == 0 && output.dashboard_name == null
+    error_message = "create_dashboard = false creates no dashboard."
+  }
+  assert {
+    condition     = aws_lambda_alias.live.function_name == "dns-sync"
+    error_message = "The alias belongs to the renamed function."
   }
 
   assert {

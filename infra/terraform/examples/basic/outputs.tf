@@ -8,6 +8,21 @@ output "function_arn" {
   value       = module.ec2_dns.function_arn
 }
 
+output "live_alias_arn" {
+  description = "ARN of the alias the queue invokes."
+  value       = module.ec2_dns.live_alias_arn
+}
+
+output "rollback_command" {
+  description = "Points the alias at an earlier version."
+  value       = module.ec2_dns.rollback_command
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard."
+  value       = module.ec2_dns.dashboard_name
+}
+
 output "lock_table_name" {
   description = "Name of the lock table."
   value       = module.ec2_dns.lock_table_name
@@ -31,6 +46,16 @@ output "event_dead_letter_queue_url" {
 output "ddns_function_name" {
   description = "Name of the DDNS function (null without enable_ddns)."
   value       = module.ec2_dns.ddns_function_name
+}
+
+output "ddns_live_alias_arn" {
+  description = "ARN of the alias the DDNS URL and sweep invoke (null without enable_ddns)."
+  value       = module.ec2_dns.ddns_live_alias_arn
+}
+
+output "ddns_rollback_command" {
+  description = "Points the DDNS alias at an earlier version (null without enable_ddns)."
+  value       = module.ec2_dns.ddns_rollback_command
 }
 
 output "ddns_function_url" {

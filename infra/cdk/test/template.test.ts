@@ -1,0 +1,76 @@
+/**
+ * The standalone CloudFormation template (bin/template.ts, `npm run template`): parameters
+ * instead of props, code from S3, the DDNS endpoint under a condition, nothing that needs
+ * the CDK (no bootstrap version, no assets, no CDK metadata). cfn-lint checks it in
+ * `make infra-test`.
+ */
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { buildTemplate } from '../bin/template';
+
+const t: any = buildTemplate();
+const R: Record<string, any> = t.Resources;
+const ofType = (type: string) => Object.entries(R).filter(([, r]) => r.Type === type);
+
+describe('standalone CloudFormation template', () => {
+  it('takes the settings and the code location as parameters, and nothing for the CDK', () => {
+    assert.deepEqual(Object.keys(t.Parameters), [
+      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'CodeBucket', 'CodeKey', 'EnableDdns', 'DdnsCodeKey',
+    ]);
+    assert.equal(t.Parameters.AllowedDomains.Type, 'CommaDelimitedList');
+    assert.equal(t.Parameters.HostedZoneIds.Type, 'CommaDelimitedList');
+    assert.deepEqual([t.Parameters.RecordTtl.MinValue, t.Parameters.RecordTtl.MaxValue], [1, 172800]);
+    assert.equal(t.Rules?.CheckBootstrapVersion, undefined);
+    assert.deepEqual(ofType('AWS::CDK::Metadata'), []);
+    assert.ok(!JSON.stringify(t).includes('cdk-hnb659fds'), 'no bootstrap bucket or role');
+  });
+
+  it('runs both functions from the zips in S3', () => {
+    const codes = ofType('AWS::Lambda::Function').map(([, f]) => f.Properties.Code);
+    assert.deepEqual(codes.map((c) => [c.S3Bucket, c.S3Key]).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), [
+      [{ Ref: 'CodeBucket' }, { Ref: 'CodeKey' }],
+      [{ Ref: 'CodeBucket' }, { Ref: 'DdnsCodeKey' }],
+    ]);
+  });
+
+  it('passes domains, zones, tag and TTL to the function and joins the policies\' lists in CloudFormation', () => {
+    const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
+    const env = fn.Properties.Environment.Variables;
+    assert.deepEqual(env.ALLOWED_DOMAINS, { 'Fn::Join': [',', { Ref: 'AllowedDomains' }] });
+    assert.deepEqual([env.NAME_TAG, env.RECORD_TTL], [{ Ref: 'NameTag' }, { Ref: 'RecordTtl' }]);
+    const statements = ofType('AWS::IAM::Role').flatMap(([, r]) => (r.Properties.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement));
+    const change = statements.filter((s: any) => s.Sid === 'ChangeRecords');
+    assert.equal(change.length, 2, 'the reconciler\'s and the DDNS function\'s');
+    for (const s of change) {
+      assert.deepEqual(s.Resource, { 'Fn::Split': [',', { 'Fn::Join': ['', [
+        'arn:aws:route53:::hostedzone/', { 'Fn::Join': [',arn:aws:route53:::hostedzone/', { Ref: 'HostedZoneIds' }] }]] }] });
+      assert.deepEqual(s.Condition['ForAllValues:StringLike']['route53:ChangeResourceRecordSetsNormalizedRecordNames'],
+        { 'Fn::Split': [',', { 'Fn::Join': ['', ['*.', { 'Fn::Join': [',*.', { Ref: 'AllowedDomains' }] }]] }] });
+    }
+  });
+
+  it('creates the DDNS endpoint only with EnableDdns=true, and one dashboard either way', () => {
+    assert.deepEqual(t.Conditions.DdnsEnabled, { 'Fn::Equals': [{ Ref: 'EnableDdns' }, 'true'] });
+    const ddns = Object.entries(R).filter(([id]) => id.startsWith('Ec2DnsDdns'));
+    assert.ok(ddns.length >= 10);
+    for (const [id, r] of ddns) assert.equal(r.Condition, 'DdnsEnabled', id);
+    for (const [id, r] of Object.entries(R)) {
+      if (!id.startsWith('Ec2DnsDdns') && !id.startsWith('Dashboard')) assert.equal(r.Condition, undefined, id);
+    }
+    assert.deepEqual(ofType('AWS::CloudWatch::Dashboard').map(([, d]) => d.Condition).sort(), ['DdnsDisabled', 'DdnsEnabled']);
+    assert.ok(t.Rules.DdnsNeedsCode, 'EnableDdns=true needs DdnsCodeKey');
+  });
+
+  it('publishes a new version when a parameter changes code or configuration', () => {
+    for (const [id, v] of ofType('AWS::Lambda::Version')) {
+      const description = JSON.stringify(v.Properties.Description);
+      for (const p of ['CodeBucket', 'RecordTtl', 'NameTag', 'AllowedDomains', 'HostedZoneIds']) {
+        assert.ok(description.includes(`"Ref":"${p}"`), `${id}: ${p}`);
+      }
+      assert.equal(v.DeletionPolicy, 'Retain');
+    }
+    const invoked = ofType('AWS::Lambda::EventSourceMapping').map(([, e]) => JSON.stringify(e.Properties.FunctionName));
+    assert.ok(invoked[0].includes(':live'), 'the queue invokes the alias');
+  });
+});
