@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
@@ -13,9 +14,16 @@ use crate::ports::{Dns, Instances, Locks, Queue, RetryLater};
 use crate::report::Report;
 use crate::retry::{must_retry, sqs_delay};
 
-/// What one invocation came to: the answer, and what the metrics need.
+/// The largest answer a report is given in whole. Lambda refuses a synchronous answer over
+/// 6 MB; past this size (about 8,000 names with two zones), the answer gives the counts and
+/// the rows an operator must act on, and says where the whole report is.
+pub const MAX_ANSWER_BYTES: usize = 5_000_000;
+
+/// What one invocation came to: the answer (JSON text, serialized once: a report of
+/// thousands of rows as a `serde_json::Value` tree would take ten times its size), and what
+/// the metrics need.
 pub struct Handled {
-    pub answer: Result<Value>,
+    pub answer: Result<Box<RawValue>>,
     /// `event`, `sqs`, `manual` or `invalid`.
     pub trigger: &'static str,
     pub report: Option<Report>,
@@ -55,13 +63,13 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 deadline,
             };
             finish("manual", rec.reconcile(&req).await, |r| {
-                Ok(serde_json::to_value(r).unwrap_or_default())
+                report_answer(r, MAX_ANSWER_BYTES)
             })
         }
         Invocation::Event(Hint::Ignore(reason)) => {
             info!(reason, "event ignored");
             Handled {
-                answer: Ok(json!({ "ignored": reason })),
+                answer: raw(&json!({ "ignored": reason })),
                 trigger: "event",
                 report: None,
             }
@@ -74,7 +82,7 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
             let result = rec.reconcile(&Request::for_event(scope, deadline)).await;
             finish("event", result, |report| {
                 if !must_retry(report, &hint) {
-                    return Ok(serde_json::to_value(report).unwrap_or_default());
+                    return report_answer(report, MAX_ANSWER_BYTES);
                 }
                 Err(Error::Incomplete(
                     report
@@ -89,7 +97,7 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
         Invocation::Sqs(items) => {
             let (answer, report) = handle_sqs(rec, queue, items, deadline).await;
             Handled {
-                answer: Ok(answer),
+                answer: raw(&answer),
                 trigger: "sqs",
                 report,
             }
@@ -100,7 +108,7 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
 fn finish(
     trigger: &'static str,
     result: Result<Report>,
-    answer: impl FnOnce(&Report) -> Result<Value>,
+    answer: impl FnOnce(&Report) -> Result<Box<RawValue>>,
 ) -> Handled {
     match result {
         Ok(report) => Handled {
@@ -114,6 +122,47 @@ fn finish(
             report: None,
         },
     }
+}
+
+fn raw<T: serde::Serialize + ?Sized>(v: &T) -> Result<Box<RawValue>> {
+    to_raw_value(v).map_err(|e| Error::Unexpected {
+        service: "lambda",
+        message: format!("the answer could not be serialized: {e}"),
+    })
+}
+
+/// The report as the answer; past `max` bytes, its counts and the rows an operator must
+/// act on (the first 1,000 rows of each list), marked `truncated`.
+pub fn report_answer(r: &Report, max: usize) -> Result<Box<RawValue>> {
+    let whole = raw(r)?;
+    if whole.get().len() <= max {
+        return Ok(whole);
+    }
+    warn!(
+        bytes = whole.get().len(),
+        changes = r.changes.len(),
+        "the report is too large for a Lambda answer: answering with its counts"
+    );
+    drop(whole);
+    let first = |n: usize| n.min(1_000);
+    raw(&json!({
+        "dry_run": r.dry_run,
+        "truncated": true,
+        "note": "the whole report is larger than a Lambda answer may be: run `ec2-dns-ctl plan` (or `apply`) for it",
+        "counts": {
+            "changes": r.changes.len(),
+            "conflicts": r.conflicts.len(),
+            "skipped": r.skipped.len(),
+            "frozen": r.frozen.len(),
+            "failed": r.failed.len(),
+        },
+        "changes": &r.changes[..first(r.changes.len())],
+        "conflicts": &r.conflicts[..first(r.conflicts.len())],
+        "skipped": &r.skipped[..first(r.skipped.len())],
+        "frozen": &r.frozen[..first(r.frozen.len())],
+        "failed": &r.failed[..first(r.failed.len())],
+        "warnings": r.warnings,
+    }))
 }
 
 async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(

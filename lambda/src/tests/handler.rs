@@ -1,11 +1,13 @@
 //! Whole invocations: SQS batches coalesced into one reconcile, failed messages back within
 //! a minute, errors that make the platform retry, bad input that changes nothing.
 
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use super::writes;
-use crate::handler::handle;
+use crate::handler::{handle, report_answer};
 use crate::ports::RetryLater;
+use crate::report::Report;
 use crate::testing::fakes::FakeQueue;
 use crate::testing::faults::{Op, Phase};
 use crate::testing::{id, owner, World};
@@ -23,7 +25,13 @@ fn sqs(bodies: &[(&str, String, u32)]) -> Value {
         "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q", "awsRegion": "us-east-1"})).collect::<Vec<_>>()})
 }
 
-fn failures(v: &Value) -> Vec<String> {
+/// An answer as JSON to look into.
+fn value(raw: &RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap()
+}
+
+fn failures(raw: &RawValue) -> Vec<String> {
+    let v = value(raw);
     let mut out: Vec<String> = v["batchItemFailures"]
         .as_array()
         .unwrap()
@@ -118,9 +126,29 @@ async fn a_manual_dry_run_answers_the_plan_and_writes_nothing() {
         json!({"reconcile": "all", "dry_run": true}),
         json!({"reconcile": {"instance_ids": [id(1).to_string()]}, "dry_run": true}),
     ] {
-        let out = handle(&w.rec, &q, payload, None).await.answer.unwrap();
+        let out = value(&handle(&w.rec, &q, payload, None).await.answer.unwrap());
         assert_eq!(out["dry_run"], true);
         assert_eq!(out["changes"].as_array().unwrap().len(), 2, "{out}");
         assert_eq!(writes(&w), 0);
     }
+}
+
+#[tokio::test]
+async fn a_report_too_large_for_an_answer_gives_its_counts_and_the_rows_to_act_on() {
+    let w = World::new();
+    for n in 1..=20 {
+        w.launch(n, &format!("n{n}.dyn.example.com"));
+    }
+    w.launch(21, "n1.dyn.example.com");
+    let report: Report = w.dry_all().await;
+    let whole = report_answer(&report, usize::MAX).unwrap();
+    assert_eq!(value(&whole)["changes"].as_array().unwrap().len(), 40);
+    assert!(value(&whole).get("truncated").is_none());
+    // The same report, with room for less than all of it.
+    let cut = value(&report_answer(&report, whole.get().len() - 1).unwrap());
+    assert_eq!(cut["truncated"], true);
+    assert_eq!(cut["counts"]["changes"], 40);
+    assert_eq!(cut["counts"]["conflicts"], 1);
+    assert_eq!(cut["conflicts"].as_array().unwrap().len(), 1, "{cut}");
+    assert!(cut["note"].as_str().unwrap().contains("ec2-dns-ctl plan"));
 }
