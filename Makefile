@@ -10,7 +10,7 @@ BIN     := $(CURDIR)/target/debug/ec2-dns
 STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help build test test-rust test-e2e docs-check lint demo sandbox package venv clean soak fuzz bench reconcile
+.PHONY: help build test test-rust test-e2e docs-check lint demo sandbox package release venv clean soak fuzz bench reconcile
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -67,8 +67,11 @@ package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and targ
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns-ddns
 
+release: venv infra-deps ## every release artefact, checked, with SHA256SUMS: dist/ec2-dns-<version>/ (tools/release.sh)
+	tools/release.sh
+
 clean: ## remove build output and the virtualenvs
 	$(CARGO) clean
-	rm -rf $(VENV) infra/.venv infra/.build
+	rm -rf $(VENV) infra/.venv infra/.build dist
 
 include infra/infra.mk

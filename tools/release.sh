@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# make release: the versioned artefacts of one release, in dist/ec2-dns-<version>/, with
+# SHA256SUMS, each checked after it is built.
+#
+#   ec2-dns-<v>-lambda-arm64.zip       the reconciler function (provided.al2023, arm64)
+#   ec2-dns-ddns-<v>-lambda-arm64.zip  the DDNS endpoint function
+#   ec2-dns-ctl-<v>-linux-x86_64.tar.gz, ec2-dns-ctl-<v>-linux-aarch64.tar.gz
+#                                      the operator CLI
+#   ec2-dns-<v>.template.json          CloudFormation with parameters (no CDK, no Terraform)
+#   ec2-dns-cdk-<v>.tgz                the CDK construct library (npm, jsii assembly inside)
+#   terraform-aws-ec2-dns-<v>.tar.gz   the Terraform module
+#   CHANGELOG.md, LICENSE, SHA256SUMS
+#
+# The version is lambda/Cargo.toml's; CHANGELOG.md must have a section for it.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+export PATH="$repo/.venv/bin:$PATH"
+
+die() { echo "release: $*" >&2; exit 1; }
+
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' lambda/Cargo.toml | head -n1)
+[[ -n $version ]] || die "no version in lambda/Cargo.toml"
+grep -q "^## $version\$" CHANGELOG.md || die "CHANGELOG.md has no '## $version' section"
+cdk_version=$(node -p "require('./infra/cdk/package.json').version")
+[[ $cdk_version == "$version" ]] ||
+  die "infra/cdk/package.json says $cdk_version, lambda/Cargo.toml says $version"
+
+out="dist/ec2-dns-$version"
+rm -rf "$out"
+mkdir -p "$out"
+
+# ELF machine of a binary: 62 x86-64, 183 aarch64.
+elf_machine() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(20); assert d[:4]==b"\x7fELF", "not ELF"; print(int.from_bytes(d[18:20],"little"))' "$1"; }
+zip_bootstrap_machine() {
+  python3 - "$1" <<'EOF'
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+names = z.namelist()
+assert names == ["bootstrap"], f"{sys.argv[1]}: expected only bootstrap, found {names}"
+info = z.getinfo("bootstrap")
+assert (info.external_attr >> 16) & 0o111, "bootstrap is not executable"
+head = z.open("bootstrap").read(20)
+assert head[:4] == b"\x7fELF", "bootstrap is not ELF"
+print(int.from_bytes(head[18:20], "little"))
+EOF
+}
+
+echo "== Lambda zips (arm64)"
+for bin in ec2-dns ec2-dns-ddns; do
+  cargo lambda build --locked --release --arm64 --output-format zip --bin "$bin"
+  zip="$out/$bin-$version-lambda-arm64.zip"
+  cp "target/lambda/$bin/bootstrap.zip" "$zip"
+  [[ $(zip_bootstrap_machine "$zip") == 183 ]] || die "$zip: bootstrap is not arm64"
+done
+
+echo "== ec2-dns-ctl (Linux x86_64 and aarch64)"
+for arch in x86_64 aarch64; do
+  flag=--x86-64; [[ $arch == aarch64 ]] && flag=--arm64
+  cargo lambda build --locked --release "$flag" --bin ec2-dns-ctl
+  # cargo-lambda moves the binary to target/lambda/<bin>/bootstrap (the same path for both
+  # architectures: it is packed before the next build).
+  built="target/lambda/ec2-dns-ctl/bootstrap"
+  want=62; [[ $arch == aarch64 ]] && want=183
+  [[ $(elf_machine "$built") == "$want" ]] || die "$built is not $arch"
+  stage=$(mktemp -d)
+  cp "$built" "$stage/ec2-dns-ctl"
+  cp LICENSE README.md "$stage/"
+  if [[ $arch == "$(uname -m)" ]]; then
+    help=$("$stage/ec2-dns-ctl" --help) && grep -q "ec2-dns-ctl" <<<"$help" || die "ec2-dns-ctl --help did not answer"
+  fi
+  glibc=$(python3 - "$built" <<'PY'
+import re, sys
+found = set(re.findall(rb"GLIBC_([0-9]+\.[0-9]+)", open(sys.argv[1], "rb").read()))
+print(".".join(map(str, max((tuple(map(int, v.split(b"."))) for v in found), default=(0,)))))
+PY
+)
+  echo "ec2-dns-ctl linux-$arch needs glibc $glibc or later"
+  tar -czf "$out/ec2-dns-ctl-$version-linux-$arch.tar.gz" -C "$stage" ec2-dns-ctl LICENSE README.md
+  rm -rf "$stage"
+done
+
+echo "== CloudFormation template"
+make --no-print-directory -s infra-template TEMPLATE_OUT="$repo/$out/ec2-dns-$version.template.json"
+python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); assert t.get("Parameters"), "no Parameters"' \
+  "$out/ec2-dns-$version.template.json"
+infra/.venv/bin/cfn-lint "$out/ec2-dns-$version.template.json"
+
+echo "== CDK construct library (jsii, npm tarball)"
+(cd infra/cdk && rm -f ec2-dns-cdk-*.tgz && npm run --silent package >/dev/null)
+tgz="infra/cdk/ec2-dns-cdk-$version.tgz"
+[[ -f $tgz ]] || die "npm run package made no $tgz"
+listing=$(tar -tzf "$tgz")
+grep -qx 'package/.jsii' <<<"$listing" || die "$tgz has no .jsii assembly"
+grep -qx 'package/dist/index.js' <<<"$listing" || die "$tgz has no dist/index.js"
+mv "$tgz" "$out/"
+
+echo "== Terraform module"
+tar -czf "$out/terraform-aws-ec2-dns-$version.tar.gz" \
+  --exclude='.terraform*' --exclude='*.tfstate*' --exclude='tests' \
+  -C infra terraform
+
+cp CHANGELOG.md LICENSE "$out/"
+(cd "$out" && sha256sum -- * | grep -v ' SHA256SUMS$' > SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
+echo "== $out"
+(cd "$out" && ls -l)
