@@ -323,9 +323,6 @@ where
         }
         SdkError::TimeoutError(_) => format!("{service} did not answer in time"),
         SdkError::ResponseError(_) => format!("{service} answered something unreadable"),
-        SdkError::ConstructionFailure(_) => {
-            first_line(DisplayErrorContext(err).to_string())
-        }
         _ => first_line(DisplayErrorContext(err).to_string()),
     }
 }
