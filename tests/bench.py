@@ -887,11 +887,13 @@ def bench_reconcile_all(b: Bench, n: int, real: bool, timeout: float) -> dict:
                "listing_snapshot_s": listing_s, "listing_pages": b.proxy.snapshot_pages,
                "listing_served_from_snapshot": b.proxy.snapshot_hits,
                "writes": writes_of(calls_of(b.proxy)),
-               "changes": len(rep.get("changes", [])),
-               "address_changes": len([c for c in rep.get("changes", [])
-                                       if c.get("action") != "MARK"]),
-               "conflicts": len(rep.get("conflicts", [])),
-               "skipped": len(rep.get("skipped", [])), "failed": len(rep.get("failed", [])),
+               # A report over the answer's size limit comes as counts and its first rows.
+               "truncated": bool(rep.get("truncated")),
+               **{k: rep["counts"][k] if rep.get("truncated") else len(rep.get(k, []))
+                  for k in ("changes", "conflicts", "skipped", "failed")},
+               **({} if rep.get("truncated") else {
+                   "address_changes": len([c for c in rep.get("changes", [])
+                                           if c.get("action") != "MARK"])}),
                "report_bytes": len(json.dumps(rep)),
                "memory_phases": memory_phases(b.proxy.timeline(), sampler,
                                               fn.runtime.first_poll_hwm_kb, r["hwm_kb"])}
@@ -1668,9 +1670,11 @@ def render(res: dict, args, started: float) -> str:
                     extra = "; all records and markers correct" if v["ok"] \
                         else f"; {v['n_problems']} problems"
                 w = run.get("writes", writes_of(run["calls"]))
-                marks = run["changes"] - run.get("address_changes", run["changes"])
+                marks = ("?" if "address_changes" not in run
+                         else f"{run['changes'] - run['address_changes']:,}")
+                cut = "; answer truncated to counts and first rows" if run.get("truncated") else ""
                 add(f"| {rc['n']:,} | {label} | {fmt_calls(run['calls'])} | "
-                    f"{sum(w.values()):,} | {run['changes']:,} ({marks:,}){extra} | "
+                    f"{sum(w.values()):,} | {run['changes']:,} ({marks}){extra}{cut} | "
                     f"{secs(run['latency_s'])} | {secs(run['cpu_s'])} | "
                     f"{secs(run['aws_busy_s'])} | {mb(run['hwm_kb'])} | "
                     f"{run['report_bytes'] / 1e6:.2f} MB |")
@@ -2687,7 +2691,9 @@ def NOT_MET(res: dict) -> list[str]:  # noqa: N802
                 f"**Not met**: reconcile-all {rc['n']:,} {label}: peak RSS {mb(run['hwm_kb'])} > "
                 f"64 MB{per}. The run made {fmt_calls(run['calls'])}, planned "
                 f"{run['changes']:,} changes and answered a report of "
-                f"{run['report_bytes'] / 1e6:.2f} MB; the memory grows with what the run holds "
+                f"{run['report_bytes'] / 1e6:.2f} MB"
+                + (" (truncated: over the 5 MB answer limit)" if run.get("truncated") else "")
+                + "; the memory grows with what the run holds "
                 "at once (every tagged instance and lock it read, the plan and the report), not "
                 "with the calls." + phases_sentence(run))
     c = res.get("cold")
