@@ -1952,10 +1952,10 @@ def ddns_interpretation(d: dict) -> list[str]:
         + ("It read Route53 in some runs. " if max(chg_reads) else "")
         + f"The first publication of a fresh name made {both('claim')}. A change within the "
         f"lock's window of the previous one (here right after the claim) made "
-        f"{both('change_inflight')}: the `ListResourceRecordSets` per zone is the read of a lock "
-        "still in flight; it reads every zone that serves the name (here the private zone too, "
-        "where a host never writes), so with two zones it costs one read more than the one zone "
-        "the lock's records are in would need. The settled case is measured with a clock that really moved: the "
+        f"{both('change_inflight')}: the `ListResourceRecordSets` is the read of a lock still in "
+        "flight, only in the zone the previous change wrote (the lock item records the zones its "
+        "change touches), not in the private zone of the same name, where a host never writes. "
+        "The settled case is measured with a clock that really moved: the "
         "claim was made with a 26 s deadline (window 41 s) and the change sent 42 s later.")
     out.append(
         f"**A wrong password** made {both('badauth')}, {rng(k['badauth']['writes'])} write: the "

@@ -34,6 +34,11 @@ pub struct Lock {
     pub until: i64,
     /// A change of this generation failed: read Route53 before trusting `records`.
     pub check: bool,
+    /// The zones this generation's Route53 changes touch: where it writes, and where it
+    /// deletes what the generation before it held. While the change may be in flight,
+    /// reading these tells whether it landed. `None` for an item that does not record them
+    /// (written before 0.3.0): every zone the name may have records in is read instead.
+    pub zones: Option<BTreeSet<ZoneId>>,
     /// Claimants that lost to the holder: a release hands the name to one of them.
     pub waiting: BTreeSet<Owner>,
     /// When the holder took the name (RFC 3339), for operators.
@@ -142,6 +147,8 @@ pub struct Decision {
     pub since: Option<String>,
     /// Filled in by the engine when it writes: see [`Lock::until`].
     pub until: i64,
+    /// The zones of this generation's changes: see [`Lock::zones`].
+    pub zones: BTreeSet<ZoneId>,
     /// A host's own item, changed in the same write (its new addresses, when the decision
     /// publishes them), so that a host update costs one write.
     pub host: Option<HostTouch>,
@@ -173,6 +180,7 @@ impl Decision {
             blocked: self.blocked.clone(),
             until: self.until,
             check: false,
+            zones: Some(self.zones.clone()),
             waiting: self.waiting.clone(),
             since: self.since.clone(),
             legacy: None,

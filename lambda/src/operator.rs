@@ -315,6 +315,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     previous_legacy: false,
                     holder: Some(holder),
                     gen,
+                    zones: records.iter().map(|r| r.zone_id.clone()).collect(),
                     records,
                     blocked: Vec::new(),
                     waiting: BTreeSet::new(),

@@ -200,6 +200,7 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                 blocked: Vec::new(),
                 until: 0,
                 check: intent.is_some(),
+                zones: None,
                 waiting: BTreeSet::new(),
                 since,
                 legacy: Some(intent.unwrap_or_default()),
@@ -235,6 +236,9 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                     .and_then(|v| v.as_bool().ok())
                     .copied()
                     .unwrap_or(false),
+                zones: text(item, "zones")
+                    .map(|j| serde_json::from_str(j).map_err(|e| format!("zones: {e}")))
+                    .transpose()?,
                 waiting,
                 since,
                 legacy: None,
@@ -423,6 +427,7 @@ fn decision_item(d: &Decision) -> Result<Item> {
         ("gen".to_string(), n(d.gen)),
         ("records".to_string(), s(json(&d.records)?)),
         ("until".to_string(), n(d.until)),
+        ("zones".to_string(), s(json(&d.zones)?)),
         ("updated".to_string(), s(now.as_str())),
     ]);
     if let Some(h) = &d.holder {

@@ -272,6 +272,7 @@ fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decisio
         waiting: [owner(3)].into(),
         since: None,
         until: 1_800_000_120,
+        zones: [ZoneId("Z1".into()), ZoneId("Z2".into())].into(),
         host: None,
     }
 }
@@ -295,6 +296,7 @@ async fn a_decision_writes_the_whole_item_conditional_on_the_version_read() {
         r#""gen":{"N":"5"}"#,
         r#""owner":{"S":"123456789012/us-east-1/i-00000001"}"#,
         r#""until":{"N":"1800000120"}"#,
+        r#""zones":{"S":"[\"Z1\",\"Z2\"]"}"#,
         r#""waiting":{"SS":["123456789012/us-east-1/i-00000003"]}"#,
         r##""ConditionExpression":"#v = :v""##,
         r#"":v":{"N":"4"}"#,
@@ -374,7 +376,7 @@ async fn dynamodb_throttling_is_retryable_and_access_denied_is_not() {
 #[tokio::test]
 async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fatal() {
     let body = r#"{"Responses":{"locks":[
-        {"pk":{"S":"web.dyn.example.com"},"layout":{"N":"2"},"owner":{"S":"210987654321/eu-west-1/i-0000000a"},"version":{"N":"7"},"gen":{"N":"6"},"until":{"N":"1800000000"},"check":{"BOOL":true},"waiting":{"SS":["123456789012/us-east-1/i-0000000b"]},"records":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.1\"]}]"},"blocked":{"S":"[{\"zone\":\"Z1\",\"type\":\"AAAA\",\"by\":\"CNAME\"}]"}},
+        {"pk":{"S":"web.dyn.example.com"},"layout":{"N":"2"},"owner":{"S":"210987654321/eu-west-1/i-0000000a"},"version":{"N":"7"},"gen":{"N":"6"},"until":{"N":"1800000000"},"check":{"BOOL":true},"waiting":{"SS":["123456789012/us-east-1/i-0000000b"]},"records":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.1\"]}]"},"blocked":{"S":"[{\"zone\":\"Z1\",\"type\":\"AAAA\",\"by\":\"CNAME\"}]"},"zones":{"S":"[\"Z1\"]"}},
         {"pk":{"S":"old.dyn.example.com"},"owner":{"S":"i-0000000c"},"version":{"N":"3"},"records":{"S":"[]"},"intent":{"S":"[{\"zone_id\":\"Z1\",\"type\":\"A\",\"ttl\":60,\"values\":[\"192.0.2.3\"]}]"}},
         {"pk":{"S":"bad.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"2"}},
         {"pk":{"S":"new.dyn.example.com"},"version":{"N":"2"},"layout":{"N":"3"},"gen":{"N":"1"}},
@@ -400,6 +402,7 @@ async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fata
     );
     assert_eq!(web.records, vec![set("192.0.2.1")]);
     assert_eq!(web.blocked[0].by, "CNAME");
+    assert_eq!(web.zones, Some([ZoneId("Z1".into())].into()));
     let old = &got.locks[1];
     assert_eq!(
         old.holder.as_ref().unwrap().to_string(),
@@ -410,6 +413,10 @@ async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fata
         "a previous release's intent must be read before it is trusted"
     );
     assert_eq!(old.legacy.as_ref().unwrap().len(), 1);
+    assert_eq!(
+        old.zones, None,
+        "an item that does not say which zones: all are read"
+    );
     let bad: Vec<(&str, &str)> = got
         .unreadable
         .iter()

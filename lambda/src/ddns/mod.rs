@@ -295,7 +295,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         let prepared = async {
             world.zones = self.rec.dns.zones().await?;
             let names = reads::names_to_read(&world, &scope, &settings);
-            world.seen = self.rec.read_names(&world, names).await?;
+            world.seen = self.rec.read_names(&world, names, false).await?;
             Ok::<_, Error>(())
         };
         if let Err(e) = prepared.await {

@@ -130,7 +130,7 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
     assert_eq!(d.w.faults.calls(), [Op::LoadLocks]);
 
     // A new address, hours later: one transaction (lock and host item) and one Route53
-    // batch. (Within a change's window Route53 would be read first.)
+    // batch.
     d.w.advance(3600);
     d.w.faults.reset_calls();
     let new = "198.51.100.99";
@@ -144,6 +144,25 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
     );
     assert_eq!(d.w.a(HOME), Some(vec![new.to_string()]));
     assert_eq!(d.host("home").ipv4, Some(new.parse().unwrap()));
+    // Another address while that change may still be in flight: Route53 is read first, in
+    // the one zone the change wrote (the name's private zone holds nothing of a host).
+    d.w.advance(5);
+    d.w.faults.reset_calls();
+    let new = "198.51.100.100";
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), new).await,
+        format!("good {new}")
+    );
+    assert_eq!(
+        d.w.faults.calls(),
+        [
+            Op::LoadLocks,
+            Op::ListResourceRecordSets,
+            Op::Decide,
+            Op::ChangeResourceRecordSets
+        ]
+    );
+    assert_eq!(d.w.a(HOME), Some(vec![new.to_string()]));
     // The reconciler agrees: nothing to change, the host's name stays.
     d.w.assert_converged().await;
     assert_eq!(d.w.a(HOME), Some(vec![new.to_string()]));

@@ -258,6 +258,7 @@ pub fn decide(view: &NameView) -> Decided {
                 waiting: next_waiting(lock, &want, view.known),
                 since,
                 until: 0,
+                zones: changes.iter().map(|c| c.set.zone_id.clone()).collect(),
                 host: None,
             })),
             changes,

@@ -39,7 +39,8 @@ pub fn zones_of<'a>(name: &Fqdn, zones: &'a [Zone], allowed: &[Fqdn]) -> Vec<&'a
 }
 
 /// The zones to read to know everything ec2-dns may hold for a name: where its records
-/// go now, and every existing zone its lock names (records or blocked slots).
+/// go now, and every existing zone its lock names (records, blocked slots, and the zones
+/// its last change touched).
 pub fn zones_to_read(
     name: &Fqdn,
     lock: Option<&Lock>,
@@ -50,17 +51,37 @@ pub fn zones_to_read(
         .into_iter()
         .map(|z| z.id.clone())
         .collect();
-    if let Some(l) = lock {
-        out.extend(
-            l.records
-                .iter()
-                .map(|s| &s.zone_id)
-                .chain(l.blocked.iter().map(|b| &b.slot.zone))
-                .filter(|z| zones.iter().any(|known| &known.id == *z))
-                .cloned(),
-        );
-    }
+    out.extend(lock.map(|l| named_by(l, zones)).unwrap_or_default());
     out
+}
+
+/// The zones to read to learn whether another run's change, which may still be in flight,
+/// landed: those the lock names, the zones the change touches among them. Every other zone
+/// is as the lock says, as on any event that trusts the lock. A lock that does not record
+/// the zones of its change, or whose change failed, is read in full ([`zones_to_read`]).
+pub fn zones_to_check(
+    name: &Fqdn,
+    lock: Option<&Lock>,
+    zones: &[Zone],
+    allowed: &[Fqdn],
+    now: i64,
+) -> BTreeSet<ZoneId> {
+    match lock {
+        Some(l) if !l.check && l.in_flight(now) && l.zones.is_some() => named_by(l, zones),
+        _ => zones_to_read(name, lock, zones, allowed),
+    }
+}
+
+/// The existing zones a lock names.
+fn named_by(lock: &Lock, zones: &[Zone]) -> BTreeSet<ZoneId> {
+    lock.zones
+        .iter()
+        .flatten()
+        .chain(lock.records.iter().map(|s| &s.zone_id))
+        .chain(lock.blocked.iter().map(|b| &b.slot.zone))
+        .filter(|z| zones.iter().any(|known| &known.id == *z))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -99,5 +120,53 @@ mod tests {
         );
         assert!(!is_managed_id(&ZoneId("Z4".into()), &zones, &allowed));
         assert!(!is_managed_id(&ZoneId("Z9".into()), &zones, &allowed));
+    }
+
+    #[test]
+    fn a_change_in_flight_is_checked_in_the_zones_it_touches_unless_it_failed_or_does_not_say() {
+        let zones = vec![
+            zone("ZPUBLIC", "dyn.example.com", false),
+            zone("ZPRIVATE", "dyn.example.com", true),
+            zone("ZOLD", "old.example.com", false),
+        ];
+        let allowed = [name("dyn.example.com")];
+        let web = name("web.dyn.example.com");
+        let ids = |l: &Lock, now: i64| -> Vec<String> {
+            zones_to_check(&web, Some(l), &zones, &allowed, now)
+                .into_iter()
+                .map(|z| z.0)
+                .collect()
+        };
+        let mut l = crate::testing::lock("web.dyn.example.com", 1, "192.0.2.1");
+        l.until = 1_000;
+        // The change deletes what an earlier generation held in ZOLD; a gone zone is skipped.
+        l.zones = Some(
+            [ZoneId("ZOLD".into()), ZoneId("ZGONE".into())]
+                .into_iter()
+                .collect(),
+        );
+        assert_eq!(
+            ids(&l, 900),
+            ["ZOLD", "ZPUBLIC"],
+            "in flight: touched and listed"
+        );
+        assert_eq!(
+            ids(&l, 1_000),
+            ["ZOLD", "ZPRIVATE", "ZPUBLIC"],
+            "window over: every zone of the name and those the lock names"
+        );
+        l.check = true;
+        assert_eq!(
+            ids(&l, 900),
+            ["ZOLD", "ZPRIVATE", "ZPUBLIC"],
+            "a failed change"
+        );
+        l.check = false;
+        l.zones = None;
+        assert_eq!(
+            ids(&l, 900),
+            ["ZPRIVATE", "ZPUBLIC"],
+            "an item that does not say"
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::claims::tag_names;
-use crate::decide::zones::{is_managed, zones_to_read};
+use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
 use crate::decide::{reads, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::Result;
@@ -152,30 +152,36 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
             return Ok(seen);
         }
-        let names = if req.verify_dns {
-            claims.names(world, &req.scope)
-        } else {
-            reads::names_to_read(world, &req.scope, settings)
-        };
-        self.read_names(world, names).await
+        if req.verify_dns {
+            return self
+                .read_names(world, claims.names(world, &req.scope), true)
+                .await;
+        }
+        let names = reads::names_to_read(world, &req.scope, settings);
+        self.read_names(world, names, false).await
     }
 
-    /// Route53 for some names, in every zone each may have records in.
+    /// Route53 for some names: with `verify`, in every zone each may have records in;
+    /// otherwise a name whose change may be in flight only where that change writes.
     pub(crate) async fn read_names(
         &self,
         world: &World,
         names: BTreeSet<Fqdn>,
+        verify: bool,
     ) -> Result<BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>>> {
         let settings = self.settings();
         let mut seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>> = BTreeMap::new();
         let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
         for name in names {
-            let zones = zones_to_read(
-                &name,
+            let (lock, zones, allowed) = (
                 world.locks.get(&name),
                 &world.zones,
                 &settings.allowed_domains,
             );
+            let zones = match verify {
+                true => zones_to_read(&name, lock, zones, allowed),
+                false => zones_to_check(&name, lock, zones, allowed, world.now),
+            };
             for zone in zones {
                 per_zone.entry(zone).or_default().push(name.clone());
             }

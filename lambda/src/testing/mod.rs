@@ -70,6 +70,7 @@ pub fn lock(n: &str, holder: u32, ip: &str) -> Lock {
         blocked: Vec::new(),
         until: 0,
         check: false,
+        zones: None,
         waiting: BTreeSet::new(),
         since: Some("2026-11-23T10:00:00Z".into()),
         legacy: None,

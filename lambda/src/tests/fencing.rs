@@ -128,6 +128,42 @@ async fn a_lost_answer_to_a_create_leaves_the_record_ec2_dns_s_own() {
 }
 
 #[tokio::test]
+async fn a_release_in_flight_is_checked_in_the_zones_it_deletes_from_though_it_lists_no_records() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    w.advance(CHANGE_WINDOW + 60);
+    w.set_state(1, InstanceState::Stopped);
+    let gate = w
+        .faults
+        .hold(Op::ChangeResourceRecordSets, Some("ZPUBLIC"), Phase::Before);
+    let release = w.attempt(&[1]);
+    let rest = async {
+        gate.wait_held().await;
+        let lock = w.locks().snapshot()[&name(WEB)].clone();
+        assert!(lock.holder.is_none() && lock.records.is_empty(), "{lock:?}");
+        // A new claimant, while the release is in flight: the lock lists nothing, but the
+        // release deletes in both zones, and both are read.
+        w.launch(2, WEB);
+        w.faults.reset_calls();
+        let during = w.event(&[2]).await;
+        assert_eq!(w.faults.count(Op::ListResourceRecordSets), 2);
+        assert_eq!(during.failed.len(), 1, "{during:?}");
+        assert!(during.failed[0].reason.contains("in flight"), "{during:?}");
+        assert_eq!(w.faults.count(Op::ChangeResourceRecordSets), 0);
+        gate.release();
+    };
+    let (released, ()) = tokio::join!(release, rest);
+    assert!(released.unwrap().failed.is_empty());
+    // Still inside the release's window: read where it wrote, seen landed, claimed.
+    let retry = w.event(&[2]).await;
+    assert!(retry.failed.is_empty(), "{retry:?}");
+    assert_eq!(w.owner(WEB), Some(owner(2)));
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.2".into()]));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
 async fn a_failed_release_never_takes_the_record_of_an_owner_back_on_the_same_address() {
     let w = World::new();
     w.launch(1, WEB);

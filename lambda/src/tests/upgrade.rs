@@ -38,6 +38,7 @@ fn previous_release(w: &World, intent: Option<Vec<RecordSet>>) {
         blocked: Vec::new(),
         until: 0,
         check: intent.is_some(),
+        zones: None,
         waiting: BTreeSet::new(),
         since: Some("2026-11-01T00:00:00Z".into()),
         legacy: Some(intent.unwrap_or_default()),
