@@ -48,6 +48,9 @@ INFRA_EXAMPLE_REGION  := us-east-1
 # The example enables the DDNS endpoint with CloudFront, so that synth, plan, the linters and
 # the parity test cover it. The origin secret is an example value, never deployed.
 INFRA_EXAMPLE_ORIGIN_SECRET := example-origin-secret-offline-only
+# Several accounts and regions: the example manages two other accounts in three regions.
+INFRA_EXAMPLE_ACCOUNTS        := 210987654321,345678901234
+INFRA_EXAMPLE_REGIONS         := us-east-1,eu-west-1,eu-central-1
 
 INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
 INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
@@ -92,7 +95,8 @@ infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolu
 		-c allowedDomains=$(INFRA_EXAMPLE_DOMAINS) -c hostedZoneIds=$(INFRA_EXAMPLE_ZONES) \
 		-c lambdaZip="$(INFRA_ZIP)" \
 		-c enableDdns=true -c ddnsCloudfront=true -c ddnsOriginSecret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
-		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)"
+		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
+		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS)
 	@echo "infra: synthesized $(INFRA_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
 
 infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
@@ -144,7 +148,9 @@ infra-plan: tf-init ## terraform plan of the example, offline
 		-var 'hosted_zone_ids=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ZONES))' \
 		-var lambda_zip="$(INFRA_ZIP)" \
 		-var enable_ddns=true -var ddns_cloudfront=true -var ddns_origin_secret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
-		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" > $(INFRA_BUILD)/tfplan.txt \
+		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" \
+		-var 'accounts=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ACCOUNTS))' \
+		-var 'regions=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_REGIONS))' > $(INFRA_BUILD)/tfplan.txt \
 		|| { cat $(INFRA_BUILD)/tfplan.txt; exit 1; }
 	grep -E '^Plan:' $(INFRA_BUILD)/tfplan.txt
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) show -json $(abspath $(INFRA_PLAN)) > $(INFRA_PLAN).json

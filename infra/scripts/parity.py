@@ -24,7 +24,9 @@ by section:
 - the published versions and the aliases `live`, and what each invoker targets;
 - the CloudWatch dashboard, widget by widget (metrics, statistics, labels, Logs Insights
   queries and their log groups, places);
-- the outputs' names.
+- the outputs' names;
+- for several accounts and regions: the default bus's policy statements (EventBusPolicy,
+  aws_cloudwatch_event_permission).
 
 Equal is not enough for a few points, which each flavour must meet on its own: nobody may
 invoke the reconciler, and the requirements of the functions' code (protocol v2): record
@@ -40,7 +42,10 @@ and Authorization forwarded. Rollback by alias: every function publishes version
 outlive a deploy, and every invoker (the event source mapping, the function URL, the sweep
 rule and the invoke grants) targets the alias `live` of a published version, never $LATEST.
 The dashboard shows the EMF metrics of lambda/src/metrics.rs, Lambda's duration, and with
-the DDNS endpoint its answers.
+the DDNS endpoint its answers. Several accounts and regions (which the compared example must
+deploy): sts:AssumeRole on exactly the member role of each account of ACCOUNTS (MEMBER_ROLE),
+the bus admits exactly those accounts (or the organisation), the central rules restrict no
+account or region.
 
 Before comparing, the script checks itself: it adds a permission (and other changes) to one
 side only and fails if the comparison would not notice, and makes changes to both sides that
@@ -466,6 +471,12 @@ class Cfn:
             dashboards.append(dashboard_model(json.loads(body)))
         m["dashboard"] = dashboards
 
+        # The default bus's policy: one statement per AWS::Events::EventBusPolicy.
+        m["bus_policy"] = canonical([
+            dict(statement(self.resolve(p["Properties"]["Statement"])),
+                 bus=p["Properties"].get("EventBusName", "default"), statement_id=p["Properties"]["StatementId"])
+            for p in self.of_type("AWS::Events::EventBusPolicy").values()])
+
         # Output names as Terraform spells them: Ec2Dns<Name><hash> -> <name> in snake case.
         m["outputs"] = sorted(snake(re.sub(r"^Ec2Dns|[0-9A-F]{8}$", "", k)) for k in self.template.get("Outputs", {}))
         return m
@@ -856,6 +867,18 @@ class TfPlan:
             dashboards.append(dashboard_model(body))
         m["dashboard"] = dashboards
 
+        # aws_cloudwatch_event_permission: the statement PutPermission adds to the bus's policy.
+        bus_policy = []
+        for r in self.of_type("aws_cloudwatch_event_permission"):
+            v = r["values"]
+            principal = "*" if v["principal"] == "*" else {"AWS": f"arn:aws:iam::{v['principal']}:root"}
+            st = {"Sid": v["statement_id"], "Effect": "Allow", "Principal": principal, "Action": v["action"],
+                  "Resource": f"arn:aws:events:{self.region}:{self.account}:event-bus/{v['event_bus_name']}"}
+            for c in v.get("condition") or []:
+                st.setdefault("Condition", {}).setdefault(c["type"], {})[c["key"]] = c["value"]
+            bus_policy.append(dict(statement(self.sym(st)), bus=v["event_bus_name"], statement_id=v["statement_id"]))
+        m["bus_policy"] = canonical(bus_policy)
+
         m["outputs"] = sorted(self.plan.get("output_changes", {}))
         return m
 
@@ -912,6 +935,56 @@ class TfPlan:
             "web_acl": d.get("web_acl_id") or None,
             "default_root_object": d.get("default_root_object") or None,
         }
+
+
+# ---- several accounts and regions -------------------------------------------------------
+
+MEMBER_ROLE_DEFAULT = "ec2-dns-member"
+
+
+def organization_requirements(m: dict) -> list:
+    """The central side for several accounts and regions."""
+    out = []
+    env = (m.get("function") or {}).get("environment", {})
+    accounts = [a for a in env.get("ACCOUNTS", "").split(",") if a]
+    regions = [r for r in env.get("REGIONS", "").split(",") if r]
+    role_name = env.get("MEMBER_ROLE", MEMBER_ROLE_DEFAULT)
+    out.append(("organisation: the compared example manages other accounts and regions (ACCOUNTS, REGIONS)",
+                bool(accounts) and bool(regions), f"ACCOUNTS {accounts}, REGIONS {regions}"))
+
+    stmts = m["iam.function"]
+    member_arns = sorted(f"arn:{PARTITION}:iam::{a}:role/{role_name}" for a in accounts)
+    assume = [s for s in stmts if allows(s, "sts:AssumeRole")]
+    problems = [f"{s['Sid']}: {s['Action']}" for s in stmts if allows(s, "sts:GetCallerIdentity")]
+    if accounts and [s["Resource"] for s in assume] != [member_arns]:
+        problems.append(f"sts:AssumeRole on {[s['Resource'] for s in assume]}, expected exactly {member_arns}")
+    if not accounts and assume:
+        problems.append(f"sts:AssumeRole without ACCOUNTS: {[s['Resource'] for s in assume]}")
+    problems += [f"{s['Sid']}: condition {s['Condition']}" for s in assume if s.get("Condition")]
+    out.append(("sts: AssumeRole on exactly the member role of each account of ACCOUNTS, nothing for GetCallerIdentity",
+                not problems, "; ".join(problems)))
+
+    own_bus = f"arn:{PARTITION}:events:{REGION}:{ACCOUNT}:event-bus/default"
+    problems = []
+    org = [s for s in m["bus_policy"] if s.get("Principal") == "*"]
+    for s in m["bus_policy"]:
+        if s["Action"] != ["events:PutEvents"] or s["Resource"] != [own_bus] or s["Effect"] != "Allow" or s["bus"] != "default":
+            problems.append(f"{s['Sid']}: {s['Effect']} {s['Action']} on {s['Resource']} (bus {s['bus']})")
+        if s.get("Principal") == "*" and (set(s.get("Condition", {})) != {"StringEquals"}
+                                           or set(s["Condition"]["StringEquals"]) != {"aws:PrincipalOrgID"}):
+            problems.append(f"{s['Sid']}: anyone, without the organisation condition")
+    if not org:
+        principals = sorted(str(as_list((s.get("Principal") or {}).get("AWS"))) for s in m["bus_policy"])
+        expected = sorted(str([f"arn:{PARTITION}:iam::{a}:root"]) for a in accounts)
+        if principals != expected:
+            problems.append(f"bus admits {principals}, expected exactly {expected}")
+    out.append(("organisation: the default bus admits exactly ACCOUNTS (or the organisation), PutEvents only",
+                not problems, "; ".join(problems)))
+
+    restricted = [k for k in ("rule:state", "rule:tag") if {"account", "region"} & set(m["triggers"].get(k, {}).get("pattern") or {})]
+    out.append(("organisation: the central rules restrict no account or region (forwarded events keep theirs)",
+                not restricted, f"{restricted} restrict account or region"))
+    return out
 
 
 # ---- requirements of the code, per flavour ---------------------------------------------------
@@ -980,7 +1053,9 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
         problems.append("no statement allows sqs:ChangeMessageVisibility")
     out.append(("sqs:ChangeMessageVisibility on the event queue only", not problems, "; ".join(problems)))
 
-    sts = [f"{s['Sid']}: {s['Action']}" for s in stmts if any(a.lower().startswith("sts:") or a == "*" for a in s["Action"])]
+    # sts:AssumeRole of the member roles is the only sts right (organization_requirements).
+    sts = [f"{s['Sid']}: {s['Action']}" for s in stmts
+           if any((a.lower().startswith("sts:") and a != "sts:AssumeRole") or a == "*" for a in s["Action"])]
     out.append(("no statement for sts:GetCallerIdentity (it needs no permission)", not sts, "; ".join(sts)))
 
     receives = (m["queues"].get("queue") or {}).get("max_receive")
@@ -992,7 +1067,8 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     foreign += [u for u in m["invoke"]["urls"] if u["function"] != "ddns_function"]
     out.append(("nobody may invoke the reconciler (no grant, no function URL)", not foreign,
                 "; ".join(json.dumps(x, sort_keys=True) for x in foreign)))
-    return out + rollback_requirements(m) + dashboard_requirements(m) + ddns_requirements(m)
+    return (out + rollback_requirements(m) + dashboard_requirements(m) + ddns_requirements(m)
+            + organization_requirements(m))
 
 
 def rollback_requirements(m: dict) -> list[tuple[str, bool, str]]:
@@ -1358,6 +1434,41 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def max_receive(m):
         m["queues"]["queue"]["max_receive"] = 5
 
+    # ---- several accounts and regions ----
+    def assume_wildcard(m):
+        for st in m["iam.function"]:
+            if st["Sid"] == "AssumeMemberRoles":
+                st["Resource"] = [f"arn:{PARTITION}:iam::*:role/ec2-dns-member"]
+
+    def assume_one_less(m):
+        for st in m["iam.function"]:
+            if st["Sid"] == "AssumeMemberRoles":
+                st["Resource"] = st["Resource"][:1]
+
+    def bus_anyone(m):
+        for st in m["bus_policy"]:
+            st["Principal"] = "*"
+
+    def bus_extra_account(m):
+        m["bus_policy"] = canonical(m["bus_policy"] + [dict(m["bus_policy"][0], Principal={"AWS": f"arn:{PARTITION}:iam::999999999999:root"})])
+
+    def bus_put_anything(m):
+        for st in m["bus_policy"]:
+            st["Action"] = ["events:*"]
+
+    def rule_own_account(m):
+        m["triggers"]["rule:tag"]["pattern"]["account"] = [ACCOUNT]
+
+    def no_regions(m):
+        m["function"]["environment"].pop("REGIONS", None)
+
+    org_one_sided = [("AssumeRole on fewer accounts", assume_one_less), ("bus admits another account", bus_extra_account),
+                     ("bus action", bus_put_anything), ("central rule restricted to an account", rule_own_account),
+                     ("no REGIONS", no_regions)]
+    org_both_sided = [("AssumeRole on any account", assume_wildcard), ("AssumeRole on fewer accounts", assume_one_less),
+                      ("bus admits anyone", bus_anyone), ("bus admits another account", bus_extra_account),
+                      ("bus action", bus_put_anything), ("central rule restricted to an account", rule_own_account)]
+
     one_sided = [("extra action", add_action), ("extra statement", add_statement),
                  ("wider condition", widen_condition), ("extra IAM resource", extra_role),
                  ("invoke grant", invoke_grant),
@@ -1390,6 +1501,8 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                   ("sweep on $LATEST", sweep_on_function), ("grant on $LATEST", grant_on_function),
                   ("no Lambda duration on the dashboard", no_duration),
                   ("no API calls by service", no_api_calls_by_service), ("no DDNS answers", no_ddns_answers)]
+    one_sided += org_one_sided
+    both_sided += org_both_sided
     missed = []
     for name, mutate in one_sided:
         for side in ("cdk", "tf"):
@@ -1441,6 +1554,7 @@ def main() -> int:
     failed = sum(1 for _, ok, _ in results if not ok)
     print(f"parity: {len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -2,7 +2,8 @@
 #
 # The CDK construct in ../cdk creates the same system; ../scripts/parity.py proves that the
 # permissions, triggers and table of both are the same. The opt-in DDNS endpoint
-# (enable_ddns) is in ddns.tf, the CloudWatch dashboard in dashboard.tf.
+# (enable_ddns) is in ddns.tf, the CloudWatch dashboard in dashboard.tf; the member side of
+# several accounts and regions (accounts, regions) is the submodule modules/member.
 
 # Every invoker targets the alias `live`, which points at the version the last apply
 # published (publish = true publishes one on every change of code or configuration;
@@ -47,6 +48,49 @@ locals {
   alarm_period     = 300
   live_alias       = "live"
   alarm_action_arn = var.alarm_topic_arn == null ? [] : [var.alarm_topic_arn]
+}
+
+# ---- Several accounts and regions ------------------------------------------------------
+
+# The reconciler manages instances of var.accounts (through their member role) in
+# var.regions, besides its own account; modules/member deploys the member role and the rules
+# that forward instance events to this account's default bus. Accounts and regions sorted
+# without repeats, as the function reads them.
+locals {
+  accounts         = sort(distinct([for a in var.accounts : trimspace(a)]))
+  regions          = var.regions == null ? null : sort(distinct([for r in var.regions : trimspace(r)]))
+  member_role_arns = [for a in local.accounts : "arn:${local.partition}:iam::${a}:role/${var.member_role_name}"]
+  event_bus_arn    = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/default"
+  # Bus statement ids are unique in the account: they start with the function's name.
+  bus_statement_prefix = var.name
+}
+
+# The default bus admits the events the members forward: one statement per account, or one
+# for the organisation. aws_cloudwatch_event_permission adds its statement to the bus's
+# policy next to any others (aws_cloudwatch_event_bus_policy would replace the whole policy,
+# removing statements someone else put there); the CDK construct's
+# AWS::Events::EventBusPolicy does the same. Same-account forwarders (other regions) need no
+# statement: their role's policy suffices.
+resource "aws_cloudwatch_event_permission" "accounts" {
+  for_each       = var.organization_id == null ? toset(local.accounts) : toset([])
+  event_bus_name = "default"
+  statement_id   = "${local.bus_statement_prefix}-${each.value}"
+  action         = "events:PutEvents"
+  principal      = each.value
+}
+
+resource "aws_cloudwatch_event_permission" "organization" {
+  count          = var.organization_id == null ? 0 : 1
+  event_bus_name = "default"
+  statement_id   = "${local.bus_statement_prefix}-organization"
+  action         = "events:PutEvents"
+  principal      = "*"
+
+  condition {
+    type  = "StringEquals"
+    key   = "aws:PrincipalOrgID"
+    value = var.organization_id
+  }
 }
 
 # ---- Lock table ----------------------------------------------------------------------
@@ -258,7 +302,8 @@ resource "aws_iam_role_policy" "function" {
           Action   = "ec2:DescribeInstances"
           Resource = "*"
         },
-        # Report: write the status tag on instances, and no other tag.
+        # Report: write the status tag on instances of this account (any region), and no
+        # other tag (modules/member gives each member role the same two statements).
         {
           Sid       = "WriteStatusTag"
           Effect    = "Allow"
@@ -267,6 +312,14 @@ resource "aws_iam_role_policy" "function" {
           Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = [local.status_tag] } }
         },
       ],
+      # Other accounts: their member role, which holds the same two statements there (the
+      # session name is ec2-dns). Exactly the listed accounts' roles, no wildcard.
+      length(local.member_role_arns) == 0 ? [] : [{
+        Sid      = "AssumeMemberRoles"
+        Effect   = "Allow"
+        Action   = "sts:AssumeRole"
+        Resource = local.member_role_arns
+      }],
       # Find zones, read records, change A/AAAA records and TXT markers.
       local.record_statements,
       [
@@ -298,6 +351,13 @@ resource "aws_iam_role_policy" "function" {
       ],
     )
   })
+
+  lifecycle {
+    precondition {
+      condition     = !contains(local.accounts, local.account)
+      error_message = "accounts must not list this deployment's own account (${local.account}): the reconciler manages it with its own role; list only other accounts."
+    }
+  }
 }
 
 resource "aws_lambda_function" "this" {
@@ -330,6 +390,11 @@ resource "aws_lambda_function" "this" {
         RECORD_TTL      = tostring(var.record_ttl)
       },
       var.reconcile_concurrency == null ? {} : { RECONCILE_CONCURRENCY = tostring(var.reconcile_concurrency) },
+      # Several accounts and regions: each only when it differs from the function's default
+      # (the CDK construct does the same).
+      length(local.accounts) == 0 ? {} : { ACCOUNTS = join(",", local.accounts) },
+      local.regions == null ? {} : { REGIONS = join(",", local.regions) },
+      var.member_role_name == "ec2-dns-member" ? {} : { MEMBER_ROLE = var.member_role_name },
     )
   }
 
@@ -364,6 +429,8 @@ resource "aws_lambda_event_source_mapping" "queue" {
 
 # ---- Triggers ------------------------------------------------------------------------
 
+# The patterns match events of any account and region: those forwarded by members
+# (modules/member, the same patterns) keep their own `account` and `region`.
 resource "aws_cloudwatch_event_rule" "instance_state" {
   name        = local.rule_names.state
   state       = "ENABLED"

@@ -44,8 +44,13 @@ output "event_dead_letter_queue_url" {
 }
 
 output "role_arn" {
-  description = "ARN of the function's role."
+  description = "ARN of the function's role: the reconciler's role, which member roles trust (reconciler_role_arn of modules/member)."
   value       = aws_iam_role.function.arn
+}
+
+output "event_bus_arn" {
+  description = "ARN of this account's default event bus in this region, where members forward instance events."
+  value       = local.event_bus_arn
 }
 
 output "ddns_function_name" {

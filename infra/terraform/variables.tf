@@ -208,6 +208,60 @@ variable "create_dashboard" {
   default     = true
 }
 
+# ---- Several accounts and regions (modules/member deploys the member side) ----------------
+
+variable "accounts" {
+  description = "Accounts (12-digit ids) whose instances the deployment manages besides its own (ACCOUNTS): the reconciler assumes member_role_name in each, the default bus admits their events; each deploys modules/member. Not this deployment's own account."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.accounts : can(regex("^[0-9]{12}$", trimspace(a)))])
+    error_message = "Each of accounts must be an AWS account id (12 digits)."
+  }
+  validation {
+    condition     = var.account_id == null ? true : !contains([for a in var.accounts : trimspace(a)], var.account_id)
+    error_message = "accounts must not list this deployment's own account (account_id): the reconciler manages it with its own role."
+  }
+}
+
+variable "regions" {
+  description = "Regions whose instances are managed, in every managed account (REGIONS); null: the deployment's own region only. Each region other than the own one needs modules/member (in this account with create_member_role = false). Listing only other regions leaves the own region unmanaged."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.regions == null ? true : length(var.regions) > 0
+    error_message = "regions must not be empty (null for the deployment's own region only)."
+  }
+  validation {
+    condition     = var.regions == null ? true : alltrue([for r in var.regions : can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$", trimspace(r)))])
+    error_message = "Each of regions must be an AWS region such as eu-west-1."
+  }
+}
+
+variable "member_role_name" {
+  description = "Name of the role the reconciler assumes in each of accounts (MEMBER_ROLE, set only when not the default)."
+  type        = string
+  default     = "ec2-dns-member"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,64}$", var.member_role_name))
+    error_message = "member_role_name must be an IAM role name (1-64 of A-Z a-z 0-9 + = , . @ _ -)."
+  }
+}
+
+variable "organization_id" {
+  description = "AWS Organizations id (o-…): the default bus admits events from every account of the organisation (aws:PrincipalOrgID) instead of one statement per account. The reconciler still manages only accounts."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.organization_id == null ? true : can(regex("^o-[a-z0-9]{10,32}$", var.organization_id))
+    error_message = "organization_id must be an AWS Organizations id such as o-a1b2c3d4e5."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

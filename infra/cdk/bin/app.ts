@@ -19,6 +19,11 @@
  *   ddnsCloudfront                             true/false, default false
  *   ddnsOriginSecret (EC2DNS_DDNS_ORIGIN_SECRET) required with ddnsCloudfront
  *   ddnsDomainName, ddnsCertificateArn         both or neither
+ *
+ * Several accounts and regions (README: "Several accounts and regions"):
+ *   accounts, regions                          comma-separated; default none / the stack's region
+ *   memberRoleName                             default ec2-dns-member (also the member's)
+ *   organizationId                             o-…: the bus admits the organisation's accounts
  */
 import * as path from 'node:path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -37,9 +42,9 @@ function setting(key: string, env?: string): string | undefined {
   const fromEnv = env ? process.env[env] : undefined;
   return fromEnv !== undefined && fromEnv !== '' ? fromEnv : undefined;
 }
-function list(key: string, env: string): string[] {
+function list(key: string, env?: string): string[] {
   const value = setting(key, env);
-  if (value === undefined) throw new Error(`ec2-dns: set -c ${key}=… (or ${env})`);
+  if (value === undefined) throw new Error(`ec2-dns: set -c ${key}=…${env ? ` (or ${env})` : ''}`);
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 function num(key: string): number | undefined {
@@ -47,12 +52,15 @@ function num(key: string): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
+const optionalList = (key: string) => (setting(key) === undefined ? undefined : list(key));
+// Environment-agnostic unless the CLI's account and region are known.
+const env = process.env.CDK_DEFAULT_ACCOUNT
+  ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
+  : undefined;
+
 const stack = new Stack(app, setting('stackName') ?? 'Ec2Dns', {
   description: 'ec2-dns: Route53 records for tagged EC2 instances',
-  // Environment-agnostic unless the CLI's account and region are known.
-  env: process.env.CDK_DEFAULT_ACCOUNT
-    ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
-    : undefined,
+  env,
 });
 
 const alarmTopicArn = setting('alarmTopicArn');
@@ -84,6 +92,10 @@ new Ec2Dns(stack, 'Ec2Dns', {
   ddnsOriginSecret: setting('ddnsOriginSecret', 'EC2DNS_DDNS_ORIGIN_SECRET'),
   ddnsDomainName: setting('ddnsDomainName'),
   ddnsCertificateArn: setting('ddnsCertificateArn'),
+  accounts: optionalList('accounts'),
+  regions: optionalList('regions'),
+  memberRoleName: setting('memberRoleName'),
+  organizationId: setting('organizationId'),
 });
 
 // cdk-nag: every finding fails the synth unless acknowledged with a reason next to the

@@ -14,13 +14,20 @@
  *   one for the rule targets;
  * - alarms on both dead-letter queues and on the function's errors and throttles;
  * - a CloudWatch dashboard (./dashboard.ts), unless `dashboard` is false;
- * - opt-in (`enableDdns`), the DDNS endpoint for hosts outside AWS: see ./ddns.ts.
+ * - opt-in (`enableDdns`), the DDNS endpoint for hosts outside AWS: see ./ddns.ts;
+ * - for organisations (`accounts`, `regions`): the reconciler manages instances of other
+ *   accounts and regions too. It assumes the member role (`memberRoleName`) of each listed
+ *   account, and the default event bus admits their forwarded events (one statement per
+ *   account, or one for `organizationId`). Each member account and extra region deploys the
+ *   member side, ./member.ts (Ec2DnsMember): the member role and the forwarding rules.
  *
  * The domains, zone ids, name tag and TTL may be tokens (the release template's
  * CloudFormation parameters): they are then checked by CloudFormation and by the function at
  * start, not here.
  */
-import { CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization, Validations } from 'aws-cdk-lib';
+import {
+  Aws, CfnOutput, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization, Validations,
+} from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -34,13 +41,13 @@ import { Construct } from 'constructs';
 import { dashboardRows } from './dashboard';
 import { Ddns, DdnsProps, validateDdnsProps } from './ddns';
 import {
-  check, DOMAIN_RE, LIVE_ALIAS, lockTableStatement, normaliseDomain, normaliseZoneId, recordStatements, rollbackCommand,
-  skipCheckov,
-  TAG_KEY_RE, ZONE_ID_RE,
+  ACCOUNT_RE, check, DEFAULT_MEMBER_ROLE, defaultBusArn, DOMAIN_RE, instanceEventPatterns, instanceStatements, LIVE_ALIAS,
+  lockTableStatement, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements, REGION_RE, ROLE_NAME_RE,
+  rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
 } from './shared';
 
 export { DDNS_DEFAULTS, ddnsPolicyStatements } from './ddns';
-export { LIVE_ALIAS, normaliseDomain, normaliseZoneId } from './shared';
+export { DEFAULT_MEMBER_ROLE, LIVE_ALIAS, normaliseDomain, normaliseZoneId } from './shared';
 
 /** Everything an operator can choose. Only the domains, zones and the code are required. */
 export interface Ec2DnsProps {
@@ -111,6 +118,30 @@ export interface Ec2DnsProps {
   readonly ddnsDomainName?: string;
   /** ACM certificate (us-east-1) for ddnsDomainName; only together with it. */
   readonly ddnsCertificateArn?: string;
+  /**
+   * Accounts (12-digit ids) whose instances this deployment manages besides its own
+   * (ACCOUNTS). The reconciler assumes `memberRoleName` in each, and the default event bus
+   * admits their forwarded events; each deploys Ec2DnsMember. Not the stack's own account.
+   * @default none: only the stack's own account
+   */
+  readonly accounts?: string[];
+  /**
+   * Regions whose instances are managed, in every managed account (REGIONS). Each region
+   * other than the stack's own needs an Ec2DnsMember that forwards its events (in the own
+   * account without the member role). Listing only other regions leaves the stack's own
+   * region unmanaged.
+   * @default the stack's own region only (REGIONS unset)
+   */
+  readonly regions?: string[];
+  /** Name of the role the reconciler assumes in each of `accounts` (MEMBER_ROLE). @default 'ec2-dns-member' */
+  readonly memberRoleName?: string;
+  /**
+   * AWS Organizations id (`o-…`): the default event bus admits events from every account of
+   * the organisation (aws:PrincipalOrgID) instead of one statement per account of
+   * `accounts`. The reconciler still manages only `accounts`.
+   * @default one bus policy statement per account
+   */
+  readonly organizationId?: string;
 }
 
 /** Defaults shared with the Terraform module (variables.tf); keep them equal. */
@@ -181,6 +212,19 @@ export function validateProps(props: Ec2DnsProps): void {
   const receives = props.maxReceiveCount ?? DEFAULTS.maxReceiveCount;
   check(p, Number.isInteger(receives) && receives >= 1 && receives <= 1000, 'maxReceiveCount must be in 1..1000');
   validateDdnsProps(props.enableDdns === true, ddnsProps(props), p);
+  for (const a of props.accounts ?? []) {
+    check(p, ACCOUNT_RE.test(a), `accounts: '${a}' is not an AWS account id (12 digits)`);
+  }
+  if (props.regions !== undefined) {
+    check(p, props.regions.length > 0, 'regions must not be empty (leave it out for the stack\'s own region only)');
+    for (const r of props.regions) check(p, REGION_RE.test(r), `regions: '${r}' is not an AWS region such as eu-west-1`);
+  }
+  const role = props.memberRoleName ?? DEFAULT_MEMBER_ROLE;
+  check(p, ROLE_NAME_RE.test(role), `memberRoleName: '${role}' is not an IAM role name (1-64 of A-Z a-z 0-9 + = , . @ _ -)`);
+  if (props.organizationId !== undefined) {
+    check(p, ORGANIZATION_ID_RE.test(props.organizationId),
+      `organizationId: '${props.organizationId}' is not an AWS Organizations id such as o-a1b2c3d4e5`);
+  }
   if (p.length > 0) throw new Error(`Invalid ec2-dns configuration:\n  - ${p.join('\n  - ')}`);
 }
 
@@ -220,6 +264,10 @@ export interface Ec2DnsRules {
 export class Ec2Dns extends Construct {
   /** The function ($LATEST); invokers use `alias`. */
   public readonly function: lambda.Function;
+  /** The function's role: what member roles trust (output RoleArn). */
+  public readonly role: iam.Role;
+  /** ARN of this account's default event bus in this region, where members forward events (output EventBusArn). */
+  public readonly eventBusArn: string;
   /** The alias `live`: the published version the queue invokes. */
   public readonly alias: lambda.Alias;
   /** The function's log group. */
@@ -249,6 +297,14 @@ export class Ec2Dns extends Construct {
       ? props.hostedZoneIds : [...new Set(props.hostedZoneIds.map(normaliseZoneId))];
     const nameTag = props.nameTag ?? DEFAULTS.nameTag;
     const timeout = props.timeout ?? Duration.seconds(DEFAULTS.timeoutSeconds);
+    // Accounts and regions sorted without repeats, as the function reads them.
+    const accounts = [...new Set(props.accounts ?? [])].sort();
+    const regions = props.regions === undefined ? undefined : [...new Set(props.regions)].sort();
+    const memberRoleName = props.memberRoleName ?? DEFAULT_MEMBER_ROLE;
+    if (!Token.isUnresolved(stack.account) && accounts.includes(stack.account)) {
+      throw new Error(`Invalid ec2-dns configuration:\n  - accounts: '${stack.account}' is the stack's own account, which the reconciler manages with its own role; list only other accounts`);
+    }
+    this.eventBusArn = defaultBusArn(partition, stack.region, stack.account);
 
     // ---- Lock table ------------------------------------------------------------------
     this.table = new dynamodb.Table(this, 'LockTable', {
@@ -303,7 +359,7 @@ export class Ec2Dns extends Construct {
       CKV_AWS_158: 'CloudWatch Logs encrypts log data at rest by default; the logs hold instance ids, names and addresses, nothing secret.',
     });
 
-    const role = new iam.Role(this, 'Role', {
+    const role = this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'ec2-dns function: exactly the calls the code makes (see docs/deploy.md)',
       inlinePolicies: {
@@ -317,6 +373,7 @@ export class Ec2Dns extends Construct {
             tableArn: this.table.tableArn,
             queueArn: this.queue.queueArn,
             logGroupArn: logGroup.logGroupArn,
+            memberRoleArns: accounts.map((a) => `arn:${partition}:iam::${a}:role/${memberRoleName}`),
           }),
         }),
       },
@@ -340,6 +397,11 @@ export class Ec2Dns extends Construct {
     if (props.reconcileConcurrency !== undefined) {
       environment.RECONCILE_CONCURRENCY = String(props.reconcileConcurrency);
     }
+    // Several accounts and regions: each variable only when it differs from the function's
+    // default (the Terraform module does the same).
+    if (accounts.length > 0) environment.ACCOUNTS = accounts.join(',');
+    if (regions !== undefined) environment.REGIONS = regions.join(',');
+    if (memberRoleName !== DEFAULT_MEMBER_ROLE) environment.MEMBER_ROLE = memberRoleName;
 
     this.function = new lambda.Function(this, 'Function', {
       functionName: props.functionName,
@@ -391,21 +453,20 @@ export class Ec2Dns extends Construct {
     });
 
     // ---- Triggers --------------------------------------------------------------------
+    // The patterns match events of any account and region: those forwarded by members
+    // (Ec2DnsMember) keep their own `account` and `region`.
     const target = new QueueTarget(this.queue, this.eventDeadLetterQueue);
+    const patterns = instanceEventPatterns(nameTag);
     const stateChange = new events.Rule(this, 'InstanceStateChangeRule', {
       description: 'ec2-dns: an EC2 instance changed state',
-      eventPattern: { source: ['aws.ec2'], detailType: ['EC2 Instance State-change Notification'] },
+      eventPattern: patterns.stateChange,
       targets: [target],
     });
     const tagChange = new events.Rule(this, 'TagChangeRule', {
       description: `ec2-dns: the ${nameTag} tag of an EC2 instance changed`,
-      eventPattern: {
-        source: ['aws.tag'],
-        detailType: ['Tag Change on Resource'],
-        // Only changes of the name tag: the function's own writes of `<tag>-status`
-        // must not trigger it again.
-        detail: { 'service': ['ec2'], 'resource-type': ['instance'], 'changed-tag-keys': [nameTag] },
-      },
+      // Only changes of the name tag: the function's own writes of `<tag>-status` must not
+      // trigger it again.
+      eventPattern: patterns.tagChange,
       targets: [target],
     });
     const schedule = new events.Rule(this, 'ReconcileScheduleRule', {
@@ -425,6 +486,45 @@ export class Ec2Dns extends Construct {
         resources: [q.queueArn],
         conditions: { ArnEquals: { 'aws:SourceArn': ruleArns } },
       }));
+    }
+
+    // ---- Events of other accounts -----------------------------------------------------
+    // The default bus admits the events the members forward: one statement per account, or
+    // one for the organisation, each its own AWS::Events::EventBusPolicy, which adds it to
+    // the bus's policy next to any others (the Terraform module's
+    // aws_cloudwatch_event_permission does the same). A statement id is unique in the
+    // account: it starts with the function name. Same-account forwarders (other regions)
+    // need none: their role's policy suffices.
+    const sidPrefix = (props.functionName && !Token.isUnresolved(props.functionName)
+      ? props.functionName : 'ec2-dns').slice(0, 40);
+    const busStatement = (sid: string, principal: unknown, condition?: unknown) => new events.CfnEventBusPolicy(this,
+      `BusPolicy${sid.slice(sidPrefix.length + 1).replace(/^./, (c) => c.toUpperCase())}`, {
+        eventBusName: 'default',
+        statementId: sid,
+        statement: {
+          Sid: sid,
+          Effect: 'Allow',
+          Principal: principal,
+          Action: 'events:PutEvents',
+          Resource: this.eventBusArn,
+          ...(condition ? { Condition: condition } : {}),
+        },
+      });
+    if (props.organizationId !== undefined) {
+      busStatement(`${sidPrefix}-organization`, '*', { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } });
+    } else {
+      for (const account of accounts) {
+        busStatement(`${sidPrefix}-${account}`, { AWS: `arn:${partition}:iam::${account}:root` });
+      }
+    }
+    if (accounts.length > 0 && Token.isUnresolved(stack.account)) {
+      // An environment-agnostic stack learns its account at deploy time.
+      new CfnRule(this, 'OwnAccountNotListed', {
+        assertions: [{
+          assert: Fn.conditionNot(Fn.conditionContains(accounts, Aws.ACCOUNT_ID)),
+          assertDescription: 'accounts must not list the stack\'s own account (the reconciler manages it with its own role)',
+        }],
+      });
     }
 
     // ---- Alarms ----------------------------------------------------------------------
@@ -498,6 +598,12 @@ export class Ec2Dns extends Construct {
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'EventDeadLetterQueueUrl', { value: this.eventDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'RoleArn', {
+      value: role.roleArn, description: 'the reconciler\'s role, which member roles trust (reconcilerRoleArn of Ec2DnsMember)',
+    });
+    new CfnOutput(this, 'EventBusArn', {
+      value: this.eventBusArn, description: 'the default event bus members forward instance events to',
+    });
     if (this.dashboard) {
       new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
     }
@@ -529,6 +635,8 @@ export interface FunctionPolicyInputs {
   readonly tableArn: string;
   readonly queueArn: string;
   readonly logGroupArn: string;
+  /** The member roles of the other managed accounts (sts:AssumeRole on exactly these). */
+  readonly memberRoleArns?: string[];
 }
 
 /**
@@ -538,21 +646,18 @@ export interface FunctionPolicyInputs {
  * every principal), so it has no statement.
  */
 export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicyStatement[] {
+  const memberRoleArns = i.memberRoleArns ?? [];
   return [
-    // Observe: read instances, their tags, state and addresses. DescribeInstances has no
-    // resource-level permissions, so "*" is the only possible resource.
-    new iam.PolicyStatement({
-      sid: 'DescribeInstances',
-      actions: ['ec2:DescribeInstances'],
-      resources: ['*'],
-    }),
-    // Report: write the status tag on instances, and no other tag.
-    new iam.PolicyStatement({
-      sid: 'WriteStatusTag',
-      actions: ['ec2:CreateTags'],
-      resources: [`arn:${i.partition}:ec2:*:${i.account}:instance/*`],
-      conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [`${i.nameTag}-status`] } },
-    }),
+    // Observe and report, in every region of this account (shared.ts: each member role holds
+    // the same statements for its account).
+    ...instanceStatements(i.partition, i.account, i.nameTag),
+    // Other accounts: their member role, which holds the same two statements there (the
+    // session name is ec2-dns). Exactly the listed accounts' roles, no wildcard.
+    ...(memberRoleArns.length > 0 ? [new iam.PolicyStatement({
+      sid: 'AssumeMemberRoles',
+      actions: ['sts:AssumeRole'],
+      resources: memberRoleArns,
+    })] : []),
     // Find zones, read records, change A/AAAA records and TXT markers (shared.ts: the DDNS
     // endpoint holds the same statements).
     ...recordStatements(i),

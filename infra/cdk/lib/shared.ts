@@ -4,6 +4,7 @@
  * roles cannot drift apart), input checks and the checkov annotations.
  */
 import { Aws, Fn, Token } from 'aws-cdk-lib';
+import { EventPattern } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 
@@ -27,6 +28,70 @@ export function rollbackCommand(functionName: string): string {
 export const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 export const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
 export const TAG_KEY_RE = /^[A-Za-z0-9 _.:/=+@-]{1,120}$/;
+/** A 12-digit AWS account id. */
+export const ACCOUNT_RE = /^[0-9]{12}$/;
+/** A region name such as us-east-1, eu-central-2 or us-gov-west-1. */
+export const REGION_RE = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
+/** An IAM role name (without path), as the function checks MEMBER_ROLE. */
+export const ROLE_NAME_RE = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
+/** An AWS Organizations id. */
+export const ORGANIZATION_ID_RE = /^o-[a-z0-9]{10,32}$/;
+/** An IAM role ARN (any partition, with or without a path). */
+export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+
+/**
+ * The role the reconciler assumes in each account of ACCOUNTS (its MEMBER_ROLE default), and
+ * the role name of the member side (Ec2DnsMember, the Terraform module modules/member).
+ */
+export const DEFAULT_MEMBER_ROLE = 'ec2-dns-member';
+
+/**
+ * The event patterns of the instance events the reconciler handles: EC2 state changes, and
+ * changes of the name tag on EC2 instances (only the name tag: the function's own writes of
+ * `<tag>-status` must not trigger it again). The central rules send them to the queue; the
+ * member side forwards the same patterns from other accounts and regions to the central
+ * bus. Neither restricts `account` or `region`: forwarded events keep their own, which is
+ * how the function knows where an instance lives.
+ */
+export function instanceEventPatterns(nameTag: string): { stateChange: EventPattern; tagChange: EventPattern } {
+  return {
+    stateChange: { source: ['aws.ec2'], detailType: ['EC2 Instance State-change Notification'] },
+    tagChange: {
+      source: ['aws.tag'],
+      detailType: ['Tag Change on Resource'],
+      detail: { 'service': ['ec2'], 'resource-type': ['instance'], 'changed-tag-keys': [nameTag] },
+    },
+  };
+}
+
+/**
+ * What the reconciler does with the instances of an account, in every region: read them, and
+ * write the status tag and no other tag. The reconciler's role holds these statements for
+ * its own account, each member role for its account.
+ */
+export function instanceStatements(partition: string, account: string, nameTag: string): iam.PolicyStatement[] {
+  return [
+    // Observe: read instances, their tags, state and addresses. DescribeInstances has no
+    // resource-level permissions, so "*" is the only possible resource.
+    new iam.PolicyStatement({
+      sid: 'DescribeInstances',
+      actions: ['ec2:DescribeInstances'],
+      resources: ['*'],
+    }),
+    // Report: write the status tag on instances of the account (any region), and no other tag.
+    new iam.PolicyStatement({
+      sid: 'WriteStatusTag',
+      actions: ['ec2:CreateTags'],
+      resources: [`arn:${partition}:ec2:*:${account}:instance/*`],
+      conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [`${nameTag}-status`] } },
+    }),
+  ];
+}
+
+/** The default event bus of an account and region (where forwarded events go). */
+export function defaultBusArn(partition: string, region: string, account: string): string {
+  return `arn:${partition}:events:${region}:${account}:event-bus/default`;
+}
 
 /** Lowercase, no trailing dot: the form Route53's normalised record names use. */
 export function normaliseDomain(domain: string): string {

@@ -62,6 +62,13 @@ describe('standalone CloudFormation template', () => {
     assert.ok(t.Rules.DdnsNeedsCode, 'EnableDdns=true needs DdnsCodeKey');
   });
 
+  it('deploys one account and region: no accounts, regions or bus statements', () => {
+    const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
+    for (const key of ['ACCOUNTS', 'REGIONS', 'MEMBER_ROLE']) assert.equal(fn.Properties.Environment.Variables[key], undefined, key);
+    assert.deepEqual(ofType('AWS::Events::EventBusPolicy'), []);
+    assert.ok(!JSON.stringify(t).includes('AssumeMemberRoles'));
+  });
+
   it('publishes a new version when a parameter changes code or configuration', () => {
     for (const [id, v] of ofType('AWS::Lambda::Version')) {
       const description = JSON.stringify(v.Properties.Description);

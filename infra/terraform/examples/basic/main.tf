@@ -41,5 +41,12 @@ module "ec2_dns" {
   ddns_domain_name     = var.ddns_domain_name
   ddns_certificate_arn = var.ddns_certificate_arn
 
+  # Several accounts and regions (make infra-test plans two accounts and three regions);
+  # each member account and extra region applies ../member.
+  accounts         = var.accounts
+  regions          = var.regions
+  member_role_name = var.member_role_name
+  organization_id  = var.organization_id
+
   tags = { project = "ec2-dns" }
 }

@@ -43,6 +43,16 @@ output "event_dead_letter_queue_url" {
   value       = module.ec2_dns.event_dead_letter_queue_url
 }
 
+output "role_arn" {
+  description = "ARN of the reconciler's role (reconciler_role_arn of ../member)."
+  value       = module.ec2_dns.role_arn
+}
+
+output "event_bus_arn" {
+  description = "The default bus members forward instance events to."
+  value       = module.ec2_dns.event_bus_arn
+}
+
 output "ddns_function_name" {
   description = "Name of the DDNS function (null without enable_ddns)."
   value       = module.ec2_dns.ddns_function_name

@@ -87,6 +87,30 @@ variable "ddns_certificate_arn" {
   default     = null
 }
 
+variable "accounts" {
+  description = "Other accounts whose instances the deployment manages (each applies ../member)."
+  type        = list(string)
+  default     = []
+}
+
+variable "regions" {
+  description = "Regions whose instances are managed; null: this region only."
+  type        = list(string)
+  default     = null
+}
+
+variable "member_role_name" {
+  description = "Role the reconciler assumes in each of accounts."
+  type        = string
+  default     = "ec2-dns-member"
+}
+
+variable "organization_id" {
+  description = "Organisation whose accounts may forward events (instead of one bus statement per account)."
+  type        = string
+  default     = null
+}
+
 variable "offline" {
   description = "Plan without an AWS account: skip the provider's credential, account and metadata checks. For tests only."
   type        = bool
