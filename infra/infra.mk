@@ -7,15 +7,15 @@
 #   make tf-init       terraform init of the module and the example: hashicorp/aws from a local
 #                      provider mirror when the machine has one, else from the Terraform
 #                      registry (scripts/tf-cli-config.sh decides; TF_PROVIDER_MIRROR=DIR|none)
-#   make infra-plan    terraform plan of the example, offline (fake credentials)
+#   make infra-plan    terraform plan of the examples (basic, member), offline (fake credentials)
 #   make infra-template the standalone CloudFormation template with Parameters (no CDK or
 #                      Terraform needed to deploy it): infra/.build/ec2-dns.template.json,
 #                      or TEMPLATE_OUT=FILE
 #   make infra-jsii    jsii build of the construct library (infra/cdk/dist, .jsii)
 #   make infra-test    everything: type check, template tests, synth + cdk-nag, cfn-lint,
 #                      checkov (CloudFormation and Terraform), terraform fmt/validate/test,
-#                      offline plan, the CDK/Terraform parity test, the standalone template
-#                      (cfn-lint) and the jsii build
+#                      offline plans, the CDK/Terraform parity test (central and member side),
+#                      the standalone template (cfn-lint) and the jsii build
 #
 # LAMBDA_ZIP is the package both flavours deploy, DDNS_LAMBDA_ZIP the DDNS endpoint's
 # (ec2-dns-ddns); when one does not exist, synth and plan use a placeholder zip in
@@ -33,9 +33,12 @@ INFRA_VENV     := $(INFRA_DIR)/.venv
 INFRA_CDK      := $(INFRA_DIR)/cdk
 INFRA_TF       := $(INFRA_DIR)/terraform
 INFRA_TF_EX    := $(INFRA_TF)/examples/basic
+INFRA_TF_EX_MEMBER := $(INFRA_TF)/examples/member
 INFRA_TFRC     := $(INFRA_BUILD)/terraformrc
 INFRA_PLAN     := $(INFRA_BUILD)/tfplan
+INFRA_MEMBER_PLAN := $(INFRA_BUILD)/tfplan-member
 INFRA_TEMPLATE := $(INFRA_CDK)/cdk.out/Ec2Dns.template.json
+INFRA_MEMBER_TEMPLATE := $(INFRA_CDK)/cdk.out/Ec2DnsMember.template.json
 # The standalone template's file (make infra-template TEMPLATE_OUT=/abs/or/relative/path.json).
 TEMPLATE_OUT ?= $(INFRA_BUILD)/ec2-dns.template.json
 INFRA_CFN_TEMPLATE = $(TEMPLATE_OUT)
@@ -48,13 +51,21 @@ INFRA_EXAMPLE_REGION  := us-east-1
 # The example enables the DDNS endpoint with CloudFront, so that synth, plan, the linters and
 # the parity test cover it. The origin secret is an example value, never deployed.
 INFRA_EXAMPLE_ORIGIN_SECRET := example-origin-secret-offline-only
-# Several accounts and regions: the example manages two other accounts in three regions.
+# Several accounts and regions: the central example manages two other accounts in three
+# regions; the member example (CDK stack Ec2DnsMember, Terraform examples/member) is one of
+# those accounts, its role in the first region. The reconciler's role is the Terraform
+# module's name for it (the CDK's is generated; any ARN of the central account does here).
 INFRA_EXAMPLE_ACCOUNTS        := 210987654321,345678901234
 INFRA_EXAMPLE_REGIONS         := us-east-1,eu-west-1,eu-central-1
+INFRA_EXAMPLE_MEMBER_ACCOUNT  := 210987654321
+INFRA_EXAMPLE_MEMBER_REGION   := eu-west-1
+INFRA_EXAMPLE_MEMBER_REGION_2 := eu-central-1
+INFRA_EXAMPLE_RECONCILER_ROLE := arn:aws:iam::$(INFRA_EXAMPLE_ACCOUNT):role/ec2-dns-function
 
 INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
 INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
-INFRA_TF_STAMPS  := $(INFRA_TF)/.terraform/.ec2dns-init $(INFRA_TF_EX)/.terraform/.ec2dns-init
+INFRA_TF_STAMPS  := $(INFRA_TF)/.terraform/.ec2dns-init $(INFRA_TF_EX)/.terraform/.ec2dns-init \
+	$(INFRA_TF_EX_MEMBER)/.terraform/.ec2dns-init
 
 # Offline: no update checks, notices or telemetry; no instance metadata lookups.
 INFRA_ENV := CDK_DISABLE_VERSION_CHECK=1 CDK_DISABLE_CLI_TELEMETRY=true \
@@ -96,16 +107,18 @@ infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolu
 		-c lambdaZip="$(INFRA_ZIP)" \
 		-c enableDdns=true -c ddnsCloudfront=true -c ddnsOriginSecret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
-		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS)
-	@echo "infra: synthesized $(INFRA_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
+		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS) \
+		-c centralAccountId=$(INFRA_EXAMPLE_ACCOUNT) -c centralRegion=$(INFRA_EXAMPLE_REGION) \
+		-c reconcilerRoleArn=$(INFRA_EXAMPLE_RECONCILER_ROLE)
+	@echo "infra: synthesized $(INFRA_TEMPLATE) and $(INFRA_MEMBER_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
 
 infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
 	cd $(INFRA_CDK) && ./node_modules/.bin/tsc --noEmit -p .
 	cd $(INFRA_CDK) && $(INFRA_ENV) node --import tsx --test test/*.test.ts
 	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-synth LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
-	$(INFRA_VENV)/bin/cfn-lint $(INFRA_TEMPLATE)
+	$(INFRA_VENV)/bin/cfn-lint $(INFRA_TEMPLATE) $(INFRA_MEMBER_TEMPLATE)
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation \
-		-f $(INFRA_TEMPLATE)
+		-f $(INFRA_TEMPLATE) -f $(INFRA_MEMBER_TEMPLATE)
 
 # ---- release artefacts of the infrastructure ------------------------------------------
 
@@ -129,9 +142,10 @@ $(INFRA_TFRC): FORCE
 
 FORCE:
 
-tf-init: $(INFRA_TF_STAMPS) ## terraform init of module and example (provider mirror if present, else the registry)
+tf-init: $(INFRA_TF_STAMPS) ## terraform init of module and examples (provider mirror if present, else the registry)
 
-$(INFRA_TF)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF)/versions.tf
+# The tests' module blocks (tests/member.tftest.hcl) are installed by init too.
+$(INFRA_TF)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF)/versions.tf $(wildcard $(INFRA_TF)/tests/*.tftest.hcl)
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) init -backend=false -input=false -no-color >/dev/null
 	touch $@
 
@@ -139,7 +153,12 @@ $(INFRA_TF_EX)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF_EX)/versions.tf
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) init -input=false -no-color >/dev/null
 	touch $@
 
-infra-plan: tf-init ## terraform plan of the example, offline
+$(INFRA_TF_EX_MEMBER)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF_EX_MEMBER)/versions.tf $(INFRA_TF_EX_MEMBER)/main.tf \
+		$(INFRA_TF)/modules/member/versions.tf
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX_MEMBER) init -input=false -no-color >/dev/null
+	touch $@
+
+infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 	mkdir -p $(INFRA_BUILD)
 	$(INFRA_TF_ENV) $(INFRA_FAKE_AWS) terraform -chdir=$(INFRA_TF_EX) plan -input=false -no-color \
 		-lock=false -refresh=false -out=$(abspath $(INFRA_PLAN)) \
@@ -154,6 +173,15 @@ infra-plan: tf-init ## terraform plan of the example, offline
 		|| { cat $(INFRA_BUILD)/tfplan.txt; exit 1; }
 	grep -E '^Plan:' $(INFRA_BUILD)/tfplan.txt
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) show -json $(abspath $(INFRA_PLAN)) > $(INFRA_PLAN).json
+	$(INFRA_TF_ENV) $(INFRA_FAKE_AWS) terraform -chdir=$(INFRA_TF_EX_MEMBER) plan -input=false -no-color \
+		-lock=false -refresh=false -out=$(abspath $(INFRA_MEMBER_PLAN)) \
+		-var offline=true -var account_id=$(INFRA_EXAMPLE_MEMBER_ACCOUNT) \
+		-var region=$(INFRA_EXAMPLE_MEMBER_REGION) -var secondary_region=$(INFRA_EXAMPLE_MEMBER_REGION_2) \
+		-var central_account_id=$(INFRA_EXAMPLE_ACCOUNT) -var central_region=$(INFRA_EXAMPLE_REGION) \
+		-var reconciler_role_arn=$(INFRA_EXAMPLE_RECONCILER_ROLE) > $(INFRA_BUILD)/tfplan-member.txt \
+		|| { cat $(INFRA_BUILD)/tfplan-member.txt; exit 1; }
+	grep -E '^Plan:' $(INFRA_BUILD)/tfplan-member.txt
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX_MEMBER) show -json $(abspath $(INFRA_MEMBER_PLAN)) > $(INFRA_MEMBER_PLAN).json
 
 # checkov reads examples/basic/ddns.tfvars, which turns the DDNS endpoint on: without it,
 # checkov would leave out the endpoint's resources (their count is 0 by default).
@@ -161,6 +189,7 @@ infra-test-tf: tf-init $(INFRA_VENV_STAMP)
 	$(INFRA_TF_ENV) terraform fmt -check -recursive -diff $(INFRA_TF)
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) validate -no-color
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) validate -no-color
+	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX_MEMBER) validate -no-color
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) test -no-color -var lambda_zip="$(INFRA_ZIP)" \
 		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)"
 	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
@@ -172,6 +201,9 @@ infra-test-tf: tf-init $(INFRA_VENV_STAMP)
 infra-test-parity:
 	python3 $(INFRA_DIR)/scripts/parity.py $(INFRA_TEMPLATE) $(INFRA_PLAN).json \
 		--account $(INFRA_EXAMPLE_ACCOUNT) --region $(INFRA_EXAMPLE_REGION) \
+		--member-template $(INFRA_MEMBER_TEMPLATE) --member-plan $(INFRA_MEMBER_PLAN).json \
+		--member-account $(INFRA_EXAMPLE_MEMBER_ACCOUNT) --member-region $(INFRA_EXAMPLE_MEMBER_REGION) \
+		--reconciler-role-arn $(INFRA_EXAMPLE_RECONCILER_ROLE) \
 		--dump $(INFRA_BUILD)/parity-models.json
 
 infra-test: infra-deps ## CDK + Terraform tests, linters, offline plan, parity
@@ -182,6 +214,7 @@ infra-test: infra-deps ## CDK + Terraform tests, linters, offline plan, parity
 	echo "infra-test: all infrastructure checks passed in $$(( $$(date +%s) - start )) s"
 
 infra-clean: ## remove infra build output (keeps node_modules and the venv)
-	rm -rf $(INFRA_BUILD) $(INFRA_CDK)/cdk.out $(INFRA_CDK)/dist $(INFRA_CDK)/.jsii $(INFRA_TF)/.terraform $(INFRA_TF_EX)/.terraform
+	rm -rf $(INFRA_BUILD) $(INFRA_CDK)/cdk.out $(INFRA_CDK)/dist $(INFRA_CDK)/.jsii $(INFRA_TF)/.terraform $(INFRA_TF_EX)/.terraform \
+		$(INFRA_TF_EX_MEMBER)/.terraform
 
 .DEFAULT_GOAL := $(INFRA_SAVED_DEFAULT_GOAL)

@@ -2,6 +2,8 @@
 """Prove that the CDK and the Terraform flavours of ec2-dns build the same system.
 
     parity.py CFN_TEMPLATE.json TF_PLAN.json [--account 123456789012] [--region us-east-1]
+        [--member-template MEMBER.template.json --member-plan MEMBER_PLAN.json
+         --member-account 210987654321 --member-region eu-west-1]
 
 Both inputs are reduced to one model in which every resource is named by its role in the
 system (``lock_table``, ``queue``, ``dlq``, ``event_dlq``, ``log_group``, ``function``,
@@ -26,7 +28,10 @@ by section:
   queries and their log groups, places);
 - the outputs' names;
 - for several accounts and regions: the default bus's policy statements (EventBusPolicy,
-  aws_cloudwatch_event_permission).
+  aws_cloudwatch_event_permission), and with the member inputs the member side (the CDK
+  stack of Ec2DnsMember against the Terraform example's `module.member`): the member role
+  (name, trust, policy), the forwarding role, the forwarding rules and their targets, the
+  outputs and the kinds of resources.
 
 Equal is not enough for a few points, which each flavour must meet on its own: nobody may
 invoke the reconciler, and the requirements of the functions' code (protocol v2): record
@@ -45,7 +50,10 @@ The dashboard shows the EMF metrics of lambda/src/metrics.rs, Lambda's duration,
 the DDNS endpoint its answers. Several accounts and regions (which the compared example must
 deploy): sts:AssumeRole on exactly the member role of each account of ACCOUNTS (MEMBER_ROLE),
 the bus admits exactly those accounts (or the organisation), the central rules restrict no
-account or region.
+account or region; the member role is trusted by exactly the reconciler's role and holds
+exactly the reconciler's own-account EC2 statements, the forwarding rules have exactly the
+central rules' patterns and put events on the central bus only, and the member is one of
+ACCOUNTS in one of REGIONS.
 
 Before comparing, the script checks itself: it adds a permission (and other changes) to one
 side only and fails if the comparison would not notice, and makes changes to both sides that
@@ -937,13 +945,145 @@ class TfPlan:
         }
 
 
-# ---- several accounts and regions -------------------------------------------------------
+# ---- the member side (Ec2DnsMember, modules/member) ----------------------------------------
 
 MEMBER_ROLE_DEFAULT = "ec2-dns-member"
+LITERAL_ARN = re.compile(r"^arn:aws:")
 
 
-def organization_requirements(m: dict) -> list:
-    """The central side for several accounts and regions."""
+def literal_partition(v: Any) -> Any:
+    """ARNs given as literals (the reconciler's role ARN) with the partition as a placeholder,
+    as TfPlan.sym writes every ARN."""
+    if isinstance(v, list):
+        return [literal_partition(x) for x in v]
+    if isinstance(v, dict):
+        return {k: literal_partition(x) for k, x in v.items()}
+    return LITERAL_ARN.sub(f"arn:{PARTITION}:", v) if isinstance(v, str) else v
+
+
+def symbol_role(v: Any) -> Any:
+    """`${Arn:forward_role}` or `${ref:forward_role}` -> `forward_role`."""
+    found = re.fullmatch(r"\$\{[A-Za-z]+:([^}]+)\}", v) if isinstance(v, str) else None
+    return found.group(1) if found else v
+
+
+def member_sections(roles: dict, rules: list, outputs: list, kinds: list) -> dict:
+    return {
+        "member.roles": roles,
+        "member.rules": canonical(rules),
+        "member.outputs": sorted(outputs),
+        "member.resources": sorted(kinds),
+    }
+
+
+class CfnMember(Cfn):
+    """The member stack's template (Ec2DnsMember)."""
+
+    def _assign_roles(self) -> None:
+        for lid, role in self.of_type("AWS::IAM::Role").items():
+            trust = json.dumps(role["Properties"]["AssumeRolePolicyDocument"])
+            self.roles[lid] = "forward_role" if "events.amazonaws.com" in trust else "member_role"
+        for lid, rule in self.of_type("AWS::Events::Rule").items():
+            self.roles[lid] = "forward:" + rule_kind(rule["Properties"].get("EventPattern"), None).split(":")[1]
+
+    def model(self) -> dict:
+        roles = {}
+        for lid, role in self.of_type("AWS::IAM::Role").items():
+            p = role["Properties"]
+            roles[self.roles[lid]] = {
+                "name": p.get("RoleName") if self.roles[lid] == "member_role" else None,
+                "trust": statements(self.resolve(p["AssumeRolePolicyDocument"])),
+                "policy": sorted((s for doc in p.get("Policies", []) for s in statements(self.resolve(doc["PolicyDocument"]))),
+                                 key=lambda s: json.dumps(s, sort_keys=True)),
+                "managed": sorted(p.get("ManagedPolicyArns", [])),
+            }
+        rules = [{
+            "pattern": canonical(r["Properties"].get("EventPattern")),
+            "schedule": r["Properties"].get("ScheduleExpression"),
+            "enabled": r["Properties"].get("State", "ENABLED") == "ENABLED",
+            "bus": r["Properties"].get("EventBusName", "default"),
+            "targets": canonical([{
+                "arn": self.resolve(t["Arn"]),
+                "role": symbol_role(self.resolve(t.get("RoleArn"))),
+                "dead_letter": self.resolve(t.get("DeadLetterConfig", {}).get("Arn")),
+                "retry": {"attempts": t.get("RetryPolicy", {}).get("MaximumRetryAttempts"),
+                          "max_age": t.get("RetryPolicy", {}).get("MaximumEventAgeInSeconds")},
+                "input": t.get("Input") or t.get("InputPath") or t.get("InputTransformer"),
+            } for t in r["Properties"].get("Targets", [])]),
+        } for r in self.of_type("AWS::Events::Rule").values()]
+        outputs = [snake(re.sub(r"^Ec2DnsMember|[0-9A-F]{8}$", "", k)) for k in self.template.get("Outputs", {})]
+        kinds = [r["Type"] for r in self.resources.values() if r["Type"] != "AWS::CDK::Metadata"]
+        return literal_partition(member_sections(roles, rules, outputs, kinds))
+
+
+# Terraform resource types as the CloudFormation resources they amount to (inline policies and
+# targets belong to their role and rule).
+TF_MEMBER_KINDS = {"aws_iam_role": "AWS::IAM::Role", "aws_cloudwatch_event_rule": "AWS::Events::Rule",
+                   "aws_iam_role_policy": None, "aws_cloudwatch_event_target": None}
+
+
+class TfMember(TfPlan):
+    """One call of modules/member in a plan (the example's `module.member`)."""
+
+    def __init__(self, plan: dict, account: str, region: str, module: str = "member"):
+        self.plan = plan
+        self.account, self.region = account, region
+        self.resources = []
+        self._collect(plan["planned_values"]["root_module"])
+        self.resources = [r for r in self.resources if r["address"].startswith(f"module.{module}.")]
+        self.config, self.variables = {}, {}
+        self.call = plan["configuration"]["root_module"]["module_calls"][module]
+        self._collect_config(self.call["module"], self.call)
+        self.symbols = {}
+        self.address_roles = {"aws_iam_role.member": "member_role", "aws_iam_role.forward": "forward_role"}
+
+    def model(self) -> dict:
+        roles = {}
+        for r in self.of_type("aws_iam_role"):
+            kind = self.address_roles[f"aws_iam_role.{r['name']}"]
+            policies = [p for p in self.of_type("aws_iam_role_policy") if p["name"] == r["name"]]
+            roles[kind] = {
+                "name": r["values"]["name"] if kind == "member_role" else None,
+                "trust": statements(self.sym(json.loads(r["values"]["assume_role_policy"]))),
+                "policy": sorted((s for p in policies for s in statements(self.sym(json.loads(p["values"]["policy"])))),
+                                 key=lambda s: json.dumps(s, sort_keys=True)),
+                "managed": sorted(r["values"].get("managed_policy_arns") or []),
+            }
+        targets = self.of_type("aws_cloudwatch_event_target")
+        rules = []
+        for rule in self.of_type("aws_cloudwatch_event_rule"):
+            v = rule["values"]
+            mine = [t for t in targets if t["values"]["rule"] == v["name"]]
+            rules.append({
+                "pattern": canonical(json.loads(v["event_pattern"])) if v.get("event_pattern") else None,
+                "schedule": v.get("schedule_expression") or None,
+                "enabled": v.get("state") == "ENABLED",
+                "bus": v.get("event_bus_name") or "default",
+                "targets": canonical([{
+                    "arn": self.sym(t["values"]["arn"]),
+                    "role": symbol_role(self.reference(f"aws_cloudwatch_event_target.{t['name']}", "Arn", ["role_arn"])),
+                    "dead_letter": None if not t["values"].get("dead_letter_config") else "unreadable",
+                    "retry": {"attempts": t["values"]["retry_policy"][0]["maximum_retry_attempts"],
+                              "max_age": t["values"]["retry_policy"][0]["maximum_event_age_in_seconds"]}
+                    if t["values"].get("retry_policy") else {"attempts": None, "max_age": None},
+                    "input": t["values"].get("input") or t["values"].get("input_path")
+                    or (t["values"].get("input_transformer") or None),
+                } for t in mine]),
+            })
+        outputs = list(self.call["module"].get("outputs", {}))
+        kinds = [k for r in self.resources for k in [TF_MEMBER_KINDS.get(r["type"], r["type"])] if k]
+        return member_sections(roles, rules, outputs, kinds)
+
+
+# What main() learns from its arguments: where the central and the member examples are.
+ORG_CONTEXT: dict = {"member": False, "central": ("", ""), "where": ("", ""), "reconciler_arn": None}
+
+
+def organization_requirements(m: dict, member: bool, central: tuple[str, str], where: tuple[str, str],
+                              reconciler_arn: str | None) -> list:
+    """The central side for several accounts and regions, and with `member` the member side.
+    `central` is the (account, region) of the central example, `where` the member's, and
+    `reconciler_arn` the role ARN the member example trusts."""
     out = []
     env = (m.get("function") or {}).get("environment", {})
     accounts = [a for a in env.get("ACCOUNTS", "").split(",") if a]
@@ -984,6 +1124,51 @@ def organization_requirements(m: dict) -> list:
     restricted = [k for k in ("rule:state", "rule:tag") if {"account", "region"} & set(m["triggers"].get(k, {}).get("pattern") or {})]
     out.append(("organisation: the central rules restrict no account or region (forwarded events keep theirs)",
                 not restricted, f"{restricted} restrict account or region"))
+    if not member:
+        return out
+
+    roles = m.get("member.roles", {})
+    mrole, frole = roles.get("member_role") or {}, roles.get("forward_role") or {}
+    central_account, central_region = central
+    reconciler = f"arn:{PARTITION}:iam::{central_account}:role/"
+    expected_reconciler = literal_partition(reconciler_arn) if reconciler_arn else None
+    problems = []
+    trust = mrole.get("trust", [])
+    principal = trust[0].get("Principal") if len(trust) == 1 else None
+    trusted = as_list(principal.get("AWS")) if isinstance(principal, dict) else []
+    if len(trust) != 1 or trust[0]["Action"] != ["sts:AssumeRole"] or trust[0]["Effect"] != "Allow" \
+            or trust[0].get("Condition") or set(principal or {}) != {"AWS"} or len(trusted) != 1 \
+            or not (str(trusted[0]).startswith(reconciler) and str(trusted[0]) != reconciler) or trusted[0] != expected_reconciler:
+        problems.append(f"trust {json.dumps(trust, sort_keys=True)}: expected exactly one role of the central account")
+    own_ec2 = sorted((s for s in stmts if s["Sid"] in ("DescribeInstances", "WriteStatusTag")), key=lambda s: json.dumps(s, sort_keys=True))
+    if mrole.get("policy") != own_ec2 or mrole.get("managed"):
+        problems.append(f"policy {json.dumps(mrole.get('policy'), sort_keys=True)}, expected the reconciler's own-account EC2 statements")
+    if mrole.get("name") != role_name:
+        problems.append(f"named {mrole.get('name')}, the reconciler assumes {role_name}")
+    member_account, member_region = where
+    if member_account not in accounts or member_region not in regions:
+        problems.append(f"the member ({member_account}, {member_region}) is not in ACCOUNTS {accounts} / REGIONS {regions}")
+    out.append(("member: role trusted by exactly the reconciler, the reconciler's EC2 rights, named MEMBER_ROLE",
+                not problems, "; ".join(problems)))
+
+    central_bus = f"arn:{PARTITION}:events:{central_region}:{central_account}:event-bus/default"
+    problems = []
+    central_patterns = canonical([m["triggers"][k]["pattern"] for k in ("rule:state", "rule:tag") if k in m["triggers"]])
+    if canonical([r["pattern"] for r in m.get("member.rules", [])]) != central_patterns:
+        problems.append("the forwarding rules' patterns are not the central rules'")
+    for r in m.get("member.rules", []):
+        if [t["arn"] for t in r["targets"]] != [central_bus] or [t["role"] for t in r["targets"]] != ["forward_role"] \
+                or not r["enabled"] or r["bus"] != "default" or r["schedule"]:
+            problems.append(f"rule {json.dumps(r, sort_keys=True)}: expected one target, the central bus with the forwarding role")
+    expected_trust = [statement({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole",
+                                 "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}})]
+    if frole.get("trust") != expected_trust:
+        problems.append(f"forwarding role trust {json.dumps(frole.get('trust'), sort_keys=True)}")
+    if [(s["Effect"], s["Action"], s["Resource"], s.get("Condition")) for s in frole.get("policy", [])] != [
+            ("Allow", ["events:PutEvents"], [central_bus], None)] or frole.get("managed"):
+        problems.append(f"forwarding role policy {json.dumps(frole.get('policy'), sort_keys=True)}: expected PutEvents on {central_bus} only")
+    out.append(("member: forwards exactly the central rules' patterns to the central bus, PutEvents there only",
+                not problems, "; ".join(problems)))
     return out
 
 
@@ -1068,7 +1253,7 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     out.append(("nobody may invoke the reconciler (no grant, no function URL)", not foreign,
                 "; ".join(json.dumps(x, sort_keys=True) for x in foreign)))
     return (out + rollback_requirements(m) + dashboard_requirements(m) + ddns_requirements(m)
-            + organization_requirements(m))
+            + organization_requirements(m, **ORG_CONTEXT))
 
 
 def rollback_requirements(m: dict) -> list[tuple[str, bool, str]]:
@@ -1462,12 +1647,63 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def no_regions(m):
         m["function"]["environment"].pop("REGIONS", None)
 
+    def member_trust_account(m):
+        m["member.roles"]["member_role"]["trust"][0]["Principal"] = {"AWS": f"arn:{PARTITION}:iam::123456789012:root"}
+
+    def member_ec2_star(m):
+        m["member.roles"]["member_role"]["policy"].append(statement({"Sid": "SelfTestEc2", "Effect": "Allow",
+                                                                      "Action": "ec2:*", "Resource": "*"}))
+
+    def member_any_tag(m):
+        for st in m["member.roles"]["member_role"]["policy"]:
+            st.pop("Condition", None)
+
+    def member_renamed(m):
+        m["member.roles"]["member_role"]["name"] = "selftest"
+
+    def member_pattern(m):
+        for r in m["member.rules"]:
+            if r["pattern"].get("detail"):
+                r["pattern"]["detail"]["changed-tag-keys"] = ["selftest"]
+
+    def member_other_bus(m):
+        for r in m["member.rules"]:
+            for t in r["targets"]:
+                t["arn"] = f"arn:{PARTITION}:events:us-east-1:999999999999:event-bus/default"
+
+    def member_forward_anywhere(m):
+        m["member.roles"]["forward_role"]["policy"][0]["Resource"] = ["*"]
+
+    def member_forward_any_account(m):
+        m["member.roles"]["forward_role"]["trust"][0].pop("Condition", None)
+
+    def member_output(m):
+        m["member.outputs"] = [o for o in m["member.outputs"] if o != "member_role_arn"]
+
+    def member_extra_resource(m):
+        m["member.resources"] = sorted(m["member.resources"] + ["AWS::SQS::Queue"])
+
+    def member_no_retry(m):
+        for r in m["member.rules"]:
+            for t in r["targets"]:
+                t["retry"] = {"attempts": None, "max_age": None}
+
     org_one_sided = [("AssumeRole on fewer accounts", assume_one_less), ("bus admits another account", bus_extra_account),
                      ("bus action", bus_put_anything), ("central rule restricted to an account", rule_own_account),
                      ("no REGIONS", no_regions)]
     org_both_sided = [("AssumeRole on any account", assume_wildcard), ("AssumeRole on fewer accounts", assume_one_less),
                       ("bus admits anyone", bus_anyone), ("bus admits another account", bus_extra_account),
                       ("bus action", bus_put_anything), ("central rule restricted to an account", rule_own_account)]
+    if "member.roles" in cdk:
+        org_one_sided += [("member trusts an account", member_trust_account), ("member ec2:*", member_ec2_star),
+                          ("member pattern", member_pattern), ("member forwards elsewhere", member_other_bus),
+                          ("member output", member_output), ("member extra resource", member_extra_resource),
+                          ("member retry policy", member_no_retry), ("member role name", member_renamed)]
+        org_both_sided += [("member trusts an account", member_trust_account), ("member ec2:*", member_ec2_star),
+                           ("member writes any tag", member_any_tag), ("member role name", member_renamed),
+                           ("member pattern", member_pattern), ("member forwards elsewhere", member_other_bus),
+                           ("forwarding role puts anywhere", member_forward_anywhere),
+                           ("forwarding role for any account", member_forward_any_account)]
 
     one_sided = [("extra action", add_action), ("extra statement", add_statement),
                  ("wider condition", widen_condition), ("extra IAM resource", extra_role),
@@ -1525,13 +1761,27 @@ def main() -> int:
     ap.add_argument("plan")
     ap.add_argument("--account", default="123456789012")
     ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--member-template", help="the member stack's template (Ec2DnsMember)")
+    ap.add_argument("--member-plan", help="the plan of examples/member (module.member is compared)")
+    ap.add_argument("--member-account", default="210987654321")
+    ap.add_argument("--member-region", default="eu-west-1")
+    ap.add_argument("--reconciler-role-arn", help="the reconciler role ARN both member examples trust")
     ap.add_argument("--dump", help="write both models to this JSON file")
     args = ap.parse_args()
+    if (args.member_template is None) != (args.member_plan is None):
+        ap.error("--member-template and --member-plan go together")
 
     with open(args.template) as f:
         cdk = Cfn(json.load(f)).model()
     with open(args.plan) as f:
         tf = TfPlan(json.load(f), args.account, args.region).model()
+    if args.member_template:
+        with open(args.member_template) as f:
+            cdk.update(CfnMember(json.load(f)).model())
+        with open(args.member_plan) as f:
+            tf.update(TfMember(json.load(f), args.member_account, args.member_region).model())
+    ORG_CONTEXT.update(member=bool(args.member_template), central=(args.account, args.region),
+                       where=(args.member_account, args.member_region), reconciler_arn=args.reconciler_role_arn)
     if args.dump:
         with open(args.dump, "w") as f:
             json.dump({"cdk": cdk, "terraform": tf}, f, indent=2, sort_keys=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Example app: one stack with the ec2-dns construct.
+ * Example app: the stack with the ec2-dns construct (Ec2Dns), and with centralAccountId the
+ * member stack (Ec2DnsMember) for the other accounts and regions of an organisation.
  *
  *   npx cdk deploy -c allowedDomains=dyn.example.com -c hostedZoneIds=Z0123456789ABC \
  *     -c lambdaZip=../../target/lambda/ec2-dns/bootstrap.zip
@@ -24,6 +25,13 @@
  *   accounts, regions                          comma-separated; default none / the stack's region
  *   memberRoleName                             default ec2-dns-member (also the member's)
  *   organizationId                             o-…: the bus admits the organisation's accounts
+ * The member stack (only with centralAccountId; deploy it with `npx cdk deploy Ec2DnsMember`
+ * in each member account and extra region):
+ *   centralAccountId, centralRegion, reconcilerRoleArn (the central stack's output RoleArn)
+ *   createMemberRole                           true/false, default true (false in the account's
+ *                                              other regions and in the central account)
+ *   memberStackName                            default Ec2DnsMember
+ * With centralAccountId and without allowedDomains, the app has the member stack only.
  */
 import * as path from 'node:path';
 import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -32,7 +40,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 // The construct library by its package name (tsconfig.json maps it to lib/index.ts here; an
 // app of your own gets it from npm: npm install ec2-dns-cdk).
-import { Ec2Dns } from 'ec2-dns-cdk';
+import { Ec2Dns, Ec2DnsMember } from 'ec2-dns-cdk';
 
 const app = new App();
 
@@ -52,51 +60,69 @@ function num(key: string): number | undefined {
   return value === undefined ? undefined : Number(value);
 }
 
+const centralAccountId = setting('centralAccountId');
 const optionalList = (key: string) => (setting(key) === undefined ? undefined : list(key));
 // Environment-agnostic unless the CLI's account and region are known.
 const env = process.env.CDK_DEFAULT_ACCOUNT
   ? { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION }
   : undefined;
 
-const stack = new Stack(app, setting('stackName') ?? 'Ec2Dns', {
-  description: 'ec2-dns: Route53 records for tagged EC2 instances',
-  env,
-});
+if (centralAccountId === undefined || setting('allowedDomains', 'EC2DNS_ALLOWED_DOMAINS') !== undefined) {
+  const stack = new Stack(app, setting('stackName') ?? 'Ec2Dns', {
+    description: 'ec2-dns: Route53 records for tagged EC2 instances',
+    env,
+  });
 
-const alarmTopicArn = setting('alarmTopicArn');
-const timeoutSeconds = num('timeoutSeconds');
-const batchingWindowSeconds = num('batchingWindowSeconds');
-const schedule = setting('reconcileSchedule');
-const flag = (key: string) => setting(key) === 'true';
-const ddnsAlertTopicArn = setting('ddnsAlertTopicArn');
+  const alarmTopicArn = setting('alarmTopicArn');
+  const timeoutSeconds = num('timeoutSeconds');
+  const batchingWindowSeconds = num('batchingWindowSeconds');
+  const schedule = setting('reconcileSchedule');
+  const flag = (key: string) => setting(key) === 'true';
+  const ddnsAlertTopicArn = setting('ddnsAlertTopicArn');
 
-new Ec2Dns(stack, 'Ec2Dns', {
-  allowedDomains: list('allowedDomains', 'EC2DNS_ALLOWED_DOMAINS'),
-  hostedZoneIds: list('hostedZoneIds', 'EC2DNS_HOSTED_ZONE_IDS'),
-  codePath: path.resolve(setting('lambdaZip', 'LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns/bootstrap.zip')),
-  nameTag: setting('nameTag'),
-  recordTtl: num('recordTtl'),
-  reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
-  memorySize: num('memorySize'),
-  timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
-  batchingWindow: batchingWindowSeconds === undefined ? undefined : Duration.seconds(batchingWindowSeconds),
-  maxConcurrency: num('maxConcurrency'),
-  deletionProtection: setting('deletionProtection') === undefined ? undefined : setting('deletionProtection') === 'true',
-  alarmTopic: alarmTopicArn ? sns.Topic.fromTopicArn(stack, 'AlarmTopic', alarmTopicArn) : undefined,
-  enableDdns: flag('enableDdns'),
-  ddnsCodePath: path.resolve(setting('ddnsLambdaZip', 'DDNS_LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns-ddns/bootstrap.zip')),
-  ddnsReservedConcurrency: num('ddnsReservedConcurrency'),
-  ddnsHostSecretsPrefix: setting('ddnsHostSecretsPrefix'),
-  ddnsAlertTopic: ddnsAlertTopicArn ? sns.Topic.fromTopicArn(stack, 'DdnsAlertTopic', ddnsAlertTopicArn) : undefined,
-  ddnsCloudfront: flag('ddnsCloudfront'),
-  ddnsOriginSecret: setting('ddnsOriginSecret', 'EC2DNS_DDNS_ORIGIN_SECRET'),
-  ddnsDomainName: setting('ddnsDomainName'),
-  ddnsCertificateArn: setting('ddnsCertificateArn'),
-  accounts: optionalList('accounts'),
-  regions: optionalList('regions'),
-  memberRoleName: setting('memberRoleName'),
-  organizationId: setting('organizationId'),
-});
+  new Ec2Dns(stack, 'Ec2Dns', {
+    allowedDomains: list('allowedDomains', 'EC2DNS_ALLOWED_DOMAINS'),
+    hostedZoneIds: list('hostedZoneIds', 'EC2DNS_HOSTED_ZONE_IDS'),
+    codePath: path.resolve(setting('lambdaZip', 'LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns/bootstrap.zip')),
+    nameTag: setting('nameTag'),
+    recordTtl: num('recordTtl'),
+    reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
+    memorySize: num('memorySize'),
+    timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),
+    batchingWindow: batchingWindowSeconds === undefined ? undefined : Duration.seconds(batchingWindowSeconds),
+    maxConcurrency: num('maxConcurrency'),
+    deletionProtection: setting('deletionProtection') === undefined ? undefined : setting('deletionProtection') === 'true',
+    alarmTopic: alarmTopicArn ? sns.Topic.fromTopicArn(stack, 'AlarmTopic', alarmTopicArn) : undefined,
+    enableDdns: flag('enableDdns'),
+    ddnsCodePath: path.resolve(setting('ddnsLambdaZip', 'DDNS_LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns-ddns/bootstrap.zip')),
+    ddnsReservedConcurrency: num('ddnsReservedConcurrency'),
+    ddnsHostSecretsPrefix: setting('ddnsHostSecretsPrefix'),
+    ddnsAlertTopic: ddnsAlertTopicArn ? sns.Topic.fromTopicArn(stack, 'DdnsAlertTopic', ddnsAlertTopicArn) : undefined,
+    ddnsCloudfront: flag('ddnsCloudfront'),
+    ddnsOriginSecret: setting('ddnsOriginSecret', 'EC2DNS_DDNS_ORIGIN_SECRET'),
+    ddnsDomainName: setting('ddnsDomainName'),
+    ddnsCertificateArn: setting('ddnsCertificateArn'),
+    accounts: optionalList('accounts'),
+    regions: optionalList('regions'),
+    memberRoleName: setting('memberRoleName'),
+    organizationId: setting('organizationId'),
+  });
+}
+
+if (centralAccountId !== undefined) {
+  const member = new Stack(app, setting('memberStackName') ?? 'Ec2DnsMember', {
+    description: 'ec2-dns member: the member role and the rules that forward instance events to the central account',
+    env,
+  });
+  new Ec2DnsMember(member, 'Ec2DnsMember', {
+    centralAccountId,
+    centralRegion: setting('centralRegion') ?? '',
+    reconcilerRoleArn: setting('reconcilerRoleArn') ?? '',
+    memberRoleName: setting('memberRoleName'),
+    nameTag: setting('nameTag'),
+    createMemberRole: setting('createMemberRole') === undefined ? undefined : setting('createMemberRole') === 'true',
+  });
+}
 
 // cdk-nag: every finding fails the synth unless acknowledged with a reason next to the
 // resource (lib/ec2-dns.ts); acknowledgements are copied into the template's Metadata.

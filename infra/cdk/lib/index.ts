@@ -4,3 +4,4 @@
  */
 export { Ec2Dns, Ec2DnsProps, Ec2DnsRules } from './ec2-dns';
 export { Ddns, DdnsProps, DdnsShared } from './ddns';
+export { Ec2DnsMember, Ec2DnsMemberProps } from './member';

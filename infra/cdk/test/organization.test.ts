@@ -2,7 +2,10 @@
  * Template tests for several accounts and regions. The central side (Ec2Dns `accounts`,
  * `regions`, `memberRoleName`, `organizationId`): the function's environment, its grants
  * (exact ARNs), the default bus's policy, the outputs the member side needs, and the
- * validation of the new props.
+ * validation of the new props. The member side (Ec2DnsMember): the member role (trust,
+ * rights), the forwarding rules (the central rules' patterns, the central bus as target,
+ * their role), the switch for the role, and the validation of its props. (One file: each
+ * test file costs a process that loads aws-cdk-lib.)
  */
 import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
@@ -13,6 +16,8 @@ import { App, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Ec2Dns, Ec2DnsProps } from '../lib/ec2-dns';
+// The member construct as the package exports it.
+import { Ec2DnsMember, Ec2DnsMemberProps } from '../lib/index';
 
 const codeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ec2-dns-code-'));
 fs.writeFileSync(path.join(codeDir, 'bootstrap'), 'placeholder');
@@ -223,5 +228,187 @@ describe('several accounts and regions: validation', () => {
 
   it('accepts the regions of every partition', () => {
     build({ regions: ['us-gov-west-1', 'cn-northwest-1', 'ap-southeast-2', 'eu-central-2', 'il-central-1'] });
+  });
+});
+
+// ---- member side -------------------------------------------------------------------------
+
+const MEMBER: Ec2DnsMemberProps = {
+  centralAccountId: '123456789012',
+  centralRegion: 'us-east-1',
+  reconcilerRoleArn: 'arn:aws:iam::123456789012:role/ec2-dns-function',
+};
+
+const memberDefault = once(() => buildMember());
+function buildMember(overrides: Partial<Ec2DnsMemberProps> = {}, stackProps?: StackProps) {
+  const app = new App();
+  const stack = new Stack(app, 'Member', stackProps);
+  const member = new Ec2DnsMember(stack, 'Ec2DnsMember', { ...MEMBER, ...overrides });
+  const json = Template.fromStack(stack).toJSON();
+  const id = (c: any) => stack.getLogicalId(c.node.defaultChild);
+  return { stack, member, json, id };
+}
+
+const CENTRAL_BUS = join('arn:', partition, ':events:us-east-1:123456789012:event-bus/default');
+const ofType = (json: any, type: string) => Object.entries(json.Resources).filter(([, r]: [string, any]) => r.Type === type) as [string, any][];
+
+describe('member side: the member role', () => {
+  it('is named ec2-dns-member and trusted by exactly the reconciler\'s role', () => {
+    const { json, member, id } = memberDefault();
+    const roles = ofType(json, 'AWS::IAM::Role');
+    assert.equal(roles.length, 2, 'the member role and the forwarding role');
+    const r = json.Resources[id(member.memberRole)].Properties;
+    assert.equal(r.RoleName, 'ec2-dns-member');
+    assert.deepEqual(r.AssumeRolePolicyDocument.Statement, [{
+      Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/ec2-dns-function' },
+    }]);
+    assert.equal(r.ManagedPolicyArns, undefined);
+  });
+
+  it('may read instances and write the status tag only, in every region of its account', () => {
+    const { json, member, id } = memberDefault();
+    const r = json.Resources[id(member.memberRole)].Properties;
+    assert.equal(r.Policies.length, 1);
+    assert.deepEqual(r.Policies[0].PolicyDocument.Statement, [
+      { Sid: 'DescribeInstances', Effect: 'Allow', Action: 'ec2:DescribeInstances', Resource: '*' },
+      {
+        Sid: 'WriteStatusTag', Effect: 'Allow', Action: 'ec2:CreateTags',
+        Resource: join('arn:', partition, ':ec2:*:', { Ref: 'AWS::AccountId' }, ':instance/*'),
+        Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['dnsname-status'] } },
+      },
+    ]);
+  });
+
+  it('holds the same EC2 statements as the reconciler holds for its own account', () => {
+    const app = new App();
+    const central = new Stack(app, 'Central');
+    new Ec2Dns(central, 'Ec2Dns', {
+      allowedDomains: ['dyn.example.com'], hostedZoneIds: ['Z0123456789ABC'],
+      codePath: codeDir, accounts: ['210987654321'],
+    });
+    const [[, role]] = ofType(Template.fromStack(central).toJSON(), 'AWS::IAM::Role');
+    const own = role.Properties.Policies[0].PolicyDocument.Statement.filter((s: any) => s.Action.startsWith?.('ec2:'));
+    const { json, member, id } = memberDefault();
+    assert.deepEqual(json.Resources[id(member.memberRole)].Properties.Policies[0].PolicyDocument.Statement, own);
+  });
+
+  it('follows the name tag and the role name', () => {
+    const { json, member, id } = buildMember({ nameTag: 'hostname', memberRoleName: 'dns-reader' });
+    const r = json.Resources[id(member.memberRole)].Properties;
+    assert.equal(r.RoleName, 'dns-reader');
+    assert.deepEqual(r.Policies[0].PolicyDocument.Statement[1].Condition,
+      { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['hostname-status'] } });
+  });
+
+  it('is left out with createMemberRole: false (the account\'s other regions, the central account)', () => {
+    const { json, member } = buildMember({ createMemberRole: false });
+    assert.equal(member.memberRole, undefined);
+    assert.equal(ofType(json, 'AWS::IAM::Role').length, 1, 'the forwarding role only');
+    assert.equal(ofType(json, 'AWS::Events::Rule').length, 2);
+    assert.ok(!Object.keys(json.Outputs).some((k) => k.includes('MemberRoleArn')));
+  });
+});
+
+describe('member side: forwarding rules', () => {
+  it('forward exactly the central rules\' event patterns', () => {
+    const app = new App();
+    const central = new Stack(app, 'Central');
+    new Ec2Dns(central, 'Ec2Dns', {
+      allowedDomains: ['dyn.example.com'], hostedZoneIds: ['Z0123456789ABC'], nameTag: 'hostname',
+      codePath: codeDir,
+    });
+    const centralPatterns = ofType(Template.fromStack(central).toJSON(), 'AWS::Events::Rule')
+      .map(([, r]) => r.Properties.EventPattern).filter(Boolean);
+    const patterns = ofType(buildMember({ nameTag: 'hostname' }).json, 'AWS::Events::Rule').map(([, r]) => r.Properties.EventPattern);
+    assert.equal(patterns.length, 2);
+    assert.deepEqual(patterns, centralPatterns);
+    assert.deepEqual(patterns[1].detail['changed-tag-keys'], ['hostname']);
+  });
+
+  it('send to the central default bus with their role and a retry policy', () => {
+    const { json, member, id } = memberDefault();
+    for (const [, rule] of ofType(json, 'AWS::Events::Rule')) {
+      assert.equal(rule.Properties.State, 'ENABLED');
+      assert.deepEqual(rule.Properties.Targets, [{
+        Id: 'Target0', Arn: CENTRAL_BUS,
+        RoleArn: { 'Fn::GetAtt': [id(member.forwardingRole), 'Arn'] },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+      }]);
+    }
+  });
+
+  it('use a role that EventBridge of this account may assume and that may put events on that bus only', () => {
+    const { json, member, id } = memberDefault();
+    const r = json.Resources[id(member.forwardingRole)].Properties;
+    assert.deepEqual(r.AssumeRolePolicyDocument.Statement, [{
+      Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' },
+      Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+    }]);
+    assert.deepEqual(r.Policies[0].PolicyDocument.Statement, [
+      { Sid: 'PutEventsOnCentralBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: CENTRAL_BUS },
+    ]);
+  });
+
+  it('create nothing else', () => {
+    const types = Object.values(memberDefault().json.Resources).map((r: any) => r.Type).filter((t) => t !== 'AWS::CDK::Metadata').sort();
+    assert.deepEqual(types, ['AWS::Events::Rule', 'AWS::Events::Rule', 'AWS::IAM::Role', 'AWS::IAM::Role']);
+  });
+
+  it('output the member role and the forwarding role', () => {
+    const { json, member, id } = memberDefault();
+    const value = (name: string) => (Object.entries(json.Outputs).find(([k]) => k.startsWith(`Ec2DnsMember${name}`))?.[1] as any)?.Value;
+    assert.deepEqual(value('MemberRoleArn'), { 'Fn::GetAtt': [id(member.memberRole), 'Arn'] });
+    assert.deepEqual(value('ForwardingRoleArn'), { 'Fn::GetAtt': [id(member.forwardingRole), 'Arn'] });
+  });
+});
+
+describe('member side: where a member may be', () => {
+  it('refuses the member role in the central account, and any member in the central region there', () => {
+    assert.throws(() => buildMember({}, { env: { account: '123456789012', region: 'eu-west-1' } }),
+      /createMemberRole must be false in the central account/);
+    buildMember({ createMemberRole: false }, { env: { account: '123456789012', region: 'eu-west-1' } });
+    assert.throws(() => buildMember({ createMemberRole: false }, { env: { account: '123456789012', region: 'us-east-1' } }),
+      /central region needs no member/);
+    assert.deepEqual(templateRules(buildMember({}, { env: { account: '210987654321', region: 'us-east-1' } }).json), []);
+  });
+
+  it('checks the same at deploy time in an environment-agnostic stack', () => {
+    const inCentral = { 'Fn::Equals': [{ Ref: 'AWS::AccountId' }, '123456789012'] };
+    const [rule] = templateRules(memberDefault().json);
+    assert.deepEqual(rule.Assertions.map((a: any) => a.Assert), [
+      { 'Fn::Not': [{ 'Fn::And': [inCentral, { 'Fn::Equals': [{ Ref: 'AWS::Region' }, 'us-east-1'] }] }] },
+      { 'Fn::Not': [inCentral] },
+    ]);
+    const [withoutRole] = templateRules(buildMember({ createMemberRole: false }).json);
+    assert.equal(withoutRole.Assertions.length, 1);
+  });
+
+  it('reports every invalid prop at once', () => {
+    assert.throws(() => buildMember({
+      centralAccountId: '1234', centralRegion: 'Europe', reconcilerRoleArn: 'ec2-dns-function',
+      memberRoleName: 'a role', nameTag: 'aws:name',
+    }), (e: Error) => {
+      for (const part of ["centralAccountId: '1234'", "centralRegion: 'Europe'", "reconcilerRoleArn: 'ec2-dns-function' is not an IAM role ARN",
+        "memberRoleName: 'a role'", "nameTag: 'aws:name'"]) {
+        assert.ok(e.message.includes(part), `${part} in ${e.message}`);
+      }
+      return true;
+    });
+  });
+
+  it('refuses a reconciler role of another account than the central one', () => {
+    assert.throws(() => buildMember({ reconcilerRoleArn: 'arn:aws:iam::999999999999:role/ec2-dns-function' }),
+      /is not a role of the central account 123456789012/);
+    buildMember({ reconcilerRoleArn: 'arn:aws-us-gov:iam::123456789012:role/path/ec2-dns-function', centralRegion: 'us-gov-west-1' });
+  });
+});
+
+describe('cdk-nag AwsSolutions (member)', () => {
+  it('reports nothing that is not acknowledged, with or without the member role', () => {
+    const app = new App();
+    new Ec2DnsMember(new Stack(app, 'WithRole'), 'Ec2DnsMember', MEMBER);
+    new Ec2DnsMember(new Stack(app, 'RulesOnly'), 'Ec2DnsMember', { ...MEMBER, createMemberRole: false });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    app.synth();
   });
 });

@@ -1,0 +1,179 @@
+# The member side of an ec2-dns deployment for several accounts and regions: deployed in each
+# account and region whose instances the central deployment (the root module with accounts
+# and regions) manages, besides the central account's own region.
+#
+# - The member role (create_member_role, once per account: IAM is global), trusted by exactly
+#   the reconciler's role, allowed ec2:DescribeInstances and ec2:CreateTags of the status tag
+#   only, in every region of the account: what the reconciler's own role may do in its
+#   account. Not in the central account, whose reconciler uses its own role.
+# - In each region, two rules with the central rules' patterns (EC2 state changes, changes of
+#   the name tag) whose target is the central account's default event bus in the central
+#   region, and the role EventBridge uses to put them there (events:PutEvents on that bus
+#   only). Forwarded events keep their account and region: the function learns from them
+#   where an instance lives.
+#
+# The CDK construct Ec2DnsMember (../../cdk/lib/member.ts) creates the same; the parity test
+# proves it. Apply the central deployment first: the member role's trust names its role,
+# which IAM checks.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {
+  count = var.account_id == null ? 1 : 0
+}
+
+locals {
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.name
+  account    = var.account_id != null ? var.account_id : data.aws_caller_identity.current[0].account_id
+  status_tag = "${var.name_tag}-status"
+
+  central_bus_arn = "arn:${local.partition}:events:${var.central_region}:${var.central_account_id}:event-bus/default"
+  in_central      = local.account == var.central_account_id
+
+  # The same patterns as the central rules (../../main.tf): neither restricts account or region.
+  patterns = {
+    instance_state = {
+      source        = ["aws.ec2"]
+      "detail-type" = ["EC2 Instance State-change Notification"]
+    }
+    tag_change = {
+      source        = ["aws.tag"]
+      "detail-type" = ["Tag Change on Resource"]
+      # Only changes of the name tag: the function's own writes of <name_tag>-status must
+      # not trigger it again.
+      detail = {
+        service            = ["ec2"]
+        "resource-type"    = ["instance"]
+        "changed-tag-keys" = [var.name_tag]
+      }
+    }
+  }
+  descriptions = {
+    instance_state = "ec2-dns member: forwards EC2 instance state changes to the central event bus"
+    tag_change     = "ec2-dns member: forwards changes of the ${var.name_tag} tag of EC2 instances to the central event bus"
+  }
+  rule_names = {
+    instance_state = "${var.name}-forward-instance-state"
+    tag_change     = "${var.name}-forward-tag-change"
+  }
+  # As the central rules: a forwarded event is retried for an hour; one still lost is healed
+  # by the central reconcile-all schedule.
+  event_retries = 8
+  event_max_age = 3600
+}
+
+# ---- Member role (once per account) ------------------------------------------------------
+
+resource "aws_iam_role" "member" {
+  count       = var.create_member_role ? 1 : 0
+  name        = var.member_role_name
+  description = "ec2-dns member: the central reconciler reads instances and writes their status tag (all regions)"
+  # Exactly the reconciler's role (IAM checks that it exists: apply the central deployment first).
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = var.reconciler_role_arn }
+      Action    = "sts:AssumeRole"
+    }]
+  })
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !local.in_central
+      error_message = "create_member_role must be false in the central account (${var.central_account_id}): its reconciler uses its own role there."
+    }
+  }
+}
+
+# The reconciler's statements for its own account (../../main.tf), for this account.
+resource "aws_iam_role_policy" "member" {
+  count = var.create_member_role ? 1 : 0
+  name  = "ec2dns"
+  role  = aws_iam_role.member[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      # Observe: DescribeInstances has no resource-level permissions, so "*" is the only
+      # possible resource.
+      {
+        Sid      = "DescribeInstances"
+        Effect   = "Allow"
+        Action   = "ec2:DescribeInstances"
+        Resource = "*"
+      },
+      # Report: write the status tag on instances of this account (any region), and no
+      # other tag.
+      {
+        Sid       = "WriteStatusTag"
+        Effect    = "Allow"
+        Action    = "ec2:CreateTags"
+        Resource  = "arn:${local.partition}:ec2:*:${local.account}:instance/*"
+        Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = [local.status_tag] } }
+      },
+    ]
+  })
+}
+
+# ---- Forwarding rules (per region) -------------------------------------------------------
+
+# IAM is global: the role's name carries the region.
+resource "aws_iam_role" "forward" {
+  name        = "${var.name}-forward-${local.region}"
+  description = "ec2-dns member: EventBridge forwards instance events to the central event bus"
+  # Only EventBridge rules of this account.
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account } }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "forward" {
+  name = "ec2dns"
+  role = aws_iam_role.forward.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "PutEventsOnCentralBus"
+      Effect   = "Allow"
+      Action   = "events:PutEvents"
+      Resource = local.central_bus_arn
+    }]
+  })
+}
+
+resource "aws_cloudwatch_event_rule" "forward" {
+  for_each      = local.patterns
+  name          = local.rule_names[each.key]
+  state         = "ENABLED"
+  description   = local.descriptions[each.key]
+  event_pattern = jsonencode(each.value)
+  tags          = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = !(local.in_central && local.region == var.central_region)
+      error_message = "The central account's central region (${var.central_region}) needs no member: its own rules see its events (forwarding them to itself would loop)."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "forward" {
+  for_each = aws_cloudwatch_event_rule.forward
+  rule     = each.value.name
+  arn      = local.central_bus_arn
+  role_arn = aws_iam_role.forward.arn
+
+  retry_policy {
+    maximum_retry_attempts       = local.event_retries
+    maximum_event_age_in_seconds = local.event_max_age
+  }
+}

@@ -1,0 +1,264 @@
+# Offline tests of the member side (modules/member), with the AWS provider mocked: the member
+# role (trust, rights), the forwarding rules (the central rules' patterns, the central bus as
+# target, their role), the switch for the role, and the validation. Each run tests the
+# module through `module { source = "./modules/member" }`; make infra-test runs them with the
+# root module's tests.
+
+mock_provider "aws" {
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "210987654321" }
+  }
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::210987654321:role/mocked" }
+  }
+}
+
+variables {
+  central_account_id  = "123456789012"
+  central_region      = "us-east-1"
+  reconciler_role_arn = "arn:aws:iam::123456789012:role/ec2-dns-function"
+}
+
+run "member_defaults" {
+  command = apply
+
+  module {
+    source = "./modules/member"
+  }
+
+  # ---- Member role ----
+  assert {
+    condition = (
+      aws_iam_role.member[0].name == "ec2-dns-member" &&
+      jsondecode(aws_iam_role.member[0].assume_role_policy).Statement == [{
+        Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:role/ec2-dns-function" }, Action = "sts:AssumeRole"
+      }]
+    )
+    error_message = "The member role is ec2-dns-member, trusted by exactly the reconciler's role."
+  }
+  assert {
+    condition = jsondecode(aws_iam_role_policy.member[0].policy).Statement == [
+      { Sid = "DescribeInstances", Effect = "Allow", Action = "ec2:DescribeInstances", Resource = "*" },
+      {
+        Sid       = "WriteStatusTag", Effect = "Allow", Action = "ec2:CreateTags",
+        Resource  = "arn:aws:ec2:*:210987654321:instance/*",
+        Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = ["dnsname-status"] } }
+      },
+    ]
+    error_message = "The member role may read instances and write the status tag only, in every region of its account (the reconciler's own-account statements)."
+  }
+  assert {
+    condition     = aws_iam_role_policy.member[0].role == aws_iam_role.member[0].id
+    error_message = "The policy belongs to the member role."
+  }
+
+  # ---- Forwarding ----
+  assert {
+    condition = (
+      jsondecode(aws_cloudwatch_event_rule.forward["instance_state"].event_pattern) == {
+        source        = ["aws.ec2"]
+        "detail-type" = ["EC2 Instance State-change Notification"]
+      } &&
+      jsondecode(aws_cloudwatch_event_rule.forward["tag_change"].event_pattern) == {
+        source        = ["aws.tag"]
+        "detail-type" = ["Tag Change on Resource"]
+        detail        = { service = ["ec2"], "resource-type" = ["instance"], "changed-tag-keys" = ["dnsname"] }
+      }
+    )
+    error_message = "The rules forward the central rules' patterns (EC2 state changes, changes of the name tag)."
+  }
+  assert {
+    condition = (
+      length(aws_cloudwatch_event_target.forward) == 2 &&
+      alltrue([for t in aws_cloudwatch_event_target.forward :
+        t.arn == "arn:aws:events:us-east-1:123456789012:event-bus/default" &&
+        t.role_arn == aws_iam_role.forward.arn &&
+        t.retry_policy[0].maximum_retry_attempts == 8 &&
+        t.retry_policy[0].maximum_event_age_in_seconds == 3600
+      ]) &&
+      toset([for t in aws_cloudwatch_event_target.forward : t.rule]) == toset(["ec2-dns-forward-instance-state", "ec2-dns-forward-tag-change"])
+    )
+    error_message = "Both rules send to the central default bus with their role and a retry policy."
+  }
+  assert {
+    condition = (
+      aws_iam_role.forward.name == "ec2-dns-forward-eu-west-1" &&
+      jsondecode(aws_iam_role.forward.assume_role_policy).Statement == [{
+        Effect    = "Allow", Principal = { Service = "events.amazonaws.com" }, Action = "sts:AssumeRole"
+        Condition = { StringEquals = { "aws:SourceAccount" = "210987654321" } }
+      }] &&
+      jsondecode(aws_iam_role_policy.forward.policy).Statement == [{
+        Sid      = "PutEventsOnCentralBus", Effect = "Allow", Action = "events:PutEvents",
+        Resource = "arn:aws:events:us-east-1:123456789012:event-bus/default"
+      }]
+    )
+    error_message = "The forwarding role (named per region) is for EventBridge of this account, and may put events on the central bus only."
+  }
+  assert {
+    condition = (
+      output.member_role_arn == aws_iam_role.member[0].arn &&
+      output.forwarding_role_arn == aws_iam_role.forward.arn &&
+      output.central_event_bus_arn == "arn:aws:events:us-east-1:123456789012:event-bus/default"
+    )
+    error_message = "The outputs give the member role, the forwarding role and the central bus."
+  }
+}
+
+run "member_without_role_custom_tag" {
+  command = apply
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    create_member_role = false
+    name_tag           = "hostname"
+    name               = "dns-sync"
+  }
+
+  assert {
+    condition = (
+      length(aws_iam_role.member) == 0 && length(aws_iam_role_policy.member) == 0 && output.member_role_arn == null &&
+      length(aws_cloudwatch_event_target.forward) == 2
+    )
+    error_message = "create_member_role = false (the account's other regions, the central account) forwards without the member role."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_cloudwatch_event_rule.forward["tag_change"].event_pattern).detail["changed-tag-keys"] == ["hostname"] &&
+      aws_cloudwatch_event_rule.forward["tag_change"].name == "dns-sync-forward-tag-change" &&
+      aws_iam_role.forward.name == "dns-sync-forward-eu-west-1"
+    )
+    error_message = "The tag rule follows the name tag; names follow name."
+  }
+}
+
+run "member_role_name_and_status_tag" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    member_role_name = "dns-reader"
+    name_tag         = "hostname"
+    account_id       = "345678901234"
+  }
+
+  assert {
+    condition = (
+      aws_iam_role.member[0].name == "dns-reader" &&
+      jsondecode(aws_iam_role_policy.member[0].policy).Statement[1].Resource == "arn:aws:ec2:*:345678901234:instance/*" &&
+      jsondecode(aws_iam_role_policy.member[0].policy).Statement[1].Condition == { "ForAllValues:StringEquals" = { "aws:TagKeys" = ["hostname-status"] } }
+    )
+    error_message = "The member role follows member_role_name, account_id and <name_tag>-status."
+  }
+}
+
+run "member_in_central_account_other_region" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    account_id         = "123456789012"
+    create_member_role = false
+  }
+
+  assert {
+    condition     = length(aws_iam_role.member) == 0 && length(aws_cloudwatch_event_rule.forward) == 2
+    error_message = "In another region of the central account, only the forwarding rules."
+  }
+}
+
+run "rejects_member_role_in_central_account" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    account_id = "123456789012"
+  }
+
+  expect_failures = [aws_iam_role.member]
+}
+
+run "rejects_member_in_central_region_of_central_account" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    account_id         = "123456789012"
+    create_member_role = false
+    central_region     = "eu-west-1"
+  }
+
+  expect_failures = [aws_cloudwatch_event_rule.forward]
+}
+
+run "rejects_invalid_member_settings" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    central_account_id = "1234"
+    central_region     = "Europe"
+    member_role_name   = "a role"
+    name_tag           = "aws:name"
+  }
+
+  expect_failures = [
+    var.central_account_id,
+    var.central_region,
+    var.member_role_name,
+    var.name_tag,
+  ]
+}
+
+# (In its own run: Terraform skips the validations of a variable whose conditions read
+# another variable that is itself invalid.)
+run "rejects_reconciler_that_is_no_role_arn" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    reconciler_role_arn = "ec2-dns-function"
+  }
+
+  expect_failures = [var.reconciler_role_arn]
+}
+
+run "rejects_reconciler_of_another_account" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    reconciler_role_arn = "arn:aws:iam::999999999999:role/ec2-dns-function"
+  }
+
+  expect_failures = [var.reconciler_role_arn]
+}
