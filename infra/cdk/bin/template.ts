@@ -15,9 +15,11 @@
  *     CodeBucket=my-artifacts CodeKey=ec2-dns/ec2-dns-1.0.0-lambda-arm64.zip
  *
  * The DDNS endpoint is a condition (EnableDdns=true, with DdnsCodeKey); CloudFront in front of
- * it is left to the CDK and Terraform flavours. The Route53 ARNs in the policies are built by
- * CloudFormation from the zone list, with the partition fixed when the template is made
- * (`--partition`, default aws).
+ * it is left to the CDK and Terraform flavours. So are several accounts and regions (Ec2Dns
+ * `accounts`, `regions`, Ec2DnsMember): this template deploys one account and region (a list
+ * of accounts needs a bus statement and a role ARN per account, which parameters cannot
+ * make). The Route53 ARNs in the policies are built by CloudFormation from the zone list,
+ * with the partition fixed when the template is made (`--partition`, default aws).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
