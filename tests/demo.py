@@ -6,8 +6,9 @@ api.dyn.example.com. The story: they start (first owner wins, the other is told 
 conflict), the owner stops (the name is handed over), someone deletes a record behind
 ec2-dns's back (a dry run shows the repair, a manual reconcile makes it), a home router
 keeps home.dyn.example.com through the DDNS endpoint (ddclient when it is installed, plain
-HTTP otherwise), and finally every instance is terminated (their records and locks are
-gone; the router's name stays).
+HTTP otherwise), an instance of a member account gets db.dyn.example.com through the member
+role and lets it go when it stops, and finally every instance is terminated (their records
+and locks are gone; the router's name stays).
 
 After each step the demo prints the DNS table, each instance's status tag, the report of
 the invocation and the AWS calls the proxy counted, then checks the final state against
@@ -52,6 +53,8 @@ DOMAIN = "dyn.example.com"
 WEB = f"web.{DOMAIN}"
 API = f"api.{DOMAIN}"
 HOME = f"home.{DOMAIN}"
+DB = f"db.{DOMAIN}"
+MEMBER = "210987654321"  # a member account: its instances are read through its role
 ROUTER = "198.51.100.7"  # the home line's public address, as the endpoint sees the router
 LOCK_TABLE = "ec2-dns-locks"
 TTL = 60
@@ -74,6 +77,7 @@ class Demo:
         self.fn: Ec2DnsFunction | None = None
         self.ddns: Ec2DnsFunction | None = None
         self.front = None
+        self.elsewhere: dict[str, str] = {}  # instances of a member account, by id
         self.world: World | None = None
         self.failures: list[str] = []
         self.names: dict[str, str] = {}  # instance id -> label
@@ -100,7 +104,8 @@ class Demo:
             print(f"  {label:6} {iid}  public {w.public_ip(iid):15}  private {w.private_ip(iid):15}"
                   f"  dnsname={w.tags(iid)['dnsname']}")
         self.fn = Ec2DnsFunction(self.proxy.url, {
-            "LOCK_TABLE": LOCK_TABLE, "ALLOWED_DOMAINS": DOMAIN, "RECORD_TTL": str(TTL)},
+            "LOCK_TABLE": LOCK_TABLE, "ALLOWED_DOMAINS": DOMAIN, "RECORD_TTL": str(TTL),
+            "ACCOUNTS": MEMBER},
             command=[self.binary]).start().wait_ready()
         print(f"  ec2-dns started: {self.binary}\n")
 
@@ -163,7 +168,8 @@ class Demo:
             print(f"     FAILED {f['name']}: {f['reason']}")
 
     def label(self, iid) -> str:
-        return f"{self.names.get(iid, '?')} {iid}" if iid else "-"
+        label = self.names.get(iid) or self.elsewhere.get(iid, "?")
+        return f"{label} {iid}" if iid else "-"
 
     def holder_label(self, owner: str | None) -> str:
         """A qualified owner (account/region/instance-id, or account/region/host/name) as
@@ -172,7 +178,10 @@ class Demo:
             return "(none)"
         if "/host/" in owner:
             return "host/" + owner.rsplit("/", 1)[-1]
-        return self.names.get(owner.rsplit("/", 1)[-1], owner)
+        iid = owner.rsplit("/", 1)[-1]
+        if iid in self.elsewhere:
+            return f"{self.elsewhere[iid]} ({owner.split('/')[0]})"
+        return self.names.get(iid, owner)
 
     def show(self) -> None:
         w = self.world
@@ -286,6 +295,7 @@ class Demo:
         self.check_owner(WEB, self.web2)
 
         self.home_router()
+        self.member_account()
 
         self.step("Every instance is terminated: their records and locks are gone")
         for iid in self.names:
@@ -303,6 +313,41 @@ class Demo:
                    f"found {sorted(held)} {sorted(listed)}")
         self.check("the router keeps its name", w.records(self.public).get((HOME, "A"))
                    == (TTL, [ROUTER]), f"found {w.records(self.public).get((HOME, 'A'))}")
+
+    # ------------------------------------------------------------------ a member account
+    def member_account(self) -> None:
+        w = self.world
+        self.step(f"An instance of member account {MEMBER} gets {DB} through the member role")
+        ec2 = w.ec2_of(MEMBER)
+        db = ec2.run_instances(
+            ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                {"Key": "Name", "Value": "db-1"}, {"Key": "dnsname", "Value": DB}]}],
+        )["Instances"][0]["InstanceId"]
+        owner = f"{MEMBER}/us-east-1/{db}"
+        self.elsewhere[db] = "db-1"
+        inst = ec2.describe_instances(InstanceIds=[db])["Reservations"][0]["Instances"][0]
+        print(f"   db-1 {db} in account {MEMBER}: public {inst['PublicIpAddress']}, "
+              f"dnsname={DB}; its EventBridge rule forwards the event to this account's bus")
+        self.invoke(f"EC2 state change (forwarded from {MEMBER}): db-1 running",
+                    ec2_state_change(db, "running", account=MEMBER))
+        self.show()
+        public = w.records(self.public).get((DB, "A"))
+        self.check(f"{DB} public A -> db-1's public IPv4",
+                   public == (TTL, [inst["PublicIpAddress"]]), f"found {public}")
+        lock = w.lock(DB) or {}
+        self.check(f"{DB} held by {owner}", lock.get("owner") == owner, f"found {lock}")
+        marker = w.marker(self.public, DB) or {}
+        self.check(f"{DB} marked as {owner}'s", marker.get("owner") == owner, f"found {marker}")
+        tags = {t["Key"]: t["Value"] for t in
+                ec2.describe_instances(InstanceIds=[db])["Reservations"][0]["Instances"][0]["Tags"]}
+        self.check(f"db-1's status tag, in account {MEMBER}, says ok",
+                   tags.get("dnsname-status") == "ok", f"found {tags}")
+        ec2.stop_instances(InstanceIds=[db])
+        self.invoke(f"EC2 state change (forwarded from {MEMBER}): db-1 stopped",
+                    ec2_state_change(db, "stopped", account=MEMBER))
+        self.show()
+        self.check_gone(DB)
 
     # ------------------------------------------------------------------ the home router
     def ctl(self, *args: str) -> str:

@@ -242,6 +242,9 @@ pub fn resolve_config(
         "ALLOWED_DOMAINS" => get(k).or_else(|| Some(list(&d.allowed_domains))),
         "NAME_TAG" => get(k).or_else(|| Some(d.name_tag.clone())),
         "RECORD_TTL" => get(k).or_else(|| Some(d.ttl.to_string())),
+        "ACCOUNTS" => get(k).or_else(|| Some(d.accounts.join(","))),
+        "REGIONS" => get(k).or_else(|| Some(d.regions.join(","))),
+        "MEMBER_ROLE" => get(k).or_else(|| Some(d.member_role.clone())),
         other => get(other),
     })?;
     let differences = mine.differences(d);
@@ -674,6 +677,9 @@ mod tests {
             allowed_domains: vec![name("dyn.example.com")],
             name_tag: "dnsname".into(),
             ttl: 60,
+            accounts: vec!["210987654321".into()],
+            regions: vec!["eu-west-1".into(), "us-east-1".into()],
+            member_role: "ec2-dns-member".into(),
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),
         }
@@ -697,6 +703,33 @@ mod tests {
             ("dnsname", 60, "locks")
         );
         assert!(notes.is_empty());
+        assert_eq!(
+            (
+                c.accounts.join(","),
+                c.regions.join(","),
+                c.member_role.as_str()
+            ),
+            (
+                "210987654321".into(),
+                "eu-west-1,us-east-1".into(),
+                "ec2-dns-member"
+            )
+        );
+        // Another account list here: refused for apply (the accounts are the fleet).
+        let err = resolve_config(
+            &env(&[
+                ("LOCK_TABLE", "locks"),
+                ("ACCOUNTS", "210987654321,111111111111"),
+            ]),
+            Some(&deployed()),
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ACCOUNTS is \"111111111111,210987654321\" here but \"210987654321\""),
+            "{err}"
+        );
         // Another NAME_TAG here: refused for apply, warned about for plan.
         let other = env(&[("LOCK_TABLE", "locks"), ("NAME_TAG", "Name")]);
         let err = resolve_config(&other, Some(&deployed()), true)

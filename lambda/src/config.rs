@@ -1,6 +1,7 @@
 //! Configuration from the environment, validated once at cold start.
 
 use crate::error::Error;
+use crate::model::Home;
 use crate::name::Fqdn;
 
 /// Everything the reconciler is told by its environment. Built only by [`Config::from_env`]
@@ -19,7 +20,19 @@ pub struct Config {
     pub ttl: i64,
     /// Parallel lock and tag writes per invocation (`RECONCILE_CONCURRENCY`, default 16).
     pub concurrency: usize,
+    /// Accounts whose instances are managed besides the deployment's own (`ACCOUNTS`,
+    /// sorted), reached through [`Config::member_role`].
+    pub accounts: Vec<String>,
+    /// Regions whose instances are managed in every managed account (`REGIONS`, sorted);
+    /// empty: the deployment's own region only.
+    pub regions: Vec<String>,
+    /// The role assumed in each account of `accounts` (`MEMBER_ROLE`, default
+    /// `ec2-dns-member`).
+    pub member_role: String,
 }
+
+/// The role name of `MEMBER_ROLE` when none is given.
+pub const DEFAULT_MEMBER_ROLE: &str = "ec2-dns-member";
 
 impl Config {
     pub fn from_env() -> Result<Config, Error> {
@@ -71,6 +84,20 @@ impl Config {
         }
         let ttl = parse_number(&get, "RECORD_TTL", 60, 1, 172_800, &mut problems);
         let concurrency = parse_number(&get, "RECONCILE_CONCURRENCY", 16, 1, 64, &mut problems);
+        let accounts = parse_list(&get, "ACCOUNTS", &mut problems, |a| {
+            Home::new(a, "us-east-1").map(|_| ())
+        });
+        let regions = parse_list(&get, "REGIONS", &mut problems, |r| {
+            Home::new("000000000000", r).map(|_| ())
+        });
+        let member_role = get("MEMBER_ROLE")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.to_string());
+        if !valid_role_name(&member_role) {
+            problems.push(format!(
+                "MEMBER_ROLE {member_role:?} is not an IAM role name (1-64 of a-z A-Z 0-9 + = , . @ _ -)"
+            ));
+        }
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -81,7 +108,28 @@ impl Config {
             name_tag,
             ttl,
             concurrency: concurrency as usize,
+            accounts,
+            regions,
+            member_role,
         })
+    }
+
+    /// The accounts and regions whose instances this deployment manages: its own account and
+    /// those of `ACCOUNTS`, each in the regions of `REGIONS` (or in its own region only).
+    pub fn homes(&self, own: &Home) -> Vec<Home> {
+        let regions: Vec<&str> = match self.regions.is_empty() {
+            true => vec![own.region()],
+            false => self.regions.iter().map(String::as_str).collect(),
+        };
+        let mut accounts: Vec<&str> = vec![own.account()];
+        accounts.extend(self.accounts.iter().map(String::as_str));
+        let mut out: Vec<Home> = accounts
+            .iter()
+            .flat_map(|a| regions.iter().filter_map(move |r| Home::new(a, r).ok()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 }
 
@@ -93,6 +141,10 @@ pub struct Deployed {
     pub allowed_domains: Vec<Fqdn>,
     pub name_tag: String,
     pub ttl: i64,
+    /// `ACCOUNTS`, `REGIONS` and `MEMBER_ROLE` (recorded since 0.3.0; absent: the defaults).
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+    pub member_role: String,
     /// The function that recorded it.
     pub function: String,
     /// When (RFC 3339).
@@ -106,6 +158,9 @@ impl Config {
             allowed_domains: self.allowed_domains.clone(),
             name_tag: self.name_tag.clone(),
             ttl: self.ttl,
+            accounts: self.accounts.clone(),
+            regions: self.regions.clone(),
+            member_role: self.member_role.clone(),
             function: function.to_string(),
             updated: updated.to_string(),
         }
@@ -148,6 +203,24 @@ impl Config {
                 self.ttl, deployed.ttl
             ));
         }
+        for (key, mine, theirs) in [
+            ("ACCOUNTS", &self.accounts, &deployed.accounts),
+            ("REGIONS", &self.regions, &deployed.regions),
+        ] {
+            if mine != theirs {
+                out.push(format!(
+                    "{key} is {:?} here but {:?} in the deployed function",
+                    mine.join(","),
+                    theirs.join(",")
+                ));
+            }
+        }
+        if self.member_role != deployed.member_role {
+            out.push(format!(
+                "MEMBER_ROLE is {:?} here but {:?} in the deployed function",
+                self.member_role, deployed.member_role
+            ));
+        }
         out
     }
 
@@ -158,9 +231,42 @@ impl Config {
             status_tag: format!("{}-status", deployed.name_tag),
             name_tag: deployed.name_tag.clone(),
             ttl: deployed.ttl,
+            accounts: deployed.accounts.clone(),
+            regions: deployed.regions.clone(),
+            member_role: deployed.member_role.clone(),
             ..self.clone()
         }
     }
+}
+
+fn valid_role_name(r: &str) -> bool {
+    (1..=64).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// A comma-separated list, each entry checked; sorted, without repeats.
+fn parse_list(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    problems: &mut Vec<String>,
+    check: impl Fn(&str) -> Result<(), String>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in get(key)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        match check(part) {
+            Ok(()) => out.push(part.to_string()),
+            Err(e) => problems.push(format!("{key} entry {part:?}: {e}")),
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn valid_table_name(t: &str) -> bool {
@@ -217,6 +323,53 @@ mod tests {
         assert_eq!(c.concurrency, 16);
         let domains: Vec<_> = c.allowed_domains.iter().map(|d| d.as_str()).collect();
         assert_eq!(domains, ["dyn.example.com", "b.example.org"]);
+        assert!(c.accounts.is_empty() && c.regions.is_empty());
+        assert_eq!(c.member_role, "ec2-dns-member");
+        let own = Home::new("123456789012", "us-east-1").unwrap();
+        assert_eq!(c.homes(&own), [own]);
+    }
+
+    #[test]
+    fn accounts_and_regions_make_the_homes_managed() {
+        let c = cfg(&[
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+            ("ACCOUNTS", " 210987654321 ,111111111111,210987654321"),
+            ("REGIONS", "eu-west-1,us-east-1"),
+            ("MEMBER_ROLE", "dns-reader"),
+        ])
+        .unwrap();
+        assert_eq!(c.accounts, ["111111111111", "210987654321"]);
+        assert_eq!(c.member_role, "dns-reader");
+        let own = Home::new("123456789012", "us-east-1").unwrap();
+        let homes: Vec<String> = c.homes(&own).iter().map(|h| h.to_string()).collect();
+        assert_eq!(
+            homes,
+            [
+                "111111111111/eu-west-1",
+                "111111111111/us-east-1",
+                "123456789012/eu-west-1",
+                "123456789012/us-east-1",
+                "210987654321/eu-west-1",
+                "210987654321/us-east-1",
+            ]
+        );
+        let err = cfg(&[
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+            ("ACCOUNTS", "12345,210987654321"),
+            ("REGIONS", "EU West"),
+            ("MEMBER_ROLE", "role/with/path"),
+        ])
+        .unwrap_err()
+        .to_string();
+        for part in [
+            "ACCOUNTS entry \"12345\"",
+            "REGIONS entry \"EU West\"",
+            "MEMBER_ROLE \"role/with/path\"",
+        ] {
+            assert!(err.contains(part), "{part} missing from {err}");
+        }
     }
 
     #[test]

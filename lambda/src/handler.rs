@@ -8,7 +8,7 @@ use tracing::{info, warn};
 
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
-use crate::input::{parse, Hint, Invocation, SqsItem};
+use crate::input::{managed_only, parse, Hint, Invocation, SqsItem};
 use crate::model::Scope;
 use crate::ports::{Dns, Instances, Locks, Queue, RetryLater};
 use crate::report::Report;
@@ -43,7 +43,18 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
     payload: Value,
     deadline: Option<i64>,
 ) -> Handled {
+    let homes = rec.instances.homes();
     let invocation = match parse(&payload, &rec.config.name_tag, &rec.home) {
+        Ok(Invocation::Event(hint)) => Invocation::Event(managed_only(hint, &homes)),
+        Ok(Invocation::Sqs(items)) => Invocation::Sqs(
+            items
+                .into_iter()
+                .map(|i| SqsItem {
+                    hint: i.hint.map(|h| managed_only(h, &homes)),
+                    ..i
+                })
+                .collect(),
+        ),
         Ok(i) => i,
         Err(e) => {
             warn!(error = %e, "invalid invocation");

@@ -41,6 +41,32 @@ pub enum Hint {
     Ignore(String),
 }
 
+/// Keeps the owners of the accounts and regions this deployment manages. An event about an
+/// instance elsewhere (a forwarding rule in an account that is not, or no longer, listed)
+/// changes nothing: it is ignored, and said so in the log.
+pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
+    let Hint::Owners(owners) = hint else {
+        return hint;
+    };
+    let (mine, elsewhere): (BTreeSet<Owner>, BTreeSet<Owner>) = owners
+        .into_iter()
+        .partition(|o| o.host().is_some() || homes.contains(o.home()));
+    for o in &elsewhere {
+        tracing::warn!(
+            owner = %o,
+            "event ignored: its account and region are not managed by this deployment (ACCOUNTS, REGIONS)"
+        );
+    }
+    match (mine.is_empty(), elsewhere.first()) {
+        (true, Some(o)) => Hint::Ignore(format!(
+            "{o} is in account {} region {}, which this deployment does not manage (ACCOUNTS, REGIONS)",
+            o.home().account(),
+            o.home().region()
+        )),
+        _ => Hint::Owners(mine),
+    }
+}
+
 const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const TAG_CHANGE: &str = "Tag Change on Resource";
 const SCHEDULED: &str = "Scheduled Event";
@@ -139,12 +165,20 @@ fn parse_manual(payload: &Value, home: &Home) -> Result<Invocation, Error> {
             }
             let mut set = BTreeSet::new();
             for id in ids {
+                // `i-…` lives in the deployment's own account and region; an instance
+                // elsewhere is named `account/region/i-…`.
                 let parsed = id
                     .as_str()
                     .ok_or_else(|| format!("{id} is not a string"))
-                    .and_then(InstanceId::parse);
+                    .and_then(|s| match s.contains('/') {
+                        false => InstanceId::parse(s).map(|i| home.instance(i)),
+                        true => Owner::parse(s).and_then(|o| match o.instance_id() {
+                            Some(_) => Ok(o),
+                            None => Err(format!("{s:?} is not an instance")),
+                        }),
+                    });
                 match parsed {
-                    Ok(i) => set.insert(home.instance(i)),
+                    Ok(o) => set.insert(o),
                     Err(e) => return bad(&e),
                 };
             }
@@ -383,7 +417,29 @@ mod tests {
                 dry_run: true
             }
         );
+        // An instance of another account and region is named with them.
+        let elsewhere = "210987654321/eu-west-1/i-0123456789abcdef0";
+        assert_eq!(
+            parse(
+                &json!({"reconcile": {"instance_ids": [elsewhere]}}),
+                "dnsname",
+                &home(),
+            )
+            .unwrap(),
+            Invocation::Manual {
+                scope: Scope::Owners([Owner::parse(elsewhere).unwrap()].into()),
+                dry_run: false
+            }
+        );
         for (bad, says) in [
+            (
+                json!({"reconcile": {"instance_ids": ["123456789012/us-east-1/host/home"]}}),
+                "is not an instance",
+            ),
+            (
+                json!({"reconcile": {"instance_ids": ["12345/us-east-1/i-0123456789abcdef0"]}}),
+                "not an AWS account id",
+            ),
             (json!({"reconcile": "everything"}), "must be \"all\""),
             (
                 json!({"reconcile": "all", "dryrun": true}),

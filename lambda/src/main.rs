@@ -32,7 +32,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let home = aws::home(&sdk, &calls)
         .await
         .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let reconciler = aws::reconciler(&sdk, config, home, &calls);
+    let reconciler = aws::reconciler(&sdk, config, home, &calls).await;
     let queue = aws::queue(&sdk, &calls);
     reconciler.record_deployed(&function).await;
     calls.take(); // start-up calls belong to no invocation

@@ -83,6 +83,12 @@ impl Home {
     }
 }
 
+impl fmt::Display for Home {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.account, self.region)
+    }
+}
+
 /// Who holds a name: an EC2 instance qualified by account and region
 /// (`123456789012/us-east-1/i-0abc…`), so that owners of several accounts and regions never
 /// collide. Its text form is what lock items and ownership markers carry.

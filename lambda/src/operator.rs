@@ -85,7 +85,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let mut found = if instances.is_empty() {
             Vec::new()
         } else {
-            self.instances.describe(&instances).await?
+            self.describe_each(&instances).await?
         };
         // Hosts are in the same scan: "running" while their lease holds.
         let now = self.now();
@@ -148,11 +148,32 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let settings = self.settings();
         let mut world = World {
             now: self.now(),
-            homes: vec![self.home.clone()],
+            homes: self.instances.homes(),
             zones: self.dns.zones().await?,
             ..World::default()
         };
-        self.describe_any(&mut world, &asked).await?;
+        self.describe_any(&mut world, &asked, false).await?;
+        // A holder of an account or region this deployment no longer manages cannot be
+        // observed: the operator's release is what frees its names. The lock in this table
+        // says its records are this deployment's, so its markers count as ours here.
+        if holder.instance_id().is_some() && !world.homes.contains(holder.home()) {
+            world.homes.push(holder.home().clone());
+            world
+                .instances
+                .insert(holder.clone(), Instance::gone(holder.clone()));
+        }
+        if !world.instances.contains_key(&holder) {
+            return Err(Error::Unexpected {
+                service: "ec2",
+                message: format!(
+                    "{name}'s holder {holder} cannot be observed ({}); nothing was released",
+                    world.unreachable.get(holder.home()).map_or(
+                        "its host item is unreadable, or its account and region are not managed",
+                        String::as_str
+                    )
+                ),
+            });
+        }
         let inst = &world.instances[&holder];
         if inst.state == InstanceState::Running && tag_names(inst).contains(name) {
             return Err(Error::InvalidInput(format!(

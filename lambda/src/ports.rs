@@ -10,15 +10,23 @@ use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::hosts::{HostName, HostRecord};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
-use crate::model::{Change, ChangeAction, Instance, Owner, Zone, ZoneId};
+use crate::model::{Change, ChangeAction, Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 
 /// EC2, as far as ec2-dns needs it.
 pub trait Instances: Send + Sync {
-    /// The instances among `owners` that EC2 knows (the others are simply absent).
-    fn describe(&self, owners: &[Owner]) -> impl Future<Output = Result<Vec<Instance>>> + Send;
-    /// Every instance carrying the name tag, in any state.
-    fn tagged(&self) -> impl Future<Output = Result<Vec<Instance>>> + Send;
+    /// The accounts and regions whose instances ec2-dns manages (each asked on its own, so
+    /// that one that cannot be reached leaves the others' instances observed).
+    fn homes(&self) -> Vec<Home>;
+    /// The instances among `owners` (all of `home`) that EC2 knows (the others are simply
+    /// absent).
+    fn describe(
+        &self,
+        home: &Home,
+        owners: &[Owner],
+    ) -> impl Future<Output = Result<Vec<Instance>>> + Send;
+    /// Every instance of `home` carrying the name tag, in any state.
+    fn tagged(&self, home: &Home) -> impl Future<Output = Result<Vec<Instance>>> + Send;
     /// Sets the status tag of every instance of `owners` to `value`.
     fn set_status(&self, owners: &[Owner], value: &str) -> impl Future<Output = Result<()>> + Send;
 }

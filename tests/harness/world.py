@@ -7,9 +7,10 @@ import json
 import uuid
 from decimal import Decimal
 
+import boto3
 from boto3.dynamodb.types import TypeDeserializer
 
-from .moto import REGION, boto_client
+from .moto import CREDENTIALS, REGION, boto_client
 
 AMI = "ami-12345678"
 STATUS_SUFFIX = "-status"
@@ -204,6 +205,19 @@ class World:
         raise KeyError(f"no {rtype} record {name} in zone {zone_id}")
 
     # ---------------------------------------------------------------- EC2
+    def ec2_of(self, account: str | None, region: str = REGION):
+        """An EC2 client of `account` (None: moto's default one) in `region`. moto maps an
+        assumed role's credentials to the role's account."""
+        creds = dict(CREDENTIALS)
+        if account:
+            c = boto_client("sts", self.url).assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/test-setup", RoleSessionName="setup",
+            )["Credentials"]
+            creds = {"aws_access_key_id": c["AccessKeyId"],
+                     "aws_secret_access_key": c["SecretAccessKey"],
+                     "aws_session_token": c["SessionToken"]}
+        return boto3.client("ec2", endpoint_url=self.url, region_name=region, **creds)
+
     def run_instance(self, tags: dict[str, str] | None = None, **kwargs) -> str:
         spec = {"ImageId": AMI, "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro"}
         spec.update(kwargs)

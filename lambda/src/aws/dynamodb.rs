@@ -366,6 +366,18 @@ fn touch_expression(t: &HostTouch) -> (String, Vec<(&'static str, AttributeValue
     (expr.trim().to_string(), values)
 }
 
+/// A comma-separated list attribute (absent: empty).
+fn words(item: &Item, key: &str) -> Vec<String> {
+    text(item, key)
+        .map(|t| {
+            t.split(',')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn parse_config(item: &Item) -> Option<Deployed> {
     let allowed_domains = text(item, "allowed_domains")?
         .split(',')
@@ -377,6 +389,11 @@ fn parse_config(item: &Item) -> Option<Deployed> {
         allowed_domains,
         name_tag: text(item, "name_tag")?.clone(),
         ttl: number(item, "ttl")? as i64,
+        accounts: words(item, "accounts"),
+        regions: words(item, "regions"),
+        member_role: text(item, "member_role")
+            .cloned()
+            .unwrap_or_else(|| crate::config::DEFAULT_MEMBER_ROLE.to_string()),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
     })
@@ -826,6 +843,9 @@ impl Locks for DynamoLocks {
             .item("allowed_domains", s(domains.join(",")))
             .item("name_tag", s(d.name_tag.as_str()))
             .item("ttl", n(d.ttl))
+            .item("accounts", s(d.accounts.join(",")))
+            .item("regions", s(d.regions.join(",")))
+            .item("member_role", s(d.member_role.as_str()))
             .item("function", s(d.function.as_str()))
             .item("updated", s(d.updated.as_str()))
             .send()

@@ -1,6 +1,8 @@
 //! EC2: DescribeInstances (by id or by tag key, paginated) and CreateTags for the status,
-//! for the instances of one account and region.
+//! for the instances of one account and region ([`Ec2Instances`]), and for every managed
+//! account and region, one client each ([`Ec2Fleet`]).
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use aws_sdk_ec2::error::ProvideErrorMetadata;
@@ -8,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, Tag};
 use aws_sdk_ec2::Client;
 
 use super::sdk_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Home, Instance, InstanceId, InstanceState, Owner};
 use crate::ports::Instances;
 
@@ -26,6 +28,8 @@ pub struct Ec2Instances {
     home: Home,
     name_tag: String,
     status_tag: String,
+    /// The role assumed to reach `home`, named in errors (`None`: the function's own).
+    role: Option<String>,
 }
 
 impl Ec2Instances {
@@ -36,6 +40,47 @@ impl Ec2Instances {
             home,
             name_tag: name_tag.to_string(),
             status_tag: status_tag.to_string(),
+            role: None,
+        }
+    }
+
+    /// The same, reached through an assumed role (named in its errors).
+    pub fn through(self, role: String) -> Self {
+        Ec2Instances {
+            role: Some(role),
+            ..self
+        }
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// An error of this account and region says which, and through which role.
+    fn located(&self, e: Error) -> Error {
+        let Error::Aws {
+            service,
+            operation,
+            message,
+            retryable,
+        } = e
+        else {
+            return e;
+        };
+        let through = self
+            .role
+            .as_ref()
+            .map(|r| format!(" through role {r}"))
+            .unwrap_or_default();
+        Error::Aws {
+            service,
+            operation,
+            message: format!(
+                "{message} (account {}, region {}{through})",
+                self.home.account(),
+                self.home.region()
+            ),
+            retryable,
         }
     }
 
@@ -154,11 +199,17 @@ fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
         .build()
 }
 
-impl Instances for Ec2Instances {
+impl Ec2Instances {
     /// Up to 1,000 ids per call. EC2 fails the whole call when one id is unknown
     /// (terminated long ago): that chunk is then read by `instance-id` filter, where an
     /// unknown id is simply absent.
-    async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+    pub async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+        self.describe_here(owners)
+            .await
+            .map_err(|e| self.located(e))
+    }
+
+    async fn describe_here(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
         let ids: Vec<InstanceId> = self.ids(owners).into_iter().cloned().collect();
         let mut out = Vec::new();
         for chunk in ids.chunks(IDS_PER_CALL) {
@@ -175,13 +226,20 @@ impl Instances for Ec2Instances {
         Ok(out)
     }
 
-    async fn tagged(&self) -> Result<Vec<Instance>> {
+    pub async fn tagged(&self) -> Result<Vec<Instance>> {
         self.list(vec![filter("tag-key", [self.name_tag.clone()])])
             .await
+            .map_err(|e| self.located(e))
     }
 
     /// One call for up to 500 instances: the same value goes to all of them.
-    async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
+    pub async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
+        self.set_status_here(owners, value)
+            .await
+            .map_err(|e| self.located(e))
+    }
+
+    async fn set_status_here(&self, owners: &[Owner], value: &str) -> Result<()> {
         let ids = self.ids(owners);
         for chunk in ids.chunks(TAGS_PER_CALL) {
             self.client
@@ -193,5 +251,62 @@ impl Instances for Ec2Instances {
                 .map_err(|e| sdk_error("ec2", "CreateTags", e))?;
         }
         Ok(())
+    }
+}
+
+/// Every managed account and region, one client each: the function's own credentials in its
+/// own account, an assumed role in the others.
+pub struct Ec2Fleet {
+    members: BTreeMap<Home, Ec2Instances>,
+}
+
+impl Ec2Fleet {
+    pub fn new(members: impl IntoIterator<Item = Ec2Instances>) -> Self {
+        Ec2Fleet {
+            members: members.into_iter().map(|m| (m.home().clone(), m)).collect(),
+        }
+    }
+
+    fn member(&self, home: &Home) -> Result<&Ec2Instances> {
+        self.members.get(home).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "account {} region {} is not managed by this deployment (ACCOUNTS, REGIONS)",
+                home.account(),
+                home.region()
+            ))
+        })
+    }
+}
+
+impl Instances for Ec2Fleet {
+    fn homes(&self) -> Vec<Home> {
+        self.members.keys().cloned().collect()
+    }
+
+    async fn describe(&self, home: &Home, owners: &[Owner]) -> Result<Vec<Instance>> {
+        self.member(home)?.describe(owners).await
+    }
+
+    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
+        self.member(home)?.tagged().await
+    }
+
+    /// Per account and region; every one is tried, and the first failure is returned.
+    async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
+        let mut first_error = None;
+        for member in self.members.values() {
+            let here: Vec<Owner> = owners
+                .iter()
+                .filter(|o| o.home() == member.home())
+                .cloned()
+                .collect();
+            if here.is_empty() {
+                continue;
+            }
+            if let Err(e) = member.set_status(&here, value).await {
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }

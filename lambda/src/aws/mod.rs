@@ -9,7 +9,7 @@ mod sqs;
 mod ssm;
 
 pub use dynamodb::{DynamoLocks, LAYOUT};
-pub use ec2::Ec2Instances;
+pub use ec2::{Ec2Fleet, Ec2Instances};
 #[cfg(test)]
 pub(crate) use route53::sort_key;
 pub use route53::{split_batches, Route53Dns, SdkRoute53, MAX_BATCH_CHARS, MAX_BATCH_VALUES};
@@ -24,7 +24,9 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use std::time::Duration;
 
+use aws_config::sts::AssumeRoleProvider;
 use aws_config::{retry::RetryConfig, timeout::TimeoutConfig, BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 
 use crate::config::Config;
 use crate::ddns::{Endpoint, EndpointConfig, NoInstances, DDNS_ROUTE53_CALL_MAX};
@@ -34,7 +36,7 @@ use crate::metrics::ApiCalls;
 use crate::model::Home;
 
 /// The production reconciler.
-pub type AwsReconciler = Reconciler<Ec2Instances, Route53Dns<SdkRoute53>, DynamoLocks>;
+pub type AwsReconciler = Reconciler<Ec2Fleet, Route53Dns<SdkRoute53>, DynamoLocks>;
 
 /// One SDK configuration from the standard sources (region, credentials chain,
 /// `AWS_ENDPOINT_URL`), standard retries (5 attempts; throttling and
@@ -74,22 +76,77 @@ pub async fn home(sdk: &SdkConfig, calls: &ApiCalls) -> Result<Home> {
 /// The production reconciler: one client per service whose every attempt is counted in
 /// `calls`. Route53 calls are bounded as a whole (retries included), so that no change is
 /// still on its way when its lock stops being "in flight". Built once per container.
-pub fn reconciler(sdk: &SdkConfig, config: Config, home: Home, calls: &ApiCalls) -> AwsReconciler {
-    let ec2 = aws_sdk_ec2::config::Builder::from(sdk)
-        .interceptor(calls.clone())
-        .build();
+pub async fn reconciler(
+    sdk: &SdkConfig,
+    config: Config,
+    home: Home,
+    calls: &ApiCalls,
+) -> AwsReconciler {
     Reconciler::new(
-        Ec2Instances::new(
-            aws_sdk_ec2::Client::from_conf(ec2),
-            home.clone(),
-            &config.name_tag,
-            &config.status_tag,
-        ),
+        ec2_fleet(sdk, &config, &home, calls).await,
         route53(sdk, calls, ROUTE53_CALL_MAX),
         locks(sdk, &config, &home, calls),
         config,
         home,
     )
+}
+
+/// One EC2 client per managed account and region. In the deployment's own account the
+/// function's credentials serve every region; in another account, the role `MEMBER_ROLE`
+/// there is assumed (one provider per account, shared by its regions; the credentials are
+/// kept until shortly before they expire). Nothing is called here: credentials are fetched
+/// on first use, so an account that cannot be reached fails its own calls, not the start.
+/// (The `AssumeRole` calls are not counted in `calls`: at most one per account and region
+/// per hour.)
+pub async fn ec2_fleet(sdk: &SdkConfig, config: &Config, own: &Home, calls: &ApiCalls) -> Ec2Fleet {
+    let mut roles: std::collections::BTreeMap<String, (String, SharedCredentialsProvider)> =
+        Default::default();
+    let mut members = Vec::new();
+    for home in config.homes(own) {
+        let mut conf = aws_sdk_ec2::config::Builder::from(sdk)
+            .region(aws_config::Region::new(home.region().to_string()))
+            .interceptor(calls.clone());
+        let mut role = None;
+        if home.account() != own.account() {
+            if !roles.contains_key(home.account()) {
+                let arn = member_role_arn(own, home.account(), &config.member_role);
+                let provider = AssumeRoleProvider::builder(arn.clone())
+                    .session_name("ec2-dns")
+                    .configure(sdk)
+                    .build()
+                    .await;
+                roles.insert(
+                    home.account().to_string(),
+                    (arn, SharedCredentialsProvider::new(provider)),
+                );
+            }
+            if let Some((arn, provider)) = roles.get(home.account()) {
+                conf = conf.credentials_provider(provider.clone());
+                role = Some(arn.clone());
+            }
+        }
+        let ec2 = Ec2Instances::new(
+            aws_sdk_ec2::Client::from_conf(conf.build()),
+            home,
+            &config.name_tag,
+            &config.status_tag,
+        );
+        members.push(match role {
+            Some(arn) => ec2.through(arn),
+            None => ec2,
+        });
+    }
+    Ec2Fleet::new(members)
+}
+
+/// `arn:<partition>:iam::<account>:role/<name>`, in the partition of the deployment's region.
+pub fn member_role_arn(own: &Home, account: &str, role: &str) -> String {
+    let partition = match own.region() {
+        r if r.starts_with("cn-") => "aws-cn",
+        r if r.starts_with("us-gov-") => "aws-us-gov",
+        _ => "aws",
+    };
+    format!("arn:{partition}:iam::{account}:role/{role}")
 }
 
 /// Route53, every call bounded as a whole (retries included), so that no change is still
@@ -135,7 +192,9 @@ pub fn endpoint(
     alert_topic: Option<String>,
 ) -> AwsEndpoint {
     let rec = Reconciler::new(
-        NoInstances,
+        NoInstances {
+            homes: config.homes(&home),
+        },
         route53(sdk, calls, DDNS_ROUTE53_CALL_MAX),
         locks(sdk, &config, &home, calls),
         config,

@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::lock::{Cas, Decision, Expect, LockWrite};
 use crate::model::{Change, ChangeAction, InstanceState, Marker, RecordSet, RecordType, ZoneId};
 use crate::name::Fqdn;
-use crate::ports::{Applied, Dns, Instances, Locks, Queue, RetryLater};
+use crate::ports::{Applied, Dns, Locks, Queue, RetryLater};
 use crate::testing::{home, owner};
 
 /// One canned answer: status, content type, body.

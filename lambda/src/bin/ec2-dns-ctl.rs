@@ -16,8 +16,8 @@ use ec2_dns::engine::Request;
 use ec2_dns::metrics::ApiCalls;
 use ec2_dns::model::Owner;
 use ec2_dns::model::Scope;
+use ec2_dns::ports::Dns;
 use ec2_dns::ports::Locks;
-use ec2_dns::ports::{Dns, Instances};
 use lambda_runtime::tracing as ec2_dns_tracing;
 
 /// How long the CLI may take: a reconcile started here never sends a change later.
@@ -73,7 +73,7 @@ async fn main() -> ExitCode {
         }
         Err(e) => return fail(&e),
     };
-    let rec = aws::reconciler(&sdk, config, home.clone(), &calls);
+    let rec = aws::reconciler(&sdk, config, home.clone(), &calls).await;
     let deadline = Some(rec.now() + RUN_FOR_S);
     let scope = |ids: Option<std::collections::BTreeSet<_>>| match ids {
         None => Scope::All,
@@ -82,7 +82,7 @@ async fn main() -> ExitCode {
     // Instances asked for by id must exist here: a typo must not pass as "nothing to do".
     if let Command::Plan(Some(ids)) | Command::Apply(Some(ids)) = &args.command {
         let owners: Vec<Owner> = ids.iter().map(|i| home.instance(i.clone())).collect();
-        match rec.instances.describe(&owners).await {
+        match rec.describe_each(&owners).await {
             Ok(found) => {
                 let unknown: Vec<String> = owners
                     .iter()

@@ -23,7 +23,7 @@ use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::hosts::{after_failure, check_binding, Addresses, Failure, HostName, HostRecord};
 use crate::lock::{HostTouch, Loaded};
-use crate::model::{Instance, Owner, Scope};
+use crate::model::{Home, Instance, Owner, Scope};
 use crate::name::Fqdn;
 use crate::ports::{Alerts, Dns, Instances, Locks, Secrets};
 use crate::report::Report;
@@ -33,15 +33,22 @@ use http::{HttpRequest, HttpResponse};
 use protocol::{Answer, Sample};
 
 /// The endpoint has no EC2 rights: it never describes an instance. A name held by an
-/// instance is simply not the host's (see `decide::ownership::decide`).
-pub struct NoInstances;
+/// instance is simply not the host's (see `decide::ownership::decide`). It knows which
+/// accounts and regions the deployment manages, so that their markers count as ec2-dns's.
+pub struct NoInstances {
+    pub homes: Vec<Home>,
+}
 
 impl Instances for NoInstances {
-    async fn describe(&self, _owners: &[Owner]) -> Result<Vec<Instance>> {
+    fn homes(&self) -> Vec<Home> {
+        self.homes.clone()
+    }
+
+    async fn describe(&self, _home: &Home, _owners: &[Owner]) -> Result<Vec<Instance>> {
         Err(no_ec2())
     }
 
-    async fn tagged(&self) -> Result<Vec<Instance>> {
+    async fn tagged(&self, _home: &Home) -> Result<Vec<Instance>> {
         Err(no_ec2())
     }
 
@@ -274,7 +281,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
 
         let mut world = World {
             now,
-            homes: vec![self.rec.home.clone()],
+            homes: self.rec.instances.homes(),
             ..World::default()
         };
         world.instances.insert(owner.clone(), me);

@@ -36,7 +36,9 @@ impl Ddns {
     fn with(config: EndpointConfig) -> Ddns {
         let w = World::new();
         let rec = Reconciler::new(
-            NoInstances,
+            NoInstances {
+                homes: vec![crate::testing::home()],
+            },
             Route53Dns::new(w.rec.dns.api().clone()),
             w.rec.locks.clone(),
             w.rec.config.clone(),

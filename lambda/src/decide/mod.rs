@@ -53,6 +53,9 @@ pub struct World {
     pub homes: Vec<Home>,
     /// Every instance EC2 was asked about (in-scope owners, holders, waiters, claimants).
     pub instances: BTreeMap<Owner, Instance>,
+    /// Managed accounts and regions EC2 could not be asked about in this run, and why: their
+    /// owners are neither running nor gone (unobserved), so they keep what they hold.
+    pub unreachable: BTreeMap<Home, String>,
     pub locks: BTreeMap<Fqdn, Lock>,
     /// Names whose lock item cannot be read, and why.
     pub unreadable: BTreeMap<Fqdn, String>,

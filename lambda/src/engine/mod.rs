@@ -145,6 +145,20 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         } else {
             self.apply(&world, plan, req).await
         };
+        for (home, why) in &world.unreachable {
+            let reason = format!(
+                "EC2 could not be read in account {} region {}: {why}; its instances were not reconciled, and the names they hold are kept",
+                home.account(),
+                home.region()
+            );
+            tracing::warn!("{reason}");
+            report.failed.push(crate::report::FailRow {
+                name: home.to_string(),
+                instance: None,
+                owner: None,
+                reason,
+            });
+        }
         for domain in
             decide::zones::unserved_domains(&world.zones, &self.settings().allowed_domains)
         {

@@ -5,13 +5,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use futures_util::stream::{self, StreamExt};
+
 use crate::decide::claims::tag_names;
 use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
 use crate::decide::{reads, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lock::Loaded;
-use crate::model::{Instance, Owner, Scope, ZoneId};
+use crate::model::{Home, Instance, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Dns, Instances, Locks};
 
@@ -20,13 +22,13 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let settings = self.settings();
         let mut world = World {
             now: self.now(),
-            homes: vec![self.home.clone()],
+            homes: self.instances.homes(),
             zones: self.dns.zones().await?,
             ..World::default()
         };
         match &req.scope {
             Scope::All => {
-                add(&mut world, self.instances.tagged().await?);
+                self.tagged_everywhere(&mut world).await?;
                 let loaded = self.locks.scan().await?;
                 // Hosts outside EC2 claim their names as instances do while their lease holds.
                 let now = world.now;
@@ -40,7 +42,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
             Scope::Owners(owners) => {
                 let owners: Vec<Owner> = owners.iter().cloned().collect();
-                self.describe_any(&mut world, &owners).await?;
+                self.describe_any(&mut world, &owners, true).await?;
                 // The names the owners claim or once claimed (a stopped instance's tag
                 // still names them), and through the owner index those they hold.
                 let tagged: BTreeSet<Fqdn> = owners
@@ -71,20 +73,103 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .into_iter()
             .collect();
         if !more.is_empty() {
-            self.describe_any(&mut world, &more).await?;
+            self.describe_any(&mut world, &more, false).await?;
         }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
     }
 
-    /// Instances from EC2, hosts from their credential items in the lock table; an owner
-    /// neither knows is gone.
-    pub(crate) async fn describe_any(&self, world: &mut World, owners: &[Owner]) -> Result<()> {
+    /// The instances among `owners` (of any managed account and region) that EC2 knows;
+    /// fails when one account or region cannot be asked. Owners of accounts and regions
+    /// this deployment does not manage are absent.
+    pub async fn describe_each(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+        let managed = self.instances.homes();
+        let mut per_home: BTreeMap<&Home, Vec<Owner>> = BTreeMap::new();
+        for o in owners.iter().filter(|o| o.instance_id().is_some()) {
+            per_home.entry(o.home()).or_default().push(o.clone());
+        }
+        let mut out = Vec::new();
+        for (home, owners) in per_home {
+            if managed.contains(home) {
+                out.extend(self.instances.describe(home, &owners).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every tagged instance of every managed account and region, each asked on its own. One
+    /// that cannot be asked is left unobserved (and reported), unless none answered: then
+    /// nothing is known and the run fails.
+    async fn tagged_everywhere(&self, world: &mut World) -> Result<()> {
+        let homes = self.instances.homes();
+        let answers: Vec<Result<Vec<Instance>>> = stream::iter(&homes)
+            .map(|h| self.instances.tagged(h))
+            .buffered(self.config.concurrency)
+            .collect()
+            .await;
+        let mut first_error = None;
+        let mut answered = false;
+        for (home, answer) in homes.iter().zip(answers) {
+            match answer {
+                Ok(found) => {
+                    answered = true;
+                    add(world, found);
+                }
+                Err(e) => {
+                    world.unreachable.insert(home.clone(), e.to_string());
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (answered, first_error) {
+            (false, Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Instances from EC2 (per account and region), hosts from their credential items in
+    /// the lock table; an owner neither knows is gone. With `required`, every owner must be
+    /// observed (the owners a run is about); otherwise those of an account or region EC2
+    /// cannot be asked about, or that this deployment does not manage, are left unobserved.
+    pub(crate) async fn describe_any(
+        &self,
+        world: &mut World,
+        owners: &[Owner],
+        required: bool,
+    ) -> Result<()> {
         let (hosts, instances): (Vec<Owner>, Vec<Owner>) =
             owners.iter().cloned().partition(|o| o.host().is_some());
-        if !instances.is_empty() {
-            let found = self.instances.describe(&instances).await?;
-            add_described(world, &instances, found);
+        let mut per_home: BTreeMap<Home, Vec<Owner>> = BTreeMap::new();
+        for o in instances {
+            per_home.entry(o.home().clone()).or_default().push(o);
+        }
+        let managed = self.instances.homes();
+        for (home, owners) in per_home {
+            let refused = match world.unreachable.get(&home) {
+                Some(why) => Some(Error::Unexpected {
+                    service: "ec2",
+                    message: format!("the instances of {home} cannot be described: {why}"),
+                }),
+                None if !managed.contains(&home) => Some(Error::InvalidInput(format!(
+                    "account {} region {} is not managed by this deployment (ACCOUNTS, REGIONS)",
+                    home.account(),
+                    home.region()
+                ))),
+                None => None,
+            };
+            if let Some(e) = refused {
+                if required {
+                    return Err(e);
+                }
+                continue;
+            }
+            match self.instances.describe(&home, &owners).await {
+                Ok(found) => add_described(world, &owners, found),
+                Err(e) if required => return Err(e),
+                Err(e) => {
+                    world.unreachable.insert(home, e.to_string());
+                }
+            }
         }
         if !hosts.is_empty() {
             let loaded = self.locks.load(&[], &hosts).await?;

@@ -15,7 +15,7 @@ use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{HostName, HostRecord};
 use crate::lock::{Cas, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
-use crate::model::{ChangeAction, Instance, Owner, Zone, ZoneId};
+use crate::model::{ChangeAction, Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{
     Alerts, Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater, Route53Api,
@@ -28,9 +28,19 @@ fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 // ------------------------------------------------------------------------------- EC2
 
-#[derive(Default)]
 pub struct FakeEc2 {
     pub instances: Mutex<BTreeMap<Owner, Instance>>,
+    /// The accounts and regions managed (the test home unless a test adds more).
+    pub homes: Mutex<Vec<Home>>,
+}
+
+impl Default for FakeEc2 {
+    fn default() -> Self {
+        FakeEc2 {
+            instances: Mutex::default(),
+            homes: Mutex::new(vec![crate::testing::home()]),
+        }
+    }
 }
 
 impl FakeEc2 {
@@ -54,15 +64,23 @@ impl FakeEc2 {
 }
 
 impl Instances for FakeEc2 {
-    async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
-        let all = guard(&self.instances);
-        Ok(owners.iter().filter_map(|o| all.get(o).cloned()).collect())
+    fn homes(&self) -> Vec<Home> {
+        guard(&self.homes).clone()
     }
 
-    async fn tagged(&self) -> Result<Vec<Instance>> {
+    async fn describe(&self, home: &Home, owners: &[Owner]) -> Result<Vec<Instance>> {
+        let all = guard(&self.instances);
+        Ok(owners
+            .iter()
+            .filter(|o| o.home() == home)
+            .filter_map(|o| all.get(o).cloned())
+            .collect())
+    }
+
+    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
         Ok(guard(&self.instances)
             .values()
-            .filter(|i| i.name_tag.is_some())
+            .filter(|i| i.name_tag.is_some() && i.owner.home() == home)
             .cloned()
             .collect())
     }

@@ -15,7 +15,7 @@ use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{HostName, HostRecord};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
-use crate::model::{Instance, Owner, Zone, ZoneId};
+use crate::model::{Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
 
@@ -355,16 +355,27 @@ impl<P> Clone for Faulty<P> {
     }
 }
 
+/// EC2 faults are keyed by the home (`account/region`) asked.
 impl<P: Instances> Instances for Faulty<P> {
-    async fn describe(&self, owners: &[Owner]) -> Result<Vec<Instance>> {
+    fn homes(&self) -> Vec<Home> {
+        self.inner.homes()
+    }
+
+    async fn describe(&self, home: &Home, owners: &[Owner]) -> Result<Vec<Instance>> {
+        let key = home.to_string();
         self.faults
-            .run(Op::DescribeInstances, None, self.inner.describe(owners))
+            .run(
+                Op::DescribeInstances,
+                Some(&key),
+                self.inner.describe(home, owners),
+            )
             .await
     }
 
-    async fn tagged(&self) -> Result<Vec<Instance>> {
+    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
+        let key = home.to_string();
         self.faults
-            .run(Op::TaggedInstances, None, self.inner.tagged())
+            .run(Op::TaggedInstances, Some(&key), self.inner.tagged(home))
             .await
     }
 

@@ -181,8 +181,13 @@ impl World {
     }
 
     pub fn request(ns: &[u32]) -> Request {
+        World::request_for(&ns.iter().map(|n| owner(*n)).collect::<Vec<_>>())
+    }
+
+    /// An event's request about these owners (of any account and region).
+    pub fn request_for(owners: &[Owner]) -> Request {
         Request {
-            scope: Scope::Owners(ns.iter().map(|n| owner(*n)).collect()),
+            scope: Scope::Owners(owners.iter().cloned().collect()),
             verify_dns: false,
             dry_run: false,
             deadline: None,

@@ -9,6 +9,7 @@ mod fencing;
 mod handler;
 mod lifecycle;
 mod operator;
+mod organisations;
 mod ownership;
 mod threat_model;
 mod upgrade;

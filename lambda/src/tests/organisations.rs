@@ -1,0 +1,199 @@
+//! Many accounts and regions under one deployment: every managed account and region is
+//! read on its own, owners are qualified so that two instances with the same id never
+//! collide, one name still has one owner across accounts, and an account or region that
+//! cannot be read keeps what its instances hold while the others are reconciled.
+
+use crate::input::{managed_only, Hint};
+use crate::model::{Home, InstanceState, Owner};
+use crate::testing::faults::{Op, Phase};
+use crate::testing::{home, id, instance, World};
+
+const WEB: &str = "web.dyn.example.com";
+const API: &str = "api.dyn.example.com";
+const DB: &str = "db.dyn.example.com";
+
+fn member() -> Home {
+    Home::new("210987654321", "us-east-1").unwrap()
+}
+
+fn elsewhere() -> Home {
+    Home::new("123456789012", "eu-west-1").unwrap()
+}
+
+/// A world whose deployment also manages `member()` and its own account in eu-west-1.
+fn org() -> World {
+    let w = World::new();
+    *w.ec2().homes.lock().unwrap() = vec![home(), member(), elsewhere()];
+    w
+}
+
+/// Instance `n` of `at`, running with tag `tag`.
+fn launch_in(w: &World, at: &Home, n: u32, tag: &str) -> Owner {
+    let mut i = instance(n, Some(tag));
+    i.owner = at.instance(id(n));
+    let owner = i.owner.clone();
+    w.ec2().put(i);
+    owner
+}
+
+#[tokio::test]
+async fn instances_of_every_managed_account_and_region_get_their_names() {
+    let w = org();
+    // The same instance id in three places: three owners.
+    let here = launch_in(&w, &home(), 1, WEB);
+    let there = launch_in(&w, &member(), 1, API);
+    let away = launch_in(&w, &elsewhere(), 1, DB);
+    let r = w.all().await;
+    assert!(r.failed.is_empty() && r.conflicts.is_empty(), "{r:?}");
+    for (name, owner) in [(WEB, &here), (API, &there), (DB, &away)] {
+        assert_eq!(w.owner(name).as_ref(), Some(owner), "{name}");
+        assert_eq!(w.marker(&w.public, name).unwrap().owner, *owner);
+        assert_eq!(w.a(name), Some(vec!["203.0.113.1".into()]));
+    }
+    assert_eq!(
+        w.faults.count(Op::TaggedInstances),
+        3,
+        "one listing per home"
+    );
+    w.assert_converged().await;
+
+    // An event about the member's instance: it stops, its name goes.
+    w.ec2().update(&there, |i| {
+        i.state = InstanceState::Stopped;
+        i.public_ipv4 = None;
+    });
+    let r = w
+        .run(World::request_for(std::slice::from_ref(&there)))
+        .await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!((w.owner(API), w.a(API)), (None, None));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn one_name_has_one_owner_across_accounts() {
+    let w = org();
+    let first = launch_in(&w, &home(), 1, WEB);
+    w.all().await;
+    let second = launch_in(&w, &member(), 2, WEB);
+    let r = w.all().await;
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert_eq!(r.conflicts[0].owner, second);
+    assert_eq!(w.owner(WEB), Some(first.clone()));
+    let lock = w.locks().snapshot()[&crate::testing::name(WEB)].clone();
+    assert!(lock.waiting.contains(&second), "{lock:?}");
+    // The holder stops: the waiter in the other account takes the name over.
+    w.ec2().update(&first, |i| {
+        i.state = InstanceState::Stopped;
+        i.public_ipv4 = None;
+    });
+    w.run(World::request_for(&[first])).await;
+    assert_eq!(w.owner(WEB), Some(second));
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.2".into()]));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_account_that_cannot_be_read_keeps_its_names_and_the_others_are_reconciled() {
+    let w = org();
+    let there = launch_in(&w, &member(), 1, API);
+    let here = launch_in(&w, &home(), 2, WEB);
+    w.all().await;
+    assert_eq!(w.owner(API), Some(there.clone()));
+    // The member's role is broken (or its region is down); meanwhile the instance here
+    // gets a new address.
+    let key = member().to_string();
+    let listing = w
+        .faults
+        .fail_for(Op::TaggedInstances, &key, Phase::Before, 10);
+    let describe = w
+        .faults
+        .fail_for(Op::DescribeInstances, &key, Phase::Before, 10);
+    w.ec2().update(&here, |i| {
+        i.public_ipv4 = Some("198.51.100.2".parse().unwrap())
+    });
+    let r = w.all().await;
+    assert_eq!(listing.fired(), 1);
+    assert_eq!(w.a(WEB), Some(vec!["198.51.100.2".into()]), "reconciled");
+    assert_eq!(
+        (w.owner(API), w.a(API)),
+        (Some(there.clone()), Some(vec!["203.0.113.1".into()])),
+        "unobserved, not gone"
+    );
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].name, "210987654321/us-east-1");
+    assert!(r.failed[0].reason.contains("not reconciled"), "{r:?}");
+    // An event about the member's own instance cannot be served: it is retried.
+    assert!(w
+        .rec
+        .reconcile(&World::request_for(std::slice::from_ref(&there)))
+        .await
+        .is_err());
+    assert!(describe.fired() >= 1);
+    // Reachable again: everything converges.
+    w.faults.clear();
+    w.assert_converged().await;
+    assert_eq!(w.owner(API), Some(there));
+}
+
+#[tokio::test]
+async fn when_no_account_can_be_read_the_run_fails_and_nothing_is_released() {
+    let w = org();
+    launch_in(&w, &home(), 1, WEB);
+    w.all().await;
+    let fault = w.faults.fail(Op::TaggedInstances, Phase::Before, 3);
+    let req = crate::engine::Request {
+        scope: crate::model::Scope::All,
+        verify_dns: true,
+        dry_run: false,
+        deadline: None,
+    };
+    assert!(w.rec.reconcile(&req).await.is_err());
+    assert_eq!(fault.fired(), 3);
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]));
+}
+
+#[tokio::test]
+async fn an_account_no_longer_managed_keeps_its_names_until_an_operator_releases_them() {
+    let w = org();
+    let there = launch_in(&w, &member(), 1, API);
+    w.all().await;
+    // The account is taken out of ACCOUNTS: its instance is neither seen nor gone.
+    *w.ec2().homes.lock().unwrap() = vec![home(), elsewhere()];
+    let r = w.all().await;
+    assert!(r.failed.is_empty() && r.changes.is_empty(), "{r:?}");
+    assert_eq!(w.owner(API), Some(there));
+    assert_eq!(w.a(API), Some(vec!["203.0.113.1".into()]));
+    // The operator lets the name go: its records, provably this deployment's by the lock,
+    // are deleted, and the name is free.
+    let r = w
+        .rec
+        .release_name(&crate::testing::name(API), false)
+        .await
+        .unwrap();
+    assert!(r.failed.is_empty() && r.conflicts.is_empty(), "{r:?}");
+    assert_eq!((w.owner(API), w.a(API)), (None, None));
+    assert!(w.marker(&w.public, API).is_none());
+    w.assert_converged().await;
+}
+
+#[test]
+fn events_from_accounts_or_regions_not_managed_are_ignored_with_the_reason() {
+    let homes = [home(), member()];
+    let stranger = Home::new("999999999999", "us-east-1")
+        .unwrap()
+        .instance(id(7));
+    let mine = member().instance(id(8));
+    match managed_only(Hint::Owners([stranger.clone()].into()), &homes) {
+        Hint::Ignore(why) => assert!(
+            why.contains("999999999999") && why.contains("does not manage"),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        managed_only(Hint::Owners([stranger, mine.clone()].into()), &homes),
+        Hint::Owners([mine].into())
+    );
+    assert_eq!(managed_only(Hint::All, &homes), Hint::All);
+}

@@ -1,0 +1,106 @@
+"""One deployment, several accounts and regions: the real binary assumes the member role
+through STS (moto maps the assumed role's credentials to its account), reads each account
+and region on its own, and keeps the names of one it cannot reach."""
+
+from __future__ import annotations
+
+from harness import ec2_state_change
+
+MEMBER = "210987654321"
+STRANGER = "999999999999"
+WEB = "web.dyn.example.com"
+API = "api.dyn.example.com"
+DB = "db.dyn.example.com"
+APP = "app.dyn.example.com"
+ORG = {"ACCOUNTS": MEMBER, "REGIONS": "us-east-1,eu-west-1"}
+
+
+def run(ec2, name: str) -> str:
+    return ec2.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+        TagSpecifications=[{"ResourceType": "instance",
+                            "Tags": [{"Key": "dnsname", "Value": name}]}],
+    )["Instances"][0]["InstanceId"]
+
+
+def describe(ec2, instance_id: str) -> dict:
+    return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def a_record(world, zone: str, name: str):
+    return world.records(zone).get((name, "A"))
+
+
+def test_one_deployment_serves_every_managed_account_and_region(world, dyn_public, start_function,
+                                                               proxy):
+    member_here = world.ec2_of(MEMBER, "us-east-1")
+    member_away = world.ec2_of(MEMBER, "eu-west-1")
+    own_away = world.ec2_of(None, "eu-west-1")
+    web = world.run_instance({"dnsname": WEB})
+    api = run(member_here, API)
+    db = run(member_away, DB)
+    app = run(own_away, APP)
+    fn = start_function(ORG)
+    proxy.reset_calls()
+
+    answer = fn.invoke_ok({"reconcile": "all", "dry_run": False})
+
+    assert answer["failed"] == [] and answer["conflicts"] == [], answer
+    for name, ec2, iid, where in [(WEB, None, web, "123456789012/us-east-1"),
+                                  (API, member_here, api, f"{MEMBER}/us-east-1"),
+                                  (DB, member_away, db, f"{MEMBER}/eu-west-1"),
+                                  (APP, own_away, app, "123456789012/eu-west-1")]:
+        assert world.lock(name)["owner"] == f"{where}/{iid}", name
+        ip = world.public_ip(iid) if ec2 is None else describe(ec2, iid)["PublicIpAddress"]
+        assert a_record(world, dyn_public.public, name) == (60, [ip]), name
+        assert world.marker(dyn_public.public, name)["owner"] == f"{where}/{iid}"
+    # The status tag is written where the instance lives, through the member role.
+    tags = {t["Key"]: t["Value"] for t in describe(member_away, db)["Tags"]}
+    assert tags["dnsname-status"].startswith("ok"), tags
+    calls = proxy.calls()
+    # The member's role is assumed once per region at most (both listings start at once), and
+    # its credentials kept for their life: the events below assume nothing.
+    assert 1 <= calls.get("sts:AssumeRole", 0) <= 2, calls
+    proxy.reset_calls()
+    assert calls.get("ec2:DescribeInstances") == 4, calls  # one listing per account and region
+
+    # An event forwarded from the member's eu-west-1: the instance stopped.
+    member_away.stop_instances(InstanceIds=[db])
+    fn.invoke_ok(ec2_state_change(db, "stopped", region="eu-west-1", account=MEMBER))
+    assert a_record(world, dyn_public.public, DB) is None
+    assert world.holder(DB) is None
+    assert "sts:AssumeRole" not in proxy.calls(), proxy.calls()
+
+    # An event from an account this deployment does not manage changes nothing.
+    before = world.records(dyn_public.public)
+    ignored = fn.invoke_ok(ec2_state_change("i-0123456789abcdef0", "running", account=STRANGER))
+    assert STRANGER in ignored["ignored"] and "does not manage" in ignored["ignored"], ignored
+    assert world.records(dyn_public.public) == before
+
+
+def test_a_member_account_that_refuses_the_role_keeps_its_names(world, dyn_public, start_function,
+                                                                 proxy):
+    member = world.ec2_of(MEMBER, "us-east-1")
+    api = run(member, API)
+    web = world.run_instance({"dnsname": WEB})
+    fn = start_function({**ORG, "REGIONS": "us-east-1"})
+    fn.invoke_ok({"reconcile": "all", "dry_run": False})
+    assert world.lock(API)["owner"] == f"{MEMBER}/us-east-1/{api}"
+    kept = a_record(world, dyn_public.public, API)
+
+    # The member's trust policy breaks, and the instance here gets a new address.
+    fault = proxy.add_fault(service="sts", operation="AssumeRole", fault="access_denied", count=50)
+    world.stop(web)
+    world.start(web)
+    fresh = start_function({**ORG, "REGIONS": "us-east-1"})  # a new container: no session yet
+    answer = fresh.invoke_ok({"reconcile": "all", "dry_run": False})
+
+    assert proxy.fault_history()[0]["fired"] >= 1, fault
+    assert a_record(world, dyn_public.public, WEB) == (60, [world.public_ip(web)])
+    assert a_record(world, dyn_public.public, API) == kept, "unobserved, not gone"
+    assert world.lock(API)["owner"] == f"{MEMBER}/us-east-1/{api}"
+    failed = {f["name"]: f["reason"] for f in answer["failed"]}
+    assert list(failed) == [f"{MEMBER}/us-east-1"], answer
+    assert "not reconciled" in failed[f"{MEMBER}/us-east-1"], failed
+    assert "AssumeRole" in failed[f"{MEMBER}/us-east-1"] or "role" in failed[f"{MEMBER}/us-east-1"], \
+        failed
