@@ -18,10 +18,10 @@ provider "aws" {
 module "ec2_dns" {
   # This example uses the module by path, so that `make infra-test` plans it. In a root of
   # your own, pin a release instead, by git tag:
-  #   source = "git::https://github.com/ec2-dns/ec2-dns.git//infra/terraform?ref=v0.2.0"
+  #   source = "git::https://github.com/ec2-dns/ec2-dns.git//infra/terraform?ref=v0.3.0"
   # or from a registry the module is published to:
   #   source  = "ec2-dns/ec2-dns/aws"
-  #   version = "0.2.0"
+  #   version = "0.3.0"
   source = "../.."
 
   lambda_zip          = var.lambda_zip

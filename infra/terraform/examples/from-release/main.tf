@@ -1,6 +1,6 @@
 # Example root: ec2-dns pinned to a release, for a deploy without this repository.
 #
-#   curl -LO https://github.com/ec2-dns/ec2-dns/releases/download/v0.2.0/ec2-dns-0.2.0-lambda-arm64.zip
+#   curl -LO https://github.com/ec2-dns/ec2-dns/releases/download/v0.3.0/ec2-dns-0.3.0-lambda-arm64.zip
 #   terraform init
 #   terraform apply -var 'allowed_domains=["dyn.example.com"]' -var 'hosted_zone_ids=["Z0123456789ABC"]'
 #
@@ -16,8 +16,8 @@ module "ec2_dns" {
   #checkov:skip=CKV_TF_1:The example pins a release tag, which is what releases are named by; a policy that wants commit hashes can use ?ref=<commit of the tag>.
   # A git tag pins the module; once published to a registry:
   #   source  = "ec2-dns/ec2-dns/aws"
-  #   version = "0.2.0"
-  source = "git::https://github.com/ec2-dns/ec2-dns.git//infra/terraform?ref=v0.2.0"
+  #   version = "0.3.0"
+  source = "git::https://github.com/ec2-dns/ec2-dns.git//infra/terraform?ref=v0.3.0"
 
   lambda_zip      = var.lambda_zip
   allowed_domains = var.allowed_domains
@@ -33,7 +33,7 @@ variable "region" {
 variable "lambda_zip" {
   description = "The release's Lambda zip (the same version as the module's tag)."
   type        = string
-  default     = "ec2-dns-0.2.0-lambda-arm64.zip"
+  default     = "ec2-dns-0.3.0-lambda-arm64.zip"
 }
 
 variable "allowed_domains" {

@@ -34,7 +34,7 @@ provider "aws" {
 # The member role and the forwarding rules of the first region.
 module "member" {
   # By path, so that `make infra-test` plans it; in a root of your own:
-  #   source = "git::https://github.com/ec2-dns/ec2-dns.git//infra/terraform/modules/member?ref=v0.2.0"
+  #   source = "git::https://github.com/ec2-dns/ec2-dns.git//infra/terraform/modules/member?ref=v0.3.0"
   source = "../../modules/member"
 
   central_account_id  = var.central_account_id
