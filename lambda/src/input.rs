@@ -70,6 +70,7 @@ pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
 const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const TAG_CHANGE: &str = "Tag Change on Resource";
 const SCHEDULED: &str = "Scheduled Event";
+const API_CALL: &str = "AWS API Call via CloudTrail";
 
 /// Parses any supported payload. `name_tag` decides which tag changes matter; the
 /// instances of a manual command live in `home`.
@@ -236,8 +237,56 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
             Ok(Hint::Owners(owners))
         }
         SCHEDULED => Ok(Hint::All),
+        API_CALL => {
+            let d = detail.ok_or_else(|| bad(format!("{API_CALL} without detail")))?;
+            let home = Home::new(
+                event.account.as_deref().unwrap_or_default(),
+                event.region.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| bad(format!("{API_CALL}: {e}")))?;
+            address_change(d, &home).map_err(bad)
+        }
         other => Err(bad(format!(
-            "unsupported detail-type {other:?} (expected {STATE_CHANGE:?}, {TAG_CHANGE:?} or {SCHEDULED:?})"
+            "unsupported detail-type {other:?} (expected {STATE_CHANGE:?}, {TAG_CHANGE:?}, {API_CALL:?} or {SCHEDULED:?})"
+        ))),
+    }
+}
+
+/// An Elastic IP moved (`AssociateAddress`, `DisassociateAddress`, recorded by CloudTrail):
+/// the public IPv4 of an instance changed without any change of state. An association onto
+/// an instance that takes the address from nobody names the one instance it changed; one
+/// that may take the address from another instance (`allowReassociation`), one onto a
+/// network interface, and a disassociation (whose event names no instance) change
+/// instances the event does not name: everything is looked at again.
+fn address_change(d: &serde_json::Map<String, Value>, home: &Home) -> Result<Hint, String> {
+    let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
+    if field("eventSource") != "ec2.amazonaws.com" {
+        return Ok(Hint::Ignore(format!(
+            "API call to {:?}, not EC2",
+            field("eventSource")
+        )));
+    }
+    if let Some(code) = d.get("errorCode").and_then(Value::as_str) {
+        return Ok(Hint::Ignore(format!(
+            "{} failed ({code}): nothing changed",
+            field("eventName")
+        )));
+    }
+    let params = d.get("requestParameters").and_then(Value::as_object);
+    let param = |k: &str| params.and_then(|p| p.get(k));
+    match field("eventName") {
+        "AssociateAddress" => {
+            let reassociates = param("allowReassociation").and_then(Value::as_bool) == Some(true);
+            match param("instanceId").and_then(Value::as_str) {
+                Some(id) if !reassociates => Ok(Hint::Owners(BTreeSet::from([
+                    home.instance(InstanceId::parse(id)?)
+                ]))),
+                _ => Ok(Hint::All),
+            }
+        }
+        "DisassociateAddress" => Ok(Hint::All),
+        other => Ok(Hint::Ignore(format!(
+            "API call {other:?} does not move an address"
         ))),
     }
 }
@@ -277,6 +326,60 @@ mod tests {
             "resources": [format!("arn:aws:ec2:us-east-1:123456789012:instance/{id}")],
             "detail": {"changed-tag-keys": keys, "service": "ec2", "resource-type": "instance", "version": 3, "tags": {"dnsname": "web.dyn.example.com"}}
         })
+    }
+
+    /// An Elastic IP call as CloudTrail records it and EventBridge delivers it.
+    fn api_call(name: &str, params: Value) -> Value {
+        json!({
+            "version": "0", "id": "3c5d9a0b-1111-2222-3333-444444444444",
+            "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+            "account": "123456789012", "time": "2026-11-23T12:00:00Z", "region": "us-east-1",
+            "resources": [],
+            "detail": {"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com", "eventName": name,
+                       "awsRegion": "us-east-1", "requestParameters": params,
+                       "responseElements": {"requestId": "r-1", "_return": true},
+                       "recipientAccountId": "123456789012"}
+        })
+    }
+
+    #[test]
+    fn an_elastic_ip_move_is_a_hint_about_the_instances_it_can_change() {
+        let hint = |e: Value| match parse(&e, "dnsname", &home()).unwrap() {
+            Invocation::Event(h) => h,
+            other => panic!("{other:?}"),
+        };
+        let onto = json!({"allocationId": "eipalloc-1", "instanceId": "i-0123456789abcdef0"});
+        assert_eq!(
+            hint(api_call("AssociateAddress", onto)),
+            Hint::Owners(ids(&["i-0123456789abcdef0"]))
+        );
+        // It may have been taken from another instance, or went onto an interface, or off
+        // an instance the event does not name: everything is looked at again.
+        for params in [
+            json!({"allocationId": "eipalloc-1", "instanceId": "i-0123456789abcdef0", "allowReassociation": true}),
+            json!({"allocationId": "eipalloc-1", "networkInterfaceId": "eni-1"}),
+        ] {
+            assert_eq!(hint(api_call("AssociateAddress", params)), Hint::All);
+        }
+        assert_eq!(
+            hint(api_call(
+                "DisassociateAddress",
+                json!({"associationId": "eipassoc-1"})
+            )),
+            Hint::All
+        );
+        let mut failed = api_call(
+            "AssociateAddress",
+            json!({"instanceId": "i-0123456789abcdef0"}),
+        );
+        failed["detail"]["errorCode"] = json!("Client.InvalidAllocationID.NotFound");
+        assert!(matches!(hint(failed), Hint::Ignore(why) if why.contains("failed")));
+        assert!(matches!(
+            hint(api_call("RunInstances", json!({}))),
+            Hint::Ignore(_)
+        ));
+        let bad = api_call("AssociateAddress", json!({"instanceId": "vol-1"}));
+        assert!(parse(&bad, "dnsname", &home()).is_err());
     }
 
     fn ids(list: &[&str]) -> BTreeSet<Owner> {
@@ -467,7 +570,7 @@ mod tests {
         let mut no_detail = state_change("i-0123456789abcdef0", "running");
         no_detail["detail"] = json!({});
         let mut other_type = state_change("i-0123456789abcdef0", "running");
-        other_type["detail-type"] = json!("AWS API Call via CloudTrail");
+        other_type["detail-type"] = json!("AWS Health Event");
         for (bad, says) in [
             (json!([]), "got an array"),
             (json!("x"), "got a string"),

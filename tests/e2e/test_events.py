@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness import LambdaError, ProcessExited, ec2_state_change, scheduled, sqs_event, tag_change
+from harness import (LambdaError, ProcessExited, address_call, ec2_state_change, scheduled, sqs_event,
+                     tag_change)
 from e2e.expect import absent, published, zone_ids
 
 WEB = "web.dyn.example.com"
@@ -197,3 +198,35 @@ def _is_json_object(line: str) -> bool:
         return isinstance(json.loads(line), dict)
     except ValueError:
         return False
+
+
+def test_an_elastic_ip_moved_onto_and_off_an_instance_moves_its_record(world, dyn, fn, proxy):
+    web = world.run_instance({"dnsname": WEB})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    first = world.public_ip(web)
+    eip = world.ec2.allocate_address(Domain="vpc")
+    assoc = world.ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=web)
+    assert world.public_ip(web) == eip["PublicIp"] != first
+
+    # CloudTrail records the call; EventBridge delivers it: the one instance is looked at.
+    proxy.reset_calls()
+    fn.invoke_ok(address_call("AssociateAddress", {"allocationId": eip["AllocationId"],
+                                                   "instanceId": web}))
+    published(world, dyn, WEB, web)
+    assert world.records(dyn.public)[(WEB, "A")] == (60, [eip["PublicIp"]])
+    assert "dynamodb:Scan" not in proxy.calls(), proxy.calls()
+
+    # Off again: the event names no instance, so everything is looked at.
+    world.ec2.disassociate_address(AssociationId=assoc["AssociationId"])
+    proxy.reset_calls()
+    fn.invoke_ok(address_call("DisassociateAddress", {"associationId": assoc["AssociationId"]}))
+    assert proxy.calls().get("dynamodb:Scan") == 1, proxy.calls()
+    assert world.public_ip(web) not in (None, eip["PublicIp"])  # a new address, as on AWS
+    published(world, dyn, WEB, web)
+
+    # A call that failed changed nothing, and is not even looked at.
+    proxy.reset_calls()
+    answer = fn.invoke_ok(address_call("AssociateAddress", {"instanceId": web},
+                                       error_code="Client.InvalidAllocationID.NotFound"))
+    assert "failed" in answer["ignored"], answer
+    assert proxy.calls() == {}, proxy.calls()

@@ -9,6 +9,7 @@
 """
 
 from .events import (
+    address_call,
     ec2_state_change,
     scheduled,
     sqs_event,
@@ -26,6 +27,7 @@ from .runtime import (
 from .world import World
 
 __all__ = [
+    "address_call",
     "AwsProxy",
     "Ec2DnsFunction",
     "Fault",

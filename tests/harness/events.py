@@ -54,6 +54,24 @@ def tag_change(instance_id: str, changed_tag_keys: list[str], tags: dict[str, st
                      region, account, time)
 
 
+def address_call(event_name: str, request_parameters: dict, *, region: str = REGION,
+                 account: str = ACCOUNT, error_code: str | None = None,
+                 time: str | None = None) -> dict:
+    """`AWS API Call via CloudTrail` for an EC2 call (`AssociateAddress`,
+    `DisassociateAddress`), shaped as CloudTrail records it and EventBridge delivers it."""
+    detail = {
+        "eventVersion": "1.09", "eventSource": "ec2.amazonaws.com", "eventName": event_name,
+        "awsRegion": region, "sourceIPAddress": "203.0.113.250", "userAgent": "aws-cli/2",
+        "requestParameters": dict(request_parameters),
+        "responseElements": {"requestId": str(uuid.uuid4()), "_return": True},
+        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
+    }
+    if error_code:
+        detail["errorCode"] = error_code
+        detail["responseElements"] = None
+    return _envelope("aws.ec2", "AWS API Call via CloudTrail", [], detail, region, account, time)
+
+
 def scheduled(rule: str = "ec2-dns-reconcile", *, region: str = REGION,
               account: str = ACCOUNT, time: str | None = None) -> dict:
     """`Scheduled Event` from an EventBridge schedule rule."""
