@@ -9,9 +9,10 @@
  * - a version published on every change of code or configuration, and the alias `live`
  *   pointing at it, which the queue invokes (rollback: point the alias at an older version);
  * - the DynamoDB lock table (partition key `pk`, on demand, PITR, encryption);
- * - three EventBridge rules (EC2 state change, tag change of the name tag, schedule) that
- *   send to an SQS queue read by the function, with a dead-letter queue for the queue and
- *   one for the rule targets;
+ * - four EventBridge rules (EC2 state change, tag change of the name tag, Elastic IP address
+ *   association or disassociation as CloudTrail records it, schedule) that send to an SQS
+ *   queue read by the function, with a dead-letter queue for the queue and one for the rule
+ *   targets;
  * - alarms on both dead-letter queues and on the function's errors and throttles;
  * - a CloudWatch dashboard (./dashboard.ts), unless `dashboard` is false;
  * - opt-in (`enableDdns`), the DDNS endpoint for hosts outside AWS: see ./ddns.ts;
@@ -231,7 +232,7 @@ export function validateProps(props: Ec2DnsProps): void {
 /**
  * An EventBridge target that sends to a queue, with a retry policy and a dead-letter queue.
  * Unlike the stock SQS target it grants nothing by itself: the queue policies are written
- * explicitly below (one statement naming exactly the three rules).
+ * explicitly below (one statement naming exactly the four rules).
  */
 class QueueTarget implements events.IRuleTarget {
   constructor(
@@ -251,12 +252,18 @@ class QueueTarget implements events.IRuleTarget {
   }
 }
 
-/** The three rules that send to the queue. */
+/** The four rules that send to the queue. */
 export interface Ec2DnsRules {
   /** EC2 instance state changes. */
   readonly stateChange: events.Rule;
   /** Changes of the name tag on EC2 instances. */
   readonly tagChange: events.Rule;
+  /**
+   * Elastic IP addresses associated with or disassociated from instances (the CloudTrail
+   * events of AssociateAddress and DisassociateAddress: only where a trail logs management
+   * events).
+   */
+  readonly addressChange: events.Rule;
   /** The reconcile-all backstop. */
   readonly schedule: events.Rule;
 }
@@ -469,15 +476,23 @@ export class Ec2Dns extends Construct {
       eventPattern: patterns.tagChange,
       targets: [target],
     });
+    const addressChange = new events.Rule(this, 'AddressChangeRule', {
+      description: 'ec2-dns: an Elastic IP address was associated with or disassociated from an EC2 instance (CloudTrail)',
+      // An Elastic IP moved onto or off an instance changes its public IPv4 without a state
+      // change. EventBridge receives these API calls only where a CloudTrail trail logs the
+      // account's management events; without one the schedule below picks the change up.
+      eventPattern: patterns.addressChange,
+      targets: [target],
+    });
     const schedule = new events.Rule(this, 'ReconcileScheduleRule', {
       description: 'ec2-dns: reconcile all instances (backstop for lost events)',
       schedule: props.reconcileSchedule ?? events.Schedule.expression(DEFAULTS.scheduleExpression),
       targets: [target],
     });
-    this.rules = { stateChange, tagChange, schedule };
+    this.rules = { stateChange, tagChange, addressChange, schedule };
 
-    // Only these three rules may send, to the queue and to the event dead-letter queue.
-    const ruleArns = [stateChange.ruleArn, tagChange.ruleArn, schedule.ruleArn];
+    // Only these four rules may send, to the queue and to the event dead-letter queue.
+    const ruleArns = [stateChange.ruleArn, tagChange.ruleArn, addressChange.ruleArn, schedule.ruleArn];
     for (const q of [this.queue, this.eventDeadLetterQueue]) {
       q.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'AllowEc2DnsRules',

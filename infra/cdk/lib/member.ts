@@ -10,10 +10,11 @@
  *   account, whose reconciler uses its own role): trusted by exactly the reconciler's role,
  *   allowed ec2:DescribeInstances and ec2:CreateTags of the status tag only, in every region
  *   of the account: what the reconciler's own role may do in its account;
- * - in each region, two rules with the central rules' patterns (EC2 state changes, changes
- *   of the name tag) whose target is the central account's default event bus in the central
- *   region, and the role EventBridge uses to put them there (events:PutEvents on that bus
- *   only). Forwarded events keep their `account` and `region`: the function learns from
+ * - in each region, three rules with the central rules' patterns (EC2 state changes, changes
+ *   of the name tag, Elastic IP addresses associated with or disassociated from instances as
+ *   CloudTrail records them) whose target is the central account's default event bus in the
+ *   central region, and the role EventBridge uses to put them there (events:PutEvents on that
+ *   bus only). Forwarded events keep their `account` and `region`: the function learns from
  *   them where an instance lives.
  *
  * Deploy the central stack first (the member role's trust names its role, which IAM checks),
@@ -107,6 +108,11 @@ export class Ec2DnsMember extends Construct {
   public readonly stateChangeRule: events.Rule;
   /** Forwards changes of the name tag on EC2 instances. */
   public readonly tagChangeRule: events.Rule;
+  /**
+   * Forwards Elastic IP address associations and disassociations (CloudTrail events: only
+   * where a trail logs this account's management events in this region).
+   */
+  public readonly addressChangeRule: events.Rule;
   /** ARN of the central default event bus the rules send to. */
   public readonly centralEventBusArn: string;
 
@@ -192,6 +198,11 @@ export class Ec2DnsMember extends Construct {
     this.tagChangeRule = new events.Rule(this, 'ForwardTagChangeRule', {
       description: `ec2-dns member: forwards changes of the ${nameTag} tag of EC2 instances to the central event bus`,
       eventPattern: patterns.tagChange,
+      targets: [target],
+    });
+    this.addressChangeRule = new events.Rule(this, 'ForwardAddressChangeRule', {
+      description: 'ec2-dns member: forwards Elastic IP address associations and disassociations (CloudTrail) to the central event bus',
+      eventPattern: patterns.addressChange,
       targets: [target],
     });
     new CfnOutput(this, 'ForwardingRoleArn', { value: this.forwardingRole.roleArn, description: 'EventBridge\'s role for the forwarding rules' });

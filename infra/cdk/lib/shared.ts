@@ -45,21 +45,39 @@ export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):role\/[A-Za-z0-9+=,
  */
 export const DEFAULT_MEMBER_ROLE = 'ec2-dns-member';
 
+/** The event patterns of the instance events the reconciler handles (instanceEventPatterns). */
+export interface InstanceEventPatterns {
+  /** EC2 instance state changes. */
+  readonly stateChange: EventPattern;
+  /** Changes of the name tag on EC2 instances. */
+  readonly tagChange: EventPattern;
+  /** Elastic IP addresses associated with or disassociated from instances (CloudTrail). */
+  readonly addressChange: EventPattern;
+}
+
 /**
- * The event patterns of the instance events the reconciler handles: EC2 state changes, and
+ * The event patterns of the instance events the reconciler handles: EC2 state changes,
  * changes of the name tag on EC2 instances (only the name tag: the function's own writes of
- * `<tag>-status` must not trigger it again). The central rules send them to the queue; the
- * member side forwards the same patterns from other accounts and regions to the central
- * bus. Neither restricts `account` or `region`: forwarded events keep their own, which is
- * how the function knows where an instance lives.
+ * `<tag>-status` must not trigger it again), and Elastic IP addresses moved onto or off an
+ * instance (the EC2 API calls AssociateAddress and DisassociateAddress as CloudTrail records
+ * them: the instance's public IPv4 changes without a state change; EventBridge sees these
+ * events only where a CloudTrail trail logs the account's management events). The central
+ * rules send them to the queue; the member side forwards the same patterns from other
+ * accounts and regions to the central bus. None restricts `account` or `region`: forwarded
+ * events keep their own, which is how the function knows where an instance lives.
  */
-export function instanceEventPatterns(nameTag: string): { stateChange: EventPattern; tagChange: EventPattern } {
+export function instanceEventPatterns(nameTag: string): InstanceEventPatterns {
   return {
     stateChange: { source: ['aws.ec2'], detailType: ['EC2 Instance State-change Notification'] },
     tagChange: {
       source: ['aws.tag'],
       detailType: ['Tag Change on Resource'],
       detail: { 'service': ['ec2'], 'resource-type': ['instance'], 'changed-tag-keys': [nameTag] },
+    },
+    addressChange: {
+      source: ['aws.ec2'],
+      detailType: ['AWS API Call via CloudTrail'],
+      detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
     },
   };
 }

@@ -80,7 +80,7 @@ describe('DDNS endpoint: opt-in', () => {
     }
     assert.equal(resources(template, 'AWS::IAM::Role').length, 1);
     assert.equal(resources(template, 'AWS::Logs::LogGroup').length, 1);
-    assert.equal(resources(template, 'AWS::Events::Rule').length, 3);
+    assert.equal(resources(template, 'AWS::Events::Rule').length, 4, 'the reconciler\'s four');
     assert.equal(resources(template, 'AWS::CloudWatch::Alarm').length, 4);
     assert.ok(!Object.keys(template.toJSON().Outputs).some((k) => k.includes('Ddns')));
   });
@@ -91,7 +91,7 @@ describe('DDNS endpoint: opt-in', () => {
     assert.equal(resources(template, 'AWS::Lambda::Url').length, 1);
     assert.equal(resources(template, 'AWS::SNS::Topic').length, 1);
     assert.equal(resources(template, 'AWS::KMS::Key').length, 1);
-    assert.equal(resources(template, 'AWS::Events::Rule').length, 4);
+    assert.equal(resources(template, 'AWS::Events::Rule').length, 5, 'the reconciler\'s four and the sweep');
     assert.equal(resources(template, 'AWS::CloudWatch::Alarm').length, 7);
     assert.equal(resources(template, 'AWS::CloudFront::Distribution').length, 0);
     assert.equal(resources(build(CLOUDFRONT).template, 'AWS::CloudFront::Distribution').length, 1);

@@ -139,9 +139,9 @@ describe('lock table', () => {
 describe('triggers', () => {
   const rules = (template: Template) => Object.values(template.findResources('AWS::Events::Rule'));
 
-  it('has exactly three rules: state change, tag change, schedule', () => {
+  it('has exactly four rules: state change, tag change, Elastic IP address change, schedule', () => {
     const { template } = build();
-    assert.equal(rules(template).length, 3);
+    assert.equal(rules(template).length, 4);
   });
 
   it('listens to EC2 instance state changes', () => {
@@ -162,6 +162,23 @@ describe('triggers', () => {
     });
   });
 
+  it('listens to Elastic IP addresses associated with or disassociated from instances (CloudTrail API calls)', () => {
+    const built = build();
+    const id = built.stack.getLogicalId(built.ec2dns.rules.addressChange.node.defaultChild as CfnElement);
+    assert.match(id, /^Ec2DnsAddressChangeRule[0-9A-F]{8}$/);
+    const rule = built.template.toJSON().Resources[id];
+    assert.deepEqual(rule.Properties.EventPattern, {
+      'source': ['aws.ec2'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+    });
+    assert.equal(rule.Properties.State, 'ENABLED');
+    // The only rule of its kind; the name tag does not change it.
+    const cloudTrail = rules(build({ nameTag: 'hostname' }).template)
+      .filter((r) => r.Properties.EventPattern?.['detail-type']?.[0] === 'AWS API Call via CloudTrail');
+    assert.deepEqual(cloudTrail.map((r) => r.Properties.EventPattern), [rule.Properties.EventPattern]);
+  });
+
   it('follows a custom name tag', () => {
     const { template } = build({ nameTag: 'hostname' });
     template.hasResourceProperties('AWS::Events::Rule', {
@@ -179,6 +196,7 @@ describe('triggers', () => {
     const built = build();
     const { template } = built;
     const { queue, eventDlq } = idsOf(built);
+    assert.equal(rules(template).length, 4);
     for (const rule of rules(template)) {
       assert.equal(rule.Properties.Targets.length, 1);
       const t = rule.Properties.Targets[0];
@@ -254,9 +272,14 @@ describe('queue', () => {
     for (const q of queues) assert.equal(q.Properties.SqsManagedSseEnabled, true);
   });
 
-  it('lets only the three rules send to the queue and to the event dead-letter queue', () => {
-    const { template } = build();
+  it('lets only the four rules send to the queue and to the event dead-letter queue', () => {
+    const built = build();
+    const { template } = built;
     const ruleArns = Object.keys(template.findResources('AWS::Events::Rule')).map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
+    assert.equal(ruleArns.length, 4);
+    const ruleArn = (r: events.Rule) => ({ 'Fn::GetAtt': [built.stack.getLogicalId(r.node.defaultChild as CfnElement), 'Arn'] });
+    const { stateChange, tagChange, addressChange, schedule } = built.ec2dns.rules;
+    assert.deepEqual([...ruleArns].sort(byJson), [stateChange, tagChange, addressChange, schedule].map(ruleArn).sort(byJson));
     const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
     const allows = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s: any) => s.Effect === 'Allow');
     assert.equal(allows.length, 2, 'one Allow on the queue, one on the event dead-letter queue');

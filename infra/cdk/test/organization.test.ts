@@ -172,7 +172,7 @@ describe('several accounts and regions: accounts and regions', () => {
     const { json } = org();
     const patterns = Object.values(json.Resources).filter((r: any) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern)
       .map((r: any) => r.Properties.EventPattern);
-    assert.equal(patterns.length, 2);
+    assert.equal(patterns.length, 3, 'state change, tag change, Elastic IP address change');
     for (const p of patterns) {
       assert.equal(p.account, undefined);
       assert.equal(p.region, undefined);
@@ -304,7 +304,7 @@ describe('member side: the member role', () => {
     const { json, member } = buildMember({ createMemberRole: false });
     assert.equal(member.memberRole, undefined);
     assert.equal(ofType(json, 'AWS::IAM::Role').length, 1, 'the forwarding role only');
-    assert.equal(ofType(json, 'AWS::Events::Rule').length, 2);
+    assert.equal(ofType(json, 'AWS::Events::Rule').length, 3);
     assert.ok(!Object.keys(json.Outputs).some((k) => k.includes('MemberRoleArn')));
   });
 });
@@ -320,9 +320,25 @@ describe('member side: forwarding rules', () => {
     const centralPatterns = ofType(Template.fromStack(central).toJSON(), 'AWS::Events::Rule')
       .map(([, r]) => r.Properties.EventPattern).filter(Boolean);
     const patterns = ofType(buildMember({ nameTag: 'hostname' }).json, 'AWS::Events::Rule').map(([, r]) => r.Properties.EventPattern);
-    assert.equal(patterns.length, 2);
+    assert.equal(patterns.length, 3);
     assert.deepEqual(patterns, centralPatterns);
     assert.deepEqual(patterns[1].detail['changed-tag-keys'], ['hostname']);
+  });
+
+  it('forward Elastic IP address associations and disassociations (CloudTrail) with the central rule\'s pattern', () => {
+    const { json, member, id } = memberDefault();
+    const rule = json.Resources[id(member.addressChangeRule)];
+    assert.match(id(member.addressChangeRule), /^Ec2DnsMemberForwardAddressChangeRule[0-9A-F]{8}$/);
+    assert.deepEqual(rule.Properties.EventPattern, {
+      'source': ['aws.ec2'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+    });
+    assert.deepEqual(rule.Properties.Targets, [{
+      Id: 'Target0', Arn: CENTRAL_BUS,
+      RoleArn: { 'Fn::GetAtt': [id(member.forwardingRole), 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+    }]);
   });
 
   it('send to the central default bus with their role and a retry policy', () => {
@@ -351,7 +367,7 @@ describe('member side: forwarding rules', () => {
 
   it('create nothing else', () => {
     const types = Object.values(memberDefault().json.Resources).map((r: any) => r.Type).filter((t) => t !== 'AWS::CDK::Metadata').sort();
-    assert.deepEqual(types, ['AWS::Events::Rule', 'AWS::Events::Rule', 'AWS::IAM::Role', 'AWS::IAM::Role']);
+    assert.deepEqual(types, ['AWS::Events::Rule', 'AWS::Events::Rule', 'AWS::Events::Rule', 'AWS::IAM::Role', 'AWS::IAM::Role']);
   });
 
   it('output the member role and the forwarding role', () => {

@@ -62,6 +62,28 @@ describe('standalone CloudFormation template', () => {
     assert.ok(t.Rules.DdnsNeedsCode, 'EnableDdns=true needs DdnsCodeKey');
   });
 
+  it('has the construct\'s four rules, the Elastic IP address rule included, and the queue admits each', () => {
+    const rules = ofType('AWS::Events::Rule').filter(([id]) => !id.startsWith('Ec2DnsDdns'));
+    assert.deepEqual(rules.map(([id]) => id.replace(/[0-9A-F]{8}$/, '')).sort(), [
+      'Ec2DnsAddressChangeRule', 'Ec2DnsInstanceStateChangeRule', 'Ec2DnsReconcileScheduleRule', 'Ec2DnsTagChangeRule',
+    ]);
+    const [, address] = rules.find(([id]) => id.startsWith('Ec2DnsAddressChangeRule'))!;
+    assert.deepEqual(address.Properties.EventPattern, {
+      'source': ['aws.ec2'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+    });
+    const [[queueId]] = ofType('AWS::SQS::Queue').filter(([, q]) => q.Properties.RedrivePolicy);
+    assert.deepEqual(address.Properties.Targets.map((t: any) => t.Arn), [{ 'Fn::GetAtt': [queueId, 'Arn'] }]);
+    const allow = ofType('AWS::SQS::QueuePolicy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => st.Sid === 'AllowEc2DnsRules');
+    assert.equal(allow.length, 2, 'the queue and the event dead-letter queue');
+    for (const st of allow) {
+      assert.deepEqual(st.Condition.ArnEquals['aws:SourceArn'].map((a: any) => a['Fn::GetAtt'][0]).sort(),
+        rules.map(([id]) => id).sort());
+    }
+  });
+
   it('deploys one account and region: no accounts, regions or bus statements', () => {
     const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
     for (const key of ['ACCOUNTS', 'REGIONS', 'MEMBER_ROLE']) assert.equal(fn.Properties.Environment.Variables[key], undefined, key);
