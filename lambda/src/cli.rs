@@ -11,7 +11,7 @@ use crate::config::{Config, Deployed};
 use crate::ddns::admin::{HostOptions, HostRow, Issued};
 use crate::error::Error;
 use crate::hosts::HostName;
-use crate::model::{Instance, InstanceId};
+use crate::model::{Home, Instance, InstanceId, Owner};
 use crate::model::{Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::operator::{Rebuilt, StatusRow};
@@ -21,7 +21,9 @@ pub const USAGE: &str = "\
 usage: ec2-dns-ctl <command> [--json]
 
 commands:
-  plan [--instances i-…,i-…]     what a reconcile would change (dry run, writes nothing)
+  plan [--instances i-…,i-…]     what a reconcile would change (dry run, writes nothing);
+                                 an instance of another managed account or region is
+                                 account/region/i-…
   apply [--instances i-…,i-…] [--force]
                                  reconcile now (everything, or only those instances); a plan
                                  that deletes more than 10 record sets needs --force
@@ -49,8 +51,8 @@ pub const DEPLOYED_KEYS: [&str; 3] = ["ALLOWED_DOMAINS", "NAME_TAG", "RECORD_TTL
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Plan(Option<BTreeSet<InstanceId>>),
-    Apply(Option<BTreeSet<InstanceId>>),
+    Plan(Option<BTreeSet<InstanceArg>>),
+    Apply(Option<BTreeSet<InstanceArg>>),
     Status,
     Release {
         name: Fqdn,
@@ -62,6 +64,35 @@ pub enum Command {
     Host(HostCommand),
     /// `--help`: the usage, on stdout.
     Help,
+}
+
+/// An instance named with `--instances`: `i-…` lives in the deployment's own account and
+/// region; an instance of another managed account or region is `account/region/i-…`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum InstanceArg {
+    Here(InstanceId),
+    At(Owner),
+}
+
+impl InstanceArg {
+    pub fn parse(raw: &str) -> Result<InstanceArg, String> {
+        if !raw.contains('/') {
+            return InstanceId::parse(raw).map(InstanceArg::Here);
+        }
+        let owner = Owner::parse(raw)?;
+        match owner.instance_id() {
+            Some(_) => Ok(InstanceArg::At(owner)),
+            None => Err(format!("{raw:?} is not an instance")),
+        }
+    }
+
+    /// The qualified owner, `home` being the deployment's own account and region.
+    pub fn owner(&self, home: &Home) -> Owner {
+        match self {
+            InstanceArg::Here(id) => home.instance(id.clone()),
+            InstanceArg::At(owner) => owner.clone(),
+        }
+    }
 }
 
 /// `ec2-dns-ctl host ...`.
@@ -102,7 +133,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut json = false;
     let mut dry_run = false;
     let mut force = false;
-    let mut instances: Option<BTreeSet<InstanceId>> = None;
+    let mut instances: Option<BTreeSet<InstanceArg>> = None;
     let mut names: Option<Vec<Fqdn>> = None;
     let mut lease: Option<i64> = None;
     let (mut unbound, mut sample) = (false, false);
@@ -137,7 +168,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                     .ok_or("--instances needs a comma-separated list of instance ids")?;
                 let mut ids = BTreeSet::new();
                 for id in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    ids.insert(InstanceId::parse(id)?);
+                    ids.insert(InstanceArg::parse(id)?);
                 }
                 if ids.is_empty() {
                     return Err("--instances needs at least one instance id".into());
@@ -634,10 +665,23 @@ mod tests {
         assert_eq!(
             args("apply --instances i-00000001,i-00000002 --json").unwrap(),
             Args {
-                command: Command::Apply(Some([id(1), id(2)].into())),
+                command: Command::Apply(Some(
+                    [InstanceArg::Here(id(1)), InstanceArg::Here(id(2))].into()
+                )),
                 json: true,
                 force: false,
             }
+        );
+        assert_eq!(
+            args("plan --instances 210987654321/eu-west-1/i-00000003")
+                .unwrap()
+                .command,
+            Command::Plan(Some(
+                [InstanceArg::At(
+                    Owner::parse("210987654321/eu-west-1/i-00000003").unwrap()
+                )]
+                .into()
+            ))
         );
         assert_eq!(args("status").unwrap().command, Command::Status);
         assert_eq!(args("--help").unwrap().command, Command::Help);

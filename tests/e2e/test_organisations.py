@@ -4,6 +4,8 @@ and region on its own, and keeps the names of one it cannot reach."""
 
 from __future__ import annotations
 
+import json
+
 from harness import ec2_state_change
 
 MEMBER = "210987654321"
@@ -32,7 +34,7 @@ def a_record(world, zone: str, name: str):
 
 
 def test_one_deployment_serves_every_managed_account_and_region(world, dyn_public, start_function,
-                                                               proxy):
+                                                               proxy, ctl):
     member_here = world.ec2_of(MEMBER, "us-east-1")
     member_away = world.ec2_of(MEMBER, "eu-west-1")
     own_away = world.ec2_of(None, "eu-west-1")
@@ -63,6 +65,13 @@ def test_one_deployment_serves_every_managed_account_and_region(world, dyn_publi
     assert 1 <= calls.get("sts:AssumeRole", 0) <= 2, calls
     proxy.reset_calls()
     assert calls.get("ec2:DescribeInstances") == 4, calls  # one listing per account and region
+
+    # The operator CLI acts with the recorded accounts: a member's instance is named in full.
+    plan = ctl("plan", "--instances", f"{MEMBER}/us-east-1/{api}", "--json")
+    assert json.loads(plan.stdout)["changes"] == [], plan.stdout
+    stranger = ctl("plan", "--instances", f"{STRANGER}/us-east-1/i-0123456789abcdef0", expect=1)
+    assert "no such instance" in stranger.stderr and STRANGER in stranger.stderr, stranger.stderr
+    proxy.reset_calls()  # the CLI assumed the member role in its own process
 
     # An event forwarded from the member's eu-west-1: the instance stopped.
     member_away.stop_instances(InstanceIds=[db])

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use ec2_dns::aws::{self, DynamoLocks};
 use ec2_dns::cli::{
     parse_args, render_hosts, render_issued, render_rebuild, render_report, render_status,
-    resolve_config, status_json, Command, HostCommand, MAX_DELETES, USAGE,
+    resolve_config, status_json, Command, HostCommand, InstanceArg, MAX_DELETES, USAGE,
 };
 use ec2_dns::ddns::admin;
 use ec2_dns::engine::Request;
@@ -75,26 +75,33 @@ async fn main() -> ExitCode {
     };
     let rec = aws::reconciler(&sdk, config, home.clone(), &calls).await;
     let deadline = Some(rec.now() + RUN_FOR_S);
-    let scope = |ids: Option<std::collections::BTreeSet<_>>| match ids {
+    let scope = |ids: Option<std::collections::BTreeSet<InstanceArg>>| match ids {
         None => Scope::All,
-        Some(ids) => Scope::Owners(ids.into_iter().map(|i| home.instance(i)).collect()),
+        Some(ids) => Scope::Owners(ids.into_iter().map(|i| i.owner(&home)).collect()),
     };
     // Instances asked for by id must exist here: a typo must not pass as "nothing to do".
     if let Command::Plan(Some(ids)) | Command::Apply(Some(ids)) = &args.command {
-        let owners: Vec<Owner> = ids.iter().map(|i| home.instance(i.clone())).collect();
+        let owners: Vec<Owner> = ids.iter().map(|i| i.owner(&home)).collect();
         match rec.describe_each(&owners).await {
             Ok(found) => {
-                let unknown: Vec<String> = owners
+                let unknown: Vec<&Owner> = owners
                     .iter()
                     .filter(|o| !found.iter().any(|i| &i.owner == *o))
-                    .filter_map(|o| o.instance_id().map(|i| i.to_string()))
                     .collect();
                 if !unknown.is_empty() {
+                    // Named as they were given: a bare id is in this account and region.
+                    let names: Vec<String> = unknown
+                        .iter()
+                        .map(|o| match o.home() == &home {
+                            true => o.instance_id().map(|i| i.to_string()).unwrap_or_default(),
+                            false => o.to_string(),
+                        })
+                        .collect();
                     eprintln!(
-                        "ec2-dns-ctl: no such instance in account {} region {}: {}",
+                        "ec2-dns-ctl: no such instance in account {} region {} (or in a managed account and region, for account/region/i-…): {}",
                         home.account(),
                         home.region(),
-                        unknown.join(", ")
+                        names.join(", ")
                     );
                     return ExitCode::from(1);
                 }
