@@ -36,8 +36,8 @@ locals {
   dlq_name         = "${var.name}-events-dlq"
   event_dlq_name   = "${var.name}-undelivered-events"
   log_group_name   = "/aws/lambda/${var.name}"
-  rule_names       = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", schedule = "${var.name}-reconcile-all" }
-  rule_arns        = [for k in ["state", "tag", "schedule"] : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
+  rule_names       = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", address = "${var.name}-address-change", schedule = "${var.name}-reconcile-all" }
+  rule_arns        = [for k in ["state", "tag", "address", "schedule"] : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
   table_arn        = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.table_name}"
   queue_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.queue_name}"
   dlq_arn          = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
@@ -156,7 +156,7 @@ locals {
     Action    = "sqs:*"
     Condition = { Bool = { "aws:SecureTransport" = "false" } }
   }
-  # Only the three rules of this system may send.
+  # Only the four rules of this system may send.
   allow_rules = {
     Sid       = "AllowEc2DnsRules"
     Effect    = "Allow"
@@ -460,6 +460,24 @@ resource "aws_cloudwatch_event_rule" "tag_change" {
   tags = var.tags
 }
 
+# An Elastic IP moved onto or off an instance changes its public IPv4 without a state change.
+# EventBridge receives these API calls only where a CloudTrail trail logs the account's
+# management events; without one the reconcile-all schedule picks the change up.
+resource "aws_cloudwatch_event_rule" "address_change" {
+  name        = local.rule_names.address
+  state       = "ENABLED"
+  description = "ec2-dns: an Elastic IP address was associated with or disassociated from an EC2 instance (CloudTrail)"
+  event_pattern = jsonencode({
+    source        = ["aws.ec2"]
+    "detail-type" = ["AWS API Call via CloudTrail"]
+    detail = {
+      eventSource = ["ec2.amazonaws.com"]
+      eventName   = ["AssociateAddress", "DisassociateAddress"]
+    }
+  })
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_event_rule" "reconcile_all" {
   name                = local.rule_names.schedule
   state               = "ENABLED"
@@ -472,6 +490,7 @@ locals {
   rules = {
     instance_state = aws_cloudwatch_event_rule.instance_state.name
     tag_change     = aws_cloudwatch_event_rule.tag_change.name
+    address_change = aws_cloudwatch_event_rule.address_change.name
     reconcile_all  = aws_cloudwatch_event_rule.reconcile_all.name
   }
 }

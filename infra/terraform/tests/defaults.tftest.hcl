@@ -139,11 +139,34 @@ run "defaults" {
     error_message = "The tag rule must match only changes of the name tag on EC2 instances."
   }
   assert {
+    condition = (
+      aws_cloudwatch_event_rule.address_change.name == "ec2-dns-address-change" &&
+      aws_cloudwatch_event_rule.address_change.state == "ENABLED" &&
+      jsondecode(aws_cloudwatch_event_rule.address_change.event_pattern) == {
+        source        = ["aws.ec2"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail = {
+          eventSource = ["ec2.amazonaws.com"]
+          eventName   = ["AssociateAddress", "DisassociateAddress"]
+        }
+      }
+    )
+    error_message = "The address rule must match Elastic IP addresses associated with or disassociated from instances (CloudTrail API calls)."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_event_target.queue["address_change"].rule == aws_cloudwatch_event_rule.address_change.name &&
+      aws_cloudwatch_event_target.queue["address_change"].arn == aws_sqs_queue.events.arn &&
+      aws_cloudwatch_event_target.queue["address_change"].dead_letter_config[0].arn == aws_sqs_queue.event_dlq.arn
+    )
+    error_message = "The address rule sends to the queue like the others."
+  }
+  assert {
     condition     = aws_cloudwatch_event_rule.reconcile_all.schedule_expression == "rate(15 minutes)"
     error_message = "Reconcile-all runs every 15 minutes by default."
   }
   assert {
-    condition = length(aws_cloudwatch_event_target.queue) == 3 && alltrue([
+    condition = length(aws_cloudwatch_event_target.queue) == 4 && alltrue([
       for t in aws_cloudwatch_event_target.queue :
       t.arn == aws_sqs_queue.events.arn &&
       t.dead_letter_config[0].arn == aws_sqs_queue.event_dlq.arn &&
@@ -154,9 +177,9 @@ run "defaults" {
   }
   assert {
     condition = toset([for t in aws_cloudwatch_event_target.queue : t.rule]) == toset([
-      "ec2-dns-instance-state", "ec2-dns-tag-change", "ec2-dns-reconcile-all",
+      "ec2-dns-instance-state", "ec2-dns-tag-change", "ec2-dns-address-change", "ec2-dns-reconcile-all",
     ])
-    error_message = "The three rules each have the queue as target."
+    error_message = "The four rules each have the queue as target."
   }
 
   # ---- Queue ----
@@ -210,10 +233,11 @@ run "defaults" {
         Condition = { ArnEquals = { "aws:SourceArn" = [
           "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-instance-state",
           "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-tag-change",
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-address-change",
           "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-reconcile-all",
         ] } }
     }]
-    error_message = "Only the three rules may send to the queue."
+    error_message = "Only the four rules may send to the queue."
   }
   assert {
     condition = alltrue([
@@ -230,10 +254,11 @@ run "defaults" {
         { ArnEquals = { "aws:SourceArn" = [
           "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-instance-state",
           "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-tag-change",
+          "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-address-change",
           "arn:aws:events:eu-west-1:123456789012:rule/ec2-dns-reconcile-all",
         ] } },
     ]]
-    error_message = "Only the three rules may send to the event dead-letter queue."
+    error_message = "Only the four rules may send to the event dead-letter queue."
   }
 
   # ---- IAM ----

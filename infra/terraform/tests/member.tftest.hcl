@@ -69,22 +69,30 @@ run "member_defaults" {
         source        = ["aws.tag"]
         "detail-type" = ["Tag Change on Resource"]
         detail        = { service = ["ec2"], "resource-type" = ["instance"], "changed-tag-keys" = ["dnsname"] }
-      }
+      } &&
+      jsondecode(aws_cloudwatch_event_rule.forward["address_change"].event_pattern) == {
+        source        = ["aws.ec2"]
+        "detail-type" = ["AWS API Call via CloudTrail"]
+        detail        = { eventSource = ["ec2.amazonaws.com"], eventName = ["AssociateAddress", "DisassociateAddress"] }
+      } &&
+      length(aws_cloudwatch_event_rule.forward) == 3
     )
-    error_message = "The rules forward the central rules' patterns (EC2 state changes, changes of the name tag)."
+    error_message = "The rules forward the central rules' patterns (EC2 state changes, changes of the name tag, Elastic IP address changes)."
   }
   assert {
     condition = (
-      length(aws_cloudwatch_event_target.forward) == 2 &&
+      length(aws_cloudwatch_event_target.forward) == 3 &&
       alltrue([for t in aws_cloudwatch_event_target.forward :
         t.arn == "arn:aws:events:us-east-1:123456789012:event-bus/default" &&
         t.role_arn == aws_iam_role.forward.arn &&
         t.retry_policy[0].maximum_retry_attempts == 8 &&
         t.retry_policy[0].maximum_event_age_in_seconds == 3600
       ]) &&
-      toset([for t in aws_cloudwatch_event_target.forward : t.rule]) == toset(["ec2-dns-forward-instance-state", "ec2-dns-forward-tag-change"])
+      toset([for t in aws_cloudwatch_event_target.forward : t.rule]) == toset([
+        "ec2-dns-forward-instance-state", "ec2-dns-forward-tag-change", "ec2-dns-forward-address-change",
+      ])
     )
-    error_message = "Both rules send to the central default bus with their role and a retry policy."
+    error_message = "The three rules send to the central default bus with their role and a retry policy."
   }
   assert {
     condition = (
@@ -126,7 +134,7 @@ run "member_without_role_custom_tag" {
   assert {
     condition = (
       length(aws_iam_role.member) == 0 && length(aws_iam_role_policy.member) == 0 && output.member_role_arn == null &&
-      length(aws_cloudwatch_event_target.forward) == 2
+      length(aws_cloudwatch_event_target.forward) == 3
     )
     error_message = "create_member_role = false (the account's other regions, the central account) forwards without the member role."
   }
@@ -134,6 +142,7 @@ run "member_without_role_custom_tag" {
     condition = (
       jsondecode(aws_cloudwatch_event_rule.forward["tag_change"].event_pattern).detail["changed-tag-keys"] == ["hostname"] &&
       aws_cloudwatch_event_rule.forward["tag_change"].name == "dns-sync-forward-tag-change" &&
+      aws_cloudwatch_event_rule.forward["address_change"].name == "dns-sync-forward-address-change" &&
       aws_iam_role.forward.name == "dns-sync-forward-eu-west-1"
     )
     error_message = "The tag rule follows the name tag; names follow name."
@@ -176,7 +185,7 @@ run "member_in_central_account_other_region" {
   }
 
   assert {
-    condition     = length(aws_iam_role.member) == 0 && length(aws_cloudwatch_event_rule.forward) == 2
+    condition     = length(aws_iam_role.member) == 0 && length(aws_cloudwatch_event_rule.forward) == 3
     error_message = "In another region of the central account, only the forwarding rules."
   }
 }

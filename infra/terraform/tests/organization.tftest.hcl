@@ -113,7 +113,10 @@ run "accounts_and_regions" {
   }
   assert {
     condition = alltrue([
-      for p in [aws_cloudwatch_event_rule.instance_state.event_pattern, aws_cloudwatch_event_rule.tag_change.event_pattern] :
+      for p in [
+        aws_cloudwatch_event_rule.instance_state.event_pattern, aws_cloudwatch_event_rule.tag_change.event_pattern,
+        aws_cloudwatch_event_rule.address_change.event_pattern,
+      ] :
       !contains(keys(jsondecode(p)), "account") && !contains(keys(jsondecode(p)), "region")
     ])
     error_message = "The central rules match events of any account and region (forwarded events keep theirs)."

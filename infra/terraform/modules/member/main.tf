@@ -6,10 +6,11 @@
 #   the reconciler's role, allowed ec2:DescribeInstances and ec2:CreateTags of the status tag
 #   only, in every region of the account: what the reconciler's own role may do in its
 #   account. Not in the central account, whose reconciler uses its own role.
-# - In each region, two rules with the central rules' patterns (EC2 state changes, changes of
-#   the name tag) whose target is the central account's default event bus in the central
-#   region, and the role EventBridge uses to put them there (events:PutEvents on that bus
-#   only). Forwarded events keep their account and region: the function learns from them
+# - In each region, three rules with the central rules' patterns (EC2 state changes, changes
+#   of the name tag, Elastic IP addresses associated with or disassociated from instances as
+#   CloudTrail records them) whose target is the central account's default event bus in the
+#   central region, and the role EventBridge uses to put them there (events:PutEvents on that
+#   bus only). Forwarded events keep their account and region: the function learns from them
 #   where an instance lives.
 #
 # The CDK construct Ec2DnsMember (../../cdk/lib/member.ts) creates the same; the parity test
@@ -48,14 +49,26 @@ locals {
         "changed-tag-keys" = [var.name_tag]
       }
     }
+    # EventBridge sees these API calls only where a CloudTrail trail logs this account's
+    # management events in this region.
+    address_change = {
+      source        = ["aws.ec2"]
+      "detail-type" = ["AWS API Call via CloudTrail"]
+      detail = {
+        eventSource = ["ec2.amazonaws.com"]
+        eventName   = ["AssociateAddress", "DisassociateAddress"]
+      }
+    }
   }
   descriptions = {
     instance_state = "ec2-dns member: forwards EC2 instance state changes to the central event bus"
     tag_change     = "ec2-dns member: forwards changes of the ${var.name_tag} tag of EC2 instances to the central event bus"
+    address_change = "ec2-dns member: forwards Elastic IP address associations and disassociations (CloudTrail) to the central event bus"
   }
   rule_names = {
     instance_state = "${var.name}-forward-instance-state"
     tag_change     = "${var.name}-forward-tag-change"
+    address_change = "${var.name}-forward-address-change"
   }
   # As the central rules: a forwarded event is retried for an hour; one still lost is healed
   # by the central reconcile-all schedule.
