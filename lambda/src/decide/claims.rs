@@ -23,9 +23,33 @@ pub struct Problem {
     pub outcome: Outcome,
 }
 
+/// The placeholders a name tag may use, so that one tag serves many instances (an Auto
+/// Scaling group propagates the same tag to all of its instances): `{id}` the instance id,
+/// `{region}` and `{account}` where it lives.
+pub const PLACEHOLDERS: [&str; 3] = ["{id}", "{region}", "{account}"];
+
+/// An instance's name tag with its placeholders filled in.
+pub fn name_tag_of(inst: &Instance) -> Option<String> {
+    let tag = inst.name_tag.as_deref()?;
+    if !tag.contains('{') {
+        return Some(tag.to_string());
+    }
+    let home = inst.owner.home();
+    let id = inst
+        .owner
+        .instance_id()
+        .map(|i| i.as_str())
+        .unwrap_or("{id}");
+    Some(
+        tag.replace("{id}", id)
+            .replace("{region}", home.region())
+            .replace("{account}", home.account()),
+    )
+}
+
 /// The valid names in an instance's tag, whatever its state (zones and addresses aside).
 pub fn tag_names(inst: &Instance) -> Vec<Fqdn> {
-    inst.name_tag
+    name_tag_of(inst)
         .as_deref()
         .and_then(|t| parse_tag(t).ok())
         .map(|entries| entries.into_iter().filter_map(|e| e.parsed.ok()).collect())
@@ -40,14 +64,10 @@ pub fn claims_of(
     settings: &Settings,
 ) -> (Vec<Claim>, Vec<Problem>) {
     let (mut claims, mut problems) = (Vec::new(), Vec::new());
-    let Some(tag) = inst
-        .name_tag
-        .as_deref()
-        .filter(|_| inst.state == InstanceState::Running)
-    else {
+    let Some(tag) = name_tag_of(inst).filter(|_| inst.state == InstanceState::Running) else {
         return (claims, problems);
     };
-    let entries = match parse_tag(tag) {
+    let entries = match parse_tag(&tag) {
         Ok(e) => e,
         Err(e) => {
             problems.push(Problem {
@@ -67,6 +87,16 @@ pub fn claims_of(
         };
         let name = match entry.parsed {
             Ok(n) => n,
+            Err(_) if entry.raw.contains('{') => {
+                problems.push(Problem {
+                    name: None,
+                    outcome: invalid(format!(
+                        "unknown placeholder: a name tag may use {}",
+                        PLACEHOLDERS.join(", ")
+                    )),
+                });
+                continue;
+            }
             Err(e) => {
                 problems.push(Problem {
                     name: None,

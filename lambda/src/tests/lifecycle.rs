@@ -327,3 +327,44 @@ async fn a_manual_reconcile_of_some_instances_reads_route53_for_their_names() {
     assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]));
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn one_tag_with_placeholders_gives_each_instance_of_a_group_its_own_name() {
+    // An Auto Scaling group propagates one tag to every instance it launches.
+    let w = World::new();
+    let tag = "web-{id}.dyn.example.com, {region}.{account}.dyn.example.com";
+    w.launch(1, tag);
+    w.launch(2, tag);
+    let r = w.all().await;
+    let one = "web-i-00000001.dyn.example.com";
+    let two = "web-i-00000002.dyn.example.com";
+    assert_eq!(w.owner(one), Some(owner(1)));
+    assert_eq!(w.owner(two), Some(owner(2)));
+    assert_eq!(w.a(two), Some(vec!["203.0.113.2".into()]));
+    // The shared name made of the place alone is one name: the first instance holds it.
+    let shared = "us-east-1.123456789012.dyn.example.com";
+    assert_eq!(w.owner(shared), Some(owner(1)));
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert!(
+        w.status(2).contains(&format!("conflict: {shared}")),
+        "{}",
+        w.status(2)
+    );
+    w.assert_converged().await;
+    // Scaled in: the instance's own name goes with it.
+    w.set_state(2, InstanceState::Terminated);
+    w.event(&[2]).await;
+    assert_eq!((w.owner(two), w.a(two)), (None, None));
+    assert_eq!(w.owner(one), Some(owner(1)));
+    // An unknown placeholder is refused with the ones there are.
+    w.launch(3, "web-{name}.dyn.example.com");
+    let r = w.event(&[3]).await;
+    assert!(r.changes.is_empty(), "{r:?}");
+    let status = w.status(3);
+    assert!(
+        status.starts_with("invalid: web-{name}.dyn.example.com")
+            && status.contains("{id}, {region}, {account}"),
+        "{status}"
+    );
+    w.assert_converged().await;
+}
