@@ -20,7 +20,7 @@ pub use ssm::{SsmSecrets, DEFAULT_PREFIX as DEFAULT_SECRETS_PREFIX};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::error::metadata::{ErrorMetadata, ProvideErrorMetadata};
 
 use std::time::Duration;
 
@@ -281,7 +281,7 @@ where
                     .is_some_and(|c| TRANSIENT_CODES.contains(&c))
         }
         // Without credentials no attempt can succeed.
-        SdkError::DispatchFailure(_) if no_credentials(&err) => false,
+        SdkError::DispatchFailure(_) if credentials_problem(&err).is_some() => false,
         _ => true,
     };
     // The whole chain, for whoever turns the log level up; the error itself says one line.
@@ -313,21 +313,44 @@ const BAD_CREDENTIAL_CODES: &[&str] = &[
     "AuthFailure",
 ];
 
-fn no_credentials<E, R>(err: &SdkError<E, R>) -> bool
+/// What went wrong getting credentials, when that is why the call failed: none found, or a
+/// provider that failed (an assumed role refused, say), with its reason.
+fn credentials_problem<E, R>(err: &SdkError<E, R>) -> Option<String>
 where
     E: std::error::Error + 'static,
     R: std::fmt::Debug,
 {
+    use aws_credential_types::provider::error::CredentialsError;
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
-        if s.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
-            .is_some()
-        {
-            return true;
+        if let Some(c) = s.downcast_ref::<CredentialsError>() {
+            return Some(match c {
+                CredentialsError::CredentialsNotLoaded(_) => "no AWS credentials found (tried the environment, the shared profile, web identity, the container and instance metadata): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
+                other => {
+                    // The service's own code and message (an assumed role refused, say).
+                    let mut said = None;
+                    let mut inner = std::error::Error::source(other);
+                    while let Some(x) = inner {
+                        if let Some(m) = x.downcast_ref::<ErrorMetadata>() {
+                            said = Some(format!(
+                                "{}: {}",
+                                m.code().unwrap_or("error"),
+                                m.message().unwrap_or_default()
+                            ));
+                            break;
+                        }
+                        inner = x.source();
+                    }
+                    format!(
+                        "the credentials could not be obtained ({other}){}",
+                        said.map(|s| format!(": {s}")).unwrap_or_default()
+                    )
+                }
+            });
         }
         source = s.source();
     }
-    false
+    None
 }
 
 /// One line a person can act on: what failed, on what, and the likely fix. Never the SDK's
@@ -367,8 +390,8 @@ where
                 detail
             }
         }
-        SdkError::DispatchFailure(_) if no_credentials(err) => {
-            "no AWS credentials found (tried the environment, the shared profile, web identity, the container and instance metadata): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into()
+        SdkError::DispatchFailure(_) if credentials_problem(err).is_some() => {
+            credentials_problem(err).unwrap_or_default()
         }
         SdkError::DispatchFailure(d) => {
             let why = if d.is_timeout() {
