@@ -1,6 +1,8 @@
 //! What an instance asks for: its name tag turned into claims (a valid name, the managed
 //! zones it goes to, and the record sets it should get there) and the problems with it.
 
+use std::borrow::Cow;
+
 use crate::decide::outcome::Outcome;
 use crate::decide::zones::zones_of;
 use crate::decide::Settings;
@@ -28,11 +30,12 @@ pub struct Problem {
 /// `{region}` and `{account}` where it lives.
 pub const PLACEHOLDERS: [&str; 3] = ["{id}", "{region}", "{account}"];
 
-/// An instance's name tag with its placeholders filled in.
-pub fn name_tag_of(inst: &Instance) -> Option<String> {
+/// An instance's name tag with its placeholders filled in (borrowed when it has none, as
+/// most tags: this runs for every instance of a reconcile).
+pub fn name_tag_of(inst: &Instance) -> Option<Cow<'_, str>> {
     let tag = inst.name_tag.as_deref()?;
     if !tag.contains('{') {
-        return Some(tag.to_string());
+        return Some(Cow::Borrowed(tag));
     }
     let home = inst.owner.home();
     let id = inst
@@ -40,11 +43,11 @@ pub fn name_tag_of(inst: &Instance) -> Option<String> {
         .instance_id()
         .map(|i| i.as_str())
         .unwrap_or("{id}");
-    Some(
+    Some(Cow::Owned(
         tag.replace("{id}", id)
             .replace("{region}", home.region())
             .replace("{account}", home.account()),
-    )
+    ))
 }
 
 /// The valid names in an instance's tag, whatever its state (zones and addresses aside).
