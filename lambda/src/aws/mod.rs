@@ -93,18 +93,22 @@ pub async fn reconciler(
 
 /// One EC2 client per managed account and region. In the deployment's own account the
 /// function's credentials serve every region; in another account, the role `MEMBER_ROLE`
-/// there is assumed (one provider per account, shared by its regions; the credentials are
-/// kept until shortly before they expire). Nothing is called here: credentials are fetched
-/// on first use, so an account that cannot be reached fails its own calls, not the start.
-/// (The `AssumeRole` calls are not counted in `calls`: at most one per account and region
-/// per hour.)
+/// there is assumed (one provider per account, shared by its regions through one identity
+/// cache; the credentials are kept until shortly before they expire). Nothing is called
+/// here: credentials are fetched on first use, so an account that cannot be reached fails
+/// its own calls, not the start. (The `AssumeRole` calls are not counted in `calls`: one
+/// per account per hour.)
 pub async fn ec2_fleet(sdk: &SdkConfig, config: &Config, own: &Home, calls: &ApiCalls) -> Ec2Fleet {
     let mut roles: std::collections::BTreeMap<String, (String, SharedCredentialsProvider)> =
         Default::default();
+    // One cache for every client: the regions of an account share its session, and the
+    // first listings, which start together, assume the role once.
+    let cache = aws_config::identity::IdentityCache::lazy().build();
     let mut members = Vec::new();
     for home in config.homes(own) {
         let mut conf = aws_sdk_ec2::config::Builder::from(sdk)
             .region(aws_config::Region::new(home.region().to_string()))
+            .identity_cache(cache.clone())
             .interceptor(calls.clone());
         let mut role = None;
         if home.account() != own.account() {
@@ -121,7 +125,8 @@ pub async fn ec2_fleet(sdk: &SdkConfig, config: &Config, own: &Home, calls: &Api
                 );
             }
             if let Some((arn, provider)) = roles.get(home.account()) {
-                conf = conf.credentials_provider(provider.clone());
+                // As it is: wrapping it again would give each client its own cache partition.
+                conf.set_credentials_provider(Some(provider.clone()));
                 role = Some(arn.clone());
             }
         }
