@@ -10,7 +10,8 @@ BIN     := $(CURDIR)/target/debug/ec2-dns
 STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help build test test-rust test-e2e docs-check lint demo sandbox package release venv clean soak fuzz bench reconcile
+.PHONY: help build test test-rust test-e2e test-harness docs-check lint demo sandbox package release \
+	release-binaries venv system-deps clean soak fuzz bench reconcile
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +23,9 @@ $(STAMP): tests/requirements.txt requirements-tools.txt
 
 venv: $(STAMP) ## project virtualenv: moto, pytest, cargo-lambda, ziglang (pinned)
 
+system-deps: ## Debian packages the tests drive (ddclient, inadyn, qemu-user-static), with apt when missing
+	@tools/system-deps.sh
+
 build: ## debug build of the Lambda binary and the operator CLI
 	$(CARGO) build --locked --bins
 
@@ -32,13 +36,41 @@ lint: ## rustfmt check and clippy -D warnings
 test-rust: ## unit and invariant tests on the in-process fakes
 	$(CARGO) test --locked
 
-test-e2e: build venv ## the real binary under a Runtime API host, against moto
-	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q tests
+# pytest-xdist spreads the scenarios over processes: most of their time is spent waiting
+# (for the SDK's back-off, for moto), not computing. PYTEST_WORKERS=0 runs them in one.
+PYTEST_WORKERS ?= 4
+PYTEST_ARGS := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
+
+test-e2e: build venv system-deps ## the real binaries under a Runtime API host, against moto
+	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/e2e
+
+test-harness: venv ## the harness's and the tools' own tests (no binary needed)
+	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/harness_tests tests/tools_tests
 
 docs-check: build venv ## every shell block marked runnable in README.md and docs/, run against the sandbox
 	$(VENV)/bin/python tests/docs_check.py
 
-test: lint test-rust test-e2e docs-check infra-test ## everything CI runs
+# Two lanes on two cores: the Rust builds one after another (clippy, the unit tests, the
+# binaries: they share the target directory and would only wait for each other), and beside
+# them everything that compiles no Rust (virtualenvs, npm, apt, the infrastructure and
+# harness tests). Then the scenarios and the docs check, which need the binaries.
+test: ## everything CI runs: lint, unit, end-to-end, harness, docs check, infrastructure
+	@$(MAKE) --no-print-directory -j2 test-lane-rust test-lane-side
+	@$(MAKE) --no-print-directory test-e2e docs-check
+
+.PHONY: test-lane-rust test-lane-side
+test-lane-rust:
+	@$(call timed,lint,$(MAKE) --no-print-directory lint)
+	@$(call timed,test-rust,$(MAKE) --no-print-directory test-rust)
+	@$(call timed,build,$(MAKE) --no-print-directory build)
+
+test-lane-side:
+	@$(call timed,venv,$(MAKE) --no-print-directory venv system-deps infra-deps)
+	@$(call timed,infra-test,$(MAKE) --no-print-directory infra-test)
+	@$(call timed,test-harness,$(MAKE) --no-print-directory test-harness)
+
+# $(call timed,LABEL,COMMAND): runs COMMAND, then prints how long it took.
+timed = start=$$(date +%s); $(2); echo "== $(1): $$(( $$(date +%s) - start )) s"
 
 soak: ## the convergence and race properties over 10,000 random cases each
 	EC2_DNS_PROPTEST_CASES=10000 $(CARGO) test --locked --lib proptests -- --nocapture
@@ -63,11 +95,15 @@ demo: build venv ## the whole story against the embedded emulator
 sandbox: build venv ## moto, the strict proxy and a small world on 127.0.0.1; prints the environment for ec2-dns-ctl (Ctrl-C stops it)
 	$(VENV)/bin/python tests/sandbox.py $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
+# All three binaries for arm64 in one cargo invocation (their optimised links run side by
+# side): the functions' zips, and ec2-dns-ctl for aarch64 (target/aarch64-unknown-linux-gnu).
 package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip --bin ec2-dns-ddns
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip --bins
 
-release: venv infra-deps ## every release artefact, checked, with SHA256SUMS: dist/ec2-dns-<version>/ (tools/release.sh)
+release-binaries: package ## every optimised binary of a release: the arm64 package and ec2-dns-ctl for x86_64
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --x86-64 --bin ec2-dns-ctl
+
+release: venv infra-deps release-binaries ## every release artefact, checked, with SHA256SUMS: dist/ec2-dns-<version>/ (tools/release.sh)
 	tools/release.sh
 
 clean: ## remove build output and the virtualenvs

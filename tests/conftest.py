@@ -44,10 +44,22 @@ def moto(moto_pool):
 
 
 @pytest.fixture
-def proxy(moto):
+def proxy(moto, request):
+    """The strict proxy in front of this test's moto. A fault or hold the test added that
+    never fired fails the test here: an injected failure the binary never met proves
+    nothing, and no test has to remember to assert it. (The proxy's own tests, which add
+    faults to list and clear them, say so with `@pytest.mark.idle_faults`.)"""
     p = AwsProxy(moto.url).start()
     yield p
     p.stop()
+    if request.node.get_closest_marker("idle_faults"):
+        return
+    idle = [f"fault {f['fault']}/{f['phase']} on {f['service']}:{f['operation']}"
+            for f in p.fault_history() if f["fired"] == 0]
+    idle += [f"hold {h['id']} on {h['service']}:{h['operation']}"
+             for h in p.holds() if h["fired"] == 0]
+    if idle:
+        pytest.fail("injected but never fired: " + "; ".join(idle), pytrace=False)
 
 
 @pytest.fixture

@@ -46,9 +46,11 @@ print(int.from_bytes(head[18:20], "little"))
 EOF
 }
 
+# The binaries come from `make release-binaries` (the Makefile builds them first; CI builds
+# them in the background while it tests): all three for arm64 in one cargo invocation, so
+# their links run side by side, and ec2-dns-ctl for x86_64.
 echo "== Lambda zips (arm64)"
 for bin in ec2-dns ec2-dns-ddns; do
-  cargo lambda build --locked --release --arm64 --output-format zip --bin "$bin"
   zip="$out/$bin-$version-lambda-arm64.zip"
   cp "target/lambda/$bin/bootstrap.zip" "$zip"
   [[ $(zip_bootstrap_machine "$zip") == 183 ]] || die "$zip: bootstrap is not arm64"
@@ -56,11 +58,8 @@ done
 
 echo "== ec2-dns-ctl (Linux x86_64 and aarch64)"
 for arch in x86_64 aarch64; do
-  flag=--x86-64; [[ $arch == aarch64 ]] && flag=--arm64
-  cargo lambda build --locked --release "$flag" --bin ec2-dns-ctl
-  # cargo-lambda moves the binary to target/lambda/<bin>/bootstrap (the same path for both
-  # architectures: it is packed before the next build).
-  built="target/lambda/ec2-dns-ctl/bootstrap"
+  built="target/$arch-unknown-linux-gnu/release/ec2-dns-ctl"
+  [[ -x $built ]] || die "$built is missing: run make release-binaries"
   want=62; [[ $arch == aarch64 ]] && want=183
   [[ $(elf_machine "$built") == "$want" ]] || die "$built is not $arch"
   stage=$(mktemp -d)
@@ -87,7 +86,13 @@ python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); assert t.get("Param
 infra/.venv/bin/cfn-lint "$out/ec2-dns-$version.template.json"
 
 echo "== CDK construct library (jsii, npm tarball)"
-(cd infra/cdk && rm -f ec2-dns-cdk-*.tgz && npm run --silent package >/dev/null)
+# jsii has built the assembly already when `make infra-test` ran on these sources: pack it.
+(cd infra/cdk && rm -f ec2-dns-cdk-*.tgz &&
+  if [[ -f .jsii && -z $(find lib bin package.json tsconfig.jsii.json -newer .jsii -print -quit) ]]; then
+    npm pack --silent >/dev/null
+  else
+    npm run --silent package >/dev/null
+  fi)
 tgz="infra/cdk/ec2-dns-cdk-$version.tgz"
 [[ -f $tgz ]] || die "npm run package made no $tgz"
 listing=$(tar -tzf "$tgz")

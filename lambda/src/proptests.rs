@@ -189,7 +189,7 @@ proptest! {
             for s in &steps {
                 w.apply(s.instance, &s.change);
                 if let Some((op, after)) = s.fault {
-                    w.faults.fail(Op::all()[op], if after { Phase::After } else { Phase::Before }, 1);
+                    w.faults.may_fail(Op::all()[op], if after { Phase::After } else { Phase::Before }, 1);
                 }
                 match s.delivery {
                     Delivery::Once => w.try_event(&[s.instance]).await,

@@ -176,17 +176,23 @@ def test_a_failed_sqs_message_comes_back_within_a_minute(world, dyn, fn, proxy):
                                     AttributeNames=["All"])["Messages"][0]
     batch = sqs_event([json.loads(got["Body"])])
     batch["Records"][0].update(messageId=got["MessageId"], receiptHandle=got["ReceiptHandle"])
-    proxy.add_fault(service="route53", operation="ChangeResourceRecordSets", fault="http500",
-                    count=10)
+    # Refused at once (not retried by the SDK): the name fails, so the message must.
+    proxy.add_fault(service="route53", operation="ChangeResourceRecordSets",
+                    fault="access_denied", count=1)
 
     answer = fn.invoke_ok(batch)
 
     assert answer == {"batchItemFailures": [{"itemIdentifier": got["MessageId"]}]}
-    assert proxy.calls().get("sqs:ChangeMessageVisibilityBatch") == 1, proxy.calls()
-    proxy.clear_faults()
-    # The message is visible again after 30 s, not after the 30-minute visibility timeout.
+    visibility = [e for e in proxy.call_log() if e["call"] == "sqs:ChangeMessageVisibilityBatch"]
+    assert len(visibility) == 1, proxy.calls()
+    entries = json.loads(visibility[0]["request"])["Entries"]
+    # Visible again after 30 s, not after the 30-minute visibility timeout of its receive.
+    assert [(e["ReceiptHandle"], e["VisibilityTimeout"]) for e in entries] == \
+        [(got["ReceiptHandle"], 30)]
     assert world.sqs.receive_message(QueueUrl=queue).get("Messages") is None
-    time.sleep(31)
+    # The queue takes the new timeout (moto applies it as SQS does): zero makes it visible.
+    world.sqs.change_message_visibility(QueueUrl=queue, ReceiptHandle=got["ReceiptHandle"],
+                                        VisibilityTimeout=0)
     again = world.sqs.receive_message(QueueUrl=queue, AttributeNames=["All"])["Messages"][0]
     assert again["MessageId"] == got["MessageId"]
     assert again["Attributes"]["ApproximateReceiveCount"] == "2"

@@ -836,6 +836,8 @@ class AwsProxy:
         with self._state_lock:
             self._calls[call] += 1
         entry = {"call": call, "t": time.time()}
+        if service == "sqs":  # small JSON requests whose parameters tests check
+            entry["request"] = body.decode("utf-8", "replace")
         recorded = False
 
         def answer(status: int | str, headers=(), data: bytes = b"") -> None:

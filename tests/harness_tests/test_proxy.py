@@ -345,6 +345,7 @@ def test_a_timeout_fault_holds_the_answer(proxy, zone):
     assert time.monotonic() - started < 1.0
 
 
+@pytest.mark.idle_faults
 def test_faults_can_be_listed_and_cleared(proxy):
     client = ProxyClient(proxy.url)
     added = client.add_fault(service="route53", operation="*", fault="throttle", count=3)
@@ -357,6 +358,7 @@ def test_faults_can_be_listed_and_cleared(proxy):
     assert client.fault_history() == [added]
 
 
+@pytest.mark.idle_faults
 def test_a_fault_counts_its_firings_and_stays_in_the_history(proxy, world):
     ec2 = no_retry_client("ec2", proxy.url)
     fault = proxy.add_fault(service="ec2", operation="DescribeInstances", count=2)
@@ -571,6 +573,7 @@ def test_a_change_held_after_takes_effect_before_its_answer(proxy, zone, world):
                                    ("api.dyn.example.com", "A"): (60, ["192.0.2.3"])}
 
 
+@pytest.mark.idle_faults
 def test_a_hold_takes_count_requests_and_a_released_hold_takes_none(proxy, world):
     hold = proxy.hold("ec2", "DescribeInstances", count=2)
     calls = [InBackground(no_retry_client("ec2", proxy.url).describe_instances) for _ in range(2)]
@@ -591,6 +594,7 @@ def test_a_hold_takes_count_requests_and_a_released_hold_takes_none(proxy, world
     assert not disarmed.wait_held(timeout=0.1)
 
 
+@pytest.mark.idle_faults
 def test_holds_over_the_control_api(proxy, world):
     client = ProxyClient(proxy.url)
     hold_id = client.hold(service="ec2", operation="DescribeInstances", phase="after")

@@ -161,10 +161,34 @@ impl Fault {
     }
 }
 
+impl Drop for Faults {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let idle: Vec<String> = guard(&self.added)
+            .iter()
+            .filter(|f| f.fired() == 0)
+            .map(|f| format!("{:?} {:?} (key {:?})", f.op, f.phase, f.key))
+            .collect();
+        assert!(
+            idle.is_empty(),
+            "injected but never fired: {}",
+            idle.join("; ")
+        );
+    }
+}
+
 /// Injected faults, interleaving and a call log, shared by every wrapped port of a test.
+///
+/// A fault or hold that never fired fails the test when the last port holding these
+/// faults is dropped: an injected failure the code never met proves nothing, and no test
+/// has to remember to assert it.
 #[derive(Default)]
 pub struct Faults {
     faults: Mutex<Vec<Arc<Fault>>>,
+    /// Every fault ever added, cleared ones included.
+    added: Mutex<Vec<Arc<Fault>>>,
     calls: Mutex<Vec<Op>>,
     /// Scheduler yields before each call, cycled: lets concurrent reconciles interleave at
     /// every call in patterns a property test chooses.
@@ -193,12 +217,21 @@ impl Faults {
             effect,
         });
         guard(&self.faults).push(f.clone());
+        guard(&self.added).push(f.clone());
         f
     }
 
     /// The next `count` calls of `op` fail at `phase`.
     pub fn fail(&self, op: Op, phase: Phase, count: u32) -> Arc<Fault> {
         self.add(op, None, phase, count, Effect::Fail)
+    }
+
+    /// Like [`Faults::fail`], for a random exploration that does not know whether the call
+    /// will come: the one kind of fault that may go unfired.
+    pub fn may_fail(&self, op: Op, phase: Phase, count: u32) -> Arc<Fault> {
+        let f = self.fail(op, phase, count);
+        guard(&self.added).retain(|a| !Arc::ptr_eq(a, &f));
+        f
     }
 
     /// Like [`Faults::fail`], for calls about `key` only (a name or a zone id).
@@ -522,5 +555,25 @@ impl<P: Locks> Locks for Faulty<P> {
                 self.inner.touch_host(touch),
             )
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "injected but never fired: ScanLocks Before")]
+    fn a_fault_that_never_fired_fails_its_test() {
+        let faults = Faults::default();
+        faults.fail(Op::ScanLocks, Phase::Before, 1);
+    }
+
+    #[test]
+    fn a_fault_that_fired_and_an_exploratory_one_pass() {
+        let faults = Faults::default();
+        faults.may_fail(Op::Decide, Phase::After, 1);
+        faults.fail(Op::ScanLocks, Phase::Before, 1);
+        assert!(faults.take(Op::ScanLocks, None, Phase::Before).is_some());
     }
 }
