@@ -18,7 +18,8 @@
 //! - [`decide`]: pure decisions: claims, zones, ownership, what to read, the plan.
 //! - [`engine`]: observe → decide → apply, for some owners or all.
 //! - [`ports`]: the traits the engine uses; [`aws`] implements them.
-//! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when.
+//! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when;
+//!   [`window`]: every rule about time (change windows, clock skew, the clock).
 //! - [`status_tag`], [`report`], [`metrics`]: what the outside sees.
 //! - [`operator`] and [`cli`]: the operator CLI `ec2-dns-ctl`.
 #![forbid(unsafe_code)]
@@ -44,6 +45,7 @@ pub mod ports;
 pub mod report;
 pub mod retry;
 pub mod status_tag;
+pub mod window;
 
 #[cfg(test)]
 mod fuzz;

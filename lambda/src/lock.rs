@@ -10,10 +10,6 @@ use crate::hosts::{Failure, HostName, HostRecord};
 use crate::model::{Marker, Owner, RecordSet, RecordType, Slot, ZoneId};
 use crate::name::Fqdn;
 
-/// The furthest ahead an in-flight window is believed: runs write at most the change window
-/// and its margin (135 s); the rest is room for clocks that disagree.
-pub const MAX_IN_FLIGHT: i64 = 900;
-
 /// The lock item of one name (layout 2, or a layout-1 item read in place).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lock {
@@ -47,6 +43,50 @@ pub struct Lock {
     /// sets it lists, and those of its `intent` (a change that may have been in flight),
     /// are ec2-dns's.
     pub legacy: Option<Vec<RecordSet>>,
+    /// When and by which write this generation was decided; `None` for an item written
+    /// before 0.4.0 (decided long ago, as far as any run now cares).
+    pub stamp: Option<Stamp>,
+}
+
+/// When a decision was written, and a token no other write carries: a run whose answer
+/// was lost reads the item back and knows it as its own by the token alone (another run
+/// may have written the very same decision), and a run that observed EC2 before this time
+/// knows its observation is older than the decision (invariant 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    /// Epoch seconds of the write.
+    pub at: i64,
+    pub token: u64,
+}
+
+impl Stamp {
+    /// A new stamp at `at`, with a token unique to this write: a random base per process
+    /// and a counter, so that two writes of one process never share one either.
+    pub fn new(at: i64) -> Stamp {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::OnceLock;
+        static BASE: OnceLock<u64> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let base = *BASE.get_or_init(|| {
+            let mut b = [0u8; 8];
+            // Without randomness the time of the first write still tells processes apart.
+            match getrandom::getrandom(&mut b) {
+                Ok(()) => u64::from_le_bytes(b),
+                Err(_) => (at as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            }
+        });
+        Stamp {
+            at,
+            token: base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)),
+        }
+    }
+
+    /// Whether a decision stamped so may have been written after an observation taken at
+    /// `observed` (epoch seconds): clocks of two runs may disagree by up to
+    /// [`crate::window::CLOCK_SKEW`].
+    pub fn after(&self, observed: i64) -> bool {
+        self.at + crate::window::CLOCK_SKEW >= observed
+    }
 }
 
 /// A slot of the holder's claim that someone else's record occupies.
@@ -88,7 +128,7 @@ impl Lock {
     /// further ahead than any run can have written is not believed (a damaged or forged
     /// item must not stall the name).
     pub fn in_flight(&self, now: i64) -> bool {
-        now < self.until && self.until - now <= MAX_IN_FLIGHT
+        crate::window::in_flight(self.until, now)
     }
 
     /// The slots that are blocked.
@@ -152,6 +192,8 @@ pub struct Decision {
     /// A host's own item, changed in the same write (its new addresses, when the decision
     /// publishes them), so that a host update costs one write.
     pub host: Option<HostTouch>,
+    /// Filled in by the engine when it writes: see [`Lock::stamp`].
+    pub stamp: Stamp,
 }
 
 /// A change of a host's item: what its last accepted update was, and its alert state.
@@ -184,6 +226,7 @@ impl Decision {
             waiting: self.waiting.clone(),
             since: self.since.clone(),
             legacy: None,
+            stamp: Some(self.stamp),
         }
     }
 }

@@ -345,9 +345,14 @@ pub struct Slot {
 /// TTL of every ownership marker (fixed, so that its exact DELETE never depends on the
 /// configuration).
 pub const MARKER_TTL: i64 = 300;
-/// The highest generation a marker may carry: far above any real count of decisions, and
-/// low enough that a forged marker can never make generations overflow and repeat.
+/// The highest generation a lock may carry: far above any real count of decisions, and
+/// low enough that generations never overflow and repeat.
 pub const MAX_GEN: u64 = 1_000_000_000_000_000;
+/// The most a marker seen in Route53 may raise the next generation above the lock's: far
+/// more than the decisions any real marker can be ahead of its lock by, and small enough
+/// that a forged marker cannot push generations to [`MAX_GEN`], where every decision would
+/// write the same marker and batches would stop being compare-and-swaps.
+pub const MAX_GEN_JUMP: u64 = 1_000_000_000;
 
 /// The ownership marker of a name in one zone: which owner holds the name's address sets
 /// there, under which generation, and which of the address types are its. Written in the

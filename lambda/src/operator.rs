@@ -12,7 +12,7 @@ use crate::decide::zones::{is_managed, zones_to_read};
 use crate::decide::{Claims, NamePlan, Plan, Seen, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
-use crate::lock::{Decision, Expect, Lock, LockWrite};
+use crate::lock::{Decision, Expect, Lock, LockWrite, Stamp};
 use crate::model::{
     Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, Zone, ZoneId,
 };
@@ -206,6 +206,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             own_write: true,
             previous: None,
             homes: &world.homes,
+            unreachable: &world.unreachable,
         });
         let mut plan = Plan::default();
         let mut owners = BTreeSet::new();
@@ -270,6 +271,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// the next reconcile of everything removes them.
     pub async fn rebuild(&self, dry_run: bool) -> Result<Vec<Rebuilt>> {
         let settings = self.settings();
+        let now = self.now();
         let zones = self.dns.zones().await?;
         let existing: BTreeSet<Fqdn> = {
             let loaded = self.locks.scan().await?;
@@ -343,6 +345,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     since: None,
                     until: 0,
                     host: None,
+                    stamp: Stamp::new(now),
                 }));
                 match self.locks.write(&write).await {
                     Ok(crate::lock::Cas::Won(_)) => {}

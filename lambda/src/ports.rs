@@ -12,6 +12,7 @@ use crate::hosts::{HostName, HostRecord};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::model::{Change, ChangeAction, Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
+use crate::window::SendWindow;
 
 /// EC2, as far as ec2-dns needs it.
 pub trait Instances: Send + Sync {
@@ -55,10 +56,13 @@ pub trait Dns: Send + Sync {
     /// What `zone` holds, for every name that has anything ec2-dns cares about.
     fn read_zone(&self, zone: &ZoneId)
         -> impl Future<Output = Result<BTreeMap<Fqdn, Seen>>> + Send;
-    /// Applies changes; each name's changes in one zone land together or not at all.
+    /// Applies changes; each name's changes in one zone land together or not at all. No
+    /// call is sent once `window` has closed: the names it would have carried are
+    /// `Failed` (they may be retried by the next run, which reads first).
     fn change(
         &self,
         changes: &[Change],
+        window: &SendWindow<'_>,
     ) -> impl Future<Output = BTreeMap<(Fqdn, ZoneId), Applied>> + Send;
 }
 

@@ -27,7 +27,9 @@ use super::sdk_error_on;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{HostName, HostRecord};
-use crate::lock::{Blocked, Cas, Decision, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
+use crate::lock::{
+    Blocked, Cas, Decision, Expect, HostTouch, Loaded, Lock, LockWrite, Stamp, Unreadable,
+};
 use crate::model::{Home, InstanceId, Owner, RecordSet};
 use crate::name::Fqdn;
 use crate::ports::Locks;
@@ -115,7 +117,7 @@ fn legacy_owner_key(owner: &Owner) -> String {
 
 /// What one item of the table is.
 enum Parsed {
-    Lock(Lock),
+    Lock(Box<Lock>),
     Index(Owner, BTreeSet<Fqdn>),
     Host(Box<HostRecord>),
     /// A host's item that cannot be read: the host is not known to be gone.
@@ -172,7 +174,7 @@ fn parse_item(item: &Item, home: &Home) -> std::result::Result<Parsed, Unreadabl
     }
     let name = Fqdn::parse(&key).map_err(|e| bad(None, format!("key is not a name: {e}")))?;
     parse_lock(item, name.clone(), home)
-        .map(Parsed::Lock)
+        .map(|l| Parsed::Lock(Box::new(l)))
         .map_err(|e| bad(Some(name), e))
 }
 
@@ -204,6 +206,7 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                 waiting: BTreeSet::new(),
                 since,
                 legacy: Some(intent.unwrap_or_default()),
+                stamp: None,
             })
         }
         Some(LAYOUT) => {
@@ -242,6 +245,13 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                 waiting,
                 since,
                 legacy: None,
+                stamp: match (number(item, "written"), number(item, "token")) {
+                    (Some(at), Some(token)) => Some(Stamp {
+                        at: at as i64,
+                        token,
+                    }),
+                    _ => None,
+                },
             })
         }
         Some(other) => Err(format!(
@@ -407,7 +417,7 @@ fn absorb(
     item: &Item,
 ) {
     match parsed {
-        Ok(Parsed::Lock(l)) => out.locks.push(l),
+        Ok(Parsed::Lock(l)) => out.locks.push(*l),
         Ok(Parsed::Index(owner, names)) => {
             if !item.contains_key("names") {
                 out.empty_index.push(key);
@@ -446,6 +456,8 @@ fn decision_item(d: &Decision) -> Result<Item> {
         ("until".to_string(), n(d.until)),
         ("zones".to_string(), s(json(&d.zones)?)),
         ("updated".to_string(), s(now.as_str())),
+        ("written".to_string(), n(d.stamp.at)),
+        ("token".to_string(), n(d.stamp.token)),
     ]);
     if let Some(h) = &d.holder {
         item.insert("owner".into(), s(h.to_string()));

@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::model::{Change, ChangeAction, RecordSet, RecordType, Zone, ZoneId};
 use crate::name::{Fqdn, MARKER_LABEL};
 use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
+use crate::window::{SendWindow, TOO_LATE};
 
 /// How long the hosted-zone list is reused before it is read again.
 const ZONE_CACHE: Duration = Duration::from_secs(300);
@@ -81,13 +82,22 @@ impl<A: Route53Api> Route53Dns<A> {
     }
 
     /// Sends one batch; refused with several names in it, each name is tried alone so that
-    /// one name in the way cannot hold up the others.
+    /// one name in the way cannot hold up the others. Every call, the name-by-name ones
+    /// included, is sent only while `window` is open; the names of a call not sent fail.
     async fn send(
         &self,
         zone: &ZoneId,
         batch: &[(Fqdn, Vec<Change>)],
+        window: &SendWindow<'_>,
         out: &mut BTreeMap<(Fqdn, ZoneId), Applied>,
     ) {
+        let too_late = || Applied::Failed(Error::Incomplete(TOO_LATE.into()));
+        if !window.open() {
+            for (name, _) in batch {
+                out.insert((name.clone(), zone.clone()), too_late());
+            }
+            return;
+        }
         let raw: Vec<RawChange> = batch
             .iter()
             .flat_map(|(_, cs)| cs.iter().map(raw_change))
@@ -103,6 +113,10 @@ impl<A: Route53Api> Route53Dns<A> {
             }
             Ok(Some(_)) => {
                 for (name, cs) in batch {
+                    if !window.open() {
+                        out.insert((name.clone(), zone.clone()), too_late());
+                        continue;
+                    }
                     let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
                     let r = match self.api.change_batch(zone, &raw).await {
                         Ok(None) => Applied::Done,
@@ -190,7 +204,11 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
         Ok(out.into_iter().map(|(n, s)| (n, finish(s))).collect())
     }
 
-    async fn change(&self, changes: &[Change]) -> BTreeMap<(Fqdn, ZoneId), Applied> {
+    async fn change(
+        &self,
+        changes: &[Change],
+        window: &SendWindow<'_>,
+    ) -> BTreeMap<(Fqdn, ZoneId), Applied> {
         let mut per_zone: BTreeMap<ZoneId, BTreeMap<Fqdn, Vec<Change>>> = BTreeMap::new();
         for c in changes {
             per_zone
@@ -203,7 +221,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
         let mut out = BTreeMap::new();
         for (zone, names) in per_zone {
             for batch in split_batches(names.into_iter().collect()) {
-                self.send(&zone, &batch, &mut out).await;
+                self.send(&zone, &batch, window, &mut out).await;
             }
         }
         out

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use super::{DynamoLocks, Ec2Instances, Route53Dns, SdkRoute53, SqsQueue};
 use crate::error::Error;
-use crate::lock::{Cas, Decision, Expect, LockWrite};
+use crate::lock::{Cas, Decision, Expect, LockWrite, Stamp};
 use crate::model::{Change, ChangeAction, InstanceState, Marker, RecordSet, RecordType, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Applied, Dns, Locks, Queue, RetryLater};
@@ -122,7 +122,9 @@ async fn route53_invalid_change_batch_is_a_rejection_not_an_error() {
     let refused = r#"<?xml version="1.0"?>
 <ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>[Tried to delete resource record set [name='web.dyn.example.com.', type='A'] but it was not found]</Message></Error><RequestId>r2</RequestId></ErrorResponse>"#;
     let (url, _) = stub(vec![(400, R53_XML, refused.into())]).await;
-    let out = dns(&url).change(&[create("192.0.2.1")]).await;
+    let out = dns(&url)
+        .change(&[create("192.0.2.1")], &open_window())
+        .await;
     match out.values().next() {
         Some(Applied::Rejected(m)) => assert!(m.contains("was not found"), "{m}"),
         other => panic!("expected a rejection, got {other:?}"),
@@ -134,7 +136,9 @@ async fn route53_throttling_is_a_retryable_failure() {
     let body = r#"<?xml version="1.0"?>
 <ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
     let (url, _) = stub(vec![(400, R53_XML, body.into())]).await;
-    let out = dns(&url).change(&[create("192.0.2.1")]).await;
+    let out = dns(&url)
+        .change(&[create("192.0.2.1")], &open_window())
+        .await;
     match out.values().next() {
         Some(Applied::Failed(e)) => assert!(e.is_retryable(), "{e}"),
         other => panic!("expected a failure, got {other:?}"),
@@ -175,7 +179,7 @@ async fn a_swap_is_one_batch_deleting_first_with_the_marker_at_its_own_name() {
             set: set("192.0.2.2"),
         },
     ];
-    let out = dns(&url).change(&changes).await;
+    let out = dns(&url).change(&changes, &open_window()).await;
     assert!(
         matches!(out.values().next(), Some(Applied::Done)),
         "{out:?}"
@@ -274,6 +278,10 @@ fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decisio
         until: 1_800_000_120,
         zones: [ZoneId("Z1".into()), ZoneId("Z2".into())].into(),
         host: None,
+        stamp: Stamp {
+            at: 1_800_000_000,
+            token: 77,
+        },
     }
 }
 
@@ -617,7 +625,9 @@ async fn aws_errors_are_one_line_naming_the_resource_the_action_and_the_fix() {
         text.contains("credentials were refused") && text.contains("expired"),
         "{text}"
     );
-    let out = dns(&url).change(&[create("192.0.2.1")]).await;
+    let out = dns(&url)
+        .change(&[create("192.0.2.1")], &open_window())
+        .await;
     let Some(Applied::Failed(e)) = out.values().next() else {
         panic!("expected a failure, got {out:?}");
     };
@@ -683,4 +693,13 @@ async fn missing_credentials_say_how_to_give_them_and_are_not_retried() {
     );
     assert!(!err.is_retryable());
     assert!(seen.lock().unwrap().is_empty(), "nothing was sent");
+}
+
+/// A send window that stays open (a test whose clock never moves).
+fn open_window() -> crate::window::SendWindow<'static> {
+    crate::window::SendWindow {
+        until: i64::MAX,
+        call_max: 0,
+        clock: &crate::window::SystemClock,
+    }
 }

@@ -281,6 +281,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             own_write: false,
             previous: None,
             homes: &world.homes,
+            unreachable: &world.unreachable,
         };
         let decided = decide(&view);
         let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
@@ -393,5 +394,6 @@ pub fn replan(
         own_write: true,
         previous: world.locks.get(name),
         homes: &world.homes,
+        unreachable: &world.unreachable,
     })
 }

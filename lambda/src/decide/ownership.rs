@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::decide::claims::Claim;
 use crate::decide::outcome::{foreign, Outcome};
 use crate::decide::{RowAction, Seen, SlotChange};
-use crate::lock::{marker_for, Blocked, Decision, Expect, Lock, LockWrite};
+use crate::lock::{marker_for, Blocked, Decision, Expect, Lock, LockWrite, Stamp};
 use crate::model::{
     Change, ChangeAction, Home, Instance, InstanceState, Marker, Owner, RecordSet, RecordType,
-    Slot, ZoneId, MAX_GEN,
+    Slot, ZoneId, MAX_GEN, MAX_GEN_JUMP,
 };
 use crate::name::Fqdn;
 
@@ -32,6 +32,8 @@ pub struct NameView<'a> {
     pub previous: Option<&'a Lock>,
     /// The accounts and regions this deployment manages (see [`crate::decide::World`]).
     pub homes: &'a [Home],
+    /// Managed accounts and regions EC2 could not be asked about in this run, and why.
+    pub unreachable: &'a BTreeMap<Home, String>,
 }
 
 /// Who should hold the name: the holder keeps it while it runs and claims it; otherwise the
@@ -106,19 +108,28 @@ pub fn decide(view: &NameView) -> Decided {
 
     // A holder this run could not observe (an instance, seen from the DDNS endpoint that
     // has no EC2 rights) keeps the name: nothing is decided without knowing it stopped.
+    // When EC2 failed to answer about it, its claimants are not told it holds the name
+    // (it may have stopped): they are retried.
     if let Some(h) = lock
         .and_then(|l| l.holder.as_ref())
         .filter(|h| !view.known.contains_key(*h))
     {
         for (i, _) in &view.claimants {
-            outcomes.push((
-                i.owner.clone(),
-                Outcome::Conflict {
+            let outcome = match view.unreachable.get(h.home()) {
+                Some(why) => Outcome::Failed {
+                    name: name.clone(),
+                    reason: format!(
+                        "its holder {} could not be observed ({why}); will retry",
+                        h.short_for(&i.owner)
+                    ),
+                },
+                None => Outcome::Conflict {
                     name: name.clone(),
                     holder: Some(h.clone()),
                     reason: format!("owned by {}", h.short_for(&i.owner)),
                 },
-            ));
+            };
+            outcomes.push((i.owner.clone(), outcome));
         }
         return Decided {
             verdict: Verdict::Nothing,
@@ -260,6 +271,7 @@ pub fn decide(view: &NameView) -> Decided {
                 until: 0,
                 zones: changes.iter().map(|c| c.set.zone_id.clone()).collect(),
                 host: None,
+                stamp: Stamp::default(),
             })),
             changes,
             rows,
@@ -392,19 +404,19 @@ fn next_waiting(
 }
 
 /// The generation of the next decision: above the lock's and above any marker seen, so
-/// generations never repeat for a name.
+/// generations never repeat for a name; a marker raises it by at most [`MAX_GEN_JUMP`]
+/// over the lock's (a forged marker must not pin generations at the cap).
 fn next_gen(lock: Option<&Lock>, seen: Option<&BTreeMap<ZoneId, Seen>>) -> u64 {
-    let markers = seen
+    let base = lock.map_or(0, |l| l.gen);
+    let marked = seen
         .into_iter()
         .flat_map(|s| s.values())
         .filter_map(|s| s.marker.as_ref())
         .filter_map(|m| Marker::parse(&m.values))
-        .map(|m| m.gen);
-    lock.map(|l| l.gen)
-        .into_iter()
-        .chain(markers)
+        .map(|m| m.gen.min(base.saturating_add(MAX_GEN_JUMP)))
         .max()
-        .unwrap_or(0)
+        .unwrap_or(0);
+    base.max(marked)
         .saturating_add(1)
         // Unreachable in practice (one generation a second for 30 million years); the
         // table's reader refuses a larger one, so a marker is never written unreadable.

@@ -67,6 +67,7 @@ pub fn names_to_read(world: &World, scope: &Scope, settings: &Settings) -> BTree
                 own_write: false,
                 previous: None,
                 homes: &world.homes,
+                unreachable: &world.unreachable,
             };
             must_read(lock, &desired(&view), world.now)
         })

@@ -13,19 +13,12 @@ use crate::decide::ownership::Verdict;
 use crate::decide::zones::zones_to_read;
 use crate::decide::{replan, Claims, NamePlan, Plan, Seen, SlotChange, World};
 use crate::engine::{Reconciler, Request};
-use crate::lock::{Cas, Decision, Expect, HostTouch, Lock, LockWrite};
+use crate::lock::{Cas, Decision, Expect, HostTouch, Lock, LockWrite, Stamp};
 use crate::model::{Change, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Applied, Dns, Instances, Locks};
 use crate::report::Report;
-
-/// How long a decision's Route53 changes may take to be sent: a lock written now is a
-/// change in flight for this long (plus a margin), unless the run's deadline is nearer.
-pub const CHANGE_WINDOW: i64 = 120;
-const WINDOW_MARGIN: i64 = 15;
-/// Longest a Route53 call may take, retries included (the client's operation timeout): no
-/// batch is sent later than this before the end of the window.
-pub const ROUTE53_CALL_MAX: i64 = 40;
+use crate::window::{window_end, SendWindow, TOO_LATE};
 
 const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
 
@@ -100,8 +93,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         touch: Option<&HostTouch>,
     ) -> (Report, bool) {
         let touched = AtomicBool::new(false);
-        let until =
-            (self.now() + CHANGE_WINDOW).min(req.deadline.unwrap_or(i64::MAX)) + WINDOW_MARGIN;
+        let until = window_end(self.now(), req.deadline);
         let mut outcomes = plan.outcomes.clone();
         let mut settled: Vec<(NamePlan, Settled)> = Vec::new();
 
@@ -111,6 +103,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .map(|mut np| async move {
                 if let LockWrite::Decide(d) = &mut np.write {
                     d.until = until;
+                    d.stamp = Stamp::new(self.now());
                     attach(d, touch);
                 }
                 let r = self.write_lock(&np.write).await;
@@ -211,33 +204,38 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         (report, touched.into_inner())
     }
 
-    /// One conditional write. A lost answer (an error after DynamoDB may have applied it) is
-    /// settled by reading the lock back: a decision found exactly as written is ours.
+    /// One conditional write. A decision whose answer is not a win is read back before
+    /// anything is concluded from it: after a lost answer the SDK sends the write again, and
+    /// the repeat finds its own first attempt there, so an error and a failed condition
+    /// alike may hide a write that landed. The item is ours only if it carries this write's
+    /// token (another run may have written the very same decision).
     async fn write_lock(&self, w: &LockWrite) -> Result<u64, String> {
-        match self.locks.write(w).await {
-            Ok(Cas::Won(v)) => Ok(v),
-            Ok(Cas::Lost) => Err(LOCK_CHANGED.into()),
-            Err(e) => {
-                let LockWrite::Decide(d) = w else {
-                    return Err(e.to_string());
-                };
-                let expected = match d.expect {
-                    Expect::Absent => 1,
-                    Expect::Version(v) => v + 1,
-                };
-                match self.locks.load(std::slice::from_ref(&d.name), &[]).await {
-                    Ok(found) if found.locks.iter().any(|l| as_written(l, d, expected)) => {
-                        info!(name = %d.name, "lock write answer lost; the write had landed");
-                        Ok(expected)
-                    }
-                    _ => Err(e.to_string()),
-                }
+        let answer = self.locks.write(w).await;
+        let why = match answer {
+            Ok(Cas::Won(v)) => return Ok(v),
+            Ok(Cas::Lost) => LOCK_CHANGED.to_string(),
+            Err(e) => e.to_string(),
+        };
+        let LockWrite::Decide(d) = w else {
+            return Err(why);
+        };
+        let expected = match d.expect {
+            Expect::Absent => 1,
+            Expect::Version(v) => v + 1,
+        };
+        match self.locks.load(std::slice::from_ref(&d.name), &[]).await {
+            Ok(found) if found.locks.iter().any(|l| as_written(l, d, expected)) => {
+                info!(name = %d.name, "lock write answer lost; the write had landed");
+                Ok(expected)
             }
+            Ok(_) => Err(why),
+            Err(e) => Err(format!("{why}; reading it back failed too: {e}")),
         }
     }
 
-    /// Sends changes unless the window of their lock writes is too near its end (a change
-    /// must never land after its generation stopped being in flight).
+    /// Sends changes, each Route53 call only while the window of their lock writes is open
+    /// (a change must never land after its generation stopped being in flight): the adapter
+    /// checks the window before every call it makes.
     async fn send<'a>(
         &self,
         changes: impl Iterator<Item = &'a Change>,
@@ -247,20 +245,23 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         if changes.is_empty() {
             return BTreeMap::new();
         }
-        if self.now() + self.route53_call_max > until {
+        let window = SendWindow {
+            until,
+            call_max: self.route53_call_max,
+            clock: self.clock.as_ref(),
+        };
+        if !window.open() {
             return changes
                 .iter()
                 .map(|c| {
                     (
                         (c.name.clone(), c.set.zone_id.clone()),
-                        Applied::Failed(crate::Error::Incomplete(
-                            "out of time before the Route53 change was sent".into(),
-                        )),
+                        Applied::Failed(crate::Error::Incomplete(TOO_LATE.into())),
                     )
                 })
                 .collect();
         }
-        self.dns.change(&changes).await
+        self.dns.change(&changes, &window).await
     }
 
     /// A change of the lock's generation failed: the lock must not be trusted any more.
@@ -357,6 +358,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     let mut write = write;
                     if let LockWrite::Decide(d) = &mut write {
                         d.until = until;
+                        d.stamp = Stamp::new(self.now());
                         attach(d, touch);
                     }
                     match self.write_lock(&write).await {
@@ -397,9 +399,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     }
 }
 
-/// Whether a lock read back is exactly the decision this run wrote.
+/// Whether a lock read back is exactly the decision this run wrote: its version, and the
+/// token of this very write.
 fn as_written(l: &Lock, d: &Decision, version: u64) -> bool {
-    l.version == version && l.gen == d.gen && l.holder == d.holder && l.records == d.records
+    l.version == version && l.stamp.is_some_and(|s| s.token == d.stamp.token)
 }
 
 enum Trouble {

@@ -6,7 +6,7 @@ mod apply;
 mod observe;
 mod status;
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use tracing::{info, instrument};
 
@@ -44,20 +44,7 @@ impl Request {
     }
 }
 
-/// Where the time comes from (seconds since the epoch).
-pub trait Clock: Send + Sync {
-    fn now(&self) -> i64;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64)
-    }
-}
+pub use crate::window::{Clock, SystemClock};
 
 /// The reconciler with its clients; built once per container and reused.
 pub struct Reconciler<I, D, L> {
@@ -70,7 +57,7 @@ pub struct Reconciler<I, D, L> {
     /// Longest a Route53 call may take, retries included: the Route53 client's operation
     /// timeout must be this (see [`ROUTE53_CALL_MAX`]).
     route53_call_max: i64,
-    clock: Box<dyn Clock>,
+    pub(crate) clock: Box<dyn Clock>,
 }
 
 impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
@@ -181,6 +168,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     }
 }
 
+pub use crate::window::{CHANGE_WINDOW, ROUTE53_CALL_MAX};
 pub(crate) use apply::dry_run as dry_run_report;
-pub use apply::{log_outcome, CHANGE_WINDOW, ROUTE53_CALL_MAX};
+pub use apply::log_outcome;
 pub(crate) use observe::take as take_loaded;

@@ -1,7 +1,14 @@
 //! Observe: read what the decisions need, and no more. An event about owners reads their
 //! instances, the locks of the names they claim or hold, and Route53 only for the names
-//! whose lock cannot be trusted; everything else reads every tagged instance, the whole
-//! lock table and every zone that ec2-dns manages or that a lock names.
+//! whose lock cannot be trusted; everything else reads the whole lock table, every tagged
+//! instance and every zone that ec2-dns manages or that a lock names.
+//!
+//! Observations are fenced in time (invariant 9): what EC2 says must be at least as new
+//! as every lock decision it is weighed against. A reconcile of everything reads the lock
+//! table first and EC2 after it, so a decision written after the table was read changes the
+//! version the run's writes are conditional on, and they fail. An event about owners must
+//! read EC2 first (their tags name the locks to read), so a lock stamped after that read
+//! sends the run back to EC2 once more before it decides anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,8 +35,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         };
         match &req.scope {
             Scope::All => {
-                self.tagged_everywhere(&mut world).await?;
+                // The lock table before EC2: see the module's documentation.
                 let loaded = self.locks.scan().await?;
+                self.tagged_everywhere(&mut world).await?;
                 // Hosts outside EC2 claim their names as instances do while their lease holds.
                 let now = world.now;
                 let hosts = loaded
@@ -42,30 +50,22 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
             Scope::Owners(owners) => {
                 let owners: Vec<Owner> = owners.iter().cloned().collect();
+                let described = self.now();
                 self.describe_any(&mut world, &owners, true).await?;
-                // The names the owners claim or once claimed (a stopped instance's tag
-                // still names them), and through the owner index those they hold.
-                let tagged: BTreeSet<Fqdn> = owners
-                    .iter()
-                    .filter_map(|o| world.instances.get(o))
-                    .flat_map(tag_names)
-                    .collect();
-                let loaded = self
+                self.load_locks_of(&mut world, &owners, true).await?;
+                let newer = world
                     .locks
-                    .load(&tagged.iter().cloned().collect::<Vec<_>>(), &owners)
-                    .await?;
-                let extra: Vec<Fqdn> = loaded
-                    .index
                     .values()
-                    .flatten()
-                    .filter(|n| !tagged.contains(*n))
-                    .cloned()
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect();
-                take(&mut world, loaded);
-                if !extra.is_empty() {
-                    take(&mut world, self.locks.load(&extra, &[]).await?);
+                    .any(|l| l.stamp.is_some_and(|s| s.after(described)));
+                if newer {
+                    // A decision was written after EC2 was asked: ask again, so that what
+                    // EC2 says is newer than every lock read (then read the locks the
+                    // fresh tags name, if they name more).
+                    for o in &owners {
+                        world.instances.remove(o);
+                    }
+                    self.describe_any(&mut world, &owners, true).await?;
+                    self.load_locks_of(&mut world, &owners, false).await?;
                 }
             }
         }
@@ -77,6 +77,44 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
+    }
+
+    /// The locks of the names `owners` claim or once claimed (a stopped instance's tag still
+    /// names them) and, with `index`, through the owner index, of those they hold; names
+    /// already read are not read again (nothing at all, when none is new).
+    async fn load_locks_of(&self, world: &mut World, owners: &[Owner], index: bool) -> Result<()> {
+        let tagged: BTreeSet<Fqdn> = owners
+            .iter()
+            .filter_map(|o| world.instances.get(o))
+            .flat_map(tag_names)
+            .filter(|n| !world.locks.contains_key(n) && !world.unreadable.contains_key(n))
+            .collect();
+        if !index && tagged.is_empty() {
+            return Ok(());
+        }
+        let owners = if index { owners } else { &[] };
+        let loaded = self
+            .locks
+            .load(&tagged.iter().cloned().collect::<Vec<_>>(), owners)
+            .await?;
+        let extra: Vec<Fqdn> = loaded
+            .index
+            .values()
+            .flatten()
+            .filter(|n| {
+                !tagged.contains(*n)
+                    && !world.locks.contains_key(*n)
+                    && !world.unreadable.contains_key(*n)
+            })
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        take(world, loaded);
+        if !extra.is_empty() {
+            take(world, self.locks.load(&extra, &[]).await?);
+        }
+        Ok(())
     }
 
     /// The instances among `owners` (of any managed account and region) that EC2 knows;

@@ -242,13 +242,30 @@ impl Faults {
     /// The next `ChangeResourceRecordSets` (in `zone`, when given) takes effect, loses its
     /// answer, and is sent again: the caller sees the answer to the repeat.
     pub fn replay(&self, zone: Option<&str>) -> Arc<Fault> {
-        self.add(
-            Op::ChangeResourceRecordSets,
-            zone,
-            Phase::After,
-            1,
-            Effect::Replay,
-        )
+        self.replay_op(Op::ChangeResourceRecordSets, zone)
+    }
+
+    /// The next call of `op` (about `key`, when given) takes effect, loses its answer and
+    /// is sent again, as the SDK does after a timeout: the caller sees the repeat's answer
+    /// (for a conditional write, a failed condition: its own first attempt is there).
+    pub fn replay_op(&self, op: Op, key: Option<&str>) -> Arc<Fault> {
+        self.add(op, key, Phase::After, 1, Effect::Replay)
+    }
+
+    /// Whether this call of `op` is to be replayed (counted as fired).
+    fn take_replay(&self, op: Op, key: Option<&str>) -> bool {
+        let list = guard(&self.faults);
+        let Some(f) = list.iter().find(|f| {
+            f.op == op
+                && matches!(f.effect, Effect::Replay)
+                && f.key.as_deref().is_none_or(|k| Some(k) == key)
+                && f.left.load(Ordering::SeqCst) > 0
+        }) else {
+            return false;
+        };
+        f.left.fetch_sub(1, Ordering::SeqCst);
+        f.fired.fetch_add(1, Ordering::SeqCst);
+        true
     }
 
     /// The next call of `op` (about `key`, when given) waits at `phase` until released.
@@ -443,22 +460,12 @@ impl<P: Route53Api> Route53Api for Faulty<P> {
 
     async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {
         let op = Op::ChangeResourceRecordSets;
-        let replayed = guard(&self.faults.faults)
-            .iter()
-            .find(|f| {
-                matches!(f.effect, Effect::Replay)
-                    && f.key.as_deref().is_none_or(|k| k == zone.0)
-                    && f.left.load(Ordering::SeqCst) > 0
-            })
-            .cloned();
-        let Some(replay) = replayed else {
+        if !self.faults.take_replay(op, Some(&zone.0)) {
             return self
                 .faults
                 .run(op, Some(&zone.0), self.inner.change_batch(zone, changes))
                 .await;
-        };
-        replay.left.fetch_sub(1, Ordering::SeqCst);
-        replay.fired.fetch_add(1, Ordering::SeqCst);
+        }
         self.faults
             .run(op, Some(&zone.0), async {
                 self.inner.change_batch(zone, changes).await?;
@@ -488,9 +495,17 @@ impl<P: Locks> Locks for Faulty<P> {
             LockWrite::Settle { .. } => Op::Settle,
             LockWrite::Check { .. } => Op::Check,
         };
-        self.faults
-            .run(op, Some(w.name().as_str()), self.inner.write(w))
-            .await
+        let key = Some(w.name().as_str());
+        if self.faults.take_replay(op, key) {
+            return self
+                .faults
+                .run(op, key, async {
+                    self.inner.write(w).await?;
+                    self.inner.write(w).await
+                })
+                .await;
+        }
+        self.faults.run(op, key, self.inner.write(w)).await
     }
 
     async fn prune_index(&self, keys: &[String]) -> Result<()> {

@@ -74,6 +74,7 @@ pub fn lock(n: &str, holder: u32, ip: &str) -> Lock {
         waiting: BTreeSet::new(),
         since: Some("2026-11-23T10:00:00Z".into()),
         legacy: None,
+        stamp: None,
     }
 }
 

@@ -12,6 +12,7 @@ mod operator;
 mod organisations;
 mod ownership;
 mod threat_model;
+mod time_fencing;
 mod upgrade;
 
 use crate::testing::World;

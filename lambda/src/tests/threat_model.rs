@@ -168,6 +168,43 @@ async fn a_forged_marker_of_an_owner_that_does_not_claim_the_name_takes_nothing_
 }
 
 #[tokio::test]
+async fn a_forged_marker_at_the_generation_cap_cannot_pin_the_generation() {
+    // A generation pinned at the cap would make every later decision write the same
+    // marker: batches would stop being compare-and-swaps. A marker raises the next
+    // generation by at most MAX_GEN_JUMP over the lock's.
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    let public = w.public.clone();
+    let forged = crate::model::Marker {
+        owner: owner(1),
+        gen: crate::model::MAX_GEN,
+        types: [RecordType::A].into(),
+    };
+    w.route53()
+        .remove(&public, "_ec2-dns.web.dyn.example.com", "TXT");
+    w.route53().put(
+        &public,
+        "_ec2-dns.web.dyn.example.com",
+        "TXT",
+        300,
+        &[&forged.value()],
+    );
+    w.advance(crate::engine::CHANGE_WINDOW + 60);
+    w.all().await;
+    let first = w.marker(&public, WEB).expect("marked").gen;
+    assert!(first < crate::model::MAX_GEN, "{first}");
+    assert!(first > 1, "generations stay above the lock's: {first}");
+    for (octet, expected) in [(20u8, first + 1), (21, first + 2)] {
+        w.restart_with_ip(1, octet);
+        w.event(&[1]).await;
+        assert_eq!(w.marker(&public, WEB).expect("marked").gen, expected);
+        assert_eq!(w.a(WEB), Some(vec![format!("198.51.100.{octet}")]));
+    }
+    w.assert_converged().await;
+}
+
+#[tokio::test]
 async fn a_marker_of_another_deployment_is_never_touched() {
     // Another deployment (another account) manages the same zone: its marked record is
     // someone else's here, never an orphan to remove.

@@ -42,6 +42,7 @@ fn previous_release(w: &World, intent: Option<Vec<RecordSet>>) {
         waiting: BTreeSet::new(),
         since: Some("2026-11-01T00:00:00Z".into()),
         legacy: Some(intent.unwrap_or_default()),
+        stamp: None,
     });
 }
 
