@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help build test test-rust test-e2e test-harness docs-check lint demo sandbox package release \
-	release-binaries venv system-deps clean soak fuzz bench reconcile
+	release-binaries venv system-deps clean soak fuzz bench reconcile test-shipped
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,7 +42,11 @@ PYTEST_WORKERS ?= 4
 PYTEST_ARGS := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 
 test-e2e: build venv system-deps ## the real binaries under a Runtime API host, against moto
-	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/e2e
+	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/e2e \
+		--ignore=tests/e2e/test_shipped.py
+
+test-shipped: package venv system-deps ## the shipped arm64 package, run under qemu-user, end to end
+	$(VENV)/bin/pytest -q tests/e2e/test_shipped.py
 
 test-harness: venv ## the harness's and the tools' own tests (no binary needed)
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/harness_tests tests/tools_tests
@@ -53,12 +57,14 @@ docs-check: build venv ## every shell block marked runnable in README.md and doc
 # Two lanes on two cores: the Rust builds one after another (clippy, the unit tests, the
 # binaries: they share the target directory and would only wait for each other), and beside
 # them everything that compiles no Rust (virtualenvs, npm, apt, the infrastructure and
-# harness tests). Then the scenarios and the docs check, which need the binaries.
-test: ## everything CI runs: lint, unit, end-to-end, harness, docs check, infrastructure
+# harness tests). Then the scenarios and the docs check, which need the debug binaries,
+# beside the optimised arm64 build; last the shipped package's own test.
+test: ## everything CI runs: lint, unit, end-to-end (debug and shipped arm64), harness, docs check, infrastructure
 	@$(MAKE) --no-print-directory -j2 test-lane-rust test-lane-side
-	@$(MAKE) --no-print-directory test-e2e docs-check
+	@$(MAKE) --no-print-directory -j2 test-lane-e2e test-lane-package
+	@$(call timed,test-shipped,$(MAKE) --no-print-directory test-shipped)
 
-.PHONY: test-lane-rust test-lane-side
+.PHONY: test-lane-rust test-lane-side test-lane-e2e test-lane-package
 test-lane-rust:
 	@$(call timed,lint,$(MAKE) --no-print-directory lint)
 	@$(call timed,test-rust,$(MAKE) --no-print-directory test-rust)
@@ -68,6 +74,13 @@ test-lane-side:
 	@$(call timed,venv,$(MAKE) --no-print-directory venv system-deps infra-deps)
 	@$(call timed,infra-test,$(MAKE) --no-print-directory infra-test)
 	@$(call timed,test-harness,$(MAKE) --no-print-directory test-harness)
+
+test-lane-e2e:
+	@$(call timed,test-e2e,$(MAKE) --no-print-directory test-e2e)
+	@$(call timed,docs-check,$(MAKE) --no-print-directory docs-check)
+
+test-lane-package:
+	@$(call timed,package,$(MAKE) --no-print-directory package)
 
 # $(call timed,LABEL,COMMAND): runs COMMAND, then prints how long it took.
 timed = start=$$(date +%s); $(2); echo "== $(1): $$(( $$(date +%s) - start )) s"

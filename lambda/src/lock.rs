@@ -17,7 +17,8 @@ pub struct Lock {
     /// Compare-and-swap counter: +1 on every write, and every write names the one it read.
     pub version: u64,
     /// Generation of the decision the lock records; Route53's markers carry it. Never
-    /// repeats for a name: a released name keeps its item (free) and its generation.
+    /// repeats for a name: a released name keeps its item (free) and its generation while a
+    /// change of it may still land ([`LockWrite::Forget`] deletes it after).
     pub gen: u64,
     /// Who holds the name; `None`: the name is free.
     pub holder: Option<Owner>,
@@ -261,6 +262,11 @@ pub enum LockWrite {
     /// Conditional on the generation, not the version: a waiter registered meanwhile must
     /// not make the failure go unrecorded.
     Check { name: Fqdn, gen: u64, now: i64 },
+    /// A free name nobody claims, whose last change can no longer land and of which
+    /// Route53 holds nothing of ours: its item is deleted, conditional on the version read
+    /// (and on being free). Without it the table, and every reconcile of everything, would
+    /// grow with every name ever used (every `{id}` name after a scale-in).
+    Forget { name: Fqdn, version: u64 },
 }
 
 impl LockWrite {
@@ -269,7 +275,8 @@ impl LockWrite {
             LockWrite::Decide(d) => &d.name,
             LockWrite::Wait { name, .. }
             | LockWrite::Settle { name, .. }
-            | LockWrite::Check { name, .. } => name,
+            | LockWrite::Check { name, .. }
+            | LockWrite::Forget { name, .. } => name,
         }
     }
 }

@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -794,6 +795,31 @@ impl Locks for DynamoLocks {
                     version + 1,
                 )
                 .await
+            }
+            LockWrite::Forget { name, version } => {
+                let condition = "#v = :v AND attribute_not_exists(#o)";
+                let r = self
+                    .client
+                    .delete_item()
+                    .table_name(&self.table)
+                    .key("pk", s(name.as_str()))
+                    .condition_expression(condition)
+                    .set_expression_attribute_names(Some(aliases(condition)))
+                    .expression_attribute_values(":v", n(version))
+                    .send()
+                    .await;
+                match r {
+                    Ok(_) => Ok(Cas::Won(version + 1)),
+                    Err(SdkError::ServiceError(se))
+                        if matches!(
+                            se.err(),
+                            DeleteItemError::ConditionalCheckFailedException(_)
+                        ) =>
+                    {
+                        Ok(Cas::Lost)
+                    }
+                    Err(e) => Err(self.fail("DeleteItem", e)),
+                }
             }
             LockWrite::Check { name, gen, now } => {
                 // The version the write lands on is not known here (the condition is on

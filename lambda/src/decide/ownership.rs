@@ -223,7 +223,16 @@ pub fn decide(view: &NameView) -> Decided {
             && route53_as_locked(l)
     });
 
-    let verdict = if let Some(l) = steady {
+    let verdict = if let Some(l) = steady.filter(|l| forgettable(l, &before, view)) {
+        Verdict::Write {
+            write: LockWrite::Forget {
+                name: name.clone(),
+                version: l.version,
+            },
+            changes: Vec::new(),
+            rows: Vec::new(),
+        }
+    } else if let Some(l) = steady {
         if l.check {
             Verdict::Write {
                 write: LockWrite::Settle {
@@ -278,6 +287,25 @@ pub fn decide(view: &NameView) -> Decided {
         }
     };
     Decided { verdict, outcomes }
+}
+
+/// Whether a free name's item can go: nobody claims the name or waits for it, Route53 was
+/// read in this run and holds nothing of ours for it, nothing of its last change can still
+/// land (its window closed more than a clock skew ago) and no change of it failed. Then no
+/// marker of the name exists to repeat a generation of: the next claim starts afresh, and
+/// one that finds something in the way is refused and recovers by reading.
+fn forgettable(lock: &Lock, before: &BTreeMap<ZoneId, Vec<RecordSet>>, view: &NameView) -> bool {
+    lock.holder.is_none()
+        && view.claimants.is_empty()
+        && lock.waiting.is_empty()
+        && lock.records.is_empty()
+        && lock.blocked.is_empty()
+        && !lock.check
+        && lock.legacy.is_none()
+        && view.seen.is_some()
+        && !view.own_write
+        && before.values().all(Vec::is_empty)
+        && view.now >= lock.until + crate::window::CLOCK_SKEW
 }
 
 /// The outcomes of a name the lock already records as wanted (nothing to write).

@@ -457,6 +457,13 @@ impl FakeLocks {
                 }
                 _ => Cas::Lost,
             },
+            LockWrite::Forget { version, .. } => match locks.get(name) {
+                Some(l) if l.version == *version && l.holder.is_none() => {
+                    locks.remove(name);
+                    Cas::Won(version + 1)
+                }
+                _ => Cas::Lost,
+            },
             LockWrite::Check { gen, now, .. } => match locks.get_mut(name) {
                 Some(l) if l.gen == *gen => {
                     l.check = true;

@@ -34,6 +34,7 @@ pub enum Op {
     Wait,
     Settle,
     Check,
+    Forget,
     PruneIndex,
     ReadDeployed,
     RecordDeployed,
@@ -54,6 +55,7 @@ impl Op {
                 | Op::Wait
                 | Op::Settle
                 | Op::Check
+                | Op::Forget
                 | Op::PruneIndex
                 | Op::RecordDeployed
                 | Op::PutHost
@@ -63,7 +65,7 @@ impl Op {
     }
 
     /// The calls of the reconciler (the host calls belong to the DDNS endpoint).
-    pub fn all() -> [Op; 15] {
+    pub fn all() -> [Op; 16] {
         [
             Op::DescribeInstances,
             Op::TaggedInstances,
@@ -77,6 +79,7 @@ impl Op {
             Op::Wait,
             Op::Settle,
             Op::Check,
+            Op::Forget,
             Op::PruneIndex,
             Op::ReadDeployed,
             Op::RecordDeployed,
@@ -494,6 +497,7 @@ impl<P: Locks> Locks for Faulty<P> {
             LockWrite::Wait { .. } => Op::Wait,
             LockWrite::Settle { .. } => Op::Settle,
             LockWrite::Check { .. } => Op::Check,
+            LockWrite::Forget { .. } => Op::Forget,
         };
         let key = Some(w.name().as_str());
         if self.faults.take_replay(op, key) {

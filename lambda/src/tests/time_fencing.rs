@@ -208,3 +208,80 @@ async fn a_holder_ec2_could_not_describe_is_a_retry_for_its_claimant_not_a_confl
     assert_eq!(again.conflicts.len(), 1, "{again:?}");
     assert_eq!(w.owner(WEB), Some(owner(1)));
 }
+
+#[tokio::test]
+async fn the_items_of_names_nobody_claims_go_once_no_change_of_theirs_can_land() {
+    // Five instances of a group, each its own name; the group scales in.
+    let w = World::new();
+    for n in 1..=5 {
+        w.launch(n, "web-{id}.dyn.example.com");
+    }
+    w.all().await;
+    assert_eq!(w.locks().snapshot().len(), 5);
+    for n in 1..=5 {
+        w.set_state(n, InstanceState::Terminated);
+    }
+    w.event(&[1, 2, 3, 4, 5]).await;
+    assert!(w.route53().snapshot().is_empty() || w.a("web-i-00000001.dyn.example.com").is_none());
+
+    // While the releases may still be landing, the free items stay.
+    let during = w.all().await;
+    assert!(during.failed.is_empty(), "{during:?}");
+    assert_eq!(w.locks().snapshot().len(), 5, "kept within the window");
+
+    w.advance(CHANGE_WINDOW + 60);
+    w.faults.reset_calls();
+    let after = w.all().await;
+    assert!(
+        after.failed.is_empty() && after.changes.is_empty(),
+        "{after:?}"
+    );
+    assert!(
+        w.locks().snapshot().is_empty(),
+        "{:?}",
+        w.locks().snapshot()
+    );
+    assert_eq!(w.faults.count(Op::Forget), 5);
+    let again = w.all().await;
+    assert!(again.changes.is_empty(), "{again:?}");
+    assert_eq!(w.faults.count(Op::Forget), 5, "nothing more to forget");
+
+    // A name comes back: a fresh claim, published as any first claim.
+    w.launch(6, "web-i-00000001.dyn.example.com");
+    let back = w.event(&[6]).await;
+    assert!(back.failed.is_empty(), "{back:?}");
+    assert_eq!(
+        w.a("web-i-00000001.dyn.example.com"),
+        Some(vec!["203.0.113.6".into()])
+    );
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_free_name_is_kept_while_its_release_failed_or_someone_waits_or_claims_it() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    w.set_state(1, InstanceState::Stopped);
+    // The release's Route53 change fails: the item is flagged, and must stay.
+    w.faults
+        .fail(Op::ChangeResourceRecordSets, Phase::Before, 2);
+    let failed = w.event(&[1]).await;
+    assert!(!failed.failed.is_empty(), "{failed:?}");
+    w.advance(CHANGE_WINDOW + 60);
+    // A stopped instance still names it; the reconcile repairs (deletes) and keeps the item
+    // until a later run sees it quiet.
+    w.all().await;
+    assert!(w
+        .locks()
+        .snapshot()
+        .contains_key(&crate::testing::name(WEB)));
+    assert_eq!(w.a(WEB), None);
+    w.advance(CHANGE_WINDOW + 60);
+    w.all().await;
+    assert!(!w
+        .locks()
+        .snapshot()
+        .contains_key(&crate::testing::name(WEB)));
+    w.assert_converged().await;
+}
