@@ -300,19 +300,20 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
     /// address, where a wrong one still counts; nothing while locked out).
     async fn wrong_secret(&self, host: &HostRecord, source: IpAddr, counted: bool, now: i64) {
         self.source_failed(SourcePrefix::of(source), now).await;
-        let failures = if counted {
-            Some(host.failures)
+        let (failures, locked_until) = if counted {
+            (Some(host.failures), host.locked_until)
         } else {
             match self.rec.locks.count_attempt(host, now).await {
-                Ok(Attempt::Counted(f)) => Some(f.failures),
-                Ok(_) => None,
+                Ok(Attempt::Counted(f)) => (Some(f.failures), f.locked_until),
+                Ok(_) => (None, host.locked_until),
                 Err(e) => {
                     warn!(host = %host.name, error = %e, "failed login not recorded");
-                    None
+                    (None, host.locked_until)
                 }
             }
         };
-        info!(%source, host = %host.name, failures, "update refused: bad credentials");
+        let locked = locked_until > now;
+        info!(%source, host = %host.name, failures, locked, "update refused: bad credentials");
     }
 
     /// A failed login of `source` (a wrong password, an unknown user), counted in the table
