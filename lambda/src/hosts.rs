@@ -145,9 +145,12 @@ impl HostRecord {
         }
     }
 
-    /// Whether the host is locked out for a request from `source` at `now`.
-    pub fn locked_for(&self, source: IpAddr, now: i64) -> bool {
-        self.locked_until > now && !self.from_last_address(source)
+    /// The counters once one more password check is counted at `now`; `None` while the
+    /// credential is locked out, when nothing may be counted (or checked). A store applies
+    /// this atomically to the item as it is ([`crate::ports::Locks::count_attempt`]), so
+    /// that concurrent checks can never outnumber [`LOCKOUT_AFTER`] before the lockout.
+    pub fn attempt(&self, now: i64) -> Option<Failure> {
+        (self.locked_until <= now).then(|| after_failure(self, now))
     }
 
     /// Whether an unchanged update should still refresh the lease.
@@ -311,6 +314,72 @@ pub struct Failure {
     pub locked_until: i64,
 }
 
+/// What counting one password check against a credential found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted, before the check: the counters after it (locked out when it was the last
+    /// one allowed). A right password then clears them.
+    Counted(Failure),
+    /// Locked out: nothing was counted, and the password must not be checked.
+    Locked,
+    /// The credential is gone (removed meanwhile).
+    Gone,
+}
+
+/// The part of a caller's address that the per-source limit counts: an IPv4 address whole,
+/// an IPv6 address by its /64 (one customer's network: a caller can rotate through its
+/// /64 at will), and an IPv4-mapped IPv6 address as its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourcePrefix(IpAddr);
+
+impl SourcePrefix {
+    pub fn of(source: IpAddr) -> SourcePrefix {
+        match Addresses::of(source) {
+            Addresses { ipv4: Some(a), .. } => SourcePrefix(IpAddr::V4(a)),
+            Addresses { ipv6: Some(a), .. } => {
+                let bits = u128::from(a) & !((1u128 << 64) - 1);
+                SourcePrefix(IpAddr::V6(Ipv6Addr::from(bits)))
+            }
+            _ => SourcePrefix(source),
+        }
+    }
+}
+
+/// `203.0.113.9`, or `2001:db8:1:2::/64`.
+impl fmt::Display for SourcePrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}"),
+            IpAddr::V6(a) => write!(f, "{a}/64"),
+        }
+    }
+}
+
+/// Failed logins of one source prefix, as counted by every container together: `failures`
+/// in the window that began at `since`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SourceCount {
+    pub failures: u32,
+    pub since: i64,
+}
+
+impl SourceCount {
+    /// The count after one more failure at `now`, with windows of `window` seconds.
+    pub fn after_failure(self, now: i64, window: i64) -> SourceCount {
+        if self.failures == 0 || now - self.since >= window {
+            SourceCount {
+                failures: 1,
+                since: now,
+            }
+        } else {
+            SourceCount {
+                failures: self.failures.saturating_add(1),
+                since: self.since,
+            }
+        }
+    }
+}
+
 /// The counters after one more failed login at `now`.
 pub fn after_failure(host: &HostRecord, now: i64) -> Failure {
     let fresh = now - host.failed_since >= LOCKOUT_WINDOW;
@@ -443,6 +512,44 @@ mod tests {
             10_000 + LOCKOUT_WINDOW,
         );
         assert_eq!((later.failures, later.locked_until), (1, 0));
+    }
+
+    #[test]
+    fn a_source_is_an_ipv4_address_or_an_ipv6_64() {
+        let of = |a: &str| SourcePrefix::of(a.parse().unwrap()).to_string();
+        assert_eq!(of("203.0.113.9"), "203.0.113.9");
+        assert_eq!(of("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(of("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+        assert_eq!(of("2001:db8:1:2::1"), of("2001:db8:1:2:ffff::"));
+        assert_ne!(of("2001:db8:1:2::1"), of("2001:db8:1:3::1"));
+        let c = SourceCount::default().after_failure(100, 600);
+        assert_eq!(
+            c.after_failure(699, 600),
+            SourceCount {
+                failures: 2,
+                since: 100
+            }
+        );
+        assert_eq!(
+            c.after_failure(700, 600),
+            SourceCount {
+                failures: 1,
+                since: 700
+            }
+        );
+    }
+
+    #[test]
+    fn a_locked_out_credential_counts_no_attempt() {
+        let locked = HostRecord {
+            failures: LOCKOUT_AFTER,
+            failed_since: 9_000,
+            locked_until: 10_000,
+            ..host()
+        };
+        assert_eq!(locked.attempt(9_999), None);
+        let after = locked.attempt(10_000).unwrap();
+        assert_eq!((after.failures, after.failed_since), (1, 10_000));
     }
 
     #[test]

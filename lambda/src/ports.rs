@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::config::Deployed;
 use crate::decide::Seen;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord};
+use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::model::{Change, ChangeAction, Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
@@ -151,6 +151,30 @@ pub trait Locks: Send + Sync {
     /// Records a host's update, lease, alert or failed logins (not conditional: the last
     /// word wins, and none of it decides ownership).
     fn touch_host(&self, touch: &HostTouch) -> impl Future<Output = Result<()>> + Send;
+    /// Counts one password check against `host` before it is made, atomically on the item
+    /// as it is (`read` is what the caller read: the first guess), unless the credential is
+    /// locked out ([`HostRecord::attempt`]). However many run at once, no more checks are
+    /// counted than the lockout allows.
+    fn count_attempt(
+        &self,
+        read: &HostRecord,
+        now: i64,
+    ) -> impl Future<Output = Result<Attempt>> + Send;
+    /// [`Locks::load`], and the failed logins of `source`, in the same read.
+    fn load_with_source(
+        &self,
+        names: &[Fqdn],
+        owners: &[Owner],
+        source: &SourcePrefix,
+    ) -> impl Future<Output = Result<(Loaded, SourceCount)>> + Send;
+    /// Counts one failed login of `source` atomically, in windows of `window` seconds;
+    /// the count after it.
+    fn count_source_failure(
+        &self,
+        source: &SourcePrefix,
+        now: i64,
+        window: i64,
+    ) -> impl Future<Output = Result<SourceCount>> + Send;
 }
 
 /// A failed SQS message to make visible again after `delay_s` seconds.

@@ -8,10 +8,14 @@ Every client connects from 127.0.0.1; the front reports the router's public addr
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,22 +36,41 @@ def _tool(name: str) -> str:
     return path
 
 
-@pytest.fixture
-def endpoint(proxy, world, ec2_dns_bin, tmp_path):
+def _start_endpoint(proxy, world, ec2_dns_bin, workdir: Path):
+    """One container of the endpoint: the binary, and a function URL in front of it."""
     binary = Path(ec2_dns_bin).with_name("ec2-dns-ddns")
     if not binary.exists():
         pytest.fail(f"{binary} not found: run `cargo build`", pytrace=False)
-    workdir = tmp_path / "ddns"
     workdir.mkdir()
     fn = Ec2DnsFunction(proxy.url, {"LOCK_TABLE": world.lock_table}, command=[str(binary)],
                         workdir=str(workdir)).start().wait_ready()
-    front = FunctionUrlFront(fn, source_ip=ROUTER).start()
-    yield front
+    return fn, FunctionUrlFront(fn, source_ip=ROUTER).start()
+
+
+def _stop_endpoint(fn, front) -> None:
     front.stop()
     fn.stop()
     tail = fn.log_tail(40)
     if tail:
-        print(f"--- ec2-dns-ddns output ---\n{tail}")
+        print(f"--- ec2-dns-ddns output ({fn.workdir}) ---\n{tail}")
+
+
+@pytest.fixture
+def endpoint(proxy, world, ec2_dns_bin, tmp_path):
+    fn, front = _start_endpoint(proxy, world, ec2_dns_bin, tmp_path / "ddns")
+    yield front
+    _stop_endpoint(fn, front)
+
+
+@pytest.fixture
+def endpoints(proxy, world, ec2_dns_bin, tmp_path):
+    """Four containers, each its own process behind its own front: concurrent requests to
+    a function URL land in different containers, which share nothing but the table."""
+    started = [_start_endpoint(proxy, world, ec2_dns_bin, tmp_path / f"ddns{i}")
+               for i in range(4)]
+    yield [front for _, front in started]
+    for fn, front in started:
+        _stop_endpoint(fn, front)
 
 
 def add_host(ctl, *extra: str) -> str:
@@ -179,3 +202,42 @@ def test_the_reflector_and_the_sample_protocol_over_http(world, dyn, ctl, endpoi
     ctl("host", "remove", "pi")
     assert world.lock(HOME).get("owner") is None
     assert (HOME, "A") not in world.records(dyn.public)
+
+
+def dyndns2(front: FunctionUrlFront, password: str) -> str:
+    """One update as a router sends it; the answer's body."""
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    req = urllib.request.Request(f"{front.url}/nic/update?hostname={HOME}",
+                                 headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return r.read().decode().strip()
+
+
+def test_parallel_wrong_passwords_over_four_containers_are_checked_at_most_five_times(
+        world, dyn, ctl, endpoints, proxy):
+    secret = add_host(ctl)
+    guesses = 40
+    # The worst interleaving: each container has read the credential before any of them
+    # has checked a password.
+    hold = proxy.hold("dynamodb", "BatchGetItem", phase="after", count=len(endpoints))
+    with ThreadPoolExecutor(max_workers=guesses) as pool:
+        sent = [pool.submit(dyndns2, endpoints[i % len(endpoints)], "not-the-password")
+                for i in range(guesses)]
+        deadline = time.monotonic() + 30
+        while hold.held < len(endpoints) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert hold.held == len(endpoints), hold
+        hold.release()
+        answers = [f.result() for f in sent]
+    # A checked (wrong) password is answered `badauth`; a request the lockout refused,
+    # unchecked, `abuse`.
+    checked, refused = answers.count("badauth"), answers.count("abuse")
+    assert checked + refused == guesses, answers
+    assert checked <= 5, answers
+    item = world.lock_items()[f"host#{USER}"]
+    assert item["failures"] == 5 and item["locked_until"] > time.time(), item
+    # Locked out: the right password is refused too, in every container, unchecked.
+    for front in endpoints:
+        assert dyndns2(front, secret) == "abuse"
+    assert world.lock(HOME) is None
+    assert not any(k.startswith("route53:Change") for k in proxy.calls())

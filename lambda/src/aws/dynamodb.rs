@@ -6,6 +6,8 @@
 //! - owner index, `pk` = `owner#<owner>`: `names` (string set), written in the same
 //!   transaction as the lock whose holder changes.
 //! - the deployed configuration, `pk` = `config#reconciler`.
+//! - failed logins of a source prefix, `pk` = `source#<prefix>`: `failures`,
+//!   `failed_since`, `expires` (the end of the window, for a table TTL).
 //!
 //! Every write is conditional on what was read.
 
@@ -16,7 +18,10 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
@@ -27,7 +32,7 @@ use aws_smithy_types::DateTime;
 use super::sdk_error_on;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord};
+use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{
     Blocked, Cas, Decision, Expect, HostTouch, Loaded, Lock, LockWrite, Stamp, Unreadable,
 };
@@ -40,6 +45,7 @@ pub const LAYOUT: u64 = 2;
 const OWNER_PREFIX: &str = "owner#";
 const HOST_PREFIX: &str = "host#";
 const SAMPLE_PREFIX: &str = "sample#";
+const SOURCE_PREFIX: &str = "source#";
 const CONFIG_KEY: &str = "config#reconciler";
 /// Keys per BatchGetItem call.
 const KEYS_PER_BATCH: usize = 100;
@@ -47,7 +53,7 @@ const KEYS_PER_BATCH: usize = 100;
 const UNPROCESSED_ATTEMPTS: u32 = 5;
 /// Every attribute goes through a `#` alias: several of our names (`owner`, `names`,
 /// `check`, ...) are DynamoDB reserved words.
-const ALIASES: [(&str, &str); 15] = [
+const ALIASES: [(&str, &str); 16] = [
     ("#a4", "ipv4"),
     ("#a6", "ipv6"),
     ("#al", "alerted"),
@@ -63,7 +69,13 @@ const ALIASES: [(&str, &str); 15] = [
     ("#n", "names"),
     ("#k", "pk"),
     ("#o", "owner"),
+    ("#ex", "expires"),
 ];
+/// Tries at counting one password check: each lost try means that another check (or a
+/// success) changed the counters meanwhile. At most `LOCKOUT_AFTER` checks are counted
+/// before a lockout, so only a storm of successes outlasts this; the check is then
+/// refused, as if locked out.
+const ATTEMPT_TRIES: u32 = 12;
 
 /// The aliases an expression uses (DynamoDB refuses unused ones).
 fn aliases(expr: &str) -> HashMap<String, String> {
@@ -293,6 +305,30 @@ fn parse_host(item: &Item, raw: &str) -> std::result::Result<HostRecord, String>
         locked_until: num("locked_until"),
         alerted: text(item, "alerted").cloned(),
     })
+}
+
+/// The failed logins of a source prefix (none without an item).
+fn parse_source(item: Option<&Item>) -> SourceCount {
+    let num = |k: &str| item.and_then(|i| number(i, k)).unwrap_or(0);
+    SourceCount {
+        failures: u32::try_from(num("failures")).unwrap_or(u32::MAX),
+        since: num("failed_since") as i64,
+    }
+}
+
+/// The keys of `load`: the names' locks, the owners' index items and the hosts' items.
+fn load_keys(names: &[Fqdn], owners: &[Owner]) -> BTreeSet<String> {
+    names
+        .iter()
+        .map(|n| n.to_string())
+        .chain(owners.iter().map(owner_key))
+        .chain(
+            owners
+                .iter()
+                .filter_map(Owner::host)
+                .map(|h| format!("{HOST_PREFIX}{h}")),
+        )
+        .collect()
 }
 
 /// The item of a host credential.
@@ -722,21 +758,45 @@ impl DynamoLocks {
     }
 }
 
+impl DynamoLocks {
+    /// One conditional update of a source prefix's item; `None` when its condition failed.
+    async fn update_source(
+        &self,
+        key: &str,
+        expr: &str,
+        condition: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Option<SourceCount>> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .update_expression(expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(aliases(&format!("{expr} {condition}"))))
+            .return_values(ReturnValue::AllNew);
+        for (k, v) in values {
+            req = req.expression_attribute_values(k, v);
+        }
+        match req.send().await {
+            Ok(out) => Ok(Some(parse_source(out.attributes()))),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.fail("UpdateItem", e)),
+        }
+    }
+}
+
 impl Locks for DynamoLocks {
     async fn load(&self, names: &[Fqdn], owners: &[Owner]) -> Result<Loaded> {
-        let keys: Vec<String> = names
-            .iter()
-            .map(|n| n.to_string())
-            .chain(owners.iter().map(owner_key))
-            .chain(
-                owners
-                    .iter()
-                    .filter_map(Owner::host)
-                    .map(|h| format!("{HOST_PREFIX}{h}")),
-            )
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let keys: Vec<String> = load_keys(names, owners).into_iter().collect();
         let mut out = Loaded::default();
         for item in self.batch_get(keys).await? {
             let key = text(&item, "pk").cloned().unwrap_or_default();
@@ -1003,5 +1063,134 @@ impl Locks for DynamoLocks {
             }
             Err(e) => Err(self.fail("UpdateItem", e)),
         }
+    }
+
+    /// A compare-and-swap of the three counters on the values last seen (the caller's
+    /// read, then what a lost try found), so that every check counted is counted once,
+    /// on the counters as they are, and none while the credential is locked out.
+    async fn count_attempt(&self, read: &HostRecord, now: i64) -> Result<Attempt> {
+        let key = format!("{HOST_PREFIX}{}", read.name);
+        let mut seen = read.clone();
+        for _ in 0..ATTEMPT_TRIES {
+            let Some(next) = seen.attempt(now) else {
+                return Ok(Attempt::Locked);
+            };
+            let was = [
+                ("#fc", ":fc0", i64::from(seen.failures)),
+                ("#fs", ":fs0", seen.failed_since),
+                ("#lu", ":lu0", seen.locked_until),
+            ];
+            // A counter that reads 0 may be absent (an item made by hand).
+            let same: Vec<String> = was
+                .iter()
+                .map(|(a, v, x)| match x {
+                    0 => format!("(attribute_not_exists({a}) OR {a} = {v})"),
+                    _ => format!("{a} = {v}"),
+                })
+                .collect();
+            let condition = format!("attribute_exists(#k) AND {}", same.join(" AND "));
+            let expr = "SET #fc = :fc, #fs = :fs, #lu = :lu";
+            let mut req = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(key.as_str()))
+                .update_expression(expr)
+                .condition_expression(&condition)
+                .set_expression_attribute_names(Some(aliases(&format!("{expr} {condition}"))))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .expression_attribute_values(":fc", n(next.failures))
+                .expression_attribute_values(":fs", n(next.failed_since))
+                .expression_attribute_values(":lu", n(next.locked_until));
+            for (_, v, x) in was {
+                req = req.expression_attribute_values(v, n(x));
+            }
+            let lost = match req.send().await {
+                Ok(_) => return Ok(Attempt::Counted(next)),
+                Err(SdkError::ServiceError(se)) => match se.err() {
+                    UpdateItemError::ConditionalCheckFailedException(e) => e.item().cloned(),
+                    _ => return Err(self.fail("UpdateItem", SdkError::ServiceError(se))),
+                },
+                Err(e) => return Err(self.fail("UpdateItem", e)),
+            };
+            // The item as it is: in the error, or read again.
+            seen = match lost {
+                Some(item) => parse_host(&item, read.name.as_str()).map_err(unexpected)?,
+                None => match self.host(&read.name).await? {
+                    Some(h) => h,
+                    None => return Ok(Attempt::Gone),
+                },
+            };
+        }
+        Ok(Attempt::Locked)
+    }
+
+    async fn load_with_source(
+        &self,
+        names: &[Fqdn],
+        owners: &[Owner],
+        source: &SourcePrefix,
+    ) -> Result<(Loaded, SourceCount)> {
+        let source_key = format!("{SOURCE_PREFIX}{source}");
+        let mut keys = load_keys(names, owners);
+        keys.insert(source_key.clone());
+        let mut out = Loaded::default();
+        let mut count = SourceCount::default();
+        for item in self.batch_get(keys.into_iter().collect()).await? {
+            let key = text(&item, "pk").cloned().unwrap_or_default();
+            if key == source_key {
+                count = parse_source(Some(&item));
+                continue;
+            }
+            absorb(&mut out, parse_item(&item, &self.home), key, &item);
+        }
+        Ok((out, count))
+    }
+
+    /// One more in the current window (`ADD`, conditional on the window), or a new window
+    /// (conditional on there being none current): atomic either way, so that no failure of
+    /// any container is lost.
+    async fn count_source_failure(
+        &self,
+        source: &SourcePrefix,
+        now: i64,
+        window: i64,
+    ) -> Result<SourceCount> {
+        let key = format!("{SOURCE_PREFIX}{source}");
+        let cut = now - window;
+        for _ in 0..3 {
+            let more = self
+                .update_source(
+                    &key,
+                    "ADD #fc :one",
+                    "#fs > :cut",
+                    vec![(":one", n(1)), (":cut", n(cut))],
+                )
+                .await?;
+            if let Some(count) = more {
+                return Ok(count);
+            }
+            let fresh = self
+                .update_source(
+                    &key,
+                    "SET #fc = :one, #fs = :now, #ex = :ex",
+                    "attribute_not_exists(#k) OR #fs <= :cut",
+                    vec![
+                        (":one", n(1)),
+                        (":now", n(now)),
+                        (":ex", n(now + window)),
+                        (":cut", n(cut)),
+                    ],
+                )
+                .await?;
+            if let Some(count) = fresh {
+                return Ok(count);
+            }
+        }
+        Err(unexpected(format!(
+            "the failed logins of {source} kept changing"
+        )))
     }
 }

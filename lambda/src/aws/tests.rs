@@ -263,6 +263,62 @@ async fn dynamodb_failed_condition_is_a_lost_race() {
     assert_eq!(locks(&url).write(&w).await.unwrap(), Cas::Lost);
 }
 
+#[tokio::test]
+async fn a_counted_check_that_lost_its_race_is_counted_again_on_the_item_as_it_is() {
+    use crate::hosts::{Attempt, HostName, HostRecord, LOCKOUT_FOR};
+    // Read with no failure; meanwhile four other checks were counted. The item comes back
+    // inside the failed condition, and the next try swaps from there: the fifth, locking.
+    let now = 1_800_000_000;
+    let meanwhile = format!(
+        r#"{{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":{{"pk":{{"S":"host#home"}},"version":{{"N":"1"}},"password":{{"S":"$argon2id$x"}},"failures":{{"N":"4"}},"failed_since":{{"N":"{}"}},"locked_until":{{"N":"0"}}}}}}"#,
+        now - 10
+    );
+    let (url, seen) = stub(vec![
+        (400, DDB_JSON, meanwhile),
+        (200, DDB_JSON, "{}".into()),
+    ])
+    .await;
+    let read = HostRecord {
+        name: HostName::parse("home").unwrap(),
+        version: 1,
+        names: Default::default(),
+        password: "$argon2id$x".into(),
+        sample: false,
+        bound: true,
+        lease: 0,
+        ipv4: None,
+        ipv6: None,
+        updated: 0,
+        created: 0,
+        failures: 0,
+        failed_since: 0,
+        locked_until: 0,
+        alerted: None,
+    };
+    let Attempt::Counted(f) = locks(&url).count_attempt(&read, now).await.unwrap() else {
+        panic!("not counted");
+    };
+    assert_eq!(
+        (f.failures, f.failed_since, f.locked_until),
+        (5, now - 10, now + LOCKOUT_FOR)
+    );
+    let bodies = seen.lock().unwrap().clone();
+    assert!(bodies[0].contains(r#""ReturnValuesOnConditionCheckFailure":"ALL_OLD""#));
+    assert!(bodies[0].contains("attribute_not_exists(#fc) OR #fc = :fc0"));
+    for part in [
+        r#"":fc0":{"N":"4"}"#,
+        r#"":fc":{"N":"5"}"#,
+        &format!(r#"":lu":{{"N":"{}"}}"#, now + LOCKOUT_FOR),
+        "#fc = :fc0 AND #fs = :fs0",
+    ] {
+        assert!(
+            bodies[1].contains(part),
+            "{part} missing from {}",
+            bodies[1]
+        );
+    }
+}
+
 fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decision {
     Decision {
         name: name("web.dyn.example.com"),

@@ -1,9 +1,9 @@
 //! Host credentials: secrets made once and shown once, stored only as slow salted hashes
-//! (Argon2id), checked in constant time; and a bounded, per-container limit on failed
-//! logins per source address, so that guessing costs the guesser, not us.
+//! (Argon2id), checked in constant time; and a limit on failed logins per source prefix
+//! (counted in the lock table, remembered per container), so that guessing costs the
+//! guesser, not us.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
@@ -12,6 +12,7 @@ use base64::Engine as _;
 use subtle::ConstantTimeEq;
 
 use crate::error::{Error, Result};
+use crate::hosts::{SourceCount, SourcePrefix};
 
 /// Argon2id with OWASP's minimum (19 MiB, two passes, one lane): tens of milliseconds per
 /// check in a small Lambda, which is what makes a stolen hash slow to guess from.
@@ -102,16 +103,19 @@ pub fn verify_nobody(password: &str) -> bool {
     false
 }
 
-/// Failed logins from one source address, per container: at most [`LIMIT_ADDRESSES`]
-/// addresses are remembered (the oldest forgotten first), so the state stays bounded
-/// whatever a caller sends.
+/// What this container knows of the failed logins per source prefix (an IPv4 address, an
+/// IPv6 /64): at most [`LIMIT_ADDRESSES`] prefixes are remembered (the oldest forgotten
+/// first), so the state stays bounded whatever a caller sends. The counts themselves are
+/// kept in the lock table, shared by every container ([`crate::ports::Locks`]); this is
+/// what the container last learnt of them, so that a prefix it knows to be over the limit
+/// is refused without even a read.
 pub struct Limiter {
-    seen: Mutex<HashMap<IpAddr, (u32, i64)>>,
+    seen: Mutex<HashMap<SourcePrefix, SourceCount>>,
 }
 
 pub const LIMIT_ADDRESSES: usize = 4096;
-/// Failed logins from one address within [`SOURCE_WINDOW`] seconds before it is refused
-/// (`abuse`) without any check.
+/// Failed logins from one source prefix within [`SOURCE_WINDOW`] seconds before it is
+/// refused (`abuse`) without any check.
 pub const SOURCE_FAILURES: u32 = 20;
 pub const SOURCE_WINDOW: i64 = 600;
 
@@ -123,34 +127,45 @@ impl Default for Limiter {
     }
 }
 
+/// Whether a count is over the per-source limit at `now`.
+pub fn over_limit(count: SourceCount, now: i64) -> bool {
+    count.failures >= SOURCE_FAILURES && now - count.since < SOURCE_WINDOW
+}
+
 impl Limiter {
-    fn guard(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (u32, i64)>> {
+    fn guard(&self) -> std::sync::MutexGuard<'_, HashMap<SourcePrefix, SourceCount>> {
         self.seen.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether `source` has failed too often lately.
-    pub fn blocked(&self, source: IpAddr, now: i64) -> bool {
+    /// Whether `source` is known to have failed too often lately.
+    pub fn blocked(&self, source: SourcePrefix, now: i64) -> bool {
         self.guard()
             .get(&source)
-            .is_some_and(|(n, since)| *n >= SOURCE_FAILURES && now - since < SOURCE_WINDOW)
+            .is_some_and(|count| over_limit(*count, now))
     }
 
-    pub fn failed(&self, source: IpAddr, now: i64) {
+    /// Remembers the shared count of `source` as the table gave it (a source that never
+    /// failed takes no room).
+    pub fn learn(&self, source: SourcePrefix, count: SourceCount) {
+        if count.failures == 0 {
+            return;
+        }
         let mut seen = self.guard();
         if seen.len() >= LIMIT_ADDRESSES && !seen.contains_key(&source) {
-            if let Some(oldest) = seen
-                .iter()
-                .min_by_key(|(_, (_, since))| *since)
-                .map(|(a, _)| *a)
-            {
+            if let Some(oldest) = seen.iter().min_by_key(|(_, c)| c.since).map(|(a, _)| *a) {
                 seen.remove(&oldest);
             }
         }
-        let entry = seen.entry(source).or_insert((0, now));
-        if now - entry.1 >= SOURCE_WINDOW {
-            *entry = (0, now);
+        let entry = seen.entry(source).or_default();
+        if (count.since, count.failures) > (entry.since, entry.failures) {
+            *entry = count;
         }
-        entry.0 += 1;
+    }
+
+    /// Counts one failure here only (when the table could not count it).
+    pub fn failed(&self, source: SourcePrefix, now: i64) {
+        let known = self.guard().get(&source).copied().unwrap_or_default();
+        self.learn(source, known.after_failure(now, SOURCE_WINDOW));
     }
 
     pub fn len(&self) -> usize {
@@ -217,8 +232,9 @@ mod tests {
 
     #[test]
     fn the_source_limit_is_bounded_and_forgets() {
+        use std::net::IpAddr;
         let l = Limiter::default();
-        let a: IpAddr = "203.0.113.9".parse().unwrap();
+        let a = SourcePrefix::of("203.0.113.9".parse().unwrap());
         for _ in 0..SOURCE_FAILURES {
             assert!(!l.blocked(a, 100));
             l.failed(a, 100);
@@ -226,8 +242,21 @@ mod tests {
         assert!(l.blocked(a, 100));
         assert!(!l.blocked(a, 100 + SOURCE_WINDOW), "the window passes");
         for i in 0..(LIMIT_ADDRESSES as u32 + 10) {
-            l.failed(IpAddr::from(i.to_be_bytes()), 200 + i64::from(i));
+            l.failed(
+                SourcePrefix::of(IpAddr::from(i.to_be_bytes())),
+                200 + i64::from(i),
+            );
         }
         assert_eq!(l.len(), LIMIT_ADDRESSES);
+        // What the table counted, from every container, counts here too.
+        let b = SourcePrefix::of("2001:db8::1".parse().unwrap());
+        l.learn(
+            b,
+            SourceCount {
+                failures: SOURCE_FAILURES,
+                since: 5_000,
+            },
+        );
+        assert!(l.blocked(SourcePrefix::of("2001:db8::ffff".parse().unwrap()), 5_001));
     }
 }

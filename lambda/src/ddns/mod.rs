@@ -21,7 +21,9 @@ use tracing::{info, warn};
 use crate::decide::{self, reads, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
-use crate::hosts::{after_failure, check_binding, Addresses, Failure, HostName, HostRecord};
+use crate::hosts::{
+    check_binding, Addresses, Attempt, Failure, HostName, HostRecord, SourcePrefix,
+};
 use crate::lock::{HostTouch, Loaded};
 use crate::model::{Home, Instance, Owner, Scope};
 use crate::name::Fqdn;
@@ -164,7 +166,8 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             return HttpResponse::text(401, "badauth")
                 .with_header("www-authenticate", "Basic realm=\"ec2-dns\"");
         };
-        if self.limiter.blocked(source, now) {
+        let prefix = SourcePrefix::of(source);
+        if self.limiter.blocked(prefix, now) {
             info!(%source, "update refused: too many failed logins from this address");
             return lines(&[Answer::Abuse]);
         }
@@ -175,30 +178,53 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
                 return lines(&[refused.answer]);
             }
         };
-        let Ok(host_name) = HostName::parse(&user) else {
-            auth::verify_nobody(&password);
-            self.limiter.failed(source, now);
-            return lines(&[Answer::Badauth]);
+        let host_name = HostName::parse(&user).ok();
+        let owners: Vec<Owner> = host_name
+            .iter()
+            .map(|name| Owner::Host {
+                home: self.rec.home.clone(),
+                name: name.clone(),
+            })
+            .collect();
+        let names = if host_name.is_some() {
+            &update.names[..]
+        } else {
+            &[]
         };
-        let owner = Owner::Host {
-            home: self.rec.home.clone(),
-            name: host_name.clone(),
-        };
-        let loaded = match self.rec.locks.load(&update.names, &[owner]).await {
-            Ok(l) => l,
+        let read = self
+            .rec
+            .locks
+            .load_with_source(names, &owners, &prefix)
+            .await;
+        let (loaded, count) = match read {
+            Ok(read) => read,
             Err(e) => {
                 warn!(error = %e, "update failed: the lock table could not be read");
                 return lines(&[Answer::ServerError]);
             }
         };
-        let Some(host) = loaded.hosts.iter().find(|h| h.name == host_name).cloned() else {
+        // The count of every container: a source over the limit is refused unchecked.
+        self.limiter.learn(prefix, count);
+        if auth::over_limit(count, now) {
+            info!(%source, "update refused: too many failed logins from this address");
+            return lines(&[Answer::Abuse]);
+        }
+        let found = host_name
+            .as_ref()
+            .and_then(|n| loaded.hosts.iter().find(|h| &h.name == n).cloned());
+        let Some(host) = found else {
             auth::verify_nobody(&password);
-            self.limiter.failed(source, now);
-            info!(%source, host = %host_name, "update refused: no such host");
+            self.source_failed(prefix, now).await;
+            info!(%source, user = %crate::status_tag::printable(&user), "update refused: no such host");
             return lines(&[Answer::Badauth]);
         };
-        if let Err(answer) = self.authenticate(&host, &password, source, now).await {
-            return lines(&[answer]);
+        let (host, counted) = match self.before_check(host, source, now).await {
+            Ok(counted) => counted,
+            Err(answer) => return lines(&[answer]),
+        };
+        if !auth::verify_password(&host.password, &password) {
+            self.wrong_secret(&host, source, counted, now).await;
+            return lines(&[Answer::Badauth]);
         }
         let asked = match update.addresses {
             Some(a) => a,
@@ -208,6 +234,9 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             Ok(a) => a,
             Err(why) => {
                 info!(%source, host = %host.name, reason = %why.0, "update refused: address not the caller's");
+                if counted {
+                    self.clear_failures(&host.name).await;
+                }
                 return lines(&vec![Answer::Abuse; update.names.len()]);
             }
         };
@@ -215,42 +244,106 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             ipv4: addresses.ipv4.or(host.ipv4),
             ipv6: addresses.ipv6.or(host.ipv6),
         };
+        let name = host.name.clone();
         let asked = Asked {
             host,
             names: update.names,
             addresses,
             loaded,
         };
-        lines(&self.publish(asked, now, deadline).await)
+        let answers = self.publish(asked, now, deadline).await;
+        if counted && !answers.iter().any(Answer::published) {
+            self.clear_failures(&name).await;
+        }
+        lines(&answers)
     }
 
-    /// Checks the password (unless the credential is locked out), recording a failure.
-    async fn authenticate(
+    /// Before a password (or sample token) is checked: unless the request comes from the
+    /// host's last accepted address, the check is counted against the credential first,
+    /// atomically, and refused (`abuse`) while the credential is locked out. So however
+    /// many requests run at once, in however many containers, no more passwords are
+    /// checked than the lockout allows, and none while it lasts. The host comes back with
+    /// its counters as counted, and whether this check was counted.
+    async fn before_check(
         &self,
-        host: &HostRecord,
-        password: &str,
+        host: HostRecord,
         source: IpAddr,
         now: i64,
-    ) -> std::result::Result<(), Answer> {
-        if host.locked_for(source, now) {
-            info!(%source, host = %host.name, "update refused: credential locked out");
-            return Err(Answer::Abuse);
+    ) -> std::result::Result<(HostRecord, bool), Answer> {
+        if host.from_last_address(source) {
+            return Ok((host, false));
         }
-        if auth::verify_password(&host.password, password) {
-            return Ok(());
+        match self.rec.locks.count_attempt(&host, now).await {
+            Ok(Attempt::Counted(f)) => {
+                let mut host = host;
+                (host.failures, host.failed_since, host.locked_until) =
+                    (f.failures, f.failed_since, f.locked_until);
+                Ok((host, true))
+            }
+            Ok(Attempt::Locked) => {
+                info!(%source, host = %host.name, "update refused: credential locked out");
+                Err(Answer::Abuse)
+            }
+            Ok(Attempt::Gone) => {
+                info!(%source, host = %host.name, "update refused: no such host");
+                Err(Answer::Badauth)
+            }
+            Err(e) => {
+                warn!(host = %host.name, error = %e, "update failed: the check could not be counted");
+                Err(Answer::ServerError)
+            }
         }
-        self.fail_login(host, source, now).await;
-        Err(Answer::Badauth)
     }
 
-    async fn fail_login(&self, host: &HostRecord, source: IpAddr, now: i64) {
-        self.limiter.failed(source, now);
-        let failure = after_failure(host, now);
-        info!(%source, host = %host.name, failures = failure.failures, locked = failure.locked_until > now, "update refused: bad credentials");
-        let mut touch = HostTouch::new(host.name.clone());
-        touch.failure = Some(failure);
+    /// A wrong password (or token): counted against the source prefix, and against the
+    /// credential when it was not counted before the check (from the host's last accepted
+    /// address, where a wrong one still counts; nothing while locked out).
+    async fn wrong_secret(&self, host: &HostRecord, source: IpAddr, counted: bool, now: i64) {
+        self.source_failed(SourcePrefix::of(source), now).await;
+        let (failures, locked_until) = if counted {
+            (Some(host.failures), host.locked_until)
+        } else {
+            match self.rec.locks.count_attempt(host, now).await {
+                Ok(Attempt::Counted(f)) => (Some(f.failures), f.locked_until),
+                Ok(_) => (None, host.locked_until),
+                Err(e) => {
+                    warn!(host = %host.name, error = %e, "failed login not recorded");
+                    (None, host.locked_until)
+                }
+            }
+        };
+        let locked = locked_until > now;
+        info!(%source, host = %host.name, failures, locked, "update refused: bad credentials");
+    }
+
+    /// A failed login of `source` (a wrong password, an unknown user), counted in the table
+    /// for every container; only here when the table cannot count it.
+    async fn source_failed(&self, source: SourcePrefix, now: i64) {
+        let counted = self
+            .rec
+            .locks
+            .count_source_failure(&source, now, auth::SOURCE_WINDOW)
+            .await;
+        match counted {
+            Ok(count) => self.limiter.learn(source, count),
+            Err(e) => {
+                warn!(%source, error = %e, "failed login of the source not recorded");
+                self.limiter.failed(source, now);
+            }
+        }
+    }
+
+    /// The right secret was given but nothing was published: the check counted before it
+    /// was made is taken back, as a success would (the counters are cleared).
+    async fn clear_failures(&self, host: &HostName) {
+        let mut touch = HostTouch::new(host.clone());
+        touch.failure = Some(Failure {
+            failures: 0,
+            failed_since: 0,
+            locked_until: 0,
+        });
         if let Err(e) = self.rec.locks.touch_host(&touch).await {
-            warn!(host = %host.name, error = %e, "failed login not recorded");
+            warn!(%host, error = %e, "counters not cleared");
         }
     }
 
@@ -446,7 +539,8 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         };
         let now = self.rec.now();
         let refused = || sample_answer(403, "fail", "Invalid validation hash or host name.");
-        if self.limiter.blocked(source, now) {
+        let prefix = SourcePrefix::of(source);
+        if self.limiter.blocked(prefix, now) {
             return refused();
         }
         let Ok(name) = Fqdn::parse(hostname.trim_end_matches('.')) else {
@@ -468,7 +562,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         let (host, secret) = match found.await {
             Ok(Some(found)) => found,
             Ok(None) => {
-                self.limiter.failed(source, now);
+                self.source_failed(prefix, now).await;
                 return refused();
             }
             Err(e) => {
@@ -476,16 +570,24 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
                 return sample_answer(500, "fail", "Internal error; try again later.");
             }
         };
-        if host.locked_for(source, now) {
-            return refused();
-        }
+        let (host, counted) = match self.before_check(host, source, now).await {
+            Ok(counted) => counted,
+            Err(Answer::ServerError) => {
+                return sample_answer(500, "fail", "Internal error; try again later.")
+            }
+            Err(_) => return refused(),
+        };
         let expected = protocol::sample_token(&source.to_string(), &hostname, &secret);
         if !protocol::token_matches(&expected, &hash) {
-            self.fail_login(&host, source, now).await;
+            self.wrong_secret(&host, source, counted, now).await;
             return refused();
         }
+        let name_of_host = host.name.clone();
         // The sample always publishes the caller's own address (a public one).
         let Ok(own) = check_binding(Addresses::of(source), source, true) else {
+            if counted {
+                self.clear_failures(&name_of_host).await;
+            }
             return sample_answer(403, "fail", "The request's address cannot be published.");
         };
         let addresses = Addresses {
@@ -496,6 +598,9 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             Ok(l) => l,
             Err(e) => {
                 warn!(error = %e, "sample update failed");
+                if counted {
+                    self.clear_failures(&name_of_host).await;
+                }
                 return sample_answer(500, "fail", "Internal error; try again later.");
             }
         };
@@ -505,7 +610,11 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             addresses,
             loaded,
         };
-        match self.publish(asked, now, deadline).await.first() {
+        let answers = self.publish(asked, now, deadline).await;
+        if counted && !answers.iter().any(Answer::published) {
+            self.clear_failures(&name_of_host).await;
+        }
+        match answers.first() {
             Some(Answer::Good(_)) => sample_answer(
                 201,
                 "success",

@@ -49,6 +49,11 @@ impl Answer {
             Answer::ServerError => "911".into(),
         }
     }
+
+    /// Whether the name was published (`good` or `nochg`): the host's update succeeded.
+    pub fn published(&self) -> bool {
+        matches!(self, Answer::Good(_) | Answer::Nochg(_))
+    }
 }
 
 /// A dyndns2 update: the names and the addresses it asks for (`None`: the caller's).

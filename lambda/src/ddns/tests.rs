@@ -35,17 +35,7 @@ impl Ddns {
 
     fn with(config: EndpointConfig) -> Ddns {
         let w = World::new();
-        let rec = Reconciler::new(
-            NoInstances {
-                homes: vec![crate::testing::home()],
-            },
-            Route53Dns::new(w.rec.dns.api().clone()),
-            w.rec.locks.clone(),
-            w.rec.config.clone(),
-            home(),
-        )
-        .with_clock(Box::new(w.clock.clone()));
-        let ep = Endpoint::new(rec, FakeSecrets::default(), FakeAlerts::default(), config);
+        let ep = container(&w, config);
         Ddns { w, ep }
     }
 
@@ -95,6 +85,40 @@ impl Ddns {
     }
 }
 
+/// One more endpoint over the same table and zones: another Lambda container, with its own
+/// memory.
+fn container(w: &World, config: EndpointConfig) -> TestEndpoint {
+    let rec = Reconciler::new(
+        NoInstances {
+            homes: vec![crate::testing::home()],
+        },
+        Route53Dns::new(w.rec.dns.api().clone()),
+        w.rec.locks.clone(),
+        w.rec.config.clone(),
+        home(),
+    )
+    .with_clock(Box::new(w.clock.clone()));
+    Endpoint::new(rec, FakeSecrets::default(), FakeAlerts::default(), config)
+}
+
+/// One dyndns2 update through `ep`: the answer's body.
+async fn update_via(ep: &TestEndpoint, user: &str, password: &str, source: &str) -> String {
+    let auth = basic(user, password);
+    let ev = event(
+        "GET",
+        "/nic/update",
+        &q(HOME),
+        &[("authorization", &auth)],
+        source,
+    );
+    let out = handle_event(ep, &ev, None).await.to_event();
+    out["body"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
 fn basic(user: &str, password: &str) -> String {
     format!(
         "Basic {}",
@@ -131,8 +155,9 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
     assert_eq!(d.w.faults.writes(), 0, "{:?}", d.w.faults.calls());
     assert_eq!(d.w.faults.calls(), [Op::LoadLocks]);
 
-    // A new address, hours later: one transaction (lock and host item) and one Route53
-    // batch.
+    // A new address, hours later: the check counted first (it does not come from the
+    // last accepted address), one transaction (lock and host item, the counters cleared)
+    // and one Route53 batch.
     d.w.advance(3600);
     d.w.faults.reset_calls();
     let new = "198.51.100.99";
@@ -142,8 +167,14 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
     );
     assert_eq!(
         d.w.faults.calls(),
-        [Op::LoadLocks, Op::Decide, Op::ChangeResourceRecordSets]
+        [
+            Op::LoadLocks,
+            Op::CountAttempt,
+            Op::Decide,
+            Op::ChangeResourceRecordSets
+        ]
     );
+    assert_eq!(d.host("home").failures, 0);
     assert_eq!(d.w.a(HOME), Some(vec![new.to_string()]));
     assert_eq!(d.host("home").ipv4, Some(new.parse().unwrap()));
     // Another address while that change may still be in flight: Route53 is read first, in
@@ -159,6 +190,7 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
         d.w.faults.calls(),
         [
             Op::LoadLocks,
+            Op::CountAttempt,
             Op::ListResourceRecordSets,
             Op::Decide,
             Op::ChangeResourceRecordSets
@@ -371,12 +403,15 @@ async fn requests_without_credentials_or_with_bad_names_are_refused_before_any_w
             .await,
         "abuse"
     );
-    let writes: Vec<Op> =
-        d.w.faults
-            .calls()
-            .into_iter()
-            .filter(|o| o.writes() && *o != Op::TouchHost)
-            .collect();
+    let writes: Vec<Op> = d
+        .w
+        .faults
+        .calls()
+        .into_iter()
+        .filter(|o| {
+            o.writes() && !matches!(o, Op::TouchHost | Op::CountAttempt | Op::CountSourceFailure)
+        })
+        .collect();
     assert!(writes.is_empty(), "{writes:?}");
     assert_eq!(d.w.a(HOME), None);
 }
@@ -1008,4 +1043,112 @@ async fn a_host_whose_item_cannot_be_read_is_listed_and_can_be_removed() {
     d.w.all().await;
     assert_eq!(d.w.a(HOME), None);
     assert!(d.w.owner(HOME).is_none());
+}
+
+#[tokio::test]
+async fn concurrent_wrong_passwords_across_containers_are_checked_no_more_often_than_the_limit() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    // Four containers, forty wrong passwords at once, from one guesser.
+    let containers: Vec<std::sync::Arc<TestEndpoint>> = (0..4)
+        .map(|_| std::sync::Arc::new(container(&d.w, EndpointConfig::default())))
+        .collect();
+    const GUESSES: usize = 40;
+    // The worst interleaving: every request has read the credential before any is checked.
+    let gates: Vec<_> = (0..GUESSES)
+        .map(|_| d.w.faults.hold(Op::LoadLocks, None, Phase::After))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..GUESSES {
+        let ep = containers[i % containers.len()].clone();
+        tasks.spawn(async move { update_via(&ep, "home", "guess", "192.0.2.200").await });
+    }
+    for g in &gates {
+        g.wait_held().await;
+    }
+    for g in &gates {
+        g.release();
+    }
+    let mut answers = Vec::new();
+    while let Some(a) = tasks.join_next().await {
+        answers.push(a.unwrap());
+    }
+    // A password that was checked (and was wrong) is answered `badauth`; a request refused
+    // by the lockout `abuse`, unchecked.
+    let checked = answers.iter().filter(|a| *a == "badauth").count();
+    let refused = answers.iter().filter(|a| *a == "abuse").count();
+    assert_eq!(checked + refused, GUESSES, "{answers:?}");
+    assert_eq!(
+        checked, LOCKOUT_AFTER as usize,
+        "at most the limit is checked: {answers:?}"
+    );
+    let h = d.host("home");
+    let now = d.w.clock.0.load(Ordering::SeqCst);
+    assert_eq!(h.failures, LOCKOUT_AFTER);
+    assert_eq!(h.locked_until, now + LOCKOUT_FOR);
+    // Locked out: the right password is refused too, in every container, and nothing is
+    // published.
+    for ep in &containers {
+        assert_eq!(update_via(ep, "home", &secret, ROUTER).await, "abuse");
+    }
+    assert_eq!(d.w.a(HOME), None);
+    assert_eq!(
+        d.host("home").failures,
+        LOCKOUT_AFTER,
+        "refusals are not counted"
+    );
+}
+
+#[tokio::test]
+async fn sources_in_one_ipv6_64_share_one_limit_and_other_64s_do_not() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    // A guesser rotating through the addresses of its /64, across users.
+    for i in 0..auth::SOURCE_FAILURES {
+        let source = format!("2001:db8:aa:1::{:x}", i + 1);
+        assert_eq!(
+            update_via(&d.ep, &format!("user{i}"), "x", &source).await,
+            "badauth"
+        );
+    }
+    // Its next address in that /64 is refused unchecked, even with a right credential.
+    assert_eq!(
+        update_via(&d.ep, "home", &secret, "2001:db8:aa:1:ffff:ffff:ffff:fffe").await,
+        "abuse"
+    );
+    // The /64 next door is another source, and so is every IPv4 address.
+    assert_eq!(
+        update_via(&d.ep, "nobody", "x", "2001:db8:aa:2::1").await,
+        "badauth"
+    );
+    assert_eq!(
+        update_via(&d.ep, "home", &secret, "2001:db8:aa:2::1").await,
+        "good 2001:db8:aa:2::1"
+    );
+    assert_eq!(
+        update_via(&d.ep, "nobody", "x", "192.0.2.201").await,
+        "badauth"
+    );
+}
+
+#[tokio::test]
+async fn one_source_guessing_over_two_containers_meets_one_limit() {
+    let d = Ddns::new();
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    let other = container(&d.w, EndpointConfig::default());
+    for i in 0..auth::SOURCE_FAILURES {
+        let ep = if i % 2 == 0 { &d.ep } else { &other };
+        assert_eq!(
+            update_via(ep, &format!("user{i}"), "x", "192.0.2.66").await,
+            "badauth"
+        );
+    }
+    // Neither container saw the limit's worth of failures itself; the table did.
+    for ep in [&d.ep, &other] {
+        assert_eq!(update_via(ep, "home", &secret, "192.0.2.66").await, "abuse");
+    }
+    assert_eq!(
+        update_via(&other, "home", &secret, ROUTER).await,
+        format!("good {ROUTER}")
+    );
 }

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use crate::aws::sort_key as order;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord};
+use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
 use crate::model::{ChangeAction, Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
@@ -360,6 +360,8 @@ pub struct FakeLocks {
     pub samples: Mutex<BTreeMap<Fqdn, HostName>>,
     /// Host items damaged in the table: read as unreadable.
     pub bad_hosts: Mutex<BTreeSet<HostName>>,
+    /// Failed logins per source prefix (`source#<prefix>` items).
+    pub sources: Mutex<BTreeMap<SourcePrefix, SourceCount>>,
 }
 
 impl FakeLocks {
@@ -594,6 +596,45 @@ impl Locks for FakeLocks {
             h.apply(touch);
         }
         Ok(())
+    }
+
+    /// Atomic like DynamoDB's conditional update: on the item as it is, not as read.
+    async fn count_attempt(&self, read: &HostRecord, now: i64) -> Result<Attempt> {
+        let mut hosts = guard(&self.hosts);
+        let Some(h) = hosts.get_mut(&read.name) else {
+            return Ok(Attempt::Gone);
+        };
+        Ok(match h.attempt(now) {
+            Some(f) => {
+                (h.failures, h.failed_since, h.locked_until) =
+                    (f.failures, f.failed_since, f.locked_until);
+                Attempt::Counted(f)
+            }
+            None => Attempt::Locked,
+        })
+    }
+
+    async fn load_with_source(
+        &self,
+        names: &[Fqdn],
+        owners: &[Owner],
+        source: &SourcePrefix,
+    ) -> Result<(Loaded, SourceCount)> {
+        let loaded = self.load(names, owners).await?;
+        let count = guard(&self.sources).get(source).copied();
+        Ok((loaded, count.unwrap_or_default()))
+    }
+
+    async fn count_source_failure(
+        &self,
+        source: &SourcePrefix,
+        now: i64,
+        window: i64,
+    ) -> Result<SourceCount> {
+        let mut sources = guard(&self.sources);
+        let count = sources.entry(*source).or_default();
+        *count = count.after_failure(now, window);
+        Ok(*count)
     }
 }
 

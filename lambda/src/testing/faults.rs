@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord};
+use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::model::{Home, Instance, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
@@ -42,6 +42,10 @@ pub enum Op {
     PutHost,
     DeleteHost,
     TouchHost,
+    /// A password check counted against a host, before it is made.
+    CountAttempt,
+    /// A failed login counted against its source prefix.
+    CountSourceFailure,
 }
 
 impl Op {
@@ -61,6 +65,8 @@ impl Op {
                 | Op::PutHost
                 | Op::DeleteHost
                 | Op::TouchHost
+                | Op::CountAttempt
+                | Op::CountSourceFailure
         )
     }
 
@@ -572,6 +578,48 @@ impl<P: Locks> Locks for Faulty<P> {
                 Op::TouchHost,
                 Some(touch.name.as_str()),
                 self.inner.touch_host(touch),
+            )
+            .await
+    }
+
+    async fn count_attempt(&self, read: &HostRecord, now: i64) -> Result<Attempt> {
+        self.faults
+            .run(
+                Op::CountAttempt,
+                Some(read.name.as_str()),
+                self.inner.count_attempt(read, now),
+            )
+            .await
+    }
+
+    /// The same one read as [`Locks::load`].
+    async fn load_with_source(
+        &self,
+        names: &[Fqdn],
+        owners: &[Owner],
+        source: &SourcePrefix,
+    ) -> Result<(Loaded, SourceCount)> {
+        self.faults
+            .run(
+                Op::LoadLocks,
+                None,
+                self.inner.load_with_source(names, owners, source),
+            )
+            .await
+    }
+
+    async fn count_source_failure(
+        &self,
+        source: &SourcePrefix,
+        now: i64,
+        window: i64,
+    ) -> Result<SourceCount> {
+        let key = source.to_string();
+        self.faults
+            .run(
+                Op::CountSourceFailure,
+                Some(&key),
+                self.inner.count_source_failure(source, now, window),
             )
             .await
     }
