@@ -197,3 +197,74 @@ fn events_from_accounts_or_regions_not_managed_are_ignored_with_the_reason() {
     );
     assert_eq!(managed_only(Hint::All, &homes), Hint::All);
 }
+
+/// A stranger: an account of the organisation this deployment does not manage.
+const STRANGER: &str = "999999999999";
+
+#[tokio::test]
+async fn a_lost_lock_table_is_rebuilt_with_the_names_of_every_managed_account_and_region() {
+    let mut w = org();
+    // The member's instance holds API; an instance here, launched earlier, claims it later
+    // and waits. Another managed place holds DB.
+    let there = launch_in(&w, &member(), 2, API);
+    let away = launch_in(&w, &elsewhere(), 3, DB);
+    w.all().await;
+    let here = launch_in(&w, &home(), 1, API);
+    w.all().await;
+    assert_eq!(w.owner(API), Some(there.clone()));
+    let before = w.locks().snapshot();
+    // The table is lost (restored empty).
+    for n in [API, DB] {
+        w.locks().remove(&crate::testing::name(n));
+    }
+    // A deployment of an account this one does not manage marks a name in the same zone.
+    let theirs = crate::model::Marker {
+        owner: Home::new(STRANGER, "us-east-1").unwrap().instance(id(9)),
+        gen: 4,
+        types: [crate::model::RecordType::A].into(),
+    };
+    let public = w.public.clone();
+    w.put_foreign(
+        &public,
+        "_ec2-dns.c.dyn.example.com",
+        "TXT",
+        &[&theirs.value()],
+    );
+    w.put_foreign(&public, "c.dyn.example.com", "A", &["192.0.2.40"]);
+
+    let rows = w.rec.rebuild(false).await.unwrap();
+
+    let rebuilt: Vec<(String, Owner)> = rows
+        .iter()
+        .filter(|r| r.skipped.is_none())
+        .map(|r| (r.name.to_string(), r.holder.clone()))
+        .collect();
+    assert_eq!(
+        rebuilt,
+        [
+            (API.to_string(), there.clone()),
+            (DB.to_string(), away.clone())
+        ],
+        "{rows:?}"
+    );
+    let after = w.locks().snapshot();
+    for n in [API, DB] {
+        let (old, new) = (
+            &before[&crate::testing::name(n)],
+            &after[&crate::testing::name(n)],
+        );
+        assert_eq!(
+            (&new.holder, new.gen, &new.records),
+            (&old.holder, old.gen, &old.records),
+            "{n}"
+        );
+    }
+    assert!(!after.contains_key(&crate::testing::name("c.dyn.example.com")));
+    // The earlier-launched claimant here does not take the member's name over.
+    let r = w.all().await;
+    assert_eq!(w.owner(API), Some(there.clone()));
+    assert_eq!(w.a(API), Some(vec!["203.0.113.2".into()]));
+    assert!(r.conflicts.iter().any(|c| c.owner == here), "{r:?}");
+    assert_eq!(w.a("c.dyn.example.com"), Some(vec!["192.0.2.40".into()]));
+    w.assert_converged().await;
+}
