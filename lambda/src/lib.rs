@@ -18,7 +18,8 @@
 //! - [`decide`]: pure decisions: claims, zones, ownership, what to read, the plan.
 //! - [`engine`]: observe → decide → apply, for some owners or all.
 //! - [`ports`]: the traits the engine uses; [`aws`] implements them.
-//! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when.
+//! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when;
+//!   [`coalesce`]: which reconciles of everything an earlier one already served.
 //! - [`status_tag`], [`report`], [`metrics`]: what the outside sees.
 //! - [`operator`] and [`cli`]: the operator CLI `ec2-dns-ctl`.
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
 pub mod ddns;
 pub mod decide;

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from harness import ec2_state_change
+from harness import address_call, ec2_state_change, sqs_event
 
 MEMBER = "210987654321"
 STRANGER = "999999999999"
@@ -117,6 +117,26 @@ def test_a_member_account_that_refuses_the_role_keeps_its_names(world, dyn_publi
     assert "credentials could not be obtained" in reason and "AccessDenied" in reason, reason
     assert f"role arn:aws:iam::{MEMBER}:role/ec2-dns-member" in reason, reason
     assert "ErrorMetadata" not in reason and "SdkBody" not in reason, reason
+
+
+def test_an_address_event_from_a_place_not_managed_makes_no_aws_call(world, dyn_public,
+                                                                     start_function, proxy):
+    run(world.ec2_of(MEMBER, "us-east-1"), API)
+    fn = start_function(ORG)
+    fn.invoke_ok({"reconcile": "all", "dry_run": False})
+    proxy.reset_calls()
+
+    # Another account of the organisation forwards an address moving off an instance, and
+    # so does a managed account from a region this deployment does not manage.
+    for account, region in [(STRANGER, "us-east-1"), (MEMBER, "ap-south-1")]:
+        event = address_call("DisassociateAddress", {"associationId": "eipassoc-0123456789abcdef0"},
+                             account=account, region=region)
+        answer = fn.invoke_ok(event)
+        assert account in answer["ignored"] and "does not manage" in answer["ignored"], answer
+        assert fn.invoke_ok(sqs_event([event])) == {"batchItemFailures": []}
+
+    assert proxy.calls() == {}, proxy.calls()
+    assert "not managed by this deployment" in fn.log_tail(60)
 
 
 def test_a_lost_lock_table_is_rebuilt_with_a_member_accounts_names(world, dyn_public,

@@ -41,6 +41,10 @@ pub enum Op {
     PutHost,
     DeleteHost,
     TouchHost,
+    /// The record of the last reconcile of everything (read before a reconcile of
+    /// everything that an event asks for, written after one that finished without failures).
+    ReadSwept,
+    RecordSwept,
 }
 
 impl Op {
@@ -59,6 +63,7 @@ impl Op {
                 | Op::PutHost
                 | Op::DeleteHost
                 | Op::TouchHost
+                | Op::RecordSwept
         )
     }
 
@@ -508,6 +513,18 @@ impl<P: Locks> Locks for Faulty<P> {
     async fn record_deployed(&self, d: &Deployed) -> Result<()> {
         self.faults
             .run(Op::RecordDeployed, None, self.inner.record_deployed(d))
+            .await
+    }
+
+    async fn swept(&self) -> Result<Option<i64>> {
+        self.faults
+            .run(Op::ReadSwept, None, self.inner.swept())
+            .await
+    }
+
+    async fn record_swept(&self, started: i64) -> Result<()> {
+        self.faults
+            .run(Op::RecordSwept, None, self.inner.record_swept(started))
             .await
     }
 

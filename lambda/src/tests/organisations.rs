@@ -195,11 +195,60 @@ fn events_from_accounts_or_regions_not_managed_are_ignored_with_the_reason() {
         managed_only(Hint::Owners([stranger, mine.clone()].into()), &homes),
         Hint::Owners([mine].into())
     );
-    assert_eq!(managed_only(Hint::All, &homes), Hint::All);
+    let scheduled = Hint::All(crate::input::Asked::default());
+    assert_eq!(managed_only(scheduled.clone(), &homes), scheduled);
 }
 
 /// A stranger: an account of the organisation this deployment does not manage.
 const STRANGER: &str = "999999999999";
+
+/// A `DisassociateAddress` recorded by CloudTrail in `account` and `region`.
+fn disassociate_in(account: &str, region: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": "3c5d9a0b-1111-2222-3333-444444444444",
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+        "account": account, "time": "2026-11-23T12:00:00Z", "region": region, "resources": [],
+        "detail": {"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com",
+                   "eventName": "DisassociateAddress", "awsRegion": region,
+                   "requestParameters": {"associationId": "eipassoc-1"},
+                   "responseElements": {"requestId": "r-1", "_return": true},
+                   "recipientAccountId": account}
+    })
+}
+
+#[tokio::test]
+async fn an_address_event_from_a_place_not_managed_costs_no_aws_call() {
+    let w = org();
+    let q = crate::testing::fakes::FakeQueue::default();
+    launch_in(&w, &member(), 1, API);
+    w.all().await;
+    w.faults.reset_calls();
+    // Another account of the organisation, and a managed account in a region not managed.
+    for (account, region) in [(STRANGER, "us-east-1"), ("210987654321", "ap-south-1")] {
+        let event = disassociate_in(account, region);
+        let done = crate::handler::handle(&w.rec, &q, event.clone(), None).await;
+        let answer: serde_json::Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+        let why = answer["ignored"].as_str().unwrap_or_default();
+        assert!(
+            why.contains(account) && why.contains("does not manage"),
+            "{answer}"
+        );
+        // The same through the queue: no failure, nothing to retry.
+        let batch = serde_json::json!({"Records": [{"messageId": "m1", "receiptHandle": "h",
+            "body": event.to_string(), "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+            "awsRegion": "us-east-1"}]});
+        let done = crate::handler::handle(&w.rec, &q, batch, None).await;
+        let answer: serde_json::Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+        assert_eq!(
+            answer["batchItemFailures"],
+            serde_json::json!([]),
+            "{answer}"
+        );
+    }
+    assert!(w.faults.calls().is_empty(), "{:?}", w.faults.counts());
+    assert!(q.asked.lock().unwrap().is_empty());
+}
 
 #[tokio::test]
 async fn a_lost_lock_table_is_rebuilt_with_the_names_of_every_managed_account_and_region() {
