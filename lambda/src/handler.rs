@@ -6,6 +6,7 @@ use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Value};
 use tracing::{info, warn};
 
+use crate::coalesce::{record, served};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::input::{managed_only, parse, Hint, Invocation, SqsItem};
@@ -37,6 +38,9 @@ pub struct Handled {
 ///   retried (the platform then retries the event).
 /// - An SQS batch is coalesced into one reconcile and answers with `batchItemFailures`
 ///   naming exactly the messages whose owners did not settle; those come back soon.
+/// - A reconcile of everything asked by events that an earlier one already served (it
+///   started after they were emitted and finished without failures) is skipped at the cost
+///   of one read ([`crate::coalesce`]).
 pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
     rec: &Reconciler<I, D, L>,
     queue: &Q,
@@ -86,11 +90,21 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
         }
         Invocation::Event(hint) => {
+            if let Hint::All(asked) = &hint {
+                if let Some(reason) = served(&rec.locks, &[asked]).await {
+                    info!(reason, "event ignored");
+                    return Handled {
+                        answer: raw(&json!({ "ignored": reason })),
+                        trigger: "event",
+                        report: None,
+                    };
+                }
+            }
             let scope = match &hint {
                 Hint::Owners(owners) => Scope::Owners(owners.clone()),
                 _ => Scope::All,
             };
-            let result = rec.reconcile(&Request::for_event(scope, deadline)).await;
+            let result = reconcile_recorded(rec, &Request::for_event(scope, deadline)).await;
             finish("event", result, |report| {
                 if !must_retry(report, &hint) {
                     return report_answer(report, MAX_ANSWER_BYTES);
@@ -114,6 +128,22 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
         }
     }
+}
+
+/// An event's reconcile; one of everything that finishes without failures is recorded, so
+/// that the events it served are not reconciled again (see [`crate::coalesce`]). (A manual
+/// reconcile records nothing: on a converged fleet it writes nothing at all.)
+async fn reconcile_recorded<I: Instances, D: Dns, L: Locks>(
+    rec: &Reconciler<I, D, L>,
+    req: &Request,
+) -> Result<Report> {
+    // Taken before anything is read: the run sees every change made before it.
+    let started = rec.now();
+    let result = rec.reconcile(req).await;
+    if req.scope == Scope::All {
+        record(&rec.locks, started, &result).await;
+    }
+    result
 }
 
 fn finish(
@@ -183,19 +213,29 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
     deadline: Option<i64>,
 ) -> (Value, Option<Report>) {
     let mut owners = BTreeSet::new();
-    let mut all = false;
+    let mut asked = Vec::new();
     for item in &items {
         match &item.hint {
             Err(reason) => {
                 warn!(message_id = %item.message_id, reason, "SQS message is not a usable event")
             }
-            Ok(Hint::All) => all = true,
+            Ok(Hint::All(a)) => asked.push(a),
             Ok(Hint::Owners(o)) => owners.extend(o.iter().cloned()),
             Ok(Hint::Ignore(_)) => {}
         }
     }
     // Every event of the batch is served by one reconcile: many events for one instance
-    // cost one look at it.
+    // cost one look at it, and many asking for everything one reconcile of everything,
+    // or none when an earlier one already served them all.
+    let served_all = served(&rec.locks, &asked).await;
+    if let Some(reason) = &served_all {
+        info!(
+            reason,
+            events = asked.len(),
+            "reconcile of everything skipped"
+        );
+    }
+    let all = !asked.is_empty() && served_all.is_none();
     let scope = if all {
         Some(Scope::All)
     } else if !owners.is_empty() {
@@ -204,7 +244,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
         None
     };
     let result = match scope {
-        Some(s) => Some(rec.reconcile(&Request::for_event(s, deadline)).await),
+        Some(s) => Some(reconcile_recorded(rec, &Request::for_event(s, deadline)).await),
         None => None,
     };
     let mut failures: Vec<&str> = Vec::new();
@@ -218,6 +258,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
             (Ok(_), None) => false,
             (Ok(Hint::Ignore(_)), _) => false,
+            (Ok(Hint::All(_)), _) if served_all.is_some() => false,
             (Ok(_), Some(Err(e))) => {
                 warn!(message_id = %item.message_id, error = %e, "reconcile failed");
                 true

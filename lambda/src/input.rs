@@ -36,17 +36,36 @@ pub struct SqsItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
     Owners(BTreeSet<Owner>),
-    All,
+    /// Everything, and who asked.
+    All(Asked),
     /// A well-formed event that needs no work (another tag changed, another resource type).
     Ignore(String),
+}
+
+/// What an event that asks for a reconcile of everything says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Asked {
+    /// When it was emitted (its `time`, epoch seconds). `None`: it does not say, and is
+    /// never taken as served by an earlier reconcile.
+    pub at: Option<i64>,
+    /// The accounts and regions whose change it reports (an address event: its envelope's
+    /// and CloudTrail's); empty for the schedule, which is the deployment's own. Every one
+    /// must be managed, or the event is ignored.
+    pub from: Vec<Home>,
 }
 
 /// Keeps the owners of the accounts and regions this deployment manages. An event about an
 /// instance elsewhere (a forwarding rule in an account that is not, or no longer, listed)
 /// changes nothing: it is ignored, and said so in the log.
+///
+/// The same holds for an event that asks for everything: one reporting a change in a place
+/// that is not managed is ignored before any AWS call, so that no account of the
+/// organisation can make the reconciler read everything.
 pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
-    let Hint::Owners(owners) = hint else {
-        return hint;
+    let owners = match hint {
+        Hint::Owners(owners) => owners,
+        Hint::All(asked) => return all_managed(asked, homes),
+        other => return other,
     };
     let (mine, elsewhere): (BTreeSet<Owner>, BTreeSet<Owner>) = owners
         .into_iter()
@@ -64,6 +83,24 @@ pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
             o.home().region()
         )),
         _ => Hint::Owners(mine),
+    }
+}
+
+fn all_managed(asked: Asked, homes: &[Home]) -> Hint {
+    match asked.from.iter().find(|h| !homes.contains(h)) {
+        None => Hint::All(asked),
+        Some(h) => {
+            tracing::warn!(
+                account = h.account(),
+                region = h.region(),
+                "event ignored: it reports a change in an account and region not managed by this deployment (ACCOUNTS, REGIONS)"
+            );
+            Hint::Ignore(format!(
+                "the event reports a change in account {} region {}, which this deployment does not manage (ACCOUNTS, REGIONS)",
+                h.account(),
+                h.region()
+            ))
+        }
     }
 }
 
@@ -196,6 +233,7 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
     let event: EventBridgeEvent<Value> = serde_json::from_value(payload.clone())
         .map_err(|e| bad(format!("not an EventBridge event: {e}")))?;
     let detail = event.detail.as_object();
+    let at = event.time.map(|t| t.timestamp());
     match event.detail_type.as_str() {
         STATE_CHANGE => {
             let id = detail
@@ -236,7 +274,10 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
             }
             Ok(Hint::Owners(owners))
         }
-        SCHEDULED => Ok(Hint::All),
+        SCHEDULED => Ok(Hint::All(Asked {
+            at,
+            from: Vec::new(),
+        })),
         API_CALL => {
             let d = detail.ok_or_else(|| bad(format!("{API_CALL} without detail")))?;
             let home = Home::new(
@@ -244,7 +285,7 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
                 event.region.as_deref().unwrap_or_default(),
             )
             .map_err(|e| bad(format!("{API_CALL}: {e}")))?;
-            address_change(d, &home).map_err(bad)
+            address_change(d, &home, at).map_err(bad)
         }
         other => Err(bad(format!(
             "unsupported detail-type {other:?} (expected {STATE_CHANGE:?}, {TAG_CHANGE:?}, {API_CALL:?} or {SCHEDULED:?})"
@@ -257,8 +298,14 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
 /// an instance that takes the address from nobody names the one instance it changed; one
 /// that may take the address from another instance (`allowReassociation`), one onto a
 /// network interface, and a disassociation (whose event names no instance) change
-/// instances the event does not name: everything is looked at again.
-fn address_change(d: &serde_json::Map<String, Value>, home: &Home) -> Result<Hint, String> {
+/// instances the event does not name: everything is looked at again, provided that every
+/// place the event names (`home`, from the envelope, and CloudTrail's `recipientAccountId`
+/// and `awsRegion`) is managed (see [`managed_only`]).
+fn address_change(
+    d: &serde_json::Map<String, Value>,
+    home: &Home,
+    at: Option<i64>,
+) -> Result<Hint, String> {
     let field = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
     if field("eventSource") != "ec2.amazonaws.com" {
         return Ok(Hint::Ignore(format!(
@@ -272,6 +319,17 @@ fn address_change(d: &serde_json::Map<String, Value>, home: &Home) -> Result<Hin
             field("eventName")
         )));
     }
+    let mut from = vec![home.clone()];
+    if let (Some(account), Some(region)) = (
+        d.get("recipientAccountId").and_then(Value::as_str),
+        d.get("awsRegion").and_then(Value::as_str),
+    ) {
+        let recorded = Home::new(account, region).map_err(|e| format!("{API_CALL}: {e}"))?;
+        if recorded != *home {
+            from.push(recorded);
+        }
+    }
+    let all = Hint::All(Asked { at, from });
     let params = d.get("requestParameters").and_then(Value::as_object);
     let param = |k: &str| params.and_then(|p| p.get(k));
     match field("eventName") {
@@ -281,10 +339,10 @@ fn address_change(d: &serde_json::Map<String, Value>, home: &Home) -> Result<Hin
                 Some(id) if !reassociates => Ok(Hint::Owners(BTreeSet::from([
                     home.instance(InstanceId::parse(id)?)
                 ]))),
-                _ => Ok(Hint::All),
+                _ => Ok(all),
             }
         }
-        "DisassociateAddress" => Ok(Hint::All),
+        "DisassociateAddress" => Ok(all),
         other => Ok(Hint::Ignore(format!(
             "API call {other:?} does not move an address"
         ))),
@@ -342,6 +400,17 @@ mod tests {
         })
     }
 
+    /// 2026-11-23T12:00:00Z, when the test events were emitted.
+    const EMITTED: i64 = 1_795_435_200;
+
+    /// A reconcile of everything asked by an event of the deployment's own place.
+    fn all_from_home() -> Hint {
+        Hint::All(Asked {
+            at: Some(EMITTED),
+            from: vec![home()],
+        })
+    }
+
     #[test]
     fn an_elastic_ip_move_is_a_hint_about_the_instances_it_can_change() {
         let hint = |e: Value| match parse(&e, "dnsname", &home()).unwrap() {
@@ -359,14 +428,14 @@ mod tests {
             json!({"allocationId": "eipalloc-1", "instanceId": "i-0123456789abcdef0", "allowReassociation": true}),
             json!({"allocationId": "eipalloc-1", "networkInterfaceId": "eni-1"}),
         ] {
-            assert_eq!(hint(api_call("AssociateAddress", params)), Hint::All);
+            assert_eq!(hint(api_call("AssociateAddress", params)), all_from_home());
         }
         assert_eq!(
             hint(api_call(
                 "DisassociateAddress",
                 json!({"associationId": "eipassoc-1"})
             )),
-            Hint::All
+            all_from_home()
         );
         let mut failed = api_call(
             "AssociateAddress",
@@ -380,6 +449,58 @@ mod tests {
         ));
         let bad = api_call("AssociateAddress", json!({"instanceId": "vol-1"}));
         assert!(parse(&bad, "dnsname", &home()).is_err());
+    }
+
+    #[test]
+    fn an_address_event_names_the_places_it_reports_and_is_ignored_unless_all_are_managed() {
+        let hint = |e: &Value| match parse(e, "dnsname", &home()).unwrap() {
+            Invocation::Event(h) => h,
+            other => panic!("{other:?}"),
+        };
+        let stranger = Home::new("999999999999", "us-east-1").unwrap();
+        let member = Home::new("210987654321", "eu-west-1").unwrap();
+        let homes = [home(), member.clone()];
+        let mut e = api_call(
+            "DisassociateAddress",
+            json!({"associationId": "eipassoc-1"}),
+        );
+        assert_eq!(managed_only(hint(&e), &homes), all_from_home());
+        // A managed member's own event.
+        for (k, v) in [("account", "210987654321"), ("region", "eu-west-1")] {
+            e[k] = json!(v);
+        }
+        e["detail"]["recipientAccountId"] = json!("210987654321");
+        e["detail"]["awsRegion"] = json!("eu-west-1");
+        assert!(
+            matches!(managed_only(hint(&e), &homes), Hint::All(a) if a.from == [member.clone()])
+        );
+        // A stranger's, by its envelope or by what CloudTrail recorded.
+        let mut by_envelope = e.clone();
+        by_envelope["account"] = json!("999999999999");
+        by_envelope["region"] = json!("us-east-1");
+        let mut by_trail = e.clone();
+        by_trail["detail"]["recipientAccountId"] = json!("999999999999");
+        by_trail["detail"]["awsRegion"] = json!("us-east-1");
+        for stranger_event in [by_envelope, by_trail] {
+            let Hint::All(asked) = hint(&stranger_event) else {
+                panic!("{stranger_event}")
+            };
+            assert!(asked.from.contains(&stranger), "{asked:?}");
+            match managed_only(Hint::All(asked), &homes) {
+                Hint::Ignore(why) => assert!(
+                    why.contains("999999999999") && why.contains("does not manage"),
+                    "{why}"
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+        // An event without a time is never taken as served by an earlier reconcile.
+        let mut timeless = api_call(
+            "DisassociateAddress",
+            json!({"associationId": "eipassoc-1"}),
+        );
+        timeless.as_object_mut().unwrap().remove("time");
+        assert!(matches!(hint(&timeless), Hint::All(Asked { at: None, .. })));
     }
 
     fn ids(list: &[&str]) -> BTreeSet<Owner> {
@@ -468,7 +589,10 @@ mod tests {
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/ec2-dns-reconcile"], "detail": {}});
         assert_eq!(
             parse(&e, "dnsname", &home()).unwrap(),
-            Invocation::Event(Hint::All)
+            Invocation::Event(Hint::All(Asked {
+                at: Some(EMITTED),
+                from: Vec::new(),
+            }))
         );
     }
 

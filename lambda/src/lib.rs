@@ -19,7 +19,8 @@
 //! - [`engine`]: observe → decide → apply, for some owners or all.
 //! - [`ports`]: the traits the engine uses; [`aws`] implements them.
 //! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when;
-//!   [`window`]: every rule about time (change windows, clock skew, the clock).
+//!   [`window`]: every rule about time (change windows, clock skew, the clock);
+//!   [`coalesce`]: which reconciles of everything an earlier one already served.
 //! - [`status_tag`], [`report`], [`metrics`]: what the outside sees.
 //! - [`operator`] and [`cli`]: the operator CLI `ec2-dns-ctl`.
 #![forbid(unsafe_code)]
@@ -28,6 +29,7 @@
 
 pub mod aws;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
 pub mod ddns;
 pub mod decide;

@@ -269,9 +269,19 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// the sets the marker lists. Existing items are never touched. With markers of
     /// different holders for one name, the newest generation wins; the others are stale and
     /// the next reconcile of everything removes them.
+    ///
+    /// Only this deployment's markers count: an instance's in one of the managed accounts
+    /// and regions (`ACCOUNTS` × `REGIONS`, what the reconcile itself counts as its own), a
+    /// host's in the deployment's own account and region. Any other marker belongs to
+    /// another deployment, whose names are not this one's to lock.
     pub async fn rebuild(&self, dry_run: bool) -> Result<Vec<Rebuilt>> {
         let settings = self.settings();
         let now = self.now();
+        let homes = self.instances.homes();
+        let ours = |o: &Owner| match o.host() {
+            Some(_) => *o.home() == self.home,
+            None => homes.contains(o.home()),
+        };
         let zones = self.dns.zones().await?;
         let existing: BTreeSet<Fqdn> = {
             let loaded = self.locks.scan().await?;
@@ -293,7 +303,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     .marker
                     .as_ref()
                     .and_then(|m| Marker::parse(&m.values))
-                    .filter(|m| *m.owner.home() == self.home)
+                    .filter(|m| ours(&m.owner))
                 else {
                     continue;
                 };

@@ -139,6 +139,13 @@ pub trait Locks: Send + Sync {
     fn deployed(&self) -> impl Future<Output = Result<Option<Deployed>>> + Send;
     /// Records the function's configuration (at its cold start, when it differs).
     fn record_deployed(&self, d: &Deployed) -> impl Future<Output = Result<()>> + Send;
+    /// When the last reconcile of everything that finished without failures started (epoch
+    /// seconds, the function's clock), as recorded by [`Locks::record_swept`].
+    fn swept(&self) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// Records that a reconcile of everything which started at `started` finished without
+    /// failures. Never moves the recorded time back (a slower, older run finishing later
+    /// leaves the newer time).
+    fn record_swept(&self, started: i64) -> impl Future<Output = Result<()>> + Send;
     /// One host credential (consistent read).
     fn host(&self, name: &HostName) -> impl Future<Output = Result<Option<HostRecord>>> + Send;
     /// The host credential that answers the AWS sample's protocol for `name`.

@@ -14,7 +14,7 @@ pub const MAX_RETRY_S: i32 = 900;
 pub fn must_retry(report: &Report, hint: &Hint) -> bool {
     match hint {
         Hint::Ignore(_) => false,
-        Hint::All => !report.failed.is_empty(),
+        Hint::All(_) => !report.failed.is_empty(),
         Hint::Owners(owners) => report.failed_owners().any(|o| owners.contains(o)),
     }
 }

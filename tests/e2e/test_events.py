@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 from harness import (LambdaError, ProcessExited, address_call, ec2_state_change, scheduled, sqs_event,
                      tag_change)
@@ -230,3 +231,28 @@ def test_an_elastic_ip_moved_onto_and_off_an_instance_moves_its_record(world, dy
                                        error_code="Client.InvalidAllocationID.NotFound"))
     assert "failed" in answer["ignored"], answer
     assert proxy.calls() == {}, proxy.calls()
+
+
+def test_an_address_event_older_than_the_last_clean_reconcile_of_everything_costs_one_read(
+        world, dyn, fn, proxy):
+    web = world.run_instance({"dnsname": WEB})
+    fn.invoke_ok(scheduled())
+    assert world.lock_items()["swept#reconciler"]["started"] > 0
+    eip = world.ec2.allocate_address(Domain="vpc")
+    assoc = world.ec2.associate_address(AllocationId=eip["AllocationId"], InstanceId=web)
+    world.ec2.disassociate_address(AssociationId=assoc["AssociationId"])
+    off = {"associationId": assoc["AssociationId"]}
+
+    # Delivered late (or again): the reconcile of everything that started after it was
+    # emitted has served it.
+    long_ago = (datetime.now(timezone.utc) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    proxy.reset_calls()
+    answer = fn.invoke_ok(address_call("DisassociateAddress", off, time=long_ago))
+    assert "finished without failures" in answer["ignored"], answer
+    assert proxy.calls() == {"dynamodb:GetItem": 1}, proxy.calls()
+
+    # Emitted now: reconciled, and recorded for the events it serves.
+    proxy.reset_calls()
+    fn.invoke_ok(address_call("DisassociateAddress", off))
+    assert proxy.calls().get("dynamodb:Scan") == 1, proxy.calls()
+    published(world, dyn, WEB, web)

@@ -5,8 +5,9 @@ and region on its own, and keeps the names of one it cannot reach."""
 from __future__ import annotations
 
 import json
+import time
 
-from harness import ec2_state_change
+from harness import address_call, ec2_state_change, sqs_event
 
 MEMBER = "210987654321"
 STRANGER = "999999999999"
@@ -116,3 +117,55 @@ def test_a_member_account_that_refuses_the_role_keeps_its_names(world, dyn_publi
     assert "credentials could not be obtained" in reason and "AccessDenied" in reason, reason
     assert f"role arn:aws:iam::{MEMBER}:role/ec2-dns-member" in reason, reason
     assert "ErrorMetadata" not in reason and "SdkBody" not in reason, reason
+
+
+def test_an_address_event_from_a_place_not_managed_makes_no_aws_call(world, dyn_public,
+                                                                     start_function, proxy):
+    run(world.ec2_of(MEMBER, "us-east-1"), API)
+    fn = start_function(ORG)
+    fn.invoke_ok({"reconcile": "all", "dry_run": False})
+    proxy.reset_calls()
+
+    # Another account of the organisation forwards an address moving off an instance, and
+    # so does a managed account from a region this deployment does not manage.
+    for account, region in [(STRANGER, "us-east-1"), (MEMBER, "ap-south-1")]:
+        event = address_call("DisassociateAddress", {"associationId": "eipassoc-0123456789abcdef0"},
+                             account=account, region=region)
+        answer = fn.invoke_ok(event)
+        assert account in answer["ignored"] and "does not manage" in answer["ignored"], answer
+        assert fn.invoke_ok(sqs_event([event])) == {"batchItemFailures": []}
+
+    assert proxy.calls() == {}, proxy.calls()
+    assert "not managed by this deployment" in fn.log_tail(60)
+
+
+def test_a_lost_lock_table_is_rebuilt_with_a_member_accounts_names(world, dyn_public,
+                                                                   start_function, ctl):
+    member = world.ec2_of(MEMBER, "us-east-1")
+    here = world.run_instance()  # launched first: the longest-running claimant, later
+    time.sleep(1.1)  # launch times have a resolution of one second
+    api = run(member, API)
+    fn = start_function(ORG)
+    fn.invoke_ok({"reconcile": "all", "dry_run": False})
+    world.set_tags(here, {"dnsname": API})
+    answer = fn.invoke_ok({"reconcile": "all", "dry_run": False})
+    assert [c["instance"] for c in answer["conflicts"]] == [here], answer
+    before = world.lock(API)
+    assert before["owner"] == f"{MEMBER}/us-east-1/{api}"
+    # The table is lost, all but the recorded configuration (ACCOUNTS and REGIONS in it).
+    for pk in list(world.lock_items()):
+        if not pk.startswith("config#"):
+            world.dynamodb.delete_item(TableName=world.lock_table, Key={"pk": {"S": pk}})
+
+    rebuilt = ctl("rebuild")
+
+    assert "1 lock item(s) rebuilt" in rebuilt.stdout, rebuilt.stdout
+    after = world.lock(API)
+    assert (after["owner"], after["gen"], after["records"]) == \
+        (before["owner"], before["gen"], before["records"])
+    # The claimant here, launched earlier, does not take the member's name over.
+    answer = fn.invoke_ok({"reconcile": "all", "dry_run": False})
+    assert world.lock(API)["owner"] == f"{MEMBER}/us-east-1/{api}", answer
+    assert a_record(world, dyn_public.public, API) == \
+        (60, [describe(member, api)["PublicIpAddress"]])
+    assert [c["instance"] for c in answer["conflicts"]] == [here], answer

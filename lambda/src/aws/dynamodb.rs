@@ -8,6 +8,8 @@
 //! - the deployed configuration, `pk` = `config#reconciler`.
 //! - failed logins of a source prefix, `pk` = `source#<prefix>`: `failures`,
 //!   `failed_since`, `expires` (the end of the window, for a table TTL).
+//! - the last clean reconcile of everything, `pk` = `swept#reconciler`: `started` (epoch
+//!   seconds), `updated`.
 //!
 //! Every write is conditional on what was read.
 
@@ -47,6 +49,7 @@ const HOST_PREFIX: &str = "host#";
 const SAMPLE_PREFIX: &str = "sample#";
 const SOURCE_PREFIX: &str = "source#";
 const CONFIG_KEY: &str = "config#reconciler";
+const SWEPT_KEY: &str = "swept#reconciler";
 /// Keys per BatchGetItem call.
 const KEYS_PER_BATCH: usize = 100;
 /// Attempts at keys DynamoDB returns unprocessed.
@@ -950,6 +953,48 @@ impl Locks for DynamoLocks {
             .await
             .map_err(|e| self.fail("PutItem", e))?;
         Ok(())
+    }
+
+    async fn swept(&self) -> Result<Option<i64>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(SWEPT_KEY))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.fail("GetItem", e))?;
+        Ok(out
+            .item()
+            .and_then(|i| number(i, "started"))
+            .map(|t| t as i64))
+    }
+
+    async fn record_swept(&self, started: i64) -> Result<()> {
+        let r = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(SWEPT_KEY))
+            .item("started", n(started))
+            .item("updated", s(now_text()))
+            .condition_expression("attribute_not_exists(#k) OR #st < :st")
+            .expression_attribute_names("#k", "pk")
+            .expression_attribute_names("#st", "started")
+            .expression_attribute_values(":st", n(started))
+            .send()
+            .await;
+        match r {
+            Ok(_) => Ok(()),
+            // A run that started later has recorded its start already: it stays.
+            Err(SdkError::ServiceError(se))
+                if matches!(se.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.fail("PutItem", e)),
+        }
     }
 
     async fn host(&self, name: &HostName) -> Result<Option<HostRecord>> {

@@ -759,3 +759,38 @@ fn open_window() -> crate::window::SendWindow<'static> {
         clock: &crate::window::SystemClock,
     }
 }
+
+#[tokio::test]
+async fn the_last_clean_reconcile_of_everything_is_read_and_only_moved_forward() {
+    let item = r#"{"Item":{"pk":{"S":"swept#reconciler"},"started":{"N":"1800000000"},"updated":{"S":"2027-01-15T08:00:00Z"}}}"#;
+    let failed = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#;
+    let (url, seen) = stub(vec![
+        (200, DDB_JSON, item.into()),
+        (200, DDB_JSON, "{}".into()),
+        (400, DDB_JSON, failed.into()),
+    ])
+    .await;
+    let l = locks(&url);
+    assert_eq!(l.swept().await.unwrap(), Some(1_800_000_000));
+    l.record_swept(1_800_000_300).await.unwrap();
+    // A later start is recorded already: nothing to do, and no error.
+    l.record_swept(1_800_000_100).await.unwrap();
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        bodies[0].contains(r#""ConsistentRead":true"#),
+        "{}",
+        bodies[0]
+    );
+    for part in [
+        r#""pk":{"S":"swept#reconciler"}"#,
+        r#""started":{"N":"1800000300"}"#,
+        r##""ConditionExpression":"attribute_not_exists(#k) OR #st < :st""##,
+        r#"":st":{"N":"1800000300"}"#,
+    ] {
+        assert!(
+            bodies[1].contains(part),
+            "{part} missing from {}",
+            bodies[1]
+        );
+    }
+}

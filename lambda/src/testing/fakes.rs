@@ -355,6 +355,8 @@ pub struct FakeLocks {
     pub index: Mutex<BTreeMap<Owner, BTreeSet<Fqdn>>>,
     pub unreadable: Mutex<Vec<Unreadable>>,
     pub deployed: Mutex<Option<Deployed>>,
+    /// The start of the last reconcile of everything that finished without failures.
+    pub swept: Mutex<Option<i64>>,
     pub hosts: Mutex<BTreeMap<HostName, HostRecord>>,
     /// The sample protocol's pointers: name → host credential.
     pub samples: Mutex<BTreeMap<Fqdn, HostName>>,
@@ -547,6 +549,19 @@ impl Locks for FakeLocks {
 
     async fn record_deployed(&self, d: &Deployed) -> Result<()> {
         *guard(&self.deployed) = Some(d.clone());
+        Ok(())
+    }
+
+    async fn swept(&self) -> Result<Option<i64>> {
+        Ok(*guard(&self.swept))
+    }
+
+    /// Conditional, as on DynamoDB: only a later start replaces the recorded one.
+    async fn record_swept(&self, started: i64) -> Result<()> {
+        let mut swept = guard(&self.swept);
+        if swept.is_none_or(|s| s < started) {
+            *swept = Some(started);
+        }
         Ok(())
     }
 

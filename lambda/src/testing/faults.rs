@@ -46,6 +46,10 @@ pub enum Op {
     CountAttempt,
     /// A failed login counted against its source prefix.
     CountSourceFailure,
+    /// The record of the last reconcile of everything (read before a reconcile of
+    /// everything that an event asks for, written after one that finished without failures).
+    ReadSwept,
+    RecordSwept,
 }
 
 impl Op {
@@ -67,6 +71,7 @@ impl Op {
                 | Op::TouchHost
                 | Op::CountAttempt
                 | Op::CountSourceFailure
+                | Op::RecordSwept
         )
     }
 
@@ -533,6 +538,18 @@ impl<P: Locks> Locks for Faulty<P> {
     async fn record_deployed(&self, d: &Deployed) -> Result<()> {
         self.faults
             .run(Op::RecordDeployed, None, self.inner.record_deployed(d))
+            .await
+    }
+
+    async fn swept(&self) -> Result<Option<i64>> {
+        self.faults
+            .run(Op::ReadSwept, None, self.inner.swept())
+            .await
+    }
+
+    async fn record_swept(&self, started: i64) -> Result<()> {
+        self.faults
+            .run(Op::RecordSwept, None, self.inner.record_swept(started))
             .await
     }
 

@@ -152,3 +152,121 @@ async fn a_report_too_large_for_an_answer_gives_its_counts_and_the_rows_to_act_o
     assert_eq!(cut["conflicts"].as_array().unwrap().len(), 1, "{cut}");
     assert!(cut["note"].as_str().unwrap().contains("ec2-dns-ctl plan"));
 }
+
+/// A `DisassociateAddress` of the deployment's own account and region, emitted at `at`
+/// (epoch seconds): it asks for a reconcile of everything.
+fn disassociate(at: i64) -> String {
+    let time = aws_smithy_types::DateTime::from_secs(at)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap();
+    json!({"version": "0", "id": format!("d{at}"), "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ec2", "account": "123456789012", "time": time, "region": "us-east-1",
+        "resources": [],
+        "detail": {"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com",
+                   "eventName": "DisassociateAddress", "awsRegion": "us-east-1",
+                   "requestParameters": {"associationId": "eipassoc-1"},
+                   "recipientAccountId": "123456789012"}})
+    .to_string()
+}
+
+fn now(w: &World) -> i64 {
+    w.clock.0.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[tokio::test]
+async fn a_storm_of_address_events_costs_one_reconcile_of_everything() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    w.launch(1, "a.dyn.example.com");
+    let emitted = now(&w) - 300;
+    // Within one batch, several events asking for everything are one reconcile.
+    let batch = sqs(&[
+        ("m1", disassociate(emitted), 1),
+        ("m2", disassociate(emitted + 1), 1),
+        ("m3", disassociate(emitted + 2), 1),
+    ]);
+    let out = handle(&w.rec, &q, batch, None).await.answer.unwrap();
+    assert!(failures(&out).is_empty());
+    assert_eq!(w.faults.count(Op::TaggedInstances), 1, "one reconcile");
+    assert_eq!(w.a("a.dyn.example.com"), Some(vec!["203.0.113.1".into()]));
+    // Later invocations for events emitted before that reconcile started cost one read.
+    w.advance(30);
+    w.faults.reset_calls();
+    let event: Value = serde_json::from_str(&disassociate(emitted + 3)).unwrap();
+    let answer = value(&handle(&w.rec, &q, event, None).await.answer.unwrap());
+    assert!(
+        answer["ignored"]
+            .as_str()
+            .is_some_and(|why| why.contains("finished without failures")),
+        "{answer}"
+    );
+    let batch = sqs(&[
+        ("m4", disassociate(emitted + 4), 2),
+        ("m5", disassociate(emitted + 5), 1),
+    ]);
+    let out = handle(&w.rec, &q, batch, None).await.answer.unwrap();
+    assert!(failures(&out).is_empty());
+    assert_eq!(w.faults.calls().len(), 2, "{:?}", w.faults.counts());
+    assert_eq!(writes(&w), 0);
+    assert!(q.asked.lock().unwrap().is_empty());
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn an_event_emitted_after_the_last_clean_reconcile_started_is_reconciled() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    w.launch(1, "a.dyn.example.com");
+    let started = now(&w);
+    let first: Value = serde_json::from_str(&disassociate(started - 300)).unwrap();
+    handle(&w.rec, &q, first, None).await.answer.unwrap();
+    // The address moves; its event was emitted within the clock margin of that start, or
+    // after it: each is reconciled.
+    for (octet, emitted) in [(7, started - 30), (8, started + 5)] {
+        w.advance(10);
+        w.restart_with_ip(1, octet);
+        let event: Value = serde_json::from_str(&disassociate(emitted)).unwrap();
+        handle(&w.rec, &q, event, None).await.answer.unwrap();
+        assert_eq!(
+            w.a("a.dyn.example.com"),
+            Some(vec![format!("198.51.100.{octet}")])
+        );
+    }
+    // An event emitted well before the last clean start is served by it.
+    w.faults.reset_calls();
+    let event: Value = serde_json::from_str(&disassociate(started - 61)).unwrap();
+    handle(&w.rec, &q, event, None).await.answer.unwrap();
+    assert_eq!(w.faults.calls().len(), 1, "{:?}", w.faults.counts());
+}
+
+#[tokio::test]
+async fn a_reconcile_of_everything_with_failures_serves_no_later_event() {
+    let w = World::new();
+    let q = FakeQueue::default();
+    w.launch(1, "a.dyn.example.com");
+    let emitted = now(&w) - 300;
+    let fault = w
+        .faults
+        .fail_for(Op::Decide, "a.dyn.example.com", Phase::Before, 1);
+    let event: Value = serde_json::from_str(&disassociate(emitted)).unwrap();
+    let err = handle(&w.rec, &q, event.clone(), None)
+        .await
+        .answer
+        .unwrap_err();
+    assert!(err.is_retryable());
+    assert_eq!(fault.fired(), 1);
+    // Its retry, and any older event, is reconciled: nothing recorded the failed run.
+    w.advance(30);
+    handle(&w.rec, &q, event.clone(), None)
+        .await
+        .answer
+        .unwrap();
+    assert_eq!(w.owner("a.dyn.example.com"), Some(owner(1)));
+    // When the record cannot be read, the event is reconciled.
+    w.set_tag(1, Some("b.dyn.example.com"));
+    let unreadable = w.faults.fail(Op::ReadSwept, Phase::Before, 1);
+    handle(&w.rec, &q, event, None).await.answer.unwrap();
+    assert_eq!(unreadable.fired(), 1);
+    assert_eq!(w.owner("b.dyn.example.com"), Some(owner(1)));
+    w.assert_converged().await;
+}

@@ -195,5 +195,125 @@ fn events_from_accounts_or_regions_not_managed_are_ignored_with_the_reason() {
         managed_only(Hint::Owners([stranger, mine.clone()].into()), &homes),
         Hint::Owners([mine].into())
     );
-    assert_eq!(managed_only(Hint::All, &homes), Hint::All);
+    let scheduled = Hint::All(crate::input::Asked::default());
+    assert_eq!(managed_only(scheduled.clone(), &homes), scheduled);
+}
+
+/// A stranger: an account of the organisation this deployment does not manage.
+const STRANGER: &str = "999999999999";
+
+/// A `DisassociateAddress` recorded by CloudTrail in `account` and `region`.
+fn disassociate_in(account: &str, region: &str) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0", "id": "3c5d9a0b-1111-2222-3333-444444444444",
+        "detail-type": "AWS API Call via CloudTrail", "source": "aws.ec2",
+        "account": account, "time": "2026-11-23T12:00:00Z", "region": region, "resources": [],
+        "detail": {"eventVersion": "1.09", "eventSource": "ec2.amazonaws.com",
+                   "eventName": "DisassociateAddress", "awsRegion": region,
+                   "requestParameters": {"associationId": "eipassoc-1"},
+                   "responseElements": {"requestId": "r-1", "_return": true},
+                   "recipientAccountId": account}
+    })
+}
+
+#[tokio::test]
+async fn an_address_event_from_a_place_not_managed_costs_no_aws_call() {
+    let w = org();
+    let q = crate::testing::fakes::FakeQueue::default();
+    launch_in(&w, &member(), 1, API);
+    w.all().await;
+    w.faults.reset_calls();
+    // Another account of the organisation, and a managed account in a region not managed.
+    for (account, region) in [(STRANGER, "us-east-1"), ("210987654321", "ap-south-1")] {
+        let event = disassociate_in(account, region);
+        let done = crate::handler::handle(&w.rec, &q, event.clone(), None).await;
+        let answer: serde_json::Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+        let why = answer["ignored"].as_str().unwrap_or_default();
+        assert!(
+            why.contains(account) && why.contains("does not manage"),
+            "{answer}"
+        );
+        // The same through the queue: no failure, nothing to retry.
+        let batch = serde_json::json!({"Records": [{"messageId": "m1", "receiptHandle": "h",
+            "body": event.to_string(), "attributes": {}, "messageAttributes": {}, "md5OfBody": "",
+            "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+            "awsRegion": "us-east-1"}]});
+        let done = crate::handler::handle(&w.rec, &q, batch, None).await;
+        let answer: serde_json::Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+        assert_eq!(
+            answer["batchItemFailures"],
+            serde_json::json!([]),
+            "{answer}"
+        );
+    }
+    assert!(w.faults.calls().is_empty(), "{:?}", w.faults.counts());
+    assert!(q.asked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_lost_lock_table_is_rebuilt_with_the_names_of_every_managed_account_and_region() {
+    let mut w = org();
+    // The member's instance holds API; an instance here, launched earlier, claims it later
+    // and waits. Another managed place holds DB.
+    let there = launch_in(&w, &member(), 2, API);
+    let away = launch_in(&w, &elsewhere(), 3, DB);
+    w.all().await;
+    let here = launch_in(&w, &home(), 1, API);
+    w.all().await;
+    assert_eq!(w.owner(API), Some(there.clone()));
+    let before = w.locks().snapshot();
+    // The table is lost (restored empty).
+    for n in [API, DB] {
+        w.locks().remove(&crate::testing::name(n));
+    }
+    // A deployment of an account this one does not manage marks a name in the same zone.
+    let theirs = crate::model::Marker {
+        owner: Home::new(STRANGER, "us-east-1").unwrap().instance(id(9)),
+        gen: 4,
+        types: [crate::model::RecordType::A].into(),
+    };
+    let public = w.public.clone();
+    w.put_foreign(
+        &public,
+        "_ec2-dns.c.dyn.example.com",
+        "TXT",
+        &[&theirs.value()],
+    );
+    w.put_foreign(&public, "c.dyn.example.com", "A", &["192.0.2.40"]);
+
+    let rows = w.rec.rebuild(false).await.unwrap();
+
+    let rebuilt: Vec<(String, Owner)> = rows
+        .iter()
+        .filter(|r| r.skipped.is_none())
+        .map(|r| (r.name.to_string(), r.holder.clone()))
+        .collect();
+    assert_eq!(
+        rebuilt,
+        [
+            (API.to_string(), there.clone()),
+            (DB.to_string(), away.clone())
+        ],
+        "{rows:?}"
+    );
+    let after = w.locks().snapshot();
+    for n in [API, DB] {
+        let (old, new) = (
+            &before[&crate::testing::name(n)],
+            &after[&crate::testing::name(n)],
+        );
+        assert_eq!(
+            (&new.holder, new.gen, &new.records),
+            (&old.holder, old.gen, &old.records),
+            "{n}"
+        );
+    }
+    assert!(!after.contains_key(&crate::testing::name("c.dyn.example.com")));
+    // The earlier-launched claimant here does not take the member's name over.
+    let r = w.all().await;
+    assert_eq!(w.owner(API), Some(there.clone()));
+    assert_eq!(w.a(API), Some(vec!["203.0.113.2".into()]));
+    assert!(r.conflicts.iter().any(|c| c.owner == here), "{r:?}");
+    assert_eq!(w.a("c.dyn.example.com"), Some(vec!["192.0.2.40".into()]));
+    w.assert_converged().await;
 }
