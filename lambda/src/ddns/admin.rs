@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::ddns::auth;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord, MAX_HOST_NAMES};
+use crate::hosts::{HostName, HostRecord};
 use crate::lock::Cas;
-use crate::name::Fqdn;
+use crate::name::{Fqdn, MAX_HOST_NAMES};
 use crate::ports::{Locks, Secrets};
 
 /// How a new host may update.

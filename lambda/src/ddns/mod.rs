@@ -23,7 +23,7 @@ use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::hosts::{after_failure, check_binding, Addresses, Failure, HostName, HostRecord};
 use crate::lock::{HostTouch, Loaded};
-use crate::model::{Home, Instance, Owner, Scope};
+use crate::model::{Home, Instance, Names, Owner, Scope};
 use crate::name::Fqdn;
 use crate::ports::{Alerts, Dns, Instances, Locks, Secrets};
 use crate::report::Report;
@@ -274,9 +274,10 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         let mut updated = host.clone();
         (updated.ipv4, updated.ipv6) = (addresses.ipv4, addresses.ipv6);
         updated.updated = now;
-        let mut me = updated.as_instance(now, &self.rec.home);
-        let tag: Vec<&str> = mine.iter().map(Fqdn::as_str).collect();
-        me.name_tag = Some(tag.join(","));
+        // The host claims the names it asked for (only their locks were read), straight from
+        // its credential: no tag, so no tag's limit.
+        let mut me = updated.as_claimant(now, &self.rec.home);
+        me.names = Names::Host(mine.iter().cloned().collect());
         let owner = me.owner.clone();
 
         let mut world = World {

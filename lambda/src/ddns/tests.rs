@@ -1009,3 +1009,73 @@ async fn a_host_whose_item_cannot_be_read_is_listed_and_can_be_removed() {
     assert_eq!(d.w.a(HOME), None);
     assert!(d.w.owner(HOME).is_none());
 }
+
+fn many(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| format!("h{i}.dyn.example.com"))
+        .collect()
+}
+
+fn host_owner(h: &str) -> Owner {
+    Owner::Host {
+        home: home(),
+        name: HostName::parse(h).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_host_with_more_names_than_a_tag_may_hold_gets_every_one_published_and_kept() {
+    for count in [15, 20] {
+        let d = Ddns::new();
+        let names = many(count);
+        let listed: Vec<&str> = names.iter().map(String::as_str).collect();
+        let secret = d.add("home", &listed, HostOptions::default()).await;
+        let body = d
+            .update("home", &secret, &q(&names.join(",")), ROUTER)
+            .await;
+        assert_eq!(body, vec![format!("good {ROUTER}"); count].join("\n"));
+        // Every name answered `good` is published, held by the host.
+        for n in &names {
+            assert_eq!(d.w.a(n), Some(vec![ROUTER.to_string()]), "{count}: {n}");
+            assert_eq!(d.w.owner(n), Some(host_owner("home")), "{count}: {n}");
+        }
+        d.w.assert_invariants();
+
+        // The reconciler's reconcile of everything keeps them all.
+        let report = d.w.all().await;
+        assert!(
+            report.changes.is_empty() && report.skipped.is_empty() && report.failed.is_empty(),
+            "{count}: {report:?}"
+        );
+        for n in &names {
+            assert_eq!(d.w.a(n), Some(vec![ROUTER.to_string()]), "{count}: {n}");
+            assert_eq!(d.w.owner(n), Some(host_owner("home")), "{count}: {n}");
+        }
+        d.w.assert_converged().await;
+        assert_eq!(
+            d.update("home", &secret, &q(&names.join(",")), ROUTER)
+                .await,
+            vec![format!("nochg {ROUTER}"); count].join("\n")
+        );
+
+        // Removed, the host lets go of every one of them.
+        admin::remove(
+            &d.ep.rec.locks,
+            &d.ep.secrets,
+            &HostName::parse("home").unwrap(),
+        )
+        .await
+        .unwrap();
+        d.w.run(crate::engine::Request {
+            scope: Scope::Owners([host_owner("home")].into()),
+            verify_dns: true,
+            dry_run: false,
+            deadline: None,
+        })
+        .await;
+        for n in &names {
+            assert_eq!((d.w.a(n), d.w.owner(n)), (None, None), "{count}: {n}");
+        }
+        d.w.assert_invariants();
+    }
+}
