@@ -1079,3 +1079,69 @@ async fn a_host_with_more_names_than_a_tag_may_hold_gets_every_one_published_and
         d.w.assert_invariants();
     }
 }
+
+#[test]
+fn an_answer_is_good_only_for_a_name_its_decision_publishes() {
+    let me = host_owner("home");
+    let a = Addresses::parse(ROUTER).unwrap();
+    let published: BTreeSet<Fqdn> = [name(HOME)].into();
+    let nothing = BTreeSet::new();
+    let refused = Report {
+        skipped: vec![crate::report::SkipRow {
+            instance: None,
+            owner: me.clone(),
+            name: HOME.into(),
+            reason: "not below an allowed domain".into(),
+            invalid: true,
+        }],
+        ..Report::default()
+    };
+    let failed = Report {
+        failed: vec![crate::report::FailRow {
+            name: HOME.into(),
+            instance: None,
+            owner: Some(me.clone()),
+            reason: "Route53 refused the change".into(),
+        }],
+        ..Report::default()
+    };
+    // (case, report, names the plan publishes for the host, addresses changed, answer)
+    let table = [
+        (
+            "published, changed",
+            Report::default(),
+            &published,
+            true,
+            Answer::Good(a),
+        ),
+        (
+            "published, already so",
+            Report::default(),
+            &published,
+            false,
+            Answer::Nochg(a),
+        ),
+        (
+            "decided for nobody",
+            Report::default(),
+            &nothing,
+            true,
+            Answer::Dnserr,
+        ),
+        ("refused", refused, &nothing, true, Answer::Nohost),
+        (
+            "published, then failed",
+            failed,
+            &published,
+            true,
+            Answer::Dnserr,
+        ),
+    ];
+    for (case, report, decided, changed, expected) in table {
+        assert_eq!(
+            answer_for(&report, decided, &me, &name(HOME), changed, a),
+            expected,
+            "{case}"
+        );
+    }
+}
