@@ -1080,6 +1080,32 @@ async fn a_host_with_more_names_than_a_tag_may_hold_gets_every_one_published_and
     }
 }
 
+#[tokio::test]
+async fn a_credential_with_more_names_than_a_host_may_have_is_refused_when_made() {
+    let d = Ddns::new();
+    let names: BTreeSet<Fqdn> = many(21).iter().map(|n| name(n)).collect();
+    let refused = admin::add(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("big").unwrap(),
+        names,
+        &HostOptions::default(),
+        0,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        Error::InvalidInput("21 names; a host may have at most 20".into()).to_string()
+    );
+    assert!(d.w.locks().host_now("big").is_none(), "nothing written");
+    // Duplicates count once: 21 entries naming 20 names make a credential.
+    let mut twenty: Vec<Fqdn> = many(20).iter().map(|n| name(n)).collect();
+    twenty.push(twenty[0].clone());
+    let allowed = d.ep.rec.config.allowed_domains.clone();
+    assert_eq!(admin::check_names(&twenty, &allowed).unwrap().len(), 20);
+}
+
 #[test]
 fn an_answer_is_good_only_for_a_name_its_decision_publishes() {
     let me = host_owner("home");
