@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::model::{Home, Instance, InstanceState, Owner};
+use crate::model::{Home, Instance, InstanceState, Names, Owner};
 use crate::name::Fqdn;
 
 /// The name of a host credential (the dyndns2 user name): 1–63 lowercase letters, digits
@@ -44,8 +44,6 @@ impl fmt::Display for HostName {
     }
 }
 
-/// Most names one host credential may update (dyndns2's own limit per request is 20).
-pub const MAX_HOST_NAMES: usize = 20;
 /// How often a host's lease is refreshed when its addresses do not change: a fraction of
 /// the lease, so that an unchanged update usually writes nothing.
 pub const LEASE_REFRESH_FRACTION: i64 = 4;
@@ -97,11 +95,12 @@ impl HostRecord {
         self.updated > 0 && (self.lease == 0 || now < self.updated + self.lease)
     }
 
-    /// The host as the decisions see an owner: "running" while its lease holds, with its
-    /// last addresses (public only: a host has no private address in a VPC), claiming its
-    /// names.
-    pub fn as_instance(&self, now: i64, home: &Home) -> Instance {
-        let names: Vec<&str> = self.names.iter().map(Fqdn::as_str).collect();
+    /// The host as the decisions see a claimant: "running" while its lease holds, launched
+    /// when its credential was made (so it wins or loses a contested name by the same rule
+    /// as an instance), with its last addresses (public only: a host has no private address
+    /// in a VPC), claiming every name of its credential (at most
+    /// [`crate::name::MAX_HOST_NAMES`]) with no tag in between.
+    pub fn as_claimant(&self, now: i64, home: &Home) -> Instance {
         Instance {
             owner: self.owner(home),
             state: if self.live(now) {
@@ -110,7 +109,7 @@ impl HostRecord {
                 InstanceState::Stopped
             },
             launch_time: self.created,
-            name_tag: Some(names.join(",")),
+            names: Names::Host(self.names.clone()),
             status_tag: None,
             public_ipv4: self.ipv4,
             private_ipv4: None,
@@ -431,20 +430,21 @@ mod tests {
     #[test]
     fn a_host_runs_while_its_lease_holds_with_public_addresses_only() {
         let h = host();
-        assert_eq!(h.as_instance(4_599, &home()).state, InstanceState::Running);
-        assert_eq!(h.as_instance(4_600, &home()).state, InstanceState::Stopped);
-        let i = h.as_instance(2_000, &home());
+        assert_eq!(h.as_claimant(4_599, &home()).state, InstanceState::Running);
+        assert_eq!(h.as_claimant(4_600, &home()).state, InstanceState::Stopped);
+        let i = h.as_claimant(2_000, &home());
         assert_eq!((i.public_ipv4, i.private_ipv4), (h.ipv4, None));
-        assert_eq!(i.name_tag.as_deref(), Some("home.dyn.example.com"));
+        assert_eq!(i.names, Names::Host(h.names.clone()));
+        assert_eq!(i.launch_time, h.created);
         assert_eq!(i.owner.to_string(), "123456789012/us-east-1/host/home");
         let never = HostRecord {
             updated: 0,
             ..host()
         };
-        assert_eq!(never.as_instance(0, &home()).state, InstanceState::Stopped);
+        assert_eq!(never.as_claimant(0, &home()).state, InstanceState::Stopped);
         let forever = HostRecord { lease: 0, ..host() };
         assert_eq!(
-            forever.as_instance(i64::MAX / 2, &home()).state,
+            forever.as_claimant(i64::MAX / 2, &home()).state,
             InstanceState::Running
         );
         assert!(!host().lease_due(1_899) && host().lease_due(1_900));

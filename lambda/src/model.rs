@@ -222,15 +222,41 @@ impl InstanceState {
     }
 }
 
-/// What ec2-dns needs to know about an instance, as EC2 reports it now.
+/// Where a claimant's names come from. Each source keeps its own limit, and every name is
+/// checked the same way when it is claimed (`crate::decide::claims`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Names {
+    /// An EC2 instance's name tag as EC2 reports it (`None`: the instance has none): free
+    /// text, at most [`crate::name::MAX_NAMES_PER_TAG`] entries, placeholders allowed.
+    Tag(Option<String>),
+    /// A host's names, straight from its credential: already parsed, at most
+    /// [`crate::name::MAX_HOST_NAMES`] (what `host add` lets a credential hold).
+    Host(BTreeSet<Fqdn>),
+}
+
+impl Names {
+    /// The name tag's value, for an instance that has one.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            Names::Tag(tag) => tag.as_deref(),
+            Names::Host(_) => None,
+        }
+    }
+}
+
+/// An owner that may claim names, as the decisions see it: an EC2 instance as EC2 reports it
+/// now, or a host outside AWS as its credential describes it
+/// ([`crate::hosts::HostRecord::as_claimant`]: "running" while its lease holds, launched when
+/// its credential was made). Both kinds follow the same ownership rules; only where their
+/// names come from differs ([`Names`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
     pub owner: Owner,
     pub state: InstanceState,
     /// Launch time in seconds since the epoch; the longest-running claimant wins a name.
     pub launch_time: i64,
-    /// The value of the name tag, if the instance has one.
-    pub name_tag: Option<String>,
+    /// The names it asks for.
+    pub names: Names,
     /// The value of the status tag ec2-dns last wrote, if any.
     pub status_tag: Option<String>,
     pub public_ipv4: Option<Ipv4Addr>,
@@ -245,7 +271,7 @@ impl Instance {
             owner,
             state: InstanceState::Gone,
             launch_time: 0,
-            name_tag: None,
+            names: Names::Tag(None),
             status_tag: None,
             public_ipv4: None,
             private_ipv4: None,

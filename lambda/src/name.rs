@@ -11,6 +11,10 @@ pub const MAX_NAME_LEN: usize = 253;
 pub const MAX_LABEL_LEN: usize = 63;
 /// Most names one tag may carry; a longer list is refused as a whole.
 pub const MAX_NAMES_PER_TAG: usize = 10;
+/// Most names one host credential may hold (and one dyndns2 request may carry): `host add`
+/// refuses more, and the decisions refuse a credential holding more as a whole, as they
+/// refuse a tag over its own limit. A host's names never pass through a tag.
+pub const MAX_HOST_NAMES: usize = 20;
 /// The first label of every ownership marker name: `_ec2-dns.<name>`. A name tag can never
 /// claim a marker name (`_` is not allowed in a name).
 pub const MARKER_LABEL: &str = "_ec2-dns";

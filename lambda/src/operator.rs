@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::warn;
 
-use crate::decide::claims::tag_names;
+use crate::decide::claims::names_of;
 use crate::decide::outcome::Outcome;
 use crate::decide::ownership::{decide, release_reason, NameView, Verdict};
 use crate::decide::zones::{is_managed, zones_to_read};
@@ -89,7 +89,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         };
         // Hosts are in the same scan: "running" while their lease holds.
         let now = self.now();
-        found.extend(loaded.hosts.iter().map(|h| h.as_instance(now, &self.home)));
+        found.extend(loaded.hosts.iter().map(|h| h.as_claimant(now, &self.home)));
         // Route53, per zone the locks name: one read per zone (or per name, for few).
         let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
         for l in &locks {
@@ -175,7 +175,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             });
         }
         let inst = &world.instances[&holder];
-        if inst.state == InstanceState::Running && tag_names(inst).contains(name) {
+        if inst.state == InstanceState::Running && names_of(inst).contains(name) {
             return Err(Error::InvalidInput(format!(
                 "{name} is held by running instance {holder} that still claims it; remove the name from its tag or stop it first"
             )));
@@ -244,7 +244,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let alone = world
                 .instances
                 .get(&owner)
-                .is_some_and(|i| i.state.is_taggable() && tag_names(i).iter().all(|n| n == name));
+                .is_some_and(|i| i.state.is_taggable() && names_of(i).iter().all(|n| n == name));
             if alone {
                 plan.statusable.insert(owner);
             }

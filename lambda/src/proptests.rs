@@ -136,7 +136,7 @@ impl World {
                 .iter()
                 .filter(|i| i.state == InstanceState::Running)
                 .filter(|i| {
-                    i.name_tag.as_deref().is_some_and(|t| {
+                    i.names.tag().is_some_and(|t| {
                         t.split(',')
                             .any(|p| crate::name::Fqdn::parse(p).is_ok_and(|f| f == name(n)))
                     })

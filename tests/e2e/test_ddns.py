@@ -241,3 +241,49 @@ def test_parallel_wrong_passwords_over_four_containers_are_checked_at_most_five_
         assert dyndns2(front, secret) == "abuse"
     assert world.lock(HOME) is None
     assert not any(k.startswith("route53:Change") for k in proxy.calls())
+
+
+def nic_update(front: FunctionUrlFront, user: str, password: str, names: list[str]) -> str:
+    """One plain dyndns2 request, as curl or a router sends it: every name at once."""
+    req = urllib.request.Request(
+        f"{front.url}/nic/update?hostname={','.join(names)}&myip={ROUTER}")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    req.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 200
+        return r.read().decode()
+
+
+def test_a_host_with_fifteen_names_gets_every_one_and_a_reconcile_keeps_them(
+        world, dyn, ctl, endpoint, fn):
+    # More than a host may have is refused when the credential is made.
+    too_many = ",".join(f"x{i}.{dyn.domain}" for i in range(21))
+    refused = ctl("host", "add", "big", "--names", too_many, expect=1)
+    assert "21 names; a host may have at most 20" in refused.stderr, refused.stderr
+    assert "host#big" not in world.lock_items()
+
+    names = [f"h{i}.{dyn.domain}" for i in range(15)]
+    issued = json.loads(ctl("host", "add", USER, "--names", ",".join(names), "--json").stdout)
+    assert sorted(issued["names"]) == sorted(names)
+    body = nic_update(endpoint, USER, issued["secret"], names)
+    assert body.splitlines() == [f"good {ROUTER}"] * 15, body
+
+    owner = f"123456789012/us-east-1/host/{USER}"
+
+    def assert_published():
+        records = world.records(dyn.public)
+        locks = world.lock_items()
+        for n in names:
+            assert records.get((n, "A"), (None, []))[1] == [ROUTER], n
+            assert world.marker(dyn.public, n)["owner"] == owner, n
+            assert locks[n].get("owner") == owner, n
+        private = {n for (n, _) in world.records(dyn.private)}
+        assert not private & set(names), "a host has no private address"
+
+    assert_published()
+    # The reconciler binary's reconcile of everything keeps all fifteen.
+    report = fn.invoke_ok({"reconcile": "all"})
+    assert (report["changes"], report["skipped"], report["failed"]) == ([], [], []), report
+    assert_published()
+    assert json.loads(ctl("plan", "--json").stdout)["changes"] == []
+

@@ -11,7 +11,7 @@ use aws_sdk_ec2::Client;
 
 use super::sdk_error;
 use crate::error::{Error, Result};
-use crate::model::{Home, Instance, InstanceId, InstanceState, Owner};
+use crate::model::{Home, Instance, InstanceId, InstanceState, Names, Owner};
 use crate::ports::Instances;
 
 /// Instance ids per DescribeInstances call.
@@ -179,7 +179,7 @@ impl Ec2Instances {
             owner: self.home.instance(id),
             state,
             launch_time: i.launch_time().map(|t| t.secs()).unwrap_or_default(),
-            name_tag: tag(&self.name_tag),
+            names: Names::Tag(tag(&self.name_tag)),
             status_tag: tag(&self.status_tag),
             public_ipv4: i
                 .public_ip_address()

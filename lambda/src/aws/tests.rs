@@ -519,7 +519,7 @@ async fn ec2_instances_are_read_with_tags_addresses_and_ipv6_from_interfaces() {
     let i = &got[0];
     assert_eq!(i.owner, me);
     assert_eq!(
-        (i.state, i.name_tag.as_deref(), i.status_tag.as_deref()),
+        (i.state, i.names.tag(), i.status_tag.as_deref()),
         (
             InstanceState::Running,
             Some("web.dyn.example.com"),

@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use crate::ddns::auth;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord, MAX_HOST_NAMES};
+use crate::hosts::{HostName, HostRecord};
 use crate::lock::Cas;
-use crate::name::Fqdn;
+use crate::name::{Fqdn, MAX_HOST_NAMES};
 use crate::ports::{Locks, Secrets};
 
 /// How a new host may update.
@@ -95,8 +95,9 @@ pub struct Issued {
     pub secret: String,
 }
 
-/// Checks the names a credential is for.
-pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
+/// How many names a credential may hold: at least one, at most [`MAX_HOST_NAMES`] (the
+/// decisions refuse a credential with more as a whole, so none is ever made).
+fn check_count(names: &BTreeSet<Fqdn>) -> Result<()> {
     if names.is_empty() {
         return Err(Error::InvalidInput(
             "a host needs at least one name (--names)".into(),
@@ -108,7 +109,15 @@ pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
             names.len()
         )));
     }
-    for n in names {
+    Ok(())
+}
+
+/// Checks the names a credential is for: how many (duplicates count once), and each
+/// strictly below an allowed domain.
+pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
+    let set: BTreeSet<Fqdn> = names.iter().cloned().collect();
+    check_count(&set)?;
+    for n in &set {
         if !allowed.iter().any(|d| n.is_strictly_below(d)) {
             return Err(Error::InvalidInput(format!(
                 "{n} is not below an allowed domain ({})",
@@ -120,9 +129,11 @@ pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
             )));
         }
     }
-    Ok(names.iter().cloned().collect())
+    Ok(set)
 }
 
+/// Makes a credential and its secret. Refused, before anything is written, when `names`
+/// holds none or more than [`MAX_HOST_NAMES`], or when the host exists.
 pub async fn add<L: Locks, S: Secrets>(
     locks: &L,
     secrets: &S,
@@ -131,6 +142,7 @@ pub async fn add<L: Locks, S: Secrets>(
     opts: &HostOptions,
     now: i64,
 ) -> Result<Issued> {
+    check_count(&names)?;
     if opts.lease < 0 {
         return Err(Error::InvalidInput(
             "--lease must be 0 (never) or a number of seconds".into(),

@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use serde_json::json;
 use tracing::{info, warn};
 
+use crate::decide::outcome::Outcome;
 use crate::decide::{self, reads, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
@@ -25,7 +26,7 @@ use crate::hosts::{
     check_binding, Addresses, Attempt, Failure, HostName, HostRecord, SourcePrefix,
 };
 use crate::lock::{HostTouch, Loaded};
-use crate::model::{Home, Instance, Owner, Scope};
+use crate::model::{Home, Instance, Names, Owner, Scope};
 use crate::name::Fqdn;
 use crate::ports::{Alerts, Dns, Instances, Locks, Secrets};
 use crate::report::Report;
@@ -367,9 +368,10 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         let mut updated = host.clone();
         (updated.ipv4, updated.ipv6) = (addresses.ipv4, addresses.ipv6);
         updated.updated = now;
-        let mut me = updated.as_instance(now, &self.rec.home);
-        let tag: Vec<&str> = mine.iter().map(Fqdn::as_str).collect();
-        me.name_tag = Some(tag.join(","));
+        // The host claims the names it asked for (only their locks were read), straight from
+        // its credential: no tag, so no tag's limit.
+        let mut me = updated.as_claimant(now, &self.rec.home);
+        me.names = Names::Host(mine.iter().cloned().collect());
         let owner = me.owner.clone();
 
         let mut world = World {
@@ -420,6 +422,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             });
         }
         let plan = decide::plan(&world, &scope, &settings);
+        let decided = published_by(&plan, &owner);
         let (report, touched) = self.rec.apply_with(&world, plan, &req, Some(&touch)).await;
         let answers: Vec<Answer> = names
             .iter()
@@ -427,7 +430,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
                 if !mine.contains(n) {
                     return Answer::Nohost;
                 }
-                answer_for(&report, &owner, n, changed_addresses, addresses)
+                answer_for(&report, &decided, &owner, n, changed_addresses, addresses)
             })
             .collect();
         let published = answers
@@ -664,8 +667,33 @@ pub async fn handle_event<D: Dns, L: Locks, S: Secrets, A: Alerts>(
     }
 }
 
-/// One name's answer from the report of its decision.
-fn answer_for(report: &Report, owner: &Owner, name: &Fqdn, changed: bool, a: Addresses) -> Answer {
+/// The names the plan publishes for `owner` (written by it, or already so, or in flight
+/// under a lock that will write them), before any write is tried.
+fn published_by(plan: &decide::Plan, owner: &Owner) -> BTreeSet<Fqdn> {
+    plan.outcomes
+        .get(owner)
+        .into_iter()
+        .flatten()
+        .filter_map(|o| match o {
+            Outcome::Published { name, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One name's answer from its decision (`published`: the names the plan publishes for the
+/// host) and the report of what was applied. Never a lie: `good` and `nochg` only for a name
+/// the decision publishes and nothing undid; a name refused or skipped (invalid, outside
+/// the allowed domains, held by someone else) is `nohost`, and a name neither published
+/// nor explained is `dnserr`, so that the client tries again.
+fn answer_for(
+    report: &Report,
+    published: &BTreeSet<Fqdn>,
+    owner: &Owner,
+    name: &Fqdn,
+    changed: bool,
+    a: Addresses,
+) -> Answer {
     let mine = |o: &Option<Owner>| o.as_ref() == Some(owner);
     if report
         .failed
@@ -685,6 +713,10 @@ fn answer_for(report: &Report, owner: &Owner, name: &Fqdn, changed: bool, a: Add
             .any(|s| s.name == name.as_str() && &s.owner == owner)
     {
         return Answer::Nohost;
+    }
+    if !published.contains(name) {
+        warn!(%owner, %name, "update failed: no decision publishes the name for the host");
+        return Answer::Dnserr;
     }
     if changed || report.changes.iter().any(|c| &c.name == name) {
         Answer::Good(a)

@@ -7,8 +7,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::ddns::http::HttpRequest;
-use crate::hosts::{Addresses, MAX_HOST_NAMES};
-use crate::name::Fqdn;
+use crate::hosts::Addresses;
+use crate::name::{Fqdn, MAX_HOST_NAMES};
 
 /// One dyndns2 answer for one host name (or for the whole request, before any name).
 #[derive(Debug, Clone, PartialEq, Eq)]

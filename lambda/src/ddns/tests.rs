@@ -1152,3 +1152,165 @@ async fn one_source_guessing_over_two_containers_meets_one_limit() {
         format!("good {ROUTER}")
     );
 }
+
+fn many(count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| format!("h{i}.dyn.example.com"))
+        .collect()
+}
+
+fn host_owner(h: &str) -> Owner {
+    Owner::Host {
+        home: home(),
+        name: HostName::parse(h).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_host_with_more_names_than_a_tag_may_hold_gets_every_one_published_and_kept() {
+    for count in [15, 20] {
+        let d = Ddns::new();
+        let names = many(count);
+        let listed: Vec<&str> = names.iter().map(String::as_str).collect();
+        let secret = d.add("home", &listed, HostOptions::default()).await;
+        let body = d
+            .update("home", &secret, &q(&names.join(",")), ROUTER)
+            .await;
+        assert_eq!(body, vec![format!("good {ROUTER}"); count].join("\n"));
+        // Every name answered `good` is published, held by the host.
+        for n in &names {
+            assert_eq!(d.w.a(n), Some(vec![ROUTER.to_string()]), "{count}: {n}");
+            assert_eq!(d.w.owner(n), Some(host_owner("home")), "{count}: {n}");
+        }
+        d.w.assert_invariants();
+
+        // The reconciler's reconcile of everything keeps them all.
+        let report = d.w.all().await;
+        assert!(
+            report.changes.is_empty() && report.skipped.is_empty() && report.failed.is_empty(),
+            "{count}: {report:?}"
+        );
+        for n in &names {
+            assert_eq!(d.w.a(n), Some(vec![ROUTER.to_string()]), "{count}: {n}");
+            assert_eq!(d.w.owner(n), Some(host_owner("home")), "{count}: {n}");
+        }
+        d.w.assert_converged().await;
+        assert_eq!(
+            d.update("home", &secret, &q(&names.join(",")), ROUTER)
+                .await,
+            vec![format!("nochg {ROUTER}"); count].join("\n")
+        );
+
+        // Removed, the host lets go of every one of them.
+        admin::remove(
+            &d.ep.rec.locks,
+            &d.ep.secrets,
+            &HostName::parse("home").unwrap(),
+        )
+        .await
+        .unwrap();
+        d.w.run(crate::engine::Request {
+            scope: Scope::Owners([host_owner("home")].into()),
+            verify_dns: true,
+            dry_run: false,
+            deadline: None,
+        })
+        .await;
+        for n in &names {
+            assert_eq!((d.w.a(n), d.w.owner(n)), (None, None), "{count}: {n}");
+        }
+        d.w.assert_invariants();
+    }
+}
+
+#[tokio::test]
+async fn a_credential_with_more_names_than_a_host_may_have_is_refused_when_made() {
+    let d = Ddns::new();
+    let names: BTreeSet<Fqdn> = many(21).iter().map(|n| name(n)).collect();
+    let refused = admin::add(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("big").unwrap(),
+        names,
+        &HostOptions::default(),
+        0,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        Error::InvalidInput("21 names; a host may have at most 20".into()).to_string()
+    );
+    assert!(d.w.locks().host_now("big").is_none(), "nothing written");
+    // Duplicates count once: 21 entries naming 20 names make a credential.
+    let mut twenty: Vec<Fqdn> = many(20).iter().map(|n| name(n)).collect();
+    twenty.push(twenty[0].clone());
+    let allowed = d.ep.rec.config.allowed_domains.clone();
+    assert_eq!(admin::check_names(&twenty, &allowed).unwrap().len(), 20);
+}
+
+#[test]
+fn an_answer_is_good_only_for_a_name_its_decision_publishes() {
+    let me = host_owner("home");
+    let a = Addresses::parse(ROUTER).unwrap();
+    let published: BTreeSet<Fqdn> = [name(HOME)].into();
+    let nothing = BTreeSet::new();
+    let refused = Report {
+        skipped: vec![crate::report::SkipRow {
+            instance: None,
+            owner: me.clone(),
+            name: HOME.into(),
+            reason: "not below an allowed domain".into(),
+            invalid: true,
+        }],
+        ..Report::default()
+    };
+    let failed = Report {
+        failed: vec![crate::report::FailRow {
+            name: HOME.into(),
+            instance: None,
+            owner: Some(me.clone()),
+            reason: "Route53 refused the change".into(),
+        }],
+        ..Report::default()
+    };
+    // (case, report, names the plan publishes for the host, addresses changed, answer)
+    let table = [
+        (
+            "published, changed",
+            Report::default(),
+            &published,
+            true,
+            Answer::Good(a),
+        ),
+        (
+            "published, already so",
+            Report::default(),
+            &published,
+            false,
+            Answer::Nochg(a),
+        ),
+        (
+            "decided for nobody",
+            Report::default(),
+            &nothing,
+            true,
+            Answer::Dnserr,
+        ),
+        ("refused", refused, &nothing, true, Answer::Nohost),
+        (
+            "published, then failed",
+            failed,
+            &published,
+            true,
+            Answer::Dnserr,
+        ),
+    ];
+    for (case, report, decided, changed, expected) in table {
+        assert_eq!(
+            answer_for(&report, decided, &me, &name(HOME), changed, a),
+            expected,
+            "{case}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Pure decisions: what the world looks like in, what to write out. No I/O, no clock, no
 //! SDK types, so every rule of the design is a property tests can check exhaustively.
 //!
-//! - [`claims`]: an instance's tag turned into claims.
+//! - [`claims`]: a claimant's names (an instance's tag, a host's credential) turned into claims.
 //! - [`zones`]: which zones are managed, and which a name lives in.
 //! - [`ownership`]: who holds a name, what of Route53 is ours, one name's next decision.
 //! - [`reads`]: what must be read (instances, Route53) before deciding.
@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::lock::{Lock, LockWrite};
 use crate::model::{Change, Home, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
 use crate::name::Fqdn;
-use claims::{claims_of, tag_names, Claim, Problem};
+use claims::{claims_of, names_of, Claim, Problem};
 use outcome::Outcome;
 use ownership::{decide, NameView, Verdict};
 
@@ -125,7 +125,8 @@ pub struct Plan {
     pub frozen: Vec<Frozen>,
 }
 
-/// The claims and tag problems of every running instance of the world.
+/// The claims and the problems with the names of every running claimant of the world
+/// (instances and hosts alike).
 pub struct Claims<'a> {
     pub of: BTreeMap<&'a Owner, (Vec<Claim>, Vec<Problem>)>,
 }
@@ -167,8 +168,9 @@ impl<'a> Claims<'a> {
             .values()
             .filter(|i| scope.contains(&i.owner))
         {
-            // A stopped instance's tag still names what it may hold.
-            names.extend(tag_names(inst));
+            // A stopped instance's tag (a silent host's credential) still names what it
+            // may hold.
+            names.extend(names_of(inst));
         }
         for (owner, held) in &world.index {
             if scope.contains(owner) {

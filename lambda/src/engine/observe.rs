@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::stream::{self, StreamExt};
 
-use crate::decide::claims::tag_names;
+use crate::decide::claims::names_of;
 use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
 use crate::decide::{reads, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
@@ -43,7 +43,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 let hosts = loaded
                     .hosts
                     .iter()
-                    .map(|h| h.as_instance(now, &self.home))
+                    .map(|h| h.as_claimant(now, &self.home))
                     .collect();
                 add(&mut world, hosts);
                 take(&mut world, loaded);
@@ -86,7 +86,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let tagged: BTreeSet<Fqdn> = owners
             .iter()
             .filter_map(|o| world.instances.get(o))
-            .flat_map(tag_names)
+            .flat_map(names_of)
             .filter(|n| !world.locks.contains_key(n) && !world.unreadable.contains_key(n))
             .collect();
         if !index && tagged.is_empty() {
@@ -224,7 +224,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let found = loaded
                 .hosts
                 .iter()
-                .map(|h| h.as_instance(now, &self.home))
+                .map(|h| h.as_claimant(now, &self.home))
                 .collect();
             add_described(world, &hosts, found);
         }

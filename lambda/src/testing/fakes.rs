@@ -80,7 +80,7 @@ impl Instances for FakeEc2 {
     async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
         Ok(guard(&self.instances)
             .values()
-            .filter(|i| i.name_tag.is_some() && i.owner.home() == home)
+            .filter(|i| i.names.tag().is_some() && i.owner.home() == home)
             .cloned()
             .collect())
     }

@@ -15,7 +15,8 @@ use crate::config::Config;
 use crate::engine::{Clock, Reconciler, Request};
 use crate::lock::Lock;
 use crate::model::{
-    Home, Instance, InstanceId, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, ZoneId,
+    Home, Instance, InstanceId, InstanceState, Marker, Names, Owner, RecordSet, RecordType, Scope,
+    ZoneId,
 };
 use crate::name::Fqdn;
 use crate::report::Report;
@@ -46,7 +47,7 @@ pub fn instance(n: u32, tag: Option<&str>) -> Instance {
         owner: owner(n),
         state: InstanceState::Running,
         launch_time: 1_700_000_000 + i64::from(n),
-        name_tag: tag.map(str::to_string),
+        names: Names::Tag(tag.map(str::to_string)),
         status_tag: None,
         public_ipv4: Some(Ipv4Addr::new(203, 0, 113, n as u8)),
         private_ipv4: Some(Ipv4Addr::new(10, 0, 0, n as u8)),
@@ -178,7 +179,7 @@ impl World {
 
     pub fn set_tag(&self, n: u32, tag: Option<&str>) {
         self.ec2()
-            .update(&owner(n), |i| i.name_tag = tag.map(str::to_string));
+            .update(&owner(n), |i| i.names = Names::Tag(tag.map(str::to_string)));
     }
 
     pub fn request(ns: &[u32]) -> Request {
@@ -331,7 +332,7 @@ impl World {
                 Some(h) => self
                     .locks()
                     .host_now(h.as_str())
-                    .map(|r| r.as_instance(self.clock.0.load(Ordering::SeqCst), &home())),
+                    .map(|r| r.as_claimant(self.clock.0.load(Ordering::SeqCst), &home())),
                 None => self.ec2().get(holder),
             }
             .expect("holder exists");
