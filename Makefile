@@ -113,8 +113,11 @@ sandbox: build venv ## moto, the strict proxy and a small world on 127.0.0.1; pr
 package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip --bins
 
+# ec2-dns-ctl for x86_64 is built by cargo itself: `cargo lambda build --x86-64` on an x86_64
+# host moves the binary out of target/<triple>/release into target/lambda, where the arm64
+# build's zip of the same name lives.
 release-binaries: package ## every optimised binary of a release: the arm64 package and ec2-dns-ctl for x86_64
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --x86-64 --bin ec2-dns-ctl
+	$(CARGO) build --locked --release --target x86_64-unknown-linux-gnu --bin ec2-dns-ctl
 
 release: venv infra-deps release-binaries ## every release artefact, checked, with SHA256SUMS: dist/ec2-dns-<version>/ (tools/release.sh)
 	tools/release.sh
