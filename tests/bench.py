@@ -561,7 +561,8 @@ class Bench:
                 got = recs.get((marker_name(inst["name"]), "TXT"))
                 lock = name_locks.get(inst["name"]) or {}
                 m = parse_marker(got[1]) if got else None
-                expected = {"owner": owners[inst["name"]], "gen": lock.get("gen"), "types": ["A"]}
+                expected = {"owner": owners[inst["name"]], "gen": lock.get("gen"), "types": ["A"],
+                            "deployment": lock.get("deployment")}
                 if m != expected:
                     problems.append(f"{label} marker of {inst['name']}: {got} != {expected}")
                 else:
@@ -681,7 +682,8 @@ def bench_single(b: Bench, reps: int) -> dict:
             if got != (TTL, [ip]):
                 raise RuntimeError(f"{name}: {label} A {got}, expected {ip}")
             m = w.marker(zone, name)
-            if m != {"owner": qualified(iid), "gen": lock.get("gen"), "types": ["A"]}:
+            if m != {"owner": qualified(iid), "gen": lock.get("gen"), "types": ["A"],
+                      "deployment": lock.get("deployment")}:
                 raise RuntimeError(f"{name}: {label} marker {m}, lock {lock}")
         if lock.get("owner") != qualified(iid):
             raise RuntimeError(f"{name}: lock {lock}")

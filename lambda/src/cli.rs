@@ -276,6 +276,10 @@ pub fn resolve_config(
         "ACCOUNTS" => get(k).or_else(|| Some(d.accounts.join(","))),
         "REGIONS" => get(k).or_else(|| Some(d.regions.join(","))),
         "MEMBER_ROLE" => get(k).or_else(|| Some(d.member_role.clone())),
+        "DEPLOYMENT_ID" => get(k).or_else(|| d.deployment.as_ref().map(|x| x.to_string())),
+        "MARKER_STYLE" => {
+            get(k).or_else(|| Some(crate::config::style_name(d.marker_style).to_string()))
+        }
         other => get(other),
     })?;
     let differences = mine.differences(d);
@@ -724,6 +728,8 @@ mod tests {
             accounts: vec!["210987654321".into()],
             regions: vec!["eu-west-1".into(), "us-east-1".into()],
             member_role: "ec2-dns-member".into(),
+            deployment: Some(crate::marker::DeploymentId::parse("prod").unwrap()),
+            marker_style: Default::default(),
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),
         }

@@ -1,6 +1,7 @@
 //! Configuration from the environment, validated once at cold start.
 
 use crate::error::Error;
+use crate::marker::{DeploymentId, MarkerStyle};
 use crate::model::Home;
 use crate::name::Fqdn;
 
@@ -29,6 +30,11 @@ pub struct Config {
     /// The role assumed in each account of `accounts` (`MEMBER_ROLE`, default
     /// `ec2-dns-member`).
     pub member_role: String,
+    /// The deployment id its markers carry (`DEPLOYMENT_ID`); `None`: derived from the
+    /// account, region and lock table ([`Config::deployment_for`]).
+    pub deployment: Option<DeploymentId>,
+    /// How markers write their owner (`MARKER_STYLE`: `plain`, the default, or `opaque`).
+    pub marker_style: MarkerStyle,
 }
 
 /// The role name of `MEMBER_ROLE` when none is given.
@@ -98,6 +104,25 @@ impl Config {
                 "MEMBER_ROLE {member_role:?} is not an IAM role name (1-64 of a-z A-Z 0-9 + = , . @ _ -)"
             ));
         }
+        let deployment = match get("DEPLOYMENT_ID").map(|s| s.trim().to_string()) {
+            None => None,
+            Some(d) if d.is_empty() => None,
+            Some(d) => match DeploymentId::parse(&d) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    problems.push(format!("DEPLOYMENT_ID {e}"));
+                    None
+                }
+            },
+        };
+        let marker_style = match get("MARKER_STYLE").map(|s| s.trim().to_string()) {
+            None => MarkerStyle::Plain,
+            Some(s) if s.is_empty() => MarkerStyle::Plain,
+            Some(s) => MarkerStyle::parse(&s).unwrap_or_else(|e| {
+                problems.push(format!("MARKER_STYLE {e}"));
+                MarkerStyle::Plain
+            }),
+        };
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -111,7 +136,17 @@ impl Config {
             accounts,
             regions,
             member_role,
+            deployment,
+            marker_style,
         })
+    }
+
+    /// The deployment id this deployment's markers carry: `DEPLOYMENT_ID`, or one derived
+    /// from its own account and region (`own`) and its lock table.
+    pub fn deployment_for(&self, own: &Home) -> DeploymentId {
+        self.deployment
+            .clone()
+            .unwrap_or_else(|| DeploymentId::derived(own, &self.lock_table))
     }
 
     /// The accounts and regions whose instances this deployment manages: its own account and
@@ -133,6 +168,14 @@ impl Config {
     }
 }
 
+/// `MARKER_STYLE`'s value for a style.
+pub fn style_name(style: MarkerStyle) -> &'static str {
+    match style {
+        MarkerStyle::Plain => "plain",
+        MarkerStyle::Opaque => "opaque",
+    }
+}
+
 /// The configuration a deployed function records in its lock table (at cold start, when it
 /// differs), so that the operator CLI acts with the function's configuration and never with
 /// a different one by accident.
@@ -145,6 +188,10 @@ pub struct Deployed {
     pub accounts: Vec<String>,
     pub regions: Vec<String>,
     pub member_role: String,
+    /// The deployment id the function writes in its markers (recorded since 0.4.0).
+    pub deployment: Option<DeploymentId>,
+    /// `MARKER_STYLE` (recorded since 0.4.0; absent: plain).
+    pub marker_style: MarkerStyle,
     /// The function that recorded it.
     pub function: String,
     /// When (RFC 3339).
@@ -153,8 +200,10 @@ pub struct Deployed {
 
 impl Config {
     /// What this configuration records as deployed.
-    pub fn deployed(&self, function: &str, updated: &str) -> Deployed {
+    pub fn deployed(&self, function: &str, updated: &str, own: &Home) -> Deployed {
         Deployed {
+            deployment: Some(self.deployment_for(own)),
+            marker_style: self.marker_style,
             allowed_domains: self.allowed_domains.clone(),
             name_tag: self.name_tag.clone(),
             ttl: self.ttl,
@@ -215,6 +264,22 @@ impl Config {
                 ));
             }
         }
+        if let (Some(mine), Some(theirs)) = (&self.deployment, &deployed.deployment) {
+            if mine != theirs {
+                out.push(format!(
+                    "DEPLOYMENT_ID is {:?} here but {:?} in the deployed function",
+                    mine.as_str(),
+                    theirs.as_str()
+                ));
+            }
+        }
+        if self.marker_style != deployed.marker_style {
+            out.push(format!(
+                "MARKER_STYLE is {:?} here but {:?} in the deployed function",
+                style_name(self.marker_style),
+                style_name(deployed.marker_style)
+            ));
+        }
         if self.member_role != deployed.member_role {
             out.push(format!(
                 "MEMBER_ROLE is {:?} here but {:?} in the deployed function",
@@ -234,6 +299,11 @@ impl Config {
             accounts: deployed.accounts.clone(),
             regions: deployed.regions.clone(),
             member_role: deployed.member_role.clone(),
+            deployment: deployed
+                .deployment
+                .clone()
+                .or_else(|| self.deployment.clone()),
+            marker_style: deployed.marker_style,
             ..self.clone()
         }
     }
@@ -370,6 +440,43 @@ mod tests {
         ] {
             assert!(err.contains(part), "{part} missing from {err}");
         }
+    }
+
+    #[test]
+    fn the_deployment_id_is_set_or_derived_from_account_region_and_table() {
+        let own = Home::new("123456789012", "us-east-1").unwrap();
+        let base = [
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+        ];
+        let derived = cfg(&base).unwrap();
+        assert_eq!(derived.deployment, None);
+        assert_eq!(
+            derived.deployment_for(&own),
+            DeploymentId::derived(&own, "locks")
+        );
+        let blank = cfg(&[base[0], base[1], ("DEPLOYMENT_ID", "  ")]).unwrap();
+        assert_eq!(blank.deployment, None);
+        let set = cfg(&[base[0], base[1], ("DEPLOYMENT_ID", " prod ")]).unwrap();
+        assert_eq!(set.deployment_for(&own).as_str(), "prod");
+        let err = cfg(&[base[0], base[1], ("DEPLOYMENT_ID", "Prod_1")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("DEPLOYMENT_ID \"Prod_1\" is not a deployment id"),
+            "{err}"
+        );
+        // The CLI acts with the deployed function's id, and says so when its own differs.
+        let deployed = set.deployed("ec2-dns", "2026-12-07T00:00:00Z", &own);
+        assert_eq!(
+            derived.adopt(&deployed).deployment_for(&own).as_str(),
+            "prod"
+        );
+        let staging = cfg(&[base[0], base[1], ("DEPLOYMENT_ID", "staging")]).unwrap();
+        assert_eq!(
+            staging.differences(&deployed),
+            ["DEPLOYMENT_ID is \"staging\" here but \"prod\" in the deployed function"]
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::hosts::{Failure, HostName, HostRecord};
-use crate::model::{Marker, Owner, RecordSet, RecordType, Slot, ZoneId};
+use crate::marker::{marker_for, DeploymentId, MarkerStyle};
+use crate::model::{Owner, RecordSet, Slot, ZoneId};
 use crate::name::Fqdn;
 
 /// The lock item of one name (layout 2, or a layout-1 item read in place).
@@ -47,6 +48,11 @@ pub struct Lock {
     /// When and by which write this generation was decided; `None` for an item written
     /// before 0.4.0 (decided long ago, as far as any run now cares).
     pub stamp: Option<Stamp>,
+    /// The deployment this generation's markers name; `None` for an item written before
+    /// 0.4.0, whose markers name none.
+    pub deployment: Option<DeploymentId>,
+    /// How this generation's markers write the owner (opaque since 0.4.0, when asked for).
+    pub style: MarkerStyle,
 }
 
 /// When a decision was written, and a token no other write carries: a run whose answer
@@ -106,7 +112,14 @@ impl Lock {
             return None;
         }
         let holder = self.holder.clone()?;
-        marker_for(&holder, self.gen, zone, &self.records)
+        marker_for(
+            &holder,
+            self.gen,
+            self.deployment.as_ref(),
+            self.style,
+            zone,
+            &self.records,
+        )
     }
 
     /// What the lock says Route53 holds for the name, per zone: its records and markers.
@@ -136,29 +149,6 @@ impl Lock {
     pub fn blocked_slots(&self) -> BTreeSet<Slot> {
         self.blocked.iter().map(|b| b.slot.clone()).collect()
     }
-}
-
-/// The marker `owner` writes in `zone` under `gen`, for the address sets of `records`
-/// there; `None` when it has none in that zone.
-pub fn marker_for(
-    owner: &Owner,
-    gen: u64,
-    zone: &ZoneId,
-    records: &[RecordSet],
-) -> Option<RecordSet> {
-    let types: BTreeSet<RecordType> = records
-        .iter()
-        .filter(|s| &s.zone_id == zone && s.rtype != RecordType::Txt)
-        .map(|s| s.rtype)
-        .collect();
-    (!types.is_empty()).then(|| {
-        Marker {
-            owner: owner.clone(),
-            gen,
-            types,
-        }
-        .set(zone)
-    })
 }
 
 /// What a write expects to find (the compare half of compare-and-swap).
@@ -195,6 +185,11 @@ pub struct Decision {
     pub host: Option<HostTouch>,
     /// Filled in by the engine when it writes: see [`Lock::stamp`].
     pub stamp: Stamp,
+    /// The deployment whose markers this generation writes: see [`Lock::deployment`]
+    /// (`None` only where `rebuild` records markers written before 0.4.0 as they are).
+    pub deployment: Option<DeploymentId>,
+    /// How its markers write the owner: see [`Lock::style`].
+    pub style: MarkerStyle,
 }
 
 /// A change of a host's item: what its last accepted update was, and its alert state.
@@ -228,6 +223,8 @@ impl Decision {
             since: self.since.clone(),
             legacy: None,
             stamp: Some(self.stamp),
+            deployment: self.deployment.clone(),
+            style: self.style,
         }
     }
 }

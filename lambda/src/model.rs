@@ -368,9 +368,6 @@ pub struct Slot {
     pub rtype: RecordType,
 }
 
-/// TTL of every ownership marker (fixed, so that its exact DELETE never depends on the
-/// configuration).
-pub const MARKER_TTL: i64 = 300;
 /// The highest generation a lock may carry: far above any real count of decisions, and
 /// low enough that generations never overflow and repeat.
 pub const MAX_GEN: u64 = 1_000_000_000_000_000;
@@ -380,62 +377,7 @@ pub const MAX_GEN: u64 = 1_000_000_000_000_000;
 /// write the same marker and batches would stop being compare-and-swaps.
 pub const MAX_GEN_JUMP: u64 = 1_000_000_000;
 
-/// The ownership marker of a name in one zone: which owner holds the name's address sets
-/// there, under which generation, and which of the address types are its. Written in the
-/// same batch as the records it describes, so a record set is provably ec2-dns's exactly
-/// when a marker lists its type.
-///
-/// Text form, one TXT string: `"<owner> <generation> <types>"`, e.g.
-/// `"123456789012/us-east-1/i-0abc… 7 A,AAAA"`. Compact on purpose: Route53 allows 32,000
-/// characters of values per change batch, and every claimed name carries one marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marker {
-    pub owner: Owner,
-    pub gen: u64,
-    pub types: BTreeSet<RecordType>,
-}
-
-impl Marker {
-    pub fn value(&self) -> String {
-        let types: Vec<&str> = self.types.iter().map(|t| t.as_str()).collect();
-        format!("\"{} {} {}\"", self.owner, self.gen, types.join(","))
-    }
-
-    /// The marker's record set in `zone`.
-    pub fn set(&self, zone: &ZoneId) -> RecordSet {
-        RecordSet::new(
-            zone.clone(),
-            RecordType::Txt,
-            MARKER_TTL,
-            vec![self.value()],
-        )
-    }
-
-    /// Reads a marker from the values of a TXT set; `None` when they are not a marker.
-    pub fn parse(values: &[String]) -> Option<Marker> {
-        let [value] = values else { return None };
-        let inner = value.strip_prefix('"')?.strip_suffix('"')?;
-        let mut parts = inner.split(' ');
-        let owner = Owner::parse(parts.next()?).ok()?;
-        let gen = parts
-            .next()?
-            .parse::<u64>()
-            .ok()
-            .filter(|g| *g <= MAX_GEN)?;
-        let mut types = BTreeSet::new();
-        for t in parts.next()?.split(',') {
-            match RecordType::parse(t)? {
-                RecordType::Txt => return None,
-                t => types.insert(t),
-            };
-        }
-        if parts.next().is_some() || types.is_empty() {
-            return None;
-        }
-        let marker = Marker { owner, gen, types };
-        (marker.value() == *value).then_some(marker)
-    }
-}
+pub use crate::marker::{Marker, MARKER_TTL};
 
 /// A Route53 change as ec2-dns makes it: only CREATE and DELETE (a swap is both, in one
 /// batch, so it is atomic and fails if the old values are not exactly there).
@@ -537,38 +479,5 @@ mod tests {
         assert_eq!(other.short_for(&o), "210987654321/eu-west-1/i-12345678");
         let same = Owner::parse("123456789012/us-east-1/i-12345678").unwrap();
         assert_eq!(same.short_for(&o), "i-12345678");
-    }
-
-    #[test]
-    fn a_marker_reads_back_exactly_what_it_wrote_and_nothing_else() {
-        let m = Marker {
-            owner: Owner::parse("123456789012/us-east-1/i-0123456789abcdef0").unwrap(),
-            gen: 7,
-            types: [RecordType::Aaaa, RecordType::A].into(),
-        };
-        let v = m.value();
-        assert_eq!(v, "\"123456789012/us-east-1/i-0123456789abcdef0 7 A,AAAA\"");
-        assert_eq!(Marker::parse(std::slice::from_ref(&v)), Some(m));
-        for bad in [
-            "\"123456789012/us-east-1/i-0123456789abcdef0 7\"",
-            "\"123456789012/us-east-1/i-0123456789abcdef0 7 A,TXT\"",
-            "\"123456789012/us-east-1/i-0123456789abcdef0 x A\"",
-            "\"123456789012/us-east-1/i-0123456789abcdef0 07 A\"",
-            "\"123456789012/us-east-1/i-0123456789abcdef0 7 AAAA,A\"",
-            "123456789012/us-east-1/i-0123456789abcdef0 7 A",
-            "\"v=spf1 -all\"",
-        ] {
-            assert_eq!(Marker::parse(&[bad.to_string()]), None, "{bad}");
-        }
-        assert_eq!(Marker::parse(&[v.clone(), v]), None);
-        let absurd = format!(
-            "\"123456789012/us-east-1/i-0123456789abcdef0 {} A\"",
-            u64::MAX
-        );
-        assert_eq!(
-            Marker::parse(&[absurd]),
-            None,
-            "generations stay far from overflow"
-        );
     }
 }

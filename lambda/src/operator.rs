@@ -13,6 +13,7 @@ use crate::decide::{Claims, NamePlan, Plan, Seen, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::{Decision, Expect, Lock, LockWrite, Stamp};
+use crate::marker::{Marked, MarkerStyle};
 use crate::model::{
     Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, Zone, ZoneId,
 };
@@ -24,7 +25,9 @@ use crate::report::Report;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Rebuilt {
     pub name: Fqdn,
-    pub holder: Owner,
+    /// The holder the newest marker names (hidden, when an opaque one names no managed
+    /// instance or host).
+    pub holder: Marked,
     pub gen: u64,
     pub records: Vec<RecordSet>,
     /// Why it was left alone, when it was.
@@ -43,7 +46,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 return false;
             }
         };
-        if recorded.is_some_and(|d| self.config.same_as(&d) && d.function == function) {
+        let ours = Some(self.config.deployment_for(&self.home));
+        if recorded.is_some_and(|d| {
+            self.config.same_as(&d) && d.function == function && d.deployment == ours
+        }) {
             return false;
         }
         let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
@@ -51,7 +57,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .unwrap_or_default();
         match self
             .locks
-            .record_deployed(&self.config.deployed(function, &now))
+            .record_deployed(&self.config.deployed(function, &now, &self.home))
             .await
         {
             Ok(()) => true,
@@ -205,7 +211,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             // of a stuck one.
             own_write: true,
             previous: None,
-            homes: &world.homes,
+            deployment: &settings.deployment,
+            style: settings.style,
             unreachable: &world.unreachable,
         });
         let mut plan = Plan::default();
@@ -270,28 +277,32 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// different holders for one name, the newest generation wins; the others are stale and
     /// the next reconcile of everything removes them.
     ///
-    /// Only this deployment's markers count: an instance's in one of the managed accounts
-    /// and regions (`ACCOUNTS` × `REGIONS`, what the reconcile itself counts as its own), a
-    /// host's in the deployment's own account and region. Any other marker belongs to
-    /// another deployment, whose names are not this one's to lock.
+    /// Only this deployment's markers count: those naming its deployment id. A marker
+    /// written before 0.4.0 names none; with no lock to tell whose it is, `rebuild` takes it
+    /// when its owner is an instance in one of the managed accounts and regions
+    /// (`ACCOUNTS` × `REGIONS`) or a host of the deployment's own account and region. Any
+    /// other marker belongs to another deployment, whose names are not this one's to lock.
     pub async fn rebuild(&self, dry_run: bool) -> Result<Vec<Rebuilt>> {
         let settings = self.settings();
         let now = self.now();
         let homes = self.instances.homes();
-        let ours = |o: &Owner| match o.host() {
-            Some(_) => *o.home() == self.home,
-            None => homes.contains(o.home()),
+        let ours = |m: &Marker| match (&m.deployment, m.owner.owner()) {
+            (Some(d), _) => *d == settings.deployment,
+            (None, Some(o)) if o.host().is_some() => *o.home() == self.home,
+            (None, Some(o)) => homes.contains(o.home()),
+            (None, None) => false,
         };
         let zones = self.dns.zones().await?;
-        let existing: BTreeSet<Fqdn> = {
-            let loaded = self.locks.scan().await?;
-            loaded
-                .locks
-                .iter()
-                .map(|l| l.name.clone())
-                .chain(loaded.unreadable.iter().filter_map(|u| u.name.clone()))
-                .collect()
-        };
+        let loaded = self.locks.scan().await?;
+        let existing: BTreeSet<Fqdn> = loaded
+            .locks
+            .iter()
+            .map(|l| l.name.clone())
+            .chain(loaded.unreadable.iter().filter_map(|u| u.name.clone()))
+            .collect();
+        // Opaque markers name their owner by a hash: the managed instances and the hosts
+        // are the candidates, read only when such a marker is found.
+        let mut hidden: Option<BTreeMap<Marked, Owner>> = None;
         let mut found: BTreeMap<Fqdn, Vec<(ZoneId, Marker, Vec<RecordSet>)>> = BTreeMap::new();
         for zone in zones
             .iter()
@@ -303,10 +314,13 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     .marker
                     .as_ref()
                     .and_then(|m| Marker::parse(&m.values))
-                    .filter(|m| ours(&m.owner))
+                    .filter(|m| ours(m))
                 else {
                     continue;
                 };
+                if matches!(m.owner, Marked::Hidden(_)) && hidden.is_none() {
+                    hidden = Some(self.hidden_owners(&loaded, &settings.deployment).await?);
+                }
                 let sets: Vec<RecordSet> = s
                     .sets
                     .iter()
@@ -325,28 +339,44 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 continue;
             };
             let (gen, holder) = newest;
+            let deployment = marks
+                .iter()
+                .find(|(_, m, _)| m.gen == gen && m.owner == holder)
+                .and_then(|(_, m, _)| m.deployment.clone());
             let mut records: Vec<RecordSet> = marks
                 .iter()
                 .filter(|(_, m, _)| m.gen == gen && m.owner == holder)
                 .flat_map(|(_, _, sets)| sets.iter().cloned())
                 .collect();
             records.sort();
+            let (owner, style) = match &holder {
+                Marked::Owner(o) => (Some(o.clone()), MarkerStyle::Plain),
+                Marked::Hidden(_) => (
+                    hidden.as_ref().and_then(|h| h.get(&holder)).cloned(),
+                    MarkerStyle::Opaque,
+                ),
+            };
             let mut row = Rebuilt {
                 name: name.clone(),
-                holder: holder.clone(),
+                holder: owner.clone().map_or(holder, Marked::Owner),
                 gen,
                 records: records.clone(),
                 skipped: None,
             };
             if existing.contains(&name) {
                 row.skipped = Some("the table has an item for it".into());
+            } else if owner.is_none() {
+                row.skipped = Some(
+                    "its opaque marker names no instance of the managed accounts and regions and no host: the next reconcile of everything releases it"
+                        .into(),
+                );
             } else if !dry_run {
                 let write = LockWrite::Decide(Box::new(Decision {
                     name: name.clone(),
                     expect: Expect::Absent,
                     previous: None,
                     previous_legacy: false,
-                    holder: Some(holder),
+                    holder: owner,
                     gen,
                     zones: records.iter().map(|r| r.zone_id.clone()).collect(),
                     records,
@@ -356,6 +386,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     until: 0,
                     host: None,
                     stamp: Stamp::new(now),
+                    deployment,
+                    style,
                 }));
                 match self.locks.write(&write).await {
                     Ok(crate::lock::Cas::Won(_)) => {}
@@ -366,6 +398,29 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 }
             }
             out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Every owner an opaque marker of this deployment may name, by its hidden form: the
+    /// tagged instances of every managed account and region, and the hosts.
+    async fn hidden_owners(
+        &self,
+        loaded: &crate::lock::Loaded,
+        by: &crate::marker::DeploymentId,
+    ) -> Result<BTreeMap<Marked, Owner>> {
+        let mut out = BTreeMap::new();
+        for home in self.instances.homes() {
+            for i in self.instances.tagged(&home).await? {
+                out.insert(Marked::hidden(&i.owner, by), i.owner);
+            }
+        }
+        for h in &loaded.hosts {
+            let owner = Owner::Host {
+                home: self.home.clone(),
+                name: h.name.clone(),
+            };
+            out.insert(Marked::hidden(&owner, by), owner);
         }
         Ok(out)
     }

@@ -46,7 +46,8 @@ def marked(world: World, dyn, name: str, lock: dict) -> None:
             continue
         assert m is not None, f"no marker beside the records of {name} in {z}"
         assert m == {"owner": lock["owner"], "gen": lock["gen"],
-                     "types": sorted(by_zone[z], key=["A", "AAAA"].index)}, (m, lock)
+                     "types": sorted(by_zone[z], key=["A", "AAAA"].index),
+                     "deployment": lock.get("deployment")}, (m, lock)
 
 
 def published(world: World, dyn, name: str, instance_id: str, *, ttl: int = TTL,

@@ -29,13 +29,15 @@ def marker_name(name: str) -> str:
 
 
 def parse_marker(values: list[str]) -> dict | None:
-    """{"owner", "gen", "types"} of an ownership marker's TXT values, or None."""
+    """{"owner", "gen", "types", "deployment"} of an ownership marker's TXT values, or None
+    ("deployment" is None for a marker written before deployment ids)."""
     if len(values) != 1 or not (values[0].startswith('"') and values[0].endswith('"')):
         return None
     parts = values[0][1:-1].split(" ")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) not in (3, 4) or not parts[1].isdigit():
         return None
-    return {"owner": parts[0], "gen": int(parts[1]), "types": parts[2].split(",")}
+    return {"owner": parts[0], "gen": int(parts[1]), "types": parts[2].split(","),
+            "deployment": parts[3] if len(parts) == 4 else None}
 
 
 def norm_name(name: str) -> str:

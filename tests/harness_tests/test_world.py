@@ -40,7 +40,11 @@ def test_zones_records_and_locks(world):
     world.put_record(public, "_ec2-dns.web.dyn.example.com", "TXT", 300,
                      [f'"{owner} 7 A,AAAA"'])
     assert world.marker(public, "web.dyn.example.com") == {
-        "owner": owner, "gen": 7, "types": ["A", "AAAA"]}
+        "owner": owner, "gen": 7, "types": ["A", "AAAA"], "deployment": None}
+    world.put_record(public, "_ec2-dns.api.dyn.example.com", "TXT", 300,
+                     [f'"{owner} 8 A prod"'])
+    assert world.marker(public, "api.dyn.example.com") == {
+        "owner": owner, "gen": 8, "types": ["A"], "deployment": "prod"}
     assert world.marker(private, "web.dyn.example.com") is None
 
 

@@ -1,7 +1,8 @@
 //! DynamoDB lock table (layout documented in docs/contract.md):
 //! - name lock, `pk` = the name: `layout` (2), `version`, `gen`, `owner` (absent while the
 //!   name is free), `records`, `blocked` (JSON), `until`, `check`, `waiting` (string set),
-//!   `since`, `updated`. Layout-1 items (no `layout`, a bare instance id as `owner`, an
+//!   `since`, `updated`, `written` and `token` (the decision's stamp), `deployment` (the id
+//!   its markers carry; absent before 0.4.0: markers without one). Layout-1 items (no `layout`, a bare instance id as `owner`, an
 //!   `intent`) are read in place and rewritten as layout 2 by their next decision.
 //! - owner index, `pk` = `owner#<owner>`: `names` (string set), written in the same
 //!   transaction as the lock whose holder changes.
@@ -38,6 +39,7 @@ use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{
     Blocked, Cas, Decision, Expect, HostTouch, Loaded, Lock, LockWrite, Stamp, Unreadable,
 };
+use crate::marker::{DeploymentId, MarkerStyle};
 use crate::model::{Home, InstanceId, Owner, RecordSet};
 use crate::name::Fqdn;
 use crate::ports::Locks;
@@ -223,6 +225,8 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                 since,
                 legacy: Some(intent.unwrap_or_default()),
                 stamp: None,
+                deployment: None,
+                style: MarkerStyle::Plain,
             })
         }
         Some(LAYOUT) => {
@@ -268,6 +272,13 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                     }),
                     _ => None,
                 },
+                deployment: text(item, "deployment")
+                    .map(|d| DeploymentId::parse(d).map_err(|e| format!("deployment: {e}")))
+                    .transpose()?,
+                style: text(item, "marker_style")
+                    .map(|s| MarkerStyle::parse(s).map_err(|e| format!("marker_style: {e}")))
+                    .transpose()?
+                    .unwrap_or_default(),
             })
         }
         Some(other) => Err(format!(
@@ -444,6 +455,10 @@ fn parse_config(item: &Item) -> Option<Deployed> {
         member_role: text(item, "member_role")
             .cloned()
             .unwrap_or_else(|| crate::config::DEFAULT_MEMBER_ROLE.to_string()),
+        deployment: text(item, "deployment").and_then(|d| DeploymentId::parse(d).ok()),
+        marker_style: text(item, "marker_style")
+            .and_then(|s| MarkerStyle::parse(s).ok())
+            .unwrap_or_default(),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
     })
@@ -499,6 +514,12 @@ fn decision_item(d: &Decision) -> Result<Item> {
         ("written".to_string(), n(d.stamp.at)),
         ("token".to_string(), n(d.stamp.token)),
     ]);
+    if let Some(id) = &d.deployment {
+        item.insert("deployment".into(), s(id.as_str()));
+    }
+    if d.style != MarkerStyle::Plain {
+        item.insert("marker_style".into(), s(crate::config::style_name(d.style)));
+    }
     if let Some(h) = &d.holder {
         item.insert("owner".into(), s(h.to_string()));
         item.insert("since".into(), s(d.since.clone().unwrap_or(now)));
@@ -540,6 +561,20 @@ impl DynamoLocks {
             table: table.to_string(),
             home,
         }
+    }
+
+    /// One item of the table, read consistently.
+    async fn item(&self, key: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.fail("GetItem", e))?;
+        Ok(out.item)
     }
 
     /// A host touch as one item of a transaction (only while the host item exists).
@@ -923,23 +958,19 @@ impl Locks for DynamoLocks {
     }
 
     async fn deployed(&self) -> Result<Option<Deployed>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(CONFIG_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.fail("GetItem", e))?;
-        Ok(out.item().and_then(parse_config))
+        Ok(self.item(CONFIG_KEY).await?.as_ref().and_then(parse_config))
     }
 
     async fn record_deployed(&self, d: &Deployed) -> Result<()> {
         let domains: Vec<String> = d.allowed_domains.iter().map(|x| x.to_string()).collect();
-        self.client
-            .put_item()
-            .table_name(&self.table)
+        let mut put = self.client.put_item();
+        if let Some(id) = &d.deployment {
+            put = put.item("deployment", s(id.as_str()));
+        }
+        if d.marker_style != MarkerStyle::Plain {
+            put = put.item("marker_style", s(crate::config::style_name(d.marker_style)));
+        }
+        put.table_name(&self.table)
             .item("pk", s(CONFIG_KEY))
             .item("allowed_domains", s(domains.join(",")))
             .item("name_tag", s(d.name_tag.as_str()))
@@ -956,18 +987,10 @@ impl Locks for DynamoLocks {
     }
 
     async fn swept(&self) -> Result<Option<i64>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(SWEPT_KEY))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.fail("GetItem", e))?;
-        Ok(out
-            .item()
-            .and_then(|i| number(i, "started"))
+        Ok(self
+            .item(SWEPT_KEY)
+            .await?
+            .and_then(|i| number(&i, "started"))
             .map(|t| t as i64))
     }
 

@@ -484,9 +484,12 @@ mod tests {
             .collect();
         let set = RecordSet::new(zone.clone(), RecordType::A, 60, ips);
         let marker = Marker {
-            owner: Owner::parse(&format!("123456789012/us-east-1/i-{n:017x}")).unwrap(),
+            owner: crate::marker::Marked::Owner(
+                Owner::parse(&format!("123456789012/us-east-1/i-{n:017x}")).unwrap(),
+            ),
             gen: 1,
             types: [RecordType::A].into(),
+            deployment: None,
         }
         .set(&zone);
         let changes = [set, marker]

@@ -151,9 +151,10 @@ async fn a_swap_is_one_batch_deleting_first_with_the_marker_at_its_own_name() {
     let n = name("web.dyn.example.com");
     let marker = |gen| {
         Marker {
-            owner: owner(1),
+            owner: crate::marker::Marked::Owner(owner(1)),
             gen,
             types: [RecordType::A].into(),
+            deployment: None,
         }
         .set(&ZoneId("Z1".into()))
     };
@@ -244,7 +245,7 @@ async fn one_name_is_read_with_its_marker_in_one_listing_that_stops_past_the_mar
     assert_eq!(s.sets, vec![set("192.0.2.1")]);
     assert_eq!(s.others, ["MX".to_string()].into());
     let m = Marker::parse(&s.marker.as_ref().unwrap().values).unwrap();
-    assert_eq!((m.owner, m.gen), (owner(1), 2));
+    assert_eq!((m.owner.owner(), m.gen), (Some(&owner(1)), 2));
     assert_eq!(
         seen.lock().unwrap().len(),
         1,
@@ -338,6 +339,8 @@ fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decisio
             at: 1_800_000_000,
             token: 77,
         },
+        deployment: Some(crate::marker::DeploymentId::parse("prod").unwrap()),
+        style: Default::default(),
     }
 }
 

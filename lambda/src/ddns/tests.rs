@@ -141,7 +141,7 @@ async fn a_router_update_publishes_its_address_and_an_unchanged_one_writes_nothi
     assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
     let marker = d.w.marker(&d.w.public, HOME).unwrap();
     assert_eq!(marker.owner.to_string(), "123456789012/us-east-1/host/home");
-    assert_eq!(d.w.owner(HOME), Some(marker.owner.clone()));
+    assert_eq!(d.w.owner(HOME).as_ref(), marker.owner.owner());
     assert_eq!(d.host("home").ipv4, Some(ROUTER.parse().unwrap()));
     d.w.assert_invariants();
 
@@ -827,11 +827,15 @@ async fn a_stopped_instance_holding_a_name_is_not_seen_here_and_keeps_it_until_t
 async fn a_host_marker_of_another_deployment_is_someone_elses() {
     let mut d = Ddns::new();
     let secret = d.add("home", &[HOME], HostOptions::default()).await;
-    // Another deployment (another account) has a host of the same name on the same name.
+    // Another deployment of the same account and region has a host of the same name on
+    // the same name.
     let theirs = crate::model::Marker {
-        owner: Owner::parse("210987654321/us-east-1/host/home").unwrap(),
+        owner: crate::marker::Marked::Owner(
+            Owner::parse("123456789012/us-east-1/host/home").unwrap(),
+        ),
         gen: 3,
         types: [crate::model::RecordType::A].into(),
+        deployment: Some(crate::testing::other_deployment()),
     };
     let public = d.w.public.clone();
     d.w.put_foreign(
@@ -1313,4 +1317,52 @@ fn an_answer_is_good_only_for_a_name_its_decision_publishes() {
             "{case}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_host_keeps_its_name_when_regions_leave_out_the_deployments_own() {
+    // REGIONS=eu-west-1 for a deployment in us-east-1: its hosts live in its own account
+    // and region all the same, and their markers stay this deployment's.
+    let west = crate::model::Home::new("123456789012", "eu-west-1").unwrap();
+    let mut w = World::new();
+    w.reconfigure(|c| c.regions = vec!["eu-west-1".into()]);
+    *w.ec2().homes.lock().unwrap() = vec![west.clone()];
+    let rec = Reconciler::new(
+        NoInstances {
+            homes: vec![west.clone()],
+        },
+        Route53Dns::new(w.rec.dns.api().clone()),
+        w.rec.locks.clone(),
+        w.rec.config.clone(),
+        home(),
+    )
+    .with_clock(Box::new(w.clock.clone()));
+    let ep = Endpoint::new(
+        rec,
+        FakeSecrets::default(),
+        FakeAlerts::default(),
+        EndpointConfig::default(),
+    );
+    let d = Ddns { w, ep };
+    let secret = d.add("home", &[HOME], HostOptions::default()).await;
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), ROUTER).await,
+        format!("good {ROUTER}")
+    );
+    // At once (the first change may still be in flight: Route53 is read) and later.
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), "198.51.100.9").await,
+        "good 198.51.100.9"
+    );
+    d.w.advance(crate::engine::CHANGE_WINDOW + 60);
+    assert_eq!(
+        d.update("home", &secret, &q(HOME), "198.51.100.8").await,
+        "good 198.51.100.8"
+    );
+    assert_eq!(d.w.a(HOME), Some(vec!["198.51.100.8".into()]));
+    // The reconciler, managing eu-west-1 only, keeps the host's name too.
+    let r = d.w.all().await;
+    assert!(r.changes.is_empty() && r.failed.is_empty(), "{r:?}");
+    assert_eq!(d.w.a(HOME), Some(vec!["198.51.100.8".into()]));
+    d.w.assert_invariants();
 }

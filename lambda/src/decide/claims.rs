@@ -291,6 +291,8 @@ mod tests {
         let settings = Settings {
             allowed_domains: vec![name("dyn.example.com")],
             ttl: 60,
+            deployment: crate::testing::deployment(),
+            style: Default::default(),
         };
         let outside = vec!["a.example.org".to_string(), "b.dyn.example.com".into()];
         let stopped = Instance {

@@ -16,6 +16,7 @@ pub mod zones;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::lock::{Lock, LockWrite};
+use crate::marker::{DeploymentId, MarkerStyle};
 use crate::model::{Change, Home, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
 use crate::name::Fqdn;
 use claims::{claims_of, names_of, Claim, Problem};
@@ -27,6 +28,10 @@ use ownership::{decide, NameView, Verdict};
 pub struct Settings {
     pub allowed_domains: Vec<Fqdn>,
     pub ttl: i64,
+    /// Whose markers are ours: see [`crate::marker::is_ours`].
+    pub deployment: DeploymentId,
+    /// How new markers write their owner (`MARKER_STYLE`).
+    pub style: MarkerStyle,
 }
 
 /// What Route53 holds for one name in one zone.
@@ -282,7 +287,8 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             now: world.now,
             own_write: false,
             previous: None,
-            homes: &world.homes,
+            deployment: &settings.deployment,
+            style: settings.style,
             unreachable: &world.unreachable,
         };
         let decided = decide(&view);
@@ -385,6 +391,7 @@ pub fn replan(
     lock: &Lock,
     seen: &BTreeMap<ZoneId, Seen>,
     claimants: Vec<(&Instance, &Claim)>,
+    settings: &Settings,
 ) -> ownership::Decided {
     decide(&NameView {
         name,
@@ -395,7 +402,8 @@ pub fn replan(
         now: world.now,
         own_write: true,
         previous: world.locks.get(name),
-        homes: &world.homes,
+        deployment: &settings.deployment,
+        style: settings.style,
         unreachable: &world.unreachable,
     })
 }

@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::decide::claims::Claim;
 use crate::decide::outcome::{foreign, Outcome};
 use crate::decide::{RowAction, Seen, SlotChange};
-use crate::lock::{marker_for, Blocked, Decision, Expect, Lock, LockWrite, Stamp};
+use crate::lock::{Blocked, Decision, Expect, Lock, LockWrite, Stamp};
+use crate::marker::{is_ours, marker_for, DeploymentId, Marker, MarkerStyle};
 use crate::model::{
-    Change, ChangeAction, Home, Instance, InstanceState, Marker, Owner, RecordSet, RecordType,
-    Slot, ZoneId, MAX_GEN, MAX_GEN_JUMP,
+    Change, ChangeAction, Home, Instance, InstanceState, Owner, RecordSet, RecordType, Slot,
+    ZoneId, MAX_GEN, MAX_GEN_JUMP,
 };
 use crate::name::Fqdn;
 
@@ -30,8 +31,10 @@ pub struct NameView<'a> {
     /// In a recovery, the lock as the run read it before its own write: the sets of its
     /// generation are known exactly too.
     pub previous: Option<&'a Lock>,
-    /// The accounts and regions this deployment manages (see [`crate::decide::World`]).
-    pub homes: &'a [Home],
+    /// This deployment: only markers [`is_ours`] says are its count as ec2-dns's.
+    pub deployment: &'a DeploymentId,
+    /// How the markers of a new decision write the owner.
+    pub style: MarkerStyle,
     /// Managed accounts and regions EC2 could not be asked about in this run, and why.
     pub unreachable: &'a BTreeMap<Home, String>,
 }
@@ -147,7 +150,12 @@ pub fn decide(view: &NameView) -> Decided {
 
     // What of Route53 is ours now, per zone, and which slots someone else occupies.
     let (before, blocked) = match view.seen {
-        Some(seen) => classify_all(name, seen, &known_states(lock, view.previous), view.homes),
+        Some(seen) => classify_all(
+            name,
+            seen,
+            &known_states(lock, view.previous),
+            view.deployment,
+        ),
         None => (
             lock.map(Lock::believed).unwrap_or_default(),
             lock.map(|l| l.blocked.clone()).unwrap_or_default(),
@@ -155,7 +163,7 @@ pub fn decide(view: &NameView) -> Decided {
     };
 
     if let (Some(seen), Some(l)) = (view.seen, lock) {
-        if l.in_flight(view.now) && !view.own_write && !landed(l, seen, view.homes) {
+        if l.in_flight(view.now) && !view.own_write && !landed(l, seen, view.deployment) {
             // Another run wrote this generation and may still be sending it.
             if lock_as_wanted(l, &want) {
                 note_steady(name, l, &want, &mut outcomes);
@@ -213,7 +221,7 @@ pub fn decide(view: &NameView) -> Decided {
 
     let gen = next_gen(lock, view.seen);
     let winner = want.winner.map(|(w, _)| &w.owner);
-    let after = after_state(winner, gen, &target);
+    let after = after_state(winner, gen, view.deployment, view.style, &target);
     let route53_as_locked = |l: &Lock| view.seen.is_none() || same_zones(&before, &l.believed());
     let steady = lock.filter(|l| {
         l.holder.as_ref() == winner
@@ -260,7 +268,13 @@ pub fn decide(view: &NameView) -> Decided {
         Verdict::Nothing
     } else {
         let changes = diff(name, &before, &after);
-        let rows = rows(name, &before, &after, winner);
+        let rows = rows(
+            name,
+            &before,
+            &after,
+            winner,
+            lock.and_then(|l| l.holder.as_ref()),
+        );
         let previous = lock.and_then(|l| l.holder.clone());
         let since = lock
             .filter(|l| l.holder.as_ref() == winner)
@@ -281,6 +295,8 @@ pub fn decide(view: &NameView) -> Decided {
                 zones: changes.iter().map(|c| c.set.zone_id.clone()).collect(),
                 host: None,
                 stamp: Stamp::default(),
+                deployment: Some(view.deployment.clone()),
+                style: view.style,
             })),
             changes,
             rows,
@@ -464,6 +480,8 @@ pub fn without(records: &[RecordSet], blocked: &BTreeSet<Slot>) -> Vec<RecordSet
 fn after_state(
     winner: Option<&Owner>,
     gen: u64,
+    by: &DeploymentId,
+    style: MarkerStyle,
     target: &[RecordSet],
 ) -> BTreeMap<ZoneId, Vec<RecordSet>> {
     let mut out: BTreeMap<ZoneId, Vec<RecordSet>> = BTreeMap::new();
@@ -474,7 +492,7 @@ fn after_state(
             .push(set.clone());
     }
     for (zone, sets) in out.iter_mut() {
-        sets.extend(marker_for(w, gen, zone, target));
+        sets.extend(marker_for(w, gen, Some(by), style, zone, target));
         sets.sort();
     }
     out
@@ -490,14 +508,14 @@ fn same_zones(a: &BTreeMap<ZoneId, Vec<RecordSet>>, b: &BTreeMap<ZoneId, Vec<Rec
 
 /// Whether Route53 holds the lock's generation: its marker in every zone where it has
 /// records, and no older marker anywhere else.
-pub fn landed(lock: &Lock, seen: &BTreeMap<ZoneId, Seen>, homes: &[Home]) -> bool {
+pub fn landed(lock: &Lock, seen: &BTreeMap<ZoneId, Seen>, us: &DeploymentId) -> bool {
     let believed = lock.believed();
     // Another deployment's marker says nothing about this deployment's generations.
     let marked = |z: &ZoneId| {
         seen.get(z)
             .and_then(|s| s.marker.as_ref())
             .and_then(|m| Marker::parse(&m.values))
-            .filter(|m| homes.contains(m.owner.home()))
+            .filter(|m| is_ours(m, us, Some(lock.gen)))
     };
     let current = believed
         .keys()
@@ -524,12 +542,12 @@ fn classify_all(
     name: &Fqdn,
     seen: &BTreeMap<ZoneId, Seen>,
     known: &[&Lock],
-    homes: &[Home],
+    us: &DeploymentId,
 ) -> (BTreeMap<ZoneId, Vec<RecordSet>>, Vec<Blocked>) {
     let mut ours = BTreeMap::new();
     let mut blocked = Vec::new();
     for (zone, s) in seen {
-        let (mine, theirs) = classify(name, zone, s, known, homes);
+        let (mine, theirs) = classify(name, zone, s, known, us);
         if !mine.is_empty() {
             ours.insert(zone.clone(), mine);
         }
@@ -539,8 +557,7 @@ fn classify_all(
     (ours, blocked)
 }
 
-/// One zone: a set is ec2-dns's when a marker of this deployment (its owner lives in one of
-/// `homes`) lists its type (and, when the marker's generation is one a known lock state
+/// One zone: a set is ec2-dns's when a marker of this deployment ([`is_ours`]) lists its type (and, when the marker's generation is one a known lock state
 /// records, when it has exactly the values that state lists); for a layout-1 lock, when it
 /// equals a set the lock lists. Everything else is someone else's, another deployment's
 /// markers included.
@@ -549,7 +566,7 @@ pub fn classify(
     zone: &ZoneId,
     seen: &Seen,
     known: &[&Lock],
-    homes: &[Home],
+    us: &DeploymentId,
 ) -> (Vec<RecordSet>, Vec<Blocked>) {
     let block = |rtype: RecordType, by: &str| Blocked {
         slot: Slot {
@@ -561,9 +578,8 @@ pub fn classify(
     let mut mine = Vec::new();
     let mut theirs = Vec::new();
     let parsed = seen.marker.as_ref().and_then(|m| Marker::parse(&m.values));
-    let elsewhere = parsed
-        .as_ref()
-        .is_some_and(|m| !homes.contains(m.owner.home()));
+    let lock_gen = known.iter().map(|l| l.gen).max();
+    let elsewhere = parsed.as_ref().is_some_and(|m| !is_ours(m, us, lock_gen));
     let marker = parsed.filter(|_| !elsewhere);
     let marker_taken = match (&seen.marker_taken, &seen.marker, &marker) {
         (Some(what), _, _) => Some(what.clone()),
@@ -582,9 +598,9 @@ pub fn classify(
     }
     // The lock state that wrote this marker, when one is known.
     let writer = marker.as_ref().and_then(|m| {
-        known
-            .iter()
-            .find(|l| l.legacy.is_none() && l.holder.as_ref() == Some(&m.owner) && l.gen == m.gen)
+        known.iter().find(|l| {
+            l.legacy.is_none() && l.holder.as_ref().is_some_and(|h| m.names(h)) && l.gen == m.gen
+        })
     });
     let legacy = known.iter().find(|l| l.legacy.is_some());
     for set in &seen.sets {
@@ -662,6 +678,7 @@ fn rows(
     before: &BTreeMap<ZoneId, Vec<RecordSet>>,
     after: &BTreeMap<ZoneId, Vec<RecordSet>>,
     winner: Option<&Owner>,
+    holder: Option<&Owner>,
 ) -> Vec<SlotChange> {
     let mut out = Vec::new();
     let zones: BTreeSet<&ZoneId> = before.keys().chain(after.keys()).collect();
@@ -672,7 +689,8 @@ fn rows(
         let owner_of = |sets: &[RecordSet]| {
             find(sets, RecordType::Txt)
                 .and_then(|m| Marker::parse(&m.values))
-                .map(|m| m.owner)
+                // An opaque marker does not say; the lock's holder wrote it.
+                .and_then(|m| m.owner.owner().cloned().or_else(|| holder.cloned()))
         };
         let mut addressed = false;
         for t in [RecordType::A, RecordType::Aaaa] {

@@ -66,7 +66,8 @@ pub fn names_to_read(world: &World, scope: &Scope, settings: &Settings) -> BTree
                 now: world.now,
                 own_write: false,
                 previous: None,
-                homes: &world.homes,
+                deployment: &settings.deployment,
+                style: settings.style,
                 unreachable: &world.unreachable,
             };
             must_read(lock, &desired(&view), world.now)

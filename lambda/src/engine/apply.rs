@@ -331,7 +331,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let empty = BTreeMap::new();
             let now_seen = seen.get(&name).unwrap_or(&empty);
             let claimants = by_name.get(&name).cloned().unwrap_or_default();
-            let decided = replan(world, &name, &a.lock, now_seen, claimants);
+            let decided = replan(world, &name, &a.lock, now_seen, claimants, &settings);
             // What of the first batch landed (in the zones Route53 did not refuse).
             let landed: Vec<SlotChange> = a
                 .plan

@@ -94,6 +94,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         Settings {
             allowed_domains: self.config.allowed_domains.clone(),
             ttl: self.config.ttl,
+            deployment: self.config.deployment_for(&self.home),
+            style: self.config.marker_style,
         }
     }
 

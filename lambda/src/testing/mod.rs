@@ -38,6 +38,16 @@ pub fn home() -> Home {
     Home::new("123456789012", "us-east-1").unwrap()
 }
 
+/// The deployment id of the test world's reconciler (derived: it sets no `DEPLOYMENT_ID`).
+pub fn deployment() -> crate::marker::DeploymentId {
+    crate::marker::DeploymentId::derived(&home(), "locks")
+}
+
+/// Another deployment's id.
+pub fn other_deployment() -> crate::marker::DeploymentId {
+    crate::marker::DeploymentId::parse("staging").unwrap()
+}
+
 pub fn owner(n: u32) -> Owner {
     home().instance(id(n))
 }
@@ -76,6 +86,8 @@ pub fn lock(n: &str, holder: u32, ip: &str) -> Lock {
         since: Some("2026-11-23T10:00:00Z".into()),
         legacy: None,
         stamp: None,
+        deployment: None,
+        style: Default::default(),
     }
 }
 
@@ -132,6 +144,48 @@ impl World {
             public,
             private,
             foreign: BTreeSet::new(),
+        }
+    }
+
+    /// A second deployment beside this one: the same hosted zones (one Route53), its own
+    /// lock table (`LOCK_TABLE` = `table`) and its own instances (those carrying its name
+    /// tag, in the same account and region), with `DEPLOYMENT_ID` = `id` (`None`: derived).
+    pub fn beside(&self, table: &str, id: Option<&str>) -> World {
+        let config = Config::from_lookup(|k| match k {
+            "LOCK_TABLE" => Some(table.into()),
+            "ALLOWED_DOMAINS" => Some(
+                self.rec
+                    .config
+                    .allowed_domains
+                    .iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            "DEPLOYMENT_ID" => id.map(str::to_string),
+            _ => None,
+        })
+        .unwrap();
+        let faults = Arc::new(Faults::default());
+        let dns = Faulty {
+            inner: self.rec.dns.api().inner.clone(),
+            faults: faults.clone(),
+        };
+        let rec = Reconciler::new(
+            Faulty::new(FakeEc2::default(), faults.clone()),
+            Route53Dns::new(dns),
+            Faulty::new(FakeLocks::default(), faults.clone()),
+            config,
+            home(),
+        )
+        .with_clock(Box::new(self.clock.clone()));
+        World {
+            rec,
+            faults,
+            clock: self.clock.clone(),
+            public: self.public.clone(),
+            private: self.private.clone(),
+            foreign: self.foreign.clone(),
         }
     }
 
@@ -276,6 +330,29 @@ impl World {
     /// - every address set and marker in Route53 is a held lock's (per zone and type), or
     ///   the test's own: no orphans, no stale markers.
     pub fn assert_invariants(&self) {
+        self.assert_invariants_beside(&[]);
+    }
+
+    /// [`World::assert_invariants`] for a deployment sharing its zones with `others`
+    /// (worlds made by [`World::beside`]): what their locks hold is not an orphan here.
+    pub fn assert_invariants_beside(&self, others: &[&World]) {
+        let theirs: BTreeSet<(ZoneId, String, String)> = others
+            .iter()
+            .flat_map(|w| w.locks().snapshot().into_values())
+            .flat_map(|l| {
+                let n = l.name.clone();
+                l.believed().into_iter().flat_map(move |(zone, sets)| {
+                    let n = n.clone();
+                    sets.into_iter().map(move |set| {
+                        let at = match set.rtype {
+                            RecordType::Txt => n.marker_name(),
+                            _ => n.to_string(),
+                        };
+                        (zone.clone(), at, set.rtype.as_str().to_string())
+                    })
+                })
+            })
+            .collect();
         let locks = self.locks().snapshot();
         let index = self.locks().index();
         let records = self.route53().snapshot();
@@ -348,7 +425,7 @@ impl World {
             }
             let key = (zone.clone(), n.clone(), t.clone());
             assert!(
-                ours.contains_key(&key) || self.foreign.contains(&key),
+                ours.contains_key(&key) || self.foreign.contains(&key) || theirs.contains(&key),
                 "orphan {t} {n} in {zone}"
             );
         }

@@ -4,10 +4,12 @@
 
 mod config_changes;
 mod costs;
+mod deployments;
 mod faults;
 mod fencing;
 mod handler;
 mod lifecycle;
+mod no_dangling;
 mod operator;
 mod organisations;
 mod ownership;

@@ -110,9 +110,12 @@ async fn a_lost_lock_table_is_rebuilt_from_the_markers() {
     }
     // Another deployment (another account) marks a name in the same zone: not ours to lock.
     let theirs = crate::model::Marker {
-        owner: crate::model::Owner::parse("210987654321/us-east-1/i-0123456789abcdef0").unwrap(),
+        owner: crate::marker::Marked::Owner(
+            crate::model::Owner::parse("210987654321/us-east-1/i-0123456789abcdef0").unwrap(),
+        ),
         gen: 4,
         types: [crate::model::RecordType::A].into(),
+        deployment: None,
     };
     let public = w.public.clone();
     w.put_foreign(

@@ -268,9 +268,12 @@ async fn a_lost_lock_table_is_rebuilt_with_the_names_of_every_managed_account_an
     }
     // A deployment of an account this one does not manage marks a name in the same zone.
     let theirs = crate::model::Marker {
-        owner: Home::new(STRANGER, "us-east-1").unwrap().instance(id(9)),
+        owner: crate::marker::Marked::Owner(
+            Home::new(STRANGER, "us-east-1").unwrap().instance(id(9)),
+        ),
         gen: 4,
         types: [crate::model::RecordType::A].into(),
+        deployment: None,
     };
     let public = w.public.clone();
     w.put_foreign(
@@ -286,7 +289,7 @@ async fn a_lost_lock_table_is_rebuilt_with_the_names_of_every_managed_account_an
     let rebuilt: Vec<(String, Owner)> = rows
         .iter()
         .filter(|r| r.skipped.is_none())
-        .map(|r| (r.name.to_string(), r.holder.clone()))
+        .filter_map(|r| Some((r.name.to_string(), r.holder.owner()?.clone())))
         .collect();
     assert_eq!(
         rebuilt,

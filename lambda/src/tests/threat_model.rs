@@ -142,9 +142,10 @@ async fn a_forged_marker_of_an_owner_that_does_not_claim_the_name_takes_nothing_
     w.launch(1, WEB);
     w.event(&[1]).await;
     let forged = crate::model::Marker {
-        owner: owner(7),
+        owner: crate::marker::Marked::Owner(owner(7)),
         gen: 99,
         types: [RecordType::A].into(),
+        deployment: Some(crate::testing::deployment()),
     };
     w.route53()
         .remove(&w.public, "_ec2-dns.web.dyn.example.com", "TXT");
@@ -177,9 +178,10 @@ async fn a_forged_marker_at_the_generation_cap_cannot_pin_the_generation() {
     w.event(&[1]).await;
     let public = w.public.clone();
     let forged = crate::model::Marker {
-        owner: owner(1),
+        owner: crate::marker::Marked::Owner(owner(1)),
         gen: crate::model::MAX_GEN,
         types: [RecordType::A].into(),
+        deployment: Some(crate::testing::deployment()),
     };
     w.route53()
         .remove(&public, "_ec2-dns.web.dyn.example.com", "TXT");
@@ -206,14 +208,17 @@ async fn a_forged_marker_at_the_generation_cap_cannot_pin_the_generation() {
 
 #[tokio::test]
 async fn a_marker_of_another_deployment_is_never_touched() {
-    // Another deployment (another account) manages the same zone: its marked record is
-    // someone else's here, never an orphan to remove.
+    // Another deployment (of this very account and region) manages the same zone: its
+    // marked record is someone else's here, never an orphan to remove.
     let mut w = World::new();
     let public = w.public.clone();
     let theirs = crate::model::Marker {
-        owner: crate::model::Owner::parse("210987654321/us-east-1/i-0123456789abcdef0").unwrap(),
+        owner: crate::marker::Marked::Owner(
+            crate::model::Owner::parse("123456789012/us-east-1/i-0123456789abcdef0").unwrap(),
+        ),
         gen: 4,
         types: [RecordType::A].into(),
+        deployment: Some(crate::testing::other_deployment()),
     };
     w.put_foreign(
         &public,

@@ -43,6 +43,8 @@ fn previous_release(w: &World, intent: Option<Vec<RecordSet>>) {
         since: Some("2026-11-01T00:00:00Z".into()),
         legacy: Some(intent.unwrap_or_default()),
         stamp: None,
+        deployment: None,
+        style: Default::default(),
     });
 }
 
