@@ -435,7 +435,9 @@ class Cfn:
             "sse": t.get("SSESpecification", {}).get("SSEEnabled", False),
             "deletion_protection": t.get("DeletionProtectionEnabled", False),
             "stream": "StreamSpecification" in t,
-            "ttl": "TimeToLiveSpecification" in t,
+            # The attribute DynamoDB expires items by, or None.
+            "ttl": (t.get("TimeToLiveSpecification") or {}).get("AttributeName")
+            if (t.get("TimeToLiveSpecification") or {}).get("Enabled") else None,
         }
 
         m["function"] = self.function_model("function")
@@ -805,7 +807,7 @@ class TfPlan:
             "sse": bool(sse[0].get("enabled")),
             "deletion_protection": bool(t.get("deletion_protection_enabled")),
             "stream": bool(t.get("stream_enabled")),
-            "ttl": bool((t.get("ttl") or [{}])[0].get("enabled")),
+            "ttl": (t.get("ttl") or [{}])[0].get("attribute_name") if (t.get("ttl") or [{}])[0].get("enabled") else None,
         }
 
         m["function"] = self.function_model("this")
@@ -1221,6 +1223,8 @@ OWNERSHIP_MARKER = "_ec2-dns."  # the marker of <name> is _ec2-dns.<name>, same 
 # are 7 retries over 30+60+120+240+480+900+900 = 2730 s. The default of both flavours, which
 # the example deploys.
 MAX_RECEIVE_COUNT = 8
+# The lock table's TTL attribute (lambda/src/aws/dynamodb.rs: `source#<prefix>` items only).
+TTL_ATTRIBUTE = "expires"
 
 
 def string_like(pattern: str, value: str, case_sensitive: bool = True) -> bool:
@@ -1281,6 +1285,11 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     sts = [f"{s['Sid']}: {s['Action']}" for s in stmts
            if any((a.lower().startswith("sts:") and a != "sts:AssumeRole") or a == "*" for a in s["Action"])]
     out.append(("no statement for sts:GetCallerIdentity (it needs no permission)", not sts, "; ".join(sts)))
+
+    # The DDNS endpoint's failed-login counters (`source#<prefix>` items) carry `expires`,
+    # the end of their window; nothing else does (docs/contract.md).
+    ttl = m["table"].get("ttl")
+    out.append((f"lock table: TTL on `{TTL_ATTRIBUTE}`", ttl == TTL_ATTRIBUTE, f"TTL attribute {ttl!r}"))
 
     receives = (m["queues"].get("queue") or {}).get("max_receive")
     out.append((f"queue: maxReceiveCount {MAX_RECEIVE_COUNT}", receives == MAX_RECEIVE_COUNT,
@@ -1666,6 +1675,12 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def table_key(m):
         m["table"]["key"].append(["selftest", "RANGE"])
 
+    def table_ttl_attribute(m):
+        m["table"]["ttl"] = "selftest"
+
+    def table_no_ttl(m):
+        m["table"]["ttl"] = None
+
     def queue_sender(m):
         allow = next(s for s in m["queue_policies"]["queue"] if s["Effect"] == "Allow")
         allow["Condition"]["ArnEquals"]["aws:SourceArn"].append("${Arn:rule:selftest}")
@@ -1817,6 +1832,7 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("wider condition", widen_condition), ("extra IAM resource", extra_role),
                  ("invoke grant", invoke_grant),
                  ("event pattern", pattern), ("schedule", schedule), ("table key", table_key),
+                 ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
                  ("address pattern", address_pattern), ("no address rule", no_address_rule),
                  ("address rule off the queue", address_off_queue), ("address retry policy", address_retry),
                  ("address rule not admitted by the queues", address_not_admitted),
@@ -1834,6 +1850,7 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("dashboard widget", widget_gone), ("dashboard query", query_changed)]
     # The same change in both flavours: compare() is silent, the requirements must not be.
     both_sided = [("CNAME record type", record_type), ("no TXT record type", no_txt),
+                  ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
                   ("UPSERT", upsert), ("any record name", any_name),
                   ("visibility on the DLQ", visibility_on_dlq), ("sqs:* anywhere", visibility_anywhere),
                   ("no ChangeMessageVisibility", no_visibility), ("sts statement", sts_statement),

@@ -110,6 +110,14 @@ resource "aws_dynamodb_table" "locks" {
     enabled = true
   }
 
+  # Only the failed logins of a source (`source#<prefix>` items of the DDNS endpoint) carry
+  # `expires`, the end of their window in epoch seconds: DynamoDB deletes them some time
+  # after it. Items without the attribute never expire.
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
+  }
+
   server_side_encryption {
     enabled = true
   }

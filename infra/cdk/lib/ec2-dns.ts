@@ -8,7 +8,8 @@
  *   log format) and a role holding exactly the permissions the code uses;
  * - a version published on every change of code or configuration, and the alias `live`
  *   pointing at it, which the queue invokes (rollback: point the alias at an older version);
- * - the DynamoDB lock table (partition key `pk`, on demand, PITR, encryption);
+ * - the DynamoDB lock table (partition key `pk`, on demand, PITR, encryption, TTL on the
+ *   attribute `expires`, which only the DDNS endpoint's failed-login counters carry);
  * - four EventBridge rules (EC2 state change, tag change of the name tag, Elastic IP address
  *   association or disassociation as CloudTrail records it, schedule) that send to an SQS
  *   queue read by the function, with a dead-letter queue for the queue and one for the rule
@@ -168,6 +169,9 @@ export const DEFAULTS = {
   scheduleExpression: 'rate(15 minutes)',
 } as const;
 
+/** The lock table's TTL attribute (docs/contract.md): only `source#<prefix>` items carry it. */
+export const TTL_ATTRIBUTE = 'expires';
+
 const SSE_SQS_REASON = 'Encrypted with SQS-managed keys (SqsManagedSseEnabled), which this check does not recognise for CloudFormation; the AWS managed aws/sqs KMS key cannot be used because EventBridge could not send to the queue.';
 
 /** Reports every invalid prop at once, like the function does with its environment. */
@@ -321,6 +325,10 @@ export class Ec2Dns extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Only the failed logins of a source (`source#<prefix>` items of the DDNS endpoint)
+      // carry `expires`, the end of their window in epoch seconds: DynamoDB deletes them
+      // some time after it. Items without the attribute never expire.
+      timeToLiveAttribute: TTL_ATTRIBUTE,
     });
     skipCheckov(this.table, {
       CKV_AWS_119: 'Encrypted with the AWS managed KMS key (aws/dynamodb); the table holds names and IP addresses that are also in DNS, a customer managed key adds cost without adding protection.',

@@ -130,6 +130,14 @@ describe('lock table', () => {
     assert.equal(table.DeletionPolicy, 'Retain');
   });
 
+  it('expires items by their `expires` attribute (the DDNS failed-login counters), and nothing else', () => {
+    const { template } = build();
+    const [, table] = only(template, 'AWS::DynamoDB::Table');
+    assert.deepEqual(table.Properties.TimeToLiveSpecification, { AttributeName: 'expires', Enabled: true });
+    // `expires` is no key attribute: TTL needs no attribute definition.
+    assert.deepEqual(table.Properties.AttributeDefinitions, [{ AttributeName: 'pk', AttributeType: 'S' }]);
+  });
+
   it('can turn deletion protection off', () => {
     const { template } = build({ deletionProtection: false });
     template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });

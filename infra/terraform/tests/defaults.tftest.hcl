@@ -117,6 +117,13 @@ run "defaults" {
     )
     error_message = "The lock table is on demand, with PITR, encryption and deletion protection."
   }
+  assert {
+    condition = (
+      aws_dynamodb_table.locks.ttl[0].enabled &&
+      aws_dynamodb_table.locks.ttl[0].attribute_name == "expires"
+    )
+    error_message = "The lock table expires items by their expires attribute (the DDNS failed-login counters)."
+  }
 
   # ---- Triggers ----
   assert {
