@@ -86,7 +86,7 @@ INFRA_DDNS_ZIP = $$($(abspath $(INFRA_DIR))/scripts/lambda-zip.sh "$(abspath $(D
 
 INFRA_TF_LIST = $(shell python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' '$(1)')
 
-.PHONY: FORCE infra-deps infra-synth tf-init infra-plan infra-test infra-template infra-jsii \
+.PHONY: FORCE infra-deps infra-synth tf-init infra-plan infra-policies infra-test infra-template infra-jsii \
 	infra-test-cdk infra-test-tf infra-test-release infra-test-parity infra-clean
 
 # ---- dependencies ------------------------------------------------------------------------
@@ -200,6 +200,23 @@ infra-test-tf: tf-init $(INFRA_VENV_STAMP)
 	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework terraform \
 		-d $(INFRA_TF) --skip-path '\.terraform' --var-file $(INFRA_TF_EX)/ddns.tfvars
+
+# ---- the policies as deployed, for the e2e IAM check -------------------------------------
+
+# tests/e2e/test_iam.py checks every call the binaries make against the policies of the
+# synthesized templates and of the plans: remade here only when a source is newer, so that
+# `make test` (whose infra-test has just made them) pays nothing.
+INFRA_POLICY_SOURCES = $(wildcard $(INFRA_CDK)/lib/*.ts $(INFRA_CDK)/bin/*.ts $(INFRA_TF)/*.tf \
+	$(INFRA_TF)/modules/member/*.tf $(INFRA_TF)/examples/*/*.tf) $(INFRA_DIR)/infra.mk
+
+infra-policies: $(INFRA_TEMPLATE) $(INFRA_PLAN).json ## the synthesized templates and the plans, when older than their sources
+
+# One synth writes both templates, one infra-plan both plans.
+$(INFRA_TEMPLATE): $(INFRA_POLICY_SOURCES) | $(INFRA_NPM_STAMP)
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-synth LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
+
+$(INFRA_PLAN).json: $(INFRA_POLICY_SOURCES)
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
 
 # ---- parity ------------------------------------------------------------------------------
 
