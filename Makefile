@@ -41,7 +41,8 @@ test-rust: ## unit and invariant tests on the in-process fakes
 PYTEST_WORKERS ?= 4
 PYTEST_ARGS := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 
-test-e2e: build venv system-deps ## the real binaries under a Runtime API host, against moto
+# infra-policies: test_iam.py checks each binary's calls against the deployed policies.
+test-e2e: build venv system-deps infra-policies ## the real binaries under a Runtime API host, against moto; every call checked against both flavours' IAM policies
 	EC2_DNS_BIN=$(BIN) $(VENV)/bin/pytest -q $(PYTEST_ARGS) tests/e2e \
 		--ignore=tests/e2e/test_shipped.py
 

@@ -61,6 +61,9 @@ INFRA_EXAMPLE_MEMBER_ACCOUNT  := 210987654321
 INFRA_EXAMPLE_MEMBER_REGION   := eu-west-1
 INFRA_EXAMPLE_MEMBER_REGION_2 := eu-central-1
 INFRA_EXAMPLE_RECONCILER_ROLE := arn:aws:iam::$(INFRA_EXAMPLE_ACCOUNT):role/ec2-dns-function
+# A deployment id given explicitly (DEPLOYMENT_ID of both functions), so that the parity test
+# compares how both flavours pass it.
+INFRA_EXAMPLE_DEPLOYMENT_ID   := prod
 
 INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
 INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
@@ -83,7 +86,7 @@ INFRA_DDNS_ZIP = $$($(abspath $(INFRA_DIR))/scripts/lambda-zip.sh "$(abspath $(D
 
 INFRA_TF_LIST = $(shell python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' '$(1)')
 
-.PHONY: FORCE infra-deps infra-synth tf-init infra-plan infra-test infra-template infra-jsii \
+.PHONY: FORCE infra-deps infra-synth tf-init infra-plan infra-policies infra-test infra-template infra-jsii \
 	infra-test-cdk infra-test-tf infra-test-release infra-test-parity infra-clean
 
 # ---- dependencies ------------------------------------------------------------------------
@@ -104,7 +107,7 @@ $(INFRA_VENV_STAMP): $(INFRA_DIR)/requirements.txt
 infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolutions
 	cd $(INFRA_CDK) && rm -rf cdk.out && $(INFRA_ENV) ./node_modules/.bin/cdk synth --no-notices --quiet \
 		-c allowedDomains=$(INFRA_EXAMPLE_DOMAINS) -c hostedZoneIds=$(INFRA_EXAMPLE_ZONES) \
-		-c lambdaZip="$(INFRA_ZIP)" \
+		-c lambdaZip="$(INFRA_ZIP)" -c deploymentId=$(INFRA_EXAMPLE_DEPLOYMENT_ID) \
 		-c enableDdns=true -c ddnsCloudfront=true -c ddnsOriginSecret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
 		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS) \
@@ -144,8 +147,10 @@ FORCE:
 
 tf-init: $(INFRA_TF_STAMPS) ## terraform init of module and examples (provider mirror if present, else the registry)
 
-# The tests' module blocks (tests/member.tftest.hcl) are installed by init too.
-$(INFRA_TF)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF)/versions.tf $(wildcard $(INFRA_TF)/tests/*.tftest.hcl)
+# The tests' module blocks (tests/member.tftest.hcl, the root of tests/side_by_side) are
+# installed by init too.
+$(INFRA_TF)/.terraform/.ec2dns-init: $(INFRA_TFRC) $(INFRA_TF)/versions.tf $(wildcard $(INFRA_TF)/tests/*.tftest.hcl) \
+		$(wildcard $(INFRA_TF)/tests/*/*.tf)
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF) init -backend=false -input=false -no-color >/dev/null
 	touch $@
 
@@ -165,7 +170,7 @@ infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 		-var offline=true -var account_id=$(INFRA_EXAMPLE_ACCOUNT) -var region=$(INFRA_EXAMPLE_REGION) \
 		-var 'allowed_domains=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_DOMAINS))' \
 		-var 'hosted_zone_ids=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ZONES))' \
-		-var lambda_zip="$(INFRA_ZIP)" \
+		-var lambda_zip="$(INFRA_ZIP)" -var deployment_id=$(INFRA_EXAMPLE_DEPLOYMENT_ID) \
 		-var enable_ddns=true -var ddns_cloudfront=true -var ddns_origin_secret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" \
 		-var 'accounts=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ACCOUNTS))' \
@@ -195,6 +200,23 @@ infra-test-tf: tf-init $(INFRA_VENV_STAMP)
 	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
 	$(INFRA_VENV)/bin/checkov --skip-download --quiet --compact --framework terraform \
 		-d $(INFRA_TF) --skip-path '\.terraform' --var-file $(INFRA_TF_EX)/ddns.tfvars
+
+# ---- the policies as deployed, for the e2e IAM check -------------------------------------
+
+# tests/e2e/test_iam.py checks every call the binaries make against the policies of the
+# synthesized templates and of the plans: remade here only when a source is newer, so that
+# `make test` (whose infra-test has just made them) pays nothing.
+INFRA_POLICY_SOURCES = $(wildcard $(INFRA_CDK)/lib/*.ts $(INFRA_CDK)/bin/*.ts $(INFRA_TF)/*.tf \
+	$(INFRA_TF)/modules/member/*.tf $(INFRA_TF)/examples/*/*.tf) $(INFRA_DIR)/infra.mk
+
+infra-policies: $(INFRA_TEMPLATE) $(INFRA_PLAN).json ## the synthesized templates and the plans, when older than their sources
+
+# One synth writes both templates, one infra-plan both plans.
+$(INFRA_TEMPLATE): $(INFRA_POLICY_SOURCES) | $(INFRA_NPM_STAMP)
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-synth LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
+
+$(INFRA_PLAN).json: $(INFRA_POLICY_SOURCES)
+	$(MAKE) --no-print-directory -f $(INFRA_DIR)/infra.mk infra-plan LAMBDA_ZIP="$(LAMBDA_ZIP)" DDNS_LAMBDA_ZIP="$(DDNS_LAMBDA_ZIP)"
 
 # ---- parity ------------------------------------------------------------------------------
 

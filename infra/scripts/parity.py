@@ -28,7 +28,8 @@ by section:
   queries and their log groups, places);
 - the outputs' names;
 - for several accounts and regions: the default bus's policy statements (EventBusPolicy,
-  aws_cloudwatch_event_permission), and with the member inputs the member side (the CDK
+  aws_cloudwatch_event_permission; their ids as `${deployment}-<account>`, the prefix being
+  each flavour's own name of the deployment), and with the member inputs the member side (the CDK
   stack of Ec2DnsMember against the Terraform example's `module.member`): the member role
   (name, trust, policy), the forwarding role, the forwarding rules and their targets, the
   outputs and the kinds of resources.
@@ -37,7 +38,9 @@ Equal is not enough for a few points, which each flavour must meet on its own: n
 invoke the reconciler, and the requirements of the functions' code (protocol v2): record
 changes of exactly A, AAAA and the TXT ownership marker `_ec2-dns.<name>` (admitted by the
 `*.<domain>` names), only CREATE and DELETE; sqs:ChangeMessageVisibility on the event queue
-only; no statement for sts:GetCallerIdentity (it needs none); maxReceiveCount 8; the rules of
+only; no statement for sts:GetCallerIdentity (it needs none); maxReceiveCount 8; the lock
+table's TTL on `expires`; the same valid DEPLOYMENT_ID for both functions (the compared
+example sets one); the rules of
 the events the code handles (EC2 state changes, changes of NAME_TAG, Elastic IP addresses
 associated with or disassociated from instances as CloudTrail records the calls) with exactly
 their patterns, each sending to the queue, and each queue admitting exactly the rules that
@@ -165,6 +168,25 @@ def qualified(function: Any, qualifier: Any) -> Any:
     if qualifier == LIVE_ALIAS and role_of(function) in ALIAS_OF:
         return f"${{Arn:{ALIAS_OF[role_of(function)]}}}"
     return function
+
+
+BUS_STATEMENT_PREFIX = "${deployment}"
+
+
+def bus_statement_ids(policy: list) -> list:
+    """A bus statement's id is `<deployment>-<account>` (or `-organization`), `<deployment>`
+    the flavour's own name of the deployment (the CDK stack's or function's name, the
+    Terraform module's `name`): it only keeps two deployments' statements apart. The ids are
+    compared as `${deployment}-<account>`, when every statement has the same prefix (else as
+    they are, and the comparison reports them)."""
+    found = [re.fullmatch(r"(.+)-([0-9]{12}|organization)", str(s.get("statement_id"))) for s in policy]
+    if not all(found) or len({f.group(1) for f in found}) > 1 or any(s.get("Sid") != s.get("statement_id") for s in policy):
+        return policy
+    out = []
+    for s, f in zip(policy, found):
+        sid = f"{BUS_STATEMENT_PREFIX}-{f.group(2)}"
+        out.append(dict(s, Sid=sid, statement_id=sid))
+    return canonical(out)
 
 
 def dashboard_model(body: dict) -> dict:
@@ -435,7 +457,9 @@ class Cfn:
             "sse": t.get("SSESpecification", {}).get("SSEEnabled", False),
             "deletion_protection": t.get("DeletionProtectionEnabled", False),
             "stream": "StreamSpecification" in t,
-            "ttl": "TimeToLiveSpecification" in t,
+            # The attribute DynamoDB expires items by, or None.
+            "ttl": (t.get("TimeToLiveSpecification") or {}).get("AttributeName")
+            if (t.get("TimeToLiveSpecification") or {}).get("Enabled") else None,
         }
 
         m["function"] = self.function_model("function")
@@ -518,10 +542,10 @@ class Cfn:
         m["dashboard"] = dashboards
 
         # The default bus's policy: one statement per AWS::Events::EventBusPolicy.
-        m["bus_policy"] = canonical([
+        m["bus_policy"] = bus_statement_ids(canonical([
             dict(statement(self.resolve(p["Properties"]["Statement"])),
                  bus=p["Properties"].get("EventBusName", "default"), statement_id=p["Properties"]["StatementId"])
-            for p in self.of_type("AWS::Events::EventBusPolicy").values()])
+            for p in self.of_type("AWS::Events::EventBusPolicy").values()]))
 
         # Output names as Terraform spells them: Ec2Dns<Name><hash> -> <name> in snake case.
         m["outputs"] = sorted(snake(re.sub(r"^Ec2Dns|[0-9A-F]{8}$", "", k)) for k in self.template.get("Outputs", {}))
@@ -805,7 +829,7 @@ class TfPlan:
             "sse": bool(sse[0].get("enabled")),
             "deletion_protection": bool(t.get("deletion_protection_enabled")),
             "stream": bool(t.get("stream_enabled")),
-            "ttl": bool((t.get("ttl") or [{}])[0].get("enabled")),
+            "ttl": (t.get("ttl") or [{}])[0].get("attribute_name") if (t.get("ttl") or [{}])[0].get("enabled") else None,
         }
 
         m["function"] = self.function_model("this")
@@ -924,7 +948,7 @@ class TfPlan:
             for c in v.get("condition") or []:
                 st.setdefault("Condition", {}).setdefault(c["type"], {})[c["key"]] = c["value"]
             bus_policy.append(dict(statement(self.sym(st)), bus=v["event_bus_name"], statement_id=v["statement_id"]))
-        m["bus_policy"] = canonical(bus_policy)
+        m["bus_policy"] = bus_statement_ids(canonical(bus_policy))
 
         m["outputs"] = sorted(self.plan.get("output_changes", {}))
         return m
@@ -1221,6 +1245,10 @@ OWNERSHIP_MARKER = "_ec2-dns."  # the marker of <name> is _ec2-dns.<name>, same 
 # are 7 retries over 30+60+120+240+480+900+900 = 2730 s. The default of both flavours, which
 # the example deploys.
 MAX_RECEIVE_COUNT = 8
+# The lock table's TTL attribute (lambda/src/aws/dynamodb.rs: `source#<prefix>` items only).
+TTL_ATTRIBUTE = "expires"
+# DEPLOYMENT_ID when set (docs/configuration.md).
+DEPLOYMENT_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
 
 
 def string_like(pattern: str, value: str, case_sensitive: bool = True) -> bool:
@@ -1281,6 +1309,19 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     sts = [f"{s['Sid']}: {s['Action']}" for s in stmts
            if any((a.lower().startswith("sts:") and a != "sts:AssumeRole") or a == "*" for a in s["Action"])]
     out.append(("no statement for sts:GetCallerIdentity (it needs no permission)", not sts, "; ".join(sts)))
+
+    # The DDNS endpoint's failed-login counters (`source#<prefix>` items) carry `expires`,
+    # the end of their window; nothing else does (docs/contract.md).
+    ttl = m["table"].get("ttl")
+    out.append((f"lock table: TTL on `{TTL_ATTRIBUTE}`", ttl == TTL_ATTRIBUTE, f"TTL attribute {ttl!r}"))
+
+    # DEPLOYMENT_ID: the compared example sets one (else this would hold vacuously), valid, and
+    # the same for both functions: the markers the DDNS endpoint writes are the deployment's.
+    ids = [(f, (m.get(f) or {}).get("environment", {}).get("DEPLOYMENT_ID")) for f in ("function", "ddns.function")]
+    problems = [f"{f}: DEPLOYMENT_ID {v!r}" for f, v in ids if v is None or not DEPLOYMENT_ID_RE.fullmatch(str(v))]
+    if len({v for _, v in ids}) != 1:
+        problems.append(f"the functions get different ids: {ids}")
+    out.append(("deployment id: both functions get the same valid DEPLOYMENT_ID", not problems, "; ".join(problems)))
 
     receives = (m["queues"].get("queue") or {}).get("max_receive")
     out.append((f"queue: maxReceiveCount {MAX_RECEIVE_COUNT}", receives == MAX_RECEIVE_COUNT,
@@ -1666,6 +1707,22 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def table_key(m):
         m["table"]["key"].append(["selftest", "RANGE"])
 
+    def ddns_deployment_id(m):
+        m["ddns.function"]["environment"]["DEPLOYMENT_ID"] = "selftest"
+
+    def ddns_no_deployment_id(m):
+        m["ddns.function"]["environment"].pop("DEPLOYMENT_ID")
+
+    def invalid_deployment_id(m):
+        for f in ("function", "ddns.function"):
+            m[f]["environment"]["DEPLOYMENT_ID"] = "Self_Test"
+
+    def table_ttl_attribute(m):
+        m["table"]["ttl"] = "selftest"
+
+    def table_no_ttl(m):
+        m["table"]["ttl"] = None
+
     def queue_sender(m):
         allow = next(s for s in m["queue_policies"]["queue"] if s["Effect"] == "Allow")
         allow["Condition"]["ArnEquals"]["aws:SourceArn"].append("${Arn:rule:selftest}")
@@ -1817,6 +1874,8 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("wider condition", widen_condition), ("extra IAM resource", extra_role),
                  ("invoke grant", invoke_grant),
                  ("event pattern", pattern), ("schedule", schedule), ("table key", table_key),
+                 ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
+                 ("DDNS deployment id", ddns_deployment_id), ("no DDNS deployment id", ddns_no_deployment_id),
                  ("address pattern", address_pattern), ("no address rule", no_address_rule),
                  ("address rule off the queue", address_off_queue), ("address retry policy", address_retry),
                  ("address rule not admitted by the queues", address_not_admitted),
@@ -1834,6 +1893,9 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("dashboard widget", widget_gone), ("dashboard query", query_changed)]
     # The same change in both flavours: compare() is silent, the requirements must not be.
     both_sided = [("CNAME record type", record_type), ("no TXT record type", no_txt),
+                  ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
+                  ("DDNS deployment id", ddns_deployment_id), ("no DDNS deployment id", ddns_no_deployment_id),
+                  ("invalid deployment id", invalid_deployment_id),
                   ("UPSERT", upsert), ("any record name", any_name),
                   ("visibility on the DLQ", visibility_on_dlq), ("sqs:* anywhere", visibility_anywhere),
                   ("no ChangeMessageVisibility", no_visibility), ("sts statement", sts_statement),

@@ -235,6 +235,8 @@ resource "aws_lambda_function" "ddns" {
         HOST_SECRETS_PREFIX = var.ddns_host_secrets_prefix
         ALERT_TOPIC_ARN     = local.alert_topic_arn
       },
+      # The reconciler's id: markers the endpoint writes are the deployment's.
+      local.deployment_env,
       # Proves that a request came through our distribution, whose viewer-address header
       # then names the caller.
       local.ddns_cloudfront ? { ORIGIN_SECRET = var.ddns_origin_secret } : {},

@@ -31,18 +31,20 @@ locals {
   zone_arns       = [for z in local.zone_ids : "arn:${local.partition}:route53:::hostedzone/${z}"]
   status_tag      = "${var.name_tag}-status"
 
-  table_name       = "${var.name}-locks"
-  queue_name       = "${var.name}-events"
-  dlq_name         = "${var.name}-events-dlq"
-  event_dlq_name   = "${var.name}-undelivered-events"
-  log_group_name   = "/aws/lambda/${var.name}"
-  rule_names       = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", address = "${var.name}-address-change", schedule = "${var.name}-reconcile-all" }
-  rule_arns        = [for k in ["state", "tag", "address", "schedule"] : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
-  table_arn        = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.table_name}"
-  queue_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.queue_name}"
-  dlq_arn          = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
-  event_dlq_arn    = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.event_dlq_name}"
-  log_group_arn    = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
+  table_name     = "${var.name}-locks"
+  queue_name     = "${var.name}-events"
+  dlq_name       = "${var.name}-events-dlq"
+  event_dlq_name = "${var.name}-undelivered-events"
+  log_group_name = "/aws/lambda/${var.name}"
+  rule_names     = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", address = "${var.name}-address-change", schedule = "${var.name}-reconcile-all" }
+  rule_arns      = [for k in ["state", "tag", "address", "schedule"] : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
+  table_arn      = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.table_name}"
+  queue_arn      = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.queue_name}"
+  dlq_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
+  event_dlq_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.event_dlq_name}"
+  log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
+  # Both functions get the same id, only when one is set (the CDK construct does the same).
+  deployment_env   = var.deployment_id == "" ? {} : { DEPLOYMENT_ID = var.deployment_id }
   event_retries    = 8
   event_max_age    = 3600
   alarm_period     = 300
@@ -108,6 +110,14 @@ resource "aws_dynamodb_table" "locks" {
 
   point_in_time_recovery {
     enabled = true
+  }
+
+  # Only the failed logins of a source (`source#<prefix>` items of the DDNS endpoint) carry
+  # `expires`, the end of their window in epoch seconds: DynamoDB deletes them some time
+  # after it. Items without the attribute never expire.
+  ttl {
+    attribute_name = "expires"
+    enabled        = true
   }
 
   server_side_encryption {
@@ -389,6 +399,7 @@ resource "aws_lambda_function" "this" {
         NAME_TAG        = var.name_tag
         RECORD_TTL      = tostring(var.record_ttl)
       },
+      local.deployment_env,
       var.reconcile_concurrency == null ? {} : { RECONCILE_CONCURRENCY = tostring(var.reconcile_concurrency) },
       # Several accounts and regions: each only when it differs from the function's default
       # (the CDK construct does the same).

@@ -82,3 +82,39 @@ output "ddns_alert_topic_arn" {
   description = "Topic of the DDNS alerts and alarms (created or given); null without enable_ddns."
   value       = local.ddns ? local.alert_topic_arn : null
 }
+
+output "deployment" {
+  description = "What tells this deployment apart from another in the same account and region (docs/deployments.md): deployment_id, the DEPLOYMENT_ID both functions are given (\"\" when they derive it from account, region and lock table), and names, every name the deployment gives a resource there, with the default bus's statement ids and the SSM prefix the DDNS function reads. Two deployments side by side share none of them."
+  value = {
+    deployment_id = lookup(aws_lambda_function.this.environment[0].variables, "DEPLOYMENT_ID", "")
+    names = merge(
+      {
+        function                = aws_lambda_function.this.function_name
+        role                    = aws_iam_role.function.name
+        log_group               = aws_cloudwatch_log_group.function.name
+        lock_table              = aws_dynamodb_table.locks.name
+        queue                   = aws_sqs_queue.events.name
+        dead_letter_queue       = aws_sqs_queue.dlq.name
+        event_dead_letter_queue = aws_sqs_queue.event_dlq.name
+        "rule:state"            = aws_cloudwatch_event_rule.instance_state.name
+        "rule:tag"              = aws_cloudwatch_event_rule.tag_change.name
+        "rule:address"          = aws_cloudwatch_event_rule.address_change.name
+        "rule:schedule"         = aws_cloudwatch_event_rule.reconcile_all.name
+      },
+      { for k, a in aws_cloudwatch_metric_alarm.this : "alarm:${k}" => a.alarm_name },
+      { for k, p in aws_cloudwatch_event_permission.accounts : "bus_statement:${k}" => p.statement_id },
+      { for p in aws_cloudwatch_event_permission.organization : "bus_statement:organization" => p.statement_id },
+      { for d in aws_cloudwatch_dashboard.this : "dashboard" => d.dashboard_name },
+      local.ddns ? {
+        ddns_function         = aws_lambda_function.ddns[0].function_name
+        ddns_role             = aws_iam_role.ddns[0].name
+        ddns_log_group        = aws_cloudwatch_log_group.ddns[0].name
+        "rule:ddns_sweep"     = aws_cloudwatch_event_rule.ddns_sweep[0].name
+        ddns_url_invoke_stack = aws_cloudformation_stack.ddns_url_invoke[0].name
+        host_secrets_prefix   = var.ddns_host_secrets_prefix
+      } : {},
+      { for k, a in aws_cloudwatch_metric_alarm.ddns : "alarm:ddns_${k}" => a.alarm_name },
+      { for t in aws_sns_topic.alerts : "alert_topic" => t.name },
+    )
+  }
+}

@@ -73,6 +73,17 @@ variable "record_ttl" {
   }
 }
 
+variable "deployment_id" {
+  description = "The deployment's id (DEPLOYMENT_ID of both functions): every ownership marker the deployment writes carries it, and markers of another id are foreign. \"\" lets the function derive one from its account, region and lock table name; set it only to keep an id across a move (the new deployment takes the old one's, the last field of its TXT markers). See docs/deployments.md."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.deployment_id == "" || can(regex("^[a-z0-9][a-z0-9-]{0,23}$", var.deployment_id))
+    error_message = "deployment_id must be 1-24 of lowercase letters, digits and hyphens, starting with a letter or digit (or \"\" to let the function derive one)."
+  }
+}
+
 variable "reconcile_concurrency" {
   description = "Parallel lock/record work per invocation (RECONCILE_CONCURRENCY); null leaves the function's default (16)."
   type        = number

@@ -37,6 +37,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from .iam import issued_key, request_facts
 from .moto import boto_client
 from .net import LOOPBACK, read_http_body
 
@@ -67,6 +68,8 @@ _HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encodin
                "te", "trailer", "upgrade", "content-length"}
 
 _CREDENTIAL = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+# The signer of a request: its access key id and region (SigV4 credential scope).
+_SIGNER = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/,\s]+)/")
 
 # Route53 REST operations: (method, path regex) -> operation name. First match wins.
 _R53_ROUTES = [
@@ -838,6 +841,14 @@ class AwsProxy:
         entry = {"call": call, "t": time.time()}
         if service == "sqs":  # small JSON requests whose parameters tests check
             entry["request"] = body.decode("utf-8", "replace")
+        # Who signed it, where, and what IAM would authorise it by (tests/e2e/test_iam.py).
+        signer = _SIGNER.search(h.headers.get("Authorization") or "")
+        if signer:
+            entry["key"], entry["region"] = signer.group(1), signer.group(2)
+        try:
+            entry["iam"] = request_facts(service, operation, h.command, h.path, body)
+        except Exception as e:  # noqa: BLE001 - a fact the check lacks fails the check, not the call
+            entry["iam"] = {"error": f"{type(e).__name__}: {e}"}
         recorded = False
 
         def answer(status: int | str, headers=(), data: bytes = b"") -> None:
@@ -892,6 +903,9 @@ class AwsProxy:
             # What moto answered, kept apart from what the caller gets (an "after" fault
             # replaces the answer of a request that was forwarded all the same).
             entry["status"] = entry["upstream_status"] = status
+            if call == "sts:AssumeRole" and status == 200:
+                # The credentials it hands out: their calls act as the assumed role.
+                entry["iam"]["issued_key"] = issued_key(data)
 
             # The request has taken effect and no lock is held: only the answer waits.
             hold = self._take_hold("after", service, operation, h.path)

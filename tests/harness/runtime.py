@@ -208,15 +208,18 @@ class Ec2DnsFunction:
     """The real binary (or any command speaking the Runtime API) as a Lambda function.
 
     config: the function's configuration (LOCK_TABLE, ALLOWED_DOMAINS, NAME_TAG, RECORD_TTL,
-    …); a value of None leaves the variable out.
+    …); a value of None leaves the variable out. access_key: the access key id it signs
+    with (moto accepts any; the proxy logs it, so that a test can tell whose calls are
+    whose, as tests/e2e/test_iam.py does).
     """
 
     DEFAULT_CONFIG = {"LOCK_TABLE": "ec2-dns-locks", "ALLOWED_DOMAINS": "dyn.example.com"}
 
     def __init__(self, endpoint_url: str, config: dict | None = None, *,
                  command: list[str] | None = None, extra_env: dict | None = None,
-                 workdir: str | None = None):
+                 workdir: str | None = None, access_key: str = "testing"):
         self.endpoint_url = endpoint_url
+        self.access_key = access_key
         self.config = dict(self.DEFAULT_CONFIG)
         self.config.update(config or {})
         self.command = command or [_default_binary()]
@@ -250,7 +253,7 @@ class Ec2DnsFunction:
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_ACCESS_KEY_ID": self.access_key,
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_CONFIG_FILE": str(home / "aws-config"),

@@ -12,6 +12,7 @@
  *   lambdaZip      (LAMBDA_ZIP)               default ../../target/lambda/ec2-dns/bootstrap.zip
  *   nameTag, recordTtl, reconcileSchedule, memorySize, timeoutSeconds,
  *   batchingWindowSeconds, maxConcurrency, deletionProtection, alarmTopicArn, stackName
+ *   deploymentId   (EC2DNS_DEPLOYMENT_ID)     default unset: the function derives it (docs/deployments.md)
  *
  * The DDNS endpoint (off unless enableDdns=true):
  *   enableDdns                                 true/false, default false
@@ -86,6 +87,7 @@ if (centralAccountId === undefined || setting('allowedDomains', 'EC2DNS_ALLOWED_
     codePath: path.resolve(setting('lambdaZip', 'LAMBDA_ZIP') ?? path.join(__dirname, '../../../target/lambda/ec2-dns/bootstrap.zip')),
     nameTag: setting('nameTag'),
     recordTtl: num('recordTtl'),
+    deploymentId: setting('deploymentId', 'EC2DNS_DEPLOYMENT_ID'),
     reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
     memorySize: num('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),

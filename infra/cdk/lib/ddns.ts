@@ -82,6 +82,8 @@ export interface DdnsShared {
   readonly zoneIds: string[];
   readonly nameTag: string;
   readonly recordTtl: number;
+  /** DEPLOYMENT_ID, the reconciler's (unset: derived by the function). */
+  readonly deploymentId?: string;
   readonly logRetention: logs.RetentionDays;
   readonly functionName?: string;
 }
@@ -212,6 +214,10 @@ export function alertKeyPolicyStatements(partition: string, region: string, acco
 export class Ddns extends Construct {
   /** The function ($LATEST); invokers use `alias`. */
   public readonly function: lambda.Function;
+  /** The function's role (no EC2 right). */
+  public readonly role: iam.Role;
+  /** The SSM parameter prefix of the hosts' shared secrets (HOST_SECRETS_PREFIX). */
+  public readonly hostSecretsPrefix: string;
   /** The alias `live`: the published version the function URL and the sweep invoke. */
   public readonly alias: lambda.Alias;
   /** The function's log group. */
@@ -228,7 +234,7 @@ export class Ddns extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     const { partition, region, account, urlSuffix } = stack;
-    const prefix = props.hostSecretsPrefix ?? DDNS_DEFAULTS.hostSecretsPrefix;
+    const prefix = this.hostSecretsPrefix = props.hostSecretsPrefix ?? DDNS_DEFAULTS.hostSecretsPrefix;
 
     // ---- Alert topic -----------------------------------------------------------------
     if (props.alertTopic) {
@@ -280,7 +286,7 @@ export class Ddns extends Construct {
     });
 
     const secretsParameterArn = `arn:${partition}:ssm:${region}:${account}:parameter${prefix}*`;
-    const role = new iam.Role(this, 'Role', {
+    const role = this.role = new iam.Role(this, 'Role', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'ec2-dns DDNS endpoint: exactly the calls the code makes, no EC2 right',
       inlinePolicies: {
@@ -315,6 +321,8 @@ export class Ddns extends Construct {
       HOST_SECRETS_PREFIX: prefix,
       ALERT_TOPIC_ARN: this.alertTopic.topicArn,
     };
+    // The reconciler's id: markers the endpoint writes are the deployment's.
+    if (shared.deploymentId !== undefined) environment.DEPLOYMENT_ID = shared.deploymentId;
     if (props.cloudfront) {
       // Proves that a request came through our distribution, whose viewer-address header
       // then names the caller.

@@ -8,7 +8,8 @@
  *   log format) and a role holding exactly the permissions the code uses;
  * - a version published on every change of code or configuration, and the alias `live`
  *   pointing at it, which the queue invokes (rollback: point the alias at an older version);
- * - the DynamoDB lock table (partition key `pk`, on demand, PITR, encryption);
+ * - the DynamoDB lock table (partition key `pk`, on demand, PITR, encryption, TTL on the
+ *   attribute `expires`, which only the DDNS endpoint's failed-login counters carry);
  * - four EventBridge rules (EC2 state change, tag change of the name tag, Elastic IP address
  *   association or disassociation as CloudTrail records it, schedule) that send to an SQS
  *   queue read by the function, with a dead-letter queue for the queue and one for the rule
@@ -42,9 +43,9 @@ import { Construct } from 'constructs';
 import { dashboardRows } from './dashboard';
 import { Ddns, DdnsProps, validateDdnsProps } from './ddns';
 import {
-  ACCOUNT_RE, check, DEFAULT_MEMBER_ROLE, defaultBusArn, DOMAIN_RE, instanceEventPatterns, instanceStatements, LIVE_ALIAS,
-  lockTableStatement, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements, REGION_RE, ROLE_NAME_RE,
-  rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
+  ACCOUNT_RE, boundedName, check, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
+  instanceStatements, LIVE_ALIAS, lockTableStatement, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
+  REGION_RE, ROLE_NAME_RE, rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
 } from './shared';
 
 export { DDNS_DEFAULTS, ddnsPolicyStatements } from './ddns';
@@ -67,6 +68,17 @@ export interface Ec2DnsProps {
   readonly nameTag?: string;
   /** TTL of written records in seconds, 1..172800 (RECORD_TTL). @default 60 */
   readonly recordTtl?: number;
+  /**
+   * The deployment's id (DEPLOYMENT_ID of both functions): every ownership marker the
+   * deployment writes carries it, and markers of another id are foreign (never touched).
+   * 1-24 of lowercase letters, digits and hyphens, starting with a letter or digit. Set it
+   * only to keep an id across a move (say from this stack to Terraform: the new deployment
+   * takes the old one's id, the last field of its TXT markers); unset or empty, the function
+   * derives one from its account, region and lock table name, so that two deployments never
+   * share an id by accident. See docs/deployments.md.
+   * @default unset: derived by the function
+   */
+  readonly deploymentId?: string;
   /** Parallel lock/record work per invocation, 1..64 (RECONCILE_CONCURRENCY). @default unset (function default 16) */
   readonly reconcileConcurrency?: number;
   /** Schedule of the reconcile-all backstop. @default rate(15 minutes) */
@@ -168,6 +180,9 @@ export const DEFAULTS = {
   scheduleExpression: 'rate(15 minutes)',
 } as const;
 
+/** The lock table's TTL attribute (docs/contract.md): only `source#<prefix>` items carry it. */
+export const TTL_ATTRIBUTE = 'expires';
+
 const SSE_SQS_REASON = 'Encrypted with SQS-managed keys (SqsManagedSseEnabled), which this check does not recognise for CloudFormation; the AWS managed aws/sqs KMS key cannot be used because EventBridge could not send to the queue.';
 
 /** Reports every invalid prop at once, like the function does with its environment. */
@@ -194,6 +209,10 @@ export function validateProps(props: Ec2DnsProps): void {
   const ttl = props.recordTtl ?? DEFAULTS.recordTtl;
   if (!Token.isUnresolved(ttl)) {
     check(p, Number.isInteger(ttl) && ttl >= 1 && ttl <= 172800, 'recordTtl must be an integer in 1..172800');
+  }
+  if (props.deploymentId !== undefined && props.deploymentId !== '' && !Token.isUnresolved(props.deploymentId)) {
+    check(p, DEPLOYMENT_ID_RE.test(props.deploymentId),
+      `deploymentId: '${props.deploymentId}' must be 1-24 of lowercase letters, digits and hyphens, starting with a letter or digit (leave it out to let the function derive one)`);
   }
   if (props.reconcileConcurrency !== undefined) {
     const c = props.reconcileConcurrency;
@@ -289,6 +308,12 @@ export class Ec2Dns extends Construct {
   public readonly dashboard?: cloudwatch.Dashboard;
   /** The DDNS endpoint, with enableDdns. */
   public readonly ddns?: Ddns;
+  /** DEPLOYMENT_ID of both functions, when set (unset: the function derives it). */
+  public readonly deploymentId?: string;
+  /** Output Deployment: `deploymentSummary()`. */
+  public readonly deploymentOutput: CfnOutput;
+  /** The default bus's statement ids, by account (or `organization`). */
+  private readonly busStatementIds: Record<string, string> = {};
 
   constructor(scope: Construct, id: string, props: Ec2DnsProps) {
     super(scope, id);
@@ -321,6 +346,10 @@ export class Ec2Dns extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       deletionProtection: props.deletionProtection ?? true,
       removalPolicy: RemovalPolicy.RETAIN,
+      // Only the failed logins of a source (`source#<prefix>` items of the DDNS endpoint)
+      // carry `expires`, the end of their window in epoch seconds: DynamoDB deletes them
+      // some time after it. Items without the attribute never expire.
+      timeToLiveAttribute: TTL_ATTRIBUTE,
     });
     skipCheckov(this.table, {
       CKV_AWS_119: 'Encrypted with the AWS managed KMS key (aws/dynamodb); the table holds names and IP addresses that are also in DNS, a customer managed key adds cost without adding protection.',
@@ -401,6 +430,11 @@ export class Ec2Dns extends Construct {
       NAME_TAG: nameTag,
       RECORD_TTL: Tokenization.stringifyNumber(props.recordTtl ?? DEFAULTS.recordTtl),
     };
+    // Only when set (a parameter of the release template is always passed; empty means
+    // derived): both functions get the same id (the Terraform module does the same).
+    const deploymentId = this.deploymentId =
+      props.deploymentId === undefined || props.deploymentId === '' ? undefined : props.deploymentId;
+    if (deploymentId !== undefined) environment.DEPLOYMENT_ID = deploymentId;
     if (props.reconcileConcurrency !== undefined) {
       environment.RECONCILE_CONCURRENCY = String(props.reconcileConcurrency);
     }
@@ -509,10 +543,16 @@ export class Ec2Dns extends Construct {
     // the bus's policy next to any others (the Terraform module's
     // aws_cloudwatch_event_permission does the same). A statement id is unique in the
     // account: it starts with the function name. Same-account forwarders (other regions)
-    // need none: their role's policy suffices.
-    const sidPrefix = (props.functionName && !Token.isUnresolved(props.functionName)
-      ? props.functionName : 'ec2-dns').slice(0, 40);
-    const busStatement = (sid: string, principal: unknown, condition?: unknown) => new events.CfnEventBusPolicy(this,
+    // need none: their role's policy suffices. Without a function name, the stack's name
+    // (unique in the account and region), so that two deployments side by side, or a stack
+    // and a Terraform deployment of the default name ec2-dns, never share a statement.
+    const sidPrefix = boundedName(props.functionName && !Token.isUnresolved(props.functionName)
+      ? props.functionName : (Token.isUnresolved(stack.stackName) ? 'ec2-dns' : stack.stackName), 40);
+    const busStatement = (sid: string, principal: unknown, condition?: unknown) => {
+      this.busStatementIds[sid.slice(sidPrefix.length + 1)] = sid;
+      return busPolicy(sid, principal, condition);
+    };
+    const busPolicy = (sid: string, principal: unknown, condition?: unknown) => new events.CfnEventBusPolicy(this,
       `BusPolicy${sid.slice(sidPrefix.length + 1).replace(/^./, (c) => c.toUpperCase())}`, {
         eventBusName: 'default',
         statementId: sid,
@@ -580,6 +620,7 @@ export class Ec2Dns extends Construct {
         zoneIds,
         nameTag,
         recordTtl: props.recordTtl ?? DEFAULTS.recordTtl,
+        deploymentId,
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         functionName: props.functionName,
       }, ddnsProps(props));
@@ -622,6 +663,51 @@ export class Ec2Dns extends Construct {
     if (this.dashboard) {
       new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
     }
+    this.deploymentOutput = new CfnOutput(this, 'Deployment', {
+      value: this.deploymentSummary(),
+      description: 'the id both functions are given (DEPLOYMENT_ID; empty: derived by the function) and every name this deployment gives a resource in its account and region (docs/deployments.md)',
+    });
+  }
+
+  /**
+   * What tells this deployment apart from another in the same account and region, as JSON
+   * (output Deployment; the Terraform module's output `deployment`, with the same keys):
+   * `deployment_id`, the DEPLOYMENT_ID both functions are given (empty when they derive it),
+   * and `names`, every name the deployment gives a resource there, with the default bus's
+   * statement ids and the SSM prefix the DDNS function reads. Two deployments side by side
+   * share none of them. `withDdns: false` leaves the DDNS endpoint's names out.
+   */
+  public deploymentSummary(withDdns = true): string {
+    const alarmKeys = ['dlq', 'event_dlq', 'errors', 'throttles'];
+    const ddnsAlarmKeys = ['errors', 'throttles', 'server_errors'];
+    const ddns = withDdns ? this.ddns : undefined;
+    const r = this.rules;
+    const names: Record<string, string> = {
+      function: this.function.functionName,
+      role: this.role.roleName,
+      log_group: this.logGroup.logGroupName,
+      lock_table: this.table.tableName,
+      queue: this.queue.queueName,
+      dead_letter_queue: this.deadLetterQueue.queueName,
+      event_dead_letter_queue: this.eventDeadLetterQueue.queueName,
+      'rule:state': r.stateChange.ruleName,
+      'rule:tag': r.tagChange.ruleName,
+      'rule:address': r.addressChange.ruleName,
+      'rule:schedule': r.schedule.ruleName,
+      ...Object.fromEntries(this.alarms.map((a, i) => [`alarm:${alarmKeys[i]}`, a.alarmName])),
+      ...Object.fromEntries(Object.entries(this.busStatementIds).map(([k, sid]) => [`bus_statement:${k}`, sid])),
+      ...(this.dashboard ? { dashboard: this.dashboard.dashboardName } : {}),
+      ...(ddns ? {
+        ddns_function: ddns.function.functionName,
+        ddns_role: ddns.role.roleName,
+        ddns_log_group: ddns.logGroup.logGroupName,
+        'rule:ddns_sweep': ddns.sweepRule.ruleName,
+        host_secrets_prefix: ddns.hostSecretsPrefix,
+        ...Object.fromEntries(ddns.alarms.map((a, i) => [`alarm:ddns_${ddnsAlarmKeys[i]}`, a.alarmName])),
+        ...(ddns.alertKey ? { alert_topic: ddns.alertTopic.topicName } : {}),
+      } : {}),
+    };
+    return Stack.of(this).toJsonString({ deployment_id: this.deploymentId ?? '', names });
   }
 }
 

@@ -36,6 +36,11 @@ export const REGION_RE = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
 export const ROLE_NAME_RE = /^[A-Za-z0-9+=,.@_-]{1,64}$/;
 /** An AWS Organizations id. */
 export const ORGANIZATION_ID_RE = /^o-[a-z0-9]{10,32}$/;
+/**
+ * A deployment id (DEPLOYMENT_ID): 1-24 of lowercase letters, digits and hyphens, starting
+ * with a letter or digit. Every ownership marker the deployment writes carries it.
+ */
+export const DEPLOYMENT_ID_RE = /^[a-z0-9][a-z0-9-]{0,23}$/;
 /** An IAM role ARN (any partition, with or without a path). */
 export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
 
@@ -119,6 +124,22 @@ export function normaliseDomain(domain: string): string {
 /** Accepts `Z123…` or `/hostedzone/Z123…`. */
 export function normaliseZoneId(zoneId: string): string {
   return zoneId.trim().replace(/^\/?hostedzone\//, '');
+}
+
+/**
+ * A name of at most `max` characters (letters, digits, hyphens) that stays unique for every
+ * distinct `name`: a name too long is cut and ends in a hash of the whole (FNV-1a, 8 hex
+ * digits).
+ */
+export function boundedName(name: string, max: number): string {
+  const clean = name.replace(/[^A-Za-z0-9-]/g, '-');
+  if (clean === name && name.length <= max) return name;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `${clean.slice(0, max - 9)}-${h.toString(16).padStart(8, '0')}`;
 }
 
 export function check(problems: string[], ok: boolean, message: string): void {

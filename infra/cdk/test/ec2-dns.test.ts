@@ -130,6 +130,14 @@ describe('lock table', () => {
     assert.equal(table.DeletionPolicy, 'Retain');
   });
 
+  it('expires items by their `expires` attribute (the DDNS failed-login counters), and nothing else', () => {
+    const { template } = build();
+    const [, table] = only(template, 'AWS::DynamoDB::Table');
+    assert.deepEqual(table.Properties.TimeToLiveSpecification, { AttributeName: 'expires', Enabled: true });
+    // `expires` is no key attribute: TTL needs no attribute definition.
+    assert.deepEqual(table.Properties.AttributeDefinitions, [{ AttributeName: 'pk', AttributeType: 'S' }]);
+  });
+
   it('can turn deletion protection off', () => {
     const { template } = build({ deletionProtection: false });
     template.hasResourceProperties('AWS::DynamoDB::Table', { DeletionProtectionEnabled: false });
@@ -640,5 +648,117 @@ describe('validation of props', () => {
       }
       return true;
     });
+  });
+});
+
+describe('deployment id, and two deployments side by side', () => {
+  const ddnsCode = { enableDdns: true, ddnsCodePath: codeDir };
+  const environments = (template: Template) => Object.values(template.findResources('AWS::Lambda::Function'))
+    .map((f: any) => f.Properties.Environment.Variables);
+
+  it('passes deploymentId to both functions as DEPLOYMENT_ID, and nothing when it is unset or empty', () => {
+    const envs = environments(build({ ...ddnsCode, deploymentId: 'prod-eu' }).template);
+    assert.equal(envs.length, 2);
+    for (const env of envs) assert.equal(env.DEPLOYMENT_ID, 'prod-eu');
+    for (const unset of [undefined, '']) {
+      for (const env of environments(build({ ...ddnsCode, deploymentId: unset }).template)) {
+        assert.equal(env.DEPLOYMENT_ID, undefined, JSON.stringify(env));
+      }
+    }
+  });
+
+  it('refuses a deployment id that is not 1-24 of a-z 0-9 - starting with a letter or digit', () => {
+    for (const ok of ['0', 'prod', 'a'.repeat(24), 'eu-1-']) build({ deploymentId: ok });
+    for (const bad of ['Prod', '-prod', 'prod_eu', 'prod.eu', 'a'.repeat(25), ' prod']) {
+      assert.throws(() => build({ deploymentId: bad }),
+        new RegExp(`deploymentId: '${bad.replace('.', '\\.')}' must be 1-24 of lowercase letters, digits and hyphens`));
+    }
+  });
+
+  // The properties that give a resource a name in its account and region: given, they must
+  // differ between the two stacks; left out, CloudFormation makes one from the stack's name.
+  const NAME_PROPERTIES: Record<string, string[]> = {
+    'AWS::Lambda::Function': ['FunctionName'],
+    'AWS::IAM::Role': ['RoleName'],
+    'AWS::IAM::Policy': ['PolicyName'],
+    'AWS::DynamoDB::Table': ['TableName'],
+    'AWS::SQS::Queue': ['QueueName'],
+    'AWS::Events::Rule': ['Name'],
+    'AWS::Events::EventBusPolicy': ['StatementId'],
+    'AWS::Logs::LogGroup': ['LogGroupName'],
+    'AWS::CloudWatch::Alarm': ['AlarmName'],
+    'AWS::CloudWatch::Dashboard': ['DashboardName'],
+    'AWS::SNS::Topic': ['TopicName'],
+    'AWS::KMS::Alias': ['AliasName'],
+    'AWS::SSM::Parameter': ['Name'],
+    'AWS::CloudFront::Distribution': [],
+  };
+  const sideBySide = () => {
+    const app = new App();
+    const env = { account: '123456789012', region: 'eu-west-1' };
+    const deployment = (stackName: string, props: Partial<Ec2DnsProps>) => {
+      const stack = new Stack(app, stackName, { env });
+      new Ec2Dns(stack, 'Ec2Dns', {
+        ...BASE, ...ddnsCode, accounts: ['210987654321'], ddnsCloudfront: true,
+        ddnsOriginSecret: 'example-origin-secret-offline-only', ...props,
+      });
+      return stack;
+    };
+    // Production keeps every default; staging sets only its id and its hosts' secrets path.
+    const stacks = [
+      deployment('Ec2DnsProduction', { deploymentId: 'prod' }),
+      deployment('Ec2DnsStaging', { deploymentId: 'staging', ddnsHostSecretsPrefix: '/ec2-dns-staging/hosts/' }),
+    ];
+    return stacks.map((stack) => Template.fromStack(stack));
+  };
+
+  it('share no name in one account and region: each is given by the stack or generated from its name', () => {
+    const [production, staging] = sideBySide();
+    const names = (template: Template) => {
+      const out = new Map<string, string>();
+      for (const [id, r] of Object.entries(template.toJSON().Resources as Record<string, any>)) {
+        for (const p of NAME_PROPERTIES[r.Type] ?? []) {
+          if (r.Properties?.[p] !== undefined) out.set(`${r.Type} ${p} ${JSON.stringify(r.Properties[p])}`, id);
+        }
+      }
+      return out;
+    };
+    const [a, b] = [names(production), names(staging)];
+    const shared = [...a.keys()].filter((k) => b.has(k));
+    assert.deepEqual(shared, [], `names both stacks would create: ${shared.join('; ')}`);
+    // What is named explicitly: the bus statements (after the stack) and the inline policies
+    // (which live inside their own role); everything else is CloudFormation's.
+    const named = [...a.keys()].map((k) => k.split(' ').slice(0, 2).join(' '));
+    assert.deepEqual([...new Set(named)].sort(), ['AWS::Events::EventBusPolicy StatementId']);
+    const sids = [...a.keys(), ...b.keys()].filter((k) => k.includes('StatementId')).map((k) => JSON.parse(k.split(' ')[2]));
+    assert.deepEqual(sids.sort(), ['Ec2DnsProduction-210987654321', 'Ec2DnsStaging-210987654321']);
+    // Every resource type either stack creates is covered by the list above, so that a new
+    // resource with a fixed name cannot slip past this test.
+    const types = new Set([production, staging].flatMap((t) => Object.values(t.toJSON().Resources as Record<string, any>)
+      .map((r) => r.Type)));
+    const unnamed = ['AWS::Lambda::Version', 'AWS::Lambda::Alias', 'AWS::Lambda::EventSourceMapping', 'AWS::Lambda::Url',
+      'AWS::Lambda::Permission', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key',
+      'AWS::CloudFront::Distribution'];
+    const unknown = [...types].filter((t) => !(t in NAME_PROPERTIES) && !unnamed.includes(t));
+    assert.deepEqual(unknown, [], 'resource types whose name properties this test does not know');
+  });
+
+  it('give each function its own deployment id and read their hosts\' secrets under their own paths', () => {
+    const [production, staging] = sideBySide();
+    for (const [template, id] of [[production, 'prod'], [staging, 'staging']] as const) {
+      const envs = environments(template);
+      assert.equal(envs.length, 2);
+      for (const env of envs) assert.equal(env.DEPLOYMENT_ID, id);
+    }
+    const secrets = (template: Template) => JSON.stringify(Object.values(template.findResources('AWS::IAM::Role'))
+      .flatMap((r: any) => r.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement)
+      .filter((s: any) => s.Sid === 'ReadHostSecrets').map((s: any) => s.Resource));
+    assert.ok(secrets(production).includes(':parameter/ec2-dns/hosts/*'), secrets(production));
+    assert.ok(secrets(staging).includes(':parameter/ec2-dns-staging/hosts/*'), secrets(staging));
+    // The output Deployment states both, for an operator to compare.
+    const output = (template: Template) => JSON.stringify(Object.entries(template.toJSON().Outputs)
+      .find(([k]) => k.startsWith('Ec2DnsDeployment'))![1]);
+    assert.ok(output(production).includes('\\"deployment_id\\":\\"prod\\"'), output(production));
+    assert.ok(output(staging).includes('/ec2-dns-staging/hosts/'), output(staging));
   });
 });

@@ -140,26 +140,37 @@ describe('several accounts and regions: accounts and regions', () => {
   it('lets each listed account put events on the default bus, one statement each', () => {
     assert.deepEqual(busPolicies(org().json), ['210987654321', '345678901234'].map((a) => ({
       EventBusName: 'default',
-      StatementId: `ec2-dns-${a}`,
+      StatementId: `Test-${a}`,
       Statement: {
-        Sid: `ec2-dns-${a}`, Effect: 'Allow', Principal: { AWS: join('arn:', partition, `:iam::${a}:root`) },
+        Sid: `Test-${a}`, Effect: 'Allow', Principal: { AWS: join('arn:', partition, `:iam::${a}:root`) },
         Action: 'events:PutEvents', Resource: OWN_BUS,
       },
     })));
   });
 
-  it('names the statements after the function, so that two deployments in one account do not collide', () => {
+  it('names the statements after the function, or else the stack, so that two deployments in one account do not collide', () => {
     const sids = busPolicies(build({ ...ORG, functionName: 'dns-sync' }).json).map((p) => p.StatementId);
     assert.deepEqual(sids, ['dns-sync-210987654321', 'dns-sync-345678901234']);
+    // A stack name too long for a statement id is cut and ends in a hash of the whole name.
+    const long = (suffix: string) => {
+      const app = new App();
+      const stack = new Stack(app, `ec2-dns-production-eu-central-1-platform-team-${suffix}`);
+      new Ec2Dns(stack, 'Ec2Dns', { ...BASE, ...ORG });
+      return busPolicies(Template.fromStack(stack).toJSON()).map((p) => p.StatementId);
+    };
+    const [a, b] = [long('a'), long('b')];
+    for (const sid of [...a, ...b]) assert.ok(/^[A-Za-z0-9-]{1,53}$/.test(sid), sid);
+    assert.ok(a[0].startsWith('ec2-dns-production-eu-central-') && a[0].endsWith('-210987654321'), a[0]);
+    assert.notDeepEqual(a, b);
   });
 
   it('with an organisation id, admits the organisation in one statement instead', () => {
     const { json } = build({ ...ORG, organizationId: 'o-a1b2c3d4e5' });
     assert.deepEqual(busPolicies(json), [{
       EventBusName: 'default',
-      StatementId: 'ec2-dns-organization',
+      StatementId: 'Test-organization',
       Statement: {
-        Sid: 'ec2-dns-organization', Effect: 'Allow', Principal: '*', Action: 'events:PutEvents', Resource: OWN_BUS,
+        Sid: 'Test-organization', Effect: 'Allow', Principal: '*', Action: 'events:PutEvents', Resource: OWN_BUS,
         Condition: { StringEquals: { 'aws:PrincipalOrgID': 'o-a1b2c3d4e5' } },
       },
     }]);

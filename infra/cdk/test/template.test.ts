@@ -15,7 +15,8 @@ const ofType = (type: string) => Object.entries(R).filter(([, r]) => r.Type === 
 describe('standalone CloudFormation template', () => {
   it('takes the settings and the code location as parameters, and nothing for the CDK', () => {
     assert.deepEqual(Object.keys(t.Parameters), [
-      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'CodeBucket', 'CodeKey', 'EnableDdns', 'DdnsCodeKey',
+      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'CodeBucket', 'CodeKey', 'EnableDdns',
+      'DdnsCodeKey',
     ]);
     assert.equal(t.Parameters.AllowedDomains.Type, 'CommaDelimitedList');
     assert.equal(t.Parameters.HostedZoneIds.Type, 'CommaDelimitedList');
@@ -84,6 +85,22 @@ describe('standalone CloudFormation template', () => {
     }
   });
 
+  it('passes the optional DeploymentId to both functions as DEPLOYMENT_ID (empty: the function derives it)', () => {
+    const p = t.Parameters.DeploymentId;
+    assert.deepEqual([p.Type, p.Default, p.MaxLength], ['String', '', 24]);
+    const pattern = new RegExp(p.AllowedPattern);
+    for (const ok of ['', 'prod', '0', 'a-b-c', 'x'.repeat(24)]) assert.ok(pattern.test(ok) && ok.length <= 24, ok);
+    for (const bad of ['-prod', 'Prod', 'prod_1', 'pr.od', ' prod']) assert.ok(!pattern.test(bad), bad);
+    const fns = ofType('AWS::Lambda::Function');
+    assert.equal(fns.length, 2);
+    for (const [id, fn] of fns) assert.deepEqual(fn.Properties.Environment.Variables.DEPLOYMENT_ID, { Ref: 'DeploymentId' }, id);
+    // The output names no resource of the endpoint, which may not exist.
+    const [, output] = Object.entries(t.Outputs).find(([k]) => k.startsWith('Ec2DnsDeployment')) as [string, any];
+    assert.equal(output.Condition, undefined);
+    assert.ok(!JSON.stringify(output.Value).includes('Ddns'), JSON.stringify(output.Value));
+    assert.ok(JSON.stringify(output.Value).includes('{"Ref":"DeploymentId"}'), JSON.stringify(output.Value));
+  });
+
   it('deploys one account and region: no accounts, regions or bus statements', () => {
     const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
     for (const key of ['ACCOUNTS', 'REGIONS', 'MEMBER_ROLE']) assert.equal(fn.Properties.Environment.Variables[key], undefined, key);
@@ -94,7 +111,7 @@ describe('standalone CloudFormation template', () => {
   it('publishes a new version when a parameter changes code or configuration', () => {
     for (const [id, v] of ofType('AWS::Lambda::Version')) {
       const description = JSON.stringify(v.Properties.Description);
-      for (const p of ['CodeBucket', 'RecordTtl', 'NameTag', 'AllowedDomains', 'HostedZoneIds']) {
+      for (const p of ['CodeBucket', 'RecordTtl', 'NameTag', 'AllowedDomains', 'HostedZoneIds', 'DeploymentId']) {
         assert.ok(description.includes(`"Ref":"${p}"`), `${id}: ${p}`);
       }
       assert.equal(v.DeletionPolicy, 'Retain');

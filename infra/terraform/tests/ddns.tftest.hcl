@@ -410,6 +410,7 @@ run "given_topic_prefix_and_cap" {
     ddns_alert_topic_arn      = "arn:aws:sns:eu-west-1:123456789012:ops-alerts"
     ddns_host_secrets_prefix  = "/dns/secrets/"
     ddns_reserved_concurrency = 2
+    deployment_id             = "0-moved"
   }
 
   assert {
@@ -425,6 +426,13 @@ run "given_topic_prefix_and_cap" {
       aws_lambda_function.ddns[0].reserved_concurrent_executions == 2
     )
     error_message = "Topic, prefix and concurrency cap pass through to the policy and the environment."
+  }
+  assert {
+    condition = (
+      aws_lambda_function.ddns[0].environment[0].variables["DEPLOYMENT_ID"] == "0-moved" &&
+      aws_lambda_function.this.environment[0].variables["DEPLOYMENT_ID"] == "0-moved"
+    )
+    error_message = "The DDNS function gets the reconciler's deployment id."
   }
   assert {
     condition     = alltrue([for a in aws_cloudwatch_metric_alarm.ddns : a.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops-alerts"])])

@@ -117,6 +117,13 @@ run "defaults" {
     )
     error_message = "The lock table is on demand, with PITR, encryption and deletion protection."
   }
+  assert {
+    condition = (
+      aws_dynamodb_table.locks.ttl[0].enabled &&
+      aws_dynamodb_table.locks.ttl[0].attribute_name == "expires"
+    )
+    error_message = "The lock table expires items by their expires attribute (the DDNS failed-login counters)."
+  }
 
   # ---- Triggers ----
   assert {
@@ -488,6 +495,7 @@ run "custom_settings" {
     alarm_topic_arn         = "arn:aws:sns:eu-west-1:123456789012:alarms"
     account_id              = "210987654321"
     create_dashboard        = false
+    deployment_id           = "sync-1"
   }
 
   assert {
@@ -507,9 +515,14 @@ run "custom_settings" {
       aws_lambda_function.this.environment[0].variables["NAME_TAG"] == "hostname" &&
       aws_lambda_function.this.environment[0].variables["RECORD_TTL"] == "300" &&
       aws_lambda_function.this.environment[0].variables["RECONCILE_CONCURRENCY"] == "4" &&
-      aws_lambda_function.this.environment[0].variables["LOCK_TABLE"] == "dns-sync-locks"
+      aws_lambda_function.this.environment[0].variables["LOCK_TABLE"] == "dns-sync-locks" &&
+      aws_lambda_function.this.environment[0].variables["DEPLOYMENT_ID"] == "sync-1"
     )
-    error_message = "Name, tag, TTL, concurrency, memory and timeout pass through."
+    error_message = "Name, tag, TTL, concurrency, deployment id, memory and timeout pass through."
+  }
+  assert {
+    condition     = output.deployment.deployment_id == "sync-1" && output.deployment.names.function == "dns-sync"
+    error_message = "The output deployment gives the id the function gets and the names."
   }
   assert {
     condition     = jsondecode(aws_cloudwatch_event_rule.tag_change.event_pattern).detail["changed-tag-keys"] == ["hostname"]
@@ -561,6 +574,7 @@ run "rejects_invalid_settings" {
     max_concurrency = 1
     name_tag        = "aws:reserved"
     timeout_seconds = 901
+    deployment_id   = "Prod_1"
   }
 
   expect_failures = [
@@ -570,5 +584,6 @@ run "rejects_invalid_settings" {
     var.max_concurrency,
     var.name_tag,
     var.timeout_seconds,
+    var.deployment_id,
   ]
 }

@@ -29,6 +29,7 @@ module "ec2_dns" {
   hosted_zone_ids     = var.hosted_zone_ids
   name_tag            = var.name_tag
   record_ttl          = var.record_ttl
+  deployment_id       = var.deployment_id
   alarm_topic_arn     = var.alarm_topic_arn
   deletion_protection = var.deletion_protection
   account_id          = var.account_id

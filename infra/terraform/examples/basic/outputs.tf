@@ -82,3 +82,8 @@ output "ddns_alert_topic_arn" {
   description = "Topic of the DDNS alerts and alarms."
   value       = module.ec2_dns.ddns_alert_topic_arn
 }
+
+output "deployment" {
+  description = "The deployment id the functions get (\"\": derived by them) and every name the deployment gives a resource in its account and region (docs/deployments.md)."
+  value       = module.ec2_dns.deployment
+}

@@ -32,6 +32,12 @@ variable "record_ttl" {
   default     = 60
 }
 
+variable "deployment_id" {
+  description = "The deployment id (DEPLOYMENT_ID); \"\" lets the function derive it. Set it only to keep the id of a deployment this one replaces."
+  type        = string
+  default     = ""
+}
+
 variable "alarm_topic_arn" {
   description = "SNS topic for the alarms (optional)."
   type        = string
