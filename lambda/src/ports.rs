@@ -2,7 +2,7 @@
 //! [`crate::aws`] implement them; tests use in-process fakes (`crate::testing`) that enforce
 //! AWS's rules, wrapped in one fault injector.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use crate::config::Deployed;
@@ -10,7 +10,7 @@ use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
-use crate::model::{Change, ChangeAction, Home, Instance, Owner, Zone, ZoneId};
+use crate::model::{Change, ChangeAction, Home, Instance, Owner, RecordType, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::window::SendWindow;
 
@@ -38,6 +38,13 @@ pub enum Applied {
     Done,
     /// Route53 refused them (`InvalidChangeBatch`): nothing of them was applied.
     Rejected(String),
+    /// Route53 refused them because a record set protection covers some of the name's
+    /// record sets in the zone (`types`; `Txt`: its marker): nothing of them was applied, and
+    /// no retry can change that until an operator removes the protection.
+    Protected {
+        types: BTreeSet<RecordType>,
+        why: String,
+    },
     /// The call failed: they may or may not have been applied.
     Failed(Error),
 }

@@ -81,9 +81,12 @@ impl<A: Route53Api> Route53Dns<A> {
         Ok(finish(seen))
     }
 
-    /// Sends one batch; refused with several names in it, each name is tried alone so that
-    /// one name in the way cannot hold up the others. Every call, the name-by-name ones
-    /// included, is sent only while `window` is open; the names of a call not sent fail.
+    /// Sends one batch. Refused because record set protections cover some of its names,
+    /// those names are taken out (`Protected`: no retry can land them) and the rest is sent
+    /// again as one batch; refused otherwise with several names in it, each name is tried
+    /// alone so that one name in the way cannot hold up the others. Every call, the
+    /// name-by-name ones included, is sent only while `window` is open; the names of a call
+    /// not sent fail.
     async fn send(
         &self,
         zone: &ZoneId,
@@ -92,56 +95,162 @@ impl<A: Route53Api> Route53Dns<A> {
         out: &mut BTreeMap<(Fqdn, ZoneId), Applied>,
     ) {
         let too_late = || Applied::Failed(Error::Incomplete(TOO_LATE.into()));
-        if !window.open() {
-            for (name, _) in batch {
-                out.insert((name.clone(), zone.clone()), too_late());
+        let mut pending: Vec<&(Fqdn, Vec<Change>)> = batch.iter().collect();
+        while !pending.is_empty() {
+            if !window.open() {
+                for (name, _) in pending {
+                    out.insert((name.clone(), zone.clone()), too_late());
+                }
+                return;
+            }
+            let raw: Vec<RawChange> = pending
+                .iter()
+                .flat_map(|(_, cs)| cs.iter().map(raw_change))
+                .collect();
+            let why = match self.api.change_batch(zone, &raw).await {
+                Ok(None) => {
+                    for (name, _) in pending {
+                        out.insert((name.clone(), zone.clone()), Applied::Done);
+                    }
+                    return;
+                }
+                Ok(Some(why)) => why,
+                Err(e) => {
+                    let message = e.to_string();
+                    for (name, _) in pending {
+                        out.insert(
+                            (name.clone(), zone.clone()),
+                            Applied::Failed(Error::Aws {
+                                service: "route53",
+                                operation: "ChangeResourceRecordSets",
+                                message: message.clone(),
+                                retryable: e.is_retryable(),
+                            }),
+                        );
+                    }
+                    return;
+                }
+            };
+            let protected = protected_in(&why, &pending);
+            if !protected.is_empty() {
+                pending.retain(|(name, _)| !protected.contains_key(name));
+                for (name, types) in protected {
+                    let why = why.clone();
+                    out.insert((name, zone.clone()), Applied::Protected { types, why });
+                }
+                continue;
+            }
+            if let [(name, _)] = pending.as_slice() {
+                out.insert((name.clone(), zone.clone()), Applied::Rejected(why));
+                return;
+            }
+            for entry in pending {
+                let (name, cs) = entry;
+                if !window.open() {
+                    out.insert((name.clone(), zone.clone()), too_late());
+                    continue;
+                }
+                let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
+                let r = match self.api.change_batch(zone, &raw).await {
+                    Ok(None) => Applied::Done,
+                    Ok(Some(why)) => match protected_in(&why, &[entry]).remove(name) {
+                        Some(types) => Applied::Protected { types, why },
+                        None => Applied::Rejected(why),
+                    },
+                    Err(e) => Applied::Failed(e),
+                };
+                out.insert((name.clone(), zone.clone()), r);
             }
             return;
         }
-        let raw: Vec<RawChange> = batch
-            .iter()
-            .flat_map(|(_, cs)| cs.iter().map(raw_change))
-            .collect();
-        match self.api.change_batch(zone, &raw).await {
-            Ok(None) => {
-                for (name, _) in batch {
-                    out.insert((name.clone(), zone.clone()), Applied::Done);
-                }
-            }
-            Ok(Some(why)) if batch.len() == 1 => {
-                out.insert((batch[0].0.clone(), zone.clone()), Applied::Rejected(why));
-            }
-            Ok(Some(_)) => {
-                for (name, cs) in batch {
-                    if !window.open() {
-                        out.insert((name.clone(), zone.clone()), too_late());
-                        continue;
-                    }
-                    let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
-                    let r = match self.api.change_batch(zone, &raw).await {
-                        Ok(None) => Applied::Done,
-                        Ok(Some(why)) => Applied::Rejected(why),
-                        Err(e) => Applied::Failed(e),
-                    };
-                    out.insert((name.clone(), zone.clone()), r);
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for (name, _) in batch {
-                    out.insert(
-                        (name.clone(), zone.clone()),
-                        Applied::Failed(Error::Aws {
-                            service: "route53",
-                            operation: "ChangeResourceRecordSets",
-                            message: message.clone(),
-                            retryable: e.is_retryable(),
-                        }),
-                    );
-                }
+    }
+}
+
+/// The names of `batch` a refusal says a record set protection covers, with the types
+/// covered (`Txt`: the name's marker).
+///
+/// Route53 documents that it refuses a change to a protected name and type with
+/// `InvalidChangeBatch` and that the message carries the protection's comment, but not the
+/// message's exact text. Its other `InvalidChangeBatch` messages name a record set as
+/// `[name='web.example.com.', type='A']`, one sentence per refused change, so a sentence
+/// that says "protect" names what is protected. One that names nothing, in a batch of one
+/// name, covers all of that name's changes: nothing of them can land.
+fn protected_in(why: &str, batch: &[&(Fqdn, Vec<Change>)]) -> BTreeMap<Fqdn, BTreeSet<RecordType>> {
+    let mut out: BTreeMap<Fqdn, BTreeSet<RecordType>> = BTreeMap::new();
+    let mut unnamed = false;
+    for sentence in sentences(why) {
+        if !sentence.to_ascii_lowercase().contains("protect") {
+            continue;
+        }
+        let named = named_sets(sentence);
+        unnamed |= named.is_empty();
+        for (at, rtype) in named {
+            for (name, _) in batch {
+                let t = match RecordType::parse(&rtype) {
+                    Some(RecordType::Txt) if at == name.marker_name() => RecordType::Txt,
+                    Some(t @ (RecordType::A | RecordType::Aaaa)) if at == name.as_str() => t,
+                    _ => continue,
+                };
+                out.entry(name.clone()).or_default().insert(t);
             }
         }
     }
+    if let ([(name, changes)], true) = (batch, unnamed && out.is_empty()) {
+        out.insert(name.clone(), changes.iter().map(|c| c.set.rtype).collect());
+    }
+    out
+}
+
+/// The sentences of an `InvalidChangeBatch` message: its messages, joined by `; ` (the SDK
+/// adapter) or listed as `[first, Second]` (Route53's own message).
+fn sentences(why: &str) -> Vec<&str> {
+    let why = why.trim();
+    let why = why
+        .strip_prefix('[')
+        .and_then(|w| w.strip_suffix(']'))
+        .unwrap_or(why);
+    let bytes = why.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i + 2 < bytes.len() {
+        if matches!(bytes[i], b',' | b';')
+            && bytes[i + 1] == b' '
+            && bytes[i + 2].is_ascii_uppercase()
+        {
+            out.push(&why[start..i]);
+            start = i + 2;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&why[start..]);
+    out
+}
+
+/// Every `[name='…', type='…']` of a sentence, as (name without the trailing dot,
+/// lowercase; type).
+fn named_sets(sentence: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = sentence;
+    while let Some(at) = rest.find("[name='") {
+        rest = &rest[at + "[name='".len()..];
+        let Some((name, after)) = rest.split_once('\'') else {
+            break;
+        };
+        let Some(after) = after.strip_prefix(", type='") else {
+            continue;
+        };
+        let Some((rtype, after)) = after.split_once('\'') else {
+            break;
+        };
+        out.push((
+            name.trim_end_matches('.').to_ascii_lowercase(),
+            rtype.to_ascii_uppercase(),
+        ));
+        rest = after;
+    }
+    out
 }
 
 impl<A: Route53Api> Dns for Route53Dns<A> {
@@ -535,6 +644,59 @@ mod tests {
                 assert_eq!(cs.len(), 2, "a name's set and marker travel together");
             }
         }
+    }
+
+    #[test]
+    fn a_refusal_names_the_protected_sets_whatever_the_message_looks_like() {
+        let web = claim(1, 1);
+        let api = claim(2, 1);
+        let batch = [&web, &api];
+        let at = |n: &str, t: &str, tail: &str| {
+            format!("Tried to delete resource record set [name='{n}.', type='{t}'] {tail}")
+        };
+        let protected = at(
+            "host1.dyn.example.com",
+            "A",
+            "but it is protected (comment: freeze)",
+        );
+        let exists = at("host2.dyn.example.com", "A", "but it already exists");
+        let marker = at(
+            "_ec2-dns.host2.dyn.example.com",
+            "TXT",
+            "but it is protected",
+        );
+        // Route53's own form ("[first, Second]") and the SDK adapter's ("first; second").
+        for why in [
+            format!("[{protected}, {exists}]"),
+            format!("{exists}; {protected}"),
+        ] {
+            let found = protected_in(&why, &batch);
+            assert_eq!(
+                found,
+                BTreeMap::from([(web.0.clone(), BTreeSet::from([RecordType::A]))]),
+                "{why}"
+            );
+        }
+        let found = protected_in(&format!("[{marker}]"), &batch);
+        assert_eq!(
+            found,
+            BTreeMap::from([(api.0.clone(), BTreeSet::from([RecordType::Txt]))])
+        );
+        // A refusal for another reason names nothing protected.
+        assert!(protected_in(&format!("[{exists}]"), &batch).is_empty());
+        // One that says "protected" but names nothing covers a lone name's every change.
+        let vague = "The change is refused: a record set protection exists";
+        assert!(
+            protected_in(vague, &batch).is_empty(),
+            "two names: unknown which"
+        );
+        assert_eq!(
+            protected_in(vague, &[&web]),
+            BTreeMap::from([(
+                web.0.clone(),
+                BTreeSet::from([RecordType::A, RecordType::Txt])
+            )])
+        );
     }
 
     #[test]

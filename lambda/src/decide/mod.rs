@@ -5,11 +5,13 @@
 //! - [`zones`]: which zones are managed, and which a name lives in.
 //! - [`ownership`]: who holds a name, what of Route53 is ours, one name's next decision.
 //! - [`reads`]: what must be read (instances, Route53) before deciding.
+//! - [`protection`]: Route53 record set protections, learned from refusals and remembered.
 //! - this module: the plan over every name of a reconcile.
 
 pub mod claims;
 pub mod outcome;
 pub mod ownership;
+pub mod protection;
 pub mod reads;
 pub mod zones;
 
@@ -37,9 +39,11 @@ pub struct Seen {
     /// The TXT set at the marker name, if there is one.
     pub marker: Option<RecordSet>,
     /// The types of everything else at the name: `CNAME`, an alias or routing-policy `A` or
-    /// `AAAA`, `MX`, `TXT`, ...
+    /// `AAAA`, `MX`, `TXT`, ..., and `protected A` for a type a record set protection
+    /// covers (see [`protection::shield`]).
     pub others: BTreeSet<String>,
-    /// Something other than one plain TXT set at the marker name (what it is).
+    /// Something other than one plain TXT set at the marker name (what it is; `protected
+    /// TXT at …` when a protection covers the marker).
     pub marker_taken: Option<String>,
 }
 
@@ -273,12 +277,13 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             });
             continue;
         }
+        let shielded = seen_with_protections(world, name);
         let view = NameView {
             name,
             lock: world.locks.get(name),
             claimants,
             known: &world.instances,
-            seen: world.seen.get(name),
+            seen: shielded.as_ref(),
             now: world.now,
             own_write: false,
             previous: None,
@@ -358,6 +363,18 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     out
 }
 
+/// What Route53 holds for `name` as read, with the protections its lock remembers applied
+/// (a read cannot see them); `None`: not read.
+fn seen_with_protections(world: &World, name: &Fqdn) -> Option<BTreeMap<ZoneId, Seen>> {
+    let seen = world.seen.get(name)?;
+    let remembered = world
+        .locks
+        .get(name)
+        .map(|l| protection::remembered(l, world.now))
+        .unwrap_or_default();
+    Some(protection::shield(name, seen, &remembered))
+}
+
 /// Everyone whose outcome for `name` this run would report: the holder and the claimants.
 fn view_owners(
     world: &World,
@@ -378,20 +395,25 @@ fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
 }
 
 /// Plans one name again after a rejected change, from what Route53 holds now and the lock
-/// as this run wrote it.
+/// as this run wrote it, with the protections the refusal named (`learned`) and those the
+/// lock remembers.
 pub fn replan(
     world: &World,
     name: &Fqdn,
     lock: &Lock,
     seen: &BTreeMap<ZoneId, Seen>,
+    learned: protection::Protections,
     claimants: Vec<(&Instance, &Claim)>,
 ) -> ownership::Decided {
+    let mut protections = learned;
+    protection::merge(&mut protections, protection::remembered(lock, world.now));
+    let seen = protection::shield(name, seen, &protections);
     decide(&NameView {
         name,
         lock: Some(lock),
         claimants,
         known: &world.instances,
-        seen: Some(seen),
+        seen: Some(&seen),
         now: world.now,
         own_write: true,
         previous: world.locks.get(name),

@@ -1,8 +1,10 @@
 //! In-process fakes that enforce AWS's rules, for fast tests:
 //! - [`FakeRoute53`] speaks the raw API: Route53's listing order and pagination, batches
 //!   applied all or nothing, CREATE refused over an existing set, DELETE refused unless
-//!   exact, CNAME alone at its name, names inside their zone, and the request limits
-//!   (1,000 values, 32,000 characters), refused rather than split;
+//!   exact, CNAME alone at its name, names inside their zone, the request limits
+//!   (1,000 values, 32,000 characters), refused rather than split, and record set
+//!   protections (a protected name and type refuses every change, in a message modelled
+//!   on Route53's others: see [`protection_message`]);
 //! - [`FakeLocks`] applies every conditional write atomically, on the version (or, for a
 //!   check, the generation) the write names;
 //! - [`FakeEc2`] fails a tag call as a whole when one instance cannot be tagged.
@@ -132,6 +134,35 @@ pub type Key = (ZoneId, String, String);
 pub struct FakeRoute53 {
     pub zones: Mutex<Vec<Zone>>,
     pub records: Mutex<BTreeMap<Key, Stored>>,
+    /// Record set protections (zone, name, type), with their comments: every change of a
+    /// protected name and type is refused, a CREATE where nothing exists yet included.
+    pub protected: Mutex<BTreeMap<Key, Option<String>>>,
+}
+
+/// The message of a change Route53 refuses because a record set protection covers it.
+///
+/// Route53 documents the refusal (`InvalidChangeBatch`, whose message carries the
+/// protection's comment) but, as far as we could find, not its exact text: this one is
+/// modelled on its other `InvalidChangeBatch` messages ("Tried to create resource record
+/// set [name='…', type='…'] but it already exists"). The adapter depends only on the
+/// `[name='…', type='…']` part and on the word "protect" (`crate::aws::route53`).
+pub fn protection_message(
+    action: ChangeAction,
+    name: &str,
+    rtype: &str,
+    comment: Option<&str>,
+) -> String {
+    let verb = match action {
+        ChangeAction::Create => "create",
+        ChangeAction::Delete => "delete",
+    };
+    let mut m = format!(
+        "Tried to {verb} resource record set [name='{name}.', type='{rtype}'] but it is protected by a resource record set protection"
+    );
+    if let Some(c) = comment {
+        m.push_str(&format!(" (comment: {c})"));
+    }
+    m
 }
 
 fn norm(name: &str) -> String {
@@ -177,6 +208,19 @@ impl FakeRoute53 {
 
     pub fn remove(&self, zone: &ZoneId, name: &str, rtype: &str) {
         guard(&self.records).remove(&(zone.clone(), norm(name), rtype.to_string()));
+    }
+
+    /// Protects a name and type (`CreateResourceRecordSetProtections`).
+    pub fn protect(&self, zone: &ZoneId, name: &str, rtype: &str, comment: Option<&str>) {
+        guard(&self.protected).insert(
+            (zone.clone(), norm(name), rtype.to_string()),
+            comment.map(str::to_string),
+        );
+    }
+
+    /// Removes a protection (`DeleteResourceRecordSetProtections`).
+    pub fn unprotect(&self, zone: &ZoneId, name: &str, rtype: &str) {
+        guard(&self.protected).remove(&(zone.clone(), norm(name), rtype.to_string()));
     }
 
     pub fn get(&self, zone: &ZoneId, name: &str, rtype: &str) -> Option<Stored> {
@@ -281,6 +325,25 @@ impl Route53Api for FakeRoute53 {
             return Ok(Some(format!(
                 "Number of characters limit of {MAX_CHARS} exceeded."
             )));
+        }
+        // Every change a protection covers is named, before anything else is checked.
+        let protected = guard(&self.protected);
+        let refused: Vec<String> = changes
+            .iter()
+            .filter_map(|c| {
+                let key = (zone.clone(), norm(&c.name), c.rtype.clone());
+                let comment = protected.get(&key)?;
+                Some(protection_message(
+                    c.action,
+                    &key.1,
+                    &c.rtype,
+                    comment.as_deref(),
+                ))
+            })
+            .collect();
+        drop(protected);
+        if !refused.is_empty() {
+            return Ok(Some(refused.join("; ")));
         }
         let mut records = guard(&self.records);
         let mut next = records.clone();

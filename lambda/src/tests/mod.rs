@@ -11,6 +11,7 @@ mod lifecycle;
 mod operator;
 mod organisations;
 mod ownership;
+mod route53_limits;
 mod threat_model;
 mod time_fencing;
 mod upgrade;

@@ -1,0 +1,136 @@
+//! Route53's limits and refusals that no retry can overcome: a record set protection, an
+//! address set too large for one change batch, a change to check in a zone that is no
+//! longer managed. Each is reported once (or converges) and is never sent again and again.
+
+use crate::engine::CHANGE_WINDOW;
+use crate::model::InstanceState;
+use crate::testing::faults::Op;
+use crate::testing::{name, World};
+
+const WEB: &str = "web.dyn.example.com";
+const API: &str = "api.dyn.example.com";
+const DB: &str = "db.dyn.example.com";
+
+// ------------------------------------------------------------------ record set protection
+
+/// Every later event and reconcile of everything says the same and sends nothing.
+async fn never_sent_again(w: &World, n: u32) {
+    for _ in 0..2 {
+        w.advance(60);
+        w.faults.reset_calls();
+        let again = w.event(&[n]).await;
+        assert!(again.failed.is_empty(), "{again:?}");
+        assert_eq!(again.conflicts.len(), 1, "{again:?}");
+        let all = w.all().await;
+        assert!(all.failed.is_empty() && all.changes.is_empty(), "{all:?}");
+        assert_eq!(all.conflicts.len(), 1, "{all:?}");
+        assert_eq!(
+            w.faults.count(Op::ChangeResourceRecordSets),
+            0,
+            "a protected change is never sent again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_protected_name_and_type_is_a_conflict_reported_once_and_never_sent_again() {
+    // (what is protected, at which name): a reserved A of the name, or its marker's TXT
+    // (which keeps ec2-dns out of that zone altogether).
+    for (at, rtype) in [(WEB.to_string(), "A"), (name(WEB).marker_name(), "TXT")] {
+        let w = World::new();
+        let public = w.public.clone();
+        w.route53()
+            .protect(&public, &at, rtype, Some("change freeze"));
+        w.launch(1, WEB);
+        let r = w.event(&[1]).await;
+        assert!(r.failed.is_empty(), "{at} {rtype}: not retried: {r:?}");
+        assert_eq!(w.a(WEB), None, "{at} {rtype}");
+        assert_eq!(w.marker(&public, WEB), None, "{at} {rtype}");
+        assert_eq!(
+            w.private_a(WEB),
+            Some(vec!["10.0.0.1".into()]),
+            "{at} {rtype}"
+        );
+        assert_eq!(r.conflicts.len(), 1, "{at} {rtype}: {r:?}");
+        assert!(
+            r.conflicts[0].reason.contains("protected"),
+            "{at} {rtype}: {:?}",
+            r.conflicts[0]
+        );
+        assert!(w.status(1).contains("protected"), "{}", w.status(1));
+        never_sent_again(&w, 1).await;
+        w.assert_converged().await;
+    }
+}
+
+#[tokio::test]
+async fn a_held_record_protected_later_is_left_as_it_is_and_released_around() {
+    let mut w = World::new();
+    let public = w.public.clone();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    w.advance(CHANGE_WINDOW + 60);
+    // An operator freezes the public A; then the instance gets a new address.
+    w.route53().protect(&public, WEB, "A", None);
+    w.restart_with_ip(1, 7);
+    let r = w.event(&[1]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]), "left as it is");
+    assert_eq!(r.conflicts.len(), 1, "{r:?}");
+    assert!(r.conflicts[0].reason.contains("protected"), "{r:?}");
+    // The protected set is no longer ec2-dns's to change: it is the operator's now.
+    w.foreign
+        .insert((public.clone(), WEB.to_string(), "A".to_string()));
+    never_sent_again(&w, 1).await;
+    w.assert_converged().await;
+    // A stop releases what ec2-dns can change; the protected set stays, and nothing fails.
+    w.set_state(1, InstanceState::Stopped);
+    let r = w.event(&[1]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.private_a(WEB), None);
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]));
+    assert_eq!(w.owner(WEB), None);
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_protected_name_is_taken_out_of_its_batch_and_the_rest_sent_together() {
+    let w = World::new();
+    let public = w.public.clone();
+    w.route53().protect(&public, WEB, "A", None);
+    for (n, tag) in [(1, WEB), (2, API), (3, DB)] {
+        w.launch(n, tag);
+    }
+    w.faults.reset_calls();
+    let r = w.event(&[1, 2, 3]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.a(API), Some(vec!["203.0.113.2".into()]));
+    assert_eq!(w.a(DB), Some(vec!["203.0.113.3".into()]));
+    assert_eq!(w.a(WEB), None);
+    // The private batch, the public one refused, the public one again without the
+    // protected name (not one call per name), and the protected name's new decision (its
+    // marker in the private zone moves to the generation that records the protection).
+    assert_eq!(w.faults.count(Op::ChangeResourceRecordSets), 4);
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_protection_removed_is_found_out_by_a_reconcile_a_day_later() {
+    let w = World::new();
+    let public = w.public.clone();
+    w.route53().protect(&public, WEB, "A", None);
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    w.route53().unprotect(&public, WEB, "A");
+    // Within the day, nothing is sent.
+    w.advance(3_600);
+    w.faults.reset_calls();
+    w.all().await;
+    assert_eq!(w.faults.count(Op::ChangeResourceRecordSets), 0);
+    w.advance(crate::decide::protection::RECHECK);
+    let r = w.all().await;
+    assert!(r.failed.is_empty() && r.conflicts.is_empty(), "{r:?}");
+    assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]));
+    assert_eq!(w.status(1), "ok");
+    w.assert_converged().await;
+}
