@@ -22,9 +22,9 @@ use crate::window::{SendWindow, TOO_LATE};
 
 /// How long the hosted-zone list is reused before it is read again.
 const ZONE_CACHE: Duration = Duration::from_secs(300);
-/// Route53's limits per change batch: record values, and characters of all values.
-pub const MAX_BATCH_VALUES: usize = 1000;
-pub const MAX_BATCH_CHARS: usize = 32_000;
+/// Route53's limits per change batch (they are the decisions' business too: a name's
+/// changes in one zone must fit one batch).
+pub use crate::decide::{MAX_BATCH_CHARS, MAX_BATCH_VALUES};
 /// Above this many names to read in one zone, the zone is listed once instead.
 const WHOLE_ZONE_ABOVE: usize = 20;
 /// Page size when reading one name (its sets, then its marker, are near each other).
@@ -644,6 +644,54 @@ mod tests {
                 assert_eq!(cs.len(), 2, "a name's set and marker travel together");
             }
         }
+    }
+
+    #[test]
+    fn the_largest_swap_of_a_name_fits_one_batch() {
+        use crate::decide::{too_large_for_a_batch, MAX_SET_VALUES};
+        use crate::model::MAX_GEN;
+        let name = Fqdn::parse("web.dyn.example.com").unwrap();
+        let zone = ZoneId("Z1".into());
+        // Full-length IPv6 addresses (39 characters), all different between old and new.
+        let aaaa = |base: u32| {
+            let values = (0..MAX_SET_VALUES as u32)
+                .map(|i| format!("2001:0db8:{:04x}:ffff:ffff:ffff:ffff:{:04x}", base, i))
+                .collect();
+            RecordSet::new(zone.clone(), RecordType::Aaaa, 60, values)
+        };
+        let a = |ip: &str| RecordSet::new(zone.clone(), RecordType::A, 60, vec![ip.into()]);
+        let marker = |n: u32| {
+            Marker {
+                owner: Owner::parse(&format!("123456789012/ap-southeast-4/i-{n:017x}")).unwrap(),
+                gen: MAX_GEN,
+                types: [RecordType::A, RecordType::Aaaa].into(),
+            }
+            .set(&zone)
+        };
+        let change = |action, set| Change {
+            action,
+            name: name.clone(),
+            set,
+        };
+        let swap = vec![
+            change(ChangeAction::Delete, aaaa(1)),
+            change(ChangeAction::Delete, a("203.0.113.1")),
+            change(ChangeAction::Delete, marker(1)),
+            change(ChangeAction::Create, aaaa(2)),
+            change(ChangeAction::Create, a("203.0.113.200")),
+            change(ChangeAction::Create, marker(2)),
+        ];
+        assert_eq!(too_large_for_a_batch(&swap), None);
+        let batches = split_batches(vec![(name.clone(), swap.clone())]);
+        assert_eq!(batches.len(), 1);
+        within_limits(&batches);
+        // A set an older release wrote with 800 addresses cannot be swapped in one batch.
+        let mut big = swap;
+        big[0]
+            .set
+            .values
+            .extend((0..450).map(|i| format!("2001:0db8:0000:ffff:ffff:ffff:eeee:{i:04x}")));
+        assert!(too_large_for_a_batch(&big).is_some_and(|r| r.contains("zone Z1")));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod reads;
 pub mod zones;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use crate::lock::{Lock, LockWrite};
 use crate::model::{Change, Home, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
@@ -23,6 +24,64 @@ use crate::name::Fqdn;
 use claims::{claims_of, names_of, Claim, Problem};
 use outcome::Outcome;
 use ownership::{decide, NameView, Verdict};
+
+/// Route53's limits on one change batch: record values, and characters over all values
+/// (an UPSERT counts twice; ec2-dns sends only CREATE and DELETE).
+pub const MAX_BATCH_VALUES: usize = 1000;
+pub const MAX_BATCH_CHARS: usize = 32_000;
+
+/// The most addresses one record set of a name gets. Every change of a name in a zone is one
+/// batch (DELETE the old sets, CREATE the new ones, and the markers), so the largest swap,
+/// two full AAAA sets of 39-character addresses, an A swap and two markers, must fit one
+/// batch: 2 × 350 × 39 = 27,300 characters and 704 values, which leaves room for markers of
+/// up to 2,000 characters. A claimant with more addresses gets the numerically lowest 350
+/// (docs/configuration.md), and the run says so.
+pub const MAX_SET_VALUES: usize = 350;
+
+/// Why a name's changes cannot be sent: in some zone they need more than one batch takes
+/// (only sets written by a release without [`MAX_SET_VALUES`] can be that large).
+pub fn too_large_for_a_batch(changes: &[Change]) -> Option<String> {
+    let mut per_zone: BTreeMap<&ZoneId, (usize, usize)> = BTreeMap::new();
+    for c in changes {
+        let (values, chars) = per_zone.entry(&c.set.zone_id).or_default();
+        *values += c.set.values.len();
+        *chars += c.set.values.iter().map(String::len).sum::<usize>();
+    }
+    per_zone
+        .into_iter()
+        .find(|(_, (v, c))| *v > MAX_BATCH_VALUES || *c > MAX_BATCH_CHARS)
+        .map(|(zone, (v, c))| {
+            format!(
+                "its change in zone {zone} needs {v} values and {c} characters, more than one Route53 change batch takes ({MAX_BATCH_VALUES} and {MAX_BATCH_CHARS}); left as it is"
+            )
+        })
+}
+
+/// Cuts a claim's record sets to [`MAX_SET_VALUES`] addresses (the numerically lowest);
+/// what was cut, as a warning.
+fn cap(claim: &mut Claim, owner: &Owner) -> Option<String> {
+    let mut warning = None;
+    for set in claim.records.iter_mut() {
+        let had = set.values.len();
+        if had <= MAX_SET_VALUES {
+            continue;
+        }
+        let mut values = std::mem::take(&mut set.values);
+        values.sort_by_cached_key(|v| (v.parse::<IpAddr>().ok(), v.clone()));
+        values.truncate(MAX_SET_VALUES);
+        *set = RecordSet::new(set.zone_id.clone(), set.rtype, set.ttl, values);
+        let what = match set.rtype {
+            crate::model::RecordType::Aaaa => "IPv6 addresses",
+            _ => "addresses",
+        };
+        warning = Some(format!(
+            "{}: {owner} has {had} {what}; its {} set publishes the lowest {MAX_SET_VALUES} (one Route53 change batch must hold the old set and the new one)",
+            claim.name,
+            set.rtype.as_str()
+        ));
+    }
+    warning
+}
 
 /// What the decisions are told about the configuration.
 #[derive(Debug, Clone)]
@@ -127,22 +186,31 @@ pub struct Plan {
     /// Owners whose every name was decided, so their status tag can be rewritten whole.
     pub statusable: BTreeSet<Owner>,
     pub frozen: Vec<Frozen>,
+    /// What an operator should know about the claims (addresses left out of a set).
+    pub warnings: Vec<String>,
 }
 
 /// The claims and the problems with the names of every running claimant of the world
 /// (instances and hosts alike).
 pub struct Claims<'a> {
     pub of: BTreeMap<&'a Owner, (Vec<Claim>, Vec<Problem>)>,
+    /// Claims cut to [`MAX_SET_VALUES`] addresses per set, said as warnings.
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Claims<'a> {
     pub fn new(world: &'a World, settings: &Settings) -> Claims<'a> {
+        let mut warnings = Vec::new();
         let of = world
             .instances
             .values()
-            .map(|i| (&i.owner, claims_of(i, &world.zones, settings)))
+            .map(|i| {
+                let (mut claims, problems) = claims_of(i, &world.zones, settings);
+                warnings.extend(claims.iter_mut().filter_map(|c| cap(c, &i.owner)));
+                (&i.owner, (claims, problems))
+            })
             .collect();
-        Claims { of }
+        Claims { of, warnings }
     }
 
     /// Claimants per name.
@@ -236,7 +304,10 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     let claims = Claims::new(world, settings);
     let by_name = claims.by_name(world);
     let names = claims.names(world, scope);
-    let mut out = Plan::default();
+    let mut out = Plan {
+        warnings: claims.warnings.clone(),
+        ..Plan::default()
+    };
     let mut frozen_for: BTreeMap<&Owner, BTreeSet<Fqdn>> = BTreeMap::new();
 
     for name in &names {
@@ -290,8 +361,23 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             homes: &world.homes,
             unreachable: &world.unreachable,
         };
-        let decided = decide(&view);
+        let mut decided = decide(&view);
         let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
+        if let Verdict::Write { changes, .. } = &decided.verdict {
+            if let Some(reason) = too_large_for_a_batch(changes) {
+                // Route53 would refuse it on every run: nothing is sent, nothing written, and
+                // what would have been published or released is said to be skipped.
+                for (_, o) in decided.outcomes.iter_mut() {
+                    if matches!(o, Outcome::Published { .. } | Outcome::Released { .. }) {
+                        *o = Outcome::Skipped {
+                            name: name.clone(),
+                            reason: reason.clone(),
+                        };
+                    }
+                }
+                decided.verdict = Verdict::Nothing;
+            }
+        }
         for (owner, o) in decided.outcomes {
             note(&mut out, &owner, o);
         }

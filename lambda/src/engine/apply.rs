@@ -34,7 +34,16 @@ pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {
     }
     finish(&mut report, &plan.outcomes);
     report.add_frozen(&plan.frozen);
+    warn_all(&mut report, &plan.warnings);
     report
+}
+
+/// The plan's warnings into the report and the log.
+fn warn_all(report: &mut Report, warnings: &[String]) {
+    for w in warnings {
+        warn!("{w}");
+        report.warnings.push(w.clone());
+    }
 }
 
 /// Outcomes into report rows and log lines.
@@ -193,6 +202,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
         finish(&mut report, &outcomes);
         report.add_frozen(&plan.frozen);
+        warn_all(&mut report, &plan.warnings);
 
         // 5. Status tags, then housekeeping.
         self.write_statuses(world, &plan.statusable, &outcomes, &mut report)

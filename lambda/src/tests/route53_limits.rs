@@ -2,10 +2,12 @@
 //! address set too large for one change batch, a change to check in a zone that is no
 //! longer managed. Each is reported once (or converges) and is never sent again and again.
 
+use std::net::Ipv6Addr;
+
 use crate::engine::CHANGE_WINDOW;
-use crate::model::InstanceState;
+use crate::model::{InstanceState, RecordSet, RecordType};
 use crate::testing::faults::Op;
-use crate::testing::{name, World};
+use crate::testing::{name, owner, World};
 
 const WEB: &str = "web.dyn.example.com";
 const API: &str = "api.dyn.example.com";
@@ -133,4 +135,107 @@ async fn a_protection_removed_is_found_out_by_a_reconcile_a_day_later() {
     assert_eq!(w.a(WEB), Some(vec!["203.0.113.1".into()]));
     assert_eq!(w.status(1), "ok");
     w.assert_converged().await;
+}
+
+// ---------------------------------------------------- address sets too large for one batch
+
+/// `count` full-length IPv6 addresses (39 characters each), starting at `first`.
+fn many_ipv6(first: u16, count: u16) -> Vec<Ipv6Addr> {
+    (first..first + count)
+        .map(|i| {
+            Ipv6Addr::new(
+                0x2001,
+                0xdb8,
+                0xaaaa,
+                0xbbbb,
+                0xcccc,
+                0xdddd,
+                0xeeee,
+                0x1000 + i,
+            )
+        })
+        .collect()
+}
+
+fn aaaa(w: &World, n: &str) -> Vec<String> {
+    w.values(&w.public, n, "AAAA").unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_address_set_too_large_for_one_batch_is_published_bounded_and_swapped_every_time() {
+    let max = crate::decide::MAX_SET_VALUES;
+    for count in [600u16, 1_200] {
+        let w = World::new();
+        w.launch(1, WEB);
+        w.ec2().update(&owner(1), |i| i.ipv6 = many_ipv6(0, count));
+        let first = w.event(&[1]).await;
+        assert!(first.failed.is_empty(), "{count}: {first:?}");
+        // The addresses change: the swap of the whole set (DELETE the old set, CREATE the
+        // new one, and the markers) must fit one batch, every time.
+        for round in 1..=2u16 {
+            w.advance(CHANGE_WINDOW + 60);
+            w.ec2()
+                .update(&owner(1), |i| i.ipv6 = many_ipv6(round * 7, count));
+            let r = w.event(&[1]).await;
+            assert!(r.failed.is_empty(), "{count}/{round}: {r:?}");
+            let lowest: Vec<String> = many_ipv6(round * 7, max as u16)
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
+            assert_eq!(aaaa(&w, WEB), lowest, "{count}/{round}: the lowest {max}");
+        }
+        assert!(
+            first
+                .warnings
+                .iter()
+                .any(|m| m.contains(WEB) && m.contains("IPv6")),
+            "{count}: said so: {:?}",
+            first.warnings
+        );
+        w.assert_converged().await;
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_set_an_older_release_wrote_is_skipped_at_no_cost_not_refused_forever() {
+    let w = World::new();
+    let public = w.public.clone();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    w.advance(CHANGE_WINDOW + 60);
+    // An older release published 800 addresses (a CREATE of them fitted one batch).
+    let old: Vec<String> = many_ipv6(0, 800).iter().map(|a| a.to_string()).collect();
+    let mut held = w.locks().snapshot()[&name(WEB)].clone();
+    held.records.push(RecordSet::new(
+        public.clone(),
+        RecordType::Aaaa,
+        60,
+        old.clone(),
+    ));
+    held.records.sort();
+    w.locks().put(held.clone());
+    let refs: Vec<&str> = old.iter().map(String::as_str).collect();
+    w.route53().put(&public, WEB, "AAAA", 60, &refs);
+    let marker = held.marker_in(&public).unwrap();
+    w.route53().put(
+        &public,
+        &name(WEB).marker_name(),
+        "TXT",
+        marker.ttl,
+        &[marker.values[0].as_str()],
+    );
+    w.ec2().update(&owner(1), |i| i.ipv6 = many_ipv6(1, 800));
+    for _ in 0..2 {
+        w.faults.reset_calls();
+        let r = w.event(&[1]).await;
+        assert!(r.failed.is_empty(), "{r:?}");
+        assert_eq!(w.faults.count(Op::ChangeResourceRecordSets), 0, "{r:?}");
+        assert!(
+            r.skipped
+                .iter()
+                .any(|s| s.name == WEB && s.reason.contains("one Route53 change batch")),
+            "{r:?}"
+        );
+        assert_eq!(aaaa(&w, WEB), old, "nothing changed");
+    }
 }
