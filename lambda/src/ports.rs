@@ -116,13 +116,13 @@ pub struct RawChange {
 pub trait Route53Api: Send + Sync {
     /// All pages of `ListHostedZones`.
     fn list_hosted_zones(&self) -> impl Future<Output = Result<Vec<Zone>>> + Send;
-    /// One page of `ListResourceRecordSets`.
+    /// One page of `ListResourceRecordSets`; `None`: the zone does not exist (any more).
     fn list_record_sets(
         &self,
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> impl Future<Output = Result<RawPage>> + Send;
+    ) -> impl Future<Output = Result<Option<RawPage>>> + Send;
     /// One `ChangeResourceRecordSets` batch: `Ok(None)` applied, `Ok(Some(why))` refused
     /// as a whole (`InvalidChangeBatch`).
     fn change_batch(

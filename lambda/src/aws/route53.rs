@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
+use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
 use aws_sdk_route53::types::{self as r53, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -49,6 +50,25 @@ impl<A: Route53Api> Route53Dns<A> {
         &self.api
     }
 
+    /// One page of a listing; a zone that no longer exists holds nothing, and the zone list
+    /// that still named it is read again on the next call (a deleted zone must not fail
+    /// every run that reads it until the cache runs out).
+    async fn page(
+        &self,
+        zone: &ZoneId,
+        start: Option<&ListStart>,
+        max_items: Option<i32>,
+    ) -> Result<RawPage> {
+        match self.api.list_record_sets(zone, start, max_items).await? {
+            Some(page) => Ok(page),
+            None => {
+                tracing::warn!(zone = %zone, "hosted zone no longer exists; read as empty");
+                *self.zones.lock().await = None;
+                Ok(RawPage::default())
+            }
+        }
+    }
+
     /// One name's sets and marker: a listing that starts at the name and stops once past
     /// where Route53 sorts its marker.
     async fn read_name(&self, zone: &ZoneId, name: &Fqdn) -> Result<Seen> {
@@ -61,10 +81,7 @@ impl<A: Route53Api> Route53Dns<A> {
             identifier: None,
         });
         while let Some(from) = start.take() {
-            let page = self
-                .api
-                .list_record_sets(zone, Some(&from), Some(NAME_PAGE))
-                .await?;
+            let page = self.page(zone, Some(&from), Some(NAME_PAGE)).await?;
             for set in &page.sets {
                 let at = set.name.trim_end_matches('.').to_ascii_lowercase();
                 if sort_key(&at) > stop_after {
@@ -293,10 +310,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
         let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
         let mut start: Option<ListStart> = None;
         loop {
-            let page = self
-                .api
-                .list_record_sets(zone, start.as_ref(), None)
-                .await?;
+            let page = self.page(zone, start.as_ref(), None).await?;
             for set in &page.sets {
                 let at = set.name.trim_end_matches('.');
                 if let Some(name) = Fqdn::of_marker(at) {
@@ -490,7 +504,7 @@ impl Route53Api for SdkRoute53 {
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> Result<RawPage> {
+    ) -> Result<Option<RawPage>> {
         let mut req = self
             .client
             .list_resource_record_sets()
@@ -504,10 +518,15 @@ impl Route53Api for SdkRoute53 {
         if let Some(m) = max_items {
             req = req.max_items(m);
         }
-        let page = req
-            .send()
-            .await
-            .map_err(|e| sdk_error("route53", "ListResourceRecordSets", e))?;
+        let page = match req.send().await {
+            Ok(page) => page,
+            Err(SdkError::ServiceError(se))
+                if matches!(se.err(), ListResourceRecordSetsError::NoSuchHostedZone(_)) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(sdk_error("route53", "ListResourceRecordSets", e)),
+        };
         let sets = page
             .resource_record_sets()
             .iter()
@@ -531,7 +550,7 @@ impl Route53Api for SdkRoute53 {
             }),
             _ => None,
         };
-        Ok(RawPage { sets, next })
+        Ok(Some(RawPage { sets, next }))
     }
 
     async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {

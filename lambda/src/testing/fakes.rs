@@ -210,6 +210,14 @@ impl FakeRoute53 {
         guard(&self.records).remove(&(zone.clone(), norm(name), rtype.to_string()));
     }
 
+    /// Deletes a hosted zone and everything in it (Route53 wants it empty first; the test
+    /// plays the operator who emptied it).
+    pub fn delete_zone(&self, zone: &ZoneId) {
+        guard(&self.zones).retain(|z| &z.id != zone);
+        guard(&self.records).retain(|(z, _, _), _| z != zone);
+        guard(&self.protected).retain(|(z, _, _), _| z != zone);
+    }
+
     /// Protects a name and type (`CreateResourceRecordSetProtections`).
     pub fn protect(&self, zone: &ZoneId, name: &str, rtype: &str, comment: Option<&str>) {
         guard(&self.protected).insert(
@@ -255,14 +263,10 @@ impl Route53Api for FakeRoute53 {
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> Result<RawPage> {
+    ) -> Result<Option<RawPage>> {
         if self.zone_name(zone).is_none() {
-            return Err(Error::Aws {
-                service: "route53",
-                operation: "ListResourceRecordSets",
-                message: format!("NoSuchHostedZone: {zone}"),
-                retryable: false,
-            });
+            // NoSuchHostedZone.
+            return Ok(None);
         }
         let records = guard(&self.records);
         let mut sets: Vec<(String, String, &Stored)> = records
@@ -298,7 +302,7 @@ impl Route53Api for FakeRoute53 {
                 identifier: None,
             }),
         };
-        Ok(page)
+        Ok(Some(page))
     }
 
     async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {

@@ -2,12 +2,14 @@
 //! address set too large for one change batch, a change to check in a zone that is no
 //! longer managed. Each is reported once (or converges) and is never sent again and again.
 
+use std::collections::BTreeSet;
 use std::net::Ipv6Addr;
 
 use crate::engine::CHANGE_WINDOW;
-use crate::model::{InstanceState, RecordSet, RecordType};
-use crate::testing::faults::Op;
-use crate::testing::{name, owner, World};
+use crate::model::{InstanceState, RecordSet, RecordType, ZoneId};
+use crate::name::Fqdn;
+use crate::testing::faults::{Op, Phase};
+use crate::testing::{lock, name, owner, World};
 
 const WEB: &str = "web.dyn.example.com";
 const API: &str = "api.dyn.example.com";
@@ -238,4 +240,87 @@ async fn an_oversized_set_an_older_release_wrote_is_skipped_at_no_cost_not_refus
         );
         assert_eq!(aaaa(&w, WEB), old, "nothing changed");
     }
+}
+
+// ------------------------------------------- a pending check in a zone no longer managed
+
+/// A free name whose release failed (Route53 may hold it): its item asks for a check.
+fn failed_release(w: &World, n: &str, zone: &str) {
+    let mut l = lock(n, 1, "203.0.113.1");
+    l.holder = None;
+    l.records.clear();
+    l.check = true;
+    l.zones = Some(BTreeSet::from([ZoneId(zone.into())]));
+    w.locks().put(l);
+}
+
+#[tokio::test]
+async fn a_pending_check_in_a_deleted_zone_finds_nothing_there_and_converges() {
+    let w = World::new();
+    let sub = w.route53().add_zone("ZSUB", "sub.dyn.example.com", false);
+    let n = "web.sub.dyn.example.com";
+    w.launch(1, n);
+    w.event(&[1]).await;
+    assert!(w.values(&sub, n, "A").is_some());
+    w.advance(CHANGE_WINDOW + 60);
+    // The release fails before it lands: Route53 may still hold the name in ZSUB.
+    w.set_state(1, InstanceState::Stopped);
+    w.faults
+        .fail_for(Op::ChangeResourceRecordSets, "ZSUB", Phase::Before, 1);
+    let r = w.event(&[1]).await;
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert!(w.locks().snapshot()[&name(n)].check);
+    // Then the zone is deleted (emptied first, as Route53 wants).
+    w.route53().delete_zone(&sub);
+    for _ in 0..2 {
+        let r = w.event(&[1]).await;
+        assert!(r.failed.is_empty(), "event: {r:?}");
+        let r = w.all().await;
+        assert!(r.failed.is_empty(), "all: {r:?}");
+    }
+    assert!(w.locks().snapshot().get(&name(n)).is_none_or(|l| !l.check));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_pending_check_of_a_free_name_in_a_zone_deleted_meanwhile_is_not_a_failure() {
+    // The item alone, as a run that died left it, for a zone that no longer exists.
+    let w = World::new();
+    failed_release(&w, WEB, "ZGONE");
+    let r = w.all().await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    w.assert_converged().await;
+    assert!(w
+        .locks()
+        .snapshot()
+        .get(&name(WEB))
+        .is_none_or(|l| !l.check));
+}
+
+#[tokio::test]
+async fn a_pending_release_in_a_zone_taken_out_of_the_allowed_domains_is_completed() {
+    let mut w = World::with_domains("dyn.example.com,other.example.org");
+    let other = ZoneId("ZOTHER".into());
+    let app = "app.other.example.org";
+    w.launch(2, app);
+    w.event(&[2]).await;
+    w.advance(CHANGE_WINDOW + 60);
+    w.set_state(2, InstanceState::Stopped);
+    w.faults
+        .fail_for(Op::ChangeResourceRecordSets, "ZOTHER", Phase::Before, 1);
+    let r = w.event(&[2]).await;
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert!(w.values(&other, app, "A").is_some(), "still there");
+    // The domain is taken out of the configuration while the release is pending.
+    w.reconfigure(|c| c.allowed_domains = vec![Fqdn::parse("dyn.example.com").unwrap()]);
+    for _ in 0..2 {
+        let r = w.all().await;
+        assert!(r.failed.is_empty(), "{r:?}");
+        let r = w.event(&[2]).await;
+        assert!(r.failed.is_empty(), "{r:?}");
+    }
+    // The release that was decided is finished: nothing of ec2-dns's is stranded there.
+    assert_eq!(w.values(&other, app, "A"), None);
+    assert_eq!(w.marker(&other, app), None);
+    w.assert_converged().await;
 }
