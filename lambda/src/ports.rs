@@ -10,6 +10,7 @@ use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
+use crate::metrics::Route53Counts;
 use crate::model::{Change, ChangeAction, Home, Instance, Owner, RecordType, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::window::SendWindow;
@@ -71,6 +72,9 @@ pub trait Dns: Send + Sync {
         changes: &[Change],
         window: &SendWindow<'_>,
     ) -> impl Future<Output = BTreeMap<(Fqdn, ZoneId), Applied>> + Send;
+    /// What was sent to Route53 so far (cumulative): requests, record changes, and the time
+    /// calls waited for the budget.
+    fn usage(&self) -> Route53Counts;
 }
 
 /// Where a listing of record sets starts (Route53's name, type and identifier).

@@ -16,6 +16,7 @@ use tokio::sync::Mutex;
 use super::sdk_error;
 use crate::decide::Seen;
 use crate::error::{Error, Result};
+use crate::metrics::{Route53Counts, Route53Usage};
 use crate::model::{Change, ChangeAction, RecordSet, RecordType, Zone, ZoneId};
 use crate::name::{Fqdn, MARKER_LABEL};
 use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
@@ -35,14 +36,149 @@ const NAME_PAGE: i32 = 10;
 pub struct Route53Dns<A> {
     api: A,
     zones: Mutex<Option<(Instant, Arc<Vec<Zone>>)>>,
+    /// Every call waits here for the budget (none: unpaced).
+    pacer: Option<Pacer>,
+    usage: Route53Usage,
+}
+
+/// How fast a process may call Route53, as two token buckets like Route53's own: requests,
+/// and record changes (each CREATE or DELETE of a batch). A call waits until both allow it,
+/// so that a large run is slowed down rather than throttled into failures; the budget is
+/// the process's own share of the account's (other tools use the account too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub requests_per_second: f64,
+    pub request_burst: f64,
+    pub changes_per_second: f64,
+    pub change_burst: f64,
+}
+
+impl Budget {
+    /// Sustained rates, with bursts of 5 seconds of requests and 10 of changes (Route53's
+    /// own request bucket holds 5 seconds: 50 at 10 per second).
+    pub fn per_second(requests: u32, changes: u32) -> Budget {
+        Budget {
+            requests_per_second: f64::from(requests.max(1)),
+            request_burst: f64::from(requests.max(1)) * 5.0,
+            changes_per_second: f64::from(changes.max(1)),
+            change_burst: f64::from(changes.max(1)) * 10.0,
+        }
+    }
+}
+
+/// A token bucket: `tokens` may go below zero, which makes later calls wait their turn.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    cap: f64,
+    tokens: f64,
+    at: tokio::time::Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, cap: f64) -> Bucket {
+        Bucket {
+            rate,
+            cap,
+            tokens: cap,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Takes `n` tokens now; how long the call must wait first (until the bucket held `n`,
+    /// or its capacity for a call larger than that).
+    fn take(&mut self, n: f64, now: tokio::time::Instant) -> Duration {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.cap);
+        self.at = now;
+        let need = n.min(self.cap);
+        let wait = ((need - self.tokens) / self.rate).max(0.0);
+        self.tokens -= n;
+        Duration::from_secs_f64(wait)
+    }
+}
+
+#[derive(Debug)]
+struct Pacer {
+    /// Requests, changes.
+    buckets: std::sync::Mutex<(Bucket, Bucket)>,
+}
+
+impl Pacer {
+    fn new(b: Budget) -> Pacer {
+        Pacer {
+            buckets: std::sync::Mutex::new((
+                Bucket::new(b.requests_per_second, b.request_burst),
+                Bucket::new(b.changes_per_second, b.change_burst),
+            )),
+        }
+    }
+
+    /// Waits until one request with `changes` record changes may be sent; how long it waited.
+    async fn admit(&self, changes: usize) -> Duration {
+        let wait = {
+            let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            let r = b.0.take(1.0, now);
+            let c = if changes > 0 {
+                b.1.take(changes as f64, now)
+            } else {
+                Duration::ZERO
+            };
+            r.max(c)
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        wait
+    }
 }
 
 impl<A: Route53Api> Route53Dns<A> {
+    /// Unpaced (tests); a deployed function paces itself ([`Route53Dns::with_budget`]).
     pub fn new(api: A) -> Self {
         Route53Dns {
             api,
             zones: Mutex::new(None),
+            pacer: None,
+            usage: Route53Usage::default(),
         }
+    }
+
+    /// The same adapter, every call paced to `budget`.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.pacer = Some(Pacer::new(budget));
+        self
+    }
+
+    /// Waits for the budget; how long.
+    async fn pace(&self, changes: usize) -> u64 {
+        match &self.pacer {
+            Some(p) => p.admit(changes).await.as_millis() as u64,
+            None => 0,
+        }
+    }
+
+    /// Waits for the budget, and counts the call.
+    async fn admit(&self, changes: usize) {
+        let waited = self.pace(changes).await;
+        self.usage.count(changes, waited);
+    }
+
+    /// One change batch, paced and counted, sent only if `window` is still open once the
+    /// budget allows it (`None`: not sent).
+    async fn change_batch(
+        &self,
+        zone: &ZoneId,
+        raw: &[RawChange],
+        window: &SendWindow<'_>,
+    ) -> Option<Result<Option<String>>> {
+        let waited = self.pace(raw.len()).await;
+        if !window.open() {
+            return None;
+        }
+        self.usage.count(raw.len(), waited);
+        Some(self.api.change_batch(zone, raw).await)
     }
 
     /// The raw API underneath (tests reach the fake through it).
@@ -59,6 +195,7 @@ impl<A: Route53Api> Route53Dns<A> {
         start: Option<&ListStart>,
         max_items: Option<i32>,
     ) -> Result<RawPage> {
+        self.admit(0).await;
         match self.api.list_record_sets(zone, start, max_items).await? {
             Some(page) => Ok(page),
             None => {
@@ -114,25 +251,25 @@ impl<A: Route53Api> Route53Dns<A> {
         let too_late = || Applied::Failed(Error::Incomplete(TOO_LATE.into()));
         let mut pending: Vec<&(Fqdn, Vec<Change>)> = batch.iter().collect();
         while !pending.is_empty() {
-            if !window.open() {
-                for (name, _) in pending {
-                    out.insert((name.clone(), zone.clone()), too_late());
-                }
-                return;
-            }
             let raw: Vec<RawChange> = pending
                 .iter()
                 .flat_map(|(_, cs)| cs.iter().map(raw_change))
                 .collect();
-            let why = match self.api.change_batch(zone, &raw).await {
-                Ok(None) => {
+            let why = match self.change_batch(zone, &raw, window).await {
+                None => {
+                    for (name, _) in pending {
+                        out.insert((name.clone(), zone.clone()), too_late());
+                    }
+                    return;
+                }
+                Some(Ok(None)) => {
                     for (name, _) in pending {
                         out.insert((name.clone(), zone.clone()), Applied::Done);
                     }
                     return;
                 }
-                Ok(Some(why)) => why,
-                Err(e) => {
+                Some(Ok(Some(why))) => why,
+                Some(Err(e)) => {
                     let message = e.to_string();
                     for (name, _) in pending {
                         out.insert(
@@ -163,18 +300,15 @@ impl<A: Route53Api> Route53Dns<A> {
             }
             for entry in pending {
                 let (name, cs) = entry;
-                if !window.open() {
-                    out.insert((name.clone(), zone.clone()), too_late());
-                    continue;
-                }
                 let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
-                let r = match self.api.change_batch(zone, &raw).await {
-                    Ok(None) => Applied::Done,
-                    Ok(Some(why)) => match protected_in(&why, &[entry]).remove(name) {
+                let r = match self.change_batch(zone, &raw, window).await {
+                    None => too_late(),
+                    Some(Ok(None)) => Applied::Done,
+                    Some(Ok(Some(why))) => match protected_in(&why, &[entry]).remove(name) {
                         Some(types) => Applied::Protected { types, why },
                         None => Applied::Rejected(why),
                     },
-                    Err(e) => Applied::Failed(e),
+                    Some(Err(e)) => Applied::Failed(e),
                 };
                 out.insert((name.clone(), zone.clone()), r);
             }
@@ -278,6 +412,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
                 return Ok(zones.as_ref().clone());
             }
         }
+        self.admit(0).await;
         let zones = Arc::new(self.api.list_hosted_zones().await?);
         *cache = Some((Instant::now(), zones.clone()));
         Ok(zones.as_ref().clone())
@@ -348,6 +483,10 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
             }
         }
         out
+    }
+
+    fn usage(&self) -> Route53Counts {
+        self.usage.read()
     }
 }
 

@@ -137,6 +137,18 @@ pub struct FakeRoute53 {
     /// Record set protections (zone, name, type), with their comments: every change of a
     /// protected name and type is refused, a CREATE where nothing exists yet included.
     pub protected: Mutex<BTreeMap<Key, Option<String>>>,
+    /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]).
+    pub change_budget: Mutex<Option<ChangeBudget>>,
+}
+
+/// A token bucket of record changes, in real time: a batch with more changes than the
+/// bucket holds is throttled (`Throttling: Rate exceeded`), as Route53 has done since 2026.
+#[derive(Debug)]
+pub struct ChangeBudget {
+    pub per_second: f64,
+    pub burst: f64,
+    tokens: f64,
+    at: std::time::Instant,
 }
 
 /// The message of a change Route53 refuses because a record set protection covers it.
@@ -216,6 +228,16 @@ impl FakeRoute53 {
         guard(&self.zones).retain(|z| &z.id != zone);
         guard(&self.records).retain(|(z, _, _), _| z != zone);
         guard(&self.protected).retain(|(z, _, _), _| z != zone);
+    }
+
+    /// Throttles change batches beyond `per_second` record changes (bursts of `burst`).
+    pub fn limit_changes(&self, per_second: f64, burst: f64) {
+        *guard(&self.change_budget) = Some(ChangeBudget {
+            per_second,
+            burst,
+            tokens: burst,
+            at: std::time::Instant::now(),
+        });
     }
 
     /// Protects a name and type (`CreateResourceRecordSetProtections`).
@@ -314,6 +336,22 @@ impl Route53Api for FakeRoute53 {
                 retryable: false,
             });
         };
+        if let Some(b) = guard(&self.change_budget).as_mut() {
+            let now = std::time::Instant::now();
+            b.tokens =
+                (b.tokens + now.duration_since(b.at).as_secs_f64() * b.per_second).min(b.burst);
+            b.at = now;
+            let n = changes.len() as f64;
+            if b.tokens < n {
+                return Err(Error::Aws {
+                    service: "route53",
+                    operation: "ChangeResourceRecordSets",
+                    message: "Throttling: Rate exceeded".into(),
+                    retryable: true,
+                });
+            }
+            b.tokens -= n;
+        }
         let values: usize = changes.iter().map(|c| c.values.len()).sum();
         if values > MAX_VALUES {
             return Ok(Some(format!(

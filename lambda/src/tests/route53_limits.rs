@@ -324,3 +324,64 @@ async fn a_pending_release_in_a_zone_taken_out_of_the_allowed_domains_is_complet
     assert_eq!(w.marker(&other, app), None);
     w.assert_converged().await;
 }
+
+// ------------------------------------------------------- requests and changes, paced
+
+#[tokio::test]
+async fn a_run_counts_the_route53_requests_and_record_changes_it_sends() {
+    let w = World::new();
+    w.launch(1, WEB);
+    let before = crate::ports::Dns::usage(&w.rec.dns);
+    w.event(&[1]).await;
+    let used = crate::ports::Dns::usage(&w.rec.dns).since(before);
+    // The zone list, then one batch per zone: the A set and the marker in each.
+    assert_eq!(
+        (used.requests, used.record_changes, used.paced_ms),
+        (3, 4, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_budget_slows_a_large_run_down_instead_of_failing_it() {
+    // Route53 takes 200 record changes per second, in bursts of 60. A reconcile of 30 new
+    // names sends 120 changes, in two batches of 60 (one per zone).
+    let world = |paced: bool| {
+        let mut w = World::new();
+        w.route53().limit_changes(200.0, 60.0);
+        if paced {
+            // The function's own budget: 150 per second, bursts of 60.
+            w.rec.dns = crate::aws::Route53Dns::new(w.rec.dns.api().clone()).with_budget(
+                crate::aws::Budget {
+                    requests_per_second: 100.0,
+                    request_burst: 100.0,
+                    changes_per_second: 150.0,
+                    change_burst: 60.0,
+                },
+            );
+        }
+        for n in 1..=30 {
+            w.launch(n, &format!("host{n}.dyn.example.com"));
+        }
+        w
+    };
+    // Unpaced, the second batch follows the first at once and is throttled.
+    let w = world(false);
+    let r = w.all().await;
+    assert_eq!(r.failed.len(), 30, "{r:?}");
+    // Paced, it waits until the account's bucket holds it again: 60 / 150 = 0.4 s.
+    let w = world(true);
+    let started = std::time::Instant::now();
+    let before = crate::ports::Dns::usage(&w.rec.dns);
+    let r = w.all().await;
+    let used = crate::ports::Dns::usage(&w.rec.dns).since(before);
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(r.changes.len(), 60, "every name published in both zones");
+    assert_eq!(used.record_changes, 120);
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(390),
+        "{waited:?}"
+    );
+    assert!(used.paced_ms >= 390, "{used:?}");
+    w.assert_converged().await;
+}
