@@ -53,3 +53,25 @@ def test_a_protected_marker_keeps_ec2_dns_out_of_that_zone_without_a_retry(
     again = fn.invoke_ok({"reconcile": "all"})
     assert again["failed"] == [] and again["changes"] == [], again
     assert proxy.calls().get(R53_WRITES, 0) == 0, proxy.calls()
+
+
+def test_a_small_change_budget_slows_the_run_and_the_metrics_say_so(world, dyn, start_function):
+    # One record change per second, bursts of 10: three names make 12 changes in two
+    # batches of 6 (one per zone); the second waits until the bucket holds 6 again.
+    fn = start_function({"ROUTE53_CHANGES_PER_SECOND": "1"})
+    names = [f"host{n}.dyn.example.com" for n in range(3)]
+    for n in names:
+        world.run_instance({"dnsname": n})
+
+    report = fn.invoke_ok({"reconcile": "all"})
+
+    assert report["failed"] == [] and len(report["changes"]) == 6, report
+    emf = [line for line in fn.logs() if "_aws" in line]
+    assert emf, fn.log_tail()
+    last = emf[-1]
+    assert last["Route53RecordChanges"] == 12, last
+    assert last["Route53PacedTime"] >= 1900, last
+    assert last["Route53Requests"] >= 3, last
+    summary = [line for line in fn.logs()
+               if line.get("fields", {}).get("message") == "reconcile finished"]
+    assert summary and summary[-1]["fields"]["route53_record_changes"] == 12, summary
