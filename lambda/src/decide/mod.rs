@@ -281,10 +281,12 @@ pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<String>
             "outside ALLOWED_DOMAINS; its records are kept until an operator releases it".into(),
         );
     }
+    // A zone that no longer exists holds nothing: only existing zones can strand records.
     let stray: BTreeSet<&ZoneId> = lock
         .records
         .iter()
         .map(|s| &s.zone_id)
+        .filter(|z| world.zones.iter().any(|known| &known.id == *z))
         .filter(|z| !zones::is_managed_id(z, &world.zones, &settings.allowed_domains))
         .collect();
     (!stray.is_empty()).then(|| {

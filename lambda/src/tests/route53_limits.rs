@@ -385,3 +385,28 @@ async fn a_budget_slows_a_large_run_down_instead_of_failing_it() {
     assert!(used.paced_ms >= 390, "{used:?}");
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn a_held_name_whose_zone_was_deleted_moves_on_without_a_failure() {
+    let w = World::new();
+    let sub = w.route53().add_zone("ZSUB", "sub.dyn.example.com", false);
+    let n = "web.sub.dyn.example.com";
+    w.launch(1, n);
+    w.event(&[1]).await;
+    assert!(w.values(&sub, n, "A").is_some());
+    w.advance(CHANGE_WINDOW + 60);
+    // The zone goes (emptied first): the name now lies in dyn.example.com. The run that
+    // still has the zone in its list (cached for 5 minutes) finds it gone when it reads it
+    // (the list is read again next time) and may fail the name once; then it converges.
+    w.route53().delete_zone(&sub);
+    w.all().await;
+    for _ in 0..2 {
+        let r = w.event(&[1]).await;
+        assert!(r.failed.is_empty() && r.frozen.is_empty(), "{r:?}");
+        let r = w.all().await;
+        assert!(r.failed.is_empty() && r.frozen.is_empty(), "{r:?}");
+    }
+    assert_eq!(w.a(n), Some(vec!["203.0.113.1".into()]));
+    assert_eq!(w.private_a(n), Some(vec!["10.0.0.1".into()]));
+    w.assert_converged().await;
+}
