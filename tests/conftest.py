@@ -130,6 +130,7 @@ def ctl(proxy, world, tmp_path, ec2_dns_bin):
         "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "LOCK_TABLE": world.lock_table, "ALLOWED_DOMAINS": "dyn.example.com",
+        "ROUTE53_REQUESTS_PER_SECOND": "100", "ROUTE53_CHANGES_PER_SECOND": "10000",
     }
 
     def run(*args: str, expect: int | None = 0, env: dict | None = None):

@@ -21,6 +21,12 @@ pub struct Config {
     pub ttl: i64,
     /// Parallel lock and tag writes per invocation (`RECONCILE_CONCURRENCY`, default 16).
     pub concurrency: usize,
+    /// Route53 calls per second this function allows itself, sustained
+    /// (`ROUTE53_REQUESTS_PER_SECOND`, default [`DEFAULT_ROUTE53_REQUESTS`]).
+    pub route53_requests_per_second: u32,
+    /// Route53 record changes per second this function allows itself, sustained
+    /// (`ROUTE53_CHANGES_PER_SECOND`, default [`DEFAULT_ROUTE53_CHANGES`]).
+    pub route53_changes_per_second: u32,
     /// Accounts whose instances are managed besides the deployment's own (`ACCOUNTS`,
     /// sorted), reached through [`Config::member_role`].
     pub accounts: Vec<String>,
@@ -36,6 +42,16 @@ pub struct Config {
     /// How markers write their owner (`MARKER_STYLE`: `plain`, the default, or `opaque`).
     pub marker_style: MarkerStyle,
 }
+
+/// Route53 requests per second by default: half the account's documented sustained rate
+/// (10 per second, bursts of 50, since July 2026), which every user and tool of the account
+/// shares.
+pub const DEFAULT_ROUTE53_REQUESTS: u32 = 5;
+/// Route53 record changes per second by default. Route53 budgets record changes per second
+/// per account since July 2026; its figures could not be looked up when this was written,
+/// so the default is deliberately low (a reconcile of a thousand new names, 4,000 changes,
+/// takes a little over a minute) and configurable.
+pub const DEFAULT_ROUTE53_CHANGES: u32 = 50;
 
 /// The role name of `MEMBER_ROLE` when none is given.
 pub const DEFAULT_MEMBER_ROLE: &str = "ec2-dns-member";
@@ -90,6 +106,22 @@ impl Config {
         }
         let ttl = parse_number(&get, "RECORD_TTL", 60, 1, 172_800, &mut problems);
         let concurrency = parse_number(&get, "RECONCILE_CONCURRENCY", 16, 1, 64, &mut problems);
+        let route53_requests = parse_number(
+            &get,
+            "ROUTE53_REQUESTS_PER_SECOND",
+            DEFAULT_ROUTE53_REQUESTS.into(),
+            1,
+            100,
+            &mut problems,
+        );
+        let route53_changes = parse_number(
+            &get,
+            "ROUTE53_CHANGES_PER_SECOND",
+            DEFAULT_ROUTE53_CHANGES.into(),
+            1,
+            10_000,
+            &mut problems,
+        );
         let accounts = parse_list(&get, "ACCOUNTS", &mut problems, |a| {
             Home::new(a, "us-east-1").map(|_| ())
         });
@@ -133,6 +165,8 @@ impl Config {
             name_tag,
             ttl,
             concurrency: concurrency as usize,
+            route53_requests_per_second: route53_requests as u32,
+            route53_changes_per_second: route53_changes as u32,
             accounts,
             regions,
             member_role,

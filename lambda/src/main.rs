@@ -5,6 +5,7 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use ec2_dns::ports::Dns;
 use ec2_dns::{aws, config::Config, handler::handle, metrics, Error};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -39,6 +40,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (reconciler, queue, function, calls) = (&reconciler, &queue, function.as_str(), &calls);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let started = Instant::now();
+        let route53 = reconciler.dns.usage();
         let deadline = Some((event.context.deadline / 1000) as i64);
         let done = handle(reconciler, queue, event.payload, deadline).await;
         let now = SystemTime::now()
@@ -52,6 +54,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             done.report.as_ref(),
             failed,
             &calls.take(),
+            reconciler.dns.usage().since(route53),
             ms,
             now,
         );

@@ -11,12 +11,16 @@
 //! | `Failed` | Count | names or status tags that did not settle (retried) |
 //! | `Errors` | Count | invocations answered with an error |
 //! | `AwsApiCalls` | Count | AWS API attempts, retries included |
+//! | `Route53Requests` | Count | Route53 requests sent (reads and changes; the SDK's retries not counted again) |
+//! | `Route53RecordChanges` | Count | record set changes (CREATE, DELETE) in the change batches sent, refused ones included: what Route53's change budget counts |
+//! | `Route53PacedTime` | Milliseconds | time Route53 calls waited for the function's own budget (`ROUTE53_REQUESTS_PER_SECOND`, `ROUTE53_CHANGES_PER_SECOND`) |
 //! | `ReconcileDuration` | Milliseconds | handler time |
 //!
 //! Dimension: `Function` (the function name). Properties (not metrics): `Trigger`,
 //! `DryRun` and `ApiCalls` (attempts per `service:Operation`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -68,13 +72,57 @@ impl Intercept for ApiCalls {
     }
 }
 
+/// What a process sent Route53, counted by the adapter; cumulative, so that a run's share
+/// is the difference of two readings ([`Route53Counts::since`]).
+#[derive(Debug, Clone, Default)]
+pub struct Route53Usage(Arc<[AtomicU64; 3]>);
+
+/// A reading of [`Route53Usage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Route53Counts {
+    pub requests: u64,
+    pub record_changes: u64,
+    /// Milliseconds calls waited for the budget.
+    pub paced_ms: u64,
+}
+
+impl Route53Usage {
+    /// One request carrying `changes` record changes, sent after waiting `paced_ms`.
+    pub fn count(&self, changes: usize, paced_ms: u64) {
+        self.0[0].fetch_add(1, Ordering::Relaxed);
+        self.0[1].fetch_add(changes as u64, Ordering::Relaxed);
+        self.0[2].fetch_add(paced_ms, Ordering::Relaxed);
+    }
+
+    pub fn read(&self) -> Route53Counts {
+        Route53Counts {
+            requests: self.0[0].load(Ordering::Relaxed),
+            record_changes: self.0[1].load(Ordering::Relaxed),
+            paced_ms: self.0[2].load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Route53Counts {
+    /// What was counted after `before` was read.
+    pub fn since(self, before: Route53Counts) -> Route53Counts {
+        Route53Counts {
+            requests: self.requests.saturating_sub(before.requests),
+            record_changes: self.record_changes.saturating_sub(before.record_changes),
+            paced_ms: self.paced_ms.saturating_sub(before.paced_ms),
+        }
+    }
+}
+
 /// The EMF document for one invocation.
+#[allow(clippy::too_many_arguments)]
 pub fn emf(
     function: &str,
     trigger: &str,
     report: Option<&Report>,
     error: bool,
     calls: &BTreeMap<String, u64>,
+    route53: Route53Counts,
     duration_ms: u64,
     timestamp_ms: u64,
 ) -> Value {
@@ -120,6 +168,13 @@ pub fn emf(
         ),
         ("Errors", "Count", json!(u64::from(error))),
         ("AwsApiCalls", "Count", json!(calls.values().sum::<u64>())),
+        ("Route53Requests", "Count", json!(route53.requests)),
+        (
+            "Route53RecordChanges",
+            "Count",
+            json!(route53.record_changes),
+        ),
+        ("Route53PacedTime", "Milliseconds", json!(route53.paced_ms)),
     ];
     values.push(("ReconcileDuration", "Milliseconds", json!(duration_ms)));
     let mut doc = Map::new();
@@ -174,6 +229,11 @@ mod tests {
             done.report.as_ref(),
             done.answer.is_err(),
             &calls,
+            Route53Counts {
+                requests: 3,
+                record_changes: 4,
+                paced_ms: 0,
+            },
             42,
             1_700_000_000_000,
         );
@@ -207,6 +267,13 @@ mod tests {
         assert_eq!(parsed["Skipped"], 0);
         assert_eq!(parsed["Errors"], 0);
         assert_eq!(parsed["AwsApiCalls"], 4);
+        assert_eq!(
+            (
+                parsed["Route53Requests"].as_u64(),
+                parsed["Route53RecordChanges"].as_u64()
+            ),
+            (Some(3), Some(4))
+        );
         assert_eq!(parsed["ReconcileDuration"], 42);
         assert_eq!(parsed["ApiCalls"]["EC2:DescribeInstances"], 2);
     }
@@ -221,6 +288,7 @@ mod tests {
             done.report.as_ref(),
             done.answer.is_err(),
             &BTreeMap::new(),
+            Route53Counts::default(),
             1,
             1,
         );

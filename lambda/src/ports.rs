@@ -2,7 +2,7 @@
 //! [`crate::aws`] implement them; tests use in-process fakes (`crate::testing`) that enforce
 //! AWS's rules, wrapped in one fault injector.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use crate::config::Deployed;
@@ -10,7 +10,8 @@ use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
-use crate::model::{Change, ChangeAction, Home, Instance, Owner, Zone, ZoneId};
+use crate::metrics::Route53Counts;
+use crate::model::{Change, ChangeAction, Home, Instance, Owner, RecordType, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::window::SendWindow;
 
@@ -38,6 +39,13 @@ pub enum Applied {
     Done,
     /// Route53 refused them (`InvalidChangeBatch`): nothing of them was applied.
     Rejected(String),
+    /// Route53 refused them because a record set protection covers some of the name's
+    /// record sets in the zone (`types`; `Txt`: its marker): nothing of them was applied, and
+    /// no retry can change that until an operator removes the protection.
+    Protected {
+        types: BTreeSet<RecordType>,
+        why: String,
+    },
     /// The call failed: they may or may not have been applied.
     Failed(Error),
 }
@@ -64,6 +72,9 @@ pub trait Dns: Send + Sync {
         changes: &[Change],
         window: &SendWindow<'_>,
     ) -> impl Future<Output = BTreeMap<(Fqdn, ZoneId), Applied>> + Send;
+    /// What was sent to Route53 so far (cumulative): requests, record changes, and the time
+    /// calls waited for the budget.
+    fn usage(&self) -> Route53Counts;
 }
 
 /// Where a listing of record sets starts (Route53's name, type and identifier).
@@ -109,13 +120,13 @@ pub struct RawChange {
 pub trait Route53Api: Send + Sync {
     /// All pages of `ListHostedZones`.
     fn list_hosted_zones(&self) -> impl Future<Output = Result<Vec<Zone>>> + Send;
-    /// One page of `ListResourceRecordSets`.
+    /// One page of `ListResourceRecordSets`; `None`: the zone does not exist (any more).
     fn list_record_sets(
         &self,
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> impl Future<Output = Result<RawPage>> + Send;
+    ) -> impl Future<Output = Result<Option<RawPage>>> + Send;
     /// One `ChangeResourceRecordSets` batch: `Ok(None)` applied, `Ok(Some(why))` refused
     /// as a whole (`InvalidChangeBatch`).
     fn change_batch(

@@ -9,9 +9,10 @@ signatures). On the way it:
 - enforces Route53's rules on ChangeResourceRecordSets, which moto does not: CREATE fails
   over an existing (name, type), DELETE needs the exact current TTL and values, names must
   lie in the zone, a CNAME shares its name with no other record set, a request stays
-  within Route53's limits (1,000 values, 32,000 characters of values), and a batch applies
-  all-or-nothing (checked against moto's current records under one lock, then forwarded
-  while the lock is still held);
+  within Route53's limits (1,000 values, 32,000 characters of values), a name and type a
+  test protected (Route53's record set protection, which moto does not know) refuses every
+  change, and a batch applies all-or-nothing (checked against moto's current records under
+  one lock, then forwarded while the lock is still held);
 - serialises DynamoDB requests (moto's conditional writes are atomic only one at a time);
 - counts calls per (service, operation), injects faults on demand and holds requests (or
   their answers) until a test releases them, so that tests of timing can order events.
@@ -92,6 +93,11 @@ _R53_ROUTES = [
 def _norm_name(name: str) -> str:
     """Route53 names compare case-insensitively, with or without the trailing dot."""
     return name.replace("\\052", "*").strip().rstrip(".").lower()
+
+
+def _zone_key(zone_id: str) -> str:
+    """A hosted zone id with or without its `/hostedzone/` prefix."""
+    return str(zone_id).split("/")[-1]
 
 
 def _local(tag: str) -> str:
@@ -469,6 +475,27 @@ def batch_limit_errors(changes: list[_Change]) -> list[str]:
     return errors
 
 
+def protection_errors(protected: dict, changes: list[_Change]) -> list[str]:
+    """The refusals of a batch's changes that record set protections cover.
+
+    `protected` maps (name, type) of one zone to the protection's comment (or None). AWS
+    documents the refusal (InvalidChangeBatch, the message carrying the comment) but not its
+    text; this one is modelled on Route53's other InvalidChangeBatch messages, like the Rust
+    fake's (`lambda/src/testing/fakes.rs`, `protection_message`).
+    """
+    errors = []
+    for c in changes:
+        key = (c.key[0], c.key[1])
+        if key not in protected:
+            continue
+        message = (f"Tried to {c.action.lower()} resource record set {c.shown} but it is "
+                   "protected by a resource record set protection")
+        if protected[key]:
+            message += f" (comment: {protected[key]})"
+        errors.append(message)
+    return errors
+
+
 def _cname_conflict(present: Counter, name: str, zone: str, rtype: str) -> str | None:
     """Why a record set of type `rtype` may not be written at `name`, given the types of
     the record sets already there (`present`); None if it may.
@@ -637,6 +664,8 @@ class AwsProxy:
         self._faults: list[Fault] = []
         self._fault_history: list[Fault] = []
         self._holds: list[Hold] = []
+        # Record set protections: zone id -> {(name, type): comment or None}.
+        self._protected: dict[str, dict[tuple[str, str], str | None]] = {}
         self._ids = itertools.count(1)
         self.split_route53_batches = 0
         self._server: _Server | None = None
@@ -745,6 +774,24 @@ class AwsProxy:
         for h in holds:
             h.release()
 
+    def protect(self, zone_id: str, name: str, rtype: str, comment: str | None = None) -> None:
+        """Protect a name and type in a zone (Route53's CreateResourceRecordSetProtections):
+        every change of it is refused with InvalidChangeBatch, a CREATE where nothing exists
+        yet included."""
+        with self._state_lock:
+            self._protected.setdefault(_zone_key(zone_id), {})[
+                (_norm_name(name), rtype.upper())] = comment
+
+    def unprotect(self, zone_id: str, name: str, rtype: str) -> None:
+        """Delete a protection (DeleteResourceRecordSetProtections)."""
+        with self._state_lock:
+            self._protected.get(_zone_key(zone_id), {}).pop((_norm_name(name), rtype.upper()), None)
+
+    def protections(self) -> list[dict]:
+        with self._state_lock:
+            return [{"zone_id": z, "name": n, "type": t, "comment": c}
+                    for z, keys in self._protected.items() for (n, t), c in keys.items()]
+
     def write_calls(self) -> dict[str, int]:
         return {k: v for k, v in self.calls().items() if k in WRITE_CALLS and v}
 
@@ -807,9 +854,18 @@ class AwsProxy:
                     return h.respond_json(200, self.release(m.group(1)).to_json())
                 except KeyError:
                     return h.respond_json(404, {"error": f"no hold {m.group(1)}"})
+            if path == "/__ec2dns/route53/protections" and method == "GET":
+                return h.respond_json(200, self.protections())
+            if path == "/__ec2dns/route53/protections" and method in ("POST", "DELETE"):
+                spec = json.loads(body or b"{}")
+                if method == "POST":
+                    self.protect(spec["zone_id"], spec["name"], spec["type"], spec.get("comment"))
+                else:
+                    self.unprotect(spec["zone_id"], spec["name"], spec["type"])
+                return h.respond_json(200, self.protections())
             if path == "/__ec2dns/health" and method == "GET":
                 return h.respond_json(200, {"upstream": self.upstream_url})
-        except (ValueError, TypeError) as e:
+        except (ValueError, TypeError, KeyError) as e:
             return h.respond_json(400, {"error": str(e)})
         return h.respond_json(404, {"error": f"no control route {method} {path}"})
 
@@ -1006,7 +1062,13 @@ class AwsProxy:
                       "StartRecordType": page["NextRecordType"]}
             if page.get("NextRecordIdentifier"):
                 kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
-        errors = check_change_batch(zone["Name"], current, changes)
+        errors = batch_limit_errors(changes) if changes else []
+        if not errors:
+            with self._state_lock:
+                protected = dict(self._protected.get(_zone_key(zone_id), {}))
+            errors = protection_errors(protected, changes)
+        if not errors:
+            errors = check_change_batch(zone["Name"], current, changes)
         if not errors:
             return None, changes, zone_id
         return "[" + ", ".join(errors) + "]", changes, zone_id
@@ -1058,3 +1120,11 @@ class ProxyClient:
 
     def release_all(self) -> None:
         self._req("POST", "/__ec2dns/holds/release")
+
+    def protect(self, zone_id: str, name: str, rtype: str, comment: str | None = None) -> list:
+        return self._req("POST", "/__ec2dns/route53/protections",
+                         {"zone_id": zone_id, "name": name, "type": rtype, "comment": comment})
+
+    def unprotect(self, zone_id: str, name: str, rtype: str) -> list:
+        return self._req("DELETE", "/__ec2dns/route53/protections",
+                         {"zone_id": zone_id, "name": name, "type": rtype})

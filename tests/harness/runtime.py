@@ -213,7 +213,10 @@ class Ec2DnsFunction:
     whose, as tests/e2e/test_iam.py does).
     """
 
-    DEFAULT_CONFIG = {"LOCK_TABLE": "ec2-dns-locks", "ALLOWED_DOMAINS": "dyn.example.com"}
+    # moto does not throttle: the function's own Route53 budget is set out of the way (a
+    # test of the pacing sets it).
+    DEFAULT_CONFIG = {"LOCK_TABLE": "ec2-dns-locks", "ALLOWED_DOMAINS": "dyn.example.com",
+                      "ROUTE53_REQUESTS_PER_SECOND": "100", "ROUTE53_CHANGES_PER_SECOND": "10000"}
 
     def __init__(self, endpoint_url: str, config: dict | None = None, *,
                  command: list[str] | None = None, extra_env: dict | None = None,

@@ -165,6 +165,26 @@ def test_upsert_is_allowed_over_an_existing_record(r53, zone, world):
     assert world.records(zone) == {("web.dyn.example.com", "A"): (30, ["192.0.2.3"])}
 
 
+def test_a_protected_name_and_type_refuses_every_change_until_unprotected(proxy, r53, zone, world):
+    proxy.protect(zone, "web.dyn.example.com", "A", comment="change freeze")
+    for action in ("CREATE", "UPSERT"):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            apply(r53, zone, change(action, "web.dyn.example.com", ["192.0.2.1"]),
+                  change("CREATE", "api.dyn.example.com", ["192.0.2.2"]))
+        code, message, status = error_of(e)
+        assert (code, status) == ("InvalidChangeBatch", 400)
+        assert "[name='web.dyn.example.com.', type='A'] but it is protected" in message, message
+        assert "comment: change freeze" in message and "api" not in message, message
+    assert world.records(zone) == {}, "nothing of the batch applied"
+    # Another type at the name is not covered; the control API sees the same protections.
+    apply(r53, zone, change("CREATE", "web.dyn.example.com", ["2001:db8::1"], rtype="AAAA"))
+    client = ProxyClient(proxy.url)
+    assert client.unprotect(zone, "web.dyn.example.com.", "a") == []
+    apply(r53, zone, change("CREATE", "web.dyn.example.com", ["192.0.2.1"]))
+    assert client.protect(zone, "api.dyn.example.com", "A") == [
+        {"zone_id": zone, "name": "api.dyn.example.com", "type": "A", "comment": None}]
+
+
 def test_records_are_read_across_pages(r53, zone, world):
     # moto pages ListResourceRecordSets at 300 record sets
     names = [f"h{i:03d}.dyn.example.com" for i in range(320)]

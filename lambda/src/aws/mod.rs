@@ -12,7 +12,9 @@ pub use dynamodb::{DynamoLocks, LAYOUT};
 pub use ec2::{Ec2Fleet, Ec2Instances};
 #[cfg(test)]
 pub(crate) use route53::sort_key;
-pub use route53::{split_batches, Route53Dns, SdkRoute53, MAX_BATCH_CHARS, MAX_BATCH_VALUES};
+pub use route53::{
+    split_batches, Budget, Route53Dns, SdkRoute53, MAX_BATCH_CHARS, MAX_BATCH_VALUES,
+};
 pub use sns::SnsAlerts;
 pub use sqs::SqsQueue;
 pub use ssm::{SsmSecrets, DEFAULT_PREFIX as DEFAULT_SECRETS_PREFIX};
@@ -84,7 +86,7 @@ pub async fn reconciler(
 ) -> AwsReconciler {
     Reconciler::new(
         ec2_fleet(sdk, &config, &home, calls).await,
-        route53(sdk, calls, ROUTE53_CALL_MAX),
+        route53(sdk, calls, ROUTE53_CALL_MAX, &config),
         locks(sdk, &config, &home, calls),
         config,
         home,
@@ -155,8 +157,13 @@ pub fn member_role_arn(own: &Home, account: &str, role: &str) -> String {
 }
 
 /// Route53, every call bounded as a whole (retries included), so that no change is still
-/// on its way when its lock stops being "in flight".
-fn route53(sdk: &SdkConfig, calls: &ApiCalls, call_max: i64) -> Route53Dns<SdkRoute53> {
+/// on its way when its lock stops being "in flight", and paced to the configured budget.
+fn route53(
+    sdk: &SdkConfig,
+    calls: &ApiCalls,
+    call_max: i64,
+    config: &Config,
+) -> Route53Dns<SdkRoute53> {
     let attempt = call_max.min(10) as u64;
     let r53_timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(3.min(attempt)))
@@ -167,7 +174,12 @@ fn route53(sdk: &SdkConfig, calls: &ApiCalls, call_max: i64) -> Route53Dns<SdkRo
         .timeout_config(r53_timeouts)
         .interceptor(calls.clone())
         .build();
-    Route53Dns::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(r53)))
+    Route53Dns::new(SdkRoute53::new(aws_sdk_route53::Client::from_conf(r53))).with_budget(
+        Budget::per_second(
+            config.route53_requests_per_second,
+            config.route53_changes_per_second,
+        ),
+    )
 }
 
 /// The lock table.
@@ -200,7 +212,7 @@ pub fn endpoint(
         NoInstances {
             homes: config.homes(&home),
         },
-        route53(sdk, calls, DDNS_ROUTE53_CALL_MAX),
+        route53(sdk, calls, DDNS_ROUTE53_CALL_MAX, &config),
         locks(sdk, &config, &home, calls),
         config,
         home,

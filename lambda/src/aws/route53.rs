@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
+use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
 use aws_sdk_route53::types::{self as r53, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -15,6 +16,7 @@ use tokio::sync::Mutex;
 use super::sdk_error;
 use crate::decide::Seen;
 use crate::error::{Error, Result};
+use crate::metrics::{Route53Counts, Route53Usage};
 use crate::model::{Change, ChangeAction, RecordSet, RecordType, Zone, ZoneId};
 use crate::name::{Fqdn, MARKER_LABEL};
 use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
@@ -22,9 +24,9 @@ use crate::window::{SendWindow, TOO_LATE};
 
 /// How long the hosted-zone list is reused before it is read again.
 const ZONE_CACHE: Duration = Duration::from_secs(300);
-/// Route53's limits per change batch: record values, and characters of all values.
-pub const MAX_BATCH_VALUES: usize = 1000;
-pub const MAX_BATCH_CHARS: usize = 32_000;
+/// Route53's limits per change batch (they are the decisions' business too: a name's
+/// changes in one zone must fit one batch).
+pub use crate::decide::{MAX_BATCH_CHARS, MAX_BATCH_VALUES};
 /// Above this many names to read in one zone, the zone is listed once instead.
 const WHOLE_ZONE_ABOVE: usize = 20;
 /// Page size when reading one name (its sets, then its marker, are near each other).
@@ -34,19 +36,174 @@ const NAME_PAGE: i32 = 10;
 pub struct Route53Dns<A> {
     api: A,
     zones: Mutex<Option<(Instant, Arc<Vec<Zone>>)>>,
+    /// Every call waits here for the budget (none: unpaced).
+    pacer: Option<Pacer>,
+    usage: Route53Usage,
+}
+
+/// How fast a process may call Route53, as two token buckets like Route53's own: requests,
+/// and record changes (each CREATE or DELETE of a batch). A call waits until both allow it,
+/// so that a large run is slowed down rather than throttled into failures; the budget is
+/// the process's own share of the account's (other tools use the account too).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub requests_per_second: f64,
+    pub request_burst: f64,
+    pub changes_per_second: f64,
+    pub change_burst: f64,
+}
+
+impl Budget {
+    /// Sustained rates, with bursts of 5 seconds of requests and 10 of changes (Route53's
+    /// own request bucket holds 5 seconds: 50 at 10 per second).
+    pub fn per_second(requests: u32, changes: u32) -> Budget {
+        Budget {
+            requests_per_second: f64::from(requests.max(1)),
+            request_burst: f64::from(requests.max(1)) * 5.0,
+            changes_per_second: f64::from(changes.max(1)),
+            change_burst: f64::from(changes.max(1)) * 10.0,
+        }
+    }
+}
+
+/// A token bucket: `tokens` may go below zero, which makes later calls wait their turn.
+#[derive(Debug)]
+struct Bucket {
+    rate: f64,
+    cap: f64,
+    tokens: f64,
+    at: tokio::time::Instant,
+}
+
+impl Bucket {
+    fn new(rate: f64, cap: f64) -> Bucket {
+        Bucket {
+            rate,
+            cap,
+            tokens: cap,
+            at: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Takes `n` tokens now; how long the call must wait first (until the bucket held `n`,
+    /// or its capacity for a call larger than that).
+    fn take(&mut self, n: f64, now: tokio::time::Instant) -> Duration {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.cap);
+        self.at = now;
+        let need = n.min(self.cap);
+        let wait = ((need - self.tokens) / self.rate).max(0.0);
+        self.tokens -= n;
+        Duration::from_secs_f64(wait)
+    }
+}
+
+#[derive(Debug)]
+struct Pacer {
+    /// Requests, changes.
+    buckets: std::sync::Mutex<(Bucket, Bucket)>,
+}
+
+impl Pacer {
+    fn new(b: Budget) -> Pacer {
+        Pacer {
+            buckets: std::sync::Mutex::new((
+                Bucket::new(b.requests_per_second, b.request_burst),
+                Bucket::new(b.changes_per_second, b.change_burst),
+            )),
+        }
+    }
+
+    /// Waits until one request with `changes` record changes may be sent; how long it waited.
+    async fn admit(&self, changes: usize) -> Duration {
+        let wait = {
+            let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+            let now = tokio::time::Instant::now();
+            let r = b.0.take(1.0, now);
+            let c = if changes > 0 {
+                b.1.take(changes as f64, now)
+            } else {
+                Duration::ZERO
+            };
+            r.max(c)
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        wait
+    }
 }
 
 impl<A: Route53Api> Route53Dns<A> {
+    /// Unpaced (tests); a deployed function paces itself ([`Route53Dns::with_budget`]).
     pub fn new(api: A) -> Self {
         Route53Dns {
             api,
             zones: Mutex::new(None),
+            pacer: None,
+            usage: Route53Usage::default(),
         }
+    }
+
+    /// The same adapter, every call paced to `budget`.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.pacer = Some(Pacer::new(budget));
+        self
+    }
+
+    /// Waits for the budget; how long.
+    async fn pace(&self, changes: usize) -> u64 {
+        match &self.pacer {
+            Some(p) => p.admit(changes).await.as_millis() as u64,
+            None => 0,
+        }
+    }
+
+    /// Waits for the budget, and counts the call.
+    async fn admit(&self, changes: usize) {
+        let waited = self.pace(changes).await;
+        self.usage.count(changes, waited);
+    }
+
+    /// One change batch, paced and counted, sent only if `window` is still open once the
+    /// budget allows it (`None`: not sent).
+    async fn change_batch(
+        &self,
+        zone: &ZoneId,
+        raw: &[RawChange],
+        window: &SendWindow<'_>,
+    ) -> Option<Result<Option<String>>> {
+        let waited = self.pace(raw.len()).await;
+        if !window.open() {
+            return None;
+        }
+        self.usage.count(raw.len(), waited);
+        Some(self.api.change_batch(zone, raw).await)
     }
 
     /// The raw API underneath (tests reach the fake through it).
     pub fn api(&self) -> &A {
         &self.api
+    }
+
+    /// One page of a listing; a zone that no longer exists holds nothing, and the zone list
+    /// that still named it is read again on the next call (a deleted zone must not fail
+    /// every run that reads it until the cache runs out).
+    async fn page(
+        &self,
+        zone: &ZoneId,
+        start: Option<&ListStart>,
+        max_items: Option<i32>,
+    ) -> Result<RawPage> {
+        self.admit(0).await;
+        match self.api.list_record_sets(zone, start, max_items).await? {
+            Some(page) => Ok(page),
+            None => {
+                tracing::warn!(zone = %zone, "hosted zone no longer exists; read as empty");
+                *self.zones.lock().await = None;
+                Ok(RawPage::default())
+            }
+        }
     }
 
     /// One name's sets and marker: a listing that starts at the name and stops once past
@@ -61,10 +218,7 @@ impl<A: Route53Api> Route53Dns<A> {
             identifier: None,
         });
         while let Some(from) = start.take() {
-            let page = self
-                .api
-                .list_record_sets(zone, Some(&from), Some(NAME_PAGE))
-                .await?;
+            let page = self.page(zone, Some(&from), Some(NAME_PAGE)).await?;
             for set in &page.sets {
                 let at = set.name.trim_end_matches('.').to_ascii_lowercase();
                 if sort_key(&at) > stop_after {
@@ -81,9 +235,12 @@ impl<A: Route53Api> Route53Dns<A> {
         Ok(finish(seen))
     }
 
-    /// Sends one batch; refused with several names in it, each name is tried alone so that
-    /// one name in the way cannot hold up the others. Every call, the name-by-name ones
-    /// included, is sent only while `window` is open; the names of a call not sent fail.
+    /// Sends one batch. Refused because record set protections cover some of its names,
+    /// those names are taken out (`Protected`: no retry can land them) and the rest is sent
+    /// again as one batch; refused otherwise with several names in it, each name is tried
+    /// alone so that one name in the way cannot hold up the others. Every call, the
+    /// name-by-name ones included, is sent only while `window` is open; the names of a call
+    /// not sent fail.
     async fn send(
         &self,
         zone: &ZoneId,
@@ -92,56 +249,159 @@ impl<A: Route53Api> Route53Dns<A> {
         out: &mut BTreeMap<(Fqdn, ZoneId), Applied>,
     ) {
         let too_late = || Applied::Failed(Error::Incomplete(TOO_LATE.into()));
-        if !window.open() {
-            for (name, _) in batch {
-                out.insert((name.clone(), zone.clone()), too_late());
+        let mut pending: Vec<&(Fqdn, Vec<Change>)> = batch.iter().collect();
+        while !pending.is_empty() {
+            let raw: Vec<RawChange> = pending
+                .iter()
+                .flat_map(|(_, cs)| cs.iter().map(raw_change))
+                .collect();
+            let why = match self.change_batch(zone, &raw, window).await {
+                None => {
+                    for (name, _) in pending {
+                        out.insert((name.clone(), zone.clone()), too_late());
+                    }
+                    return;
+                }
+                Some(Ok(None)) => {
+                    for (name, _) in pending {
+                        out.insert((name.clone(), zone.clone()), Applied::Done);
+                    }
+                    return;
+                }
+                Some(Ok(Some(why))) => why,
+                Some(Err(e)) => {
+                    let message = e.to_string();
+                    for (name, _) in pending {
+                        out.insert(
+                            (name.clone(), zone.clone()),
+                            Applied::Failed(Error::Aws {
+                                service: "route53",
+                                operation: "ChangeResourceRecordSets",
+                                message: message.clone(),
+                                retryable: e.is_retryable(),
+                            }),
+                        );
+                    }
+                    return;
+                }
+            };
+            let protected = protected_in(&why, &pending);
+            if !protected.is_empty() {
+                pending.retain(|(name, _)| !protected.contains_key(name));
+                for (name, types) in protected {
+                    let why = why.clone();
+                    out.insert((name, zone.clone()), Applied::Protected { types, why });
+                }
+                continue;
+            }
+            if let [(name, _)] = pending.as_slice() {
+                out.insert((name.clone(), zone.clone()), Applied::Rejected(why));
+                return;
+            }
+            for entry in pending {
+                let (name, cs) = entry;
+                let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
+                let r = match self.change_batch(zone, &raw, window).await {
+                    None => too_late(),
+                    Some(Ok(None)) => Applied::Done,
+                    Some(Ok(Some(why))) => match protected_in(&why, &[entry]).remove(name) {
+                        Some(types) => Applied::Protected { types, why },
+                        None => Applied::Rejected(why),
+                    },
+                    Some(Err(e)) => Applied::Failed(e),
+                };
+                out.insert((name.clone(), zone.clone()), r);
             }
             return;
         }
-        let raw: Vec<RawChange> = batch
-            .iter()
-            .flat_map(|(_, cs)| cs.iter().map(raw_change))
-            .collect();
-        match self.api.change_batch(zone, &raw).await {
-            Ok(None) => {
-                for (name, _) in batch {
-                    out.insert((name.clone(), zone.clone()), Applied::Done);
-                }
-            }
-            Ok(Some(why)) if batch.len() == 1 => {
-                out.insert((batch[0].0.clone(), zone.clone()), Applied::Rejected(why));
-            }
-            Ok(Some(_)) => {
-                for (name, cs) in batch {
-                    if !window.open() {
-                        out.insert((name.clone(), zone.clone()), too_late());
-                        continue;
-                    }
-                    let raw: Vec<RawChange> = cs.iter().map(raw_change).collect();
-                    let r = match self.api.change_batch(zone, &raw).await {
-                        Ok(None) => Applied::Done,
-                        Ok(Some(why)) => Applied::Rejected(why),
-                        Err(e) => Applied::Failed(e),
-                    };
-                    out.insert((name.clone(), zone.clone()), r);
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for (name, _) in batch {
-                    out.insert(
-                        (name.clone(), zone.clone()),
-                        Applied::Failed(Error::Aws {
-                            service: "route53",
-                            operation: "ChangeResourceRecordSets",
-                            message: message.clone(),
-                            retryable: e.is_retryable(),
-                        }),
-                    );
-                }
+    }
+}
+
+/// The names of `batch` a refusal says a record set protection covers, with the types
+/// covered (`Txt`: the name's marker).
+///
+/// Route53 documents that it refuses a change to a protected name and type with
+/// `InvalidChangeBatch` and that the message carries the protection's comment, but not the
+/// message's exact text. Its other `InvalidChangeBatch` messages name a record set as
+/// `[name='web.example.com.', type='A']`, one sentence per refused change, so a sentence
+/// that says "protect" names what is protected. One that names nothing, in a batch of one
+/// name, covers all of that name's changes: nothing of them can land.
+fn protected_in(why: &str, batch: &[&(Fqdn, Vec<Change>)]) -> BTreeMap<Fqdn, BTreeSet<RecordType>> {
+    let mut out: BTreeMap<Fqdn, BTreeSet<RecordType>> = BTreeMap::new();
+    let mut unnamed = false;
+    for sentence in sentences(why) {
+        if !sentence.to_ascii_lowercase().contains("protect") {
+            continue;
+        }
+        let named = named_sets(sentence);
+        unnamed |= named.is_empty();
+        for (at, rtype) in named {
+            for (name, _) in batch {
+                let t = match RecordType::parse(&rtype) {
+                    Some(RecordType::Txt) if at == name.marker_name() => RecordType::Txt,
+                    Some(t @ (RecordType::A | RecordType::Aaaa)) if at == name.as_str() => t,
+                    _ => continue,
+                };
+                out.entry(name.clone()).or_default().insert(t);
             }
         }
     }
+    if let ([(name, changes)], true) = (batch, unnamed && out.is_empty()) {
+        out.insert(name.clone(), changes.iter().map(|c| c.set.rtype).collect());
+    }
+    out
+}
+
+/// The sentences of an `InvalidChangeBatch` message: its messages, joined by `; ` (the SDK
+/// adapter) or listed as `[first, Second]` (Route53's own message).
+fn sentences(why: &str) -> Vec<&str> {
+    let why = why.trim();
+    let why = why
+        .strip_prefix('[')
+        .and_then(|w| w.strip_suffix(']'))
+        .unwrap_or(why);
+    let bytes = why.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i + 2 < bytes.len() {
+        if matches!(bytes[i], b',' | b';')
+            && bytes[i + 1] == b' '
+            && bytes[i + 2].is_ascii_uppercase()
+        {
+            out.push(&why[start..i]);
+            start = i + 2;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&why[start..]);
+    out
+}
+
+/// Every `[name='…', type='…']` of a sentence, as (name without the trailing dot,
+/// lowercase; type).
+fn named_sets(sentence: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = sentence;
+    while let Some(at) = rest.find("[name='") {
+        rest = &rest[at + "[name='".len()..];
+        let Some((name, after)) = rest.split_once('\'') else {
+            break;
+        };
+        let Some(after) = after.strip_prefix(", type='") else {
+            continue;
+        };
+        let Some((rtype, after)) = after.split_once('\'') else {
+            break;
+        };
+        out.push((
+            name.trim_end_matches('.').to_ascii_lowercase(),
+            rtype.to_ascii_uppercase(),
+        ));
+        rest = after;
+    }
+    out
 }
 
 impl<A: Route53Api> Dns for Route53Dns<A> {
@@ -152,6 +412,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
                 return Ok(zones.as_ref().clone());
             }
         }
+        self.admit(0).await;
         let zones = Arc::new(self.api.list_hosted_zones().await?);
         *cache = Some((Instant::now(), zones.clone()));
         Ok(zones.as_ref().clone())
@@ -184,10 +445,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
         let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
         let mut start: Option<ListStart> = None;
         loop {
-            let page = self
-                .api
-                .list_record_sets(zone, start.as_ref(), None)
-                .await?;
+            let page = self.page(zone, start.as_ref(), None).await?;
             for set in &page.sets {
                 let at = set.name.trim_end_matches('.');
                 if let Some(name) = Fqdn::of_marker(at) {
@@ -225,6 +483,10 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
             }
         }
         out
+    }
+
+    fn usage(&self) -> Route53Counts {
+        self.usage.read()
     }
 }
 
@@ -381,7 +643,7 @@ impl Route53Api for SdkRoute53 {
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> Result<RawPage> {
+    ) -> Result<Option<RawPage>> {
         let mut req = self
             .client
             .list_resource_record_sets()
@@ -395,10 +657,15 @@ impl Route53Api for SdkRoute53 {
         if let Some(m) = max_items {
             req = req.max_items(m);
         }
-        let page = req
-            .send()
-            .await
-            .map_err(|e| sdk_error("route53", "ListResourceRecordSets", e))?;
+        let page = match req.send().await {
+            Ok(page) => page,
+            Err(SdkError::ServiceError(se))
+                if matches!(se.err(), ListResourceRecordSetsError::NoSuchHostedZone(_)) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(sdk_error("route53", "ListResourceRecordSets", e)),
+        };
         let sets = page
             .resource_record_sets()
             .iter()
@@ -422,7 +689,7 @@ impl Route53Api for SdkRoute53 {
             }),
             _ => None,
         };
-        Ok(RawPage { sets, next })
+        Ok(Some(RawPage { sets, next }))
     }
 
     async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {
@@ -538,6 +805,113 @@ mod tests {
                 assert_eq!(cs.len(), 2, "a name's set and marker travel together");
             }
         }
+    }
+
+    #[test]
+    fn the_largest_swap_of_a_name_fits_one_batch() {
+        use crate::decide::{too_large_for_a_batch, MAX_SET_VALUES};
+        use crate::model::MAX_GEN;
+        let name = Fqdn::parse("web.dyn.example.com").unwrap();
+        let zone = ZoneId("Z1".into());
+        // Full-length IPv6 addresses (39 characters), all different between old and new.
+        let aaaa = |base: u32| {
+            let values = (0..MAX_SET_VALUES as u32)
+                .map(|i| format!("2001:0db8:{:04x}:ffff:ffff:ffff:ffff:{:04x}", base, i))
+                .collect();
+            RecordSet::new(zone.clone(), RecordType::Aaaa, 60, values)
+        };
+        let a = |ip: &str| RecordSet::new(zone.clone(), RecordType::A, 60, vec![ip.into()]);
+        let marker = |n: u32| {
+            Marker {
+                owner: crate::marker::Marked::Owner(
+                    Owner::parse(&format!("123456789012/ap-southeast-4/i-{n:017x}")).unwrap(),
+                ),
+                gen: MAX_GEN,
+                types: [RecordType::A, RecordType::Aaaa].into(),
+                // The longest deployment id a marker may carry.
+                deployment: Some(
+                    crate::marker::DeploymentId::parse("abcdefghijklmnopqrstuvwx").unwrap(),
+                ),
+            }
+            .set(&zone)
+        };
+        let change = |action, set| Change {
+            action,
+            name: name.clone(),
+            set,
+        };
+        let swap = vec![
+            change(ChangeAction::Delete, aaaa(1)),
+            change(ChangeAction::Delete, a("203.0.113.1")),
+            change(ChangeAction::Delete, marker(1)),
+            change(ChangeAction::Create, aaaa(2)),
+            change(ChangeAction::Create, a("203.0.113.200")),
+            change(ChangeAction::Create, marker(2)),
+        ];
+        assert_eq!(too_large_for_a_batch(&swap), None);
+        let batches = split_batches(vec![(name.clone(), swap.clone())]);
+        assert_eq!(batches.len(), 1);
+        within_limits(&batches);
+        // A set an older release wrote with 800 addresses cannot be swapped in one batch.
+        let mut big = swap;
+        big[0]
+            .set
+            .values
+            .extend((0..450).map(|i| format!("2001:0db8:0000:ffff:ffff:ffff:eeee:{i:04x}")));
+        assert!(too_large_for_a_batch(&big).is_some_and(|r| r.contains("zone Z1")));
+    }
+
+    #[test]
+    fn a_refusal_names_the_protected_sets_whatever_the_message_looks_like() {
+        let web = claim(1, 1);
+        let api = claim(2, 1);
+        let batch = [&web, &api];
+        let at = |n: &str, t: &str, tail: &str| {
+            format!("Tried to delete resource record set [name='{n}.', type='{t}'] {tail}")
+        };
+        let protected = at(
+            "host1.dyn.example.com",
+            "A",
+            "but it is protected (comment: freeze)",
+        );
+        let exists = at("host2.dyn.example.com", "A", "but it already exists");
+        let marker = at(
+            "_ec2-dns.host2.dyn.example.com",
+            "TXT",
+            "but it is protected",
+        );
+        // Route53's own form ("[first, Second]") and the SDK adapter's ("first; second").
+        for why in [
+            format!("[{protected}, {exists}]"),
+            format!("{exists}; {protected}"),
+        ] {
+            let found = protected_in(&why, &batch);
+            assert_eq!(
+                found,
+                BTreeMap::from([(web.0.clone(), BTreeSet::from([RecordType::A]))]),
+                "{why}"
+            );
+        }
+        let found = protected_in(&format!("[{marker}]"), &batch);
+        assert_eq!(
+            found,
+            BTreeMap::from([(api.0.clone(), BTreeSet::from([RecordType::Txt]))])
+        );
+        // A refusal for another reason names nothing protected.
+        assert!(protected_in(&format!("[{exists}]"), &batch).is_empty());
+        // One that says "protected" but names nothing covers a lone name's every change.
+        let vague = "The change is refused: a record set protection exists";
+        assert!(
+            protected_in(vague, &batch).is_empty(),
+            "two names: unknown which"
+        );
+        assert_eq!(
+            protected_in(vague, &[&web]),
+            BTreeMap::from([(
+                web.0.clone(),
+                BTreeSet::from([RecordType::A, RecordType::Txt])
+            )])
+        );
     }
 
     #[test]

@@ -132,6 +132,43 @@ async fn route53_invalid_change_batch_is_a_rejection_not_an_error() {
 }
 
 #[tokio::test]
+async fn route53_refusing_a_protected_set_names_it_as_protected() {
+    // The message as modelled (see `testing::fakes::protection_message`): AWS documents the
+    // refusal, not its text.
+    let refused = r#"<?xml version="1.0"?>
+<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>InvalidChangeBatch</Code><Message>[Tried to create resource record set [name='web.dyn.example.com.', type='A'] but it is protected by a resource record set protection (comment: freeze)]</Message></Error><RequestId>r2</RequestId></ErrorResponse>"#;
+    let (url, seen) = stub(vec![(400, R53_XML, refused.into())]).await;
+    let out = dns(&url)
+        .change(&[create("192.0.2.1")], &open_window())
+        .await;
+    match out.values().next() {
+        Some(Applied::Protected { types, why }) => {
+            assert_eq!(*types, [RecordType::A].into());
+            assert!(why.contains("comment: freeze"), "{why}");
+        }
+        other => panic!("expected a protection, got {other:?}"),
+    }
+    assert_eq!(seen.lock().unwrap().len(), 1, "not sent again");
+}
+
+#[tokio::test]
+async fn a_hosted_zone_deleted_meanwhile_is_read_as_empty() {
+    let gone = r#"<?xml version="1.0"?>
+<ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>NoSuchHostedZone</Code><Message>No hosted zone found with ID: Z1</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
+    let (url, _) = stub(vec![
+        (404, R53_XML, gone.into()),
+        (404, R53_XML, gone.into()),
+    ])
+    .await;
+    let zone = ZoneId("Z1".into());
+    let dns = dns(&url);
+    let web = name("web.dyn.example.com");
+    let got = dns.read(&zone, std::slice::from_ref(&web)).await.unwrap();
+    assert_eq!(got[&web], crate::decide::Seen::default());
+    assert!(dns.read_zone(&zone).await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn route53_throttling_is_a_retryable_failure() {
     let body = r#"<?xml version="1.0"?>
 <ErrorResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Error><Type>Sender</Type><Code>PriorRequestNotComplete</Code><Message>busy</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;

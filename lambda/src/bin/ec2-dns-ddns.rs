@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ec2_dns::cli::resolve_config;
 use ec2_dns::ddns::{handle_event, EndpointConfig};
+use ec2_dns::ports::Dns;
 use ec2_dns::ports::Locks;
 use ec2_dns::{aws, config::Config, metrics};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -54,6 +55,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let (endpoint, function, calls) = (&endpoint, function.as_str(), &calls);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let started = Instant::now();
+        let route53 = endpoint.rec.dns.usage();
         let deadline = Some((event.context.deadline / 1000) as i64);
         let response = handle_event(endpoint, &event.payload, deadline).await;
         let now = SystemTime::now()
@@ -65,6 +67,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             None,
             response.failed,
             &calls.take(),
+            endpoint.rec.dns.usage().since(route53),
             started.elapsed().as_millis() as u64,
             now,
         );

@@ -5,15 +5,18 @@
 //! - [`zones`]: which zones are managed, and which a name lives in.
 //! - [`ownership`]: who holds a name, what of Route53 is ours, one name's next decision.
 //! - [`reads`]: what must be read (instances, Route53) before deciding.
+//! - [`protection`]: Route53 record set protections, learned from refusals and remembered.
 //! - this module: the plan over every name of a reconcile.
 
 pub mod claims;
 pub mod outcome;
 pub mod ownership;
+pub mod protection;
 pub mod reads;
 pub mod zones;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use crate::lock::{Lock, LockWrite};
 use crate::marker::{DeploymentId, MarkerStyle};
@@ -22,6 +25,64 @@ use crate::name::Fqdn;
 use claims::{claims_of, names_of, Claim, Problem};
 use outcome::Outcome;
 use ownership::{decide, NameView, Verdict};
+
+/// Route53's limits on one change batch: record values, and characters over all values
+/// (an UPSERT counts twice; ec2-dns sends only CREATE and DELETE).
+pub const MAX_BATCH_VALUES: usize = 1000;
+pub const MAX_BATCH_CHARS: usize = 32_000;
+
+/// The most addresses one record set of a name gets. Every change of a name in a zone is one
+/// batch (DELETE the old sets, CREATE the new ones, and the markers), so the largest swap,
+/// two full AAAA sets of 39-character addresses, an A swap and two markers, must fit one
+/// batch: 2 × 350 × 39 = 27,300 characters and 704 values, which leaves room for markers of
+/// up to 2,000 characters. A claimant with more addresses gets the numerically lowest 350
+/// (docs/configuration.md), and the run says so.
+pub const MAX_SET_VALUES: usize = 350;
+
+/// Why a name's changes cannot be sent: in some zone they need more than one batch takes
+/// (only sets written by a release without [`MAX_SET_VALUES`] can be that large).
+pub fn too_large_for_a_batch(changes: &[Change]) -> Option<String> {
+    let mut per_zone: BTreeMap<&ZoneId, (usize, usize)> = BTreeMap::new();
+    for c in changes {
+        let (values, chars) = per_zone.entry(&c.set.zone_id).or_default();
+        *values += c.set.values.len();
+        *chars += c.set.values.iter().map(String::len).sum::<usize>();
+    }
+    per_zone
+        .into_iter()
+        .find(|(_, (v, c))| *v > MAX_BATCH_VALUES || *c > MAX_BATCH_CHARS)
+        .map(|(zone, (v, c))| {
+            format!(
+                "its change in zone {zone} needs {v} values and {c} characters, more than one Route53 change batch takes ({MAX_BATCH_VALUES} and {MAX_BATCH_CHARS}); left as it is"
+            )
+        })
+}
+
+/// Cuts a claim's record sets to [`MAX_SET_VALUES`] addresses (the numerically lowest);
+/// what was cut, as a warning.
+fn cap(claim: &mut Claim, owner: &Owner) -> Option<String> {
+    let mut warning = None;
+    for set in claim.records.iter_mut() {
+        let had = set.values.len();
+        if had <= MAX_SET_VALUES {
+            continue;
+        }
+        let mut values = std::mem::take(&mut set.values);
+        values.sort_by_cached_key(|v| (v.parse::<IpAddr>().ok(), v.clone()));
+        values.truncate(MAX_SET_VALUES);
+        *set = RecordSet::new(set.zone_id.clone(), set.rtype, set.ttl, values);
+        let what = match set.rtype {
+            crate::model::RecordType::Aaaa => "IPv6 addresses",
+            _ => "addresses",
+        };
+        warning = Some(format!(
+            "{}: {owner} has {had} {what}; its {} set publishes the lowest {MAX_SET_VALUES} (one Route53 change batch must hold the old set and the new one)",
+            claim.name,
+            set.rtype.as_str()
+        ));
+    }
+    warning
+}
 
 /// What the decisions are told about the configuration.
 #[derive(Debug, Clone)]
@@ -42,9 +103,11 @@ pub struct Seen {
     /// The TXT set at the marker name, if there is one.
     pub marker: Option<RecordSet>,
     /// The types of everything else at the name: `CNAME`, an alias or routing-policy `A` or
-    /// `AAAA`, `MX`, `TXT`, ...
+    /// `AAAA`, `MX`, `TXT`, ..., and `protected A` for a type a record set protection
+    /// covers (see [`protection::shield`]).
     pub others: BTreeSet<String>,
-    /// Something other than one plain TXT set at the marker name (what it is).
+    /// Something other than one plain TXT set at the marker name (what it is; `protected
+    /// TXT at …` when a protection covers the marker).
     pub marker_taken: Option<String>,
 }
 
@@ -128,22 +191,31 @@ pub struct Plan {
     /// Owners whose every name was decided, so their status tag can be rewritten whole.
     pub statusable: BTreeSet<Owner>,
     pub frozen: Vec<Frozen>,
+    /// What an operator should know about the claims (addresses left out of a set).
+    pub warnings: Vec<String>,
 }
 
 /// The claims and the problems with the names of every running claimant of the world
 /// (instances and hosts alike).
 pub struct Claims<'a> {
     pub of: BTreeMap<&'a Owner, (Vec<Claim>, Vec<Problem>)>,
+    /// Claims cut to [`MAX_SET_VALUES`] addresses per set, said as warnings.
+    pub warnings: Vec<String>,
 }
 
 impl<'a> Claims<'a> {
     pub fn new(world: &'a World, settings: &Settings) -> Claims<'a> {
+        let mut warnings = Vec::new();
         let of = world
             .instances
             .values()
-            .map(|i| (&i.owner, claims_of(i, &world.zones, settings)))
+            .map(|i| {
+                let (mut claims, problems) = claims_of(i, &world.zones, settings);
+                warnings.extend(claims.iter_mut().filter_map(|c| cap(c, &i.owner)));
+                (&i.owner, (claims, problems))
+            })
             .collect();
-        Claims { of }
+        Claims { of, warnings }
     }
 
     /// Claimants per name.
@@ -214,10 +286,12 @@ pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<String>
             "outside ALLOWED_DOMAINS; its records are kept until an operator releases it".into(),
         );
     }
+    // A zone that no longer exists holds nothing: only existing zones can strand records.
     let stray: BTreeSet<&ZoneId> = lock
         .records
         .iter()
         .map(|s| &s.zone_id)
+        .filter(|z| world.zones.iter().any(|known| &known.id == *z))
         .filter(|z| !zones::is_managed_id(z, &world.zones, &settings.allowed_domains))
         .collect();
     (!stray.is_empty()).then(|| {
@@ -237,7 +311,10 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     let claims = Claims::new(world, settings);
     let by_name = claims.by_name(world);
     let names = claims.names(world, scope);
-    let mut out = Plan::default();
+    let mut out = Plan {
+        warnings: claims.warnings.clone(),
+        ..Plan::default()
+    };
     let mut frozen_for: BTreeMap<&Owner, BTreeSet<Fqdn>> = BTreeMap::new();
 
     for name in &names {
@@ -278,12 +355,13 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             });
             continue;
         }
+        let shielded = seen_with_protections(world, name);
         let view = NameView {
             name,
             lock: world.locks.get(name),
             claimants,
             known: &world.instances,
-            seen: world.seen.get(name),
+            seen: shielded.as_ref(),
             now: world.now,
             own_write: false,
             previous: None,
@@ -291,8 +369,23 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             style: settings.style,
             unreachable: &world.unreachable,
         };
-        let decided = decide(&view);
+        let mut decided = decide(&view);
         let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
+        if let Verdict::Write { changes, .. } = &decided.verdict {
+            if let Some(reason) = too_large_for_a_batch(changes) {
+                // Route53 would refuse it on every run: nothing is sent, nothing written, and
+                // what would have been published or released is said to be skipped.
+                for (_, o) in decided.outcomes.iter_mut() {
+                    if matches!(o, Outcome::Published { .. } | Outcome::Released { .. }) {
+                        *o = Outcome::Skipped {
+                            name: name.clone(),
+                            reason: reason.clone(),
+                        };
+                    }
+                }
+                decided.verdict = Verdict::Nothing;
+            }
+        }
         for (owner, o) in decided.outcomes {
             note(&mut out, &owner, o);
         }
@@ -364,6 +457,18 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     out
 }
 
+/// What Route53 holds for `name` as read, with the protections its lock remembers applied
+/// (a read cannot see them); `None`: not read.
+fn seen_with_protections(world: &World, name: &Fqdn) -> Option<BTreeMap<ZoneId, Seen>> {
+    let seen = world.seen.get(name)?;
+    let remembered = world
+        .locks
+        .get(name)
+        .map(|l| protection::remembered(l, world.now))
+        .unwrap_or_default();
+    Some(protection::shield(name, seen, &remembered))
+}
+
 /// Everyone whose outcome for `name` this run would report: the holder and the claimants.
 fn view_owners(
     world: &World,
@@ -384,21 +489,26 @@ fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
 }
 
 /// Plans one name again after a rejected change, from what Route53 holds now and the lock
-/// as this run wrote it.
+/// as this run wrote it, with the protections the refusal named (`learned`) and those the
+/// lock remembers.
 pub fn replan(
     world: &World,
     name: &Fqdn,
     lock: &Lock,
     seen: &BTreeMap<ZoneId, Seen>,
+    learned: protection::Protections,
     claimants: Vec<(&Instance, &Claim)>,
     settings: &Settings,
 ) -> ownership::Decided {
+    let mut protections = learned;
+    protection::merge(&mut protections, protection::remembered(lock, world.now));
+    let seen = protection::shield(name, seen, &protections);
     decide(&NameView {
         name,
         lock: Some(lock),
         claimants,
         known: &world.instances,
-        seen: Some(seen),
+        seen: Some(&seen),
         now: world.now,
         own_write: true,
         previous: world.locks.get(name),

@@ -45,6 +45,16 @@ impl Outcome {
 /// Reason of a conflict with a record ec2-dns did not write, naming what is there: a type
 /// at the name (`A`, `CNAME`), or a type at another place (`TXT at _ec2-dns.web…`).
 pub fn foreign(what: &str) -> String {
+    if let Some(protected) = what.strip_prefix(crate::decide::protection::PREFIX) {
+        return match protected.split_once(" at ") {
+            Some((rtype, place)) => format!(
+                "has a protected {rtype} record at {place} (Route53 record set protection): ec2-dns changes nothing of the name in that zone"
+            ),
+            None => format!(
+                "has a protected {protected} record set (Route53 record set protection): ec2-dns leaves it as it is"
+            ),
+        };
+    }
     match what.split_once(" at ") {
         Some((rtype, place)) => format!(
             "has {} record at {place} that ec2-dns did not write",
@@ -74,6 +84,10 @@ mod tests {
         assert_eq!(foreign("CNAME"), "has a CNAME record ec2-dns did not write");
         assert_eq!(foreign("MX"), "has an MX record ec2-dns did not write");
         assert_eq!(foreign("TXT"), "has a TXT record ec2-dns did not write");
+        assert_eq!(
+            foreign("protected A"),
+            "has a protected A record set (Route53 record set protection): ec2-dns leaves it as it is"
+        );
         assert_eq!(
             foreign("TXT at _ec2-dns.web.example.com"),
             "has a TXT record at _ec2-dns.web.example.com that ec2-dns did not write"

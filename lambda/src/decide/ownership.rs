@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::claims::Claim;
 use crate::decide::outcome::{foreign, Outcome};
+use crate::decide::protection::PREFIX as PROTECTED;
 use crate::decide::{RowAction, Seen, SlotChange};
 use crate::lock::{Blocked, Decision, Expect, Lock, LockWrite, Stamp};
 use crate::marker::{is_ours, marker_for, DeploymentId, Marker, MarkerStyle};
@@ -627,7 +628,9 @@ pub fn classify(
                 theirs.push(block(RecordType::Aaaa, "CNAME"));
             }
             t => {
-                if let Some(rtype @ (RecordType::A | RecordType::Aaaa)) = RecordType::parse(t) {
+                // `protected A`: a record set protection (see `decide::protection`).
+                let rtype = RecordType::parse(t.strip_prefix(PROTECTED).unwrap_or(t));
+                if let Some(rtype @ (RecordType::A | RecordType::Aaaa)) = rtype {
                     theirs.push(block(rtype, t));
                 }
             }

@@ -43,9 +43,11 @@ pub fn owners_to_describe(world: &World, scope: &Scope, settings: &Settings) -> 
     out
 }
 
-/// Names whose Route53 must be read first: a change of theirs failed, or one is wanted
-/// while another run's change may still be in flight. Everything else trusts the lock
-/// (a fresh claim needs no read: its CREATE fails as a whole if anything is in the way).
+/// Names whose Route53 must be read first: a change of theirs failed, one is wanted
+/// while another run's change may still be in flight, or the lock names a hosted zone that
+/// no longer exists (what it believes there is gone: a change built on it would fail).
+/// Everything else trusts the lock (a fresh claim needs no read: its CREATE fails as a
+/// whole if anything is in the way).
 pub fn names_to_read(world: &World, scope: &Scope, settings: &Settings) -> BTreeSet<Fqdn> {
     let claims = Claims::new(world, settings);
     let by_name = claims.by_name(world);
@@ -70,7 +72,16 @@ pub fn names_to_read(world: &World, scope: &Scope, settings: &Settings) -> BTree
                 style: settings.style,
                 unreachable: &world.unreachable,
             };
-            must_read(lock, &desired(&view), world.now)
+            must_read(lock, &desired(&view), world.now) || names_a_gone_zone(lock, world)
         })
         .collect()
+}
+
+/// Whether a lock's records or blocked slots lie in a hosted zone that no longer exists.
+fn names_a_gone_zone(lock: &crate::lock::Lock, world: &World) -> bool {
+    lock.records
+        .iter()
+        .map(|s| &s.zone_id)
+        .chain(lock.blocked.iter().map(|b| &b.slot.zone))
+        .any(|z| !world.zones.iter().any(|known| &known.id == z))
 }

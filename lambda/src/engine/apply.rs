@@ -10,6 +10,7 @@ use tracing::{debug, info, warn};
 
 use crate::decide::outcome::Outcome;
 use crate::decide::ownership::Verdict;
+use crate::decide::protection::Protections;
 use crate::decide::zones::zones_to_read;
 use crate::decide::{replan, Claims, NamePlan, Plan, Seen, SlotChange, World};
 use crate::engine::{Reconciler, Request};
@@ -33,7 +34,16 @@ pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {
     }
     finish(&mut report, &plan.outcomes);
     report.add_frozen(&plan.frozen);
+    warn_all(&mut report, &plan.warnings);
     report
+}
+
+/// The plan's warnings into the report and the log.
+fn warn_all(report: &mut Report, warnings: &[String]) {
+    for w in warnings {
+        warn!("{w}");
+        report.warnings.push(w.clone());
+    }
 }
 
 /// Outcomes into report rows and log lines.
@@ -145,9 +155,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     self.flag(&a.lock).await;
                     settled.push((a.plan, Settled::Failed(why)));
                 }
-                Err(Trouble::Refused(why)) => {
+                Err(Trouble::Refused { why, protected }) => {
                     info!(name = %a.plan.name, reason = %why, "Route53 refused the change; reading what is there");
-                    refused.push(a);
+                    refused.push((a, protected));
                 }
             }
         }
@@ -192,6 +202,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
         finish(&mut report, &outcomes);
         report.add_frozen(&plan.frozen);
+        warn_all(&mut report, &plan.warnings);
 
         // 5. Status tags, then housekeeping.
         self.write_statuses(world, &plan.statusable, &outcomes, &mut report)
@@ -278,11 +289,12 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     }
 
     /// Names whose batch Route53 refused: read them, decide again from what is there (the
-    /// lock as this run wrote it), and apply that once. Refused twice: retried later.
+    /// lock as this run wrote it, and the record set protections the refusal named, which a
+    /// read cannot see), and apply that once. Refused twice: retried later.
     async fn recover(
         &self,
         world: &World,
-        refused: Vec<Attempt>,
+        refused: Vec<(Attempt, Protections)>,
         first: &BTreeMap<(Fqdn, ZoneId), Applied>,
         until: i64,
         touch: Option<&HostTouch>,
@@ -290,7 +302,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     ) -> Vec<(NamePlan, Settled)> {
         let settings = self.settings();
         let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
-        for a in &refused {
+        for (a, _) in &refused {
             let mut zones = zones_to_read(
                 &a.plan.name,
                 Some(&a.lock),
@@ -321,7 +333,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let claims = Claims::new(world, &settings);
         let by_name = claims.by_name(world);
         let mut out = Vec::new();
-        for a in refused {
+        for (a, learned) in refused {
             let name = a.plan.name.clone();
             if let Some(why) = unread.get(&name) {
                 self.flag(&a.lock).await;
@@ -331,7 +343,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let empty = BTreeMap::new();
             let now_seen = seen.get(&name).unwrap_or(&empty);
             let claimants = by_name.get(&name).cloned().unwrap_or_default();
-            let decided = replan(world, &name, &a.lock, now_seen, claimants, &settings);
+            let decided = replan(
+                world, &name, &a.lock, now_seen, learned, claimants, &settings,
+            );
             // What of the first batch landed (in the zones Route53 did not refuse).
             let landed: Vec<SlotChange> = a
                 .plan
@@ -379,7 +393,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                                     }
                                     Settled::Failed(match trouble {
                                         Trouble::Failed(why) => why,
-                                        Trouble::Refused(why) => {
+                                        Trouble::Refused { why, .. } => {
                                             format!("Route53 refused the change twice: {why}")
                                         }
                                     })
@@ -408,8 +422,9 @@ fn as_written(l: &Lock, d: &Decision, version: u64) -> bool {
 enum Trouble {
     /// The call failed: the change may or may not have landed.
     Failed(String),
-    /// Route53 refused it as a whole.
-    Refused(String),
+    /// Route53 refused it as a whole; `protected`: the types record set protections cover,
+    /// per zone, as the refusal named them.
+    Refused { why: String, protected: Protections },
 }
 
 /// The worst of a name's per-zone results.
@@ -420,15 +435,20 @@ fn verdict_of(
 ) -> Result<(), Trouble> {
     let zones: BTreeSet<&ZoneId> = changes.iter().map(|c| &c.set.zone_id).collect();
     let mut refused = None;
+    let mut protected = Protections::new();
     for z in zones {
         match results.get(&(name.clone(), z.clone())) {
             Some(Applied::Done) => {}
             Some(Applied::Failed(e)) => return Err(Trouble::Failed(e.to_string())),
             Some(Applied::Rejected(why)) => refused = Some(why.clone()),
+            Some(Applied::Protected { types, why }) => {
+                protected.insert(z.clone(), types.clone());
+                refused = Some(why.clone());
+            }
             None => return Err(Trouble::Failed("no answer for the change".into())),
         }
     }
-    refused.map_or(Ok(()), |why| Err(Trouble::Refused(why)))
+    refused.map_or(Ok(()), |why| Err(Trouble::Refused { why, protected }))
 }
 
 fn drop_name(outcomes: &mut BTreeMap<Owner, Vec<Outcome>>, owner: &Owner, name: &Fqdn) {

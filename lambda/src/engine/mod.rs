@@ -116,6 +116,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         max_deletes: Option<usize>,
     ) -> Result<Report> {
         let started = Instant::now();
+        let route53 = self.dns.usage();
         let world = self.observe(req).await?;
         let plan = decide::plan(&world, &req.scope, &self.settings());
         if let Some(limit) = max_deletes {
@@ -157,12 +158,16 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             tracing::warn!("{warning}");
             report.warnings.push(warning);
         }
+        let route53 = self.dns.usage().since(route53);
         info!(
             changes = report.changes.len(),
             conflicts = report.conflicts.len(),
             skipped = report.skipped.len(),
             frozen = report.frozen.len(),
             failed = report.failed.len(),
+            route53_requests = route53.requests,
+            route53_record_changes = route53.record_changes,
+            route53_paced_ms = route53.paced_ms,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "reconcile finished"
         );

@@ -1,8 +1,10 @@
 //! In-process fakes that enforce AWS's rules, for fast tests:
 //! - [`FakeRoute53`] speaks the raw API: Route53's listing order and pagination, batches
 //!   applied all or nothing, CREATE refused over an existing set, DELETE refused unless
-//!   exact, CNAME alone at its name, names inside their zone, and the request limits
-//!   (1,000 values, 32,000 characters), refused rather than split;
+//!   exact, CNAME alone at its name, names inside their zone, the request limits
+//!   (1,000 values, 32,000 characters), refused rather than split, and record set
+//!   protections (a protected name and type refuses every change, in a message modelled
+//!   on Route53's others: see [`protection_message`]);
 //! - [`FakeLocks`] applies every conditional write atomically, on the version (or, for a
 //!   check, the generation) the write names;
 //! - [`FakeEc2`] fails a tag call as a whole when one instance cannot be tagged.
@@ -132,6 +134,47 @@ pub type Key = (ZoneId, String, String);
 pub struct FakeRoute53 {
     pub zones: Mutex<Vec<Zone>>,
     pub records: Mutex<BTreeMap<Key, Stored>>,
+    /// Record set protections (zone, name, type), with their comments: every change of a
+    /// protected name and type is refused, a CREATE where nothing exists yet included.
+    pub protected: Mutex<BTreeMap<Key, Option<String>>>,
+    /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]).
+    pub change_budget: Mutex<Option<ChangeBudget>>,
+}
+
+/// A token bucket of record changes, in real time: a batch with more changes than the
+/// bucket holds is throttled (`Throttling: Rate exceeded`), as Route53 has done since 2026.
+#[derive(Debug)]
+pub struct ChangeBudget {
+    pub per_second: f64,
+    pub burst: f64,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+/// The message of a change Route53 refuses because a record set protection covers it.
+///
+/// Route53 documents the refusal (`InvalidChangeBatch`, whose message carries the
+/// protection's comment) but, as far as we could find, not its exact text: this one is
+/// modelled on its other `InvalidChangeBatch` messages ("Tried to create resource record
+/// set [name='…', type='…'] but it already exists"). The adapter depends only on the
+/// `[name='…', type='…']` part and on the word "protect" (`crate::aws::route53`).
+pub fn protection_message(
+    action: ChangeAction,
+    name: &str,
+    rtype: &str,
+    comment: Option<&str>,
+) -> String {
+    let verb = match action {
+        ChangeAction::Create => "create",
+        ChangeAction::Delete => "delete",
+    };
+    let mut m = format!(
+        "Tried to {verb} resource record set [name='{name}.', type='{rtype}'] but it is protected by a resource record set protection"
+    );
+    if let Some(c) = comment {
+        m.push_str(&format!(" (comment: {c})"));
+    }
+    m
 }
 
 fn norm(name: &str) -> String {
@@ -179,6 +222,37 @@ impl FakeRoute53 {
         guard(&self.records).remove(&(zone.clone(), norm(name), rtype.to_string()));
     }
 
+    /// Deletes a hosted zone and everything in it (Route53 wants it empty first; the test
+    /// plays the operator who emptied it).
+    pub fn delete_zone(&self, zone: &ZoneId) {
+        guard(&self.zones).retain(|z| &z.id != zone);
+        guard(&self.records).retain(|(z, _, _), _| z != zone);
+        guard(&self.protected).retain(|(z, _, _), _| z != zone);
+    }
+
+    /// Throttles change batches beyond `per_second` record changes (bursts of `burst`).
+    pub fn limit_changes(&self, per_second: f64, burst: f64) {
+        *guard(&self.change_budget) = Some(ChangeBudget {
+            per_second,
+            burst,
+            tokens: burst,
+            at: std::time::Instant::now(),
+        });
+    }
+
+    /// Protects a name and type (`CreateResourceRecordSetProtections`).
+    pub fn protect(&self, zone: &ZoneId, name: &str, rtype: &str, comment: Option<&str>) {
+        guard(&self.protected).insert(
+            (zone.clone(), norm(name), rtype.to_string()),
+            comment.map(str::to_string),
+        );
+    }
+
+    /// Removes a protection (`DeleteResourceRecordSetProtections`).
+    pub fn unprotect(&self, zone: &ZoneId, name: &str, rtype: &str) {
+        guard(&self.protected).remove(&(zone.clone(), norm(name), rtype.to_string()));
+    }
+
     pub fn get(&self, zone: &ZoneId, name: &str, rtype: &str) -> Option<Stored> {
         guard(&self.records)
             .get(&(zone.clone(), norm(name), rtype.to_string()))
@@ -211,14 +285,10 @@ impl Route53Api for FakeRoute53 {
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> Result<RawPage> {
+    ) -> Result<Option<RawPage>> {
         if self.zone_name(zone).is_none() {
-            return Err(Error::Aws {
-                service: "route53",
-                operation: "ListResourceRecordSets",
-                message: format!("NoSuchHostedZone: {zone}"),
-                retryable: false,
-            });
+            // NoSuchHostedZone.
+            return Ok(None);
         }
         let records = guard(&self.records);
         let mut sets: Vec<(String, String, &Stored)> = records
@@ -254,7 +324,7 @@ impl Route53Api for FakeRoute53 {
                 identifier: None,
             }),
         };
-        Ok(page)
+        Ok(Some(page))
     }
 
     async fn change_batch(&self, zone: &ZoneId, changes: &[RawChange]) -> Result<Option<String>> {
@@ -266,6 +336,22 @@ impl Route53Api for FakeRoute53 {
                 retryable: false,
             });
         };
+        if let Some(b) = guard(&self.change_budget).as_mut() {
+            let now = std::time::Instant::now();
+            b.tokens =
+                (b.tokens + now.duration_since(b.at).as_secs_f64() * b.per_second).min(b.burst);
+            b.at = now;
+            let n = changes.len() as f64;
+            if b.tokens < n {
+                return Err(Error::Aws {
+                    service: "route53",
+                    operation: "ChangeResourceRecordSets",
+                    message: "Throttling: Rate exceeded".into(),
+                    retryable: true,
+                });
+            }
+            b.tokens -= n;
+        }
         let values: usize = changes.iter().map(|c| c.values.len()).sum();
         if values > MAX_VALUES {
             return Ok(Some(format!(
@@ -281,6 +367,25 @@ impl Route53Api for FakeRoute53 {
             return Ok(Some(format!(
                 "Number of characters limit of {MAX_CHARS} exceeded."
             )));
+        }
+        // Every change a protection covers is named, before anything else is checked.
+        let protected = guard(&self.protected);
+        let refused: Vec<String> = changes
+            .iter()
+            .filter_map(|c| {
+                let key = (zone.clone(), norm(&c.name), c.rtype.clone());
+                let comment = protected.get(&key)?;
+                Some(protection_message(
+                    c.action,
+                    &key.1,
+                    &c.rtype,
+                    comment.as_deref(),
+                ))
+            })
+            .collect();
+        drop(protected);
+        if !refused.is_empty() {
+            return Ok(Some(refused.join("; ")));
         }
         let mut records = guard(&self.records);
         let mut next = records.clone();

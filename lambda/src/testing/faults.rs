@@ -462,7 +462,7 @@ impl<P: Route53Api> Route53Api for Faulty<P> {
         zone: &ZoneId,
         start: Option<&ListStart>,
         max_items: Option<i32>,
-    ) -> Result<RawPage> {
+    ) -> Result<Option<RawPage>> {
         self.faults
             .run(
                 Op::ListResourceRecordSets,

@@ -13,6 +13,7 @@ mod no_dangling;
 mod operator;
 mod organisations;
 mod ownership;
+mod route53_limits;
 mod threat_model;
 mod time_fencing;
 mod upgrade;
