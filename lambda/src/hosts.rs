@@ -10,39 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use crate::model::{Home, Instance, InstanceState, Names, Owner};
 use crate::name::Fqdn;
 
-/// The name of a host credential (the dyndns2 user name): 1–63 lowercase letters, digits
-/// and hyphens, not starting or ending with a hyphen.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HostName(String);
-
-impl HostName {
-    pub fn parse(raw: &str) -> Result<HostName, String> {
-        let ok = (1..=63).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !raw.starts_with('-')
-            && !raw.ends_with('-');
-        if ok {
-            Ok(HostName(raw.to_string()))
-        } else {
-            Err(format!(
-                "{:?} is not a host name (1-63 of a-z 0-9 -, not starting or ending with -)",
-                crate::status_tag::printable(raw)
-            ))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for HostName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::model::HostName;
 
 /// How often a host's lease is refreshed when its addresses do not change: a fraction of
 /// the lease, so that an unchanged update usually writes nothing.
@@ -118,7 +86,7 @@ impl HostRecord {
     }
 
     /// The record once `touch` is applied (what the table's update expression does).
-    pub fn apply(&mut self, touch: &crate::lock::HostTouch) {
+    pub fn apply(&mut self, touch: &HostTouch) {
         if let Some((v4, v6, at)) = touch.addresses {
             (self.ipv4, self.ipv6, self.updated) = (v4, v6, at);
         }
@@ -177,7 +145,7 @@ impl Addresses {
                 Err(_) => {
                     return Err(format!(
                         "{:?} is not an IP address",
-                        crate::status_tag::printable(part)
+                        crate::name::printable(part)
                     ))
                 }
             }
@@ -391,6 +359,32 @@ pub fn after_failure(host: &HostRecord, now: i64) -> Failure {
         } else {
             host.locked_until
         },
+    }
+}
+
+/// A change of a host's item: what its last accepted update was, and its alert state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTouch {
+    pub name: HostName,
+    /// New addresses (both families; `None` in a family clears it), with the update's time.
+    pub addresses: Option<(Option<Ipv4Addr>, Option<Ipv6Addr>, i64)>,
+    /// Only the lease: the time of an unchanged update.
+    pub refreshed: Option<i64>,
+    /// `Some(None)` clears the alert, `Some(Some(kind))` records one sent.
+    pub alerted: Option<Option<String>>,
+    /// Failed-login counters after a failure (all zero to reset them after a success).
+    pub failure: Option<Failure>,
+}
+
+impl HostTouch {
+    pub fn new(name: HostName) -> HostTouch {
+        HostTouch {
+            name,
+            addresses: None,
+            refreshed: None,
+            alerted: None,
+            failure: None,
+        }
     }
 }
 

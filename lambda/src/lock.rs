@@ -4,9 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
-use crate::hosts::{Failure, HostName, HostRecord};
+pub use crate::hosts::HostTouch;
+use crate::hosts::{HostName, HostRecord};
 use crate::marker::{marker_for, DeploymentId, MarkerStyle};
 use crate::model::{Owner, RecordSet, Slot, ZoneId};
 use crate::name::Fqdn;
@@ -192,20 +191,6 @@ pub struct Decision {
     pub style: MarkerStyle,
 }
 
-/// A change of a host's item: what its last accepted update was, and its alert state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostTouch {
-    pub name: HostName,
-    /// New addresses (both families; `None` in a family clears it), with the update's time.
-    pub addresses: Option<(Option<Ipv4Addr>, Option<Ipv6Addr>, i64)>,
-    /// Only the lease: the time of an unchanged update.
-    pub refreshed: Option<i64>,
-    /// `Some(None)` clears the alert, `Some(Some(kind))` records one sent.
-    pub alerted: Option<Option<String>>,
-    /// Failed-login counters after a failure (all zero to reset them after a success).
-    pub failure: Option<Failure>,
-}
-
 impl Decision {
     /// The lock as it is once this decision is written at `version`.
     pub fn lock(&self, version: u64) -> Lock {
@@ -225,18 +210,6 @@ impl Decision {
             stamp: Some(self.stamp),
             deployment: self.deployment.clone(),
             style: self.style,
-        }
-    }
-}
-
-impl HostTouch {
-    pub fn new(name: HostName) -> HostTouch {
-        HostTouch {
-            name,
-            addresses: None,
-            refreshed: None,
-            alerted: None,
-            failure: None,
         }
     }
 }

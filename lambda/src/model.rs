@@ -6,8 +6,41 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::hosts::HostName;
 use crate::name::Fqdn;
+
+/// The name of a host credential (the dyndns2 user name): 1–63 lowercase letters, digits
+/// and hyphens, not starting or ending with a hyphen.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HostName(String);
+
+impl HostName {
+    pub fn parse(raw: &str) -> Result<HostName, String> {
+        let ok = (1..=63).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if ok {
+            Ok(HostName(raw.to_string()))
+        } else {
+            Err(format!(
+                "{:?} is not a host name (1-63 of a-z 0-9 -, not starting or ending with -)",
+                crate::name::printable(raw)
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for HostName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 /// An EC2 instance id (`i-` and 8 or 17 hex digits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -376,8 +409,6 @@ pub const MAX_GEN: u64 = 1_000_000_000_000_000;
 /// that a forged marker cannot push generations to [`MAX_GEN`], where every decision would
 /// write the same marker and batches would stop being compare-and-swaps.
 pub const MAX_GEN_JUMP: u64 = 1_000_000_000;
-
-pub use crate::marker::{Marker, MARKER_TTL};
 
 /// A Route53 change as ec2-dns makes it: only CREATE and DELETE (a swap is both, in one
 /// batch, so it is atomic and fails if the old values are not exactly there).

@@ -176,6 +176,20 @@ pub fn parse_tag(value: &str) -> Result<Vec<TagEntry>, TagError> {
     Ok(entries)
 }
 
+/// User text made safe for a tag and a log line: control characters become `?`, and it is
+/// cut short.
+pub fn printable(raw: &str) -> String {
+    let mut s: String = raw
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .take(80)
+        .collect();
+    if raw.chars().count() > 80 {
+        s.push_str("...");
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

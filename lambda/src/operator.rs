@@ -7,16 +7,15 @@ use tracing::warn;
 
 use crate::decide::claims::names_of;
 use crate::decide::outcome::Outcome;
-use crate::decide::ownership::{decide, release_reason, NameView, Verdict};
+use crate::decide::ownership::{decide, NameView, Verdict};
 use crate::decide::zones::{is_managed, zones_to_read};
 use crate::decide::{Claims, NamePlan, Plan, Seen, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::{Decision, Expect, Lock, LockWrite, Stamp};
+use crate::marker::Marker;
 use crate::marker::{Marked, MarkerStyle};
-use crate::model::{
-    Instance, InstanceState, Marker, Owner, RecordSet, RecordType, Scope, Zone, ZoneId,
-};
+use crate::model::{Instance, InstanceState, Owner, RecordSet, RecordType, Scope, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Dns, Instances, Locks};
 use crate::report::Report;
@@ -221,11 +220,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let o = match o {
                 Outcome::Released { name, reason } => Outcome::Released {
                     name,
-                    reason: reason.replacen(
-                        &release_reason(Some(inst)),
-                        "released by an operator",
-                        1,
-                    ),
+                    reason: crate::decide::outcome::Release {
+                        why: crate::decide::outcome::ReleaseReason::ByOperator,
+                        ..reason
+                    },
                 },
                 other => other,
             };

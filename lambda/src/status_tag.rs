@@ -47,10 +47,10 @@ pub fn status_value(reader: &Owner, outcomes: &[Outcome]) -> Option<String> {
     {
         return Some("ok".into());
     }
-    let reasons: Vec<&str> = outcomes
+    let reasons: Vec<String> = outcomes
         .iter()
         .filter_map(|o| match o {
-            Outcome::Released { reason, .. } => Some(reason.as_str()),
+            Outcome::Released { reason, .. } => Some(reason.to_string()),
             _ => None,
         })
         .collect();
@@ -73,19 +73,7 @@ fn cut(value: String) -> String {
     }
 }
 
-/// User text made safe for a tag and a log line: control characters become `?`, and it is
-/// cut short.
-pub fn printable(raw: &str) -> String {
-    let mut s: String = raw
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .take(80)
-        .collect();
-    if raw.chars().count() > 80 {
-        s.push_str("...");
-    }
-    s
-}
+pub use crate::name::printable;
 
 #[cfg(test)]
 mod tests {
@@ -132,7 +120,11 @@ mod tests {
         assert_eq!((a.as_deref(), b.as_deref()), (Some("ok"), Some("ok")));
         let released = |n: &str| Outcome::Released {
             name: name(n),
-            reason: "instance stopped".into(),
+            reason: crate::decide::outcome::Release::new(
+                crate::decide::outcome::ReleaseReason::Instance(
+                    crate::model::InstanceState::Stopped,
+                ),
+            ),
         };
         assert_eq!(
             status_value(&owner(1), &[released("a.dyn.example.com")]).as_deref(),

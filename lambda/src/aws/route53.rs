@@ -737,7 +737,8 @@ impl Route53Api for SdkRoute53 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Marker, Owner};
+    use crate::marker::Marker;
+    use crate::model::Owner;
 
     /// One fresh claim: an A set and its marker.
     fn claim(n: u32, values: usize) -> (Fqdn, Vec<Change>) {

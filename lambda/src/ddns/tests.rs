@@ -829,7 +829,7 @@ async fn a_host_marker_of_another_deployment_is_someone_elses() {
     let secret = d.add("home", &[HOME], HostOptions::default()).await;
     // Another deployment of the same account and region has a host of the same name on
     // the same name.
-    let theirs = crate::model::Marker {
+    let theirs = crate::marker::Marker {
         owner: crate::marker::Marked::Owner(
             Owner::parse("123456789012/us-east-1/host/home").unwrap(),
         ),

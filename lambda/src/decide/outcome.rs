@@ -1,8 +1,63 @@
 //! What happened to one name of one owner: it becomes a report row, a log line and part of
 //! the owner's status tag (`crate::status_tag`).
 
-use crate::model::Owner;
+use std::fmt;
+
+use crate::model::{InstanceState, Owner};
 use crate::name::Fqdn;
+
+/// Why a holder no longer holds its name: decided in one place, rendered in one place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseReason {
+    /// The instance no longer exists (or was never found).
+    Gone,
+    /// The holder runs but its tag or credential no longer names the name.
+    NoLongerClaimed,
+    /// The instance is in this state (stopped, stopping, shutting-down, ...).
+    Instance(InstanceState),
+    /// `ec2-dns-ctl release`.
+    ByOperator,
+}
+
+/// A release: why, and to whom the name was handed over (as the holder would name it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub why: ReleaseReason,
+    pub handed_to: Option<String>,
+}
+
+impl Release {
+    pub fn new(why: ReleaseReason) -> Release {
+        Release {
+            why,
+            handed_to: None,
+        }
+    }
+}
+
+impl fmt::Display for ReleaseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReleaseReason::Gone | ReleaseReason::Instance(InstanceState::Gone) => {
+                f.write_str("instance gone")
+            }
+            ReleaseReason::NoLongerClaimed | ReleaseReason::Instance(InstanceState::Running) => {
+                f.write_str("no longer claimed by the instance")
+            }
+            ReleaseReason::Instance(s) => write!(f, "instance {}", s.as_str()),
+            ReleaseReason::ByOperator => f.write_str("released by an operator"),
+        }
+    }
+}
+
+impl fmt::Display for Release {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.handed_to {
+            Some(to) => write!(f, "{}; handed over to {to}", self.why),
+            None => write!(f, "{}", self.why),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -20,7 +75,7 @@ pub enum Outcome {
     /// A valid name that cannot be published (no zone, no address).
     Skipped { name: Fqdn, reason: String },
     /// The owner's name was released or handed over.
-    Released { name: Fqdn, reason: String },
+    Released { name: Fqdn, reason: Release },
     /// The name is left exactly as it is until an operator acts (outside the configuration,
     /// or its lock item cannot be read).
     Frozen { name: Fqdn, reason: String },

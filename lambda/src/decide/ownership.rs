@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::claims::Claim;
-use crate::decide::outcome::{foreign, Outcome};
+use crate::decide::outcome::{foreign, Outcome, Release, ReleaseReason};
 use crate::decide::protection::PREFIX as PROTECTED;
 use crate::decide::{RowAction, Seen, SlotChange};
 use crate::lock::{Blocked, Decision, Expect, Lock, LockWrite, Stamp};
@@ -376,10 +376,8 @@ fn note_outcomes(
     }
     if let Some(previous) = lock.and_then(|l| l.holder.as_ref()) {
         if Some(previous) != winner {
-            let mut reason = release_reason(known.get(previous));
-            if let Some(w) = winner {
-                reason = format!("{reason}; handed over to {}", w.short_for(previous));
-            }
+            let mut reason = Release::new(release_reason(known.get(previous)));
+            reason.handed_to = winner.map(|w| w.short_for(previous));
             out.push((
                 previous.clone(),
                 Outcome::Released {
@@ -405,11 +403,11 @@ fn published(name: &Fqdn, records: &[RecordSet]) -> Outcome {
 }
 
 /// Why a holder no longer holds its name.
-pub fn release_reason(holder: Option<&Instance>) -> String {
+pub fn release_reason(holder: Option<&Instance>) -> ReleaseReason {
     match holder.map(|i| i.state) {
-        None | Some(InstanceState::Gone) => "instance gone".into(),
-        Some(InstanceState::Running) => "no longer claimed by the instance".into(),
-        Some(s) => format!("instance {}", s.as_str()),
+        None | Some(InstanceState::Gone) => ReleaseReason::Gone,
+        Some(InstanceState::Running) => ReleaseReason::NoLongerClaimed,
+        Some(s) => ReleaseReason::Instance(s),
     }
 }
 

@@ -468,7 +468,7 @@ pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
             debug!(owner = %owner, name, action = "keep", "name unchanged")
         }
         Outcome::Released { reason, .. } => {
-            info!(owner = %owner, name, action = "release", reason, "name released")
+            info!(owner = %owner, name, action = "release", reason = %reason, "name released")
         }
         Outcome::Conflict { holder, reason, .. } => {
             let holder = holder

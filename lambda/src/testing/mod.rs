@@ -14,9 +14,9 @@ use crate::aws::Route53Dns;
 use crate::config::Config;
 use crate::engine::{Clock, Reconciler, Request};
 use crate::lock::Lock;
+use crate::marker::Marker;
 use crate::model::{
-    Home, Instance, InstanceId, InstanceState, Marker, Names, Owner, RecordSet, RecordType, Scope,
-    ZoneId,
+    Home, Instance, InstanceId, InstanceState, Names, Owner, RecordSet, RecordType, Scope, ZoneId,
 };
 use crate::name::Fqdn;
 use crate::report::Report;

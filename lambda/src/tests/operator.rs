@@ -109,7 +109,7 @@ async fn a_lost_lock_table_is_rebuilt_from_the_markers() {
         w.locks().remove(&name(n));
     }
     // Another deployment (another account) marks a name in the same zone: not ours to lock.
-    let theirs = crate::model::Marker {
+    let theirs = crate::marker::Marker {
         owner: crate::marker::Marked::Owner(
             crate::model::Owner::parse("210987654321/us-east-1/i-0123456789abcdef0").unwrap(),
         ),

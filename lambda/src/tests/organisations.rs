@@ -267,7 +267,7 @@ async fn a_lost_lock_table_is_rebuilt_with_the_names_of_every_managed_account_an
         w.locks().remove(&crate::testing::name(n));
     }
     // A deployment of an account this one does not manage marks a name in the same zone.
-    let theirs = crate::model::Marker {
+    let theirs = crate::marker::Marker {
         owner: crate::marker::Marked::Owner(
             Home::new(STRANGER, "us-east-1").unwrap().instance(id(9)),
         ),

@@ -141,7 +141,7 @@ async fn a_forged_marker_of_an_owner_that_does_not_claim_the_name_takes_nothing_
     let w = World::new();
     w.launch(1, WEB);
     w.event(&[1]).await;
-    let forged = crate::model::Marker {
+    let forged = crate::marker::Marker {
         owner: crate::marker::Marked::Owner(owner(7)),
         gen: 99,
         types: [RecordType::A].into(),
@@ -177,7 +177,7 @@ async fn a_forged_marker_at_the_generation_cap_cannot_pin_the_generation() {
     w.launch(1, WEB);
     w.event(&[1]).await;
     let public = w.public.clone();
-    let forged = crate::model::Marker {
+    let forged = crate::marker::Marker {
         owner: crate::marker::Marked::Owner(owner(1)),
         gen: crate::model::MAX_GEN,
         types: [RecordType::A].into(),
@@ -212,7 +212,7 @@ async fn a_marker_of_another_deployment_is_never_touched() {
     // marked record is someone else's here, never an orphan to remove.
     let mut w = World::new();
     let public = w.public.clone();
-    let theirs = crate::model::Marker {
+    let theirs = crate::marker::Marker {
         owner: crate::marker::Marked::Owner(
             crate::model::Owner::parse("123456789012/us-east-1/i-0123456789abcdef0").unwrap(),
         ),
