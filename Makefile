@@ -92,6 +92,9 @@ soak: ## the convergence and race properties over 10,000 random cases each
 fuzz: ## structured random fuzzing of payloads, names and tags (200,000 cases each)
 	EC2_DNS_FUZZ_CASES=200000 $(CARGO) test --locked --lib fuzz -- --nocapture
 
+longruns: ## make soak and make fuzz, timed; their figures written into docs/testing.md with the commit
+	python3 tools/longruns.py
+
 bench: venv package ## benchmarks against the emulator (release binary; the arm64 zip for its size), written to docs/benchmarks.md
 	$(CARGO) build --locked --release --bin ec2-dns
 	EC2_DNS_BIN=$(CURDIR)/target/release/ec2-dns $(VENV)/bin/python tests/bench.py

@@ -1554,10 +1554,11 @@ def render(res: dict, args, started: float) -> str:
                "(see [Method](#method))"))
     add(f"- **Total bench time**: {res['total_s'] / 60:.1f} min")
     add("")
-    add("| section | date | binary | command | took | load average after |")
-    add("|---|---|---|---|---|---|")
+    add("| section | commit | date | binary | command | took | load average after |")
+    add("|---|---|---|---|---|---|---|")
     for name, r in res["runs"].items():
-        add(f"| {name} | {r['date']} | `{r['binary']}` ({r['binary_bytes'] / 1e6:.1f} MB) | "
+        add(f"| {name} | `{r.get('commit', 'not recorded')}` | {r['date']} | "
+            f"`{r['binary']}` ({r['binary_bytes'] / 1e6:.1f} MB) | "
             f"`{r['command']}` | {r['seconds'] / 60:.1f} min | {r['load']} |")
     add("")
     # summary
@@ -2256,6 +2257,20 @@ def print_tables(res: dict) -> None:
         print(f"--- C poller floor {[round(x, 1) for x in c['floor_ms']]} ms")
 
 
+def source_commit() -> str:
+    """The commit the measured code is, with `+changes` when the working tree's code differs
+    from it (generated documents aside)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".",
+                                ":!docs/benchmarks.md", ":!docs/testing.md"],
+                               cwd=REPO, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty.strip() else "")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="skip the 10,000-instance case")
@@ -2364,6 +2379,7 @@ def main() -> int:
             "binary": os.path.relpath(run_binary, REPO),
             "binary_bytes": os.path.getsize(run_binary),
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": source_commit(),
             "seconds": now() - t0, "command": command,
             "load": "%.2f %.2f %.2f" % os.getloadavg()}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
