@@ -64,6 +64,13 @@ INFRA_EXAMPLE_RECONCILER_ROLE := arn:aws:iam::$(INFRA_EXAMPLE_ACCOUNT):role/ec2-
 # A deployment id given explicitly (DEPLOYMENT_ID of both functions), so that the parity test
 # compares how both flavours pass it.
 INFRA_EXAMPLE_DEPLOYMENT_ID   := prod
+# The marker style and the Route53 budget of both functions, given explicitly for the same
+# reason, and each other than the function's default (plain, 5, 50): the parity test sees the
+# given value passed, not a default a flavour might write by itself. tests/e2e/test_iam.py
+# runs the binaries with them (opaque markers included).
+INFRA_EXAMPLE_MARKER_STYLE    := opaque
+INFRA_EXAMPLE_R53_REQUESTS    := 8
+INFRA_EXAMPLE_R53_CHANGES     := 200
 
 INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
 INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
@@ -108,6 +115,8 @@ infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolu
 	cd $(INFRA_CDK) && rm -rf cdk.out && $(INFRA_ENV) ./node_modules/.bin/cdk synth --no-notices --quiet \
 		-c allowedDomains=$(INFRA_EXAMPLE_DOMAINS) -c hostedZoneIds=$(INFRA_EXAMPLE_ZONES) \
 		-c lambdaZip="$(INFRA_ZIP)" -c deploymentId=$(INFRA_EXAMPLE_DEPLOYMENT_ID) \
+		-c markerStyle=$(INFRA_EXAMPLE_MARKER_STYLE) -c route53RequestsPerSecond=$(INFRA_EXAMPLE_R53_REQUESTS) \
+		-c route53ChangesPerSecond=$(INFRA_EXAMPLE_R53_CHANGES) \
 		-c enableDdns=true -c ddnsCloudfront=true -c ddnsOriginSecret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
 		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS) \
@@ -171,6 +180,8 @@ infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 		-var 'allowed_domains=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_DOMAINS))' \
 		-var 'hosted_zone_ids=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ZONES))' \
 		-var lambda_zip="$(INFRA_ZIP)" -var deployment_id=$(INFRA_EXAMPLE_DEPLOYMENT_ID) \
+		-var marker_style=$(INFRA_EXAMPLE_MARKER_STYLE) -var route53_requests_per_second=$(INFRA_EXAMPLE_R53_REQUESTS) \
+		-var route53_changes_per_second=$(INFRA_EXAMPLE_R53_CHANGES) \
 		-var enable_ddns=true -var ddns_cloudfront=true -var ddns_origin_secret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" \
 		-var 'accounts=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ACCOUNTS))' \

@@ -39,8 +39,9 @@ invoke the reconciler, and the requirements of the functions' code (protocol v2)
 changes of exactly A, AAAA and the TXT ownership marker `_ec2-dns.<name>` (admitted by the
 `*.<domain>` names), only CREATE and DELETE; sqs:ChangeMessageVisibility on the event queue
 only; no statement for sts:GetCallerIdentity (it needs none); maxReceiveCount 8; the lock
-table's TTL on `expires`; the same valid DEPLOYMENT_ID for both functions (the compared
-example sets one); the rules of
+table's TTL on `expires`; the same valid DEPLOYMENT_ID, MARKER_STYLE,
+ROUTE53_REQUESTS_PER_SECOND and ROUTE53_CHANGES_PER_SECOND for both functions (the compared
+example sets each); the rules of
 the events the code handles (EC2 state changes, changes of NAME_TAG, Elastic IP addresses
 associated with or disassociated from instances as CloudTrail records the calls) with exactly
 their patterns, each sending to the queue, and each queue admitting exactly the rules that
@@ -1249,6 +1250,15 @@ MAX_RECEIVE_COUNT = 8
 TTL_ATTRIBUTE = "expires"
 # DEPLOYMENT_ID when set (docs/configuration.md).
 DEPLOYMENT_ID_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
+# Settings both functions get alike, each only when set, and what the function accepts
+# (docs/configuration.md, lambda/src/config.rs): a whole number is written without sign,
+# leading zero or blank here, although the function would trim blanks.
+WHOLE_RE = re.compile(r"[1-9][0-9]*")
+SHARED_SETTINGS = {
+    "MARKER_STYLE": lambda v: v in ("plain", "opaque"),
+    "ROUTE53_REQUESTS_PER_SECOND": lambda v: WHOLE_RE.fullmatch(v) is not None and 1 <= int(v) <= 100,
+    "ROUTE53_CHANGES_PER_SECOND": lambda v: WHOLE_RE.fullmatch(v) is not None and 1 <= int(v) <= 10000,
+}
 
 
 def string_like(pattern: str, value: str, case_sensitive: bool = True) -> bool:
@@ -1322,6 +1332,18 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     if len({v for _, v in ids}) != 1:
         problems.append(f"the functions get different ids: {ids}")
     out.append(("deployment id: both functions get the same valid DEPLOYMENT_ID", not problems, "; ".join(problems)))
+
+    # The marker style and the Route53 budget: the compared example sets each (else this would
+    # hold vacuously), valid, and the same for both functions: the endpoint's markers look like
+    # the reconciler's, and both pace their Route53 calls alike.
+    problems = []
+    for key, valid in SHARED_SETTINGS.items():
+        values = [(f, (m.get(f) or {}).get("environment", {}).get(key)) for f in ("function", "ddns.function")]
+        problems += [f"{f}: {key} {v!r}" for f, v in values if v is None or not valid(str(v))]
+        if len({v for _, v in values}) != 1:
+            problems.append(f"the functions get different {key}: {values}")
+    out.append(("marker style and Route53 budget: both functions get the same valid " + ", ".join(SHARED_SETTINGS),
+                not problems, "; ".join(problems)))
 
     receives = (m["queues"].get("queue") or {}).get("max_receive")
     out.append((f"queue: maxReceiveCount {MAX_RECEIVE_COUNT}", receives == MAX_RECEIVE_COUNT,
@@ -1717,6 +1739,32 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
         for f in ("function", "ddns.function"):
             m[f]["environment"]["DEPLOYMENT_ID"] = "Self_Test"
 
+    def ddns_marker_style(m):
+        env = m["ddns.function"]["environment"]
+        env["MARKER_STYLE"] = "plain" if env["MARKER_STYLE"] == "opaque" else "opaque"
+
+    def no_marker_style(m):
+        m["function"]["environment"].pop("MARKER_STYLE")
+
+    def invalid_marker_style(m):
+        for f in ("function", "ddns.function"):
+            m[f]["environment"]["MARKER_STYLE"] = "Opaque"
+
+    def ddns_route53_requests(m):
+        env = m["ddns.function"]["environment"]
+        env["ROUTE53_REQUESTS_PER_SECOND"] = str(int(env["ROUTE53_REQUESTS_PER_SECOND"]) % 100 + 1)
+
+    def no_route53_changes(m):
+        m["function"]["environment"].pop("ROUTE53_CHANGES_PER_SECOND")
+
+    def route53_requests_above_range(m):
+        for f in ("function", "ddns.function"):
+            m[f]["environment"]["ROUTE53_REQUESTS_PER_SECOND"] = "101"
+
+    def fractional_route53_changes(m):
+        for f in ("function", "ddns.function"):
+            m[f]["environment"]["ROUTE53_CHANGES_PER_SECOND"] = "49.5"
+
     def table_ttl_attribute(m):
         m["table"]["ttl"] = "selftest"
 
@@ -1876,6 +1924,8 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("event pattern", pattern), ("schedule", schedule), ("table key", table_key),
                  ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
                  ("DDNS deployment id", ddns_deployment_id), ("no DDNS deployment id", ddns_no_deployment_id),
+                 ("DDNS marker style", ddns_marker_style), ("no marker style", no_marker_style),
+                 ("DDNS Route53 requests", ddns_route53_requests), ("no Route53 changes", no_route53_changes),
                  ("address pattern", address_pattern), ("no address rule", no_address_rule),
                  ("address rule off the queue", address_off_queue), ("address retry policy", address_retry),
                  ("address rule not admitted by the queues", address_not_admitted),
@@ -1896,6 +1946,11 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                   ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
                   ("DDNS deployment id", ddns_deployment_id), ("no DDNS deployment id", ddns_no_deployment_id),
                   ("invalid deployment id", invalid_deployment_id),
+                  ("DDNS marker style", ddns_marker_style), ("no marker style", no_marker_style),
+                  ("invalid marker style", invalid_marker_style),
+                  ("DDNS Route53 requests", ddns_route53_requests), ("no Route53 changes", no_route53_changes),
+                  ("Route53 requests above 100", route53_requests_above_range),
+                  ("fractional Route53 changes", fractional_route53_changes),
                   ("UPSERT", upsert), ("any record name", any_name),
                   ("visibility on the DLQ", visibility_on_dlq), ("sqs:* anywhere", visibility_anywhere),
                   ("no ChangeMessageVisibility", no_visibility), ("sts statement", sts_statement),

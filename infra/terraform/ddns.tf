@@ -235,8 +235,9 @@ resource "aws_lambda_function" "ddns" {
         HOST_SECRETS_PREFIX = var.ddns_host_secrets_prefix
         ALERT_TOPIC_ARN     = local.alert_topic_arn
       },
-      # The reconciler's id: markers the endpoint writes are the deployment's.
-      local.deployment_env,
+      # The reconciler's id and marker style: markers the endpoint writes are the
+      # deployment's, and look alike. Its Route53 budget too: each process paces its own calls.
+      local.shared_env,
       # Proves that a request came through our distribution, whose viewer-address header
       # then names the caller.
       local.ddns_cloudfront ? { ORIGIN_SECRET = var.ddns_origin_secret } : {},

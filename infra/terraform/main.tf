@@ -43,8 +43,14 @@ locals {
   dlq_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
   event_dlq_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.event_dlq_name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
-  # Both functions get the same id, only when one is set (the CDK construct does the same).
-  deployment_env   = var.deployment_id == "" ? {} : { DEPLOYMENT_ID = var.deployment_id }
+  # Both functions get the same id, marker style and Route53 budget, each only when set (the
+  # CDK construct does the same): unset, the function's own default applies.
+  shared_env = merge(
+    var.deployment_id == "" ? {} : { DEPLOYMENT_ID = var.deployment_id },
+    var.marker_style == "" ? {} : { MARKER_STYLE = var.marker_style },
+    var.route53_requests_per_second == null ? {} : { ROUTE53_REQUESTS_PER_SECOND = tostring(var.route53_requests_per_second) },
+    var.route53_changes_per_second == null ? {} : { ROUTE53_CHANGES_PER_SECOND = tostring(var.route53_changes_per_second) },
+  )
   event_retries    = 8
   event_max_age    = 3600
   alarm_period     = 300
@@ -399,7 +405,7 @@ resource "aws_lambda_function" "this" {
         NAME_TAG        = var.name_tag
         RECORD_TTL      = tostring(var.record_ttl)
       },
-      local.deployment_env,
+      local.shared_env,
       var.reconcile_concurrency == null ? {} : { RECONCILE_CONCURRENCY = tostring(var.reconcile_concurrency) },
       # Several accounts and regions: each only when it differs from the function's default
       # (the CDK construct does the same).

@@ -84,6 +84,39 @@ variable "deployment_id" {
   }
 }
 
+variable "marker_style" {
+  description = "How the ownership markers of both functions name their holder (MARKER_STYLE): \"plain\" names account/region/instance-id in public DNS, \"opaque\" writes ~ and a hash of the deployment id and the holder instead (the lock table still knows the holder). \"\" leaves the function's default, plain. A change applies to each name's next decision. See docs/ownership.md."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = contains(["", "plain", "opaque"], var.marker_style)
+    error_message = "marker_style must be \"plain\" or \"opaque\" (or \"\" for the function's default, plain)."
+  }
+}
+
+variable "route53_requests_per_second" {
+  description = "Route53 calls per second each function allows itself (ROUTE53_REQUESTS_PER_SECOND of both functions), 1..100; Route53 allows 10 per second per account, shared by everything in it. null leaves the function's default (5). See docs/configuration.md."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.route53_requests_per_second == null ? true : (var.route53_requests_per_second >= 1 && var.route53_requests_per_second <= 100 && floor(var.route53_requests_per_second) == var.route53_requests_per_second)
+    error_message = "route53_requests_per_second must be a whole number in 1..100 (or null for the function's default, 5)."
+  }
+}
+
+variable "route53_changes_per_second" {
+  description = "Record changes (each CREATE or DELETE of a change batch) per second each function allows itself (ROUTE53_CHANGES_PER_SECOND of both functions), 1..10000: your account's Route53 budget, less what other tools use. null leaves the function's default (50). See docs/configuration.md."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.route53_changes_per_second == null ? true : (var.route53_changes_per_second >= 1 && var.route53_changes_per_second <= 10000 && floor(var.route53_changes_per_second) == var.route53_changes_per_second)
+    error_message = "route53_changes_per_second must be a whole number in 1..10000 (or null for the function's default, 50)."
+  }
+}
+
 variable "reconcile_concurrency" {
   description = "Parallel lock/record work per invocation (RECONCILE_CONCURRENCY); null leaves the function's default (16)."
   type        = number

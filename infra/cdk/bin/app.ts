@@ -13,6 +13,9 @@
  *   nameTag, recordTtl, reconcileSchedule, memorySize, timeoutSeconds,
  *   batchingWindowSeconds, maxConcurrency, deletionProtection, alarmTopicArn, stackName
  *   deploymentId   (EC2DNS_DEPLOYMENT_ID)     default unset: the function derives it (docs/deployments.md)
+ *   markerStyle                                plain or opaque; default unset (plain, docs/ownership.md)
+ *   route53RequestsPerSecond, route53ChangesPerSecond
+ *                                              default unset (the function's 5 and 50, docs/configuration.md)
  *
  * The DDNS endpoint (off unless enableDdns=true):
  *   enableDdns                                 true/false, default false
@@ -41,7 +44,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 // The construct library by its package name (tsconfig.json maps it to lib/index.ts here; an
 // app of your own gets it from npm: npm install ec2-dns-cdk).
-import { Ec2Dns, Ec2DnsMember } from 'ec2-dns-cdk';
+import { Ec2Dns, Ec2DnsMember, Ec2DnsProps } from 'ec2-dns-cdk';
 
 const app = new App();
 
@@ -88,6 +91,10 @@ if (centralAccountId === undefined || setting('allowedDomains', 'EC2DNS_ALLOWED_
     nameTag: setting('nameTag'),
     recordTtl: num('recordTtl'),
     deploymentId: setting('deploymentId', 'EC2DNS_DEPLOYMENT_ID'),
+    // Checked by the construct (plain or opaque).
+    markerStyle: setting('markerStyle') as Ec2DnsProps['markerStyle'],
+    route53RequestsPerSecond: num('route53RequestsPerSecond'),
+    route53ChangesPerSecond: num('route53ChangesPerSecond'),
     reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
     memorySize: num('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),

@@ -25,13 +25,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   App, Aspects, Aws, CfnCondition, CfnOutput, CfnParameter, CfnResource, CfnRule, DefaultStackSynthesizer, Fn, IAspect,
-  Stack, StackProps,
+  Stack, StackProps, Token,
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
-import { Ec2Dns } from 'ec2-dns-cdk';
+import { Ec2Dns, Ec2DnsProps } from 'ec2-dns-cdk';
 import { dashboardRows } from '../lib/dashboard';
 
 /** DdnsCodeKey without the DDNS endpoint (an S3 key must not be empty). */
@@ -96,6 +96,24 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
     constraintDescription: '1-24 of lowercase letters, digits and hyphens, starting with a letter or digit, or empty',
     description: 'The deployment id every ownership marker carries (DEPLOYMENT_ID); empty: derived from account, region and lock table. Set it only to keep the id of a deployment this one replaces (docs/deployments.md)',
   });
+  // Always passed, with the function's defaults: CloudFormation cannot leave a variable out
+  // of the environment by a parameter's value without a condition per variable.
+  const markerStyle = param('MarkerStyle', {
+    type: 'String', default: 'plain', allowedValues: ['plain', 'opaque'],
+    description: 'How ownership markers name their holder (MARKER_STYLE): plain names account, region and instance id in public DNS; opaque writes a hash instead (docs/ownership.md)',
+  });
+  // Strings, so that a pattern admits whole numbers only (a Number parameter takes 2.5, which
+  // the functions would refuse at start).
+  const requestsPerSecond = param('Route53RequestsPerSecond', {
+    type: 'String', default: '5', allowedPattern: '^([1-9][0-9]?|100)$',
+    constraintDescription: 'a whole number from 1 to 100',
+    description: 'Route53 calls per second each function allows itself (ROUTE53_REQUESTS_PER_SECOND), 1-100; Route53 allows 10 per account. Default 5, the function\'s',
+  });
+  const changesPerSecond = param('Route53ChangesPerSecond', {
+    type: 'String', default: '50', allowedPattern: '^([1-9][0-9]{0,3}|10000)$',
+    constraintDescription: 'a whole number from 1 to 10000',
+    description: 'Record changes per second each function allows itself (ROUTE53_CHANGES_PER_SECOND), 1-10000: your account\'s Route53 budget, less what other tools use. Default 50, the function\'s',
+  });
   const bucket = param('CodeBucket', {
     type: 'String', minLength: 3, maxLength: 63, allowedPattern: '^[a-z0-9][a-z0-9.-]*[a-z0-9]$',
     description: 'S3 bucket (in this region) holding the release zips',
@@ -129,6 +147,9 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
     nameTag: nameTag.valueAsString,
     recordTtl: ttl.valueAsNumber,
     deploymentId: deploymentId.valueAsString,
+    markerStyle: markerStyle.valueAsString as Ec2DnsProps['markerStyle'],
+    route53RequestsPerSecond: Token.asNumber(requestsPerSecond.valueAsString),
+    route53ChangesPerSecond: Token.asNumber(changesPerSecond.valueAsString),
     code: lambda.Code.fromBucket(codeBucket, key.valueAsString),
     enableDdns: true,
     ddnsCode: lambda.Code.fromBucket(codeBucket, ddnsKey.valueAsString),
@@ -143,6 +164,7 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
   // the description (at most 256 characters), and a stack update publishes a new version.
   const settings = Fn.join('', [
     ' ttl=', ttl.valueAsString, ' tag=', nameTag.valueAsString, ' id=', deploymentId.valueAsString,
+    ' markers=', markerStyle.valueAsString, ' r53=', requestsPerSecond.valueAsString, '/', changesPerSecond.valueAsString,
     ' domains=', Fn.join(',', domains.valueAsList), ' zones=', Fn.join(',', zones.valueAsList),
   ]);
   const describe = (fn: lambda.Function, codeKey: string) => {
@@ -178,7 +200,11 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
   stack.templateOptions.metadata = {
     'AWS::CloudFormation::Interface': {
       ParameterGroups: [
-        { Label: { default: 'Names' }, Parameters: ['AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId'] },
+        {
+          Label: { default: 'Names' },
+          Parameters: ['AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'MarkerStyle'],
+        },
+        { Label: { default: 'Route53 budget' }, Parameters: ['Route53RequestsPerSecond', 'Route53ChangesPerSecond'] },
         { Label: { default: 'Code (release zips in S3)' }, Parameters: ['CodeBucket', 'CodeKey'] },
         { Label: { default: 'DDNS endpoint' }, Parameters: ['EnableDdns', 'DdnsCodeKey'] },
       ],

@@ -84,6 +84,12 @@ export interface DdnsShared {
   readonly recordTtl: number;
   /** DEPLOYMENT_ID, the reconciler's (unset: derived by the function). */
   readonly deploymentId?: string;
+  /** MARKER_STYLE, the reconciler's (unset: the function's default, plain). */
+  readonly markerStyle?: string;
+  /** ROUTE53_REQUESTS_PER_SECOND, the reconciler's (unset: the function's default). */
+  readonly route53RequestsPerSecond?: number;
+  /** ROUTE53_CHANGES_PER_SECOND, the reconciler's (unset: the function's default). */
+  readonly route53ChangesPerSecond?: number;
   readonly logRetention: logs.RetentionDays;
   readonly functionName?: string;
 }
@@ -323,6 +329,14 @@ export class Ddns extends Construct {
     };
     // The reconciler's id: markers the endpoint writes are the deployment's.
     if (shared.deploymentId !== undefined) environment.DEPLOYMENT_ID = shared.deploymentId;
+    // The reconciler's marker style and Route53 budget: each process paces its own calls.
+    if (shared.markerStyle !== undefined) environment.MARKER_STYLE = shared.markerStyle;
+    if (shared.route53RequestsPerSecond !== undefined) {
+      environment.ROUTE53_REQUESTS_PER_SECOND = Tokenization.stringifyNumber(shared.route53RequestsPerSecond);
+    }
+    if (shared.route53ChangesPerSecond !== undefined) {
+      environment.ROUTE53_CHANGES_PER_SECOND = Tokenization.stringifyNumber(shared.route53ChangesPerSecond);
+    }
     if (props.cloudfront) {
       // Proves that a request came through our distribution, whose viewer-address header
       // then names the caller.

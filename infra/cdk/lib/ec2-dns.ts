@@ -44,7 +44,7 @@ import { dashboardRows } from './dashboard';
 import { Ddns, DdnsProps, validateDdnsProps } from './ddns';
 import {
   ACCOUNT_RE, boundedName, check, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
-  instanceStatements, LIVE_ALIAS, lockTableStatement, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
+  instanceStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
   REGION_RE, ROLE_NAME_RE, rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
 } from './shared';
 
@@ -79,6 +79,30 @@ export interface Ec2DnsProps {
    * @default unset: derived by the function
    */
   readonly deploymentId?: string;
+  /**
+   * How the ownership markers of both functions name their holder (MARKER_STYLE). `plain`:
+   * `account/region/instance-id` (or `…/host/<name>`), readable by anyone who can resolve
+   * the zone. `opaque`: `~` and 16 hex digits of a hash of the deployment id and the holder,
+   * so that public DNS shows no account, region or instance id; the lock table still knows
+   * the holder. A change applies to each name's next decision. See docs/ownership.md.
+   * @default unset: the function's default, plain
+   */
+  readonly markerStyle?: 'plain' | 'opaque';
+  /**
+   * Route53 calls per second each function allows itself, a whole number 1..100
+   * (ROUTE53_REQUESTS_PER_SECOND of both functions). Route53 allows 10 per second per
+   * account, shared by everything in the account; a call over the budget waits instead of
+   * being throttled. See docs/configuration.md.
+   * @default unset: the function's default, 5
+   */
+  readonly route53RequestsPerSecond?: number;
+  /**
+   * Record changes (each CREATE or DELETE of a change batch) per second each function allows
+   * itself, a whole number 1..10000 (ROUTE53_CHANGES_PER_SECOND of both functions): raise it
+   * to your account's Route53 budget, less what other tools use. See docs/configuration.md.
+   * @default unset: the function's default, 50
+   */
+  readonly route53ChangesPerSecond?: number;
   /** Parallel lock/record work per invocation, 1..64 (RECONCILE_CONCURRENCY). @default unset (function default 16) */
   readonly reconcileConcurrency?: number;
   /** Schedule of the reconcile-all backstop. @default rate(15 minutes) */
@@ -214,6 +238,20 @@ export function validateProps(props: Ec2DnsProps): void {
     check(p, DEPLOYMENT_ID_RE.test(props.deploymentId),
       `deploymentId: '${props.deploymentId}' must be 1-24 of lowercase letters, digits and hyphens, starting with a letter or digit (leave it out to let the function derive one)`);
   }
+  // Checked as the function checks them (lambda/src/config.rs), so that a typo fails the
+  // synth rather than both functions' start. Other languages see markerStyle as a string.
+  const style: string | undefined = props.markerStyle;
+  if (style !== undefined && style !== '' && !Token.isUnresolved(style)) {
+    check(p, MARKER_STYLES.includes(style),
+      `markerStyle: '${style}' must be plain or opaque (leave it out for the function's default, plain)`);
+  }
+  const rate = (name: string, value: number | undefined, max: number) => {
+    if (value === undefined || Token.isUnresolved(value)) return;
+    check(p, Number.isInteger(value) && value >= 1 && value <= max,
+      `${name}: ${value} must be a whole number in 1..${max} (leave it out for the function's default)`);
+  };
+  rate('route53RequestsPerSecond', props.route53RequestsPerSecond, 100);
+  rate('route53ChangesPerSecond', props.route53ChangesPerSecond, 10000);
   if (props.reconcileConcurrency !== undefined) {
     const c = props.reconcileConcurrency;
     check(p, Number.isInteger(c) && c >= 1 && c <= 64, 'reconcileConcurrency must be an integer in 1..64');
@@ -435,6 +473,18 @@ export class Ec2Dns extends Construct {
     const deploymentId = this.deploymentId =
       props.deploymentId === undefined || props.deploymentId === '' ? undefined : props.deploymentId;
     if (deploymentId !== undefined) environment.DEPLOYMENT_ID = deploymentId;
+    // The same for both functions, each only when set (the Terraform module does the same):
+    // the endpoint's markers look like the reconciler's, and both pace Route53 alike.
+    const markerStyle = props.markerStyle === undefined || (props.markerStyle as string) === ''
+      ? undefined : props.markerStyle;
+    if (markerStyle !== undefined) environment.MARKER_STYLE = markerStyle;
+    const { route53RequestsPerSecond, route53ChangesPerSecond } = props;
+    if (route53RequestsPerSecond !== undefined) {
+      environment.ROUTE53_REQUESTS_PER_SECOND = Tokenization.stringifyNumber(route53RequestsPerSecond);
+    }
+    if (route53ChangesPerSecond !== undefined) {
+      environment.ROUTE53_CHANGES_PER_SECOND = Tokenization.stringifyNumber(route53ChangesPerSecond);
+    }
     if (props.reconcileConcurrency !== undefined) {
       environment.RECONCILE_CONCURRENCY = String(props.reconcileConcurrency);
     }
@@ -621,6 +671,9 @@ export class Ec2Dns extends Construct {
         nameTag,
         recordTtl: props.recordTtl ?? DEFAULTS.recordTtl,
         deploymentId,
+        markerStyle,
+        route53RequestsPerSecond,
+        route53ChangesPerSecond,
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         functionName: props.functionName,
       }, ddnsProps(props));

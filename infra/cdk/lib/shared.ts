@@ -41,6 +41,8 @@ export const ORGANIZATION_ID_RE = /^o-[a-z0-9]{10,32}$/;
  * with a letter or digit. Every ownership marker the deployment writes carries it.
  */
 export const DEPLOYMENT_ID_RE = /^[a-z0-9][a-z0-9-]{0,23}$/;
+/** The values of MARKER_STYLE (how markers name their holder; unset: plain). */
+export const MARKER_STYLES: readonly string[] = ['plain', 'opaque'];
 /** An IAM role ARN (any partition, with or without a path). */
 export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
 

@@ -651,6 +651,63 @@ describe('validation of props', () => {
   });
 });
 
+describe('marker style and Route53 budgets, the same for both functions', () => {
+  const ddnsCode = { enableDdns: true, ddnsCodePath: codeDir };
+  const environments = (template: Template) => Object.values(template.findResources('AWS::Lambda::Function'))
+    .map((f: any) => f.Properties.Environment.Variables);
+  const KEYS = ['MARKER_STYLE', 'ROUTE53_REQUESTS_PER_SECOND', 'ROUTE53_CHANGES_PER_SECOND'];
+
+  it('passes markerStyle and the two rates to both functions, each only when set', () => {
+    const envs = environments(build({
+      ...ddnsCode, markerStyle: 'opaque', route53RequestsPerSecond: 8, route53ChangesPerSecond: 200,
+    }).template);
+    assert.equal(envs.length, 2);
+    for (const env of envs) {
+      assert.deepEqual(KEYS.map((k) => env[k]), ['opaque', '8', '200'], JSON.stringify(env));
+    }
+    // Unset: nothing, so that the function's own defaults apply (and a later release's).
+    for (const env of environments(build(ddnsCode).template)) {
+      for (const k of KEYS) assert.equal(env[k], undefined, `${k} in ${JSON.stringify(env)}`);
+    }
+    // One set, the others left out; plain given explicitly is passed as given.
+    for (const env of environments(build({ ...ddnsCode, markerStyle: 'plain' }).template)) {
+      assert.deepEqual(KEYS.map((k) => env[k]), ['plain', undefined, undefined], JSON.stringify(env));
+    }
+    for (const env of environments(build({ ...ddnsCode, route53ChangesPerSecond: 10000 }).template)) {
+      assert.deepEqual(KEYS.map((k) => env[k]), [undefined, undefined, '10000'], JSON.stringify(env));
+    }
+  });
+
+  it('takes an empty markerStyle (from a language without the union type) as unset', () => {
+    for (const env of environments(build({ ...ddnsCode, markerStyle: '' as Ec2DnsProps['markerStyle'] }).template)) {
+      assert.equal(env.MARKER_STYLE, undefined, JSON.stringify(env));
+    }
+  });
+
+  it('refuses a marker style other than plain or opaque, as the function would at start', () => {
+    for (const bad of ['Opaque', 'hidden', ' plain', 'plain ']) {
+      assert.throws(() => build({ markerStyle: bad as Ec2DnsProps['markerStyle'] }),
+        new RegExp(`markerStyle: '${bad}' must be plain or opaque`));
+    }
+  });
+
+  it('refuses rates that are not whole numbers in the function\'s ranges', () => {
+    for (const ok of [1, 5, 100]) build({ route53RequestsPerSecond: ok });
+    for (const ok of [1, 50, 10000]) build({ route53ChangesPerSecond: ok });
+    for (const bad of [0, -1, 101, 2.5, NaN]) {
+      assert.throws(() => build({ route53RequestsPerSecond: bad }),
+        new RegExp(`route53RequestsPerSecond: ${bad} must be a whole number in 1\\.\\.100`));
+    }
+    for (const bad of [0, 10001, 49.5, Infinity]) {
+      assert.throws(() => build({ route53ChangesPerSecond: bad }),
+        new RegExp(`route53ChangesPerSecond: ${bad} must be a whole number in 1\\.\\.10000`));
+    }
+    // Every problem at once, like the function's startup error.
+    assert.throws(() => build({ markerStyle: 'x' as Ec2DnsProps['markerStyle'], route53RequestsPerSecond: 0, route53ChangesPerSecond: 0 }),
+      (e: Error) => ['markerStyle', 'route53RequestsPerSecond', 'route53ChangesPerSecond'].every((k) => e.message.includes(k)));
+  });
+});
+
 describe('deployment id, and two deployments side by side', () => {
   const ddnsCode = { enableDdns: true, ddnsCodePath: codeDir };
   const environments = (template: Template) => Object.values(template.findResources('AWS::Lambda::Function'))

@@ -15,9 +15,11 @@ const ofType = (type: string) => Object.entries(R).filter(([, r]) => r.Type === 
 describe('standalone CloudFormation template', () => {
   it('takes the settings and the code location as parameters, and nothing for the CDK', () => {
     assert.deepEqual(Object.keys(t.Parameters), [
-      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'CodeBucket', 'CodeKey', 'EnableDdns',
-      'DdnsCodeKey',
+      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'MarkerStyle', 'Route53RequestsPerSecond',
+      'Route53ChangesPerSecond', 'CodeBucket', 'CodeKey', 'EnableDdns', 'DdnsCodeKey',
     ]);
+    const grouped = t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups.flatMap((g: any) => g.Parameters);
+    assert.deepEqual([...grouped].sort(), Object.keys(t.Parameters).sort(), 'every parameter in one group of the console');
     assert.equal(t.Parameters.AllowedDomains.Type, 'CommaDelimitedList');
     assert.equal(t.Parameters.HostedZoneIds.Type, 'CommaDelimitedList');
     assert.deepEqual([t.Parameters.RecordTtl.MinValue, t.Parameters.RecordTtl.MaxValue], [1, 172800]);
@@ -101,6 +103,34 @@ describe('standalone CloudFormation template', () => {
     assert.ok(JSON.stringify(output.Value).includes('{"Ref":"DeploymentId"}'), JSON.stringify(output.Value));
   });
 
+  it('passes MarkerStyle and the two Route53 rates to both functions, with the function\'s defaults', () => {
+    const style = t.Parameters.MarkerStyle;
+    assert.deepEqual([style.Type, style.Default, style.AllowedValues], ['String', 'plain', ['plain', 'opaque']]);
+    const rates = [
+      ['Route53RequestsPerSecond', '5', 100],
+      ['Route53ChangesPerSecond', '50', 10000],
+    ] as const;
+    for (const [name, dflt, max] of rates) {
+      const p = t.Parameters[name];
+      assert.deepEqual([p.Type, p.Default], ['String', dflt], name);
+      // Whole numbers in the function's range, and nothing else (lambda/src/config.rs).
+      const pattern = new RegExp(p.AllowedPattern);
+      for (let n = 0; n <= max + 1; n += n < 120 ? 1 : 97) {
+        assert.equal(pattern.test(String(n)), n >= 1 && n <= max, `${name} ${n}`);
+      }
+      assert.ok(pattern.test(String(max)), `${name} ${max}`);
+      assert.ok(!pattern.test(String(max + 1)), `${name} ${max + 1}`);
+      for (const bad of ['', '05', '2.5', '-1', '1e2', ' 5', '5 ', 'x']) assert.ok(!pattern.test(bad), `${name} '${bad}'`);
+    }
+    const fns = ofType('AWS::Lambda::Function');
+    assert.equal(fns.length, 2);
+    for (const [id, fn] of fns) {
+      const env = fn.Properties.Environment.Variables;
+      assert.deepEqual([env.MARKER_STYLE, env.ROUTE53_REQUESTS_PER_SECOND, env.ROUTE53_CHANGES_PER_SECOND],
+        [{ Ref: 'MarkerStyle' }, { Ref: 'Route53RequestsPerSecond' }, { Ref: 'Route53ChangesPerSecond' }], id);
+    }
+  });
+
   it('deploys one account and region: no accounts, regions or bus statements', () => {
     const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
     for (const key of ['ACCOUNTS', 'REGIONS', 'MEMBER_ROLE']) assert.equal(fn.Properties.Environment.Variables[key], undefined, key);
@@ -111,7 +141,8 @@ describe('standalone CloudFormation template', () => {
   it('publishes a new version when a parameter changes code or configuration', () => {
     for (const [id, v] of ofType('AWS::Lambda::Version')) {
       const description = JSON.stringify(v.Properties.Description);
-      for (const p of ['CodeBucket', 'RecordTtl', 'NameTag', 'AllowedDomains', 'HostedZoneIds', 'DeploymentId']) {
+      for (const p of ['CodeBucket', 'RecordTtl', 'NameTag', 'AllowedDomains', 'HostedZoneIds', 'DeploymentId', 'MarkerStyle',
+        'Route53RequestsPerSecond', 'Route53ChangesPerSecond']) {
         assert.ok(description.includes(`"Ref":"${p}"`), `${id}: ${p}`);
       }
       assert.equal(v.DeletionPolicy, 'Retain');

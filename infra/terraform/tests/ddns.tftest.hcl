@@ -440,6 +440,111 @@ run "given_topic_prefix_and_cap" {
   }
 }
 
+# MARKER_STYLE and the Route53 budget: both functions alike, each only when set, so that an
+# unset one keeps the function's own default.
+run "marker_style_and_route53_budget" {
+  command = apply
+
+  variables {
+    enable_ddns                 = true
+    marker_style                = "opaque"
+    route53_requests_per_second = 8
+    route53_changes_per_second  = 200
+  }
+
+  assert {
+    condition = alltrue([
+      for f in [aws_lambda_function.this, aws_lambda_function.ddns[0]] :
+      f.environment[0].variables["MARKER_STYLE"] == "opaque" &&
+      f.environment[0].variables["ROUTE53_REQUESTS_PER_SECOND"] == "8" &&
+      f.environment[0].variables["ROUTE53_CHANGES_PER_SECOND"] == "200"
+    ])
+    error_message = "Both functions get the marker style and the Route53 budget."
+  }
+}
+
+run "marker_style_and_route53_budget_unset" {
+  command = apply
+
+  variables {
+    enable_ddns = true
+  }
+
+  assert {
+    condition = alltrue(flatten([
+      for f in [aws_lambda_function.this, aws_lambda_function.ddns[0]] : [
+        for k in ["MARKER_STYLE", "ROUTE53_REQUESTS_PER_SECOND", "ROUTE53_CHANGES_PER_SECOND"] :
+        !contains(keys(f.environment[0].variables), k)
+      ]
+    ]))
+    error_message = "Unset, neither function gets MARKER_STYLE or a Route53 budget: the function's defaults apply."
+  }
+}
+
+run "one_of_marker_style_and_route53_budget" {
+  command = apply
+
+  variables {
+    enable_ddns                = true
+    marker_style               = "plain"
+    route53_changes_per_second = 10000
+  }
+
+  assert {
+    condition = alltrue([
+      for f in [aws_lambda_function.this, aws_lambda_function.ddns[0]] :
+      f.environment[0].variables["MARKER_STYLE"] == "plain" &&
+      !contains(keys(f.environment[0].variables), "ROUTE53_REQUESTS_PER_SECOND") &&
+      f.environment[0].variables["ROUTE53_CHANGES_PER_SECOND"] == "10000"
+    ])
+    error_message = "Each of the three is passed when set, as given, and only then."
+  }
+}
+
+run "rejects_invalid_marker_style_and_route53_budget" {
+  command = plan
+
+  variables {
+    marker_style                = "Opaque"
+    route53_requests_per_second = 0
+    route53_changes_per_second  = 10001
+  }
+
+  expect_failures = [
+    var.marker_style,
+    var.route53_requests_per_second,
+    var.route53_changes_per_second,
+  ]
+}
+
+run "rejects_fractional_route53_budget" {
+  command = plan
+
+  variables {
+    route53_requests_per_second = 2.5
+    route53_changes_per_second  = 49.5
+  }
+
+  expect_failures = [
+    var.route53_requests_per_second,
+    var.route53_changes_per_second,
+  ]
+}
+
+run "rejects_route53_requests_above_100" {
+  command = plan
+
+  variables {
+    marker_style                = "hidden"
+    route53_requests_per_second = 101
+  }
+
+  expect_failures = [
+    var.marker_style,
+    var.route53_requests_per_second,
+  ]
+}
+
 run "cloudfront" {
   command = apply
 

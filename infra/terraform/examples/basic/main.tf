@@ -34,6 +34,12 @@ module "ec2_dns" {
   deletion_protection = var.deletion_protection
   account_id          = var.account_id
 
+  # How markers name their holder, and each function's Route53 budget ("" and null: the
+  # function's defaults, plain, 5 and 50; make infra-test sets all three).
+  marker_style                = var.marker_style
+  route53_requests_per_second = var.route53_requests_per_second
+  route53_changes_per_second  = var.route53_changes_per_second
+
   # The DDNS endpoint, off unless enable_ddns (make infra-test plans it with CloudFront).
   enable_ddns          = var.enable_ddns
   ddns_lambda_zip      = var.enable_ddns ? var.ddns_lambda_zip : null

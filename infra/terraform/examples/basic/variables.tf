@@ -38,6 +38,24 @@ variable "deployment_id" {
   default     = ""
 }
 
+variable "marker_style" {
+  description = "How markers name their holder (MARKER_STYLE): \"plain\" or \"opaque\" (no account, region or instance id in public DNS); \"\" leaves the function's default, plain."
+  type        = string
+  default     = ""
+}
+
+variable "route53_requests_per_second" {
+  description = "Route53 calls per second each function allows itself (ROUTE53_REQUESTS_PER_SECOND), 1..100; null: the function's default (5)."
+  type        = number
+  default     = null
+}
+
+variable "route53_changes_per_second" {
+  description = "Record changes per second each function allows itself (ROUTE53_CHANGES_PER_SECOND), 1..10000; null: the function's default (50)."
+  type        = number
+  default     = null
+}
+
 variable "alarm_topic_arn" {
   description = "SNS topic for the alarms (optional)."
   type        = string
