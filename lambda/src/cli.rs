@@ -18,7 +18,7 @@ use crate::operator::{Rebuilt, StatusRow};
 use crate::report::Report;
 
 pub const USAGE: &str = "\
-usage: ec2-dns-ctl <command> [--json]
+usage: ec2-dns-ctl <command> [--json] [--detailed-exitcode]
 
 commands:
   plan [--instances i-…,i-…]     what a reconcile would change (dry run, writes nothing);
@@ -41,7 +41,8 @@ deployed function (it records them in the lock table); set here and different, a
 release and rebuild refuse to run. AWS comes from the standard SDK settings (AWS_PROFILE,
 AWS_REGION, ...).
 Exit status: 0 done, 1 error, 2 done but some names failed and should be retried,
-3 done but some names are in conflict, skipped or frozen (see the report).";
+3 done but something needs an operator: frozen names or a configuration warning; with
+--detailed-exitcode (plan, apply, release, host remove) also conflicts and skipped names.";
 
 /// Record sets `apply` deletes without `--force`: one wrong variable must not empty a zone.
 pub const MAX_DELETES: usize = 10;
@@ -124,6 +125,8 @@ impl Command {
 pub struct Args {
     pub command: Command,
     pub json: bool,
+    /// Exit 3 for conflicts and skipped names too (`--detailed-exitcode`).
+    pub detailed: bool,
     /// `apply` may delete more than [`MAX_DELETES`] record sets.
     pub force: bool,
 }
@@ -131,6 +134,7 @@ pub struct Args {
 /// Parses the arguments after the program name; the error is a message for the user.
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut json = false;
+    let mut detailed = false;
     let mut dry_run = false;
     let mut force = false;
     let mut instances: Option<BTreeSet<InstanceArg>> = None;
@@ -142,6 +146,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
+            "--detailed-exitcode" => detailed = true,
             "--dry-run" => dry_run = true,
             "--force" => force = true,
             "--unbound" => unbound = true,
@@ -179,6 +184,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 return Ok(Args {
                     command: Command::Help,
                     json,
+                    detailed,
                     force,
                 })
             }
@@ -238,11 +244,41 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             "--dry-run applies to release and rebuild only (plan is the dry run of apply)".into(),
         );
     }
+    let reports = matches!(
+        command,
+        Command::Plan(_)
+            | Command::Apply(_)
+            | Command::Release { .. }
+            | Command::Host(HostCommand::Remove(_))
+    );
+    if detailed && !reports {
+        return Err(
+            "--detailed-exitcode applies to plan, apply, release and host remove only".into(),
+        );
+    }
     Ok(Args {
         command,
         json,
+        detailed,
         force,
     })
+}
+
+/// The exit status of a command that reconciled (`plan`, `apply`, `release`, `host
+/// remove`): 2 when some names failed (retry); 3 when something needs an operator (frozen
+/// names, a configuration warning) or, with `detailed`, when any name was not published as
+/// claimed (conflicts, skipped names); otherwise 0. Ordinary fleets have conflicts and bad
+/// tags: `set -e` scripts must not stop on them unless they ask to.
+pub fn exit_code(report: &Report, detailed: bool) -> u8 {
+    let operator = !(report.frozen.is_empty() && report.warnings.is_empty());
+    let ordinary = !(report.conflicts.is_empty() && report.skipped.is_empty());
+    if !report.failed.is_empty() {
+        2
+    } else if operator || (detailed && ordinary) {
+        3
+    } else {
+        0
+    }
 }
 
 /// The configuration the CLI acts with: the deployed function's, with the lock table named
@@ -256,8 +292,13 @@ pub fn resolve_config(
 ) -> Result<(Config, Vec<String>), Error> {
     let Some(d) = deployed else {
         let config = Config::from_lookup(get).map_err(|e| {
+            // The problems alone: `Error::Config` says "invalid configuration" once.
+            let problems = match e {
+                Error::Config(p) => p,
+                other => other.to_string(),
+            };
             Error::Config(format!(
-                "{e} (the lock table records no deployed configuration yet: the function has not started since it was deployed, so the environment must give it)"
+                "{problems} (the lock table records no deployed configuration yet: the function has not started since it was deployed, so the environment must give it)"
             ))
         })?;
         return Ok((
@@ -663,6 +704,7 @@ mod tests {
             Args {
                 command: Command::Plan(None),
                 json: false,
+                detailed: false,
                 force: false,
             }
         );
@@ -673,6 +715,7 @@ mod tests {
                     [InstanceArg::Here(id(1)), InstanceArg::Here(id(2))].into()
                 )),
                 json: true,
+                detailed: false,
                 force: false,
             }
         );
@@ -733,6 +776,55 @@ mod tests {
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn ordinary_conflicts_exit_0_unless_details_are_asked_for() {
+        use crate::report::{ConflictRow, FrozenRow};
+        let mut r = Report::default();
+        assert_eq!((exit_code(&r, false), exit_code(&r, true)), (0, 0));
+        r.conflicts.push(ConflictRow {
+            name: name("web.dyn.example.com"),
+            instance: Some(id(2)),
+            owner: owner(2),
+            holder: Some(owner(1)),
+            reason: "owned by i-00000001".into(),
+        });
+        assert_eq!((exit_code(&r, false), exit_code(&r, true)), (0, 3));
+        let mut frozen = Report::default();
+        frozen.frozen.push(FrozenRow {
+            name: name("old.example.org"),
+            holder: None,
+            reason: "outside ALLOWED_DOMAINS".into(),
+        });
+        assert_eq!(
+            (exit_code(&frozen, false), exit_code(&frozen, true)),
+            (3, 3)
+        );
+        r.failed.push(crate::report::FailRow {
+            name: "web.dyn.example.com".into(),
+            instance: Some(id(2)),
+            owner: Some(owner(2)),
+            reason: "throttled".into(),
+        });
+        assert_eq!((exit_code(&r, false), exit_code(&r, true)), (2, 2));
+        assert!(args("plan --detailed-exitcode").unwrap().detailed);
+        assert!(args("status --detailed-exitcode").is_err());
+    }
+
+    #[test]
+    fn without_a_recorded_configuration_the_problem_is_said_once() {
+        let env = |k: &str| (k == "LOCK_TABLE").then(|| "locks".to_string());
+        let err = resolve_config(&env, None, false).unwrap_err().to_string();
+        assert_eq!(err.matches("invalid configuration").count(), 1, "{err}");
+        assert!(
+            err.starts_with("invalid configuration: ALLOWED_DOMAINS is required"),
+            "{err}"
+        );
+        assert!(
+            err.contains("has not started since it was deployed"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl Report {
                 instance,
                 owner: owner.clone(),
                 holder: holder.clone(),
-                reason: reason.clone(),
+                reason: reason.text(holder.as_ref(), owner),
             }),
             Outcome::Invalid { raw, reason } => self.skipped.push(SkipRow {
                 instance,

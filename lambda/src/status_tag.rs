@@ -23,7 +23,7 @@ pub fn sentence(o: &Outcome, reader: &Owner) -> String {
             name,
             holder: None,
             reason,
-        } => format!("conflict: {name} {reason}"),
+        } => format!("conflict: {name} {}", reason.text(None, reader)),
         Outcome::Invalid { raw, reason } => format!("invalid: {} ({reason})", printable(raw)),
         Outcome::Skipped { name, reason } => format!("skipped: {name} ({reason})"),
         Outcome::Released { name, reason } => format!("released: {name} ({reason})"),
@@ -86,7 +86,7 @@ mod tests {
             .map(|i| Outcome::Conflict {
                 name: name(&format!("host-with-a-long-name-{i}.dyn.example.com")),
                 holder: Some(owner(1)),
-                reason: String::new(),
+                reason: crate::decide::outcome::ConflictReason::OwnedBy,
             })
             .collect();
         let v = status_value(&owner(2), &outcomes).unwrap();
@@ -137,7 +137,7 @@ mod tests {
                 Outcome::Conflict {
                     name: name("b.dyn.example.com"),
                     holder: Some(owner(3)),
-                    reason: String::new(),
+                    reason: crate::decide::outcome::ConflictReason::OwnedBy,
                 },
             ],
         );

@@ -235,23 +235,7 @@ async fn main() -> ExitCode {
     } else {
         print!("{}", render_report(&report));
     }
-    exit_status(&report)
-}
-
-/// 0 done; 2 some names failed (retry); 3 done, but some names need an operator's look
-/// (conflicts, skipped or frozen names, a warning about the configuration).
-fn exit_status(report: &ec2_dns::report::Report) -> ExitCode {
-    if !report.failed.is_empty() {
-        ExitCode::from(2)
-    } else if !(report.conflicts.is_empty()
-        && report.skipped.is_empty()
-        && report.frozen.is_empty()
-        && report.warnings.is_empty())
-    {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    }
+    ExitCode::from(ec2_dns::cli::exit_code(&report, args.detailed))
 }
 
 /// Warnings (the audit line of a release among them) on stderr; `EC2DNS_LOG=info` or

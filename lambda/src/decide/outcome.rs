@@ -19,6 +19,29 @@ pub enum ReleaseReason {
     ByOperator,
 }
 
+/// Why a claimant does not get a name, or a slot of it: decided in `ownership`, rendered
+/// here for every reader (report rows, status tags, log lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConflictReason {
+    /// Another owner holds the name (the outcome's `holder`).
+    OwnedBy,
+    /// A record ec2-dns did not write occupies a slot: what is there, as
+    /// [`crate::lock::Blocked::by`] says it (`CNAME`, `TXT at _ec2-dns.… of another
+    /// deployment`, a protected set, ...).
+    Foreign(String),
+}
+
+impl ConflictReason {
+    /// The reason as `reader` (the claimant) is told it.
+    pub fn text(&self, holder: Option<&Owner>, reader: &Owner) -> String {
+        match (self, holder) {
+            (ConflictReason::OwnedBy, Some(h)) => format!("owned by {}", h.short_for(reader)),
+            (ConflictReason::OwnedBy, None) => "owned by another claimant".into(),
+            (ConflictReason::Foreign(what), _) => foreign(what),
+        }
+    }
+}
+
 /// A release: why, and to whom the name was handed over (as the holder would name it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
@@ -68,7 +91,7 @@ pub enum Outcome {
     Conflict {
         name: Fqdn,
         holder: Option<Owner>,
-        reason: String,
+        reason: ConflictReason,
     },
     /// A tag entry that is not a name ec2-dns may manage.
     Invalid { raw: String, reason: String },

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::decide::claims::Claim;
-use crate::decide::outcome::{foreign, Outcome, Release, ReleaseReason};
+use crate::decide::outcome::{ConflictReason, Outcome, Release, ReleaseReason};
 use crate::decide::protection::PREFIX as PROTECTED;
 use crate::decide::{RowAction, Seen, SlotChange};
 use crate::lock::{Blocked, Decision, Expect, Lock, LockWrite, Stamp};
@@ -130,7 +130,7 @@ pub fn decide(view: &NameView) -> Decided {
                 None => Outcome::Conflict {
                     name: name.clone(),
                     holder: Some(h.clone()),
-                    reason: format!("owned by {}", h.short_for(&i.owner)),
+                    reason: ConflictReason::OwnedBy,
                 },
             };
             outcomes.push((i.owner.clone(), outcome));
@@ -354,23 +354,18 @@ fn note_outcomes(
                 Outcome::Conflict {
                     name: name.clone(),
                     holder: None,
-                    reason: foreign(kind),
+                    reason: ConflictReason::Foreign(kind.to_string()),
                 },
             ));
         }
     }
     for loser in &want.losers {
-        let holder = winner.cloned();
-        let reason = match &holder {
-            Some(h) => format!("owned by {}", h.short_for(&loser.owner)),
-            None => String::new(),
-        };
         out.push((
             loser.owner.clone(),
             Outcome::Conflict {
                 name: name.clone(),
-                holder,
-                reason,
+                holder: winner.cloned(),
+                reason: ConflictReason::OwnedBy,
             },
         ));
     }

@@ -471,6 +471,7 @@ pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
             info!(owner = %owner, name, action = "release", reason = %reason, "name released")
         }
         Outcome::Conflict { holder, reason, .. } => {
+            let reason = reason.text(holder.as_ref(), owner);
             let holder = holder
                 .as_ref()
                 .map_or("a record ec2-dns did not write".to_string(), |h| {
