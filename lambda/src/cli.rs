@@ -18,7 +18,8 @@ use crate::operator::{Rebuilt, StatusRow};
 use crate::report::Report;
 
 pub const USAGE: &str = "\
-usage: ec2-dns-ctl <command> [--json] [--detailed-exitcode]
+usage: ec2-dns-ctl <command> [--json] [--detailed-exitcode] [--profile NAME] [--region REGION]
+       ec2-dns-ctl help [COMMAND] | --version
 
 commands:
   plan [--instances i-…,i-…]     what a reconcile would change (dry run, writes nothing);
@@ -63,8 +64,123 @@ pub enum Command {
         dry_run: bool,
     },
     Host(HostCommand),
-    /// `--help`: the usage, on stdout.
-    Help,
+    /// `--help`, `help [COMMAND]`, `COMMAND --help`: the usage (of one command), on stdout.
+    Help(Option<String>),
+    /// `--version`.
+    Version,
+}
+
+/// The commands, for `help COMMAND` and "did you mean".
+pub const COMMANDS: &[&str] = &["plan", "apply", "status", "release", "rebuild", "host"];
+
+/// The options, for "did you mean".
+const OPTIONS: &[&str] = &[
+    "--json",
+    "--detailed-exitcode",
+    "--profile",
+    "--region",
+    "--version",
+    "--help",
+    "--dry-run",
+    "--force",
+    "--unbound",
+    "--sample",
+    "--names",
+    "--lease",
+    "--instances",
+];
+
+/// The usage of one command: its lines of [`USAGE`]; `None` for a word that is not one.
+pub fn command_usage(command: &str) -> Option<String> {
+    if !COMMANDS.contains(&command) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in USAGE.lines() {
+        let starts = line.starts_with("  ") && !line.starts_with("   ");
+        if starts {
+            inside = line.trim_start().starts_with(command)
+                && line.trim_start()[command.len()..]
+                    .chars()
+                    .next()
+                    .is_none_or(|c| c == ' ');
+        } else if !line.starts_with("   ") {
+            inside = false;
+        }
+        if inside {
+            out.push(line);
+        }
+    }
+    Some(format!(
+        "usage: ec2-dns-ctl {command} …\n\n{}\n\nec2-dns-ctl --help for the options and exit statuses.",
+        out.join("\n")
+    ))
+}
+
+/// A named profile (`--profile`, or else `AWS_PROFILE`) must be in the shared config or
+/// credentials file: otherwise the SDK finds neither a region nor credentials and says
+/// "no AWS region", which hides the real mistake.
+pub fn check_profile(
+    flag: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let (name, from) = match (flag, env("AWS_PROFILE")) {
+        (Some(p), _) => (p.to_string(), "--profile"),
+        (None, Some(p)) if !p.trim().is_empty() => (p.trim().to_string(), "AWS_PROFILE"),
+        _ => return Ok(()),
+    };
+    let home = env("HOME").unwrap_or_default();
+    let config = env("AWS_CONFIG_FILE").unwrap_or_else(|| format!("{home}/.aws/config"));
+    let creds =
+        env("AWS_SHARED_CREDENTIALS_FILE").unwrap_or_else(|| format!("{home}/.aws/credentials"));
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    if profile_in(&name, &read(&config), true) || profile_in(&name, &read(&creds), false) {
+        return Ok(());
+    }
+    Err(format!(
+        "the profile {name:?} ({from}) is in neither {config} nor {creds}: check its name, or `aws configure list-profiles`"
+    ))
+}
+
+/// Whether `text`, a shared config (`[profile NAME]`, `[default]`) or credentials file
+/// (`[NAME]`), has a section for profile `name`.
+fn profile_in(name: &str, text: &str, config: bool) -> bool {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix('[')?.strip_suffix(']'))
+        .map(str::trim)
+        .any(|section| match config {
+            true => {
+                section.strip_prefix("profile").is_some_and(|rest| {
+                    rest.starts_with(char::is_whitespace) && rest.trim() == name
+                }) || (name == "default" && section == "default")
+            }
+            false => section == name,
+        })
+}
+
+/// The closest of `candidates` to `word`, when it is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut prev = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let cur = row[j + 1];
+                row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+                prev = cur;
+            }
+        }
+        row[b.len()]
+    };
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// An instance named with `--instances`: `i-…` lives in the deployment's own account and
@@ -113,7 +229,7 @@ impl Command {
     /// Whether the command writes (and so must act with the deployed configuration).
     pub fn writes(&self) -> bool {
         match self {
-            Command::Plan(_) | Command::Status | Command::Help => false,
+            Command::Plan(_) | Command::Status | Command::Help(_) | Command::Version => false,
             Command::Apply(_) => true,
             Command::Release { dry_run, .. } | Command::Rebuild { dry_run } => !dry_run,
             Command::Host(h) => !matches!(h, HostCommand::List),
@@ -127,6 +243,10 @@ pub struct Args {
     pub json: bool,
     /// Exit 3 for conflicts and skipped names too (`--detailed-exitcode`).
     pub detailed: bool,
+    /// `--profile`: the named AWS profile, over `AWS_PROFILE`.
+    pub profile: Option<String>,
+    /// `--region`: the region, over `AWS_REGION` and the profile's.
+    pub region: Option<String>,
     /// `apply` may delete more than [`MAX_DELETES`] record sets.
     pub force: bool,
 }
@@ -135,6 +255,8 @@ pub struct Args {
 pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut json = false;
     let mut detailed = false;
+    let (mut profile, mut region): (Option<String>, Option<String>) = (None, None);
+    let mut help = false;
     let mut dry_run = false;
     let mut force = false;
     let mut instances: Option<BTreeSet<InstanceArg>> = None;
@@ -147,6 +269,26 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         match a.as_str() {
             "--json" => json = true,
             "--detailed-exitcode" => detailed = true,
+            "--profile" => {
+                let p = it.next().ok_or("--profile needs the name of a profile")?;
+                profile = Some(p.clone());
+            }
+            "--region" => {
+                let r = it.next().ok_or("--region needs a region, e.g. eu-west-1")?;
+                crate::model::Home::new("000000000000", r)
+                    .map_err(|e| format!("--region {r:?}: {e}"))?;
+                region = Some(r.clone());
+            }
+            "--version" | "-V" | "version" if words.is_empty() => {
+                return Ok(Args {
+                    command: Command::Version,
+                    json,
+                    detailed,
+                    profile,
+                    region,
+                    force,
+                })
+            }
             "--dry-run" => dry_run = true,
             "--force" => force = true,
             "--unbound" => unbound = true,
@@ -180,19 +322,26 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 }
                 instances = Some(ids);
             }
-            "-h" | "--help" | "help" => {
-                return Ok(Args {
-                    command: Command::Help,
-                    json,
-                    detailed,
-                    force,
-                })
-            }
-            flag if flag.starts_with('-') => {
-                return Err(format!("unknown option {flag:?}\n\n{USAGE}"))
-            }
+            "-h" | "--help" => help = true,
+            "help" if words.is_empty() => help = true,
+            flag if flag.starts_with('-') => return Err(match did_you_mean(flag, OPTIONS) {
+                Some(m) => format!(
+                    "unknown option {flag:?}: did you mean {m:?}? (ec2-dns-ctl --help lists them)"
+                ),
+                None => format!("unknown option {flag:?} (ec2-dns-ctl --help lists them)"),
+            }),
             word => words.push(word.to_string()),
         }
+    }
+    if help {
+        return Ok(Args {
+            command: Command::Help(words.first().cloned()),
+            json,
+            detailed,
+            profile,
+            region,
+            force,
+        });
     }
     let command = match words
         .iter()
@@ -227,7 +376,24 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             ))
         }
         [] => return Err(USAGE.into()),
-        other => return Err(format!("unknown command {:?}\n\n{USAGE}", other.join(" "))),
+        [first, ..] if !COMMANDS.contains(first) => {
+            return Err(match did_you_mean(first, COMMANDS) {
+                Some(m) => format!(
+                    "unknown command {first:?}: did you mean {m:?}? (ec2-dns-ctl --help lists the commands)"
+                ),
+                None => format!(
+                    "unknown command {first:?} (ec2-dns-ctl --help lists the commands)"
+                ),
+            })
+        }
+        other => {
+            return Err(format!(
+                "{:?} is not a use of {}: ec2-dns-ctl help {}",
+                other.join(" "),
+                other[0],
+                other[0]
+            ))
+        }
     };
     let adding = matches!(command, Command::Host(HostCommand::Add { .. }));
     if !adding && (names.is_some() || lease.is_some() || unbound || sample) {
@@ -260,6 +426,8 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         command,
         json,
         detailed,
+        profile,
+        region,
         force,
     })
 }
@@ -705,6 +873,8 @@ mod tests {
                 command: Command::Plan(None),
                 json: false,
                 detailed: false,
+                profile: None,
+                region: None,
                 force: false,
             }
         );
@@ -716,6 +886,8 @@ mod tests {
                 )),
                 json: true,
                 detailed: false,
+                profile: None,
+                region: None,
                 force: false,
             }
         );
@@ -731,8 +903,11 @@ mod tests {
             ))
         );
         assert_eq!(args("status").unwrap().command, Command::Status);
-        assert_eq!(args("--help").unwrap().command, Command::Help);
-        assert_eq!(args("plan -h").unwrap().command, Command::Help);
+        assert_eq!(args("--help").unwrap().command, Command::Help(None));
+        assert_eq!(
+            args("plan -h").unwrap().command,
+            Command::Help(Some("plan".into()))
+        );
         assert!(args("apply --force").unwrap().force);
         assert_eq!(
             args("release Web.Dyn.Example.com. --dry-run")
@@ -810,6 +985,79 @@ mod tests {
         assert_eq!((exit_code(&r, false), exit_code(&r, true)), (2, 2));
         assert!(args("plan --detailed-exitcode").unwrap().detailed);
         assert!(args("status --detailed-exitcode").is_err());
+    }
+
+    #[test]
+    fn typos_get_a_suggestion_and_help_speaks_of_one_command() {
+        assert_eq!(did_you_mean("plna", COMMANDS), Some("plan"));
+        assert_eq!(did_you_mean("stauts", COMMANDS), Some("status"));
+        assert_eq!(did_you_mean("--jsno", OPTIONS), Some("--json"));
+        assert_eq!(did_you_mean("frobnicate", COMMANDS), None);
+        let err = args("plna").unwrap_err();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("did you mean \"plan\""), "{err}");
+        let err = args("plan --forse").unwrap_err();
+        assert!(err.contains("did you mean \"--force\""), "{err}");
+        assert_eq!(
+            args("help apply").unwrap().command,
+            Command::Help(Some("apply".into()))
+        );
+        assert_eq!(
+            args("release --help").unwrap().command,
+            Command::Help(Some("release".into()))
+        );
+        let usage = command_usage("release").unwrap();
+        assert!(usage.contains("release NAME [--dry-run]"), "{usage}");
+        assert!(!usage.contains("rebuild"), "{usage}");
+        let host = command_usage("host").unwrap();
+        assert!(
+            host.contains("host add") && host.contains("host list"),
+            "{host}"
+        );
+        assert_eq!(command_usage("nope"), None);
+        assert_eq!(args("--version").unwrap().command, Command::Version);
+        let a = args("status --profile ops --region eu-west-1").unwrap();
+        assert_eq!(
+            (a.profile.as_deref(), a.region.as_deref()),
+            (Some("ops"), Some("eu-west-1"))
+        );
+        assert!(args("status --region EU").is_err());
+    }
+
+    #[test]
+    fn a_missing_profile_is_named_as_such() {
+        let dir = std::env::temp_dir().join(format!("ec2-dns-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("config");
+        let creds = dir.join("credentials");
+        std::fs::write(
+            &config,
+            "[default]\nregion = us-east-1\n[profile ops]\nregion = eu-west-1\n",
+        )
+        .unwrap();
+        std::fs::write(&creds, "[keys]\naws_access_key_id = x\n").unwrap();
+        let (c, k) = (config.display().to_string(), creds.display().to_string());
+        let env = |profile: Option<&'static str>| {
+            let (c, k) = (c.clone(), k.clone());
+            move |key: &str| match key {
+                "AWS_CONFIG_FILE" => Some(c.clone()),
+                "AWS_SHARED_CREDENTIALS_FILE" => Some(k.clone()),
+                "AWS_PROFILE" => profile.map(str::to_string),
+                _ => None,
+            }
+        };
+        assert!(check_profile(None, &env(None)).is_ok());
+        for known in ["ops", "keys", "default"] {
+            assert!(check_profile(Some(known), &env(None)).is_ok(), "{known}");
+        }
+        let err = check_profile(Some("opps"), &env(None)).unwrap_err();
+        assert!(
+            err.contains("the profile \"opps\" (--profile) is in neither"),
+            "{err}"
+        );
+        let err = check_profile(None, &env(Some("prod"))).unwrap_err();
+        assert!(err.contains("(AWS_PROFILE)"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -92,6 +92,30 @@ def test_help_is_on_stdout_with_exit_status_0(ctl):
         assert p.stderr == ""
 
 
+def test_the_cli_speaks_like_the_aws_cli(world, dyn, ctl, tmp_path):
+    # One line and a suggestion for a typo, not the usage.
+    p = ctl("plna", expect=1, env={"LOCK_TABLE": None})
+    assert p.stderr.strip().count("\n") == 0 and 'did you mean "plan"' in p.stderr, p.stderr
+    p = ctl("status", "--jsno", expect=1, env={"LOCK_TABLE": None})
+    assert 'did you mean "--json"' in p.stderr, p.stderr
+    # help COMMAND and COMMAND --help: that command's usage only.
+    for argv in (("help", "release"), ("release", "--help")):
+        p = ctl(*argv, env={"LOCK_TABLE": None})
+        assert "release NAME [--dry-run]" in p.stdout and "rebuild" not in p.stdout, p.stdout
+    p = ctl("--version", env={"LOCK_TABLE": None})
+    assert p.stdout.startswith("ec2-dns-ctl ") and p.stdout.strip().split()[1][0].isdigit(), p.stdout
+    # A missing profile is said to be one, not "no AWS region".
+    config = tmp_path / "aws-config"
+    config.write_text("[profile ops]\nregion = us-east-1\n")
+    p = ctl("status", "--profile", "opps", expect=1, env={"AWS_CONFIG_FILE": str(config)})
+    assert 'the profile "opps" (--profile)' in p.stderr and "no AWS region" not in p.stderr, p.stderr
+    p = ctl("status", expect=1, env={"AWS_CONFIG_FILE": str(config), "AWS_PROFILE": "prod"})
+    assert "(AWS_PROFILE)" in p.stderr, p.stderr
+    # --region wins over AWS_REGION (no region at all otherwise).
+    p = ctl("status", "--region", "us-east-1", env={"AWS_REGION": None})
+    assert p.stdout.strip() == "no names are held", p.stdout
+
+
 def test_apply_refuses_a_mass_deletion_without_force_and_writes_nothing(world, dyn, ctl, proxy):
     ids = [world.run_instance({"dnsname": f"n{i}.{DOMAIN}"}) for i in range(6)]
     ctl("apply")

@@ -44,7 +44,20 @@ pub type AwsReconciler = Reconciler<Ec2Fleet, Route53Dns<SdkRoute53>, DynamoLock
 /// `AWS_ENDPOINT_URL`), standard retries (5 attempts; throttling and
 /// `PriorRequestNotComplete` back off) and bounded timeouts.
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    sdk_config_for(None, None).await
+}
+
+/// [`sdk_config`] with a named profile and a region that override the environment's (the
+/// operator CLI's `--profile` and `--region`, as the AWS CLI's).
+pub async fn sdk_config_for(profile: Option<&str>, region: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r.to_string()));
+    }
+    loader
         .retry_config(RetryConfig::standard().with_max_attempts(5))
         .timeout_config(
             TimeoutConfig::builder()

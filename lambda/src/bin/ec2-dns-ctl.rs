@@ -33,9 +33,22 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if args.command == Command::Help {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
+    match &args.command {
+        Command::Help(None) => return print_ok(USAGE),
+        Command::Help(Some(topic)) => {
+            return match ec2_dns::cli::command_usage(topic) {
+                Some(usage) => print_ok(&usage),
+                None => {
+                    let hint = ec2_dns::cli::did_you_mean(topic, ec2_dns::cli::COMMANDS)
+                        .map(|m| format!(": did you mean {m:?}?"))
+                        .unwrap_or_default();
+                    eprintln!("ec2-dns-ctl: no command {topic:?}{hint} (ec2-dns-ctl --help lists the commands)");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Version => return print_ok(&format!("ec2-dns-ctl {}", env!("CARGO_PKG_VERSION"))),
+        _ => {}
     }
     init_logging();
     let Some(table) = std::env::var("LOCK_TABLE")
@@ -46,7 +59,12 @@ async fn main() -> ExitCode {
         return ExitCode::from(1);
     };
     let calls = ApiCalls::default();
-    let sdk = aws::sdk_config().await;
+    if let Err(e) = ec2_dns::cli::check_profile(args.profile.as_deref(), &|k| std::env::var(k).ok())
+    {
+        eprintln!("ec2-dns-ctl: {e}");
+        return ExitCode::from(1);
+    }
+    let sdk = aws::sdk_config_for(args.profile.as_deref(), args.region.as_deref()).await;
     let home = match aws::home(&sdk, &calls).await {
         Ok(h) => h,
         Err(e) => return fail(&e),
@@ -137,7 +155,7 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             };
         }
-        Command::Help => return print_ok(USAGE),
+        Command::Help(_) | Command::Version => return print_ok(USAGE),
         Command::Host(HostCommand::List) => {
             return match admin::list(&rec.locks).await {
                 Ok(rows) if args.json => {
