@@ -324,12 +324,14 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "-h" | "--help" => help = true,
             "help" if words.is_empty() => help = true,
-            flag if flag.starts_with('-') => return Err(match did_you_mean(flag, OPTIONS) {
-                Some(m) => format!(
+            flag if flag.starts_with('-') => {
+                return Err(match did_you_mean(flag, OPTIONS) {
+                    Some(m) => format!(
                     "unknown option {flag:?}: did you mean {m:?}? (ec2-dns-ctl --help lists them)"
                 ),
-                None => format!("unknown option {flag:?} (ec2-dns-ctl --help lists them)"),
-            }),
+                    None => format!("unknown option {flag:?} (ec2-dns-ctl --help lists them)"),
+                })
+            }
             word => words.push(word.to_string()),
         }
     }

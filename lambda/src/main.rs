@@ -23,16 +23,28 @@ impl From<Failure> for Diagnostic {
     }
 }
 
+/// Exit status 1 after one `cannot start` line when the function cannot start.
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> std::process::ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    match serve().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
+    let config = Config::from_env()?;
+    if let Some(why) = aws::region_missing(&|k| std::env::var(k).ok()) {
+        return Err(why.into());
+    }
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ec2-dns".into());
     let calls = metrics::ApiCalls::default();
     let sdk = aws::sdk_config().await;
-    let home = aws::home(&sdk, &calls)
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let home = aws::home(&sdk, &calls).await?;
     let reconciler = aws::reconciler(&sdk, config, home, &calls).await;
     let queue = aws::queue(&sdk, &calls);
     reconciler.record_deployed(&function).await;

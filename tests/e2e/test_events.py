@@ -256,3 +256,21 @@ def test_an_address_event_older_than_the_last_clean_reconcile_of_everything_cost
     fn.invoke_ok(address_call("DisassociateAddress", off))
     assert proxy.calls().get("dynamodb:Scan") == 1, proxy.calls()
     published(world, dyn, WEB, web)
+
+
+def test_a_function_started_without_its_configuration_says_so_in_one_line(ec2_dns_bin, tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    for binary in (Path(ec2_dns_bin), Path(ec2_dns_bin).with_name("ec2-dns-ddns")):
+        for env, says in (({}, "LOCK_TABLE is required"),
+                          ({"LOCK_TABLE": "locks", "ALLOWED_DOMAINS": "dyn.example.com"},
+                           "no AWS region")):
+            p = subprocess.run([str(binary)], env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                                   **env},
+                               capture_output=True, text=True, timeout=30)
+            out = (p.stdout + p.stderr).strip()
+            assert p.returncode == 1, (binary.name, out)
+            assert len(out.splitlines()) == 1 and "cannot start" in out and says in out, \
+                (binary.name, out)
+            assert "IMDS" not in out and "Config(" not in out, (binary.name, out)

@@ -47,6 +47,18 @@ pub async fn sdk_config() -> SdkConfig {
     sdk_config_for(None, None).await
 }
 
+/// For the functions: the one-line reason they cannot start, when the environment gives no
+/// region (`AWS_REGION`, `AWS_DEFAULT_REGION`, or a profile's). Checked before the SDK is
+/// loaded, which would otherwise ask the instance metadata service and log its refusals.
+/// Lambda always sets `AWS_REGION`.
+pub fn region_missing(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let set = |k: &str| env(k).is_some_and(|v| !v.trim().is_empty());
+    (!["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"]
+        .iter()
+        .any(|k| set(k)))
+    .then(|| "no AWS region: set AWS_REGION (Lambda sets it)".to_string())
+}
+
 /// [`sdk_config`] with a named profile and a region that override the environment's (the
 /// operator CLI's `--profile` and `--region`, as the AWS CLI's).
 pub async fn sdk_config_for(profile: Option<&str>, region: Option<&str>) -> SdkConfig {

@@ -16,25 +16,33 @@ fn env(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// Exit status 1 after one `cannot start` line when the function cannot start.
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> std::process::ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
+    match serve().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn serve() -> Result<(), lambda_runtime::Error> {
+    let own = Config::from_env()?;
+    if let Some(why) = aws::region_missing(&|k| std::env::var(k).ok()) {
+        return Err(why.into());
+    }
     let function =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ec2-dns-ddns".into());
     let calls = metrics::ApiCalls::default();
     let sdk = aws::sdk_config().await;
-    let home = aws::home(&sdk, &calls)
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let home = aws::home(&sdk, &calls).await?;
     // Allowed domains and TTL are the reconciler's, as it recorded them in the lock table:
     // the two functions never disagree about what a name should hold.
-    let own = Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let deployed = aws::locks(&sdk, &own, &home, &calls)
-        .deployed()
-        .await
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let (config, notes) = resolve_config(&env, deployed.as_ref(), false)
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let deployed = aws::locks(&sdk, &own, &home, &calls).deployed().await?;
+    let (config, notes) = resolve_config(&env, deployed.as_ref(), false)?;
     for note in notes {
         tracing::warn!(note, "configuration");
     }
