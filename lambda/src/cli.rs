@@ -744,7 +744,7 @@ pub fn render_hosts(rows: &[HostRow]) -> String {
                 flags.push("sample".to_string());
             }
             if h.locked_until > 0 {
-                flags.push(format!("locked-until={}", h.locked_until));
+                flags.push(format!("locked-until={}", rfc3339(h.locked_until)));
             }
             if let Some(a) = &h.alerted {
                 flags.push(format!("alerted={a}"));
@@ -756,12 +756,12 @@ pub fn render_hosts(rows: &[HostRow]) -> String {
                 if h.updated == 0 {
                     "never".into()
                 } else {
-                    h.updated.to_string()
+                    rfc3339(h.updated)
                 },
                 if h.lease == 0 {
                     "none".into()
                 } else {
-                    format!("{}s", h.lease)
+                    duration(h.lease)
                 },
                 flags.join(" "),
             ]
@@ -771,6 +771,23 @@ pub fn render_hosts(rows: &[HostRow]) -> String {
         &["HOST", "NAMES", "ADDRESSES", "UPDATED", "LEASE", "FLAGS"],
         &body,
     )
+}
+
+/// Epoch seconds as RFC 3339 to the second (`2026-12-07T10:00:00Z`).
+pub fn rfc3339(secs: i64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_else(|_| secs.to_string())
+}
+
+/// Seconds as the largest whole unit `--lease` takes: `30d`, `12h`, `90m`, `45s`.
+pub fn duration(secs: i64) -> String {
+    for (unit, n) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+        if secs >= n && secs % n == 0 {
+            return format!("{}{unit}", secs / n);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// A zone as the tables name it: `dyn.example.com (public)`, or its id when it is gone.
@@ -1060,6 +1077,17 @@ mod tests {
         let err = check_profile(None, &env(Some("prod"))).unwrap_err();
         assert!(err.contains("(AWS_PROFILE)"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn times_and_leases_read_as_people_write_them() {
+        assert_eq!(rfc3339(1_796_644_800), "2026-12-07T12:00:00Z");
+        assert_eq!(duration(2_592_000), "30d");
+        assert_eq!(duration(43_200), "12h");
+        assert_eq!(duration(5_400), "90m");
+        assert_eq!(duration(45), "45s");
+        assert_eq!(duration(90_061), "90061s");
+        assert_eq!(parse_duration(&duration(5_400)), Ok(5_400));
     }
 
     #[test]

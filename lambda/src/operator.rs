@@ -265,7 +265,12 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         if dry_run {
             return Ok(crate::engine::dry_run_report(&world, &plan));
         }
-        warn!(name = %name, holder = %holder, version = lock.version, gen = lock.gen, records = ?lock.records, action = "manual-release", "name released by an operator");
+        let records: Vec<String> = lock
+            .records
+            .iter()
+            .map(|s| format!("{} {} {}", s.rtype.as_str(), s.zone_id, s.values.join(",")))
+            .collect();
+        warn!(name = %name, holder = %holder, version = lock.version, gen = lock.gen, records = %records.join("; "), action = "manual-release", "name released by an operator");
         Ok(self.apply(&world, plan, &req).await)
     }
 
@@ -474,6 +479,26 @@ fn dns_check(lock: &Lock, seen: &BTreeMap<(Fqdn, ZoneId), Seen>, zones: &[Zone])
                 Some(_) => {}
             }
         }
+    }
+    // A slot someone else's record occupies is not ok, even when every set the lock lists is
+    // in place: the name does not point where its holder asked in that zone.
+    for b in &lock.blocked {
+        let zone_name =
+            zones
+                .iter()
+                .find(|z| z.id == b.slot.zone)
+                .map_or(b.slot.zone.to_string(), |z| {
+                    format!(
+                        "{} ({})",
+                        z.name,
+                        if z.private { "private" } else { "public" }
+                    )
+                });
+        problems.push(format!(
+            "{} blocked in {zone_name} by {}",
+            b.slot.rtype.as_str(),
+            b.by
+        ));
     }
     if problems.is_empty() {
         "ok".into()

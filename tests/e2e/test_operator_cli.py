@@ -92,6 +92,18 @@ def test_help_is_on_stdout_with_exit_status_0(ctl):
         assert p.stderr == ""
 
 
+def test_status_never_says_ok_for_a_name_blocked_in_one_of_its_zones(world, dyn, ctl):
+    world.put_record(dyn.private, WEB, "CNAME", 300, ["elsewhere.example.net"])
+    web = world.run_instance({"dnsname": WEB})
+    ctl("apply")
+    assert (WEB, "A") in world.records(dyn.public)
+    [row] = json.loads(ctl("status", "--json").stdout)
+    assert row["instance"] == web
+    assert row["route53"] != "ok" and "blocked" in row["route53"] and "CNAME" in row["route53"], \
+        row["route53"]
+    assert "A blocked in dyn.example.com (private) by CNAME" in ctl("status").stdout
+
+
 def test_the_cli_speaks_like_the_aws_cli(world, dyn, ctl, tmp_path):
     # One line and a suggestion for a typo, not the usage.
     p = ctl("plna", expect=1, env={"LOCK_TABLE": None})
