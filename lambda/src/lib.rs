@@ -39,6 +39,7 @@ pub mod handler;
 pub mod hosts;
 pub mod input;
 pub mod lock;
+pub mod logging;
 pub mod marker;
 pub mod metrics;
 pub mod model;

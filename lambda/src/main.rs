@@ -26,7 +26,7 @@ impl From<Failure> for Diagnostic {
 /// Exit status 1 after one `cannot start` line when the function cannot start.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
+    ec2_dns::logging::init_function();
     match serve().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

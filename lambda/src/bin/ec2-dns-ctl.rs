@@ -18,7 +18,6 @@ use ec2_dns::model::Owner;
 use ec2_dns::model::Scope;
 use ec2_dns::ports::Dns;
 use ec2_dns::ports::Locks;
-use lambda_runtime::tracing as ec2_dns_tracing;
 
 /// How long the CLI may take: a reconcile started here never sends a change later.
 const RUN_FOR_S: i64 = 600;
@@ -261,21 +260,7 @@ async fn main() -> ExitCode {
 /// The SDK's own warnings (a region IMDS could not give, say) are left out: the error that
 /// follows says what to do in one line.
 fn init_logging() {
-    use ec2_dns_tracing::subscriber::{self, EnvFilter};
-    let wanted = std::env::var("EC2DNS_LOG").unwrap_or_default();
-    let filter = match wanted.as_str() {
-        "debug" | "info" | "warn" | "error" => {
-            format!("warn,aws_config=error,ec2_dns={wanted},ec2_dns_ctl={wanted}")
-        }
-        custom if custom.contains('=') || custom.contains(',') => custom.to_string(),
-        _ => "warn,aws_config=error".to_string(),
-    };
-    subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::new(filter))
-        .with_target(false)
-        .without_time()
-        .init();
+    ec2_dns::logging::init_cli();
 }
 
 fn issued_out(issued: ec2_dns::Result<admin::Issued>, json: bool, rotated: bool) -> ExitCode {

@@ -19,7 +19,7 @@ fn env(key: &str) -> Option<String> {
 /// Exit status 1 after one `cannot start` line when the function cannot start.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    lambda_runtime::tracing::init_default_subscriber();
+    ec2_dns::logging::init_function();
     match serve().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
