@@ -31,11 +31,12 @@ pub fn function_filter(env: &dyn Fn(&str) -> Option<String>) -> String {
         .unwrap_or_else(|| "info".to_string())
 }
 
-/// The filter of the CLI: `EC2DNS_LOG`, else warnings only.
+/// The filter of the CLI: `EC2DNS_LOG`, else warnings only, without the lines that repeat
+/// the report it prints (each warning and outcome is said once, in the report).
 pub fn cli_filter(env: &dyn Fn(&str) -> Option<String>) -> String {
     env("EC2DNS_LOG")
         .and_then(|v| ec2dns_filter(&v))
-        .unwrap_or_else(|| "warn,aws_config=error".to_string())
+        .unwrap_or_else(|| "warn,aws_config=error,ec2_dns::outcome=off".to_string())
 }
 
 /// A function's logging: lines on stdout, JSON when `AWS_LAMBDA_LOG_FORMAT` is `JSON` (as
@@ -96,7 +97,10 @@ mod tests {
         );
         assert_eq!(function_filter(&env(&[("RUST_LOG", "warn")])), "warn");
         assert_eq!(function_filter(&env(&[])), "info");
-        assert_eq!(cli_filter(&env(&[])), "warn,aws_config=error");
+        assert_eq!(
+            cli_filter(&env(&[])),
+            "warn,aws_config=error,ec2_dns::outcome=off"
+        );
         assert_eq!(ec2dns_filter("  "), None);
     }
 }

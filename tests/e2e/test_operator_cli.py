@@ -165,6 +165,10 @@ def test_conflicts_exit_0_or_3_when_asked_and_status_shows_waiting_claimants(wor
     second = world.run_instance({"dnsname": WEB})
     p = ctl("apply", expect=0)
     assert ", 1 conflict(s)," in p.stdout.splitlines()[0], p.stdout
+    # Said once: in the report on stdout, not again as a log line on stderr.
+    assert "not published" not in p.stderr and second not in p.stderr, p.stderr
+    p = ctl("plan", env={"EC2DNS_LOG": "warn"})
+    assert "name not published" in p.stderr, p.stderr
     ctl("plan", expect=0)
     ctl("plan", "--detailed-exitcode", expect=3)
     ctl("apply", "--detailed-exitcode", expect=3)
@@ -231,3 +235,4 @@ def test_an_allowed_domain_without_a_zone_is_warned_about(world, dyn, ctl):
     world.run_instance({"dnsname": WEB})
     p = ctl("plan", expect=3, env={"ALLOWED_DOMAINS": "dyn.example.com,dyn.exmaple.com"})
     assert "warning: no hosted zone serves the allowed domain dyn.exmaple.com" in p.stdout, p.stdout
+    assert "dyn.exmaple.com" not in p.stderr.replace("ALLOWED_DOMAINS", ""), p.stderr

@@ -41,7 +41,7 @@ pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {
 /// The plan's warnings into the report and the log.
 fn warn_all(report: &mut Report, warnings: &[String]) {
     for w in warnings {
-        warn!("{w}");
+        warn!(target: OUTCOME, "{w}");
         report.warnings.push(w.clone());
     }
 }
@@ -186,7 +186,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     }
                 }
                 Settled::Failed(why) => {
-                    warn!(name = %np.name, reason = %why, "name not settled; will retry");
+                    warn!(target: OUTCOME, name = %np.name, reason = %why, "name not settled; will retry");
                     for owner in &np.owners {
                         drop_name(&mut outcomes, owner, &np.name);
                         outcomes
@@ -458,17 +458,21 @@ fn drop_name(outcomes: &mut BTreeMap<Owner, Vec<Outcome>>, owner: &Owner, name: 
 }
 
 /// One log line per decision; an unchanged published name is only worth a debug line.
+/// The target of the lines that repeat a report's rows (outcomes, warnings): the CLI,
+/// which prints the report, leaves them out unless `EC2DNS_LOG` asks for them.
+pub const OUTCOME: &str = "ec2_dns::outcome";
+
 pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
     let name = o.name().map(|n| n.to_string()).unwrap_or_default();
     match o {
         Outcome::Published { values, .. } if changed => {
-            info!(owner = %owner, name, action = "publish", values = %values.join(","), "name published")
+            info!(target: OUTCOME, owner = %owner, name, action = "publish", values = %values.join(","), "name published")
         }
         Outcome::Published { .. } => {
-            debug!(owner = %owner, name, action = "keep", "name unchanged")
+            debug!(target: OUTCOME, owner = %owner, name, action = "keep", "name unchanged")
         }
         Outcome::Released { reason, .. } => {
-            info!(owner = %owner, name, action = "release", reason = %reason, "name released")
+            info!(target: OUTCOME, owner = %owner, name, action = "release", reason = %reason, "name released")
         }
         Outcome::Conflict { holder, reason, .. } => {
             let reason = reason.text(holder.as_ref(), owner);
@@ -477,19 +481,19 @@ pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
                 .map_or("a record ec2-dns did not write".to_string(), |h| {
                     h.to_string()
                 });
-            warn!(owner = %owner, name, action = "conflict", holder, reason, "name not published")
+            warn!(target: OUTCOME, owner = %owner, name, action = "conflict", holder, reason, "name not published")
         }
         Outcome::Invalid { raw, reason } => {
-            warn!(owner = %owner, name = raw, action = "invalid", reason, "name refused")
+            warn!(target: OUTCOME, owner = %owner, name = raw, action = "invalid", reason, "name refused")
         }
         Outcome::Skipped { reason, .. } => {
-            info!(owner = %owner, name, action = "skip", reason, "name skipped")
+            info!(target: OUTCOME, owner = %owner, name, action = "skip", reason, "name skipped")
         }
         Outcome::Frozen { reason, .. } => {
-            warn!(owner = %owner, name, action = "frozen", reason, "name frozen")
+            warn!(target: OUTCOME, owner = %owner, name, action = "frozen", reason, "name frozen")
         }
         Outcome::Failed { reason, .. } => {
-            warn!(owner = %owner, name, action = "failed", reason, "name not settled; will retry")
+            warn!(target: OUTCOME, owner = %owner, name, action = "failed", reason, "name not settled; will retry")
         }
     }
 }

@@ -155,7 +155,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let warning = format!(
                 "no hosted zone serves the allowed domain {domain}: its names get no records; check ALLOWED_DOMAINS, and that the zone exists in this account"
             );
-            tracing::warn!("{warning}");
+            tracing::warn!(target: apply::OUTCOME, "{warning}");
             report.warnings.push(warning);
         }
         let route53 = self.dns.usage().since(route53);
