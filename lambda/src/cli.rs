@@ -559,10 +559,15 @@ pub fn render_report(r: &Report) -> String {
             .map(|c| {
                 let kind = if c.private { "private" } else { "public" };
                 vec![
-                    serde_json::to_value(c.action)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
+                    // As Route53 (and the IAM policy) sees it: a swap is a DELETE of the
+                    // exact old set and a CREATE, in one batch.
+                    match c.action {
+                        crate::decide::RowAction::Create => "CREATE",
+                        crate::decide::RowAction::Delete => "DELETE",
+                        crate::decide::RowAction::Update => "DELETE+CREATE",
+                        crate::decide::RowAction::Mark => "MARK (DELETE+CREATE)",
+                    }
+                    .to_string(),
                     c.name.to_string(),
                     c.rtype.into(),
                     c.old_values.join(","),
@@ -587,6 +592,10 @@ pub fn render_report(r: &Report) -> String {
                 "ACTION", "NAME", "TYPE", "OLD", "NEW", "TTL", "ZONE", "INSTANCE",
             ],
             &rows,
+        );
+        let _ = writeln!(
+            out,
+            "Each name's batch also creates, replaces or deletes its ownership marker (TXT _ec2-dns.<name>); Route53 is sent only CREATE and DELETE."
         );
     }
     if !r.conflicts.is_empty() {
@@ -1205,7 +1214,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.contains("UPDATE  web.dyn.example.com  A     203.0.113.1  198.51.100.9  60 -> 300  dyn.example.com (public)  i-00000001"),
+            out.contains("DELETE+CREATE  web.dyn.example.com  A     203.0.113.1  198.51.100.9  60 -> 300  dyn.example.com (public)  i-00000001"),
             "{out}"
         );
     }

@@ -204,7 +204,8 @@ def test_a_ttl_change_shows_in_the_plan(world, dyn, ctl, start_function):
     # Redeployed with another TTL: the function records it, the CLI acts with it.
     start_function({"RECORD_TTL": "300"})
     plan = ctl("plan", env={"ALLOWED_DOMAINS": None})
-    assert "UPDATE" in plan.stdout and "60 -> 300" in plan.stdout, plan.stdout
+    assert "DELETE+CREATE" in plan.stdout and "60 -> 300" in plan.stdout, plan.stdout
+    assert "Route53 is sent only CREATE and DELETE" in plan.stdout, plan.stdout
     rows = json.loads(ctl("plan", "--json", env={"ALLOWED_DOMAINS": None}).stdout)["changes"]
     assert {(r["action"], r["old_ttl"], r["ttl"]) for r in rows if r["type"] == "A"} == {
         ("UPDATE", 60, 300)}
