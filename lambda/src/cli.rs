@@ -31,8 +31,9 @@ commands:
   status                         who holds which name, since when, pointing where
   release NAME [--dry-run]       safely release one name whose holder no longer needs it
   rebuild [--dry-run]            recreate lost lock items from the ownership markers in Route53
-  host add HOST --names N,N [--lease 30d] [--unbound] [--sample]
-                                 a credential for a host outside AWS (its secret is shown once)
+  host add HOST --names N,N [--lease 30d] [--unbound] [--sample] [--force]
+                                 a credential for a host outside AWS (its secret is shown once);
+                                 a name someone else holds needs --force
   host rotate HOST               a new secret for HOST (the old one stops working at once)
   host remove HOST               remove HOST's credential and release its names
   host list                      the hosts, their names, last addresses and updates
@@ -401,8 +402,13 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     if !adding && (names.is_some() || lease.is_some() || unbound || sample) {
         return Err("--names, --lease, --unbound and --sample apply to host add only".into());
     }
-    if force && !matches!(command, Command::Apply(_)) {
-        return Err("--force applies to apply only".into());
+    if force
+        && !matches!(
+            command,
+            Command::Apply(_) | Command::Host(HostCommand::Add { .. })
+        )
+    {
+        return Err("--force applies to apply and host add only".into());
     }
     if instances.is_some() && !matches!(command, Command::Plan(_) | Command::Apply(_)) {
         return Err("--instances applies to plan and apply only".into());

@@ -287,3 +287,15 @@ def test_a_host_with_fifteen_names_gets_every_one_and_a_reconcile_keeps_them(
     assert_published()
     assert json.loads(ctl("plan", "--json").stdout)["changes"] == []
 
+
+
+def test_host_add_refuses_a_name_someone_else_holds_unless_forced(world, dyn, ctl, fn):
+    web = world.run_instance({"dnsname": HOME})
+    fn.invoke_ok(ec2_state_change(web, "running"))
+    refused = ctl("host", "add", "router", "--names", HOME, expect=1)
+    assert f"{HOME} is held by 123456789012/us-east-1/{web}" in refused.stderr, refused.stderr
+    assert "--force" in refused.stderr and "host#router" not in world.lock_items()
+    forced = ctl("host", "add", "router", "--names", HOME, "--force", "--json")
+    assert "warning:" in forced.stderr and web in forced.stderr, forced.stderr
+    assert json.loads(forced.stdout)["names"] == [HOME]
+    assert world.holder(HOME) == web, "the instance keeps it; the host waits"

@@ -174,6 +174,24 @@ async fn main() -> ExitCode {
                 Ok(n) => n,
                 Err(e) => return fail(&e),
             };
+            let held = match admin::held_by_others(&rec.locks, &host, &names).await {
+                Ok(h) => h,
+                Err(e) => return fail(&e),
+            };
+            if !held.is_empty() {
+                let list: Vec<String> = held
+                    .iter()
+                    .map(|(n, o)| format!("{n} is held by {o}"))
+                    .collect();
+                if !args.force {
+                    eprintln!(
+                        "ec2-dns-ctl: {}: the host would only wait for it; --force creates the credential anyway",
+                        list.join(", ")
+                    );
+                    return ExitCode::from(1);
+                }
+                eprintln!("warning: {} (the host waits for it)", list.join(", "));
+            }
             let issued = admin::add(&rec.locks, &secrets, &host, names, &options, rec.now()).await;
             return issued_out(issued, args.json, false);
         }

@@ -134,6 +134,26 @@ pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
 
 /// Makes a credential and its secret. Refused, before anything is written, when `names`
 /// holds none or more than [`MAX_HOST_NAMES`], or when the host exists.
+/// The names of `names` that someone other than `host` holds now (an instance, or another
+/// host), with their holder: a new credential for them would only wait. `host add` refuses
+/// them unless forced.
+pub async fn held_by_others<L: Locks>(
+    locks: &L,
+    host: &HostName,
+    names: &BTreeSet<Fqdn>,
+) -> Result<Vec<(Fqdn, crate::model::Owner)>> {
+    let names: Vec<Fqdn> = names.iter().cloned().collect();
+    let loaded = locks.load(&names, &[]).await?;
+    Ok(loaded
+        .locks
+        .into_iter()
+        .filter_map(|l| {
+            let holder = l.holder?;
+            (holder.host() != Some(host)).then_some((l.name, holder))
+        })
+        .collect())
+}
+
 pub async fn add<L: Locks, S: Secrets>(
     locks: &L,
     secrets: &S,
