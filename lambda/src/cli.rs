@@ -35,6 +35,9 @@ commands:
                                  a credential for a host outside AWS (its secret is shown once);
                                  a name someone else holds needs --force
   host rotate HOST               a new secret for HOST (the old one stops working at once)
+  host names HOST --names N,N [--force]
+                                 new names for HOST, same secret (its router keeps its
+                                 configuration); names it drops are released
   host remove HOST               remove HOST's credential and release its names
   host list                      the hosts, their names, last addresses and updates
 
@@ -222,6 +225,11 @@ pub enum HostCommand {
         options: HostOptions,
     },
     Rotate(HostName),
+    /// New names for a host, same secret (the router keeps its configuration).
+    Names {
+        host: HostName,
+        names: Vec<Fqdn>,
+    },
     Remove(HostName),
     List,
 }
@@ -372,6 +380,10 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         }),
         ["host", "rotate", host] => Command::Host(HostCommand::Rotate(HostName::parse(host)?)),
         ["host", "remove", host] => Command::Host(HostCommand::Remove(HostName::parse(host)?)),
+        ["host", "names", host] => Command::Host(HostCommand::Names {
+            host: HostName::parse(host)?,
+            names: names.take().ok_or("host names needs --names")?,
+        }),
         ["host", "list"] => Command::Host(HostCommand::List),
         ["host", ..] => {
             return Err(format!(
@@ -399,16 +411,15 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         }
     };
     let adding = matches!(command, Command::Host(HostCommand::Add { .. }));
-    if !adding && (names.is_some() || lease.is_some() || unbound || sample) {
-        return Err("--names, --lease, --unbound and --sample apply to host add only".into());
+    let naming = adding || matches!(command, Command::Host(HostCommand::Names { .. }));
+    if !naming && names.is_some() {
+        return Err("--names applies to host add and host names only".into());
     }
-    if force
-        && !matches!(
-            command,
-            Command::Apply(_) | Command::Host(HostCommand::Add { .. })
-        )
-    {
-        return Err("--force applies to apply and host add only".into());
+    if !adding && (lease.is_some() || unbound || sample) {
+        return Err("--lease, --unbound and --sample apply to host add only".into());
+    }
+    if force && !(naming || matches!(command, Command::Apply(_))) {
+        return Err("--force applies to apply, host add and host names only".into());
     }
     if instances.is_some() && !matches!(command, Command::Plan(_) | Command::Apply(_)) {
         return Err("--instances applies to plan and apply only".into());
@@ -424,6 +435,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             | Command::Apply(_)
             | Command::Release { .. }
             | Command::Host(HostCommand::Remove(_))
+            | Command::Host(HostCommand::Names { .. })
     );
     if detailed && !reports {
         return Err(

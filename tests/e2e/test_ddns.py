@@ -299,3 +299,18 @@ def test_host_add_refuses_a_name_someone_else_holds_unless_forced(world, dyn, ct
     assert "warning:" in forced.stderr and web in forced.stderr, forced.stderr
     assert json.loads(forced.stdout)["names"] == [HOME]
     assert world.holder(HOME) == web, "the instance keeps it; the host waits"
+
+
+def test_a_hosts_names_change_without_a_new_secret(world, dyn, ctl, endpoint):
+    office = f"office.{dyn.domain}"
+    secret = add_host(ctl)
+    assert nic_update(endpoint, USER, secret, [HOME]).splitlines() == [f"good {ROUTER}"]
+    assert world.records(dyn.public)[(HOME, "A")][1] == [ROUTER]
+
+    p = ctl("host", "names", USER, "--names", office)
+    assert "1 record set(s) changed" in p.stdout or "record set(s) changed" in p.stdout, p.stdout
+    assert (HOME, "A") not in world.records(dyn.public), "the name it dropped is released"
+    assert world.records(dyn.public)[(office, "A")][1] == [ROUTER], "the new one has its address"
+    # The router keeps its configuration: the same secret updates the new name.
+    assert nic_update(endpoint, USER, secret, [office]).splitlines() == [f"nochg {ROUTER}"]
+    assert nic_update(endpoint, USER, secret, [HOME]).splitlines() == ["nohost"]

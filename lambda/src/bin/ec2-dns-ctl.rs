@@ -174,23 +174,8 @@ async fn main() -> ExitCode {
                 Ok(n) => n,
                 Err(e) => return fail(&e),
             };
-            let held = match admin::held_by_others(&rec.locks, &host, &names).await {
-                Ok(h) => h,
-                Err(e) => return fail(&e),
-            };
-            if !held.is_empty() {
-                let list: Vec<String> = held
-                    .iter()
-                    .map(|(n, o)| format!("{n} is held by {o}"))
-                    .collect();
-                if !args.force {
-                    eprintln!(
-                        "ec2-dns-ctl: {}: the host would only wait for it; --force creates the credential anyway",
-                        list.join(", ")
-                    );
-                    return ExitCode::from(1);
-                }
-                eprintln!("warning: {} (the host waits for it)", list.join(", "));
+            if let Err(code) = refuse_held(&rec.locks, &host, &names, args.force).await {
+                return code;
             }
             let issued = admin::add(&rec.locks, &secrets, &host, names, &options, rec.now()).await;
             return issued_out(issued, args.json, false);
@@ -199,6 +184,32 @@ async fn main() -> ExitCode {
             let secrets = secrets();
             let issued = admin::rotate(&rec.locks, &secrets, &host).await;
             return issued_out(issued, args.json, true);
+        }
+        Command::Host(HostCommand::Names { host, names }) => {
+            let names = match admin::check_names(&names, &rec.config.allowed_domains) {
+                Ok(n) => n,
+                Err(e) => return fail(&e),
+            };
+            if let Err(code) = refuse_held(&rec.locks, &host, &names, args.force).await {
+                return code;
+            }
+            if let Err(e) = admin::set_names(&rec.locks, &host, names).await {
+                return fail(&e);
+            }
+            eprintln!("host {host} has its new names (same secret); reconciling it ...");
+            let req = Request {
+                scope: Scope::Owners(
+                    [Owner::Host {
+                        home: home.clone(),
+                        name: host,
+                    }]
+                    .into(),
+                ),
+                verify_dns: true,
+                dry_run: false,
+                deadline,
+            };
+            rec.reconcile(&req).await
         }
         Command::Host(HostCommand::Remove(host)) => {
             let secrets = secrets();
@@ -287,6 +298,36 @@ fn issued_out(issued: ec2_dns::Result<admin::Issued>, json: bool, rotated: bool)
         Ok(i) => print_ok(&render_issued(&i, rotated)),
         Err(e) => fail(&e),
     }
+}
+
+/// Refuses (exit status 1) names someone other than `host` holds, which the host would
+/// only wait for; with `force`, warns and goes on.
+async fn refuse_held<L: ec2_dns::ports::Locks>(
+    locks: &L,
+    host: &ec2_dns::hosts::HostName,
+    names: &std::collections::BTreeSet<ec2_dns::name::Fqdn>,
+    force: bool,
+) -> Result<(), ExitCode> {
+    let held = match admin::held_by_others(locks, host, names).await {
+        Ok(h) => h,
+        Err(e) => return Err(fail(&e)),
+    };
+    if held.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = held
+        .iter()
+        .map(|(n, o)| format!("{n} is held by {o}"))
+        .collect();
+    if !force {
+        eprintln!(
+            "ec2-dns-ctl: {}: the host would only wait for it; --force goes on anyway",
+            list.join(", ")
+        );
+        return Err(ExitCode::from(1));
+    }
+    eprintln!("warning: {} (the host waits for it)", list.join(", "));
+    Ok(())
 }
 
 fn print_ok(text: &str) -> ExitCode {

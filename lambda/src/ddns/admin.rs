@@ -154,6 +154,29 @@ pub async fn held_by_others<L: Locks>(
         .collect())
 }
 
+/// New names for `host`, its secret and everything else kept: one conditional write of its
+/// item. The caller then reconciles the host, which releases the names it dropped and
+/// claims the new ones with its last addresses.
+pub async fn set_names<L: Locks>(
+    locks: &L,
+    host: &HostName,
+    names: BTreeSet<Fqdn>,
+) -> Result<HostRecord> {
+    check_count(&names)?;
+    let mut record = locks
+        .host(host)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("no host {host}")))?;
+    record.names = names;
+    record.version += 1;
+    match locks.put_host(&record, false).await? {
+        Cas::Won(_) => Ok(record),
+        Cas::Lost => Err(Error::InvalidInput(format!(
+            "host {host} changed meanwhile (an update, a rotation): run the command again"
+        ))),
+    }
+}
+
 pub async fn add<L: Locks, S: Secrets>(
     locks: &L,
     secrets: &S,
