@@ -971,7 +971,15 @@ mod tests {
         for (bad, says) in [
             ("", "usage"),
             ("deploy", "unknown command"),
-            ("plan --force", "apply only"),
+            (
+                "plan --force",
+                "--force applies to apply, host add and host names only",
+            ),
+            ("host names h", "host names needs --names"),
+            (
+                "status --names a.dyn.example.com",
+                "host add and host names only",
+            ),
             ("plan --forcefully", "unknown option"),
             ("apply --instances vol-12345678", "not an EC2 instance id"),
             ("release", "needs the NAME"),
