@@ -288,6 +288,7 @@ def run(dist: Path, keep: bool) -> int:
             "RELEASE_CHECK_DIST": str(dist.resolve()), "RELEASE_CHECK_STATE": str(state),
             "RELEASE_CHECK_URL": repository_url(),
             "TF_CLI_CONFIG_FILE": str(tfrc), "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1",
+            "TF_CLI_ARGS_init": "-no-color", "TF_CLI_ARGS_validate": "-no-color",
             "CDK_DISABLE_VERSION_CHECK": "1", "CDK_DISABLE_CLI_TELEMETRY": "true",
             "AWS_EC2_METADATA_DISABLED": "true",
             # npm install is real: from npm's cache where it can (make infra-deps filled it
