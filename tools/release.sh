@@ -108,9 +108,10 @@ tar -czf "$out/terraform-aws-ec2-dns-$version.tar.gz" \
 
 cp CHANGELOG.md LICENSE "$out/"
 (cd "$out" && sha256sum -- * | grep -v ' SHA256SUMS$' > SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
-# Each file named for what it holds and listed in SHA256SUMS, and no documented deploy
-# command that this template's size would break (over 51,200 bytes: `aws cloudformation
-# deploy` needs --s3-bucket). `make release-check` then runs the documented paths.
+# Each file named for what it holds and listed in SHA256SUMS, install.md's checked blocks
+# written for this version, and no documented deploy command that this template's size
+# would break (over 51,200 bytes: `aws cloudformation deploy` needs --s3-bucket).
+# `make release-check` then runs the documented paths.
 python3 tests/release_check.py --static "$out"
 echo "== $out"
 (cd "$out" && ls -l)
