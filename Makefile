@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help build test test-rust test-e2e test-harness docs-check lint demo sandbox package release \
-	release-binaries venv system-deps clean soak fuzz bench reconcile test-shipped
+	release-binaries release-check venv system-deps clean soak fuzz bench reconcile test-shipped
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -125,6 +125,13 @@ release-binaries: package ## every optimised binary of a release: the arm64 pack
 
 release: venv infra-deps release-binaries ## every release artefact, checked, with SHA256SUMS: dist/ec2-dns-<version>/ (tools/release.sh)
 	tools/release.sh
+
+# After `make release` (not a prerequisite: it would rebuild). RELEASE_DIR=dist/ec2-dns-X.Y.Z
+# checks another release folder. npm install of the documented app prefers npm's cache,
+# which `make infra-deps` filled with the same versions.
+RELEASE_DIR ?=
+release-check: infra-deps ## each deploy path of docs/install.md, run from the files of dist/ec2-dns-<version>/ alone, offline (after make release)
+	$(PYTHON) tests/release_check.py $(RELEASE_DIR)
 
 clean: ## remove build output and the virtualenvs
 	$(CARGO) clean

@@ -11,6 +11,7 @@
 #   terraform-aws-ec2-dns-<v>.tar.gz   the Terraform module
 #   CHANGELOG.md, LICENSE, SHA256SUMS
 #
+# docs/install.md deploys from these files alone; `make release-check` proves it.
 # The version is lambda/Cargo.toml's; CHANGELOG.md must have a section for it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -107,5 +108,10 @@ tar -czf "$out/terraform-aws-ec2-dns-$version.tar.gz" \
 
 cp CHANGELOG.md LICENSE "$out/"
 (cd "$out" && sha256sum -- * | grep -v ' SHA256SUMS$' > SHA256SUMS && sha256sum --quiet -c SHA256SUMS)
+# Each file named for what it holds and listed in SHA256SUMS, install.md's checked blocks
+# written for this version, and no documented deploy command that this template's size
+# would break (over 51,200 bytes: `aws cloudformation deploy` needs --s3-bucket).
+# `make release-check` then runs the documented paths.
+python3 tests/release_check.py --static "$out"
 echo "== $out"
 (cd "$out" && ls -l)

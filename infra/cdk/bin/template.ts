@@ -10,9 +10,13 @@
  * (run in infra/cdk; OUT.json is relative to the directory npm was started in). Then e.g.
  *
  *   aws cloudformation deploy --template-file OUT.json --stack-name ec2-dns \
+ *     --s3-bucket my-artifacts --s3-prefix ec2-dns/1.0.0 \
  *     --capabilities CAPABILITY_IAM --parameter-overrides \
  *     AllowedDomains=dyn.example.com HostedZoneIds=Z0123456789ABC \
  *     CodeBucket=my-artifacts CodeKey=ec2-dns/ec2-dns-1.0.0-lambda-arm64.zip
+ *
+ * (`--s3-bucket`: the template is over the 51,200 bytes CloudFormation takes inline; docs/install.md
+ * has the whole path, and tests/release_check.py keeps the documented commands to it.)
  *
  * The DDNS endpoint is a condition (EnableDdns=true, with DdnsCodeKey); CloudFront in front of
  * it is left to the CDK and Terraform flavours. So are several accounts and regions (Ec2Dns
