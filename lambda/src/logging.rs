@@ -55,6 +55,23 @@ pub fn init_function() {
     }
 }
 
+/// A function's `main`: its logging, then `serve`; when it cannot start, one `cannot start`
+/// line and exit status 1 (not the SDK's or Rust's debug output).
+pub async fn serve_function<F, E>(serve: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    init_function();
+    match serve.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            lambda_runtime::tracing::error!(error = %e, "cannot start");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
 /// The CLI's logging: lines on stderr, so that `--json` output can be piped.
 pub fn init_cli() {
     subscriber::fmt()

@@ -197,19 +197,7 @@ async fn main() -> ExitCode {
                 return fail(&e);
             }
             eprintln!("host {host} has its new names (same secret); reconciling it ...");
-            let req = Request {
-                scope: Scope::Owners(
-                    [Owner::Host {
-                        home: home.clone(),
-                        name: host,
-                    }]
-                    .into(),
-                ),
-                verify_dns: true,
-                dry_run: false,
-                deadline,
-            };
-            rec.reconcile(&req).await
+            rec.reconcile(&host_request(&home, host, deadline)).await
         }
         Command::Host(HostCommand::Remove(host)) => {
             let secrets = secrets();
@@ -217,19 +205,7 @@ async fn main() -> ExitCode {
                 return fail(&e);
             }
             eprintln!("host {host} removed; releasing its names ...");
-            let req = Request {
-                scope: Scope::Owners(
-                    [Owner::Host {
-                        home: home.clone(),
-                        name: host,
-                    }]
-                    .into(),
-                ),
-                verify_dns: true,
-                dry_run: false,
-                deadline,
-            };
-            rec.reconcile(&req).await
+            rec.reconcile(&host_request(&home, host, deadline)).await
         }
         Command::Plan(ids) => {
             eprintln!("planning (dry run) ...");
@@ -297,6 +273,26 @@ fn issued_out(issued: ec2_dns::Result<admin::Issued>, json: bool, rotated: bool)
         Ok(i) if json => print_ok(&serde_json::to_string_pretty(&i).unwrap_or_default()),
         Ok(i) => print_ok(&render_issued(&i, rotated)),
         Err(e) => fail(&e),
+    }
+}
+
+/// A reconcile of one host (after its credential changed or went), reading Route53.
+fn host_request(
+    home: &ec2_dns::model::Home,
+    host: ec2_dns::hosts::HostName,
+    deadline: Option<i64>,
+) -> Request {
+    Request {
+        scope: Scope::Owners(
+            [Owner::Host {
+                home: home.clone(),
+                name: host,
+            }]
+            .into(),
+        ),
+        verify_dns: true,
+        dry_run: false,
+        deadline,
     }
 }
 

@@ -19,14 +19,7 @@ fn env(key: &str) -> Option<String> {
 /// Exit status 1 after one `cannot start` line when the function cannot start.
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    ec2_dns::logging::init_function();
-    match serve().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot start");
-            std::process::ExitCode::from(1)
-        }
-    }
+    ec2_dns::logging::serve_function(serve()).await
 }
 
 async fn serve() -> Result<(), lambda_runtime::Error> {
