@@ -18,7 +18,8 @@ use crate::operator::{Rebuilt, StatusRow};
 use crate::report::Report;
 
 pub const USAGE: &str = "\
-usage: ec2-dns-ctl <command> [--json] [--detailed-exitcode] [--profile NAME] [--region REGION]
+usage: ec2-dns-ctl <command> [--function NAME] [--json] [--detailed-exitcode]
+                   [--profile NAME] [--region REGION]
        ec2-dns-ctl help [COMMAND] | --version
 
 commands:
@@ -41,8 +42,10 @@ commands:
   host remove HOST               remove HOST's credential and release its names
   host list                      the hosts, their names, last addresses and updates
 
-The lock table comes from LOCK_TABLE. ALLOWED_DOMAINS, NAME_TAG and RECORD_TTL come from the
-deployed function (it records them in the lock table); set here and different, apply,
+--function NAME (a name or an ARN; the deployment's outputs give it) reads LOCK_TABLE and
+the settings from the deployed function itself; without it, the lock table comes from
+LOCK_TABLE. ALLOWED_DOMAINS, NAME_TAG and RECORD_TTL come from the deployed function (it
+records them in the lock table when it is deployed); set here and different, apply,
 release and rebuild refuse to run. AWS comes from the standard SDK settings (AWS_PROFILE,
 AWS_REGION, ...).
 Exit status: 0 done, 1 error, 2 done but some names failed and should be retried,
@@ -83,6 +86,7 @@ const OPTIONS: &[&str] = &[
     "--detailed-exitcode",
     "--profile",
     "--region",
+    "--function",
     "--version",
     "--help",
     "--dry-run",
@@ -256,6 +260,9 @@ pub struct Args {
     pub profile: Option<String>,
     /// `--region`: the region, over `AWS_REGION` and the profile's.
     pub region: Option<String>,
+    /// `--function`: the deployed function (name or ARN) whose configuration the CLI acts
+    /// with: its `LOCK_TABLE` and settings, read with `lambda:GetFunctionConfiguration`.
+    pub function: Option<String>,
     /// `apply` may delete more than [`MAX_DELETES`] record sets.
     pub force: bool,
 }
@@ -265,6 +272,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut json = false;
     let mut detailed = false;
     let (mut profile, mut region): (Option<String>, Option<String>) = (None, None);
+    let mut function: Option<String> = None;
     let mut help = false;
     let mut dry_run = false;
     let mut force = false;
@@ -282,6 +290,13 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 let p = it.next().ok_or("--profile needs the name of a profile")?;
                 profile = Some(p.clone());
             }
+            "--function" => {
+                let f = it
+                    .next()
+                    .filter(|f| !f.trim().is_empty() && !f.starts_with("--"))
+                    .ok_or("--function needs the deployed function's name or ARN")?;
+                function = Some(f.trim().to_string());
+            }
             "--region" => {
                 let r = it.next().ok_or("--region needs a region, e.g. eu-west-1")?;
                 crate::model::Home::new("000000000000", r)
@@ -295,6 +310,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                     detailed,
                     profile,
                     region,
+                    function,
                     force,
                 })
             }
@@ -351,6 +367,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             detailed,
             profile,
             region,
+            function,
             force,
         });
     }
@@ -448,6 +465,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
         detailed,
         profile,
         region,
+        function,
         force,
     })
 }
@@ -467,6 +485,93 @@ pub fn exit_code(report: &Report, detailed: bool) -> u8 {
     } else {
         0
     }
+}
+
+/// The variables of a deployment's settings (`crate::config`, and the hosts' secrets).
+const SETTINGS: &[&str] = &[
+    "LOCK_TABLE",
+    "ALLOWED_DOMAINS",
+    "NAME_TAG",
+    "RECORD_TTL",
+    "ACCOUNTS",
+    "REGIONS",
+    "MEMBER_ROLE",
+    "DEPLOYMENT_ID",
+    "MARKER_STYLE",
+    "RECONCILE_CONCURRENCY",
+    "ROUTE53_REQUESTS_PER_SECOND",
+    "ROUTE53_CHANGES_PER_SECOND",
+    "HOST_SECRETS_PREFIX",
+];
+
+/// A warning when this CLI (version `mine`) and the deployed function that recorded
+/// `deployed` may not understand each other. CHANGELOG.md's rule: before 1.0 a minor
+/// version may change the lock table layout or the contract, from 1.0 only a major one; a
+/// function that records no version is 0.3 or older.
+pub fn version_warning(mine: &str, deployed: &Deployed) -> Option<String> {
+    let line = |v: &str| -> Option<(u64, u64)> {
+        let mut parts = v.trim().split(['.', '-', '+']);
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        Some(if major == 0 { (0, minor) } else { (major, 0) })
+    };
+    let use_instead = |theirs: &str| match theirs.split('.').collect::<Vec<_>>().as_slice() {
+        ["0", minor, ..] => format!("ec2-dns-ctl 0.{minor}.x"),
+        [major, ..] => format!("ec2-dns-ctl {major}.x"),
+        _ => "the ec2-dns-ctl of the function's release".into(),
+    };
+    match deployed.version.as_deref() {
+        None => Some(format!(
+            "function {} records no version: it is ec2-dns 0.3 or older, and ec2-dns-ctl {mine} may not read its lock table as it writes it (CHANGELOG.md, Upgrading). Upgrade the function, or use the ec2-dns-ctl of its release.",
+            deployed.function
+        )),
+        Some(theirs) if line(theirs) != line(mine) => Some(format!(
+            "function {} is ec2-dns {theirs} and this is ec2-dns-ctl {mine}: {} may change the lock table or the contract (CHANGELOG.md, Upgrading). Use {}.",
+            deployed.function,
+            if line(mine).is_some_and(|(major, _)| major == 0) && line(theirs).is_some_and(|(major, _)| major == 0) { "before 1.0, a minor version" } else { "a major version" },
+            use_instead(theirs)
+        )),
+        Some(_) => None,
+    }
+}
+
+/// The region of a function given by ARN (`arn:aws:lambda:REGION:ACCOUNT:function:NAME`).
+pub fn function_region(function: &str) -> Option<String> {
+    let parts: Vec<&str> = function.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", region, _, "function", ..] if !region.is_empty() => {
+            Some(region.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The settings `--function` acts with: the function's environment over this shell's. A
+/// shell variable that says otherwise is set aside, with a note (the deployed function is
+/// the truth; the shell only fills in what the function does not set, such as
+/// `HOST_SECRETS_PREFIX` when the function leaves it at its default). The function must be
+/// a reconciler: its environment names a `LOCK_TABLE`.
+pub fn function_settings(
+    function: &str,
+    vars: &std::collections::BTreeMap<String, String>,
+    shell: &dyn Fn(&str) -> Option<String>,
+) -> Result<(std::collections::BTreeMap<String, String>, Vec<String>), String> {
+    if vars.get("LOCK_TABLE").is_none_or(|t| t.trim().is_empty()) {
+        return Err(format!(
+            "function {function} has no LOCK_TABLE in its environment: it is not an ec2-dns reconciler (the deployment's outputs name the function)"
+        ));
+    }
+    let notes = vars
+        .iter()
+        .filter(|(k, _)| SETTINGS.contains(&k.as_str()))
+        .filter_map(|(k, theirs)| {
+            let mine = shell(k).filter(|v| !v.trim().is_empty())?;
+            (mine.trim() != theirs.trim()).then(|| {
+                format!("{k} from this shell ({mine:?}) is set aside: function {function} has {theirs:?}")
+            })
+        })
+        .collect();
+    Ok((vars.clone(), notes))
 }
 
 /// The configuration the CLI acts with: the deployed function's, with the lock table named
@@ -907,6 +1012,72 @@ mod tests {
     use crate::report::ChangeRow;
     use crate::testing::{id, instance, name, owner};
 
+    #[test]
+    fn a_function_gives_its_settings_and_the_shell_is_told_when_it_differs() {
+        let vars: std::collections::BTreeMap<String, String> = [
+            ("LOCK_TABLE", "ec2dns-Locks-1X2Y"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+            ("EC2DNS_LOG", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let shell = |k: &str| match k {
+            "LOCK_TABLE" => Some("old-table".to_string()),
+            "ALLOWED_DOMAINS" => Some("dyn.example.com".to_string()),
+            "EC2DNS_LOG" => Some("debug".to_string()),
+            _ => None,
+        };
+        let (settings, notes) = function_settings("ec2-dns-prod", &vars, &shell).unwrap();
+        assert_eq!(settings["LOCK_TABLE"], "ec2dns-Locks-1X2Y");
+        assert_eq!(
+            notes,
+            vec![
+                "LOCK_TABLE from this shell (\"old-table\") is set aside: function ec2-dns-prod has \"ec2dns-Locks-1X2Y\""
+            ]
+        );
+        let err = function_settings("ec2-dns-ddns", &Default::default(), &shell).unwrap_err();
+        assert!(err.contains("not an ec2-dns reconciler"), "{err}");
+    }
+
+    #[test]
+    fn versions_that_may_differ_in_their_lock_table_are_warned_of() {
+        let at = |v: Option<&str>| Deployed {
+            version: v.map(str::to_string),
+            ..deployed()
+        };
+        assert_eq!(version_warning("0.4.0", &at(Some("0.4.2"))), None);
+        assert_eq!(version_warning("1.2.0", &at(Some("1.0.3"))), None);
+        let w = version_warning("0.4.0", &at(Some("0.5.0"))).unwrap();
+        assert!(
+            w.contains("ec2-dns 0.5.0")
+                && w.contains("before 1.0")
+                && w.contains("Use ec2-dns-ctl 0.5.x"),
+            "{w}"
+        );
+        let w = version_warning("2.0.0", &at(Some("1.9.0"))).unwrap();
+        assert!(
+            w.contains("a major version") && w.contains("Use ec2-dns-ctl 1.x"),
+            "{w}"
+        );
+        let w = version_warning("0.4.0", &at(None)).unwrap();
+        assert!(w.contains("0.3 or older"), "{w}");
+    }
+
+    #[test]
+    fn a_function_arn_names_its_region() {
+        assert_eq!(
+            function_region("arn:aws:lambda:eu-west-1:123456789012:function:ec2-dns").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(function_region("ec2-dns"), None);
+        let a = args("status --function ec2-dns-prod").unwrap();
+        assert_eq!(a.function.as_deref(), Some("ec2-dns-prod"));
+        assert!(args("status --function --json")
+            .unwrap_err()
+            .contains("--function needs"));
+    }
+
     fn args(s: &str) -> Result<Args, String> {
         parse_args(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
     }
@@ -921,6 +1092,7 @@ mod tests {
                 detailed: false,
                 profile: None,
                 region: None,
+                function: None,
                 force: false,
             }
         );
@@ -934,6 +1106,7 @@ mod tests {
                 detailed: false,
                 profile: None,
                 region: None,
+                function: None,
                 force: false,
             }
         );
@@ -1002,6 +1175,7 @@ mod tests {
             member_role: "ec2-dns-member".into(),
             deployment: Some(crate::marker::DeploymentId::parse("prod").unwrap()),
             marker_style: Default::default(),
+            version: Some(env!("CARGO_PKG_VERSION").into()),
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),
         }

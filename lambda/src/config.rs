@@ -226,6 +226,9 @@ pub struct Deployed {
     pub deployment: Option<DeploymentId>,
     /// `MARKER_STYLE` (recorded since 0.4.0; absent: plain).
     pub marker_style: MarkerStyle,
+    /// The version of the function that recorded it (recorded since 0.4.0; absent: 0.3 or
+    /// older).
+    pub version: Option<String>,
     /// The function that recorded it.
     pub function: String,
     /// When (RFC 3339).
@@ -244,6 +247,7 @@ impl Config {
             accounts: self.accounts.clone(),
             regions: self.regions.clone(),
             member_role: self.member_role.clone(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
             function: function.to_string(),
             updated: updated.to_string(),
         }

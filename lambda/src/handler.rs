@@ -28,6 +28,17 @@ pub struct Handled {
     /// `event`, `sqs`, `manual` or `invalid`.
     pub trigger: &'static str,
     pub report: Option<Report>,
+    /// An answer that must also be delivered elsewhere: a CloudFormation custom resource's
+    /// response, sent to its `ResponseURL` (by the binary: this module does no I/O of its
+    /// own).
+    pub deliver: Option<Delivery>,
+}
+
+/// A response body and the URL it is PUT to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub url: String,
+    pub body: Vec<u8>,
 }
 
 /// Handles one invocation payload; `deadline` (epoch seconds) is when the platform stops
@@ -66,10 +77,12 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 answer: Err(e),
                 trigger: "invalid",
                 report: None,
+                deliver: None,
             };
         }
     };
     match invocation {
+        Invocation::RecordConfiguration(custom) => record_configuration(rec, custom).await,
         Invocation::Manual { scope, dry_run } => {
             let req = Request {
                 scope,
@@ -87,6 +100,7 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 answer: raw(&json!({ "ignored": reason })),
                 trigger: "event",
                 report: None,
+                deliver: None,
             }
         }
         Invocation::Event(hint) => {
@@ -97,6 +111,7 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                         answer: raw(&json!({ "ignored": reason })),
                         trigger: "event",
                         report: None,
+                        deliver: None,
                     };
                 }
             }
@@ -125,9 +140,73 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 answer: raw(&answer),
                 trigger: "sqs",
                 report,
+                deliver: None,
             }
         }
     }
+}
+
+/// Records the configuration now. Asked directly, the answer is what is recorded (or the
+/// error); asked by CloudFormation, the answer is also delivered to its `ResponseURL`, a
+/// failure included (the stack would otherwise wait an hour for it), and a Delete records
+/// nothing and succeeds.
+async fn record_configuration<I: Instances, D: Dns, L: Locks>(
+    rec: &Reconciler<I, D, L>,
+    custom: Option<crate::custom_resource::Request>,
+) -> Handled {
+    use crate::custom_resource::{response, RequestType};
+    let result = match custom.as_ref().map(|r| r.request_type) {
+        Some(RequestType::Delete) => {
+            info!("custom resource deleted: the recorded configuration stays");
+            Ok(None)
+        }
+        _ => match rec.record_configuration(&rec.function).await {
+            Ok((d, wrote)) => {
+                info!(wrote, "configuration recorded");
+                Ok(Some(d))
+            }
+            Err(e) => {
+                warn!(error = %e, "could not record the configuration");
+                Err(e)
+            }
+        },
+    };
+    let Some(req) = custom else {
+        return Handled {
+            answer: result.and_then(|d| raw(&json!({ "recorded": d.as_ref().map(deployed_json) }))),
+            trigger: "deployment",
+            report: None,
+            deliver: None,
+        };
+    };
+    let outcome = result.map_err(|e| e.to_string());
+    let body = response(&req, &outcome, &rec.config.lock_table);
+    Handled {
+        answer: raw(&body),
+        trigger: "deployment",
+        report: None,
+        deliver: Some(Delivery {
+            url: req.response_url.clone(),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }),
+    }
+}
+
+/// The recorded configuration as the answer shows it.
+fn deployed_json(d: &crate::config::Deployed) -> Value {
+    json!({
+        "function": d.function,
+        "allowed_domains": d.allowed_domains.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+        "name_tag": d.name_tag,
+        "ttl": d.ttl,
+        "accounts": d.accounts,
+        "regions": d.regions,
+        "member_role": d.member_role,
+        "deployment": d.deployment.as_ref().map(|x| x.as_str()),
+        "marker_style": crate::config::style_name(d.marker_style),
+        "version": d.version,
+        "updated": d.updated,
+    })
 }
 
 /// An event's reconcile; one of everything that finishes without failures is recorded, so
@@ -156,11 +235,13 @@ fn finish(
             answer: answer(&report),
             trigger,
             report: Some(report),
+            deliver: None,
         },
         Err(e) => Handled {
             answer: Err(e),
             trigger,
             report: None,
+            deliver: None,
         },
     }
 }

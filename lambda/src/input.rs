@@ -19,6 +19,9 @@ pub enum Invocation {
     Sqs(Vec<SqsItem>),
     /// `{"reconcile": ...}` from an operator.
     Manual { scope: Scope, dry_run: bool },
+    /// Record the configuration now: `{"record_configuration": true}` (Terraform, while it
+    /// deploys), or the CloudFormation custom resource's request.
+    RecordConfiguration(Option<crate::custom_resource::Request>),
 }
 
 /// One message of an SQS batch: what it says, and what retrying it needs.
@@ -122,6 +125,18 @@ pub fn parse(payload: &Value, name_tag: &str, home: &Home) -> Result<Invocation,
     if map.contains_key("reconcile") {
         return parse_manual(payload, home);
     }
+    if map.contains_key("record_configuration") {
+        return match (map.len(), map.get("record_configuration")) {
+            (1, Some(Value::Bool(true))) => Ok(Invocation::RecordConfiguration(None)),
+            _ => Err(bad(
+                "expected exactly {\"record_configuration\": true}".into()
+            )),
+        };
+    }
+    if crate::custom_resource::is_request(map) {
+        return crate::custom_resource::parse(map)
+            .map(|r| Invocation::RecordConfiguration(Some(r)));
+    }
     if map.contains_key("Records") {
         let event: SqsEvent = serde_json::from_value(payload.clone())
             .map_err(|e| bad(format!("not an SQS event: {e}")))?;
@@ -154,7 +169,7 @@ pub fn parse(payload: &Value, name_tag: &str, home: &Home) -> Result<Invocation,
         return parse_eventbridge(payload, name_tag).map(Invocation::Event);
     }
     Err(bad(
-        "unrecognised payload: expected an EventBridge event (\"detail-type\"), an SQS event (\"Records\") or {\"reconcile\": \"all\" | {\"instance_ids\": [...]}, \"dry_run\": bool}".into(),
+        "unrecognised payload: expected an EventBridge event (\"detail-type\"), an SQS event (\"Records\"), {\"reconcile\": \"all\" | {\"instance_ids\": [...]}, \"dry_run\": bool}, {\"record_configuration\": true} or a CloudFormation custom resource request".into(),
     ))
 }
 

@@ -31,6 +31,7 @@ pub mod aws;
 pub mod cli;
 pub mod coalesce;
 pub mod config;
+pub mod custom_resource;
 pub mod ddns;
 pub mod decide;
 pub mod engine;

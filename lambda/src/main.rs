@@ -38,7 +38,9 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
     let calls = metrics::ApiCalls::default();
     let sdk = aws::sdk_config().await;
     let home = aws::home(&sdk, &calls).await?;
-    let reconciler = aws::reconciler(&sdk, config, home, &calls).await;
+    let reconciler = aws::reconciler(&sdk, config, home, &calls)
+        .await
+        .with_function(&function);
     let queue = aws::queue(&sdk, &calls);
     reconciler.record_deployed(&function).await;
     calls.take(); // start-up calls belong to no invocation
@@ -47,7 +49,17 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
         let started = Instant::now();
         let route53 = reconciler.dns.usage();
         let deadline = Some((event.context.deadline / 1000) as i64);
-        let done = handle(reconciler, queue, event.payload, deadline).await;
+        let mut done = handle(reconciler, queue, event.payload, deadline).await;
+        if let Some(d) = done.deliver.take() {
+            // CloudFormation waits for this, not for the invocation's answer; if it cannot be
+            // sent, the invocation fails and the platform retries it.
+            if let Err(e) = aws::https::put(&d.url, d.body).await {
+                tracing::error!(error = %e, "could not answer CloudFormation");
+                done.answer = Err(Error::Incomplete(format!(
+                    "could not answer CloudFormation at its ResponseURL: {e}"
+                )));
+            }
+        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::warn;
 
+use crate::config::Deployed;
 use crate::decide::claims::names_of;
 use crate::decide::outcome::Outcome;
 use crate::decide::ownership::{decide, NameView, Verdict};
@@ -38,33 +39,36 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// is recorded, so that the operator CLI acts with it. Best effort: a failure is logged
     /// and the function serves anyway. Returns whether it wrote.
     pub async fn record_deployed(&self, function: &str) -> bool {
-        let recorded = match self.locks.deployed().await {
-            Ok(r) => r,
-            Err(e) => {
-                warn!(error = %e, "could not read the recorded configuration");
-                return false;
-            }
-        };
-        let ours = Some(self.config.deployment_for(&self.home));
-        if recorded.is_some_and(|d| {
-            self.config.same_as(&d) && d.function == function && d.deployment == ours
-        }) {
-            return false;
-        }
-        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .unwrap_or_default();
-        match self
-            .locks
-            .record_deployed(&self.config.deployed(function, &now, &self.home))
-            .await
-        {
-            Ok(()) => true,
+        match self.record_configuration(function).await {
+            Ok((_, wrote)) => wrote,
             Err(e) => {
                 warn!(error = %e, "could not record the configuration in the lock table");
                 false
             }
         }
+    }
+
+    /// Records this function's configuration (when what is recorded differs: its settings,
+    /// the function, the deployment id or the version) and answers what is recorded now,
+    /// and whether this call wrote it. A deployment asks for it while it deploys
+    /// (`{"record_configuration": true}`, or the CloudFormation custom resource), so that
+    /// the CLI works before the first event.
+    pub async fn record_configuration(&self, function: &str) -> Result<(Deployed, bool)> {
+        let recorded = self.locks.deployed().await?;
+        let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+            .fmt(aws_smithy_types::date_time::Format::DateTime)
+            .unwrap_or_default();
+        let ours = self.config.deployed(function, &now, &self.home);
+        if let Some(d) = recorded.filter(|d| {
+            self.config.same_as(d)
+                && d.function == function
+                && d.deployment == ours.deployment
+                && d.version == ours.version
+        }) {
+            return Ok((d, false));
+        }
+        self.locks.record_deployed(&ours).await?;
+        Ok((ours, true))
     }
 
     /// Every held name with its holder as EC2 reports it now (`None`: EC2 does not know it),

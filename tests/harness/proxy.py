@@ -119,6 +119,11 @@ def _text(el, name, default=None):
 def _xml_escape(s: str) -> str:
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
+# Lambda's REST operations the CLI calls (`--function`).
+_LAMBDA_ROUTES = [
+    ("GET", r"/2015-03-31/functions/[^/]+/configuration/?", "GetFunctionConfiguration"),
+]
+
 
 def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
     """(service, operation) of an AWS request, e.g. ("route53", "ChangeResourceRecordSets")."""
@@ -130,8 +135,8 @@ def identify(method: str, path: str, headers, body: bytes) -> tuple[str, str]:
     if service == "dynamodb" or target:
         # AWS JSON protocols (DynamoDB, SQS, ...) name the operation in X-Amz-Target.
         return service, (target.rsplit(".", 1)[-1] or "Unknown")
-    if service == "route53":
-        for route_method, pattern, op in _R53_ROUTES:
+    if service in ("route53", "lambda"):
+        for route_method, pattern, op in _R53_ROUTES if service == "route53" else _LAMBDA_ROUTES:
             if method == route_method and re.fullmatch(pattern, parsed.path):
                 return service, op
         return service, f"{method} {parsed.path}"

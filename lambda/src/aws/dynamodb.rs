@@ -459,6 +459,7 @@ fn parse_config(item: &Item) -> Option<Deployed> {
         marker_style: text(item, "marker_style")
             .and_then(|s| MarkerStyle::parse(s).ok())
             .unwrap_or_default(),
+        version: text(item, "version").cloned(),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
     })
@@ -969,6 +970,9 @@ impl Locks for DynamoLocks {
         }
         if d.marker_style != MarkerStyle::Plain {
             put = put.item("marker_style", s(crate::config::style_name(d.marker_style)));
+        }
+        if let Some(v) = &d.version {
+            put = put.item("version", s(v.as_str()));
         }
         put.table_name(&self.table)
             .item("pk", s(CONFIG_KEY))

@@ -3,6 +3,7 @@
 
 mod dynamodb;
 mod ec2;
+pub mod https;
 mod route53;
 mod sns;
 mod sqs;
@@ -263,6 +264,29 @@ pub fn alerts(sdk: &SdkConfig, calls: &ApiCalls, topic: Option<String>) -> SnsAl
         .interceptor(calls.clone())
         .build();
     SnsAlerts::new(aws_sdk_sns::Client::from_conf(conf), topic)
+}
+
+/// The environment of the deployed function `function` (a name or an ARN), for the CLI's
+/// `--function`: its `LOCK_TABLE` and settings, as the function itself runs with them.
+pub async fn function_environment(
+    sdk: &SdkConfig,
+    calls: &ApiCalls,
+    function: &str,
+) -> crate::Result<std::collections::BTreeMap<String, String>> {
+    let conf = aws_sdk_lambda::config::Builder::from(sdk)
+        .interceptor(calls.clone())
+        .build();
+    let out = aws_sdk_lambda::Client::from_conf(conf)
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| sdk_error("lambda", "GetFunctionConfiguration", e))?;
+    Ok(out
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
 }
 
 /// The event queue's client.

@@ -50,20 +50,55 @@ async fn main() -> ExitCode {
         _ => {}
     }
     init_logging();
-    let Some(table) = std::env::var("LOCK_TABLE")
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-    else {
-        eprintln!("ec2-dns-ctl: LOCK_TABLE is required (the deployed function's lock table)");
-        return ExitCode::from(1);
-    };
     let calls = ApiCalls::default();
     if let Err(e) = ec2_dns::cli::check_profile(args.profile.as_deref(), &|k| std::env::var(k).ok())
     {
         eprintln!("ec2-dns-ctl: {e}");
         return ExitCode::from(1);
     }
-    let sdk = aws::sdk_config_for(args.profile.as_deref(), args.region.as_deref()).await;
+    // A function given by ARN names its region; --region still wins.
+    let region = args.region.clone().or_else(|| {
+        args.function
+            .as_deref()
+            .and_then(ec2_dns::cli::function_region)
+    });
+    let sdk = aws::sdk_config_for(args.profile.as_deref(), region.as_deref()).await;
+    // The settings: the deployed function's own, with --function; else this shell's.
+    let settings = match &args.function {
+        None => None,
+        Some(f) => {
+            let vars = match aws::function_environment(&sdk, &calls, f).await {
+                Ok(v) => v,
+                Err(e) => return fail(&e),
+            };
+            match ec2_dns::cli::function_settings(f, &vars, &|k| std::env::var(k).ok()) {
+                Ok((settings, notes)) => {
+                    for n in notes {
+                        eprintln!("note: {n}");
+                    }
+                    Some(settings)
+                }
+                Err(e) => {
+                    eprintln!("ec2-dns-ctl: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    };
+    let env = |k: &str| match &settings {
+        Some(s) => s.get(k).cloned().or_else(|| {
+            // The function's settings are all there is; the shell may add only the
+            // secrets' prefix (a DDNS deployment's, which the reconciler does not set).
+            (k == "HOST_SECRETS_PREFIX")
+                .then(|| std::env::var(k).ok())
+                .flatten()
+        }),
+        None => std::env::var(k).ok(),
+    };
+    let Some(table) = env("LOCK_TABLE").filter(|t| !t.trim().is_empty()) else {
+        eprintln!("ec2-dns-ctl: LOCK_TABLE is required (the deployed function's lock table), or --function NAME (the deployment's outputs name it)");
+        return ExitCode::from(1);
+    };
     let home = match aws::home(&sdk, &calls).await {
         Ok(h) => h,
         Err(e) => return fail(&e),
@@ -80,7 +115,12 @@ async fn main() -> ExitCode {
         Ok(d) => d,
         Err(e) => return fail(&e),
     };
-    let env = |k: &str| std::env::var(k).ok();
+    if let Some(warning) = deployed
+        .as_ref()
+        .and_then(|d| ec2_dns::cli::version_warning(env!("CARGO_PKG_VERSION"), d))
+    {
+        eprintln!("warning: {warning}");
+    }
     let config = match resolve_config(&env, deployed.as_ref(), args.command.writes()) {
         Ok((config, notes)) => {
             for n in notes {
@@ -126,8 +166,7 @@ async fn main() -> ExitCode {
             Err(e) => return fail(&e),
         }
     }
-    let prefix = std::env::var("HOST_SECRETS_PREFIX")
-        .ok()
+    let prefix = env("HOST_SECRETS_PREFIX")
         .filter(|p| !p.trim().is_empty())
         .unwrap_or_else(|| aws::DEFAULT_SECRETS_PREFIX.into());
     let secrets = || aws::secrets(&sdk, &calls, &prefix);

@@ -54,6 +54,8 @@ pub struct Reconciler<I, D, L> {
     pub config: Config,
     /// The account and region of this deployment: owners of manual requests live there.
     pub home: Home,
+    /// The function's name, as it records its configuration (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function: String,
     /// Longest a Route53 call may take, retries included: the Route53 client's operation
     /// timeout must be this (see [`ROUTE53_CALL_MAX`]).
     route53_call_max: i64,
@@ -68,9 +70,16 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             locks,
             config,
             home,
+            function: "ec2-dns".into(),
             route53_call_max: ROUTE53_CALL_MAX,
             clock: Box::new(SystemClock),
         }
+    }
+
+    /// The same reconciler for the function named `name`.
+    pub fn with_function(mut self, name: &str) -> Self {
+        self.function = name.to_string();
+        self
     }
 
     /// The same reconciler for a Route53 client bounded to `secs` per call (a function with
