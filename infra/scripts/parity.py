@@ -26,7 +26,11 @@ by section:
 - the published versions and the aliases `live`, and what each invoker targets;
 - the CloudWatch dashboard, widget by widget (metrics, statistics, labels, Logs Insights
   queries and their log groups, places);
-- the outputs' names;
+- the outputs' names, and the values of those an operator starts from (function, lock table,
+  region, the commands to run next);
+- the request that has the reconciler record its configuration during the deploy (the CDK's
+  custom resource Custom::Ec2DnsConfiguration, Terraform's aws_lambda_invocation): which
+  function it invokes, what it asks, what makes it run again, what it waits for;
 - for several accounts and regions: the default bus's policy statements (EventBusPolicy,
   aws_cloudwatch_event_permission; their ids as `${deployment}-<account>`, the prefix being
   each flavour's own name of the deployment), and with the member inputs the member side (the CDK
@@ -51,7 +55,11 @@ calls, the reconciler's Route53 and lock-table statements unchanged, ssm:GetPara
 HOST_SECRETS_PREFIX and sns:Publish on ALERT_TOPIC_ARN only, a public function URL with
 exactly its two grants plus the sweep rule's, a reserved concurrency, the 15-minute sweep,
 its alarms, and behind CloudFront the origin secret equal to ORIGIN_SECRET with caching off
-and Authorization forwarded. Rollback by alias: every function publishes versions that
+and Authorization forwarded. The first check after a deploy works: one request during the deploy has the reconciler
+($LATEST, just updated) record its configuration, again whenever its environment or code
+changes, once its role's policy is in place, and the outputs give the commands to run next
+(`ec2-dns-ctl --function … status`, `plan`, a dry-run invoke) for the reconciler.
+Rollback by alias: every function publishes versions that
 outlive a deploy, and every invoker (the event source mapping, the function URL, the sweep
 rule and the invoke grants) targets the alias `live` of a published version, never $LATEST.
 The dashboard shows the EMF metrics of lambda/src/metrics.rs, Lambda's duration, and with
@@ -91,6 +99,21 @@ DDNS_ACTIONS = {
     "logs:CreateLogStream", "logs:PutLogEvents", "ssm:GetParameter", "sns:Publish",
 }
 SHARED_SIDS = ("ListHostedZones", "ReadRecords", "ChangeRecords", "LockTable")
+# How each flavour asks the reconciler to record its configuration during the deploy (the
+# function's contract): the CDK's custom resource type, Terraform's invocation payload.
+CONFIGURATION_RESOURCE_TYPE = "Custom::Ec2DnsConfiguration"
+RECORD_CONFIGURATION_INPUT = {"record_configuration": True}
+# What a deploy must make run the request again: the function's environment and its code.
+RECORDED_ON_CHANGE_OF = ["code", "environment"]
+# The outputs an operator starts from, as both flavours name them (Terraform's spelling).
+FIRST_CHECK_OUTPUTS = ("function_name", "lock_table_name", "region", "next_steps")
+# The commands the output next_steps gives, one a line (infra/cdk/lib/shared.ts nextSteps).
+NEXT_STEPS = [
+    "ec2-dns-ctl --function ${ref:function} --region ${region} status",
+    "ec2-dns-ctl --function ${ref:function} --region ${region} plan",
+    "aws lambda invoke --function-name ${ref:function} --region ${region} --cli-binary-format raw-in-base64-out"
+    " --payload '{\"reconcile\":\"all\",\"dry_run\":true}' out.json",
+]
 
 
 # ---- shared normalisation --------------------------------------------------------------
@@ -549,8 +572,43 @@ class Cfn:
             for p in self.of_type("AWS::Events::EventBusPolicy").values()]))
 
         # Output names as Terraform spells them: Ec2Dns<Name><hash> -> <name> in snake case.
-        m["outputs"] = sorted(snake(re.sub(r"^Ec2Dns|[0-9A-F]{8}$", "", k)) for k in self.template.get("Outputs", {}))
+        outputs = {snake(re.sub(r"^Ec2Dns|[0-9A-F]{8}$", "", k)): o for k, o in self.template.get("Outputs", {}).items()}
+        m["outputs"] = sorted(outputs)
+        m["first_check"] = {k: self.resolve(outputs[k]["Value"]) if k in outputs else None for k in FIRST_CHECK_OUTPUTS}
+        m["record_configuration"] = self.configuration_requests()
         return m
+
+    def configuration_requests(self) -> list:
+        """Custom resources served by a function of the stack: whom each invokes, what it asks,
+        which of the function's properties it carries (a change of them sends an Update), and
+        the IAM resources it explicitly waits for."""
+        functions = self.of_type("AWS::Lambda::Function")
+        out = []
+        for r in self.resources.values():
+            if not (r["Type"].startswith("Custom::") or r["Type"] == "AWS::CloudFormation::CustomResource"):
+                continue
+            p = r.get("Properties", {})
+            token = p.get("ServiceToken")
+            fn_lid = token["Fn::GetAtt"][0] if isinstance(token, dict) and "Fn::GetAtt" in token else None
+            f = functions.get(fn_lid, {}).get("Properties", {})
+            carried = {"environment": f.get("Environment", {}).get("Variables"), "code": f.get("Code")}
+            after = []
+            for dep in as_list(r.get("DependsOn")):
+                kind = self.resources.get(dep, {}).get("Type")
+                if kind == "AWS::IAM::Role" and self.resources[dep]["Properties"].get("Policies"):
+                    after.append(f"policy:{self.roles.get(dep, dep)}")  # its inline policies
+                elif kind == "AWS::IAM::Policy":
+                    owners = [self.roles.get(x.get("Ref")) for x in self.resources[dep]["Properties"].get("Roles", [])
+                              if isinstance(x, dict)]
+                    after += [f"policy:{o}" for o in owners]
+            out.append({
+                "function": role_of(self.resolve(token)),
+                "asks": "record_configuration" if r["Type"] == CONFIGURATION_RESOURCE_TYPE else r["Type"],
+                "on_change_of": sorted(k for k, v in carried.items() if v is not None and any(
+                    x == v for x in p.values())),
+                "after": sorted(set(after)),
+            })
+        return canonical(out)
 
     def distribution(self, d: dict) -> dict:
         origins = [{
@@ -952,7 +1010,69 @@ class TfPlan:
         m["bus_policy"] = bus_statement_ids(canonical(bus_policy))
 
         m["outputs"] = sorted(self.plan.get("output_changes", {}))
+        outputs = self.plan.get("output_changes", {})
+        m["first_check"] = {k: self.sym_words(outputs[k]["after"]) if k in outputs else None for k in FIRST_CHECK_OUTPUTS}
+        m["record_configuration"] = self.configuration_requests()
         return m
+
+    def sym_words(self, v: Any) -> Any:
+        """A command line's words as symbols (`ec2-dns` -> `${ref:function}`, the region ->
+        `${region}`), line by line."""
+        if not isinstance(v, str):
+            return v
+        word = lambda w: REGION if w == self.region else self.sym(w)  # noqa: E731
+        return "\n".join(" ".join(word(w) for w in line.split(" ")) for line in v.split("\n"))
+
+    def configuration_requests(self) -> list:
+        """aws_lambda_invocation: whom each invokes, what it asks, which of the function's
+        properties its triggers carry (a change of them invokes again), and the IAM resources it
+        explicitly waits for."""
+        out = []
+        for inv in self.of_type("aws_lambda_invocation"):
+            v = inv["values"]
+            address = f"aws_lambda_invocation.{inv['name']}"
+            refs = self.config[address]["expressions"].get("function_name", {}).get("references", [])
+            targets = [re.sub(r"\[[^]]*\]", "", ".".join(r.split(".")[:2])) for r in refs]
+            fn = next((self.named("aws_lambda_function", t.split(".")[1]) for t in targets
+                       if t.startswith("aws_lambda_function.")), None)
+            f = fn["values"] if fn else {}
+            carried = {"environment": (f.get("environment") or [{}])[0].get("variables"), "code": f.get("source_code_hash")}
+            triggers = v.get("triggers") or {}
+
+            def carries(value: Any, key: str) -> bool:
+                if key == "environment":
+                    try:
+                        return json.loads(value) == carried["environment"]
+                    except (TypeError, ValueError):
+                        return False
+                return value == carried[key]
+            qualifier = v.get("qualifier")
+            try:
+                payload = json.loads(v.get("input") or "null")
+            except ValueError:
+                payload = v.get("input")
+            scope = v.get("lifecycle_scope") or "CREATE_ONLY"
+            after = []
+            for dep in self.config[address].get("depends_on", []):
+                if dep.startswith("aws_iam_role_policy."):
+                    role_refs = self.config[dep]["expressions"].get("role", {}).get("references", [])
+                    owners = {self.address_roles.get(re.sub(r"\[[^]]*\]", "", ".".join(r.split(".")[:2])))
+                              for r in role_refs} - {None}
+                    after += [f"policy:{o}" for o in owners]
+            function = role_of(self.sym(v.get("function_name")))
+            if qualifier == LIVE_ALIAS:
+                function = role_of(qualified(self.sym(v.get("function_name")), qualifier))
+            elif qualifier not in (None, "$LATEST"):
+                function = f"{function}:{qualifier}"
+            out.append({
+                "function": function,
+                "asks": "record_configuration" if payload == RECORD_CONFIGURATION_INPUT and scope == "CREATE_ONLY"
+                else json.dumps({"input": payload, "lifecycle_scope": scope}, sort_keys=True),
+                "on_change_of": sorted(k for k in carried if carried[k] is not None and any(
+                    carries(t, k) for t in triggers.values())),
+                "after": sorted(set(after)),
+            })
+        return canonical(out)
 
     def distribution(self, resource: dict) -> dict:
         d = resource["values"]
@@ -1354,8 +1474,34 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     foreign += [u for u in m["invoke"]["urls"] if u["function"] != "ddns_function"]
     out.append(("nobody may invoke the reconciler (no grant, no function URL)", not foreign,
                 "; ".join(json.dumps(x, sort_keys=True) for x in foreign)))
-    return (out + trigger_requirements(m) + rollback_requirements(m) + dashboard_requirements(m) + ddns_requirements(m)
-            + organization_requirements(m, **ORG_CONTEXT))
+    return (out + trigger_requirements(m) + rollback_requirements(m) + first_check_requirements(m)
+            + dashboard_requirements(m) + ddns_requirements(m) + organization_requirements(m, **ORG_CONTEXT))
+
+
+def first_check_requirements(m: dict) -> list[tuple[str, bool, str]]:
+    """`ec2-dns-ctl plan` works right after a deploy: the deploy has the reconciler record its
+    configuration (issue 19), and the outputs say what to run, for the reconciler."""
+    out = []
+    requests = m.get("record_configuration") or []
+    problems = [] if len(requests) == 1 else [f"{len(requests)} requests, expected 1"]
+    for r in requests:
+        if r["function"] != "function":
+            problems.append(f"invokes {r['function']}, expected the reconciler's $LATEST (the code just deployed)")
+        if r["asks"] != "record_configuration":
+            problems.append(f"asks {r['asks']}, expected the function's request to record its configuration")
+        if r["on_change_of"] != RECORDED_ON_CHANGE_OF:
+            problems.append(f"runs again on a change of {r['on_change_of']}, expected {RECORDED_ON_CHANGE_OF}")
+        if "policy:role" not in r["after"]:
+            problems.append(f"waits for {r['after']}, expected the reconciler role's policy (the lock table's rights)")
+    out.append(("first check: the deploy has the reconciler record its configuration, again on each change of "
+                "environment or code, after its policy", not problems, "; ".join(problems)))
+    check = m.get("first_check") or {}
+    expected = {"function_name": "${ref:function}", "lock_table_name": "${ref:lock_table}", "region": REGION,
+                "next_steps": "\n".join(NEXT_STEPS)}
+    problems = [f"{k}: {check.get(k)!r}, expected {v!r}" for k, v in expected.items() if check.get(k) != v]
+    out.append(("first check: outputs give the reconciler, its lock table, the region and the commands to run next",
+                not problems, "; ".join(problems)))
+    return out
 
 
 def trigger_requirements(m: dict) -> list[tuple[str, bool, str]]:
@@ -1654,6 +1800,37 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def ddns_output(m):
         m["outputs"] = [o for o in m["outputs"] if o != "ddns_function_url"]
 
+    def configuration_on_alias(m):
+        m["record_configuration"][0]["function"] = "alias"
+
+    def configuration_on_ddns(m):
+        m["record_configuration"][0]["function"] = "ddns_function"
+
+    def configuration_not_on_code(m):
+        m["record_configuration"][0]["on_change_of"] = ["environment"]
+
+    def configuration_not_on_environment(m):
+        m["record_configuration"][0]["on_change_of"] = ["code"]
+
+    def configuration_before_policy(m):
+        m["record_configuration"][0]["after"] = []
+
+    def configuration_asks_else(m):
+        m["record_configuration"][0]["asks"] = json.dumps({"input": {"reconcile": "all"}})
+
+    def no_configuration(m):
+        m["record_configuration"] = []
+
+    def next_steps_ddns(m):
+        m["first_check"]["next_steps"] = m["first_check"]["next_steps"].replace("${ref:function}", "${ref:ddns_function}")
+
+    def next_steps_no_plan(m):
+        m["first_check"]["next_steps"] = "\n".join(line for line in m["first_check"]["next_steps"].split("\n")
+                                                   if not line.endswith(" plan"))
+
+    def region_output_literal(m):
+        m["first_check"]["region"] = "us-east-1"
+
     def esm_on_function(m):
         m["event_source"]["function"] = "${Arn:function}"
 
@@ -1940,7 +2117,14 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                  ("queue on $LATEST", esm_on_function), ("no alias", no_alias), ("alias on $LATEST", latest_alias),
                  ("versions not published", unpublished), ("URL on $LATEST", url_on_latest),
                  ("sweep on $LATEST", sweep_on_function), ("grant on $LATEST", grant_on_function),
-                 ("dashboard widget", widget_gone), ("dashboard query", query_changed)]
+                 ("dashboard widget", widget_gone), ("dashboard query", query_changed),
+                 ("configuration on the alias", configuration_on_alias),
+                 ("configuration not recorded on a code change", configuration_not_on_code),
+                 ("configuration not recorded on an environment change", configuration_not_on_environment),
+                 ("configuration before the policy", configuration_before_policy),
+                 ("configuration asks something else", configuration_asks_else), ("no configuration", no_configuration),
+                 ("next steps on the DDNS function", next_steps_ddns), ("next steps without plan", next_steps_no_plan),
+                 ("region output", region_output_literal)]
     # The same change in both flavours: compare() is silent, the requirements must not be.
     both_sided = [("CNAME record type", record_type), ("no TXT record type", no_txt),
                   ("table TTL attribute", table_ttl_attribute), ("no table TTL", table_no_ttl),
@@ -1967,7 +2151,15 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                   ("versions not published", unpublished), ("URL on $LATEST", url_on_latest),
                   ("sweep on $LATEST", sweep_on_function), ("grant on $LATEST", grant_on_function),
                   ("no Lambda duration on the dashboard", no_duration),
-                  ("no API calls by service", no_api_calls_by_service), ("no DDNS answers", no_ddns_answers)]
+                  ("no API calls by service", no_api_calls_by_service), ("no DDNS answers", no_ddns_answers),
+                  ("configuration on the alias", configuration_on_alias),
+                  ("configuration on the DDNS function", configuration_on_ddns),
+                  ("configuration not recorded on a code change", configuration_not_on_code),
+                  ("configuration not recorded on an environment change", configuration_not_on_environment),
+                  ("configuration before the policy", configuration_before_policy),
+                  ("configuration asks something else", configuration_asks_else), ("no configuration", no_configuration),
+                  ("next steps on the DDNS function", next_steps_ddns), ("next steps without plan", next_steps_no_plan),
+                  ("region output", region_output_literal)]
     one_sided += org_one_sided
     both_sided += org_both_sided
     # A model without what a change touches (e.g. a flavour lost a rule, which the comparison

@@ -431,6 +431,29 @@ resource "aws_lambda_alias" "live" {
   function_version = aws_lambda_function.this.version
 }
 
+# ---- Configuration, recorded during the apply ------------------------------------------
+
+# The function records its configuration (domains, name tag, table, deployment id, …) in the
+# lock table, where ec2-dns-ctl reads it, at its first cold start; an event may be long in
+# coming. So the apply asks for it: one synchronous invocation of $LATEST (already updated:
+# function_name refers to the function) with {"record_configuration": true}, answered with
+# {"recorded": {…}}, or a function error, which fails the apply. Re-run (replaced) whenever
+# the function's environment or code changes, like the CDK construct's custom resource
+# Configuration. Nothing is invoked on destroy. The deployer's own credentials invoke it
+# (lambda:InvokeFunction); the function needs no invoke grant.
+resource "aws_lambda_invocation" "record_configuration" {
+  function_name = aws_lambda_function.this.function_name
+  input         = jsonencode({ record_configuration = true })
+
+  triggers = {
+    environment = jsonencode(aws_lambda_function.this.environment[0].variables)
+    code        = aws_lambda_function.this.source_code_hash
+  }
+
+  # The function's rights, the lock table's included, before it is asked to write.
+  depends_on = [aws_iam_role_policy.function]
+}
+
 # Reads events from the queue into the alias; failed records are reported per message.
 resource "aws_lambda_event_source_mapping" "queue" {
   event_source_arn                   = aws_sqs_queue.events.arn

@@ -1,5 +1,5 @@
 output "function_name" {
-  description = "Name of the function (for `aws lambda invoke --function-name`)."
+  description = "Name of the function (for `aws lambda invoke --function-name` and `ec2-dns-ctl --function`)."
   value       = aws_lambda_function.this.function_name
 }
 
@@ -24,8 +24,23 @@ output "dashboard_name" {
 }
 
 output "lock_table_name" {
-  description = "Name of the DynamoDB lock table."
+  description = "Name of the DynamoDB lock table (LOCK_TABLE), where the function recorded its configuration during the apply."
   value       = aws_dynamodb_table.locks.name
+}
+
+output "region" {
+  description = "Region of the function and the lock table."
+  value       = local.region
+}
+
+# The same commands as the CDK construct's output NextSteps (infra/cdk/lib/shared.ts nextSteps).
+output "next_steps" {
+  description = "What to run now, one command a line: status and plan with ec2-dns-ctl (which reads the deployed function's configuration, recorded during the apply), then a dry run of the reconcile of everything by the function."
+  value = join("\n", [
+    "ec2-dns-ctl --function ${aws_lambda_function.this.function_name} --region ${local.region} status",
+    "ec2-dns-ctl --function ${aws_lambda_function.this.function_name} --region ${local.region} plan",
+    "aws lambda invoke --function-name ${aws_lambda_function.this.function_name} --region ${local.region} --cli-binary-format raw-in-base64-out --payload '{\"reconcile\":\"all\",\"dry_run\":true}' out.json",
+  ])
 }
 
 output "queue_url" {

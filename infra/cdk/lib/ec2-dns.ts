@@ -28,7 +28,7 @@
  * start, not here.
  */
 import {
-  Aws, CfnOutput, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token, Tokenization, Validations,
+  Aws, CfnOutput, CfnRule, CustomResource, Duration, Fn, Lazy, RemovalPolicy, Stack, Token, Tokenization, Validations,
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -43,13 +43,13 @@ import { Construct } from 'constructs';
 import { dashboardRows } from './dashboard';
 import { Ddns, DdnsProps, validateDdnsProps } from './ddns';
 import {
-  ACCOUNT_RE, boundedName, check, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
-  instanceStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
+  ACCOUNT_RE, boundedName, check, CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
+  instanceStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, nextSteps, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
   REGION_RE, ROLE_NAME_RE, rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
 } from './shared';
 
 export { DDNS_DEFAULTS, ddnsPolicyStatements } from './ddns';
-export { DEFAULT_MEMBER_ROLE, LIVE_ALIAS, normaliseDomain, normaliseZoneId } from './shared';
+export { CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, LIVE_ALIAS, normaliseDomain, normaliseZoneId } from './shared';
 
 /** Everything an operator can choose. Only the domains, zones and the code are required. */
 export interface Ec2DnsProps {
@@ -336,6 +336,13 @@ export class Ec2Dns extends Construct {
   public readonly alias: lambda.Alias;
   /** The function's log group. */
   public readonly logGroup: logs.LogGroup;
+  /**
+   * The custom resource (Custom::Ec2DnsConfiguration) served by the function itself, through
+   * which each deploy that changes the function's code or environment has it record its
+   * configuration in the lock table, so that `ec2-dns-ctl plan` works right after the deploy.
+   * Its attributes: `LockTable`, `DeploymentId`, `Version` (getAttString).
+   */
+  public readonly configuration: CustomResource;
   public readonly table: dynamodb.Table;
   public readonly queue: sqs.Queue;
   public readonly deadLetterQueue: sqs.Queue;
@@ -533,6 +540,43 @@ export class Ec2Dns extends Construct {
       description: 'ec2-dns: the version the queue invokes; roll back with aws lambda update-alias',
     });
 
+    // ---- Configuration, recorded during the deploy -------------------------------------
+    // The function records its configuration (domains, name tag, table, deployment id, …)
+    // in the lock table, where ec2-dns-ctl reads it, at its first cold start; an event may
+    // be long in coming. So the deploy asks for it: a custom resource served by the function
+    // itself (no provider function, no extra asset: the release template deploys it too).
+    // CloudFormation invokes $LATEST, updated before this resource (the ServiceToken refers
+    // to the function), with the deployer's rights (no invoke grant). The function records,
+    // then answers SUCCESS (PhysicalResourceId ec2-dns-configuration, Data LockTable,
+    // DeploymentId, Version) or FAILED with the reason, which fails the deploy; Delete
+    // changes nothing. It ignores the properties: they are there to send an Update, and so a
+    // new record, whenever the function's environment or code changes (the asset's S3 key is
+    // its hash; from a bucket, the key and version).
+    const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
+    const code = cfnFunction.code;
+    this.configuration = new CustomResource(this, 'Configuration', {
+      resourceType: CONFIGURATION_RESOURCE_TYPE,
+      serviceToken: this.function.functionArn,
+      properties: {
+        // Resolved at synth, so that environment variables added later are in it too.
+        Environment: Lazy.any({ produce: () => stack.resolve(cfnFunction.environment)?.variables ?? {} }),
+        Code: Token.isUnresolved(code) ? code : {
+          S3Bucket: (code as lambda.CfnFunction.CodeProperty).s3Bucket,
+          S3Key: (code as lambda.CfnFunction.CodeProperty).s3Key,
+          S3ObjectVersion: (code as lambda.CfnFunction.CodeProperty).s3ObjectVersion,
+          ImageUri: (code as lambda.CfnFunction.CodeProperty).imageUri,
+          ZipFile: (code as lambda.CfnFunction.CodeProperty).zipFile,
+        },
+      },
+      // CloudFormation invokes the function asynchronously: a run that crashes or times out
+      // answers nothing, Lambda tries it twice more, and without this limit the deploy would
+      // wait an hour for an answer. Two runs and Lambda's retry delay fit.
+      serviceTimeout: Duration.seconds(Math.min(3600, 2 * timeout.toSeconds() + 120)),
+    });
+    // The function's rights, the lock table's included, before it is asked to write (the
+    // role and any policy attached to it later, e.g. by addToRolePolicy).
+    this.configuration.node.addDependency(role);
+
     // Reads events from the queue into the alias; failed records are reported per message.
     new lambda.EventSourceMapping(this, 'QueueSource', {
       target: this.alias,
@@ -703,7 +747,14 @@ export class Ec2Dns extends Construct {
       value: rollbackCommand(this.function.functionName),
       description: 'points the alias at an earlier version (aws lambda list-versions-by-function lists them)',
     });
-    new CfnOutput(this, 'LockTableName', { value: this.table.tableName });
+    new CfnOutput(this, 'LockTableName', {
+      value: this.table.tableName, description: 'the lock table (LOCK_TABLE), where the function recorded its configuration during the deploy',
+    });
+    new CfnOutput(this, 'Region', { value: Aws.REGION, description: 'the region of the function and the lock table' });
+    new CfnOutput(this, 'NextSteps', {
+      value: nextSteps(this.function.functionName),
+      description: 'what to run now, one command a line: status and plan with ec2-dns-ctl, then a dry run of the reconcile of everything by the function',
+    });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'EventDeadLetterQueueUrl', { value: this.eventDeadLetterQueue.queueUrl });

@@ -25,6 +25,31 @@ export function rollbackCommand(functionName: string): string {
     ` --name ${LIVE_ALIAS} --function-version VERSION`]);
 }
 
+/**
+ * What to run once a deploy is done (output NextSteps; the Terraform module's `next_steps`),
+ * one command a line: the operator CLI reads LOCK_TABLE and the settings from the deployed
+ * function's own configuration (`--function`, lambda:GetFunctionConfiguration), and the
+ * configuration the CLI checks against was recorded during the deploy (the custom resource
+ * Configuration), so `status` and `plan` work at once; then a dry run of the reconcile of
+ * everything by the function itself. Keep the words equal to the Terraform module's.
+ */
+export function nextSteps(functionName: string): string {
+  const where = [' --function ', functionName, ' --region ', Aws.REGION];
+  return Fn.join('', [
+    'ec2-dns-ctl', ...where, ' status\n',
+    'ec2-dns-ctl', ...where, ' plan\n',
+    'aws lambda invoke --function-name ', functionName, ' --region ', Aws.REGION,
+    ' --cli-binary-format raw-in-base64-out --payload \'{"reconcile":"all","dry_run":true}\' out.json',
+  ]);
+}
+
+/**
+ * The custom resource type through which CloudFormation asks the reconciler to record its
+ * configuration in the lock table (Ec2Dns's Configuration; the Terraform module's
+ * aws_lambda_invocation.record_configuration asks the same with `{"record_configuration": true}`).
+ */
+export const CONFIGURATION_RESOURCE_TYPE = 'Custom::Ec2DnsConfiguration';
+
 export const DOMAIN_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
 export const ZONE_ID_RE = /^[A-Z0-9]{1,32}$/;
 export const TAG_KEY_RE = /^[A-Za-z0-9 _.:/=+@-]{1,120}$/;

@@ -11,6 +11,7 @@ import { App, CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -493,6 +494,104 @@ describe('outputs', () => {
   });
 });
 
+describe('outputs for the first check after the deploy', () => {
+  const outputsOf = (template: Template, prefix = 'Ec2Dns') => Object.fromEntries(
+    Object.entries(template.toJSON().Outputs as Record<string, any>)
+      .filter(([k]) => k.startsWith(prefix))
+      .map(([k, v]) => [k.slice(prefix.length).replace(/[0-9A-F]{8}$/, ''), v.Value]));
+
+  it('give the region and the commands to run next, named by the function and region', () => {
+    const built = build();
+    const { fn, table } = idsOf(built);
+    const out = outputsOf(built.template);
+    assert.deepEqual(out.Region, { Ref: 'AWS::Region' });
+    assert.deepEqual(out.LockTableName, { Ref: table });
+    const [name, region] = [{ Ref: fn }, { Ref: 'AWS::Region' }];
+    assert.deepEqual(out.NextSteps, { 'Fn::Join': ['', [
+      'ec2-dns-ctl --function ', name, ' --region ', region, ' status\nec2-dns-ctl --function ', name, ' --region ', region,
+      ' plan\naws lambda invoke --function-name ', name, ' --region ', region,
+      ' --cli-binary-format raw-in-base64-out --payload \'{"reconcile":"all","dry_run":true}\' out.json']] });
+  });
+
+  it('come with the construct into a stack of the user\'s own, under any id and below other constructs', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Mine');
+    new Ec2Dns(new Construct(stack, 'Dns'), 'Prod', BASE);
+    const out = outputsOf(Template.fromStack(stack), 'DnsProd');
+    for (const name of ['FunctionName', 'LockTableName', 'Region', 'NextSteps']) {
+      assert.ok(name in out, `output ${name} in ${Object.keys(out)}`);
+    }
+    assert.ok(JSON.stringify(out.NextSteps).includes('ec2-dns-ctl --function '));
+  });
+});
+
+describe('configuration recorded during the deploy (custom resource served by the function)', () => {
+  const configuration = (template: Template) => only(template, 'Custom::Ec2DnsConfiguration')[1];
+  const fnOf = (template: Template) => Object.values(template.findResources('AWS::Lambda::Function'))[0] as any;
+
+  it('asks the function itself ($LATEST, no provider, no extra asset) once its role is in place', () => {
+    const built = build();
+    const { fn } = idsOf(built);
+    const cr = configuration(built.template);
+    assert.deepEqual(cr.Properties.ServiceToken, { 'Fn::GetAtt': [fn, 'Arn'] });
+    const roleId = built.stack.getLogicalId(built.ec2dns.role.node.defaultChild as CfnElement);
+    assert.ok(cr.DependsOn.includes(roleId), `DependsOn ${cr.DependsOn} names the role ${roleId} (its inline policy)`);
+    // Served by the stack's own function: the template has no other function, no other
+    // asset than the function's zip, and no invoke grant (CloudFormation invokes it with the
+    // deployer's rights).
+    assert.equal(Object.keys(built.template.findResources('AWS::Lambda::Function')).length, 1);
+    assert.deepEqual(Object.keys(built.template.findResources('AWS::Lambda::Permission')), []);
+    const assets = JSON.stringify(built.template.toJSON()).match(/[0-9a-f]{64}\.zip/g) ?? [];
+    assert.equal(new Set(assets).size, 1, `one asset, the function's zip: ${[...new Set(assets)]}`);
+    // A crashed run answers nothing: the deploy waits for two runs at most, not an hour.
+    assert.equal(Number(cr.Properties.ServiceTimeout), 2 * 300 + 120);
+  });
+
+  it('carries the function\'s environment and code, so that a change of either records again', () => {
+    const built = build();
+    const cr = configuration(built.template);
+    const f = fnOf(built.template).Properties;
+    assert.deepEqual(Object.keys(cr.Properties).sort(), ['Code', 'Environment', 'ServiceTimeout', 'ServiceToken']);
+    assert.deepEqual(cr.Properties.Environment, f.Environment.Variables);
+    assert.deepEqual(cr.Properties.Code, f.Code);
+
+    // Another environment (the name tag) or another zip: other properties, so an Update.
+    const otherTag = configuration(build({ nameTag: 'hostname' }).template);
+    assert.equal(otherTag.Properties.Environment.NAME_TAG, 'hostname');
+    const otherDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ec2-dns-code-'));
+    fs.writeFileSync(path.join(otherDir, 'bootstrap'), 'another build');
+    try {
+      const otherCode = configuration(build({ codePath: otherDir }).template);
+      assert.notDeepEqual(otherCode.Properties.Code.S3Key, cr.Properties.Code.S3Key);
+      assert.deepEqual(otherCode.Properties.Environment, cr.Properties.Environment);
+    } finally {
+      fs.rmSync(otherDir, { recursive: true, force: true });
+    }
+    // Code from a bucket: its key (and version) are the code's identity.
+    const app = new App();
+    const stack = new Stack(app, 'FromBucket');
+    const bucket = s3.Bucket.fromBucketName(stack, 'Releases', 'releases');
+    new Ec2Dns(stack, 'Ec2Dns', { ...BASE, codePath: undefined, code: lambda.Code.fromBucket(bucket, 'ec2-dns/1.0.0.zip', 'v7') });
+    assert.deepEqual(configuration(Template.fromStack(stack)).Properties.Code,
+      { S3Bucket: 'releases', S3Key: 'ec2-dns/1.0.0.zip', S3ObjectVersion: 'v7' });
+  });
+
+  it('follows what is added to the function and its role after the construct', () => {
+    const built = (() => {
+      const app = new App();
+      const stack = new Stack(app, 'Later');
+      const ec2dns = new Ec2Dns(stack, 'Ec2Dns', BASE);
+      ec2dns.function.addEnvironment('EXTRA', 'yes');
+      ec2dns.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: ['*'] }));
+      return { stack, template: Template.fromStack(stack) };
+    })();
+    const cr = configuration(built.template);
+    assert.equal(cr.Properties.Environment.EXTRA, 'yes');
+    const [policyId] = Object.keys(built.template.findResources('AWS::IAM::Policy'));
+    assert.ok(cr.DependsOn.includes(policyId), `DependsOn ${cr.DependsOn} names the added policy ${policyId}`);
+  });
+});
+
 describe('versions and the alias live', () => {
   it('publishes a version on every change of code or configuration, kept when the next one comes', () => {
     const built = build();
@@ -795,7 +894,10 @@ describe('deployment id, and two deployments side by side', () => {
       .map((r) => r.Type)));
     const unnamed = ['AWS::Lambda::Version', 'AWS::Lambda::Alias', 'AWS::Lambda::EventSourceMapping', 'AWS::Lambda::Url',
       'AWS::Lambda::Permission', 'AWS::SQS::QueuePolicy', 'AWS::SNS::TopicPolicy', 'AWS::KMS::Key',
-      'AWS::CloudFront::Distribution'];
+      'AWS::CloudFront::Distribution',
+      // A request to the stack's own function: its physical id (ec2-dns-configuration, the
+      // function's answer) names nothing in the account.
+      'Custom::Ec2DnsConfiguration'];
     const unknown = [...types].filter((t) => !(t in NAME_PROPERTIES) && !unnamed.includes(t));
     assert.deepEqual(unknown, [], 'resource types whose name properties this test does not know');
   });

@@ -138,6 +138,32 @@ describe('standalone CloudFormation template', () => {
     assert.ok(!JSON.stringify(t).includes('AssumeMemberRoles'));
   });
 
+  it('has the reconciler record its configuration during the deploy, again whenever a parameter changes it', () => {
+    const [[, cr]] = ofType('Custom::Ec2DnsConfiguration');
+    const [[fnId, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
+    // Served by the reconciler itself: nothing else to upload, whatever EnableDdns says.
+    assert.deepEqual(cr.Properties.ServiceToken, { 'Fn::GetAtt': [fnId, 'Arn'] });
+    assert.equal(cr.Condition, undefined);
+    assert.deepEqual(cr.Properties.Code, { S3Bucket: { Ref: 'CodeBucket' }, S3Key: { Ref: 'CodeKey' } });
+    assert.deepEqual(cr.Properties.Environment, fn.Properties.Environment.Variables);
+    const properties = JSON.stringify(cr.Properties);
+    for (const p of ['CodeBucket', 'CodeKey', 'RecordTtl', 'NameTag', 'AllowedDomains', 'DeploymentId', 'MarkerStyle',
+      'Route53RequestsPerSecond', 'Route53ChangesPerSecond']) {
+      assert.ok(properties.includes(`"Ref":"${p}"`), p);
+    }
+    const [[roleId]] = ofType('AWS::IAM::Role').filter(([, r]) => JSON.stringify(r.Properties.Policies).includes('"LockTable"')
+      && JSON.stringify(r.Properties.Policies).includes('DescribeInstances'));
+    assert.ok(cr.DependsOn.includes(roleId), `${cr.DependsOn} includes the reconciler's role`);
+  });
+
+  it('outputs the function, the lock table, the region and the commands to run next', () => {
+    const names = Object.keys(t.Outputs).map((k) => k.replace(/^Ec2Dns/, '').replace(/[0-9A-F]{8}$/, ''));
+    for (const n of ['FunctionName', 'LockTableName', 'Region', 'NextSteps']) assert.ok(names.includes(n), `${n} in ${names}`);
+    const [, next] = Object.entries(t.Outputs).find(([k]) => k.startsWith('Ec2DnsNextSteps')) as [string, any];
+    assert.equal(next.Condition, undefined);
+    assert.ok(JSON.stringify(next.Value).includes('ec2-dns-ctl --function '), JSON.stringify(next.Value));
+  });
+
   it('publishes a new version when a parameter changes code or configuration', () => {
     for (const [id, v] of ofType('AWS::Lambda::Version')) {
       const description = JSON.stringify(v.Properties.Description);

@@ -471,9 +471,44 @@ run "defaults" {
       output.lock_table_name == "ec2-dns-locks" &&
       output.queue_url == aws_sqs_queue.events.url &&
       output.dead_letter_queue_url == aws_sqs_queue.dlq.url &&
-      output.event_dead_letter_queue_url == aws_sqs_queue.event_dlq.url
+      output.event_dead_letter_queue_url == aws_sqs_queue.event_dlq.url &&
+      output.region == "eu-west-1"
     )
-    error_message = "Outputs give function name and ARN, table name and queue URLs."
+    error_message = "Outputs give function name and ARN, table name, region and queue URLs."
+  }
+  assert {
+    condition = output.next_steps == join("\n", [
+      "ec2-dns-ctl --function ec2-dns --region eu-west-1 status",
+      "ec2-dns-ctl --function ec2-dns --region eu-west-1 plan",
+      "aws lambda invoke --function-name ec2-dns --region eu-west-1 --cli-binary-format raw-in-base64-out --payload '{\"reconcile\":\"all\",\"dry_run\":true}' out.json",
+    ])
+    error_message = "next_steps gives the commands to run after the apply: status and plan through the function's configuration, a dry run of the function (the CDK construct's NextSteps)."
+  }
+
+  # ---- Configuration, recorded during the apply ----
+  assert {
+    condition = (
+      aws_lambda_invocation.record_configuration.function_name == "ec2-dns" &&
+      jsondecode(aws_lambda_invocation.record_configuration.input) == { record_configuration = true } &&
+      # $LATEST, which the apply has just updated; never the alias, which may lag behind.
+      coalesce(aws_lambda_invocation.record_configuration.qualifier, "$LATEST") == "$LATEST" &&
+      # Invoked on create (and replace) only: the function answers nothing else.
+      coalesce(aws_lambda_invocation.record_configuration.lifecycle_scope, "CREATE_ONLY") == "CREATE_ONLY"
+    )
+    error_message = "The apply asks the function ($LATEST) to record its configuration, with exactly {\"record_configuration\": true}."
+  }
+  assert {
+    condition = (
+      jsondecode(aws_lambda_invocation.record_configuration.triggers.environment) == {
+        LOCK_TABLE      = "ec2-dns-locks"
+        ALLOWED_DOMAINS = "dyn.example.com,other.example.org"
+        NAME_TAG        = "dnsname"
+        RECORD_TTL      = "60"
+      } &&
+      aws_lambda_invocation.record_configuration.triggers.code == filebase64sha256(var.lambda_zip) &&
+      length(aws_lambda_invocation.record_configuration.triggers) == 2
+    )
+    error_message = "The configuration is recorded again whenever the function's environment or code changes (triggers)."
   }
 }
 
@@ -523,6 +558,19 @@ run "custom_settings" {
   assert {
     condition     = output.deployment.deployment_id == "sync-1" && output.deployment.names.function == "dns-sync"
     error_message = "The output deployment gives the id the function gets and the names."
+  }
+  assert {
+    condition = (
+      aws_lambda_invocation.record_configuration.function_name == "dns-sync" &&
+      tomap(jsondecode(aws_lambda_invocation.record_configuration.triggers.environment)) == aws_lambda_function.this.environment[0].variables &&
+      jsondecode(aws_lambda_invocation.record_configuration.triggers.environment)["LOCK_TABLE"] == "dns-sync-locks" &&
+      jsondecode(aws_lambda_invocation.record_configuration.triggers.environment)["DEPLOYMENT_ID"] == "sync-1"
+    )
+    error_message = "A changed environment is recorded again by the renamed function."
+  }
+  assert {
+    condition     = startswith(output.next_steps, "ec2-dns-ctl --function dns-sync --region eu-west-1 status\n")
+    error_message = "next_steps names the renamed function."
   }
   assert {
     condition     = jsondecode(aws_cloudwatch_event_rule.tag_change.event_pattern).detail["changed-tag-keys"] == ["hostname"]

@@ -28,6 +28,16 @@ output "lock_table_name" {
   value       = module.ec2_dns.lock_table_name
 }
 
+output "region" {
+  description = "Region of the function and the lock table."
+  value       = module.ec2_dns.region
+}
+
+output "next_steps" {
+  description = "What to run now (ec2-dns-ctl status and plan, a dry run of the function)."
+  value       = module.ec2_dns.next_steps
+}
+
 output "queue_url" {
   description = "URL of the event queue."
   value       = module.ec2_dns.queue_url
