@@ -101,11 +101,12 @@ def test_ddclient_over_ipv4_publishes_the_routers_ipv6_address_inside_its_networ
     assert [(h["host"], h["prefixes"], h["bound"]) for h in listed] == [(USER, [NETWORK], True)]
     assert f"prefixes={NETWORK}" in ctl("host", "list").stdout
 
-    # The router's own IPv4 address, found at /checkip, then its IPv6 address (ddclient
-    # 3.10 sends one address per update; `use=ip` stands for the LAN interface's address).
+    # The router's own IPv4 address, found at /checkip, then its IPv6 address, with a
+    # second configuration (ddclient 3.10 sends one address per update): docs/ddns.md's
+    # `use=cmd, cmd='ip -6 -o addr show dev eth0 scope global'`, here `echo`.
     out = ddclient(endpoint, tmp_path, secret, f"use=web, web=http://127.0.0.1:{endpoint.port}/checkip", "v4")
     assert "good" in out, out
-    out = ddclient(endpoint, tmp_path, secret, f"use=ip, ip={ROUTER6}", "v6")
+    out = ddclient(endpoint, tmp_path, secret, f"use=cmd, cmd='echo {ROUTER6}'", "v6")
     assert "good" in out, out
     assert answers(endpoint) == [f"system=dyndns&hostname={HOME}&myip={ROUTER}",
                                  f"system=dyndns&hostname={HOME}&myip={ROUTER6}"]
@@ -116,7 +117,7 @@ def test_ddclient_over_ipv4_publishes_the_routers_ipv6_address_inside_its_networ
     assert json.loads(ctl("plan", "--json").stdout)["changes"] == []
 
     # An IPv6 address outside the network is refused, and changes nothing.
-    out = ddclient(endpoint, tmp_path, secret, f"use=ip, ip={OUTSIDE6}", "outside")
+    out = ddclient(endpoint, tmp_path, secret, f"use=cmd, cmd='echo {OUTSIDE6}'", "outside")
     assert "abuse" in out, out
     assert records(world, dyn) == {"A": [ROUTER], "AAAA": [ROUTER6]}
 
