@@ -104,7 +104,8 @@ def test_ddclient_over_ipv4_publishes_the_routers_ipv6_address_inside_its_networ
     # The router's own IPv4 address, found at /checkip, then its IPv6 address, with a
     # second configuration (ddclient 3.10 sends one address per update): docs/ddns.md's
     # `use=cmd, cmd='ip -6 -o addr show dev eth0 scope global'`, here `echo`.
-    out = ddclient(endpoint, tmp_path, secret, f"use=web, web=http://127.0.0.1:{endpoint.port}/checkip", "v4")
+    checkip = f"use=web, web=http://127.0.0.1:{endpoint.port}/checkip"
+    out = ddclient(endpoint, tmp_path, secret, checkip, "v4")
     assert "good" in out, out
     out = ddclient(endpoint, tmp_path, secret, f"use=cmd, cmd='echo {ROUTER6}'", "v6")
     assert "good" in out, out
