@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::config::{Config, Deployed};
 use crate::ddns::admin::{HostOptions, HostRow, Issued};
 use crate::error::Error;
-use crate::hosts::HostName;
+use crate::hosts::{HostName, Prefix};
 use crate::model::{Home, Instance, InstanceId, Owner};
 use crate::model::{Zone, ZoneId};
 use crate::name::Fqdn;
@@ -32,13 +32,17 @@ commands:
   status                         who holds which name, since when, pointing where
   release NAME [--dry-run]       safely release one name whose holder no longer needs it
   rebuild [--dry-run]            recreate lost lock items from the ownership markers in Route53
-  host add HOST --names N,N [--lease 30d] [--unbound] [--sample] [--force]
+  host add HOST --names N,N [--prefixes P,P] [--lease 30d] [--unbound] [--sample] [--force]
                                  a credential for a host outside AWS (its secret is shown once);
-                                 a name someone else holds needs --force
+                                 a name someone else holds needs --force; --prefixes: its own
+                                 networks (198.51.100.0/24,2001:db8:12::/48), where it may
+                                 publish addresses of either family
   host rotate HOST               a new secret for HOST (the old one stops working at once)
   host names HOST --names N,N [--force]
                                  new names for HOST, same secret (its router keeps its
                                  configuration); names it drops are released
+  host prefixes HOST --prefixes P,P|none
+                                 new networks for HOST, same secret
   host remove HOST               remove HOST's credential and release its names
   host list                      the hosts, their names, last addresses and updates
 
@@ -95,6 +99,7 @@ const OPTIONS: &[&str] = &[
     "--sample",
     "--names",
     "--lease",
+    "--prefixes",
     "--instances",
 ];
 
@@ -234,6 +239,11 @@ pub enum HostCommand {
         host: HostName,
         names: Vec<Fqdn>,
     },
+    /// New networks for a host (empty: none), same secret.
+    Prefixes {
+        host: HostName,
+        prefixes: BTreeSet<Prefix>,
+    },
     Remove(HostName),
     List,
 }
@@ -279,6 +289,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut instances: Option<BTreeSet<InstanceArg>> = None;
     let mut names: Option<Vec<Fqdn>> = None;
     let mut lease: Option<i64> = None;
+    let mut prefixes: Option<BTreeSet<Prefix>> = None;
     let (mut unbound, mut sample) = (false, false);
     let mut words = Vec::new();
     let mut it = args.iter();
@@ -327,6 +338,14 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                     parsed.push(Fqdn::parse(n).map_err(|e| format!("{n:?}: {e}"))?);
                 }
                 names = Some(parsed);
+            }
+            "--prefixes" => {
+                let raw = it.next().ok_or(
+                    "--prefixes needs a comma-separated list of networks (198.51.100.0/24,2001:db8:12::/48), or none",
+                )?;
+                prefixes = Some(
+                    crate::hosts::parse_prefixes(raw).map_err(|e| format!("--prefixes: {e}"))?,
+                );
             }
             "--lease" => {
                 let raw = it
@@ -392,6 +411,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             options: HostOptions {
                 lease: lease.take().unwrap_or(0),
                 bound: !unbound,
+                prefixes: prefixes.take().unwrap_or_default(),
                 sample,
             },
         }),
@@ -401,10 +421,16 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             host: HostName::parse(host)?,
             names: names.take().ok_or("host names needs --names")?,
         }),
+        ["host", "prefixes", host] => Command::Host(HostCommand::Prefixes {
+            host: HostName::parse(host)?,
+            prefixes: prefixes
+                .take()
+                .ok_or("host prefixes needs --prefixes (a list of networks, or none)")?,
+        }),
         ["host", "list"] => Command::Host(HostCommand::List),
         ["host", ..] => {
             return Err(format!(
-                "host needs add HOST --names ..., rotate HOST, remove HOST or list\n\n{USAGE}"
+                "host needs add HOST --names ..., rotate HOST, names HOST --names ..., prefixes HOST --prefixes ..., remove HOST or list\n\n{USAGE}"
             ))
         }
         [] => return Err(USAGE.into()),
@@ -431,6 +457,9 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let naming = adding || matches!(command, Command::Host(HostCommand::Names { .. }));
     if !naming && names.is_some() {
         return Err("--names applies to host add and host names only".into());
+    }
+    if prefixes.is_some() {
+        return Err("--prefixes applies to host add and host prefixes only".into());
     }
     if !adding && (lease.is_some() || unbound || sample) {
         return Err("--lease, --unbound and --sample apply to host add only".into());
@@ -848,13 +877,32 @@ pub fn parse_duration(raw: &str) -> Result<i64, String> {
 /// A credential just issued: the secret is shown here once.
 pub fn render_issued(i: &Issued, rotated: bool) -> String {
     let verb = if rotated { "has a new secret" } else { "added" };
+    let prefixes = match i.prefixes.is_empty() {
+        true => String::new(),
+        false => format!("; prefixes: {}", i.prefixes.join(", ")),
+    };
     format!(
-        "host {} {verb}; names: {}\n\nuser:     {}\npassword: {}\n\nThe password is shown only now: put it in the router, or keep it in a password manager.\n",
+        "host {} {verb}; names: {}{prefixes}\n\nuser:     {}\npassword: {}\n\nThe password is shown only now: put it in the router, or keep it in a password manager.\n",
         i.host,
         i.names.join(", "),
         i.host,
         i.secret
     )
+}
+
+/// `host prefixes`: what the host may now publish besides its requests' own addresses.
+pub fn render_prefixes(row: &HostRow) -> String {
+    match row.prefixes.is_empty() {
+        true => format!(
+            "host {} has no prefixes: it may publish only the address each request comes from\n",
+            row.host
+        ),
+        false => format!(
+            "host {} prefixes: {} (same secret); its next update may publish addresses inside them, of either family\n",
+            row.host,
+            row.prefixes.join(", ")
+        ),
+    }
 }
 
 pub fn render_hosts(rows: &[HostRow]) -> String {
@@ -871,6 +919,9 @@ pub fn render_hosts(rows: &[HostRow]) -> String {
             }
             if !h.bound {
                 flags.push("unbound".to_string());
+            }
+            if !h.prefixes.is_empty() {
+                flags.push(format!("prefixes={}", h.prefixes.join(",")));
             }
             if h.sample {
                 flags.push("sample".to_string());
@@ -1468,5 +1519,76 @@ mod tests {
             "{out}"
         );
         assert_eq!(json[1]["owner_state"], "gone");
+    }
+
+    #[test]
+    fn a_hosts_networks_are_given_when_added_changed_later_and_listed() {
+        let net = |raw: &str| crate::hosts::parse_prefixes(raw).unwrap();
+        let Command::Host(HostCommand::Add { options, .. }) =
+            args("host add home --names home.dyn.example.com --prefixes 198.51.100.0/24,2001:db8:12::/48")
+                .unwrap()
+                .command
+        else {
+            panic!("not host add");
+        };
+        assert_eq!(options.prefixes, net("198.51.100.0/24,2001:db8:12::/48"));
+        assert!(options.bound);
+        assert_eq!(
+            args("host prefixes home --prefixes 2001:db8:34::/48")
+                .unwrap()
+                .command,
+            Command::Host(HostCommand::Prefixes {
+                host: HostName::parse("home").unwrap(),
+                prefixes: net("2001:db8:34::/48"),
+            })
+        );
+        assert_eq!(
+            args("host prefixes home --prefixes none").unwrap().command,
+            Command::Host(HostCommand::Prefixes {
+                host: HostName::parse("home").unwrap(),
+                prefixes: BTreeSet::new(),
+            })
+        );
+        for (bad, says) in [
+            ("host prefixes home", "host prefixes needs --prefixes"),
+            (
+                "host list --prefixes none",
+                "host add and host prefixes only",
+            ),
+            (
+                "host names home --names a.dyn.example.com --prefixes none",
+                "host add and host prefixes only",
+            ),
+            (
+                "host add home --names a.dyn.example.com --prefixes ::/0",
+                "wider than a /32",
+            ),
+            (
+                "host prefixes home --prefixes 198.51.100.7/24",
+                "did you mean 198.51.100.0/24",
+            ),
+        ] {
+            let err = args(bad).unwrap_err();
+            assert!(err.contains(says), "{bad:?}: {err}");
+        }
+        let mut row = HostRow::unreadable(&HostName::parse("home").unwrap());
+        row.unreadable = false;
+        row.prefixes = vec!["198.51.100.0/24".into(), "2001:db8:12::/48".into()];
+        let listed = render_hosts(std::slice::from_ref(&row));
+        assert!(
+            listed.contains("prefixes=198.51.100.0/24,2001:db8:12::/48"),
+            "{listed}"
+        );
+        assert!(render_prefixes(&row).contains("198.51.100.0/24, 2001:db8:12::/48"));
+        let issued = Issued {
+            host: "home".into(),
+            names: vec!["home.dyn.example.com".into()],
+            prefixes: row.prefixes.clone(),
+            secret: "s".into(),
+        };
+        assert!(render_issued(&issued, false)
+            .starts_with("host home added; names: home.dyn.example.com; prefixes: 198.51.100.0/24, 2001:db8:12::/48\n"));
+        row.prefixes.clear();
+        assert!(render_prefixes(&row).contains("has no prefixes"));
     }
 }

@@ -31,6 +31,11 @@ pub struct HostRecord {
     pub sample: bool,
     /// Addresses must be the caller's own (default); `false` lets the caller name any.
     pub bound: bool,
+    /// The networks the operator declared as the host's own (`host add --prefixes`,
+    /// `host prefixes`): a bound host may also publish any address inside them, of either
+    /// family, whichever family its request came over ([`check_binding`]). Empty for a
+    /// credential made before they existed.
+    pub prefixes: BTreeSet<Prefix>,
     /// Seconds after the last update after which the host's names are released (0: never).
     pub lease: i64,
     /// The addresses of the last accepted update.
@@ -120,6 +125,14 @@ impl HostRecord {
         (self.locked_until <= now).then(|| after_failure(self, now))
     }
 
+    /// How this host's addresses are checked ([`check_binding`]).
+    pub fn binding(&self) -> Binding<'_> {
+        match self.bound {
+            true => Binding::Bound(&self.prefixes),
+            false => Binding::Unbound,
+        }
+    }
+
     /// Whether an unchanged update should still refresh the lease.
     pub fn lease_due(&self, now: i64) -> bool {
         self.lease > 0 && now - self.updated >= self.lease / LEASE_REFRESH_FRACTION
@@ -192,45 +205,199 @@ impl Addresses {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unbound(pub String);
 
-/// The binding rule. A bound host (the default) may write only the address its request
-/// came from: an IPv4 address must be the request's source when the request came over
-/// IPv4, an IPv6 address the source when it came over IPv6, and an address of the other
-/// family than the request's cannot be checked and is refused. An unbound host (its
-/// operator's explicit choice) may write any public address.
-pub fn check_binding(asked: Addresses, source: IpAddr, bound: bool) -> Result<Addresses, Unbound> {
-    for a in asked
-        .ipv4
-        .map(IpAddr::V4)
-        .into_iter()
-        .chain(asked.ipv6.map(IpAddr::V6))
-    {
+/// Prefixes a host may declare: at most this many, of both families together.
+pub const MAX_PREFIXES: usize = 8;
+/// The widest prefix a host may declare per family (a typo such as `/0` must not make a
+/// bound host an unbound one): an IPv4 /16, an IPv6 /32 (a whole ISP's allocation; a
+/// customer's delegation is a /48 to a /64).
+pub const WIDEST_IPV4_PREFIX: u8 = 16;
+pub const WIDEST_IPV6_PREFIX: u8 = 32;
+
+/// A network the operator declared as a host's own, `198.51.100.0/24` or
+/// `2001:db8:12::/48`: its address has no bits set past its length, and it is public
+/// (its first address is one a host may publish), of at most [`WIDEST_IPV4_PREFIX`] or
+/// [`WIDEST_IPV6_PREFIX`] bits of freedom. An address alone (`198.51.100.7`) is its /32
+/// or /128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Prefix {
+    network: IpAddr,
+    len: u8,
+}
+
+impl Prefix {
+    pub fn parse(raw: &str) -> Result<Prefix, String> {
+        let raw = raw.trim();
+        let (addr, len) = match raw.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (raw, None),
+        };
+        let shown = crate::name::printable(raw);
+        let network: IpAddr = addr.parse().map_err(|_| {
+            format!("{shown:?} is not a prefix (198.51.100.0/24, 2001:db8:12::/48)")
+        })?;
+        let max = match network {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        };
+        let len = match len {
+            None => max,
+            Some(l) => l
+                .parse::<u8>()
+                .ok()
+                .filter(|l| *l <= max)
+                .ok_or_else(|| format!("{shown:?}: the length must be 0 to {max}"))?,
+        };
+        let widest = match network {
+            IpAddr::V4(_) => WIDEST_IPV4_PREFIX,
+            IpAddr::V6(_) => WIDEST_IPV6_PREFIX,
+        };
+        if len < widest {
+            return Err(format!(
+                "{shown:?} is wider than a /{widest}: declare the host's own network, or make it --unbound"
+            ));
+        }
+        let prefix = Prefix { network, len };
+        if prefix.masked() != network {
+            return Err(format!(
+                "{shown:?} has bits set past its length: did you mean {}?",
+                Prefix {
+                    network: prefix.masked(),
+                    len
+                }
+            ));
+        }
+        if !usable(network) {
+            return Err(format!("{shown:?} is not a public network"));
+        }
+        Ok(prefix)
+    }
+
+    /// The network's address with every bit past the length cleared.
+    fn masked(&self) -> IpAddr {
+        match self.network {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.len))
+                    .unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+            }
+        }
+    }
+
+    /// Whether `a` is inside this network (an address of the other family never is).
+    pub fn contains(&self, a: IpAddr) -> bool {
+        let inside = Prefix {
+            network: a,
+            len: self.len,
+        };
+        matches!(
+            (self.network, a),
+            (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_))
+        ) && inside.masked() == self.network
+    }
+}
+
+/// `198.51.100.0/24`, `2001:db8:12::/48`.
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.len)
+    }
+}
+
+/// `--prefixes` as the operator writes it: comma-separated prefixes (a prefix given twice
+/// counts once), at most [`MAX_PREFIXES`]; `none` (or nothing) for none.
+pub fn parse_prefixes(raw: &str) -> Result<BTreeSet<Prefix>, String> {
+    if raw.trim() == "none" {
+        return Ok(BTreeSet::new());
+    }
+    let set = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(Prefix::parse)
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    if set.len() > MAX_PREFIXES {
+        return Err(format!(
+            "{} prefixes; a host may have at most {MAX_PREFIXES}",
+            set.len()
+        ));
+    }
+    Ok(set)
+}
+
+/// How a host's addresses are checked: bound (the default) to the request's source and
+/// the networks the operator declared for it, or unbound (any public address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Binding<'a> {
+    Bound(&'a BTreeSet<Prefix>),
+    Unbound,
+}
+
+/// The binding rule. Every address must be public unicast. A bound host (the default) may
+/// write, in each family, the address its request came from, or an address inside a
+/// network the operator declared for it ([`HostRecord::prefixes`]); nothing else. So an
+/// IPv4 address is accepted from a request over IPv4 that came from it, and an IPv6
+/// address from a request over IPv6 that came from it; an address of the other family than
+/// the request's cannot be checked against the source, and is accepted only inside a
+/// declared network: a stock router that reaches us over IPv4 only publishes its IPv6
+/// address too, and a stolen credential can point the names only at the owner's declared
+/// networks, or at the thief's own address. An unbound host (its operator's explicit
+/// choice) may write any public address.
+pub fn check_binding(
+    asked: Addresses,
+    source: IpAddr,
+    binding: Binding<'_>,
+) -> Result<Addresses, Unbound> {
+    let each = || {
+        asked
+            .ipv4
+            .map(IpAddr::V4)
+            .into_iter()
+            .chain(asked.ipv6.map(IpAddr::V6))
+    };
+    for a in each() {
         if !usable(a) {
             return Err(Unbound(format!("{a} is not a public unicast address")));
         }
     }
-    if !bound {
+    let Binding::Bound(prefixes) = binding else {
         return Ok(asked);
-    }
+    };
     let source = match source {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    let same = |a: IpAddr| a == source;
-    if let Some(a) = asked.ipv4 {
-        if !same(IpAddr::V4(a)) {
-            return Err(Unbound(format!(
-                "{a} is not the address the request came from ({source})"
-            )));
+    for a in each() {
+        if a == source || prefixes.iter().any(|p| p.contains(a)) {
+            continue;
         }
-    }
-    if let Some(a) = asked.ipv6 {
-        if !same(IpAddr::V6(a)) {
-            return Err(Unbound(format!(
-                "{a} is not the address the request came from ({source})"
-            )));
-        }
+        let declared: Vec<String> = prefixes
+            .iter()
+            .filter(|p| same_family(p.network, a))
+            .map(|p| p.to_string())
+            .collect();
+        return Err(Unbound(match declared.is_empty() {
+            true if same_family(a, source) => {
+                format!("{a} is not the address the request came from ({source})")
+            }
+            true => format!(
+                "{a} is of the other family than the request ({source}) and the host has no network of that family"
+            ),
+            false => format!(
+                "{a} is neither the address the request came from ({source}) nor inside the host's networks ({})",
+                declared.join(",")
+            ),
+        }));
     }
     Ok(asked)
+}
+
+fn same_family(a: IpAddr, b: IpAddr) -> bool {
+    a.is_ipv4() == b.is_ipv4()
 }
 
 /// Addresses a host's name may point at: public unicast ones. Refused: unspecified,
@@ -401,6 +568,7 @@ mod tests {
             password: String::new(),
             sample: false,
             bound: true,
+            prefixes: BTreeSet::new(),
             lease: 3600,
             ipv4: Some(Ipv4Addr::new(198, 51, 100, 7)),
             ipv6: None,
@@ -459,30 +627,202 @@ mod tests {
         }
     }
 
+    fn prefixes(raw: &str) -> BTreeSet<Prefix> {
+        parse_prefixes(raw).unwrap()
+    }
+
     #[test]
     fn a_bound_host_writes_only_the_address_its_request_came_from() {
+        let none = BTreeSet::new();
+        let bound = Binding::Bound(&none);
         let v4: IpAddr = "203.0.113.9".parse().unwrap();
         let v6: IpAddr = "2001:db8::9".parse().unwrap();
         let own4 = Addresses::parse("203.0.113.9").unwrap();
         let other4 = Addresses::parse("203.0.113.10").unwrap();
         let own6 = Addresses::parse("2001:db8::9").unwrap();
         let both = Addresses::parse("203.0.113.9,2001:db8::9").unwrap();
-        assert_eq!(check_binding(own4, v4, true), Ok(own4));
-        assert!(check_binding(other4, v4, true).is_err());
-        assert_eq!(check_binding(own6, v6, true), Ok(own6));
+        assert_eq!(check_binding(own4, v4, bound), Ok(own4));
+        assert!(check_binding(other4, v4, bound).is_err());
+        assert_eq!(check_binding(own6, v6, bound), Ok(own6));
         assert!(
-            check_binding(both, v4, true).is_err(),
-            "the IPv6 cannot be checked over IPv4"
+            check_binding(both, v4, bound).is_err(),
+            "without a declared network the IPv6 cannot be checked over IPv4"
         );
         assert_eq!(
-            check_binding(both, v4, false),
+            check_binding(both, v4, Binding::Unbound),
             Ok(both),
             "an unbound host may name any"
         );
         let mapped: IpAddr = "::ffff:203.0.113.9".parse().unwrap();
-        assert_eq!(check_binding(own4, mapped, true), Ok(own4));
+        assert_eq!(check_binding(own4, mapped, bound), Ok(own4));
         let multicast = Addresses::parse("224.0.0.1").unwrap();
-        assert!(check_binding(multicast, v4, false).is_err());
+        assert!(check_binding(multicast, v4, Binding::Unbound).is_err());
+    }
+
+    /// The dual-stack rule, case by case: (declared networks, source, addresses asked,
+    /// accepted).
+    #[test]
+    fn a_bound_host_may_also_write_inside_the_networks_declared_for_it() {
+        let cases: &[(&str, &str, &str, bool)] = &[
+            // No network declared: only the source, as before.
+            ("none", "198.51.100.7", "198.51.100.7", true),
+            ("none", "198.51.100.7", "198.51.100.7,2001:db8:12::7", false),
+            // A stock router over IPv4 sends both: the IPv6 inside its declared /48.
+            (
+                "2001:db8:12::/48",
+                "198.51.100.7",
+                "198.51.100.7,2001:db8:12::7",
+                true,
+            ),
+            (
+                "2001:db8:12::/48",
+                "198.51.100.7",
+                "198.51.100.7,2001:db8:12:ff:1:2:3:4",
+                true,
+            ),
+            // ... and outside it: refused, the whole update.
+            (
+                "2001:db8:12::/48",
+                "198.51.100.7",
+                "198.51.100.7,2001:db8:13::7",
+                false,
+            ),
+            // Over IPv6, an IPv4 address inside the declared IPv4 network.
+            (
+                "198.51.100.0/24",
+                "2001:db8:12::7",
+                "198.51.100.99,2001:db8:12::7",
+                true,
+            ),
+            (
+                "198.51.100.0/24",
+                "2001:db8:12::7",
+                "203.0.113.99,2001:db8:12::7",
+                false,
+            ),
+            // The source's own family may also name another address of the declared
+            // network (a privacy address as source, the stable one published; a block).
+            (
+                "2001:db8:12::/48",
+                "2001:db8:12:1::abcd",
+                "2001:db8:12::7",
+                true,
+            ),
+            ("198.51.100.0/29", "198.51.100.1", "198.51.100.6", true),
+            ("198.51.100.0/29", "198.51.100.1", "198.51.100.8", false),
+            // A stolen credential used from elsewhere: its own address, yes (as today),
+            // the owner's network, yes, anything else, no.
+            ("2001:db8:12::/48", "203.0.113.66", "203.0.113.66", true),
+            (
+                "2001:db8:12::/48",
+                "203.0.113.66",
+                "203.0.113.66,2001:db8:12::7",
+                true,
+            ),
+            (
+                "2001:db8:12::/48",
+                "203.0.113.66",
+                "203.0.113.66,2001:db8:66::1",
+                false,
+            ),
+            ("2001:db8:12::/48", "203.0.113.66", "198.51.100.7", false),
+            // A network of one family says nothing about the other.
+            ("198.51.100.0/24", "203.0.113.66", "2001:db8:12::7", false),
+            // Both families declared; an IPv4-mapped source counts as IPv4.
+            (
+                "198.51.100.0/24,2001:db8:12::/48",
+                "::ffff:198.51.100.7",
+                "198.51.100.7,2001:db8:12::7",
+                true,
+            ),
+            // A declared network never admits a non-public address.
+            (
+                "2001:db8:12::/48",
+                "198.51.100.7",
+                "198.51.100.7,fe80::1",
+                false,
+            ),
+            // Exactly one address declared (a /128).
+            ("2001:db8:12::7", "198.51.100.7", "2001:db8:12::7", true),
+            ("2001:db8:12::7", "198.51.100.7", "2001:db8:12::8", false),
+        ];
+        for (declared, source, asked, ok) in cases {
+            let declared = prefixes(declared);
+            let source: IpAddr = source.parse().unwrap();
+            let asked = Addresses::parse(asked).unwrap();
+            let got = check_binding(asked, source, Binding::Bound(&declared));
+            assert_eq!(got.is_ok(), *ok, "{declared:?} {source} {asked:?}: {got:?}");
+            if *ok {
+                assert_eq!(got, Ok(asked));
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_network_takes_effect_at_the_next_update() {
+        let source: IpAddr = "198.51.100.7".parse().unwrap();
+        let asked = Addresses::parse("198.51.100.7,2001:db8:12::7").unwrap();
+        let moved = Addresses::parse("198.51.100.7,2001:db8:34::7").unwrap();
+        let mut h = HostRecord {
+            prefixes: prefixes("2001:db8:12::/48"),
+            ..host()
+        };
+        assert!(check_binding(asked, source, h.binding()).is_ok());
+        assert!(check_binding(moved, source, h.binding()).is_err());
+        // The provider renumbered the line: the operator declares the new network.
+        h.prefixes = prefixes("2001:db8:34::/48");
+        assert!(check_binding(asked, source, h.binding()).is_err());
+        assert!(check_binding(moved, source, h.binding()).is_ok());
+        // Cleared: back to the source alone.
+        h.prefixes = prefixes("none");
+        assert!(check_binding(moved, source, h.binding()).is_err());
+        // An unbound host ignores networks (none may be declared for it, see admin).
+        h.bound = false;
+        assert_eq!(h.binding(), Binding::Unbound);
+    }
+
+    #[test]
+    fn declared_networks_are_checked_when_written() {
+        let p = |raw: &str| Prefix::parse(raw).map(|p| p.to_string());
+        assert_eq!(p("198.51.100.0/24"), Ok("198.51.100.0/24".into()));
+        assert_eq!(p(" 2001:db8:12::/48 "), Ok("2001:db8:12::/48".into()));
+        assert_eq!(p("2001:db8:12::7"), Ok("2001:db8:12::7/128".into()));
+        assert_eq!(p("198.51.100.7"), Ok("198.51.100.7/32".into()));
+        let why = p("198.51.100.7/24").unwrap_err();
+        assert!(why.contains("did you mean 198.51.100.0/24"), "{why}");
+        for bad in [
+            "",
+            "x/24",
+            "198.51.100.0/33",
+            "2001:db8::/129",
+            "0.0.0.0/0",
+            "::/0",
+            "198.0.0.0/8",
+            "2001::/16",
+            "10.1.0.0/16",
+            "192.168.1.0/24",
+            "fd00:1::/48",
+            "fe80::/64",
+            "198.51.100.0/-1",
+        ] {
+            assert!(Prefix::parse(bad).is_err(), "{bad:?}");
+        }
+        let many = (0..9)
+            .map(|i| format!("198.51.{i}.0/24"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(parse_prefixes(&many).unwrap_err().contains("at most 8"));
+        assert_eq!(
+            parse_prefixes("198.51.100.0/24, 198.51.100.0/24,2001:db8:12::/48")
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(parse_prefixes("none").unwrap().is_empty());
+        let net = Prefix::parse("2001:db8:12::/48").unwrap();
+        assert!(net.contains("2001:db8:12:ffff::1".parse().unwrap()));
+        assert!(!net.contains("2001:db8:13::1".parse().unwrap()));
+        assert!(!net.contains("198.51.100.7".parse().unwrap()));
     }
 
     #[test]
@@ -569,11 +909,18 @@ mod tests {
             "::ffff:203.0.113.5",
         ] {
             let asked = Addresses::parse(bad).unwrap();
-            assert!(check_binding(asked, src, false).is_err(), "{bad}");
+            assert!(
+                check_binding(asked, src, Binding::Unbound).is_err(),
+                "{bad}"
+            );
         }
         for good in ["203.0.113.5", "2001:db8::5", "8.8.8.8"] {
             let asked = Addresses::parse(good).unwrap();
-            assert_eq!(check_binding(asked, src, false), Ok(asked), "{good}");
+            assert_eq!(
+                check_binding(asked, src, Binding::Unbound),
+                Ok(asked),
+                "{good}"
+            );
         }
     }
 }

@@ -35,7 +35,7 @@ use aws_smithy_types::DateTime;
 use super::sdk_error_on;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
-use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
+use crate::hosts::{Attempt, HostName, HostRecord, Prefix, SourceCount, SourcePrefix};
 use crate::lock::{
     Blocked, Cas, Decision, Expect, HostTouch, Loaded, Lock, LockWrite, Stamp, Unreadable,
 };
@@ -309,6 +309,13 @@ fn parse_host(item: &Item, raw: &str) -> std::result::Result<HostRecord, String>
         password: text(item, "password").cloned().ok_or("no password")?,
         sample: flag("sample", false),
         bound: flag("bound", true),
+        prefixes: item
+            .get("prefixes")
+            .and_then(|v| v.as_ss().ok())
+            .into_iter()
+            .flatten()
+            .map(|p| Prefix::parse(p).map_err(|e| format!("prefixes: {e}")))
+            .collect::<std::result::Result<BTreeSet<_>, _>>()?,
         lease: num("lease"),
         ipv4: text(item, "ipv4").and_then(|a| a.parse().ok()),
         ipv6: text(item, "ipv6").and_then(|a| a.parse().ok()),
@@ -364,6 +371,13 @@ fn host_item(h: &HostRecord) -> Item {
         item.insert(
             "names".into(),
             AttributeValue::Ss(h.names.iter().map(|x| x.to_string()).collect()),
+        );
+    }
+    // Only when declared: an item without it (every item before 0.4) has none.
+    if !h.prefixes.is_empty() {
+        item.insert(
+            "prefixes".into(),
+            AttributeValue::Ss(h.prefixes.iter().map(|p| p.to_string()).collect()),
         );
     }
     if let Some(a) = h.ipv4 {

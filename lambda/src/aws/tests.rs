@@ -324,6 +324,7 @@ async fn a_counted_check_that_lost_its_race_is_counted_again_on_the_item_as_it_i
         password: "$argon2id$x".into(),
         sample: false,
         bound: true,
+        prefixes: Default::default(),
         lease: 0,
         ipv4: None,
         ipv6: None,
@@ -540,6 +541,54 @@ async fn items_of_both_layouts_are_read_and_a_malformed_one_is_reported_not_fata
         "a previous release's index item"
     );
     assert_eq!(got.empty_index, ["owner#123456789012/us-east-1/i-0000000d"]);
+}
+
+#[tokio::test]
+async fn host_items_keep_their_networks_and_items_without_them_have_none() {
+    use crate::hosts::{parse_prefixes, HostName, HostRecord};
+    let body = r#"{"Responses":{"locks":[
+        {"pk":{"S":"host#old"},"version":{"N":"1"},"password":{"S":"$argon2id$x"},"names":{"SS":["old.dyn.example.com"]},"bound":{"BOOL":true}},
+        {"pk":{"S":"host#home"},"version":{"N":"2"},"password":{"S":"$argon2id$x"},"names":{"SS":["home.dyn.example.com"]},"prefixes":{"SS":["2001:db8:12::/48","198.51.100.0/24"]}},
+        {"pk":{"S":"host#bad"},"version":{"N":"1"},"password":{"S":"$argon2id$x"},"prefixes":{"SS":["::/0"]}}
+    ]},"UnprocessedKeys":{}}"#;
+    let (url, _) = stub(vec![(200, DDB_JSON, body.into())]).await;
+    let host = |h: &str| crate::model::Owner::Host {
+        home: home(),
+        name: HostName::parse(h).unwrap(),
+    };
+    let got = locks(&url)
+        .load(&[], &[host("old"), host("home"), host("bad")])
+        .await
+        .unwrap();
+    let by = |h: &str| got.hosts.iter().find(|r| r.name.as_str() == h).unwrap();
+    assert!(by("old").prefixes.is_empty(), "an item made before 0.4");
+    assert_eq!(
+        by("home").prefixes,
+        parse_prefixes("198.51.100.0/24,2001:db8:12::/48").unwrap()
+    );
+    assert_eq!(
+        got.unreadable_hosts,
+        [HostName::parse("bad").unwrap()].into(),
+        "a damaged network never widens the binding: the host cannot log in"
+    );
+    // Written back whole, the networks go with the item; none, no attribute.
+    let (url, seen) = stub(vec![
+        (200, DDB_JSON, "{}".into()),
+        (200, DDB_JSON, "{}".into()),
+    ])
+    .await;
+    let record: HostRecord = by("home").clone();
+    locks(&url).put_host(&record, true).await.unwrap();
+    let mut bare = record.clone();
+    bare.prefixes.clear();
+    locks(&url).put_host(&bare, true).await.unwrap();
+    let bodies = seen.lock().unwrap().clone();
+    assert!(
+        bodies[0].contains(r#""prefixes":{"SS":["198.51.100.0/24","2001:db8:12::/48"]}"#),
+        "{}",
+        bodies[0]
+    );
+    assert!(!bodies[1].contains("prefixes"), "{}", bodies[1]);
 }
 
 #[tokio::test]

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use ec2_dns::aws::{self, DynamoLocks};
 use ec2_dns::cli::{
-    parse_args, render_hosts, render_issued, render_rebuild, render_report, render_status,
-    resolve_config, status_json, Command, HostCommand, InstanceArg, MAX_DELETES, USAGE,
+    parse_args, render_hosts, render_issued, render_prefixes, render_rebuild, render_report,
+    render_status, resolve_config, status_json, Command, HostCommand, InstanceArg, MAX_DELETES,
+    USAGE,
 };
 use ec2_dns::ddns::admin;
 use ec2_dns::engine::Request;
@@ -237,6 +238,15 @@ async fn main() -> ExitCode {
             }
             eprintln!("host {host} has its new names (same secret); reconciling it ...");
             rec.reconcile(&host_request(&home, host, deadline)).await
+        }
+        Command::Host(HostCommand::Prefixes { host, prefixes }) => {
+            return match admin::set_prefixes(&rec.locks, &host, prefixes).await {
+                Ok(record) if args.json => print_ok(
+                    &serde_json::to_string_pretty(&admin::HostRow::of(&record)).unwrap_or_default(),
+                ),
+                Ok(record) => print_ok(&render_prefixes(&admin::HostRow::of(&record))),
+                Err(e) => fail(&e),
+            };
         }
         Command::Host(HostCommand::Remove(host)) => {
             let secrets = secrets();

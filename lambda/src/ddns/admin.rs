@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::ddns::auth;
 use crate::error::{Error, Result};
-use crate::hosts::{HostName, HostRecord};
+use crate::hosts::{HostName, HostRecord, Prefix};
 use crate::lock::Cas;
 use crate::name::{Fqdn, MAX_HOST_NAMES};
 use crate::ports::{Locks, Secrets};
@@ -20,6 +20,9 @@ pub struct HostOptions {
     pub lease: i64,
     /// Only the caller's own address may be written (the default).
     pub bound: bool,
+    /// The host's own networks: a bound host may also publish any address inside them,
+    /// whichever family its request came over (the binding rule, `hosts::check_binding`).
+    pub prefixes: BTreeSet<Prefix>,
     /// Also accept the AWS serverless DDNS sample's protocol.
     pub sample: bool,
 }
@@ -29,6 +32,7 @@ impl Default for HostOptions {
         HostOptions {
             lease: 0,
             bound: true,
+            prefixes: BTreeSet::new(),
             sample: false,
         }
     }
@@ -41,6 +45,8 @@ pub struct HostRow {
     pub names: Vec<String>,
     pub lease: i64,
     pub bound: bool,
+    /// The networks declared for the host (`198.51.100.0/24`, `2001:db8:12::/48`).
+    pub prefixes: Vec<String>,
     pub sample: bool,
     pub ipv4: Option<String>,
     pub ipv6: Option<String>,
@@ -60,6 +66,7 @@ impl HostRow {
             names: h.names.iter().map(|n| n.to_string()).collect(),
             lease: h.lease,
             bound: h.bound,
+            prefixes: h.prefixes.iter().map(|p| p.to_string()).collect(),
             sample: h.sample,
             ipv4: h.ipv4.map(|a| a.to_string()),
             ipv6: h.ipv6.map(|a| a.to_string()),
@@ -76,6 +83,7 @@ impl HostRow {
             names: Vec::new(),
             lease: 0,
             bound: true,
+            prefixes: Vec::new(),
             sample: false,
             ipv4: None,
             ipv6: None,
@@ -92,6 +100,8 @@ impl HostRow {
 pub struct Issued {
     pub host: String,
     pub names: Vec<String>,
+    /// The networks declared for the host (empty: none).
+    pub prefixes: Vec<String>,
     pub secret: String,
 }
 
@@ -132,8 +142,6 @@ pub fn check_names(names: &[Fqdn], allowed: &[Fqdn]) -> Result<BTreeSet<Fqdn>> {
     Ok(set)
 }
 
-/// Makes a credential and its secret. Refused, before anything is written, when `names`
-/// holds none or more than [`MAX_HOST_NAMES`], or when the host exists.
 /// The names of `names` that someone other than `host` holds now (an instance, or another
 /// host), with their holder: a new credential for them would only wait. `host add` refuses
 /// them unless forced.
@@ -177,6 +185,43 @@ pub async fn set_names<L: Locks>(
     }
 }
 
+/// Networks may be declared only for a bound host (an unbound one may publish anything
+/// anyway: declaring them would suggest a limit that is not there).
+fn check_prefixes(bound: bool, prefixes: &BTreeSet<Prefix>) -> Result<()> {
+    if !bound && !prefixes.is_empty() {
+        return Err(Error::InvalidInput(
+            "--prefixes limits a bound host; an --unbound host may publish any address".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// New networks for `host` (none to clear them), its secret, names and addresses kept: one
+/// conditional write of its item. They rule its next update: the addresses it has now stay
+/// published until it sends new ones, as a family it does not send is kept.
+pub async fn set_prefixes<L: Locks>(
+    locks: &L,
+    host: &HostName,
+    prefixes: BTreeSet<Prefix>,
+) -> Result<HostRecord> {
+    let mut record = locks
+        .host(host)
+        .await?
+        .ok_or_else(|| Error::InvalidInput(format!("no host {host}")))?;
+    check_prefixes(record.bound, &prefixes)?;
+    record.prefixes = prefixes;
+    record.version += 1;
+    match locks.put_host(&record, false).await? {
+        Cas::Won(_) => Ok(record),
+        Cas::Lost => Err(Error::InvalidInput(format!(
+            "host {host} changed meanwhile (an update, a rotation): run the command again"
+        ))),
+    }
+}
+
+/// Makes a credential and its secret. Refused, before anything is written, when `names`
+/// holds none or more than [`MAX_HOST_NAMES`], when networks are declared for an unbound
+/// host, or when the host exists.
 pub async fn add<L: Locks, S: Secrets>(
     locks: &L,
     secrets: &S,
@@ -191,6 +236,7 @@ pub async fn add<L: Locks, S: Secrets>(
             "--lease must be 0 (never) or a number of seconds".into(),
         ));
     }
+    check_prefixes(opts.bound, &opts.prefixes)?;
     let secret = auth::new_secret()?;
     let record = HostRecord {
         name: host.clone(),
@@ -199,6 +245,7 @@ pub async fn add<L: Locks, S: Secrets>(
         password: auth::hash_password(&secret)?,
         sample: opts.sample,
         bound: opts.bound,
+        prefixes: opts.prefixes.clone(),
         lease: opts.lease,
         ipv4: None,
         ipv6: None,
@@ -313,6 +360,7 @@ fn unreadable_record(host: &HostName) -> HostRecord {
         password: String::new(),
         sample: true,
         bound: true,
+        prefixes: BTreeSet::new(),
         lease: 0,
         ipv4: None,
         ipv6: None,
@@ -337,6 +385,7 @@ fn issued(r: &HostRecord, secret: String) -> Issued {
     Issued {
         host: r.name.to_string(),
         names: r.names.iter().map(|n| n.to_string()).collect(),
+        prefixes: r.prefixes.iter().map(|p| p.to_string()).collect(),
         secret,
     }
 }

@@ -23,7 +23,7 @@ use crate::decide::{self, reads, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::hosts::{
-    check_binding, Addresses, Attempt, Failure, HostName, HostRecord, SourcePrefix,
+    check_binding, Addresses, Attempt, Binding, Failure, HostName, HostRecord, SourcePrefix,
 };
 use crate::lock::{HostTouch, Loaded};
 use crate::model::{Home, Instance, Names, Owner, Scope};
@@ -231,7 +231,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
             Some(a) => a,
             None => Addresses::of(source),
         };
-        let addresses = match check_binding(asked, source, host.bound) {
+        let addresses = match check_binding(asked, source, host.binding()) {
             Ok(a) => a,
             Err(why) => {
                 info!(%source, host = %host.name, reason = %why.0, "update refused: address not the caller's");
@@ -587,7 +587,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         }
         let name_of_host = host.name.clone();
         // The sample always publishes the caller's own address (a public one).
-        let Ok(own) = check_binding(Addresses::of(source), source, true) else {
+        let Ok(own) = check_binding(Addresses::of(source), source, Binding::Unbound) else {
             if counted {
                 self.clear_failures(&name_of_host).await;
             }

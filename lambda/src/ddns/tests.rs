@@ -240,6 +240,121 @@ async fn both_families_and_several_names_answer_one_line_each() {
 }
 
 #[tokio::test]
+async fn a_bound_host_publishes_both_families_over_one_inside_its_declared_networks() {
+    use crate::hosts::parse_prefixes;
+    let d = Ddns::new();
+    let opts = HostOptions {
+        prefixes: parse_prefixes("2001:db8:12::/48").unwrap(),
+        ..HostOptions::default()
+    };
+    let secret = d.add("home", &[HOME], opts).await;
+    assert_eq!(
+        d.host("home").prefixes,
+        parse_prefixes("2001:db8:12::/48").unwrap()
+    );
+    // A stock router that reaches us over IPv4 only sends both of its addresses.
+    let both = |v6: &str| format!("{}&myip={ROUTER},{v6}", q(HOME));
+    let body = d
+        .update("home", &secret, &both("2001:db8:12::7"), ROUTER)
+        .await;
+    assert_eq!(body, format!("good {ROUTER},2001:db8:12::7"));
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    assert_eq!(
+        d.w.values(&d.w.public, HOME, "AAAA"),
+        Some(vec!["2001:db8:12::7".into()])
+    );
+    // The same credential from elsewhere cannot point the name outside the network.
+    let thief = "203.0.113.66";
+    let body = d
+        .update(
+            "home",
+            &secret,
+            &format!("{}&myip={thief},2001:db8:66::1", q(HOME)),
+            thief,
+        )
+        .await;
+    assert_eq!(body, "abuse");
+    let body = d
+        .update("home", &secret, &both("2001:db8:66::1"), ROUTER)
+        .await;
+    assert_eq!(body, "abuse", "not from the router's own line either");
+    assert_eq!(d.w.a(HOME), Some(vec![ROUTER.to_string()]));
+    assert_eq!(
+        d.w.values(&d.w.public, HOME, "AAAA"),
+        Some(vec!["2001:db8:12::7".into()])
+    );
+    assert_eq!(
+        d.host("home").failures,
+        0,
+        "a refused address is no failed login"
+    );
+    // The provider renumbers the line: the operator declares the new network, same secret.
+    let host = HostName::parse("home").unwrap();
+    admin::set_prefixes(
+        &d.ep.rec.locks,
+        &host,
+        parse_prefixes("2001:db8:34::/48").unwrap(),
+    )
+    .await
+    .unwrap();
+    let body = d
+        .update("home", &secret, &both("2001:db8:12::8"), ROUTER)
+        .await;
+    assert_eq!(body, "abuse", "the old network no longer counts");
+    let body = d
+        .update("home", &secret, &both("2001:db8:34::7"), ROUTER)
+        .await;
+    assert_eq!(body, format!("good {ROUTER},2001:db8:34::7"));
+    assert_eq!(
+        d.w.values(&d.w.public, HOME, "AAAA"),
+        Some(vec!["2001:db8:34::7".into()])
+    );
+    d.w.assert_converged().await;
+    assert_eq!(
+        d.w.values(&d.w.public, HOME, "AAAA"),
+        Some(vec!["2001:db8:34::7".into()])
+    );
+    // Networks limit a bound host only: an unbound one is refused them, when made and
+    // later.
+    let unbound = HostOptions {
+        bound: false,
+        prefixes: parse_prefixes("198.51.100.0/24").unwrap(),
+        ..HostOptions::default()
+    };
+    let made = admin::add(
+        &d.ep.rec.locks,
+        &d.ep.secrets,
+        &HostName::parse("lab").unwrap(),
+        [name("lab.dyn.example.com")].into(),
+        &unbound,
+        0,
+    )
+    .await;
+    assert!(made.is_err());
+    assert!(d.w.locks().host_now("lab").is_none());
+    let lab = d
+        .add(
+            "lab",
+            &["lab.dyn.example.com"],
+            HostOptions {
+                bound: false,
+                ..HostOptions::default()
+            },
+        )
+        .await;
+    assert!(!lab.is_empty());
+    let lab = HostName::parse("lab").unwrap();
+    assert!(admin::set_prefixes(
+        &d.ep.rec.locks,
+        &lab,
+        parse_prefixes("198.51.100.0/24").unwrap()
+    )
+    .await
+    .is_err());
+    d.w.assert_invariants();
+}
+
+#[tokio::test]
 async fn a_bound_host_may_write_only_its_own_address() {
     let d = Ddns::new();
     let secret = d.add("home", &[HOME], HostOptions::default()).await;

@@ -261,6 +261,7 @@ mod tests {
             password: String::new(),
             sample: false,
             bound: true,
+            prefixes: Default::default(),
             lease: 0,
             ipv4: Some("198.51.100.7".parse().unwrap()),
             ipv6: None,
