@@ -18,11 +18,16 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def render(report: dict) -> str:
     """The report of a manual reconcile as readable tables, summary first."""
     changes, conflicts = report.get("changes", []), report.get("conflicts", [])
-    skipped, failed = report.get("skipped", []), report.get("failed", [])
+    failed = report.get("failed", [])
+    # One term per idea, as the CLI and the status tags say it: a tag entry that is not a
+    # name is invalid; a valid name that cannot be published is skipped.
+    invalid = [s for s in report.get("skipped", []) if s.get("invalid")]
+    skipped = [s for s in report.get("skipped", []) if not s.get("invalid")]
     frozen = report.get("frozen", [])
     verb = "would change" if report.get("dry_run") else "changed"
     out = (f"{len(changes)} record set(s) {verb}, {len(conflicts)} conflict(s), "
-           f"{len(skipped)} skipped, {len(frozen)} frozen, {len(failed)} failed\n")
+           f"{len(invalid)} invalid, {len(skipped)} skipped, {len(frozen)} frozen, "
+           f"{len(failed)} failed\n")
     if changes:
         out += "\n" + table(["ACTION", "NAME", "TYPE", "OLD", "NEW", "ZONE", "INSTANCE"], [
             [c["action"], c["name"], c["type"], ",".join(c.get("old_values", [])),
@@ -37,9 +42,11 @@ def render(report: dict) -> str:
         out += "\nfrozen (left as they are until released with ec2-dns-ctl release NAME):\n" + table(
             ["NAME", "HOLDER", "REASON"],
             [[f["name"], f.get("holder") or "", f["reason"]] for f in frozen])
-    if skipped:
-        out += "\nskipped:\n" + table(["INSTANCE", "NAME", "REASON"], [
-            [s["instance"], s["name"], s["reason"]] for s in skipped])
+    for title, rows in (("invalid (tag entries that are not names ec2-dns may manage):", invalid),
+                        ("skipped (valid names that cannot be published):", skipped)):
+        if rows:
+            out += f"\n{title}\n" + table(["INSTANCE", "NAME", "REASON"], [
+                [s.get("instance") or s.get("owner", ""), s["name"], s["reason"]] for s in rows])
     if failed:
         out += "\nfailed (retry):\n" + table(["NAME", "INSTANCE", "REASON"], [
             [f["name"], f.get("instance") or "", f["reason"]] for f in failed])

@@ -690,14 +690,32 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// A report as readable tables, with a one-line summary first.
-pub fn render_report(r: &Report) -> String {
+/// How every table names an owner: as the operator would type it. An instance of the CLI's
+/// own account and region is its bare id (`i-…`), a host there `host/NAME`; an owner
+/// elsewhere is qualified (`account/region/i-…`), as `--instances` takes it.
+pub fn owner_cell(o: &Owner, home: &Home) -> String {
+    match o.home() == home {
+        true => match (o.instance_id(), o) {
+            (Some(id), _) => id.to_string(),
+            (None, Owner::Host { name, .. }) => format!("host/{name}"),
+            (None, other) => other.to_string(),
+        },
+        false => o.to_string(),
+    }
+}
+
+/// A report as readable tables, with a one-line summary first; owners as [`owner_cell`]
+/// names them for an operator in `home`.
+pub fn render_report(r: &Report, home: &Home) -> String {
+    let cell = |o: &Owner| owner_cell(o, home);
+    let (invalid, skipped): (Vec<_>, Vec<_>) = r.skipped.iter().partition(|s| s.invalid);
     let verb = if r.dry_run { "would change" } else { "changed" };
     let mut out = format!(
-        "{} record set(s) {verb}, {} conflict(s), {} skipped, {} frozen, {} failed\n",
+        "{} record set(s) {verb}, {} conflict(s), {} invalid, {} skipped, {} frozen, {} failed\n",
         r.changes.len(),
         r.conflicts.len(),
-        r.skipped.len(),
+        invalid.len(),
+        skipped.len(),
         r.frozen.len(),
         r.failed.len()
     );
@@ -734,14 +752,14 @@ pub fn render_report(r: &Report) -> String {
                     } else {
                         format!("{} ({kind})", c.zone)
                     },
-                    c.instance.as_ref().map_or(String::new(), |i| i.to_string()),
+                    c.owner.as_ref().map_or(String::new(), cell),
                 ]
             })
             .collect();
         out += "\n";
         out += &table(
             &[
-                "ACTION", "NAME", "TYPE", "OLD", "NEW", "TTL", "ZONE", "INSTANCE",
+                "ACTION", "NAME", "TYPE", "OLD", "NEW", "TTL", "ZONE", "OWNER",
             ],
             &rows,
         );
@@ -757,10 +775,10 @@ pub fn render_report(r: &Report) -> String {
             .map(|c| {
                 vec![
                     c.name.to_string(),
-                    c.owner.to_string(),
+                    cell(&c.owner),
                     c.holder
                         .as_ref()
-                        .map_or("(a record ec2-dns did not write)".into(), |o| o.to_string()),
+                        .map_or("(a record ec2-dns did not write)".into(), cell),
                     c.reason.clone(),
                 ]
             })
@@ -768,13 +786,23 @@ pub fn render_report(r: &Report) -> String {
         out += "\nconflicts:\n";
         out += &table(&["NAME", "CLAIMANT", "HELD BY", "REASON"], &rows);
     }
-    if !r.skipped.is_empty() {
-        let rows: Vec<Vec<String>> = r
-            .skipped
+    // Tag entries ec2-dns cannot use are "invalid", as the owners' status tags say; valid
+    // names it cannot publish (no zone, no address) are "skipped".
+    for (title, rows) in [
+        (
+            "invalid (tag entries that are not names ec2-dns may manage):",
+            &invalid,
+        ),
+        ("skipped (valid names that cannot be published):", &skipped),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let rows: Vec<Vec<String>> = rows
             .iter()
-            .map(|s| vec![s.owner.to_string(), s.name.clone(), s.reason.clone()])
+            .map(|s| vec![cell(&s.owner), s.name.clone(), s.reason.clone()])
             .collect();
-        out += "\nskipped:\n";
+        out += &format!("\n{title}\n");
         out += &table(&["OWNER", "NAME", "REASON"], &rows);
     }
     if !r.frozen.is_empty() {
@@ -784,7 +812,7 @@ pub fn render_report(r: &Report) -> String {
             .map(|f| {
                 vec![
                     f.name.to_string(),
-                    f.holder.as_ref().map_or(String::new(), |h| h.to_string()),
+                    f.holder.as_ref().map_or(String::new(), cell),
                     f.reason.clone(),
                 ]
             })
@@ -799,7 +827,7 @@ pub fn render_report(r: &Report) -> String {
             .map(|f| {
                 vec![
                     f.name.clone(),
-                    f.owner.as_ref().map_or(String::new(), |o| o.to_string()),
+                    f.owner.as_ref().map_or(String::new(), cell),
                     f.reason.clone(),
                 ]
             })
@@ -841,7 +869,7 @@ pub fn status_json(rows: &[StatusRow], zones: &[Zone]) -> Value {
                     "since": l.since, "generation": l.gen, "records": records,
                     "blocked": l.blocked, "waiting": l.waiting,
                     "check": l.check, "layout": if l.legacy.is_some() { 1 } else { 2 },
-                    "route53": r.dns,
+                    "route53": r.route53(),
                 })
             })
             .collect(),
@@ -987,49 +1015,94 @@ fn zone_label(id: &ZoneId, zones: &[Zone]) -> String {
         })
 }
 
-pub fn render_status(rows: &[StatusRow], zones: &[Zone]) -> String {
+/// The lock table for a terminal: one line per name that fits 120 columns (owners as
+/// [`owner_cell`], the time held relative, `ROUTE53` `ok` or `differs`), then its record
+/// sets, what Route53 holds otherwise (`! …`) and who waits for the name, each on an
+/// indented line of its own. `now`: epoch
+/// seconds.
+pub fn render_status(rows: &[StatusRow], zones: &[Zone], home: &Home, now: i64) -> String {
     if rows.is_empty() {
         return "no names are held\n".into();
     }
-    let body: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let l = &r.lock;
-            let records = l
-                .records
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{} {} {}",
-                        s.rtype.as_str(),
-                        zone_label(&s.zone_id, zones),
-                        s.values.join(",")
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; ");
-            let note = if l.check { " (to be checked)" } else { "" };
-            let waiting: Vec<String> = l.waiting.iter().map(|w| w.to_string()).collect();
-            vec![
-                l.name.to_string(),
-                l.holder.as_ref().map_or(String::new(), |h| h.to_string()),
-                state_of(r.holder.as_ref()).to_string(),
-                l.since.clone().unwrap_or_default(),
-                format!("{records}{note}"),
-                waiting.join(","),
-                r.dns.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "NAME", "OWNER", "STATE", "SINCE", "RECORDS", "WAITING", "ROUTE53",
-        ],
-        &body,
-    )
+    let mut out = String::new();
+    let widths = {
+        let w = |f: &dyn Fn(&StatusRow) -> usize, min: usize| {
+            rows.iter().map(f).max().unwrap_or(0).max(min)
+        };
+        [
+            w(&|r| r.lock.name.to_string().len(), 4),
+            w(
+                &|r| {
+                    r.lock
+                        .holder
+                        .as_ref()
+                        .map_or(0, |h| owner_cell(h, home).len())
+                },
+                5,
+            ),
+            w(&|r| state_of(r.holder.as_ref()).len(), 5),
+            w(&|r| held_for(r.lock.since.as_deref(), now).len(), 4),
+        ]
+    };
+    let line = |cells: [&str; 5]| {
+        let mut l = String::new();
+        for (c, w) in cells.iter().zip(widths.iter().chain([&0])) {
+            let _ = write!(l, "{c:<w$}  ");
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    out += &line(["NAME", "OWNER", "STATE", "HELD", "ROUTE53"]);
+    for r in rows {
+        let l = &r.lock;
+        out += &line([
+            &l.name.to_string(),
+            &l.holder
+                .as_ref()
+                .map_or(String::new(), |h| owner_cell(h, home)),
+            state_of(r.holder.as_ref()),
+            &held_for(l.since.as_deref(), now),
+            if r.dns.is_empty() { "ok" } else { "differs" },
+        ]);
+        for s in &l.records {
+            let _ = writeln!(
+                out,
+                "    {:<5} {}  {}",
+                s.rtype.as_str(),
+                s.values.join(","),
+                zone_label(&s.zone_id, zones)
+            );
+        }
+        if l.check {
+            out += "    (to be checked: a change of it may still be on its way)\n";
+        }
+        for p in &r.dns {
+            let _ = writeln!(out, "    ! {p}");
+        }
+        if !l.waiting.is_empty() {
+            let waiting: Vec<String> = l.waiting.iter().map(|w| owner_cell(w, home)).collect();
+            let _ = writeln!(out, "    waiting: {}", waiting.join(", "));
+        }
+    }
+    out
 }
 
-pub fn render_rebuild(rows: &[Rebuilt], dry_run: bool) -> String {
+/// How long a name has been held, from its `since` (RFC 3339): `45s`, `12m`, `5h`, `3d`.
+fn held_for(since: Option<&str>, now: i64) -> String {
+    let Some(t) = since.and_then(|s| {
+        aws_smithy_types::DateTime::from_str(s, aws_smithy_types::date_time::Format::DateTime).ok()
+    }) else {
+        return since.unwrap_or_default().to_string();
+    };
+    let secs = (now - t.secs()).max(0);
+    match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+pub fn render_rebuild(rows: &[Rebuilt], dry_run: bool, home: &Home) -> String {
     let done = rows.iter().filter(|r| r.skipped.is_none()).count();
     let verb = if dry_run {
         "would be rebuilt"
@@ -1043,7 +1116,10 @@ pub fn render_rebuild(rows: &[Rebuilt], dry_run: bool) -> String {
             .map(|r| {
                 vec![
                     r.name.to_string(),
-                    r.holder.to_string(),
+                    match &r.holder {
+                        crate::marker::Marked::Owner(o) => owner_cell(o, home),
+                        hidden => hidden.to_string(),
+                    },
                     r.gen.to_string(),
                     r.skipped.clone().unwrap_or_else(|| "ok".into()),
                 ]
@@ -1457,11 +1533,34 @@ mod tests {
             instance: Some(id(1)),
             owner: Some(owner(1)),
         });
-        let out = render_report(&r);
+        r.skipped.push(crate::report::SkipRow {
+            instance: Some(id(2)),
+            owner: owner(2),
+            name: "*.dyn.example.com".into(),
+            reason: "wildcards are not allowed".into(),
+            invalid: true,
+        });
+        r.conflicts.push(crate::report::ConflictRow {
+            name: name("api.dyn.example.com"),
+            instance: None,
+            owner: Home::new("210987654321", "eu-west-1")
+                .unwrap()
+                .instance(id(3)),
+            holder: Some(owner(1)),
+            reason: "owned by i-00000001".into(),
+        });
+        let out = render_report(&r, &crate::testing::home());
         assert!(
             out.starts_with(
-                "1 record set(s) would change, 0 conflict(s), 0 skipped, 0 frozen, 0 failed\n"
+                "1 record set(s) would change, 1 conflict(s), 1 invalid, 0 skipped, 0 frozen, 0 failed\n"
             ),
+            "{out}"
+        );
+        // One term per idea, as the status tags say it; owners as an operator types them.
+        assert!(out.contains("\ninvalid (tag entries"), "{out}");
+        assert!(!out.contains("\nskipped"), "{out}");
+        assert!(
+            out.contains("api.dyn.example.com  210987654321/eu-west-1/i-00000003  i-00000001"),
             "{out}"
         );
         assert!(
@@ -1471,14 +1570,31 @@ mod tests {
     }
 
     #[test]
-    fn status_shows_owner_state_and_records() {
+    fn status_shows_owner_state_and_records_in_120_columns() {
         let mut lock = crate::testing::lock("web.dyn.example.com", 1, "203.0.113.1");
         lock.waiting.insert(owner(2));
+        lock.since = Some("2026-12-04T10:00:00Z".into());
+        let now = aws_smithy_types::DateTime::from_str(
+            "2026-12-07T10:30:00Z",
+            aws_smithy_types::date_time::Format::DateTime,
+        )
+        .unwrap()
+        .secs();
+        // The widest ordinary row: a long name, an owner of another account, dual stack.
+        let far = Home::new("210987654321", "ap-southeast-2").unwrap();
+        let mut wide = lock.clone();
+        wide.name = name("build-runner-0042.eu-central.ci.dyn.example.com");
+        wide.holder = Some(far.instance(InstanceId::parse("i-0123456789abcdef0").unwrap()));
+        wide.records.push(crate::model::RecordSet {
+            rtype: crate::model::RecordType::Aaaa,
+            values: vec!["2600:1f18:4a3b:9c00:1234:5678:9abc:def0".into()],
+            ..wide.records[0].clone()
+        });
         let rows = vec![
             StatusRow {
                 lock: lock.clone(),
                 holder: Some(instance(1, None)),
-                dns: "ok".into(),
+                dns: vec![],
             },
             StatusRow {
                 lock: Lock {
@@ -1487,7 +1603,12 @@ mod tests {
                     ..lock
                 },
                 holder: None,
-                dns: "A missing in dyn.example.com (public)".into(),
+                dns: vec!["A missing in dyn.example.com (public)".into()],
+            },
+            StatusRow {
+                lock: wide,
+                holder: None,
+                dns: vec!["AAAA blocked in dyn.example.com (public) by a protected AAAA record set (Route53 record set protection)".into()],
             },
         ];
         let zones = [Zone {
@@ -1495,30 +1616,42 @@ mod tests {
             name: name("dyn.example.com"),
             private: false,
         }];
-        let out = render_status(&rows, &zones);
+        let out = render_status(&rows, &zones, &crate::testing::home(), now);
+        for line in out.lines().filter(|l| !l.trim_start().starts_with('!')) {
+            assert!(
+                line.chars().count() <= 120,
+                "{} columns: {line}",
+                line.len()
+            );
+        }
         assert!(
-            out.contains(
-                "A dyn.example.com (public) 203.0.113.1  123456789012/us-east-1/i-00000002  ok"
-            ),
+            out.contains("    A     203.0.113.1  dyn.example.com (public)"),
             "{out}"
         );
+        assert!(out.contains("    waiting: i-00000002"), "{out}");
         assert!(
-            out.contains("A missing in dyn.example.com (public)"),
+            out.contains("    ! A missing in dyn.example.com (public)"),
+            "{out}"
+        );
+        assert!(out.contains("web.dyn.example.com"), "{out}");
+        let web = out.lines().find(|l| l.starts_with("web.")).unwrap();
+        assert!(
+            web.split_whitespace().collect::<Vec<_>>()
+                == ["web.dyn.example.com", "i-00000001", "running", "3d", "ok"],
+            "{web}"
+        );
+        let old = out.lines().find(|l| l.starts_with("old.")).unwrap();
+        assert!(old.ends_with("gone     3d    differs"), "{old}");
+        assert!(
+            out.contains("210987654321/ap-southeast-2/i-0123456789abcdef0"),
             "{out}"
         );
         let json = status_json(&rows, &zones);
         assert_eq!(json[0]["records"][0]["zone"], "dyn.example.com");
         assert_eq!(json[0]["instance"], "i-00000001");
         assert_eq!(json[0]["waiting"][0], "123456789012/us-east-1/i-00000002");
-        assert!(
-            out.contains("web.dyn.example.com  123456789012/us-east-1/i-00000001  running"),
-            "{out}"
-        );
-        assert!(
-            out.contains("old.dyn.example.com  123456789012/us-east-1/i-00000001  gone"),
-            "{out}"
-        );
         assert_eq!(json[1]["owner_state"], "gone");
+        assert_eq!(json[1]["route53"], "A missing in dyn.example.com (public)");
     }
 
     #[test]

@@ -439,12 +439,23 @@ pub struct StatusRow {
     pub lock: Lock,
     /// The holder as EC2 (or, for a host, its credential) reports it now.
     pub holder: Option<Instance>,
-    /// `ok` when Route53 holds exactly the lock's sets and marker; otherwise what differs.
-    pub dns: String,
+    /// What differs between Route53 and the lock, one sentence per slot; none when Route53
+    /// holds exactly the lock's sets and marker.
+    pub dns: Vec<String>,
+}
+
+impl StatusRow {
+    /// `ok`, or what differs, in one line (`route53` of `status --json`).
+    pub fn route53(&self) -> String {
+        match self.dns.is_empty() {
+            true => "ok".into(),
+            false => self.dns.join("; "),
+        }
+    }
 }
 
 /// Compares what Route53 holds with what a lock says, slot by slot.
-fn dns_check(lock: &Lock, seen: &BTreeMap<(Fqdn, ZoneId), Seen>, zones: &[Zone]) -> String {
+fn dns_check(lock: &Lock, seen: &BTreeMap<(Fqdn, ZoneId), Seen>, zones: &[Zone]) -> Vec<String> {
     let empty = Seen::default();
     let mut problems = Vec::new();
     for (zone, sets) in lock.believed() {
@@ -504,9 +515,5 @@ fn dns_check(lock: &Lock, seen: &BTreeMap<(Fqdn, ZoneId), Seen>, zones: &[Zone])
             b.by
         ));
     }
-    if problems.is_empty() {
-        "ok".into()
-    } else {
-        problems.join("; ")
-    }
+    problems
 }

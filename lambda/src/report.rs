@@ -62,8 +62,9 @@ pub struct SkipRow {
     /// The tag entry as written (or the name, when it is valid).
     pub name: String,
     pub reason: String,
-    /// Refused as invalid (rather than skipped for want of a zone or an address).
-    #[serde(skip)]
+    /// Refused as invalid: a tag entry that is not a name ec2-dns may manage (rather than a
+    /// valid name skipped for want of a zone or an address). The status tag says `invalid:`
+    /// for these, `skipped:` for the others.
     pub invalid: bool,
 }
 

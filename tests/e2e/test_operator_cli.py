@@ -173,7 +173,8 @@ def test_conflicts_exit_0_or_3_when_asked_and_status_shows_waiting_claimants(wor
     ctl("plan", "--detailed-exitcode", expect=3)
     ctl("apply", "--detailed-exitcode", expect=3)
     table = ctl("status").stdout
-    assert "WAITING" in table and "ROUTE53" in table and second in table, table
+    assert "ROUTE53" in table and f"    waiting: {second}" in table, table
+    assert all(len(line) <= 120 for line in table.splitlines()), table
     assert "dyn.example.com (public)" in table and "dyn.example.com (private)" in table, table
     [row] = json.loads(ctl("status", "--json").stdout)
     assert row["instance"] == first and row["waiting"] == [f"123456789012/us-east-1/{second}"]

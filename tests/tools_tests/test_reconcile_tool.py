@@ -26,7 +26,7 @@ def test_a_report_prints_as_tables():
         "skipped": [], "frozen": [{"name": "old.example.org", "holder": "123456789012/us-east-1/i-0abc",
                                    "reason": "outside ALLOWED_DOMAINS"}], "failed": [],
     })
-    assert out.splitlines()[0] == "1 record set(s) would change, 1 conflict(s), 0 skipped, 1 frozen, 0 failed"
+    assert out.splitlines()[0] == "1 record set(s) would change, 1 conflict(s), 0 invalid, 0 skipped, 1 frozen, 0 failed"
     assert "CREATE  web.dyn.example.com  A" in out and "dyn.example.com (public)" in out
     assert "(a record ec2-dns did not write)" in out
     assert "old.example.org" in out

@@ -180,7 +180,7 @@ async fn main() -> ExitCode {
                 Ok((rows, zones)) if args.json => print_ok(
                     &serde_json::to_string_pretty(&status_json(&rows, &zones)).unwrap_or_default(),
                 ),
-                Ok((rows, zones)) => print_ok(&render_status(&rows, &zones)),
+                Ok((rows, zones)) => print_ok(&render_status(&rows, &zones, &home, rec.now())),
                 Err(e) => fail(&e),
             };
         }
@@ -190,7 +190,7 @@ async fn main() -> ExitCode {
                 Ok(rows) if args.json => {
                     print_ok(&serde_json::to_string_pretty(&rows).unwrap_or_default())
                 }
-                Ok(rows) => print_ok(&render_rebuild(&rows, dry_run)),
+                Ok(rows) => print_ok(&render_rebuild(&rows, dry_run, &home)),
                 Err(e) => fail(&e),
             };
         }
@@ -304,7 +304,7 @@ async fn main() -> ExitCode {
             serde_json::to_string_pretty(&report).unwrap_or_default()
         );
     } else {
-        print!("{}", render_report(&report));
+        print!("{}", render_report(&report, &home));
     }
     ExitCode::from(ec2_dns::cli::exit_code(&report, args.detailed))
 }

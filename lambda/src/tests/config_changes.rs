@@ -128,7 +128,8 @@ async fn an_allowed_domain_no_zone_serves_is_warned_about_not_skipped_quietly() 
         r.warnings[0].contains("dyn.exmaple.com") && r.warnings[0].contains("ALLOWED_DOMAINS"),
         "{r:?}"
     );
-    assert!(crate::cli::render_report(&r).contains("warning: no hosted zone serves"));
+    assert!(crate::cli::render_report(&r, &crate::testing::home())
+        .contains("warning: no hosted zone serves"));
     // The domain that is served gets no warning.
     let w = World::new();
     w.launch(1, WEB);

@@ -72,28 +72,28 @@ async fn status_lists_every_held_name_with_its_holder_state_and_writes_nothing()
     w.faults.reset_calls();
     let rows = w.rec.status().await.unwrap();
     assert_eq!(writes(&w), 0);
-    let got: Vec<(String, &str, &str)> = rows
+    let got: Vec<(String, &str, String)> = rows
         .iter()
         .map(|r| {
             (
                 r.lock.name.to_string(),
                 r.holder.as_ref().map_or("gone", |i| i.state.as_str()),
-                r.dns.as_str(),
+                r.route53(),
             )
         })
         .collect();
     assert_eq!(
         got,
         [
-            ("a.dyn.example.com".to_string(), "running", "ok"),
-            ("b.dyn.example.com".to_string(), "stopped", "ok")
+            ("a.dyn.example.com".to_string(), "running", "ok".to_string()),
+            ("b.dyn.example.com".to_string(), "stopped", "ok".to_string())
         ]
     );
     // Route53 is read, not trusted: a record deleted behind ec2-dns's back shows.
     let public = w.public.clone();
     w.route53().remove(&public, "a.dyn.example.com", "A");
     let rows = w.rec.status().await.unwrap();
-    assert_eq!(rows[0].dns, "A missing in dyn.example.com (public)");
+    assert_eq!(rows[0].route53(), "A missing in dyn.example.com (public)");
 }
 
 #[tokio::test]
