@@ -157,7 +157,7 @@ fn check_name(raw: &str) {
             .map(|e| match e.parsed {
                 Ok(name) => Outcome::Skipped {
                     name,
-                    reason: "x".into(),
+                    reason: crate::decide::outcome::SkipReason::NoZone,
                 },
                 Err(err) => Outcome::Invalid {
                     raw: e.raw,

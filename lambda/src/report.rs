@@ -133,7 +133,7 @@ impl Report {
                 instance,
                 owner: owner.clone(),
                 name: name.to_string(),
-                reason: reason.clone(),
+                reason: reason.to_string(),
                 invalid: false,
             }),
             Outcome::Failed { name, reason } => self.failed.push(FailRow {
@@ -149,7 +149,7 @@ impl Report {
         self.frozen.extend(frozen.iter().map(|f| FrozenRow {
             name: f.name.clone(),
             holder: f.holder.clone(),
-            reason: f.reason.clone(),
+            reason: f.reason.to_string(),
         }));
     }
 

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use crate::decide::outcome::Outcome;
+use crate::decide::outcome::{Outcome, SkipReason};
 use crate::decide::zones::zones_of;
 use crate::decide::Settings;
 use crate::model::{Instance, InstanceState, Names, RecordSet, RecordType, Zone};
@@ -180,7 +180,7 @@ pub fn claims_of(
                 &mut problems,
                 Outcome::Skipped {
                     name: name.clone(),
-                    reason: "no hosted zone for this name".into(),
+                    reason: SkipReason::NoZone,
                 },
             );
             continue;
@@ -194,16 +194,13 @@ pub fn claims_of(
         }
         let records = records_for(claimant, &chosen, settings.ttl);
         if records.is_empty() {
-            let reason = if chosen.iter().all(|z| z.private) {
-                "no private IPv4 address"
-            } else {
-                "no public IPv4 or IPv6 address"
-            };
             refuse(
                 &mut problems,
                 Outcome::Skipped {
                     name: name.clone(),
-                    reason: reason.into(),
+                    reason: SkipReason::NoAddress {
+                        private_only: chosen.iter().all(|z| z.private),
+                    },
                 },
             );
             continue;
@@ -354,9 +351,8 @@ mod tests {
                 .iter()
                 .map(|p| {
                     let reason = match &p.outcome {
-                        Outcome::Invalid { reason, .. } | Outcome::Skipped { reason, .. } => {
-                            reason.clone()
-                        }
+                        Outcome::Invalid { reason, .. } => reason.clone(),
+                        Outcome::Skipped { reason, .. } => reason.to_string(),
                         other => panic!("{case}: {other:?}"),
                     };
                     (p.name.as_ref().map(Fqdn::as_str), reason)

@@ -23,7 +23,7 @@ use crate::marker::{DeploymentId, MarkerStyle};
 use crate::model::{Change, Home, Instance, Owner, RecordSet, Scope, Slot, Zone, ZoneId};
 use crate::name::Fqdn;
 use claims::{claims_of, names_of, Claim, Problem};
-use outcome::Outcome;
+use outcome::{FrozenReason, Outcome, SkipReason};
 use ownership::{decide, NameView, Verdict};
 
 /// Route53's limits on one change batch: record values, and characters over all values
@@ -179,7 +179,7 @@ pub struct NamePlan {
 pub struct Frozen {
     pub name: Fqdn,
     pub holder: Option<Owner>,
-    pub reason: String,
+    pub reason: FrozenReason,
 }
 
 /// The result of planning.
@@ -272,9 +272,9 @@ impl<'a> Claims<'a> {
 /// Why a name is frozen: its lock item cannot be read, or it holds records the
 /// configuration no longer covers (a name outside the allowed domains, a zone no longer
 /// managed). Changing the configuration never deletes or strands a record.
-pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<String> {
+pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<FrozenReason> {
     if let Some(why) = world.unreadable.get(name) {
-        return Some(format!("its lock item cannot be read ({why})"));
+        return Some(FrozenReason::Unreadable(why.to_string()));
     }
     let lock = world.locks.get(name).filter(|l| l.holder.is_some())?;
     if !settings
@@ -282,9 +282,7 @@ pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<String>
         .iter()
         .any(|d| name.is_strictly_below(d))
     {
-        return Some(
-            "outside ALLOWED_DOMAINS; its records are kept until an operator releases it".into(),
-        );
+        return Some(FrozenReason::OutsideAllowedDomains);
     }
     // A zone that no longer exists holds nothing: only existing zones can strand records.
     let stray: BTreeSet<&ZoneId> = lock
@@ -294,13 +292,8 @@ pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<String>
         .filter(|z| world.zones.iter().any(|known| &known.id == *z))
         .filter(|z| !zones::is_managed_id(z, &world.zones, &settings.allowed_domains))
         .collect();
-    (!stray.is_empty()).then(|| {
-        let list: Vec<String> = stray.iter().map(|z| z.to_string()).collect();
-        format!(
-            "it has records in zone {} that the configuration does not manage; they are kept until an operator releases it",
-            list.join(", ")
-        )
-    })
+    (!stray.is_empty())
+        .then(|| FrozenReason::UnmanagedZones(stray.iter().map(|z| z.to_string()).collect()))
 }
 
 /// Decides every name of `scope`.
@@ -379,7 +372,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
                     if matches!(o, Outcome::Published { .. } | Outcome::Released { .. }) {
                         *o = Outcome::Skipped {
                             name: name.clone(),
-                            reason: reason.clone(),
+                            reason: SkipReason::TooLarge(reason.clone()),
                         };
                     }
                 }

@@ -42,6 +42,58 @@ impl ConflictReason {
     }
 }
 
+/// Why a valid name is not published for its claimant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// No managed hosted zone holds the name.
+    NoZone,
+    /// The claimant has no address for the zones of the name: none private (every zone is
+    /// private), or none public.
+    NoAddress { private_only: bool },
+    /// The change would not fit one Route53 change batch: what it needs, said in full.
+    TooLarge(String),
+}
+
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SkipReason::NoZone => f.write_str("no hosted zone for this name"),
+            SkipReason::NoAddress { private_only: true } => f.write_str("no private IPv4 address"),
+            SkipReason::NoAddress {
+                private_only: false,
+            } => f.write_str("no public IPv4 or IPv6 address"),
+            SkipReason::TooLarge(what) => f.write_str(what),
+        }
+    }
+}
+
+/// Why a held name is left exactly as it is until an operator acts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrozenReason {
+    /// Its lock item cannot be read (why).
+    Unreadable(String),
+    /// The name is no longer below an allowed domain.
+    OutsideAllowedDomains,
+    /// It has records in these existing zones that the configuration no longer manages.
+    UnmanagedZones(Vec<String>),
+}
+
+impl fmt::Display for FrozenReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrozenReason::Unreadable(why) => write!(f, "its lock item cannot be read ({why})"),
+            FrozenReason::OutsideAllowedDomains => f.write_str(
+                "outside ALLOWED_DOMAINS; its records are kept until an operator releases it",
+            ),
+            FrozenReason::UnmanagedZones(zones) => write!(
+                f,
+                "it has records in zone {} that the configuration does not manage; they are kept until an operator releases it",
+                zones.join(", ")
+            ),
+        }
+    }
+}
+
 /// A release: why, and to whom the name was handed over (as the holder would name it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
@@ -96,12 +148,12 @@ pub enum Outcome {
     /// A tag entry that is not a name ec2-dns may manage.
     Invalid { raw: String, reason: String },
     /// A valid name that cannot be published (no zone, no address).
-    Skipped { name: Fqdn, reason: String },
+    Skipped { name: Fqdn, reason: SkipReason },
     /// The owner's name was released or handed over.
     Released { name: Fqdn, reason: Release },
     /// The name is left exactly as it is until an operator acts (outside the configuration,
     /// or its lock item cannot be read).
-    Frozen { name: Fqdn, reason: String },
+    Frozen { name: Fqdn, reason: FrozenReason },
     /// Not settled this time; the input is retried.
     Failed { name: Fqdn, reason: String },
 }

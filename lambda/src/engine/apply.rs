@@ -487,10 +487,10 @@ pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
             warn!(target: OUTCOME, owner = %owner, name = raw, action = "invalid", reason, "name refused")
         }
         Outcome::Skipped { reason, .. } => {
-            info!(target: OUTCOME, owner = %owner, name, action = "skip", reason, "name skipped")
+            info!(target: OUTCOME, owner = %owner, name, action = "skip", reason = %reason, "name skipped")
         }
         Outcome::Frozen { reason, .. } => {
-            warn!(target: OUTCOME, owner = %owner, name, action = "frozen", reason, "name frozen")
+            warn!(target: OUTCOME, owner = %owner, name, action = "frozen", reason = %reason, "name frozen")
         }
         Outcome::Failed { reason, .. } => {
             warn!(target: OUTCOME, owner = %owner, name, action = "failed", reason, "name not settled; will retry")
