@@ -70,7 +70,10 @@ def test_a_small_change_budget_slows_the_run_and_the_metrics_say_so(world, dyn, 
     assert emf, fn.log_tail()
     last = emf[-1]
     assert last["Route53RecordChanges"] == 12, last
-    assert last["Route53PacedTime"] >= 1900, last
+    # The second batch waits for 2 tokens (2 s) less the time the run took between the
+    # batches: well over a second on any machine, however loaded (the exact wait is the unit
+    # tests' business, on a fake clock).
+    assert last["Route53PacedTime"] >= 1000, last
     assert last["Route53Requests"] >= 3, last
     summary = [line for line in fn.logs()
                if line.get("fields", {}).get("message") == "reconcile finished"]
