@@ -338,28 +338,32 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
     items: Vec<SqsItem>,
     deadline: Option<i64>,
 ) -> (Value, Option<Report>) {
-    // Interfaces to their instances first, each once; one that cannot be read stays an
-    // interface, and its message comes back soon.
+    // Interfaces to their instances first, each once (`None`: its read failed); one that
+    // cannot be read stays an interface, and its message comes back soon.
     let mut items = items;
-    let mut resolved: BTreeMap<(crate::model::Home, crate::model::InterfaceId), Hint> =
+    let mut resolved: BTreeMap<(crate::model::Home, crate::model::InterfaceId), Option<Hint>> =
         BTreeMap::new();
     for item in &mut items {
         let Ok(Hint::Interface(i)) = &item.hint else {
             continue;
         };
         let key = (i.home.clone(), i.id.clone());
-        let hint = match resolved.get(&key) {
-            Some(h) => h.clone(),
-            None => match resolve(rec, i).await {
-                Ok(h) => {
-                    resolved.insert(key, h.clone());
-                    h
-                }
-                Err(e) => {
-                    warn!(message_id = %item.message_id, error = %e, interface = %i.id, "the instance of a network interface could not be read");
-                    continue;
-                }
-            },
+        let found = match resolved.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let found = match resolve(rec, i).await {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        warn!(message_id = %item.message_id, error = %e, interface = %i.id, "the instance of a network interface could not be read");
+                        None
+                    }
+                };
+                resolved.insert(key, found.clone());
+                found
+            }
+        };
+        let Some(hint) = found else {
+            continue;
         };
         if let Hint::Ignore(reason) = &hint {
             info!(message_id = %item.message_id, reason, "event ignored");

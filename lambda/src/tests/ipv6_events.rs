@@ -186,25 +186,30 @@ async fn in_a_batch_an_interface_is_read_once_and_one_that_cannot_be_read_comes_
     attach(&w, 8, None);
     // Its instance cannot be read: the message comes back soon, the others are done.
     let fault = w.faults.fail(Op::DescribeInstances, Phase::Before, 1);
+    w.faults.reset_calls();
     let batch = sqs(&[
         ("m1", own("AssignIpv6Addresses", 7)),
         ("m2", own("AssignIpv6Addresses", 8)),
+        ("m4", own("AssignIpv6Addresses", 7)),
     ]);
     let got = answer(&w, &q, batch).await;
     assert_eq!(fault.fired(), 1);
     assert_eq!(
         got["batchItemFailures"],
-        json!([{"itemIdentifier": "m1"}]),
+        json!([{"itemIdentifier": "m1"}, {"itemIdentifier": "m4"}]),
         "{got}"
     );
     assert_eq!(
-        *q.asked.lock().unwrap(),
-        [RetryLater {
-            queue_arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
-            receipt_handle: "h-m1".into(),
-            delay_s: 30,
-        }]
+        w.faults.calls(),
+        [Op::DescribeInstances, Op::DescribeInstances],
+        "one read per interface, the failed one not asked again in the batch"
     );
+    let retry = |m: &str| RetryLater {
+        queue_arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+        receipt_handle: format!("h-{m}"),
+        delay_s: 30,
+    };
+    assert_eq!(*q.asked.lock().unwrap(), [retry("m1"), retry("m4")]);
     assert_eq!(aaaa(&w), None);
     // Delivered again, twice in one batch: one read for the interface, one reconcile.
     w.faults.reset_calls();
