@@ -268,7 +268,8 @@ def event_patterns(name_tag: str) -> dict:
                      "detail": {"service": ["ec2"], "resource-type": ["instance"], "changed-tag-keys": [name_tag]}},
         "rule:address": {"source": ["aws.ec2"], "detail-type": ["AWS API Call via CloudTrail"],
                          "detail": {"eventSource": ["ec2.amazonaws.com"],
-                                    "eventName": ["AssociateAddress", "DisassociateAddress"]}},
+                                    "eventName": ["AssociateAddress", "DisassociateAddress",
+                                                  "AssignIpv6Addresses", "UnassignIpv6Addresses"]}},
     }
 
 

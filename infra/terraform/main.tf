@@ -500,19 +500,20 @@ resource "aws_cloudwatch_event_rule" "tag_change" {
   tags = var.tags
 }
 
-# An Elastic IP moved onto or off an instance changes its public IPv4 without a state change.
+# An Elastic IP moved onto or off an instance changes its public IPv4 without a state change,
+# IPv6 addresses assigned to or unassigned from its network interface its AAAA records.
 # EventBridge receives these API calls only where a CloudTrail trail logs the account's
 # management events; without one the reconcile-all schedule picks the change up.
 resource "aws_cloudwatch_event_rule" "address_change" {
   name        = local.rule_names.address
   state       = "ENABLED"
-  description = "ec2-dns: an Elastic IP address was associated with or disassociated from an EC2 instance (CloudTrail)"
+  description = "ec2-dns: an Elastic IP address was associated with or disassociated from an EC2 instance, or IPv6 addresses were assigned to or unassigned from a network interface (CloudTrail)"
   event_pattern = jsonencode({
     source        = ["aws.ec2"]
     "detail-type" = ["AWS API Call via CloudTrail"]
     detail = {
       eventSource = ["ec2.amazonaws.com"]
-      eventName   = ["AssociateAddress", "DisassociateAddress"]
+      eventName   = ["AssociateAddress", "DisassociateAddress", "AssignIpv6Addresses", "UnassignIpv6Addresses"]
     }
   })
   tags = var.tags

@@ -1,6 +1,6 @@
 //! One invocation: parse, coalesce, reconcile, answer.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::value::{to_raw_value, RawValue};
 use serde_json::{json, Value};
@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use crate::coalesce::{record, served};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
-use crate::input::{managed_only, parse, Hint, Invocation, SqsItem};
+use crate::input::{managed_only, parse, Hint, Interface, Invocation, SqsItem};
 use crate::model::Scope;
 use crate::ports::{Dns, Instances, Locks, Queue, RetryLater};
 use crate::report::Report;
@@ -52,6 +52,9 @@ pub struct Delivery {
 /// - A reconcile of everything asked by events that an earlier one already served (it
 ///   started after they were emitted and finished without failures) is skipped at the cost
 ///   of one read ([`crate::coalesce`]).
+/// - An event about a network interface (IPv6 addresses assigned or unassigned) costs one
+///   EC2 read to find its instance first ([`resolve`]); an error of that read is retried
+///   like a failed reconcile.
 pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
     rec: &Reconciler<I, D, L>,
     queue: &Q,
@@ -80,6 +83,21 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 deliver: None,
             };
         }
+    };
+    let invocation = match invocation {
+        Invocation::Event(Hint::Interface(i)) => match resolve(rec, &i).await {
+            Ok(hint) => Invocation::Event(hint),
+            Err(e) => {
+                warn!(error = %e, interface = %i.id, "the instance of a network interface could not be read");
+                return Handled {
+                    answer: Err(e),
+                    trigger: "event",
+                    report: None,
+                    deliver: None,
+                };
+            }
+        },
+        other => other,
     };
     match invocation {
         Invocation::RecordConfiguration(custom) => record_configuration(rec, custom).await,
@@ -144,6 +162,33 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
         }
     }
+}
+
+/// The instance a network interface is attached to, read from EC2 (one DescribeInstances):
+/// an event about the interface is an event about that instance. An interface attached to
+/// no instance (or unknown: deleted since), or to one without the name tag, claims no name
+/// and changes no record: the event is ignored, with the reason, and nothing is written.
+async fn resolve<I: Instances, D: Dns, L: Locks>(
+    rec: &Reconciler<I, D, L>,
+    interface: &Interface,
+) -> Result<Hint> {
+    let Interface { id, home, .. } = interface;
+    let hint = match rec.instances.attached_to(home, id).await? {
+        None => Hint::Ignore(format!(
+            "network interface {id} (account {} region {}) is not attached to an instance",
+            home.account(),
+            home.region()
+        )),
+        Some(inst) if inst.names.tag().is_none() => Hint::Ignore(format!(
+            "network interface {id} is attached to {}, which has no {:?} tag: it claims no name",
+            inst.owner, rec.config.name_tag
+        )),
+        Some(inst) => {
+            info!(interface = %id, owner = %inst.owner, "network interface attached to a tagged instance");
+            Hint::Owners(BTreeSet::from([inst.owner]))
+        }
+    };
+    Ok(hint)
 }
 
 /// Records the configuration now. Asked directly, the answer is what is recorded (or the
@@ -293,6 +338,38 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
     items: Vec<SqsItem>,
     deadline: Option<i64>,
 ) -> (Value, Option<Report>) {
+    // Interfaces to their instances first, each once (`None`: its read failed); one that
+    // cannot be read stays an interface, and its message comes back soon.
+    let mut items = items;
+    let mut resolved: BTreeMap<(crate::model::Home, crate::model::InterfaceId), Option<Hint>> =
+        BTreeMap::new();
+    for item in &mut items {
+        let Ok(Hint::Interface(i)) = &item.hint else {
+            continue;
+        };
+        let key = (i.home.clone(), i.id.clone());
+        let found = match resolved.get(&key) {
+            Some(known) => known.clone(),
+            None => {
+                let found = match resolve(rec, i).await {
+                    Ok(h) => Some(h),
+                    Err(e) => {
+                        warn!(message_id = %item.message_id, error = %e, interface = %i.id, "the instance of a network interface could not be read");
+                        None
+                    }
+                };
+                resolved.insert(key, found.clone());
+                found
+            }
+        };
+        let Some(hint) = found else {
+            continue;
+        };
+        if let Hint::Ignore(reason) = &hint {
+            info!(message_id = %item.message_id, reason, "event ignored");
+        }
+        item.hint = Ok(hint);
+    }
     let mut owners = BTreeSet::new();
     let mut asked = Vec::new();
     for item in &items {
@@ -302,7 +379,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
             Ok(Hint::All(a)) => asked.push(a),
             Ok(Hint::Owners(o)) => owners.extend(o.iter().cloned()),
-            Ok(Hint::Ignore(_)) => {}
+            Ok(Hint::Ignore(_)) | Ok(Hint::Interface(_)) => {}
         }
     }
     // Every event of the batch is served by one reconcile: many events for one instance
@@ -337,6 +414,8 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 failures.push(&item.message_id);
                 continue;
             }
+            // Its instance could not be read: nothing was done for it.
+            (Ok(Hint::Interface(_)), _) => true,
             (Ok(_), None) => false,
             (Ok(Hint::Ignore(_)), _) => false,
             (Ok(Hint::All(_)), _) if served_all.is_some() => false,

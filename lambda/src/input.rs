@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::model::{Home, InstanceId, Owner, Scope};
+use crate::model::{Home, InstanceId, InterfaceId, Owner, Scope};
 
 /// What one invocation asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,8 +41,24 @@ pub enum Hint {
     Owners(BTreeSet<Owner>),
     /// Everything, and who asked.
     All(Asked),
+    /// A network interface whose IPv6 addresses changed: the instance it is attached to is
+    /// looked at again, once one EC2 read has said which (see
+    /// [`crate::handler`]; none, or one without the name tag: ignored).
+    Interface(Interface),
     /// A well-formed event that needs no work (another tag changed, another resource type).
     Ignore(String),
+}
+
+/// A network interface an event names (`AssignIpv6Addresses`, `UnassignIpv6Addresses`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub id: InterfaceId,
+    /// Where it lives: the event's `account` and `region`.
+    pub home: Home,
+    /// Every place the event reports (`home`, and CloudTrail's `recipientAccountId` and
+    /// `awsRegion` when they differ): all must be managed, or the event is ignored before
+    /// any AWS call.
+    pub from: Vec<Home>,
 }
 
 /// What an event that asks for a reconcile of everything says about itself.
@@ -68,6 +84,12 @@ pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
     let owners = match hint {
         Hint::Owners(owners) => owners,
         Hint::All(asked) => return all_managed(asked, homes),
+        Hint::Interface(i) => {
+            return match stranger(&i.from, homes) {
+                Some(ignored) => ignored,
+                None => Hint::Interface(i),
+            }
+        }
         other => return other,
     };
     let (mine, elsewhere): (BTreeSet<Owner>, BTreeSet<Owner>) = owners
@@ -90,19 +112,24 @@ pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
 }
 
 fn all_managed(asked: Asked, homes: &[Home]) -> Hint {
-    match asked.from.iter().find(|h| !homes.contains(h)) {
-        None => Hint::All(asked),
+    stranger(&asked.from, homes).unwrap_or(Hint::All(asked))
+}
+
+/// `Some(Ignore)` when one of the places an event reports is not managed.
+fn stranger(from: &[Home], homes: &[Home]) -> Option<Hint> {
+    match from.iter().find(|h| !homes.contains(h)) {
+        None => None,
         Some(h) => {
             tracing::warn!(
                 account = h.account(),
                 region = h.region(),
                 "event ignored: it reports a change in an account and region not managed by this deployment (ACCOUNTS, REGIONS)"
             );
-            Hint::Ignore(format!(
+            Some(Hint::Ignore(format!(
                 "the event reports a change in account {} region {}, which this deployment does not manage (ACCOUNTS, REGIONS)",
                 h.account(),
                 h.region()
-            ))
+            )))
         }
     }
 }
@@ -308,14 +335,21 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
     }
 }
 
-/// An Elastic IP moved (`AssociateAddress`, `DisassociateAddress`, recorded by CloudTrail):
-/// the public IPv4 of an instance changed without any change of state. An association onto
+/// An address moved without any change of state, as CloudTrail records the EC2 call.
+///
+/// An Elastic IP (`AssociateAddress`, `DisassociateAddress`): the public IPv4 of an instance
+/// changed. An association onto
 /// an instance that takes the address from nobody names the one instance it changed; one
 /// that may take the address from another instance (`allowReassociation`), one onto a
 /// network interface, and a disassociation (whose event names no instance) change
 /// instances the event does not name: everything is looked at again, provided that every
 /// place the event names (`home`, from the envelope, and CloudTrail's `recipientAccountId`
 /// and `awsRegion`) is managed (see [`managed_only`]).
+///
+/// IPv6 addresses assigned to or unassigned from a network interface
+/// (`AssignIpv6Addresses`, `UnassignIpv6Addresses`): the AAAA records of the instance the
+/// interface is attached to changed. The event names the interface, never the instance
+/// ([`Hint::Interface`]); the addresses it lists are not needed (EC2 is read again).
 fn address_change(
     d: &serde_json::Map<String, Value>,
     home: &Home,
@@ -344,7 +378,10 @@ fn address_change(
             from.push(recorded);
         }
     }
-    let all = Hint::All(Asked { at, from });
+    let all = Hint::All(Asked {
+        at,
+        from: from.clone(),
+    });
     let params = d.get("requestParameters").and_then(Value::as_object);
     let param = |k: &str| params.and_then(|p| p.get(k));
     match field("eventName") {
@@ -358,9 +395,53 @@ fn address_change(
             }
         }
         "DisassociateAddress" => Ok(all),
+        name @ ("AssignIpv6Addresses" | "UnassignIpv6Addresses") => {
+            Ok(Hint::Interface(Interface {
+                id: interface_of(name, d)?,
+                home: home.clone(),
+                from,
+            }))
+        }
         other => Ok(Hint::Ignore(format!(
             "API call {other:?} does not move an address"
         ))),
+    }
+}
+
+/// The network interface of an IPv6 call: `requestParameters.networkInterfaceId`, or the
+/// same in the wrapped form that EC2's newer calls are recorded in
+/// (`requestParameters.<Call>Request.NetworkInterfaceId`), or, failing both, the one the
+/// answer names (`responseElements.<Call>Response.networkInterfaceId`). Where several are
+/// given they must agree.
+fn interface_of(call: &str, d: &serde_json::Map<String, Value>) -> Result<InterfaceId, String> {
+    fn at<'a>(v: Option<&'a Value>, path: &[&str]) -> Option<Result<&'a str, String>> {
+        path.iter()
+            .try_fold(v?, |v, k| v.get(k))
+            .map(|v| v.as_str().ok_or_else(|| format!("{v} is not a string")))
+    }
+    let request = d.get("requestParameters");
+    let response = d.get("responseElements");
+    let (wrapped_request, wrapped_response) = (format!("{call}Request"), format!("{call}Response"));
+    let found = [
+        at(request, &["networkInterfaceId"]),
+        at(request, &[&wrapped_request, "NetworkInterfaceId"]),
+        at(response, &[&wrapped_response, "networkInterfaceId"]),
+        at(response, &["networkInterfaceId"]),
+    ];
+    let mut ids = BTreeSet::new();
+    for f in found.into_iter().flatten() {
+        let raw = f.map_err(|e| format!("{call}: the network interface id {e}"))?;
+        ids.insert(InterfaceId::parse(raw).map_err(|e| format!("{call}: {e}"))?);
+    }
+    let mut ids = ids.into_iter();
+    match (ids.next(), ids.next()) {
+        (Some(id), None) => Ok(id),
+        (None, _) => Err(format!(
+            "{call} without requestParameters.networkInterfaceId: the event names no network interface"
+        )),
+        (Some(a), Some(b)) => Err(format!(
+            "{call} names two network interfaces ({a} and {b}): the event is inconsistent"
+        )),
     }
 }
 
@@ -516,6 +597,126 @@ mod tests {
         );
         timeless.as_object_mut().unwrap().remove("time");
         assert!(matches!(hint(&timeless), Hint::All(Asked { at: None, .. })));
+    }
+
+    /// An IPv6 call as CloudTrail records it: the interface in the request, the addresses
+    /// EC2 chose in the answer.
+    fn ipv6_call(name: &str, eni: &str) -> Value {
+        let mut e = api_call(
+            name,
+            json!({"networkInterfaceId": eni, "ipv6AddressCount": 1}),
+        );
+        e["detail"]["responseElements"] = json!({format!("{name}Response"): {
+            "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/", "requestId": "r-1",
+            "networkInterfaceId": eni,
+            "assignedIpv6Addresses": {"item": ["2001:db8::1"]}}});
+        e
+    }
+
+    const ENI: &str = "eni-0123456789abcdef0";
+
+    fn on_interface(from: Vec<Home>) -> Hint {
+        Hint::Interface(Interface {
+            id: InterfaceId::parse(ENI).unwrap(),
+            home: home(),
+            from,
+        })
+    }
+
+    #[test]
+    fn an_ipv6_call_is_a_hint_about_the_network_interface_it_changed() {
+        let hint = |e: &Value| match parse(e, "dnsname", &home()) {
+            Ok(Invocation::Event(h)) => Ok(h),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        for name in ["AssignIpv6Addresses", "UnassignIpv6Addresses"] {
+            assert_eq!(
+                hint(&ipv6_call(name, ENI)),
+                Ok(on_interface(vec![home()])),
+                "{name}"
+            );
+            // The interface in the request alone, in the wrapped form, or only in the answer.
+            let mut bare = ipv6_call(name, ENI);
+            bare["detail"]["responseElements"] = json!({"requestId": "r-1", "_return": true});
+            let mut wrapped = bare.clone();
+            wrapped["detail"]["requestParameters"] = json!({format!("{name}Request"):
+                {"NetworkInterfaceId": ENI, "Ipv6Addresses": {"tag": 1, "Item": "2001:db8::1"}}});
+            let mut answered = ipv6_call(name, ENI);
+            answered["detail"]["requestParameters"] = json!({"ipv6Addresses": {}});
+            for e in [bare, wrapped, answered] {
+                assert_eq!(hint(&e), Ok(on_interface(vec![home()])), "{e}");
+            }
+            // A call that failed changed nothing.
+            let mut failed = ipv6_call(name, ENI);
+            failed["detail"]["errorCode"] = json!("Client.InvalidNetworkInterfaceID.NotFound");
+            failed["detail"]["responseElements"] = Value::Null;
+            assert!(matches!(hint(&failed), Ok(Hint::Ignore(why)) if why.contains("failed")));
+        }
+        // Bad input says what was wrong.
+        let mut none = ipv6_call("AssignIpv6Addresses", ENI);
+        none["detail"]["requestParameters"] = json!({"ipv6AddressCount": 1});
+        none["detail"]["responseElements"] = Value::Null;
+        let mut two = ipv6_call("AssignIpv6Addresses", ENI);
+        two["detail"]["requestParameters"]["networkInterfaceId"] = json!("eni-0aaaaaaaaaaaaaaa0");
+        let mut number = ipv6_call("UnassignIpv6Addresses", ENI);
+        number["detail"]["requestParameters"]["networkInterfaceId"] = json!(5);
+        for (bad, says) in [
+            (
+                ipv6_call("AssignIpv6Addresses", "vol-0123456789abcdef0"),
+                "is not an EC2 network interface id",
+            ),
+            (
+                none,
+                "AssignIpv6Addresses without requestParameters.networkInterfaceId",
+            ),
+            (two, "names two network interfaces"),
+            (
+                number,
+                "UnassignIpv6Addresses: the network interface id 5 is not a string",
+            ),
+        ] {
+            let err = hint(&bad).unwrap_err();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn an_ipv6_call_is_ignored_unless_every_place_it_reports_is_managed() {
+        let hint = |e: &Value| match parse(e, "dnsname", &home()).unwrap() {
+            Invocation::Event(h) => h,
+            other => panic!("{other:?}"),
+        };
+        let member = Home::new("210987654321", "eu-west-1").unwrap();
+        let homes = [home(), member.clone()];
+        let e = ipv6_call("AssignIpv6Addresses", ENI);
+        assert_eq!(managed_only(hint(&e), &homes), on_interface(vec![home()]));
+        // A managed member's interface lives in the member's account and region.
+        let mut m = e.clone();
+        m["account"] = json!("210987654321");
+        m["region"] = json!("eu-west-1");
+        m["detail"]["recipientAccountId"] = json!("210987654321");
+        m["detail"]["awsRegion"] = json!("eu-west-1");
+        match managed_only(hint(&m), &homes) {
+            Hint::Interface(i) => assert_eq!((i.home, i.from), (member.clone(), vec![member])),
+            other => panic!("{other:?}"),
+        }
+        // A stranger's, by its envelope or by what CloudTrail recorded.
+        let mut by_envelope = e.clone();
+        by_envelope["account"] = json!("999999999999");
+        let mut by_trail = e.clone();
+        by_trail["detail"]["awsRegion"] = json!("ap-south-1");
+        for (stranger_event, says) in [(by_envelope, "999999999999"), (by_trail, "ap-south-1")] {
+            match managed_only(hint(&stranger_event), &homes) {
+                Hint::Ignore(why) => {
+                    assert!(
+                        why.contains(says) && why.contains("does not manage"),
+                        "{why}"
+                    )
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     fn ids(list: &[&str]) -> BTreeSet<Owner> {

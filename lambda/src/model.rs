@@ -73,6 +73,36 @@ impl fmt::Display for InstanceId {
     }
 }
 
+/// An EC2 network interface id (`eni-` and 8 or 17 hex digits).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct InterfaceId(String);
+
+impl InterfaceId {
+    pub fn parse(raw: &str) -> Result<InterfaceId, String> {
+        let ok = raw.strip_prefix("eni-").is_some_and(|hex| {
+            (8..=17).contains(&hex.len())
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
+        if ok {
+            Ok(InterfaceId(raw.to_string()))
+        } else {
+            Err(format!("{raw:?} is not an EC2 network interface id"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InterfaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where instances live: an AWS account and a region. The deployment's own is its *home*.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Home {

@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::metrics::Route53Counts;
-use crate::model::{Change, ChangeAction, Home, Instance, Owner, RecordType, Zone, ZoneId};
+use crate::model::{
+    Change, ChangeAction, Home, Instance, InterfaceId, Owner, RecordType, Zone, ZoneId,
+};
 use crate::name::Fqdn;
 use crate::window::SendWindow;
 
@@ -29,6 +31,13 @@ pub trait Instances: Send + Sync {
     ) -> impl Future<Output = Result<Vec<Instance>>> + Send;
     /// Every instance of `home` carrying the name tag, in any state.
     fn tagged(&self, home: &Home) -> impl Future<Output = Result<Vec<Instance>>> + Send;
+    /// The instance of `home` that network interface `interface` is attached to (`None`:
+    /// attached to none, or unknown). One read, the instance's tags and addresses included.
+    fn attached_to(
+        &self,
+        home: &Home,
+        interface: &InterfaceId,
+    ) -> impl Future<Output = Result<Option<Instance>>> + Send;
     /// Sets the status tag of every instance of `owners` to `value`.
     fn set_status(&self, owners: &[Owner], value: &str) -> impl Future<Output = Result<()>> + Send;
 }

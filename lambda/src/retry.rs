@@ -71,6 +71,8 @@ pub const MAX_RETRY_S: i32 = 900;
 pub fn must_retry(report: &Report, hint: &Hint) -> bool {
     match hint {
         Hint::Ignore(_) => false,
+        // Still unresolved: its instance could not be read, so nothing was done for it.
+        Hint::Interface(_) => true,
         Hint::All(_) => !report.failed.is_empty(),
         Hint::Owners(owners) => report.failed_owners().any(|o| owners.contains(o)),
     }

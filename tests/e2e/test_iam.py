@@ -3,7 +3,9 @@ against the policies the deployment would give them, in both flavours.
 
 The run: the reconciler claims a name, hands it over when its holder stops, releases one
 whose holder stops, reconciles instances of a member account in another region (through
-the member role), and has a failed SQS message come back soon; the DDNS endpoint takes a
+the member role), follows IPv6 events of an interface in its own account and in the
+member's (the interface's instance found with the role of its account), and has a failed
+SQS message come back soon; the DDNS endpoint takes a
 dyndns2 update, a wrong password, a failed update (an alert) and its recovery, a sample-
 protocol update (an SSM secret) and its sweep; the operator CLI plans, applies, releases,
 rebuilds and adds and removes hosts. The strict proxy logs every call with its signer's
@@ -52,7 +54,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Ec2DnsFunction, ec2_state_change, scheduled, sqs_event
+from harness import Ec2DnsFunction, ec2_state_change, ipv6_call, scheduled, sqs_event
 from harness.http_front import FunctionUrlFront
 from harness.iam import Principal, check_log, policy_statements, statement
 from harness.moto import boto_client
@@ -245,6 +247,14 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
         {"ResourceType": "instance", "Tags": [{"Key": "dnsname", "Value": DB}]}])["Instances"][0]["InstanceId"]
     report = fn.invoke_ok({"reconcile": "all", "dry_run": False})
     assert report["failed"] == [] and world.lock(DB)["owner"].endswith(db), report
+    for eni, account, region in [
+        (world.instance(waiting)["NetworkInterfaces"][0]["NetworkInterfaceId"], None, None),
+        (member.describe_instances(InstanceIds=[db])["Reservations"][0]["Instances"][0][
+            "NetworkInterfaces"][0]["NetworkInterfaceId"], ex["MEMBER_ACCOUNT"], ex["MEMBER_REGION"]),
+    ]:
+        place = {"account": account, "region": region} if account else {}
+        answer = fn.invoke_ok(ipv6_call("AssignIpv6Addresses", eni, ["2001:db8::1"], **place))
+        assert "ignored" not in answer and answer["failed"] == [], answer
     app = world.run_instance({"dnsname": APP})
     world.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(ec2_state_change(app, "running")))
     got = world.sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=1800)["Messages"][0]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from harness import address_call, ec2_state_change, sqs_event
+from harness import address_call, ec2_state_change, ipv6_call, sqs_event
 
 MEMBER = "210987654321"
 STRANGER = "999999999999"
@@ -126,17 +126,54 @@ def test_an_address_event_from_a_place_not_managed_makes_no_aws_call(world, dyn_
     fn.invoke_ok({"reconcile": "all", "dry_run": False})
     proxy.reset_calls()
 
-    # Another account of the organisation forwards an address moving off an instance, and
-    # so does a managed account from a region this deployment does not manage.
+    # Another account of the organisation forwards an address moving off an instance, or
+    # IPv6 addresses assigned to an interface, and so does a managed account from a region
+    # this deployment does not manage.
     for account, region in [(STRANGER, "us-east-1"), (MEMBER, "ap-south-1")]:
-        event = address_call("DisassociateAddress", {"associationId": "eipassoc-0123456789abcdef0"},
-                             account=account, region=region)
-        answer = fn.invoke_ok(event)
-        assert account in answer["ignored"] and "does not manage" in answer["ignored"], answer
-        assert fn.invoke_ok(sqs_event([event])) == {"batchItemFailures": []}
+        for event in [
+            address_call("DisassociateAddress", {"associationId": "eipassoc-0123456789abcdef0"},
+                         account=account, region=region),
+            ipv6_call("AssignIpv6Addresses", "eni-0123456789abcdef0", ["2001:db8::1"],
+                      account=account, region=region),
+        ]:
+            answer = fn.invoke_ok(event)
+            assert account in answer["ignored"] and "does not manage" in answer["ignored"], answer
+            assert fn.invoke_ok(sqs_event([event])) == {"batchItemFailures": []}
 
     assert proxy.calls() == {}, proxy.calls()
     assert "not managed by this deployment" in fn.log_tail(60)
+
+
+def test_a_member_accounts_ipv6_event_moves_its_aaaa_record_through_the_member_role(
+        world, dyn_public, start_function, proxy):
+    member = world.ec2_of(MEMBER, "eu-west-1")
+    vpc = member.create_vpc(CidrBlock="10.30.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    block = member.describe_vpcs(VpcIds=[vpc["VpcId"]])["Vpcs"][0][
+        "Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    subnet = member.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.30.1.0/24",
+                                  Ipv6CidrBlock=block.replace("::/56", "::/64"))["Subnet"]["SubnetId"]
+    member.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    db = member.run_instances(
+        ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "dnsname", "Value": DB}]}],
+    )["Instances"][0]
+    eni = db["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    fn = start_function(ORG)
+    fn.invoke_ok(ec2_state_change(db["InstanceId"], "running", region="eu-west-1", account=MEMBER))
+    assert world.lock(DB)["owner"] == f"{MEMBER}/eu-west-1/{db['InstanceId']}"
+    assert world.records(dyn_public.public).get((DB, "AAAA")) is None
+
+    # Forwarded from the member's eu-west-1: the interface is looked up there.
+    assigned = member.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)[
+        "AssignedIpv6Addresses"]
+    fn.invoke_ok(ipv6_call("AssignIpv6Addresses", eni, assigned, region="eu-west-1",
+                           account=MEMBER))
+    assert world.records(dyn_public.public)[(DB, "AAAA")] == (60, assigned)
+    member.unassign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6Addresses=assigned)
+    fn.invoke_ok(ipv6_call("UnassignIpv6Addresses", eni, assigned, region="eu-west-1",
+                           account=MEMBER))
+    assert world.records(dyn_public.public).get((DB, "AAAA")) is None
+    assert a_record(world, dyn_public.public, DB) is not None
 
 
 def test_a_lost_lock_table_is_rebuilt_with_a_member_accounts_names(world, dyn_public,

@@ -72,6 +72,28 @@ def address_call(event_name: str, request_parameters: dict, *, region: str = REG
     return _envelope("aws.ec2", "AWS API Call via CloudTrail", [], detail, region, account, time)
 
 
+def ipv6_call(event_name: str, interface_id: str, addresses: list[str], *, region: str = REGION,
+              account: str = ACCOUNT, error_code: str | None = None,
+              time: str | None = None) -> dict:
+    """`AWS API Call via CloudTrail` for `AssignIpv6Addresses` or `UnassignIpv6Addresses` on
+    the network interface `interface_id`: the interface in the request, the addresses EC2
+    assigned (or the ones it was asked to unassign) in the request or the answer."""
+    if event_name == "AssignIpv6Addresses":
+        params = {"networkInterfaceId": interface_id, "ipv6AddressCount": len(addresses)}
+        answer = {"assignedIpv6Addresses": {"item": list(addresses)}}
+    else:
+        params = {"networkInterfaceId": interface_id,
+                  "ipv6Addresses": {"item": [{"ipv6Address": a} for a in addresses]}}
+        answer = {"unassignedIpv6Addresses": {"item": list(addresses)}}
+    event = address_call(event_name, params, region=region, account=account,
+                         error_code=error_code, time=time)
+    if not error_code:
+        event["detail"]["responseElements"] = {f"{event_name}Response": {
+            "xmlns": "http://ec2.amazonaws.com/doc/2016-11-15/", "requestId": str(uuid.uuid4()),
+            "networkInterfaceId": interface_id, **answer}}
+    return event
+
+
 def scheduled(rule: str = "ec2-dns-reconcile", *, region: str = REGION,
               account: str = ACCOUNT, time: str | None = None) -> dict:
     """`Scheduled Event` from an EventBridge schedule rule."""

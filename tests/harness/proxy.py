@@ -14,6 +14,10 @@ signatures). On the way it:
   change, and a batch applies all-or-nothing (checked against moto's current records under
   one lock, then forwarded while the lock is still held);
 - serialises DynamoDB requests (moto's conditional writes are atomic only one at a time);
+- answers EC2's `DescribeInstances` filter `network-interface.network-interface-id`, which
+  moto 5.2 does not implement (it fails the call): the filter becomes an `instance-id`
+  filter on the instances the interfaces are attached to, found with an uncounted
+  `DescribeNetworkInterfaces` signed as the caller (same account and region);
 - counts calls per (service, operation), injects faults on demand and holds requests (or
   their answers) until a test releases them, so that tests of timing can order events.
 
@@ -959,6 +963,8 @@ class AwsProxy:
             elif service == "dynamodb":
                 with self._dynamodb_lock:
                     status, headers, data = self._upstream(h, body)
+            elif call == "ec2:DescribeInstances":
+                status, headers, data = self._upstream(h, self._interface_filter(h, body))
             else:
                 status, headers, data = self._upstream(h, body)
             # What moto answered, kept apart from what the caller gets (an "after" fault
@@ -986,6 +992,46 @@ class AwsProxy:
         finally:
             if not recorded:  # moto unreachable, the caller gone: still a call
                 self._record(entry)
+
+    def _interface_filter(self, h: _Handler, body: bytes) -> bytes:
+        """A DescribeInstances body moto can answer: each `network-interface.network-interface-id`
+        filter (which moto does not implement) becomes an `instance-id` filter naming the
+        instances those interfaces are attached to (one that matches nothing when none is),
+        as EC2 answers it. Any other body is returned as it is."""
+        try:
+            fields = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            return body
+        names = {k: v for k, v in fields
+                 if re.fullmatch(r"Filter\.\d+\.Name", k) and v == "network-interface.network-interface-id"}
+        if not names:
+            return body
+        for key in names:
+            n = key.split(".")[1]
+            prefix = f"Filter.{n}.Value."
+            enis = [v for k, v in fields if k.startswith(prefix)]
+            ids = self._attached_instances(h, fields, enis) or ["i-00000000000000000"]
+            fields = [(k, v) for k, v in fields if not k.startswith(prefix)]
+            fields = [(k, "instance-id" if k == key else v) for k, v in fields]
+            fields += [(f"{prefix}{i + 1}", iid) for i, iid in enumerate(ids)]
+        return urllib.parse.urlencode(fields).encode()
+
+    def _attached_instances(self, h: _Handler, fields: list, enis: list[str]) -> list[str]:
+        """The instances `enis` are attached to, asked of moto as the caller (uncounted)."""
+        version = next((v for k, v in fields if k == "Version"), "2016-11-15")
+        query = [("Action", "DescribeNetworkInterfaces"), ("Version", version),
+                 ("Filter.1.Name", "network-interface-id")]
+        query += [(f"Filter.1.Value.{i + 1}", e) for i, e in enumerate(enis)]
+        status, _, data = self._upstream(h, urllib.parse.urlencode(query).encode())
+        if status != 200:
+            return []
+        ids = []
+        for el in ET.fromstring(data).iter():
+            if _local(el.tag) == "attachment":
+                iid, state = _text(el, "instanceId"), _text(el, "status")
+                if iid and state in ("attaching", "attached"):
+                    ids.append(iid)
+        return ids
 
     def _prepare_for_moto(self, zone_id: str, changes: list[_Change], body: bytes) -> bytes:
         """Make moto apply a batch the proxy has validated, without its own checks misfiring.

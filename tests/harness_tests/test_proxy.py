@@ -782,3 +782,26 @@ def test_underscore_names_are_read_across_pages(r53, zone, world):
         assert "already exists" in error_of(e)[1]
     apply(r53, zone, change("DELETE", "_o159.dyn.example.com", ['"x"'], rtype="TXT"))
     assert len(world.records(zone)) == len(names) - 1
+
+
+# ---------------------------------------------------------------- what moto lacks
+
+
+def test_describe_instances_by_network_interface_is_answered_as_ec2_does(proxy, world):
+    # moto 5.2 fails this filter; through the proxy it finds the instance the interface is
+    # attached to, and nothing for a detached or unknown one, as one counted call each.
+    ec2 = no_retry_client("ec2", proxy.url)
+    web = world.run_instance({"dnsname": "web.dyn.example.com"})
+    world.run_instance()  # another instance, never matched
+    eni = world.instance(web)["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    subnet = world.instance(web)["SubnetId"]
+    detached = world.ec2.create_network_interface(SubnetId=subnet)["NetworkInterface"]
+    by = lambda *enis: [i["InstanceId"] for r in ec2.describe_instances(  # noqa: E731
+        Filters=[{"Name": "network-interface.network-interface-id", "Values": list(enis)}]
+    )["Reservations"] for i in r["Instances"]]
+    proxy.reset_calls()
+
+    assert by(eni) == [web]
+    assert by(detached["NetworkInterfaceId"]) == []
+    assert by("eni-0123456789abcdef0") == []
+    assert proxy.calls() == {"ec2:DescribeInstances": 3}

@@ -11,7 +11,8 @@
  * - the DynamoDB lock table (partition key `pk`, on demand, PITR, encryption, TTL on the
  *   attribute `expires`, which only the DDNS endpoint's failed-login counters carry);
  * - four EventBridge rules (EC2 state change, tag change of the name tag, Elastic IP address
- *   association or disassociation as CloudTrail records it, schedule) that send to an SQS
+ *   association or disassociation and IPv6 address assignment or unassignment as CloudTrail
+ *   records them, schedule) that send to an SQS
  *   queue read by the function, with a dead-letter queue for the queue and one for the rule
  *   targets;
  * - alarms on both dead-letter queues and on the function's errors and throttles;
@@ -316,9 +317,10 @@ export interface Ec2DnsRules {
   /** Changes of the name tag on EC2 instances. */
   readonly tagChange: events.Rule;
   /**
-   * Elastic IP addresses associated with or disassociated from instances (the CloudTrail
-   * events of AssociateAddress and DisassociateAddress: only where a trail logs management
-   * events).
+   * Elastic IP addresses associated with or disassociated from instances, and IPv6
+   * addresses assigned to or unassigned from network interfaces (the CloudTrail events of
+   * AssociateAddress, DisassociateAddress, AssignIpv6Addresses and UnassignIpv6Addresses:
+   * only where a trail logs management events).
    */
   readonly addressChange: events.Rule;
   /** The reconcile-all backstop. */
@@ -605,9 +607,10 @@ export class Ec2Dns extends Construct {
       targets: [target],
     });
     const addressChange = new events.Rule(this, 'AddressChangeRule', {
-      description: 'ec2-dns: an Elastic IP address was associated with or disassociated from an EC2 instance (CloudTrail)',
+      description: 'ec2-dns: an Elastic IP address was associated with or disassociated from an EC2 instance, or IPv6 addresses were assigned to or unassigned from a network interface (CloudTrail)',
       // An Elastic IP moved onto or off an instance changes its public IPv4 without a state
-      // change. EventBridge receives these API calls only where a CloudTrail trail logs the
+      // change, IPv6 addresses assigned to or unassigned from its network interface its AAAA
+      // records. EventBridge receives these API calls only where a CloudTrail trail logs the
       // account's management events; without one the schedule below picks the change up.
       eventPattern: patterns.addressChange,
       targets: [target],

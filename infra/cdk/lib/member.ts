@@ -11,8 +11,9 @@
  *   allowed ec2:DescribeInstances and ec2:CreateTags of the status tag only, in every region
  *   of the account: what the reconciler's own role may do in its account;
  * - in each region, three rules with the central rules' patterns (EC2 state changes, changes
- *   of the name tag, Elastic IP addresses associated with or disassociated from instances as
- *   CloudTrail records them) whose target is the central account's default event bus in the
+ *   of the name tag, Elastic IP addresses associated with or disassociated from instances and
+ *   IPv6 addresses assigned to or unassigned from network interfaces as CloudTrail records
+ *   them) whose target is the central account's default event bus in the
  *   central region, and the role EventBridge uses to put them there (events:PutEvents on that
  *   bus only). Forwarded events keep their `account` and `region`: the function learns from
  *   them where an instance lives.
@@ -109,8 +110,9 @@ export class Ec2DnsMember extends Construct {
   /** Forwards changes of the name tag on EC2 instances. */
   public readonly tagChangeRule: events.Rule;
   /**
-   * Forwards Elastic IP address associations and disassociations (CloudTrail events: only
-   * where a trail logs this account's management events in this region).
+   * Forwards Elastic IP address associations and disassociations, and IPv6 address
+   * assignments and unassignments (CloudTrail events: only where a trail logs this account's
+   * management events in this region).
    */
   public readonly addressChangeRule: events.Rule;
   /** ARN of the central default event bus the rules send to. */
@@ -201,7 +203,7 @@ export class Ec2DnsMember extends Construct {
       targets: [target],
     });
     this.addressChangeRule = new events.Rule(this, 'ForwardAddressChangeRule', {
-      description: 'ec2-dns member: forwards Elastic IP address associations and disassociations (CloudTrail) to the central event bus',
+      description: 'ec2-dns member: forwards Elastic IP address associations and disassociations and IPv6 address assignments and unassignments (CloudTrail) to the central event bus',
       eventPattern: patterns.addressChange,
       targets: [target],
     });

@@ -83,17 +83,22 @@ export interface InstanceEventPatterns {
   readonly stateChange: EventPattern;
   /** Changes of the name tag on EC2 instances. */
   readonly tagChange: EventPattern;
-  /** Elastic IP addresses associated with or disassociated from instances (CloudTrail). */
+  /**
+   * Elastic IP addresses associated with or disassociated from instances, and IPv6 addresses
+   * assigned to or unassigned from network interfaces (CloudTrail).
+   */
   readonly addressChange: EventPattern;
 }
 
 /**
  * The event patterns of the instance events the reconciler handles: EC2 state changes,
  * changes of the name tag on EC2 instances (only the name tag: the function's own writes of
- * `<tag>-status` must not trigger it again), and Elastic IP addresses moved onto or off an
- * instance (the EC2 API calls AssociateAddress and DisassociateAddress as CloudTrail records
- * them: the instance's public IPv4 changes without a state change; EventBridge sees these
- * events only where a CloudTrail trail logs the account's management events). The central
+ * `<tag>-status` must not trigger it again), and addresses moved without a state change, as
+ * CloudTrail records the EC2 API calls: Elastic IPs moved onto or off an instance
+ * (AssociateAddress, DisassociateAddress: its public IPv4 changes) and IPv6 addresses
+ * assigned to or unassigned from a network interface (AssignIpv6Addresses,
+ * UnassignIpv6Addresses: its instance's AAAA records change). EventBridge sees these events
+ * only where a CloudTrail trail logs the account's management events. The central
  * rules send them to the queue; the member side forwards the same patterns from other
  * accounts and regions to the central bus. None restricts `account` or `region`: forwarded
  * events keep their own, which is how the function knows where an instance lives.
@@ -109,7 +114,7 @@ export function instanceEventPatterns(nameTag: string): InstanceEventPatterns {
     addressChange: {
       source: ['aws.ec2'],
       detailType: ['AWS API Call via CloudTrail'],
-      detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+      detail: { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress', 'AssignIpv6Addresses', 'UnassignIpv6Addresses'] },
     },
   };
 }

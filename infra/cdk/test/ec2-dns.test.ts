@@ -171,7 +171,7 @@ describe('triggers', () => {
     });
   });
 
-  it('listens to Elastic IP addresses associated with or disassociated from instances (CloudTrail API calls)', () => {
+  it('listens to Elastic IP addresses associated with or disassociated from instances and IPv6 addresses assigned to or unassigned from network interfaces (CloudTrail API calls)', () => {
     const built = build();
     const id = built.stack.getLogicalId(built.ec2dns.rules.addressChange.node.defaultChild as CfnElement);
     assert.match(id, /^Ec2DnsAddressChangeRule[0-9A-F]{8}$/);
@@ -179,7 +179,7 @@ describe('triggers', () => {
     assert.deepEqual(rule.Properties.EventPattern, {
       'source': ['aws.ec2'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress', 'AssignIpv6Addresses', 'UnassignIpv6Addresses'] },
     });
     assert.equal(rule.Properties.State, 'ENABLED');
     // The only rule of its kind; the name tag does not change it.

@@ -336,14 +336,14 @@ describe('member side: forwarding rules', () => {
     assert.deepEqual(patterns[1].detail['changed-tag-keys'], ['hostname']);
   });
 
-  it('forward Elastic IP address associations and disassociations (CloudTrail) with the central rule\'s pattern', () => {
+  it('forward Elastic IP address associations and disassociations and IPv6 address assignments and unassignments (CloudTrail) with the central rule\'s pattern', () => {
     const { json, member, id } = memberDefault();
     const rule = json.Resources[id(member.addressChangeRule)];
     assert.match(id(member.addressChangeRule), /^Ec2DnsMemberForwardAddressChangeRule[0-9A-F]{8}$/);
     assert.deepEqual(rule.Properties.EventPattern, {
       'source': ['aws.ec2'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress', 'AssignIpv6Addresses', 'UnassignIpv6Addresses'] },
     });
     assert.deepEqual(rule.Properties.Targets, [{
       Id: 'Target0', Arn: CENTRAL_BUS,

@@ -74,7 +74,7 @@ describe('standalone CloudFormation template', () => {
     assert.deepEqual(address.Properties.EventPattern, {
       'source': ['aws.ec2'],
       'detail-type': ['AWS API Call via CloudTrail'],
-      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress'] },
+      'detail': { eventSource: ['ec2.amazonaws.com'], eventName: ['AssociateAddress', 'DisassociateAddress', 'AssignIpv6Addresses', 'UnassignIpv6Addresses'] },
     });
     const [[queueId]] = ofType('AWS::SQS::Queue').filter(([, q]) => q.Properties.RedrivePolicy);
     assert.deepEqual(address.Properties.Targets.map((t: any) => t.Arn), [{ 'Fn::GetAtt': [queueId, 'Arn'] }]);

@@ -154,11 +154,11 @@ run "defaults" {
         "detail-type" = ["AWS API Call via CloudTrail"]
         detail = {
           eventSource = ["ec2.amazonaws.com"]
-          eventName   = ["AssociateAddress", "DisassociateAddress"]
+          eventName   = ["AssociateAddress", "DisassociateAddress", "AssignIpv6Addresses", "UnassignIpv6Addresses"]
         }
       }
     )
-    error_message = "The address rule must match Elastic IP addresses associated with or disassociated from instances (CloudTrail API calls)."
+    error_message = "The address rule must match Elastic IP addresses associated with or disassociated from instances and IPv6 addresses assigned to or unassigned from network interfaces (CloudTrail API calls)."
   }
   assert {
     condition = (

@@ -73,11 +73,11 @@ run "member_defaults" {
       jsondecode(aws_cloudwatch_event_rule.forward["address_change"].event_pattern) == {
         source        = ["aws.ec2"]
         "detail-type" = ["AWS API Call via CloudTrail"]
-        detail        = { eventSource = ["ec2.amazonaws.com"], eventName = ["AssociateAddress", "DisassociateAddress"] }
+        detail        = { eventSource = ["ec2.amazonaws.com"], eventName = ["AssociateAddress", "DisassociateAddress", "AssignIpv6Addresses", "UnassignIpv6Addresses"] }
       } &&
       length(aws_cloudwatch_event_rule.forward) == 3
     )
-    error_message = "The rules forward the central rules' patterns (EC2 state changes, changes of the name tag, Elastic IP address changes)."
+    error_message = "The rules forward the central rules' patterns (EC2 state changes, changes of the name tag, Elastic IP and IPv6 address changes)."
   }
   assert {
     condition = (

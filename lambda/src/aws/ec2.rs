@@ -1,4 +1,5 @@
-//! EC2: DescribeInstances (by id or by tag key, paginated) and CreateTags for the status,
+//! EC2: DescribeInstances (by id, by tag key or by network interface, paginated) and
+//! CreateTags for the status,
 //! for the instances of one account and region ([`Ec2Instances`]), and for every managed
 //! account and region, one client each ([`Ec2Fleet`]).
 
@@ -11,7 +12,7 @@ use aws_sdk_ec2::Client;
 
 use super::sdk_error;
 use crate::error::{Error, Result};
-use crate::model::{Home, Instance, InstanceId, InstanceState, Names, Owner};
+use crate::model::{Home, Instance, InstanceId, InstanceState, InterfaceId, Names, Owner};
 use crate::ports::Instances;
 
 /// Instance ids per DescribeInstances call.
@@ -232,6 +233,21 @@ impl Ec2Instances {
             .map_err(|e| self.located(e))
     }
 
+    /// One DescribeInstances filtered by `network-interface.network-interface-id`: the
+    /// instance comes with its tags and addresses, which DescribeNetworkInterfaces would
+    /// not give (and that call would need one more permission). An interface attached to
+    /// no instance, or unknown, matches nothing.
+    pub async fn attached_to(&self, interface: &InterfaceId) -> Result<Option<Instance>> {
+        let found = self
+            .list(vec![filter(
+                "network-interface.network-interface-id",
+                [interface.as_str().to_string()],
+            )])
+            .await
+            .map_err(|e| self.located(e))?;
+        Ok(found.into_iter().next())
+    }
+
     /// One call for up to 500 instances: the same value goes to all of them.
     pub async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {
         self.set_status_here(owners, value)
@@ -289,6 +305,10 @@ impl Instances for Ec2Fleet {
 
     async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
         self.member(home)?.tagged().await
+    }
+
+    async fn attached_to(&self, home: &Home, interface: &InterfaceId) -> Result<Option<Instance>> {
+        self.member(home)?.attached_to(interface).await
     }
 
     /// Per account and region; every one is tried, and the first failure is returned.

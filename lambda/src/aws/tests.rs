@@ -641,6 +641,44 @@ async fn ec2_instances_are_read_with_tags_addresses_and_ipv6_from_interfaces() {
 }
 
 #[tokio::test]
+async fn the_instance_of_a_network_interface_is_one_filtered_listing_and_none_is_none() {
+    let one = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet><item><reservationId>r-1</reservationId><ownerId>1</ownerId><instancesSet><item>
+<instanceId>i-0123456789abcdef0</instanceId><instanceState><code>16</code><name>running</name></instanceState>
+<networkInterfaceSet><item><networkInterfaceId>eni-0123456789abcdef0</networkInterfaceId><ipv6AddressesSet><item><ipv6Address>2001:db8::5</ipv6Address></item></ipv6AddressesSet></item></networkInterfaceSet>
+<tagSet><item><key>dnsname</key><value>web.dyn.example.com</value></item></tagSet>
+</item></instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
+    let none = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><reservationSet/></DescribeInstancesResponse>"#;
+    let (url, seen) = stub(vec![
+        (200, R53_XML, one.into()),
+        (200, R53_XML, none.into()),
+    ])
+    .await;
+    let eni = crate::model::InterfaceId::parse("eni-0123456789abcdef0").unwrap();
+    let got = ec2(&url).attached_to(&eni).await.unwrap().unwrap();
+    assert_eq!(
+        got.owner.to_string(),
+        "123456789012/us-east-1/i-0123456789abcdef0"
+    );
+    assert_eq!(got.names.tag(), Some("web.dyn.example.com"));
+    assert_eq!(
+        got.ipv6,
+        vec!["2001:db8::5".parse::<std::net::Ipv6Addr>().unwrap()]
+    );
+    assert!(ec2(&url).attached_to(&eni).await.unwrap().is_none());
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[0].contains("Action=DescribeInstances")
+            && requests[0].contains("Filter.1.Name=network-interface.network-interface-id")
+            && requests[0].contains("Filter.1.Value.1=eni-0123456789abcdef0"),
+        "{}",
+        requests[0]
+    );
+}
+
+#[tokio::test]
 async fn ec2_request_limit_is_retryable_and_unauthorized_is_not() {
     let limit = r#"<?xml version="1.0"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>slow</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
     let denied = r#"<?xml version="1.0"?><Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>no</Message></Error></Errors><RequestID>r</RequestID></Response>"#;

@@ -55,6 +55,14 @@ impl Instances for NoInstances {
         Err(no_ec2())
     }
 
+    async fn attached_to(
+        &self,
+        _home: &Home,
+        _interface: &crate::model::InterfaceId,
+    ) -> Result<Option<Instance>> {
+        Err(no_ec2())
+    }
+
     async fn set_status(&self, _owners: &[Owner], _value: &str) -> Result<()> {
         Err(no_ec2())
     }

@@ -17,7 +17,7 @@ use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
-use crate::model::{ChangeAction, Home, Instance, Owner, Zone, ZoneId};
+use crate::model::{ChangeAction, Home, Instance, InterfaceId, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{
     Alerts, Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater, Route53Api,
@@ -34,6 +34,9 @@ pub struct FakeEc2 {
     pub instances: Mutex<BTreeMap<Owner, Instance>>,
     /// The accounts and regions managed (the test home unless a test adds more).
     pub homes: Mutex<Vec<Home>>,
+    /// Network interfaces and the instance each is attached to (`None`: detached). An
+    /// interface lives in its instance's account and region.
+    pub interfaces: Mutex<BTreeMap<InterfaceId, Option<Owner>>>,
 }
 
 impl Default for FakeEc2 {
@@ -41,6 +44,7 @@ impl Default for FakeEc2 {
         FakeEc2 {
             instances: Mutex::default(),
             homes: Mutex::new(vec![crate::testing::home()]),
+            interfaces: Mutex::default(),
         }
     }
 }
@@ -85,6 +89,13 @@ impl Instances for FakeEc2 {
             .filter(|i| i.names.tag().is_some() && i.owner.home() == home)
             .cloned()
             .collect())
+    }
+
+    async fn attached_to(&self, home: &Home, interface: &InterfaceId) -> Result<Option<Instance>> {
+        let attached = guard(&self.interfaces).get(interface).cloned().flatten();
+        Ok(attached
+            .filter(|o| o.home() == home)
+            .and_then(|o| guard(&self.instances).get(&o).cloned()))
     }
 
     async fn set_status(&self, owners: &[Owner], value: &str) -> Result<()> {

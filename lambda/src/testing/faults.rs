@@ -15,7 +15,7 @@ use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
-use crate::model::{Home, Instance, Owner, Zone, ZoneId};
+use crate::model::{Home, Instance, InterfaceId, Owner, Zone, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
 
@@ -440,6 +440,18 @@ impl<P: Instances> Instances for Faulty<P> {
         let key = home.to_string();
         self.faults
             .run(Op::TaggedInstances, Some(&key), self.inner.tagged(home))
+            .await
+    }
+
+    /// The same EC2 call as [`Instances::describe`] (DescribeInstances, by filter).
+    async fn attached_to(&self, home: &Home, interface: &InterfaceId) -> Result<Option<Instance>> {
+        let key = home.to_string();
+        self.faults
+            .run(
+                Op::DescribeInstances,
+                Some(&key),
+                self.inner.attached_to(home, interface),
+            )
             .await
     }
 

@@ -8,6 +8,7 @@ mod deployments;
 mod faults;
 mod fencing;
 mod handler;
+mod ipv6_events;
 mod lifecycle;
 mod no_dangling;
 mod operator;

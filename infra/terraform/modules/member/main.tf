@@ -7,8 +7,9 @@
 #   only, in every region of the account: what the reconciler's own role may do in its
 #   account. Not in the central account, whose reconciler uses its own role.
 # - In each region, three rules with the central rules' patterns (EC2 state changes, changes
-#   of the name tag, Elastic IP addresses associated with or disassociated from instances as
-#   CloudTrail records them) whose target is the central account's default event bus in the
+#   of the name tag, Elastic IP addresses associated with or disassociated from instances and
+#   IPv6 addresses assigned to or unassigned from network interfaces as CloudTrail records
+#   them) whose target is the central account's default event bus in the
 #   central region, and the role EventBridge uses to put them there (events:PutEvents on that
 #   bus only). Forwarded events keep their account and region: the function learns from them
 #   where an instance lives.
@@ -56,14 +57,14 @@ locals {
       "detail-type" = ["AWS API Call via CloudTrail"]
       detail = {
         eventSource = ["ec2.amazonaws.com"]
-        eventName   = ["AssociateAddress", "DisassociateAddress"]
+        eventName   = ["AssociateAddress", "DisassociateAddress", "AssignIpv6Addresses", "UnassignIpv6Addresses"]
       }
     }
   }
   descriptions = {
     instance_state = "ec2-dns member: forwards EC2 instance state changes to the central event bus"
     tag_change     = "ec2-dns member: forwards changes of the ${var.name_tag} tag of EC2 instances to the central event bus"
-    address_change = "ec2-dns member: forwards Elastic IP address associations and disassociations (CloudTrail) to the central event bus"
+    address_change = "ec2-dns member: forwards Elastic IP address associations and disassociations and IPv6 address assignments and unassignments (CloudTrail) to the central event bus"
   }
   rule_names = {
     instance_state = "${var.name}-forward-instance-state"
