@@ -61,6 +61,10 @@ INFRA_EXAMPLE_MEMBER_ACCOUNT  := 210987654321
 INFRA_EXAMPLE_MEMBER_REGION   := eu-west-1
 INFRA_EXAMPLE_MEMBER_REGION_2 := eu-central-1
 INFRA_EXAMPLE_RECONCILER_ROLE := arn:aws:iam::$(INFRA_EXAMPLE_ACCOUNT):role/ec2-dns-function
+# The operators the member role also trusts (ec2-dns-ctl in a member account): a read-only
+# operator's role and a writer's SSO role (path included), both of the central account.
+# tests/e2e/test_iam.py runs the CLI as them.
+INFRA_EXAMPLE_OPERATOR_PRINCIPALS := arn:aws:iam::$(INFRA_EXAMPLE_ACCOUNT):role/ec2-dns-operator,arn:aws:iam::$(INFRA_EXAMPLE_ACCOUNT):role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ec2DnsWriter_0123456789abcdef
 # A deployment id given explicitly (DEPLOYMENT_ID of both functions), so that the parity test
 # compares how both flavours pass it.
 INFRA_EXAMPLE_DEPLOYMENT_ID   := prod
@@ -121,7 +125,7 @@ infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolu
 		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
 		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS) \
 		-c centralAccountId=$(INFRA_EXAMPLE_ACCOUNT) -c centralRegion=$(INFRA_EXAMPLE_REGION) \
-		-c reconcilerRoleArn=$(INFRA_EXAMPLE_RECONCILER_ROLE)
+		-c reconcilerRoleArn=$(INFRA_EXAMPLE_RECONCILER_ROLE) -c operatorPrincipalArns=$(INFRA_EXAMPLE_OPERATOR_PRINCIPALS)
 	@echo "infra: synthesized $(INFRA_TEMPLATE) and $(INFRA_MEMBER_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
 
 infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
@@ -194,7 +198,8 @@ infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 		-var offline=true -var account_id=$(INFRA_EXAMPLE_MEMBER_ACCOUNT) \
 		-var region=$(INFRA_EXAMPLE_MEMBER_REGION) -var secondary_region=$(INFRA_EXAMPLE_MEMBER_REGION_2) \
 		-var central_account_id=$(INFRA_EXAMPLE_ACCOUNT) -var central_region=$(INFRA_EXAMPLE_REGION) \
-		-var reconciler_role_arn=$(INFRA_EXAMPLE_RECONCILER_ROLE) > $(INFRA_BUILD)/tfplan-member.txt \
+		-var reconciler_role_arn=$(INFRA_EXAMPLE_RECONCILER_ROLE) \
+		-var 'operator_principal_arns=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_OPERATOR_PRINCIPALS))' > $(INFRA_BUILD)/tfplan-member.txt \
 		|| { cat $(INFRA_BUILD)/tfplan-member.txt; exit 1; }
 	grep -E '^Plan:' $(INFRA_BUILD)/tfplan-member.txt
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX_MEMBER) show -json $(abspath $(INFRA_MEMBER_PLAN)) > $(INFRA_MEMBER_PLAN).json
@@ -236,7 +241,7 @@ infra-test-parity:
 		--account $(INFRA_EXAMPLE_ACCOUNT) --region $(INFRA_EXAMPLE_REGION) \
 		--member-template $(INFRA_MEMBER_TEMPLATE) --member-plan $(INFRA_MEMBER_PLAN).json \
 		--member-account $(INFRA_EXAMPLE_MEMBER_ACCOUNT) --member-region $(INFRA_EXAMPLE_MEMBER_REGION) \
-		--reconciler-role-arn $(INFRA_EXAMPLE_RECONCILER_ROLE) \
+		--reconciler-role-arn $(INFRA_EXAMPLE_RECONCILER_ROLE) --operator-principal-arns $(INFRA_EXAMPLE_OPERATOR_PRINCIPALS) \
 		--dump $(INFRA_BUILD)/parity-models.json
 
 infra-test: infra-deps ## CDK + Terraform tests, linters, offline plan, parity

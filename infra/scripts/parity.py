@@ -35,7 +35,7 @@ by section:
   aws_cloudwatch_event_permission; their ids as `${deployment}-<account>`, the prefix being
   each flavour's own name of the deployment), and with the member inputs the member side (the CDK
   stack of Ec2DnsMember against the Terraform example's `module.member`): the member role
-  (name, trust, policy), the forwarding role, the forwarding rules and their targets, the
+  (name, trust with the operators it trusts, policy), the forwarding role, the forwarding rules and their targets, the
   outputs and the kinds of resources.
 
 Equal is not enough for a few points, which each flavour must meet on its own: nobody may
@@ -66,7 +66,10 @@ The dashboard shows the EMF metrics of lambda/src/metrics.rs, Lambda's duration,
 the DDNS endpoint its answers. Several accounts and regions (which the compared example must
 deploy): sts:AssumeRole on exactly the member role of each account of ACCOUNTS (MEMBER_ROLE),
 the bus admits exactly those accounts (or the organisation), the central rules restrict no
-account or region; the member role is trusted by exactly the reconciler's role and holds
+account or region; the member role is trusted by exactly the reconciler's role and, given
+operators (`--operator-principal-arns`, the example's), by exactly those in one statement
+`Operators` (their accounts as principal, `StringEquals` `aws:PrincipalArn` on exactly their
+ARNs, no wildcard), and holds
 exactly the reconciler's own-account EC2 statements, the forwarding rules have exactly the
 central rules' patterns and put events on the central bus only, and the member is one of
 ACCOUNTS in one of REGIONS.
@@ -142,7 +145,10 @@ def statement(s: dict) -> dict:
         "Resource": sorted(as_list(s.get("Resource"))),
     }
     if "Principal" in s:
-        out["Principal"] = canonical(s["Principal"])
+        # {"AWS": "arn"} and {"AWS": ["arn"]} are the same principal (CDK writes one value
+        # alone, Terraform's jsonencode a list).
+        p = s["Principal"]
+        out["Principal"] = canonical({k: as_list(v) for k, v in p.items()} if isinstance(p, dict) else p)
     if s.get("Condition"):
         out["Condition"] = canonical({
             op: {k: as_list(v) for k, v in cond.items()} for op, cond in s["Condition"].items()
@@ -1261,14 +1267,26 @@ class TfMember(TfPlan):
 
 
 # What main() learns from its arguments: where the central and the member examples are.
-ORG_CONTEXT: dict = {"member": False, "central": ("", ""), "where": ("", ""), "reconciler_arn": None}
+ORG_CONTEXT: dict = {"member": False, "central": ("", ""), "where": ("", ""), "reconciler_arn": None, "operators": []}
+
+
+def operators_trust(operators: list[str]) -> list:
+    """The member role's trust statement for operators (none without operators): their accounts
+    as principal, exactly their ARNs by aws:PrincipalArn."""
+    if not operators:
+        return []
+    arns = sorted(set(literal_partition(operators)))
+    roots = sorted({f"arn:{PARTITION}:iam::{a.split(':')[4]}:root" for a in arns})
+    return [statement({"Sid": "Operators", "Effect": "Allow", "Principal": {"AWS": roots}, "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {"aws:PrincipalArn": arns}}})]
 
 
 def organization_requirements(m: dict, member: bool, central: tuple[str, str], where: tuple[str, str],
-                              reconciler_arn: str | None) -> list:
+                              reconciler_arn: str | None, operators: list[str] | None = None) -> list:
     """The central side for several accounts and regions, and with `member` the member side.
-    `central` is the (account, region) of the central example, `where` the member's, and
-    `reconciler_arn` the role ARN the member example trusts."""
+    `central` is the (account, region) of the central example, `where` the member's,
+    `reconciler_arn` the role ARN the member example trusts, and `operators` the operators'
+    ARNs it trusts besides."""
     out = []
     env = (m.get("function") or {}).get("environment", {})
     accounts = [a for a in env.get("ACCOUNTS", "").split(",") if a]
@@ -1318,13 +1336,20 @@ def organization_requirements(m: dict, member: bool, central: tuple[str, str], w
     reconciler = f"arn:{PARTITION}:iam::{central_account}:role/"
     expected_reconciler = literal_partition(reconciler_arn) if reconciler_arn else None
     problems = []
-    trust = mrole.get("trust", [])
+    everything = mrole.get("trust", [])
+    trust = [s for s in everything if s.get("Sid") != "Operators"]
     principal = trust[0].get("Principal") if len(trust) == 1 else None
     trusted = as_list(principal.get("AWS")) if isinstance(principal, dict) else []
     if len(trust) != 1 or trust[0]["Action"] != ["sts:AssumeRole"] or trust[0]["Effect"] != "Allow" \
             or trust[0].get("Condition") or set(principal or {}) != {"AWS"} or len(trusted) != 1 \
             or not (str(trusted[0]).startswith(reconciler) and str(trusted[0]) != reconciler) or trusted[0] != expected_reconciler:
         problems.append(f"trust {json.dumps(trust, sort_keys=True)}: expected exactly one role of the central account")
+    ops = [s for s in everything if s.get("Sid") == "Operators"]
+    if ops != operators_trust(operators or []):
+        problems.append(f"operators' trust {json.dumps(ops, sort_keys=True)}, expected {json.dumps(operators_trust(operators or []), sort_keys=True)}")
+    wild = [s for s in everything if re.search(r"[*?]", json.dumps([s.get("Principal"), s.get("Condition")]))]
+    if wild:
+        problems.append(f"trust with a wildcard: {json.dumps(wild, sort_keys=True)}")
     own_ec2 = sorted((s for s in stmts if s["Sid"] in ("DescribeInstances", "WriteStatusTag")), key=lambda s: json.dumps(s, sort_keys=True))
     if mrole.get("policy") != own_ec2 or mrole.get("managed"):
         problems.append(f"policy {json.dumps(mrole.get('policy'), sort_keys=True)}, expected the reconciler's own-account EC2 statements")
@@ -1333,7 +1358,7 @@ def organization_requirements(m: dict, member: bool, central: tuple[str, str], w
     member_account, member_region = where
     if member_account not in accounts or member_region not in regions:
         problems.append(f"the member ({member_account}, {member_region}) is not in ACCOUNTS {accounts} / REGIONS {regions}")
-    out.append(("member: role trusted by exactly the reconciler, the reconciler's EC2 rights, named MEMBER_ROLE",
+    out.append(("member: role trusted by exactly the reconciler (and the listed operators, by aws:PrincipalArn), the reconciler's EC2 rights, named MEMBER_ROLE",
                 not problems, "; ".join(problems)))
 
     central_bus = f"arn:{PARTITION}:events:{central_region}:{central_account}:event-bus/default"
@@ -2027,6 +2052,27 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def member_trust_account(m):
         m["member.roles"]["member_role"]["trust"][0]["Principal"] = {"AWS": f"arn:{PARTITION}:iam::123456789012:root"}
 
+    def member_operators(m):
+        return next(s for s in m["member.roles"]["member_role"]["trust"] if s.get("Sid") == "Operators")
+
+    def member_another_operator(m):
+        cond = member_operators(m)["Condition"]["StringEquals"]
+        cond["aws:PrincipalArn"] = sorted(cond["aws:PrincipalArn"] + [f"arn:{PARTITION}:iam::999999999999:role/selftest"])
+
+    def member_any_operator(m):
+        member_operators(m)["Condition"] = {"StringLike": {"aws:PrincipalArn": [f"arn:{PARTITION}:iam::*:role/*"]}}
+
+    def member_operator_wildcard(m):
+        cond = member_operators(m)["Condition"]["StringEquals"]
+        cond["aws:PrincipalArn"] = [a if i else re.sub(r"/[^/]*$", "/*", a) for i, a in enumerate(cond["aws:PrincipalArn"])]
+
+    def member_operators_accounts(m):
+        member_operators(m).pop("Condition")
+
+    def member_no_operators(m):
+        role = m["member.roles"]["member_role"]
+        role["trust"] = [s for s in role["trust"] if s.get("Sid") != "Operators"]
+
     def member_ec2_star(m):
         m["member.roles"]["member_role"]["policy"].append(statement({"Sid": "SelfTestEc2", "Effect": "Allow",
                                                                       "Action": "ec2:*", "Resource": "*"}))
@@ -2095,6 +2141,14 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                            ("member forwards no address changes", member_no_address),
                            ("forwarding role puts anywhere", member_forward_anywhere),
                            ("forwarding role for any account", member_forward_any_account)]
+        if ORG_CONTEXT["operators"]:
+            org_one_sided += [("member trusts another operator", member_another_operator),
+                              ("member trusts no operator", member_no_operators)]
+            org_both_sided += [("member trusts another operator", member_another_operator),
+                               ("member trusts any operator", member_any_operator),
+                               ("member trusts an operator by wildcard", member_operator_wildcard),
+                               ("member trusts the operators' whole accounts", member_operators_accounts),
+                               ("member trusts no operator", member_no_operators)]
 
     one_sided = [("extra action", add_action), ("extra statement", add_statement),
                  ("wider condition", widen_condition), ("extra IAM resource", extra_role),
@@ -2201,6 +2255,8 @@ def main() -> int:
     ap.add_argument("--member-account", default="210987654321")
     ap.add_argument("--member-region", default="eu-west-1")
     ap.add_argument("--reconciler-role-arn", help="the reconciler role ARN both member examples trust")
+    ap.add_argument("--operator-principal-arns", default="",
+                    help="comma-separated operators' ARNs both member examples trust besides (default: none)")
     ap.add_argument("--dump", help="write both models to this JSON file")
     args = ap.parse_args()
     if (args.member_template is None) != (args.member_plan is None):
@@ -2216,7 +2272,8 @@ def main() -> int:
         with open(args.member_plan) as f:
             tf.update(TfMember(json.load(f), args.member_account, args.member_region).model())
     ORG_CONTEXT.update(member=bool(args.member_template), central=(args.account, args.region),
-                       where=(args.member_account, args.member_region), reconciler_arn=args.reconciler_role_arn)
+                       where=(args.member_account, args.member_region), reconciler_arn=args.reconciler_role_arn,
+                       operators=[a for a in args.operator_principal_arns.split(",") if a])
     if args.dump:
         with open(args.dump, "w") as f:
             json.dump({"cdk": cdk, "terraform": tf}, f, indent=2, sort_keys=True)

@@ -8,8 +8,9 @@ member's (the interface's instance found with the role of its account), and has 
 SQS message come back soon; the DDNS endpoint takes a
 dyndns2 update, a wrong password, a failed update (an alert) and its recovery, a sample-
 protocol update (an SSM secret) and its sweep; the operator CLI plans, applies, releases,
-rebuilds and adds and removes hosts. The strict proxy logs every call with its signer's
-access key and what IAM authorises it by (tests/harness/iam.py).
+rebuilds and adds and removes hosts; `plan`, `status` and `apply` read (and tag) the member
+account's instances through the member role, as the reconciler does. The strict proxy logs
+every call with its signer's access key and what IAM authorises it by (tests/harness/iam.py).
 
 Each call is then evaluated against the statements of the role that makes it, as the
 synthesized CDK template (cdk.out/Ec2Dns.template.json, Ec2DnsMember.template.json) and the
@@ -23,6 +24,7 @@ read with infra/scripts/parity.py's models (intrinsics resolved to placeholders 
 | `ec2-dns` in a member account | the keys its sts:AssumeRole got | the member role (`member.roles`), and the AssumeRole against the reconciler's policy and the member role's trust (the example's reconciler role ARN) |
 | `ec2-dns-ddns` | key `ec2dns-ddns` | the DDNS function's role (`iam.ddns`) |
 | `ec2-dns-ctl` | one key per command | the operators' policies documented in docs/security.md ("Read-only", "Writer", "Host credentials"), combined per command as that page says |
+| `ec2-dns-ctl` in a member account | the keys its sts:AssumeRole got | the member role, and the AssumeRole against the operator's documented policies (statement `AssumeMemberRoles`) and the member role's trust (statement `Operators`, with the example's operator ARNs: the read-only commands as the first, the others as the second) |
 
 The binaries run with the configuration the templates give them (the example's
 ALLOWED_DOMAINS, ACCOUNTS, REGIONS, DEPLOYMENT_ID, …), and the emulated world is mapped onto
@@ -30,12 +32,12 @@ the example's identifiers: zone i of the test is the example's zone i, the lock 
 table resource, the event queue the queue, the alert topic the topic; accounts and regions
 are the example's (123456789012 / us-east-1, member 210987654321 in eu-west-1).
 
-A call a policy refuses fails the test. The one gap known today, written out below and
-asserted so that it cannot hide another: the operator CLI, acting for a member account,
-assumes MEMBER_ROLE with the operator's credentials, which the member role's trust (the
-reconciler's role only) and the documented operator policies (no sts:AssumeRole) refuse.
+A call a policy refuses fails the test (there is no known gap left: the operator CLI's
+member-account calls, refused until the member role could trust operators, are allowed by
+the documented policies and the example's `operatorPrincipalArns` / `operator_principal_arns`).
 The same test then proves the check live: it takes one statement or one condition value
-away at a time (in each flavour) and sees the check fail for the calls that needed it.
+away at a time (in each flavour, and in the documented operator policies) and sees the check
+fail for the calls that needed it.
 """
 
 from __future__ import annotations
@@ -86,12 +88,10 @@ OPERATOR_POLICIES = {
     "operator-host": ["Read-only", "Host credentials"],
     "operator-all": ["Read-only", "Writer", "Host credentials"],
 }
-#: The refusals expected today (principal kind, call): see the module's docstring.
-KNOWN_GAPS = {
-    ("operator", "sts:AssumeRole"):
-        "the operator CLI assumes MEMBER_ROLE for a member account: the member role trusts only the "
-        "reconciler's role, and the documented operator policies grant no sts:AssumeRole",
-}
+#: Which of the example's operator ARNs (INFRA_EXAMPLE_OPERATOR_PRINCIPALS) each kind of
+#: operator key stands for when it assumes the member role: the read-only operator's role, and
+#: the writer's SSO role for the commands that need more.
+OPERATOR_ARN_INDEX = {"operator-read": 0, "operator-write": 1, "operator-host": 1, "operator-all": 1}
 
 WEB, API, DB, APP = (f"{n}.dyn.example.com" for n in ("web", "api", "db", "app"))
 HOME, PI = "home.dyn.example.com", "pi.dyn.example.com"
@@ -146,15 +146,17 @@ def operator_policies() -> dict[str, list[dict]]:
     return found
 
 
-def principals(model: dict, world_map: dict[str, str], env: dict) -> tuple[dict, dict, dict]:
-    """(access key -> principal, assumable role ARN -> (principal, trust), trusted callers)."""
+def principals(model: dict, world_map: dict[str, str], env: dict,
+               docs: dict[str, list[dict]] | None = None) -> tuple[dict, dict, dict]:
+    """(access key -> principal, assumable role ARN -> (principal, trust), trusted callers).
+    `docs`: the operators' policies, docs/security.md's unless given."""
     ex = example()
     central = {"${partition}": "aws", "${account}": ex["ACCOUNT"], "${region}": ex["REGION"]}
     keys = {
         KEYS["reconciler"]: Principal("reconciler", model["iam.function"], ex["ACCOUNT"], world_map, central),
         KEYS["ddns"]: Principal("ddns", model["iam.ddns"], ex["ACCOUNT"], world_map, central),
     }
-    docs = operator_policies()
+    docs = docs if docs is not None else operator_policies()
     # The documented policies name the example's table and zones literally: only the zones map.
     zones = {k: v for k, v in world_map.items() if ":route53:" in k}
     for kind, names in OPERATOR_POLICIES.items():
@@ -167,17 +169,14 @@ def principals(model: dict, world_map: dict[str, str], env: dict) -> tuple[dict,
         role = Principal(f"member role {account}", member["policy"], account, {}, places, arn)
         trust = json.loads(json.dumps([statement(s) for s in member["trust"]]).replace("${partition}", "aws"))
         assumable[arn] = (role, trust)
-    return keys, assumable, {"reconciler": ex["RECONCILER_ROLE"]}
+    operators = ex["OPERATOR_PRINCIPALS"].split(",")
+    callers = {"reconciler": ex["RECONCILER_ROLE"], **{k: operators[i] for k, i in OPERATOR_ARN_INDEX.items()}}
+    return keys, assumable, callers
 
 
-def check(log: list[dict], model: dict, world_map: dict, env: dict):
-    keys, assumable, callers = principals(model, world_map, env)
+def check(log: list[dict], model: dict, world_map: dict, env: dict, docs: dict[str, list[dict]] | None = None):
+    keys, assumable, callers = principals(model, world_map, env, docs)
     return check_log(log, keys, assumable, callers)
-
-
-def unexpected(checked) -> list[str]:
-    return [str(r) for r in checked.refusals
-            if (r.principal.split("-")[0], r.call) not in KNOWN_GAPS]
 
 
 # ---------------------------------------------------------------------------- the run
@@ -322,13 +321,16 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
         print(f"{flavour}: {len(log)} calls, {checked.requests} authorisations {checked.by_principal}; "
               f"refused: {[str(r) for r in checked.refusals]}")
         assert checked.unattributed == [], f"{flavour}: calls of unknown credentials: {checked.unattributed}"
-        refused = unexpected(checked)
+        refused = [str(r) for r in checked.refusals]
         assert refused == [], f"{flavour}: calls the deployed policies would refuse:\n  " + "\n  ".join(refused)
-        gaps = {(r.principal.split("-")[0], r.call) for r in checked.refusals}
-        assert gaps == set(KNOWN_GAPS), f"{flavour}: the known gaps changed: {gaps} (update KNOWN_GAPS and docs)"
-        # Every principal was exercised.
-        assert {"reconciler", "ddns", f"member role {example()['MEMBER_ACCOUNT']}", "operator-read",
-                "operator-write", "operator-host", "operator-all"} <= set(checked.by_principal), checked.by_principal
+        # Every principal was exercised, the member role for the reconciler and for the
+        # operators' reads (plan, status) and writes (apply).
+        member = f"member role {example()['MEMBER_ACCOUNT']}"
+        assert {"reconciler", "ddns", f"{member} (assumed by reconciler)", f"{member} (assumed by operator-read)",
+                f"{member} (assumed by operator-write)", "operator-read", "operator-write", "operator-host",
+                "operator-all"} <= set(checked.by_principal), checked.by_principal
+    operator_assumes = {e["key"] for e in log if e["call"] == "sts:AssumeRole"} & {KEYS["operator-read"], KEYS["operator-write"]}
+    assert operator_assumes == {KEYS["operator-read"], KEYS["operator-write"]}, "the CLI assumed the member role"
 
     # The check fails when a policy loses what a call needs: one statement, or one
     # condition value, taken away at a time.
@@ -353,6 +355,26 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
     def member_trusting_nobody(m):
         m["member.roles"]["member_role"]["trust"] = []
 
+    def member_trusting_no_operator(m):
+        role = m["member.roles"]["member_role"]
+        role["trust"] = [s for s in role["trust"] if s.get("Sid") != "Operators"]
+
+    def member_trusting_one_operator_less(index):
+        def change(m):
+            for s in m["member.roles"]["member_role"]["trust"]:
+                if s.get("Sid") == "Operators":
+                    arns = s["Condition"]["StringEquals"]["aws:PrincipalArn"]
+                    gone = example()["OPERATOR_PRINCIPALS"].split(",")[index]
+                    kept = [a for a in arns if a.replace("${partition}", "aws") != gone]
+                    assert len(kept) == len(arns) - 1, (gone, arns)
+                    s["Condition"]["StringEquals"]["aws:PrincipalArn"] = kept
+        return change
+
+    def docs_without(policy, sid):
+        def change(d):
+            d[policy] = [s for s in d[policy] if s.get("Sid") != sid]
+        return change
+
     names = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
     mutations = {
         "reconciler without LockTable": (without_sid("iam.function", "LockTable"), "reconciler", "dynamodb:"),
@@ -371,11 +393,28 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
         "ddns without PublishAlerts": (without_sid("iam.ddns", "PublishAlerts"), "ddns", "sns:Publish"),
         "member role without WriteStatusTag": (member_without("WriteStatusTag"), "member role", "ec2:CreateTags"),
         "member role trusting nobody": (member_trusting_nobody, "reconciler", "sts:AssumeRole"),
+        "member role without the Operators trust": (member_trusting_no_operator, "operator-read", "sts:AssumeRole"),
+        "member role trusting the read-only operator no more": (member_trusting_one_operator_less(0), "operator-read",
+                                                                 "sts:AssumeRole"),
+        "member role trusting the writer no more": (member_trusting_one_operator_less(1), "operator-write",
+                                                     "sts:AssumeRole"),
+    }
+    # The documented operators' policies, one statement taken away.
+    doc_mutations = {
+        "Read-only without AssumeMemberRoles": (docs_without("Read-only", "AssumeMemberRoles"), "operator-read",
+                                                "sts:AssumeRole"),
+        "Writer without WriteStatusTag": (docs_without("Writer", "WriteStatusTag"), "operator-write", "ec2:CreateTags"),
     }
     for flavour, model in models().items():
         for what, (change, who, call) in mutations.items():
             changed = copy.deepcopy(model)
             change(changed)
             refused = [r for r in check(log, changed, world_map, env).refusals
+                       if r.principal.startswith(who) and r.call.startswith(call)]
+            assert refused, f"{flavour}, {what}: the check did not notice"
+        for what, (change, who, call) in doc_mutations.items():
+            docs = copy.deepcopy(operator_policies())
+            change(docs)
+            refused = [r for r in check(log, model, world_map, env, docs).refusals
                        if r.principal.startswith(who) and r.call.startswith(call)]
             assert refused, f"{flavour}, {what}: the check did not notice"

@@ -21,6 +21,7 @@ Standard library only; tests/e2e/test_iam.py uses it over the proxy's log of a r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import urllib.parse
@@ -356,13 +357,33 @@ def evaluate(statements: list[dict], request: Request) -> Decision:
 
 
 def trusts(trust: list[dict], principal_arn: str, action: str = "sts:AssumeRole") -> bool:
-    """Whether a role's trust policy lets an IAM principal (a role ARN) assume it."""
+    """Whether a role's trust policy lets an IAM principal (a role or user ARN) assume it.
+
+    A statement names the principal itself, or its account (`arn:…:iam::<account>:root` or
+    the bare id), in `Principal.AWS`; its conditions are evaluated with the keys IAM sets for
+    the caller, `aws:PrincipalArn` (the role's ARN, not the session's) and
+    `aws:PrincipalAccount`. An explicit Deny wins. (Naming the account delegates to the
+    account's policies: the caller's own policy must allow the sts:AssumeRole too, which
+    check_log checks for every caller anyway.)"""
+    parts = principal_arn.split(":")
+    account = parts[4] if len(parts) > 5 else ""
+    root = f"arn:{parts[1]}:iam::{account}:root" if len(parts) > 5 else None
+    request = Request(action, "*", _ctx(**{"aws:PrincipalArn": [principal_arn], "aws:PrincipalAccount": [account]}))
+    allowed = False
     for s in trust:
-        aws = as_list((s.get("Principal") or {}).get("AWS")) if isinstance(s.get("Principal"), dict) else []
-        if s["Effect"] == "Allow" and any(like(a, action, case_sensitive=False) for a in s.get("Action", [])) \
-                and principal_arn in aws and not s.get("Condition"):
-            return True
-    return False
+        p = s.get("Principal")
+        aws = as_list(p.get("AWS")) if isinstance(p, dict) else as_list(p)
+        if not ({principal_arn, root, account, "*"} & set(aws)):
+            continue
+        if not any(like(a, action, case_sensitive=False) for a in s.get("Action", [])):
+            continue
+        if not all(condition_holds(op, key, values, request)
+                   for op, keys in (s.get("Condition") or {}).items() for key, values in keys.items()):
+            continue
+        if s["Effect"] == "Deny":
+            return False
+        allowed = True
+    return allowed
 
 
 # ---------------------------------------------------------------------------- principals and the check
@@ -418,7 +439,8 @@ def check_log(log: list[dict], principals: dict[str, Principal],
     `assumable`: role ARN -> (the role as a principal, its trust policy): a key that an
     sts:AssumeRole of that role handed out acts as it, and the AssumeRole itself is checked
     against the caller's policy and the role's trust (the caller named by
-    `trusted_callers[caller label]`, its role ARN). Calls with keys nobody owns are
+    `trusted_callers[caller label]`, its role or user ARN), and the role's calls are labelled
+    `<role label> (assumed by <caller label>)`. Calls with keys nobody owns are
     reported as unattributed (a call the check could not judge fails it too).
     """
     assumable = assumable or {}
@@ -456,5 +478,6 @@ def check_log(log: list[dict], principals: dict[str, Principal],
                                         f"the role's trust policy does not admit {caller or who.label}"))
             issued = (entry.get("iam") or {}).get("issued_key")
             if issued:
-                keys[issued] = as_role
+                # Its calls are judged by the role's policy, and counted as made for the caller.
+                keys[issued] = dataclasses.replace(as_role, label=f"{as_role.label} (assumed by {who.label})")
     return Checked(refusals, sum(counts.values()), counts, unattributed)

@@ -16,6 +16,7 @@ from harness.iam import (
     normalized_record_name,
     policy_statements,
     request_facts,
+    trusts,
 )
 
 R53 = "https://route53.amazonaws.com/doc/2013-04-01/"
@@ -164,8 +165,27 @@ def test_assumed_credentials_act_as_the_role_and_the_assume_role_needs_its_trust
     ]
     checked = check_log(log, {"base": reconciler}, {role: (member, trust)}, {"reconciler": caller})
     assert [str(r) for r in checked.refusals] == [
-        "member: ec2:CreateTags: ec2:CreateTags on arn:aws:ec2:eu-west-1:210987654321:instance/i-1 "
+        "member (assumed by reconciler): ec2:CreateTags: ec2:CreateTags on arn:aws:ec2:eu-west-1:210987654321:instance/i-1 "
         "aws:tagkeys=['dnsname-status']: no statement allows it"]
     assert checked.unattributed == ["ec2:DescribeInstances with key 'stranger'"]
     untrusted = check_log(log[:1], {"base": reconciler}, {role: (member, [])}, {"reconciler": caller})
     assert [r.why for r in untrusted.refusals] == [f"the role's trust policy does not admit {caller}"]
+
+
+def test_a_trust_naming_an_account_admits_exactly_the_principals_its_condition_names():
+    operator = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_0123"
+    trust = policy_statements([
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/ec2-dns-function"}, "Action": "sts:AssumeRole"},
+        {"Sid": "Operators", "Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::123456789012:root"]},
+         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:PrincipalArn": [operator]}}},
+    ])
+    assert trusts(trust, "arn:aws:iam::123456789012:role/ec2-dns-function")
+    assert trusts(trust, operator)
+    assert not trusts(trust, "arn:aws:iam::123456789012:role/someone-else"), "same account, not named"
+    assert not trusts(trust, operator.replace("123456789012", "999999999999")), "another account"
+    assert not trusts(trust[:1], operator)
+    whole_account = policy_statements([dict(trust[1], Condition=None)])
+    assert trusts(whole_account, "arn:aws:iam::123456789012:user/anyone")
+    denied = trust + policy_statements([{"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+                                         "Condition": {"StringLike": {"aws:PrincipalArn": ["*/aws-reserved/*"]}}}])
+    assert not trusts(denied, operator) and trusts(denied, "arn:aws:iam::123456789012:role/ec2-dns-function")

@@ -34,6 +34,8 @@
  *   centralAccountId, centralRegion, reconcilerRoleArn (the central stack's output RoleArn)
  *   createMemberRole                           true/false, default true (false in the account's
  *                                              other regions and in the central account)
+ *   operatorPrincipalArns                      comma-separated role or user ARNs the member role
+ *                                              also trusts (ec2-dns-ctl); default none
  *   memberStackName                            default Ec2DnsMember
  * With centralAccountId and without allowedDomains, the app has the member stack only.
  */
@@ -130,6 +132,7 @@ if (centralAccountId !== undefined) {
     memberRoleName: setting('memberRoleName'),
     nameTag: setting('nameTag'),
     createMemberRole: setting('createMemberRole') === undefined ? undefined : setting('createMemberRole') === 'true',
+    operatorPrincipalArns: optionalList('operatorPrincipalArns'),
   });
 }
 

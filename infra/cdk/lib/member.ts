@@ -9,7 +9,10 @@
  *   global: `createMemberRole: false` in the account's other regions, and in the central
  *   account, whose reconciler uses its own role): trusted by exactly the reconciler's role,
  *   allowed ec2:DescribeInstances and ec2:CreateTags of the status tag only, in every region
- *   of the account: what the reconciler's own role may do in its account;
+ *   of the account: what the reconciler's own role may do in its account; with
+ *   `operatorPrincipalArns`, also trusted by exactly those operators (the CLI ec2-dns-ctl
+ *   assumes the member role for the account's instances, as the reconciler does), who get
+ *   exactly the same rights there;
  * - in each region, three rules with the central rules' patterns (EC2 state changes, changes
  *   of the name tag, Elastic IP addresses associated with or disassociated from instances and
  *   IPv6 addresses assigned to or unassigned from network interfaces as CloudTrail records
@@ -27,8 +30,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
-  ACCOUNT_RE, check, DEFAULT_MEMBER_ROLE, defaultBusArn, instanceEventPatterns, instanceStatements, REGION_RE,
-  ROLE_ARN_RE, ROLE_NAME_RE, TAG_KEY_RE,
+  ACCOUNT_RE, check, DEFAULT_MEMBER_ROLE, defaultBusArn, instanceEventPatterns, instanceStatements, OPERATOR_ARN_RE,
+  REGION_RE, ROLE_ARN_RE, ROLE_NAME_RE, TAG_KEY_RE,
 } from './shared';
 
 /** Defaults shared with the Terraform module (modules/member/variables.tf); keep them equal. */
@@ -60,6 +63,19 @@ export interface Ec2DnsMemberProps {
    */
   readonly nameTag?: string;
   /**
+   * Operators whose `ec2-dns-ctl` may assume the member role too, to read this account's
+   * instances (`plan`, `status`) and write their status tag (`apply`, `release`): exact IAM
+   * role or user ARNs (an SSO permission set's role with its path,
+   * `arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_…`), no
+   * wildcards, no account roots. One more trust statement (Sid `Operators`): principal the
+   * accounts of these ARNs, condition `StringEquals` `aws:PrincipalArn` exactly these ARNs, so
+   * they need not exist yet and a recreated role keeps working. They get exactly the member
+   * role's rights in this account, a read-only operator included; each still needs
+   * `sts:AssumeRole` on the role in its own policy (docs/security.md, "Operators' policies").
+   * Only with the member role (createMemberRole). @default [] (the reconciler alone)
+   */
+  readonly operatorPrincipalArns?: string[];
+  /**
    * Create the member role (IAM is global: once per account). False in the account's other
    * regions, and in the central account's other regions (its reconciler uses its own role).
    * @default true
@@ -81,6 +97,14 @@ export function validateMemberProps(props: Ec2DnsMemberProps): void {
   const tag = props.nameTag ?? MEMBER_DEFAULTS.nameTag;
   check(p, TAG_KEY_RE.test(tag) && !tag.toLowerCase().startsWith('aws:') && tag.length <= 120,
     `nameTag: '${tag}' is not a valid tag key (at most 120 characters so that '<tag>-status' fits)`);
+  for (const op of props.operatorPrincipalArns ?? []) {
+    if (/[*?]/.test(op)) {
+      p.push(`operatorPrincipalArns: '${op}' has a wildcard: list each operator's role or user ARN exactly`);
+    } else {
+      check(p, OPERATOR_ARN_RE.test(op),
+        `operatorPrincipalArns: '${op}' is not an IAM role or user ARN (arn:aws:iam::<account>:role/<path/name> or :user/<name>; not an account root or an assumed-role session)`);
+    }
+  }
   if (p.length > 0) throw new Error(`Invalid ec2-dns member configuration:\n  - ${p.join('\n  - ')}`);
 }
 
@@ -154,13 +178,29 @@ export class Ec2DnsMember extends Construct {
     if (createMemberRole) {
       const memberRole = this.memberRole = new iam.Role(this, 'MemberRole', {
         roleName: props.memberRoleName ?? MEMBER_DEFAULTS.memberRoleName,
-        // Exactly the reconciler's role (IAM checks that it exists: deploy the central stack first).
+        // Exactly the reconciler's role (IAM checks that it exists: deploy the central stack
+        // first), and the operators below.
         assumedBy: new iam.ArnPrincipal(props.reconcilerRoleArn),
         description: 'ec2-dns member: the central reconciler reads instances and writes their status tag (all regions)',
         inlinePolicies: {
           ec2dns: new iam.PolicyDocument({ statements: instanceStatements(partition, Aws.ACCOUNT_ID, nameTag) }),
         },
       });
+      // Operators (ec2-dns-ctl), exactly by aws:PrincipalArn: the principal is their accounts
+      // (IAM needs no principal to exist for that), the condition names each one.
+      const operators = [...new Set(props.operatorPrincipalArns ?? [])].sort();
+      if (operators.length > 0) {
+        const roots = [...new Set(operators.map((arn) => {
+          const [, part, account] = OPERATOR_ARN_RE.exec(arn) ?? [];
+          return `arn:${part}:iam::${account}:root`;
+        }))].sort();
+        memberRole.assumeRolePolicy?.addStatements(new iam.PolicyStatement({
+          sid: 'Operators',
+          actions: ['sts:AssumeRole'],
+          principals: roots.map((root) => new iam.ArnPrincipal(root)),
+          conditions: { StringEquals: { 'aws:PrincipalArn': operators } },
+        }));
+      }
       Validations.of(memberRole).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason: 'ec2:DescribeInstances does not support resource-level permissions, so its resource must be "*".',

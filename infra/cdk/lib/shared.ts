@@ -70,6 +70,12 @@ export const DEPLOYMENT_ID_RE = /^[a-z0-9][a-z0-9-]{0,23}$/;
 export const MARKER_STYLES: readonly string[] = ['plain', 'opaque'];
 /** An IAM role ARN (any partition, with or without a path). */
 export const ROLE_ARN_RE = /^arn:aws[a-z-]*:iam::([0-9]{12}):role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+/**
+ * An operator the member role may trust: an IAM role (an SSO permission set's role included,
+ * with its path) or user ARN, exactly (groups 1 and 2: partition and account). Not an account
+ * root, an assumed-role session or a pattern: `aws:PrincipalArn` is matched with StringEquals.
+ */
+export const OPERATOR_ARN_RE = /^arn:(aws[a-z-]*):iam::([0-9]{12}):(role|user)\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
 
 /**
  * The role the reconciler assumes in each account of ACCOUNTS (its MEMBER_ROLE default), and

@@ -311,6 +311,50 @@ describe('member side: the member role', () => {
       { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['hostname-status'] } });
   });
 
+  it('trusts no operator by default (the reconciler alone)', () => {
+    const { json, member, id } = memberDefault();
+    const trust = json.Resources[id(member.memberRole)].Properties.AssumeRolePolicyDocument.Statement;
+    assert.equal(trust.length, 1);
+    assert.ok(!JSON.stringify(trust).includes('PrincipalArn'));
+  });
+
+  it('trusts exactly the listed operators too, by aws:PrincipalArn, with their accounts as principal', () => {
+    const sso = 'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Dns_0123456789abcdef';
+    const { json, member, id } = buildMember({
+      operatorPrincipalArns: ['arn:aws:iam::123456789012:user/alice', sso, 'arn:aws:iam::123456789012:role/ec2-dns-operator', sso],
+    });
+    const r = json.Resources[id(member.memberRole)].Properties;
+    assert.deepEqual(r.AssumeRolePolicyDocument.Statement, [
+      { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::123456789012:role/ec2-dns-function' } },
+      {
+        Sid: 'Operators', Action: 'sts:AssumeRole', Effect: 'Allow',
+        Principal: { AWS: ['arn:aws:iam::111122223333:root', 'arn:aws:iam::123456789012:root'] },
+        Condition: { StringEquals: { 'aws:PrincipalArn': [
+          'arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Dns_0123456789abcdef',
+          'arn:aws:iam::123456789012:role/ec2-dns-operator',
+          'arn:aws:iam::123456789012:user/alice',
+        ] } },
+      },
+    ]);
+    // The rights stay the member role's: operators get exactly those.
+    assert.deepEqual(r.Policies, memberDefault().json.Resources[id(member.memberRole)].Properties.Policies);
+    const one = buildMember({ operatorPrincipalArns: ['arn:aws-us-gov:iam::123456789012:role/ops'], centralRegion: 'us-gov-west-1',
+      reconcilerRoleArn: 'arn:aws-us-gov:iam::123456789012:role/ec2-dns-function' });
+    const stmt = one.json.Resources[one.id(one.member.memberRole)].Properties.AssumeRolePolicyDocument.Statement[1];
+    assert.deepEqual([stmt.Principal, stmt.Condition], [{ AWS: 'arn:aws-us-gov:iam::123456789012:root' },
+      { StringEquals: { 'aws:PrincipalArn': ['arn:aws-us-gov:iam::123456789012:role/ops'] } }]);
+  });
+
+  it('refuses operators given by wildcard, as an account root, a session or no ARN, each named', () => {
+    const bad = ['*', 'arn:aws:iam::123456789012:role/*', 'arn:aws:iam::123456789012:role/ops-?', 'arn:aws:iam::*:role/ops',
+      'arn:aws:iam::123456789012:root', 'arn:aws:sts::123456789012:assumed-role/ops/alice', '123456789012', 'ops'];
+    assert.throws(() => buildMember({ operatorPrincipalArns: bad }), (e: Error) => {
+      for (const b of bad) assert.ok(e.message.includes(`operatorPrincipalArns: '${b}'`), `${b} in ${e.message}`);
+      assert.equal((e.message.match(/has a wildcard/g) ?? []).length, 4);
+      return true;
+    });
+  });
+
   it('is left out with createMemberRole: false (the account\'s other regions, the central account)', () => {
     const { json, member } = buildMember({ createMemberRole: false });
     assert.equal(member.memberRole, undefined);
@@ -435,6 +479,8 @@ describe('cdk-nag AwsSolutions (member)', () => {
     const app = new App();
     new Ec2DnsMember(new Stack(app, 'WithRole'), 'Ec2DnsMember', MEMBER);
     new Ec2DnsMember(new Stack(app, 'RulesOnly'), 'Ec2DnsMember', { ...MEMBER, createMemberRole: false });
+    new Ec2DnsMember(new Stack(app, 'WithOperators'), 'Ec2DnsMember',
+      { ...MEMBER, operatorPrincipalArns: ['arn:aws:iam::123456789012:role/ec2-dns-operator'] });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     app.synth();
   });

@@ -40,7 +40,7 @@ run "member_defaults" {
         Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:role/ec2-dns-function" }, Action = "sts:AssumeRole"
       }]
     )
-    error_message = "The member role is ec2-dns-member, trusted by exactly the reconciler's role."
+    error_message = "The member role is ec2-dns-member, trusted by exactly the reconciler's role (no operator by default)."
   }
   assert {
     condition = jsondecode(aws_iam_role_policy.member[0].policy).Statement == [
@@ -116,6 +116,108 @@ run "member_defaults" {
     )
     error_message = "The outputs give the member role, the forwarding role and the central bus."
   }
+}
+
+run "member_trusts_the_listed_operators_exactly" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    operator_principal_arns = [
+      "arn:aws:iam::123456789012:user/alice",
+      "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Dns_0123456789abcdef",
+      "arn:aws:iam::123456789012:role/ec2-dns-operator",
+      "arn:aws:iam::123456789012:user/alice",
+    ]
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.member[0].assume_role_policy).Statement == [
+      { Effect = "Allow", Principal = { AWS = "arn:aws:iam::123456789012:role/ec2-dns-function" }, Action = "sts:AssumeRole" },
+      {
+        Sid       = "Operators", Effect = "Allow", Action = "sts:AssumeRole"
+        Principal = { AWS = ["arn:aws:iam::111122223333:root", "arn:aws:iam::123456789012:root"] }
+        Condition = { StringEquals = { "aws:PrincipalArn" = [
+          "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Dns_0123456789abcdef",
+          "arn:aws:iam::123456789012:role/ec2-dns-operator",
+          "arn:aws:iam::123456789012:user/alice",
+        ] } }
+      },
+    ]
+    error_message = "The member role trusts the reconciler's role and exactly the listed operators (aws:PrincipalArn, their accounts as principal)."
+  }
+  assert {
+    condition     = length(jsondecode(aws_iam_role_policy.member[0].policy).Statement) == 2
+    error_message = "Operators get the member role's rights, no more: the policy is unchanged."
+  }
+}
+
+run "member_trusts_an_operator_of_another_partition" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    central_region          = "us-gov-west-1"
+    reconciler_role_arn     = "arn:aws-us-gov:iam::123456789012:role/ec2-dns-function"
+    operator_principal_arns = ["arn:aws-us-gov:iam::123456789012:role/ops"]
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.member[0].assume_role_policy).Statement[1] == {
+      Sid       = "Operators", Effect = "Allow", Action = "sts:AssumeRole"
+      Principal = { AWS = ["arn:aws-us-gov:iam::123456789012:root"] }
+      Condition = { StringEquals = { "aws:PrincipalArn" = ["arn:aws-us-gov:iam::123456789012:role/ops"] } }
+    }
+    error_message = "The operators' account principal keeps their ARN's partition."
+  }
+}
+
+run "rejects_operators_by_wildcard" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    operator_principal_arns = ["arn:aws:iam::123456789012:role/ec2-dns-operator", "arn:aws:iam::123456789012:role/*"]
+  }
+
+  expect_failures = [var.operator_principal_arns]
+}
+
+run "rejects_operators_by_account_wildcard" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    operator_principal_arns = ["*"]
+  }
+
+  expect_failures = [var.operator_principal_arns]
+}
+
+run "rejects_operators_that_are_no_role_or_user" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    operator_principal_arns = ["arn:aws:iam::123456789012:root", "arn:aws:sts::123456789012:assumed-role/ops/alice"]
+  }
+
+  expect_failures = [var.operator_principal_arns]
 }
 
 run "member_without_role_custom_tag" {

@@ -4,7 +4,11 @@
 #
 #   terraform init
 #   terraform apply -var central_account_id=123456789012 -var central_region=us-east-1 \
-#     -var reconciler_role_arn="$(terraform -chdir=../basic output -raw role_arn)"
+#     -var reconciler_role_arn="$(terraform -chdir=../basic output -raw role_arn)" \
+#     -var 'operator_principal_arns=["arn:aws:iam::123456789012:role/ec2-dns-operator"]'
+#
+# operator_principal_arns (optional) lets those operators' ec2-dns-ctl assume the member role
+# for this account's instances (docs/security.md, "Operators' policies").
 #
 # The member role is global (IAM): the module in the first region creates it, the one in the
 # second region only forwards (create_member_role = false). Add a provider and a module block
@@ -43,6 +47,8 @@ module "member" {
   member_role_name    = var.member_role_name
   name_tag            = var.name_tag
   account_id          = var.account_id
+  # The operators whose ec2-dns-ctl may assume the member role too.
+  operator_principal_arns = var.operator_principal_arns
 
   tags = { project = "ec2-dns" }
 }

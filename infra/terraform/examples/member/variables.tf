@@ -25,6 +25,12 @@ variable "reconciler_role_arn" {
   type        = string
 }
 
+variable "operator_principal_arns" {
+  description = "Operators' role or user ARNs the member role also trusts (ec2-dns-ctl in this account); empty: the reconciler alone."
+  type        = list(string)
+  default     = []
+}
+
 variable "member_role_name" {
   description = "The central deployment's member_role_name."
   type        = string

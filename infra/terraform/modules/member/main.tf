@@ -5,7 +5,9 @@
 # - The member role (create_member_role, once per account: IAM is global), trusted by exactly
 #   the reconciler's role, allowed ec2:DescribeInstances and ec2:CreateTags of the status tag
 #   only, in every region of the account: what the reconciler's own role may do in its
-#   account. Not in the central account, whose reconciler uses its own role.
+#   account. Not in the central account, whose reconciler uses its own role. With
+#   operator_principal_arns also trusted by exactly those operators (ec2-dns-ctl assumes the
+#   member role for the account's instances, as the reconciler does), who get the same rights.
 # - In each region, three rules with the central rules' patterns (EC2 state changes, changes
 #   of the name tag, Elastic IP addresses associated with or disassociated from instances and
 #   IPv6 addresses assigned to or unassigned from network interfaces as CloudTrail records
@@ -32,6 +34,18 @@ locals {
 
   central_bus_arn = "arn:${local.partition}:events:${var.central_region}:${var.central_account_id}:event-bus/default"
   in_central      = local.account == var.central_account_id
+
+  # Operators (ec2-dns-ctl), exactly by aws:PrincipalArn: the principal is their accounts
+  # (IAM needs no principal to exist for that), the condition names each one. No statement
+  # without operators.
+  operator_arns = sort(distinct(var.operator_principal_arns))
+  operator_trust = [for arns in [local.operator_arns] : {
+    Sid       = "Operators"
+    Effect    = "Allow"
+    Principal = { AWS = sort(distinct([for a in arns : "arn:${split(":", a)[1]}:iam::${split(":", a)[4]}:root"])) }
+    Action    = "sts:AssumeRole"
+    Condition = { StringEquals = { "aws:PrincipalArn" = arns } }
+  } if length(arns) > 0]
 
   # The same patterns as the central rules (../../main.tf): neither restricts account or region.
   patterns = {
@@ -83,14 +97,15 @@ resource "aws_iam_role" "member" {
   count       = var.create_member_role ? 1 : 0
   name        = var.member_role_name
   description = "ec2-dns member: the central reconciler reads instances and writes their status tag (all regions)"
-  # Exactly the reconciler's role (IAM checks that it exists: apply the central deployment first).
+  # Exactly the reconciler's role (IAM checks that it exists: apply the central deployment
+  # first), and the operators (local.operator_trust).
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Effect    = "Allow"
       Principal = { AWS = var.reconciler_role_arn }
       Action    = "sts:AssumeRole"
-    }]
+    }], local.operator_trust)
   })
   tags = var.tags
 

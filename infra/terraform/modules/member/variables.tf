@@ -54,6 +54,24 @@ variable "name_tag" {
   }
 }
 
+variable "operator_principal_arns" {
+  description = "Operators whose ec2-dns-ctl may assume the member role too (exact IAM role or user ARNs, an SSO permission set's role with its path; no wildcards, no account roots): trusted by aws:PrincipalArn, they get exactly the member role's rights in this account. Only with create_member_role. Empty: the reconciler alone."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.operator_principal_arns : !can(regex("[*?]", arn))])
+    error_message = "operator_principal_arns must name each operator exactly: no wildcards (* or ?)."
+  }
+  validation {
+    condition = alltrue([for arn in var.operator_principal_arns :
+      can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}$", arn)) || can(regex("[*?]", arn))
+    ])
+    error_message = "operator_principal_arns must be IAM role or user ARNs (arn:aws:iam::<account>:role/<path/name> or :user/<name>), not account roots or assumed-role sessions."
+  }
+}
+
 variable "create_member_role" {
   description = "Create the member role. IAM is global: true in one region of each member account, false in its other regions and in the central account (whose reconciler uses its own role)."
   type        = bool
