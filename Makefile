@@ -112,19 +112,42 @@ demo: build venv ## the whole story against the embedded emulator
 sandbox: build venv ## moto, the strict proxy and a small world on 127.0.0.1; prints the environment for ec2-dns-ctl (Ctrl-C stops it)
 	$(VENV)/bin/python tests/sandbox.py $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
-# All three binaries for arm64 in one cargo invocation (their optimised links run side by
-# side): the functions' zips, and ec2-dns-ctl for aarch64 (target/aarch64-unknown-linux-gnu).
+# Both functions for arm64 in one cargo invocation (their optimised links run side by side).
 package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip --bins
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
+		--bin ec2-dns --bin ec2-dns-ddns
 
-# ec2-dns-ctl for x86_64 is built by cargo itself: `cargo lambda build --x86-64` on an x86_64
-# host moves the binary out of target/<triple>/release into target/lambda, where the arm64
-# build's zip of the same name lives.
-release-binaries: package ## every optimised binary of a release: the arm64 package and ec2-dns-ctl for x86_64
-	$(CARGO) build --locked --release --target x86_64-unknown-linux-gnu --bin ec2-dns-ctl
+# ec2-dns-ctl, the operator CLI, for the machines operators run it on, with cargo-zigbuild
+# (.venv): the Linux builds link against glibc 2.17 (the `.2.17` suffix), so they run on
+# Amazon Linux 2 and everything newer; tools/release.sh refuses one that needs more. Profile
+# release-ctl (Cargo.toml): the Lambda's optimisation without its thin-LTO link, and its
+# own target/<triple>/release-ctl, apart from the Lambda build of the same triple.
+# Binaries: target/<triple>/release-ctl/ec2-dns-ctl[.exe].
+CTL_LINUX := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
+CTL_OTHER := x86_64-pc-windows-gnu
+ZIGBUILD = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo zigbuild --locked --profile release-ctl --bin ec2-dns-ctl
+rust-target = rustup target list --installed | grep -qx $(1) || rustup target add $(1)
+
+.PHONY: ctl-linux ctl-other release-all-platforms
+ctl-linux: venv ## ec2-dns-ctl for Linux x86_64 and aarch64, glibc 2.17 or later (cargo-zigbuild)
+	$(foreach t,$(CTL_LINUX),$(call rust-target,$(t));)
+	$(ZIGBUILD) $(foreach t,$(CTL_LINUX),--target $(t).2.17)
+
+# Windows: aws-lc-sys assembles its x86_64 code with NASM; without NASM it takes the objects
+# the crate ships, prebuilt, when allowed (AWS_LC_SYS_PREBUILT_NASM=1). macOS is not built
+# here: its link needs the Security and CoreFoundation frameworks of Apple's SDK, which this
+# machine lacks (docs/contributing.md#the-release-procedure).
+ctl-other: venv ## ec2-dns-ctl for Windows x86_64 (cargo-zigbuild; too slow for CI: make release-all-platforms)
+	$(foreach t,$(CTL_OTHER),$(call rust-target,$(t));)
+	AWS_LC_SYS_PREBUILT_NASM=1 $(ZIGBUILD) $(foreach t,$(CTL_OTHER),--target $(t))
+
+release-binaries: package ctl-linux ## every optimised binary of CI's release: the arm64 Lambda package and ec2-dns-ctl for Linux
 
 release: venv infra-deps release-binaries ## every release artefact, checked, with SHA256SUMS: dist/ec2-dns-<version>/ (tools/release.sh)
 	tools/release.sh
+
+release-all-platforms: venv infra-deps release-binaries ctl-other ## make release, plus ec2-dns-ctl for Windows: what a published release holds
+	tools/release.sh --all-platforms
 
 # After `make release` (not a prerequisite: it would rebuild). RELEASE_DIR=dist/ec2-dns-X.Y.Z
 # checks another release folder. npm install of the documented app prefers npm's cache,

@@ -14,7 +14,10 @@ took all three paths, and runs cfn-lint on the downloaded template.
 
 Before running anything (and alone with --static, which tools/release.sh runs):
 - the release holds exactly the expected files, each listed in SHA256SUMS with its sum; the
-  Lambda zips hold an arm64 `bootstrap`, each ec2-dns-ctl tarball the architecture it names;
+  Lambda zips hold an arm64 `bootstrap`, each ec2-dns-ctl archive a binary for the machine its
+  name gives (the Rust target triple: ELF machine, Mach-O CPU type, PE machine), and a Linux
+  one needs no glibc symbol version above 2.17 (readelf's version needs), so that it runs on
+  Amazon Linux 2;
 - the checked blocks speak of the release's version;
 - no `aws cloudformation deploy` in README.md, docs/ or the infra READMEs lacks
   `--s3-bucket`, and none passes `--template-body`, while the template is over the 51,200
@@ -59,6 +62,15 @@ PATHS = {
     "CDK (npx cdk deploy)": ("npx", "cdk deploy"),
 }
 ELF_MACHINE = {"x86_64": 62, "aarch64": 183}
+# ec2-dns-ctl, one archive per machine: CI's release (make release) has the Linux ones, a
+# published release (make release-all-platforms) the others it can build as well.
+CTL_REQUIRED = ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu")
+CTL_OPTIONAL = ("x86_64-pc-windows-gnu", "x86_64-apple-darwin", "aarch64-apple-darwin")
+GLIBC_MAX = (2, 17)  # Amazon Linux 2
+
+
+def ctl_archive(version: str, triple: str) -> str:
+    return f"ec2-dns-ctl-{version}-{triple}.{'zip' if '-windows-' in triple else 'tar.gz'}"
 
 
 @dataclass
@@ -172,15 +184,92 @@ def version_problems(blocks: list[Block], version: str) -> list[str]:
 
 
 def expected_files(version: str) -> set[str]:
+    """The files every release has; optional_files() may be there too."""
     v = version
     return {f"ec2-dns-{v}-lambda-arm64.zip", f"ec2-dns-ddns-{v}-lambda-arm64.zip",
-            f"ec2-dns-ctl-{v}-linux-x86_64.tar.gz", f"ec2-dns-ctl-{v}-linux-aarch64.tar.gz",
+            *(ctl_archive(v, t) for t in CTL_REQUIRED),
             f"ec2-dns-{v}.template.json", f"ec2-dns-cdk-{v}.tgz", f"terraform-aws-ec2-dns-{v}.tar.gz",
             "CHANGELOG.md", "LICENSE", "SHA256SUMS"}
 
 
+def optional_files(version: str) -> set[str]:
+    return {ctl_archive(version, t) for t in CTL_OPTIONAL}
+
+
 def elf_machine(head: bytes) -> int | None:
     return int.from_bytes(head[18:20], "little") if head[:4] == b"\x7fELF" else None
+
+
+def binary_kind(data: bytes) -> str | None:
+    """The target triple a binary is for, from its header: ELF (Linux), Mach-O, PE."""
+    if data[:4] == b"\x7fELF":
+        arch = {62: "x86_64", 183: "aarch64"}.get(elf_machine(data))
+        return arch and f"{arch}-unknown-linux-gnu"
+    if data[:4] == b"\xcf\xfa\xed\xfe":  # MH_MAGIC_64, little-endian
+        arch = {0x01000007: "x86_64", 0x0100000C: "aarch64"}.get(int.from_bytes(data[4:8], "little"))
+        return arch and f"{arch}-apple-darwin"
+    if data[:2] == b"MZ" and len(data) >= 0x40:
+        pe = int.from_bytes(data[0x3C:0x40], "little")
+        if data[pe:pe + 4] == b"PE\0\0":
+            machine = int.from_bytes(data[pe + 4:pe + 6], "little")
+            optional_magic = int.from_bytes(data[pe + 24:pe + 26], "little")
+            subsystem = int.from_bytes(data[pe + 24 + 68:pe + 24 + 70], "little")
+            # AMD64, PE32+, a console program
+            if machine == 0x8664 and optional_magic == 0x20B and subsystem == 3:
+                return "x86_64-pc-windows-gnu"
+    return None
+
+
+def glibc_versions(readelf_version_info: str) -> list[tuple[int, ...]]:
+    """The GLIBC_ versions named in the version needs section of `readelf -V` output."""
+    needs = readelf_version_info.split("Version needs section", 1)
+    if len(needs) < 2:
+        return []
+    return sorted({tuple(map(int, m.group(1).split("."))) for m in re.finditer(r"Name: GLIBC_(\d+(?:\.\d+)+)", needs[1])})
+
+
+def glibc_needed(binary: Path) -> tuple[int, ...] | None:
+    """The highest glibc symbol version a Linux binary needs, None when it needs none."""
+    readelf = shutil.which("readelf")
+    if not readelf:
+        raise SystemExit("release-check needs readelf (binutils) to read the glibc an ec2-dns-ctl needs")
+    p = subprocess.run([readelf, "--version-info", "--wide", str(binary)], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise ValueError(p.stderr.strip() or f"readelf exit {p.returncode}")
+    versions = glibc_versions(p.stdout)
+    return versions[-1] if versions else None
+
+
+def ctl_binary(path: Path) -> bytes:
+    """The ec2-dns-ctl of an archive (ec2-dns-ctl.exe in a zip), b"" when it has none."""
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as z:
+            return z.read("ec2-dns-ctl.exe") if "ec2-dns-ctl.exe" in z.namelist() else b""
+    with tarfile.open(path) as t:
+        try:
+            return t.extractfile("ec2-dns-ctl").read()
+        except KeyError:
+            return b""
+
+
+def ctl_problems(path: Path, triple: str) -> list[str]:
+    data = ctl_binary(path)
+    if binary_kind(data) != triple:
+        return [f"{path.name}: its ec2-dns-ctl is not a binary for {triple}"]
+    if not triple.endswith("-linux-gnu"):
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        binary = Path(tmp) / "ec2-dns-ctl"
+        binary.write_bytes(data)
+        try:
+            needed = glibc_needed(binary)
+        except ValueError as e:
+            return [f"{path.name}: readelf cannot read its ec2-dns-ctl: {e}"]
+    if needed and needed > GLIBC_MAX:
+        return [f"{path.name}: its ec2-dns-ctl needs glibc {'.'.join(map(str, needed))}, more than "
+                f"{'.'.join(map(str, GLIBC_MAX))} (Amazon Linux 2): build it with cargo-zigbuild's "
+                f"`.{'.'.join(map(str, GLIBC_MAX))}` target (make ctl-linux)"]
+    return []
 
 
 def artefact_problems(dist: Path, version: str) -> list[str]:
@@ -188,9 +277,10 @@ def artefact_problems(dist: Path, version: str) -> list[str]:
     problems = []
     present = {p.name for p in dist.iterdir()}
     want = expected_files(version)
+    may = optional_files(version)
     problems += [f"{dist}: {n} is missing" for n in sorted(want - present)]
-    problems += [f"{dist}: {n} is not a release file (release-check knows {sorted(want)})"
-                 for n in sorted(present - want)]
+    problems += [f"{dist}: {n} is not a release file (release-check knows {sorted(want | may)})"
+                 for n in sorted(present - want - may)]
     sums = dist / "SHA256SUMS"
     if sums.is_file():
         listed = {}
@@ -202,21 +292,15 @@ def artefact_problems(dist: Path, version: str) -> list[str]:
         for name, digest in listed.items():
             if name in present and hashlib.sha256((dist / name).read_bytes()).hexdigest() != digest:
                 problems.append(f"SHA256SUMS: {name} does not match")
-    for name in sorted(present & want):
+    for name in sorted(present & (want | may)):
         path = dist / name
         if name.endswith("-lambda-arm64.zip"):
             with zipfile.ZipFile(path) as z:
                 if z.namelist() != ["bootstrap"] or elf_machine(z.open("bootstrap").read(20)) != ELF_MACHINE["aarch64"]:
                     problems.append(f"{name}: not just an arm64 `bootstrap` ({z.namelist()})")
-        m = re.fullmatch(r"ec2-dns-ctl-.*-linux-(x86_64|aarch64)\.tar\.gz", name)
-        if m:
-            with tarfile.open(path) as t:
-                try:
-                    head = t.extractfile("ec2-dns-ctl").read(20)
-                except KeyError:
-                    head = b""
-            if elf_machine(head) != ELF_MACHINE[m.group(1)]:
-                problems.append(f"{name}: its ec2-dns-ctl is not a Linux {m.group(1)} binary")
+        for triple in (*CTL_REQUIRED, *CTL_OPTIONAL):
+            if name == ctl_archive(version, triple):
+                problems += ctl_problems(path, triple)
     return problems
 
 

@@ -4,8 +4,10 @@
 #
 #   ec2-dns-<v>-lambda-arm64.zip       the reconciler function (provided.al2023, arm64)
 #   ec2-dns-ddns-<v>-lambda-arm64.zip  the DDNS endpoint function
-#   ec2-dns-ctl-<v>-linux-x86_64.tar.gz, ec2-dns-ctl-<v>-linux-aarch64.tar.gz
-#                                      the operator CLI
+#   ec2-dns-ctl-<v>-<triple>.tar.gz   the operator CLI, one per machine, named by Rust's target
+#                                      triple: x86_64-unknown-linux-gnu and aarch64-unknown-linux-gnu
+#                                      (glibc 2.17 or later); with --all-platforms also
+#   ec2-dns-ctl-<v>-x86_64-pc-windows-gnu.zip (ec2-dns-ctl.exe)
 #   ec2-dns-<v>.template.json          CloudFormation with parameters (no CDK, no Terraform)
 #   ec2-dns-cdk-<v>.tgz                the CDK construct library (npm, jsii assembly inside)
 #   terraform-aws-ec2-dns-<v>.tar.gz   the Terraform module
@@ -13,12 +15,23 @@
 #
 # docs/install.md deploys from these files alone; `make release-check` proves it.
 # The version is lambda/Cargo.toml's; CHANGELOG.md must have a section for it.
+#
+#   tools/release.sh                   what CI builds (make release)
+#   tools/release.sh --all-platforms   a published release (make release-all-platforms)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 export PATH="$repo/.venv/bin:$PATH"
 
 die() { echo "release: $*" >&2; exit 1; }
+
+# The operator CLI's builds (Makefile: ctl-linux, ctl-other), profile release-ctl.
+ctl_triples=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
+case ${1:-} in
+  "") ;;
+  --all-platforms) ctl_triples+=(x86_64-pc-windows-gnu) ;;
+  *) die "usage: tools/release.sh [--all-platforms]" ;;
+esac
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' lambda/Cargo.toml | head -n1)
 [[ -n $version ]] || die "no version in lambda/Cargo.toml"
@@ -31,8 +44,6 @@ out="dist/ec2-dns-$version"
 rm -rf "$out"
 mkdir -p "$out"
 
-# ELF machine of a binary: 62 x86-64, 183 aarch64.
-elf_machine() { python3 -c 'import sys; d=open(sys.argv[1],"rb").read(20); assert d[:4]==b"\x7fELF", "not ELF"; print(int.from_bytes(d[18:20],"little"))' "$1"; }
 zip_bootstrap_machine() {
   python3 - "$1" <<'EOF'
 import sys, zipfile
@@ -48,8 +59,8 @@ EOF
 }
 
 # The binaries come from `make release-binaries` (the Makefile builds them first; CI builds
-# them in the background while it tests): all three for arm64 in one cargo invocation, so
-# their links run side by side, and ec2-dns-ctl for x86_64.
+# them in the background while it tests): both functions for arm64 in one cargo invocation,
+# so their links run side by side, and ec2-dns-ctl with cargo-zigbuild.
 echo "== Lambda zips (arm64)"
 for bin in ec2-dns ec2-dns-ddns; do
   zip="$out/$bin-$version-lambda-arm64.zip"
@@ -57,26 +68,33 @@ for bin in ec2-dns ec2-dns-ddns; do
   [[ $(zip_bootstrap_machine "$zip") == 183 ]] || die "$zip: bootstrap is not arm64"
 done
 
-echo "== ec2-dns-ctl (Linux x86_64 and aarch64)"
-for arch in x86_64 aarch64; do
-  built="target/$arch-unknown-linux-gnu/release/ec2-dns-ctl"
-  [[ -x $built ]] || die "$built is missing: run make release-binaries"
-  want=62; [[ $arch == aarch64 ]] && want=183
-  [[ $(elf_machine "$built") == "$want" ]] || die "$built is not $arch"
+# Each archive holds ec2-dns-ctl (ec2-dns-ctl.exe on Windows), LICENSE and README.md. Which
+# machine each binary is for, and the glibc a Linux one needs (2.17 at most), are checked on
+# the archives themselves by release_check.py --static below.
+echo "== ec2-dns-ctl (${ctl_triples[*]})"
+for triple in "${ctl_triples[@]}"; do
+  exe=ec2-dns-ctl; [[ $triple == *-windows-* ]] && exe=ec2-dns-ctl.exe
+  built="target/$triple/release-ctl/$exe"
+  [[ -f $built ]] || die "$built is missing: run make release-binaries (make ctl-other for Windows)"
   stage=$(mktemp -d)
-  cp "$built" "$stage/ec2-dns-ctl"
+  cp "$built" "$stage/$exe"
   cp LICENSE README.md "$stage/"
-  if [[ $arch == "$(uname -m)" ]]; then
-    help=$("$stage/ec2-dns-ctl" --help) && grep -q "ec2-dns-ctl" <<<"$help" || die "ec2-dns-ctl --help did not answer"
+  # Run it where this machine can: natively, or aarch64 under qemu-user (make system-deps).
+  run=()
+  if [[ $triple == "$(uname -m)-unknown-linux-gnu" ]]; then
+    run=("$stage/$exe")
+  elif [[ $triple == aarch64-unknown-linux-gnu && -d /usr/aarch64-linux-gnu ]] && command -v qemu-aarch64-static >/dev/null; then
+    run=(qemu-aarch64-static -L /usr/aarch64-linux-gnu "$stage/$exe")
   fi
-  glibc=$(python3 - "$built" <<'PY'
-import re, sys
-found = set(re.findall(rb"GLIBC_([0-9]+\.[0-9]+)", open(sys.argv[1], "rb").read()))
-print(".".join(map(str, max((tuple(map(int, v.split(b"."))) for v in found), default=(0,)))))
-PY
-)
-  echo "ec2-dns-ctl linux-$arch needs glibc $glibc or later"
-  tar -czf "$out/ec2-dns-ctl-$version-linux-$arch.tar.gz" -C "$stage" ec2-dns-ctl LICENSE README.md
+  if [[ ${#run[@]} -gt 0 ]]; then
+    help=$("${run[@]}" --help) && grep -q "ec2-dns-ctl" <<<"$help" || die "$triple: ec2-dns-ctl --help did not answer"
+    echo "$triple: $("${run[@]}" --version)"
+  fi
+  if [[ $triple == *-windows-* ]]; then
+    (cd "$stage" && python3 -m zipfile -c "$repo/$out/ec2-dns-ctl-$version-$triple.zip" "$exe" LICENSE README.md)
+  else
+    tar -czf "$out/ec2-dns-ctl-$version-$triple.tar.gz" -C "$stage" "$exe" LICENSE README.md
+  fi
   rm -rf "$stage"
 done
 

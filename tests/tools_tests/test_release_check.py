@@ -1,9 +1,11 @@
 """tests/release_check.py and its fakes: what counts as a checked block, the template size
-rule, the artefact names, and the fake `aws` refusing what AWS would refuse."""
+rule, the artefact names, the binaries' machines and glibc, and the fake `aws` refusing what
+AWS would refuse."""
 
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -20,6 +22,30 @@ import release_check  # noqa: E402
 V = "9.9.9"
 ARM64_ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 11 + (183).to_bytes(2, "little") + b"\0" * 12
 X86_ELF = b"\x7fELF\x02\x01\x01" + b"\0" * 11 + (62).to_bytes(2, "little") + b"\0" * 12
+ARM64_MACHO = b"\xcf\xfa\xed\xfe" + (0x0100000C).to_bytes(4, "little") + b"\0" * 24
+
+
+def pe(machine: int = 0x8664, magic: int = 0x20B, subsystem: int = 3) -> bytes:
+    """The headers of a PE file, as far as binary_kind reads them."""
+    head = bytearray(0x80 + 24 + 72)
+    head[:2] = b"MZ"
+    head[0x3C:0x40] = (0x80).to_bytes(4, "little")
+    head[0x80:0x84] = b"PE\0\0"
+    head[0x84:0x86] = machine.to_bytes(2, "little")
+    head[0x98:0x9A] = magic.to_bytes(2, "little")
+    head[0x98 + 68:0x98 + 70] = subsystem.to_bytes(2, "little")
+    return bytes(head)
+
+
+def write_exe_zip(path: Path, content: bytes) -> None:
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("ec2-dns-ctl.exe", content)
+
+
+def write_sums(d: Path) -> None:
+    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+                   for p in sorted(d.iterdir()) if p.name != "SHA256SUMS")
+    (d / "SHA256SUMS").write_text(sums)
 
 
 def write_zip(path: Path, content: bytes) -> None:
@@ -58,14 +84,22 @@ def dist(tmp_path):
     d.mkdir()
     write_zip(d / f"ec2-dns-{V}-lambda-arm64.zip", ARM64_ELF + b"reconciler")
     write_zip(d / f"ec2-dns-ddns-{V}-lambda-arm64.zip", ARM64_ELF + b"ddns")
-    write_ctl(d / f"ec2-dns-ctl-{V}-linux-x86_64.tar.gz", X86_ELF)
-    write_ctl(d / f"ec2-dns-ctl-{V}-linux-aarch64.tar.gz", ARM64_ELF)
+    write_ctl(d / f"ec2-dns-ctl-{V}-x86_64-unknown-linux-gnu.tar.gz", X86_ELF)
+    write_ctl(d / f"ec2-dns-ctl-{V}-aarch64-unknown-linux-gnu.tar.gz", ARM64_ELF)
     (d / f"ec2-dns-{V}.template.json").write_text(template(60_000))
     for name in (f"ec2-dns-cdk-{V}.tgz", f"terraform-aws-ec2-dns-{V}.tar.gz", "CHANGELOG.md", "LICENSE"):
         (d / name).write_text(name)
-    sums = "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(d.iterdir()))
-    (d / "SHA256SUMS").write_text(sums)
+    write_sums(d)
     return d
+
+
+@pytest.fixture
+def glibc(monkeypatch):
+    """What readelf would say each fake Linux binary needs: {ELF machine: version}."""
+    needs = {62: (2, 17), 183: (2, 17)}
+    monkeypatch.setattr(release_check, "glibc_needed",
+                        lambda path: needs[release_check.elf_machine(path.read_bytes()[:20])])
+    return needs
 
 
 def fake(tool, args, dist, cwd, state):
@@ -135,15 +169,79 @@ def test_versions_in_checked_blocks_must_be_the_release_s():
         "install.md:15: speaks of 9.9.9, the release is 1.0.0"]
 
 
-def test_artefacts_named_for_what_they_hold_and_summed(dist):
+def test_artefacts_named_for_what_they_hold_and_summed(dist, glibc):
     assert release_check.artefact_problems(dist, V) == []
-    write_ctl(dist / f"ec2-dns-ctl-{V}-linux-aarch64.tar.gz", X86_ELF)
+    write_ctl(dist / f"ec2-dns-ctl-{V}-aarch64-unknown-linux-gnu.tar.gz", X86_ELF)
     (dist / "extra.txt").write_text("?")
     problems = release_check.artefact_problems(dist, V)
     assert any("extra.txt is not a release file" in p for p in problems)
     assert "SHA256SUMS does not list extra.txt" in problems
-    assert f"SHA256SUMS: ec2-dns-ctl-{V}-linux-aarch64.tar.gz does not match" in problems
-    assert f"ec2-dns-ctl-{V}-linux-aarch64.tar.gz: its ec2-dns-ctl is not a Linux aarch64 binary" in problems
+    assert f"SHA256SUMS: ec2-dns-ctl-{V}-aarch64-unknown-linux-gnu.tar.gz does not match" in problems
+    assert (f"ec2-dns-ctl-{V}-aarch64-unknown-linux-gnu.tar.gz: its ec2-dns-ctl is not a binary for "
+            "aarch64-unknown-linux-gnu") in problems
+
+
+def test_the_old_names_are_not_release_files(dist, glibc):
+    (dist / f"ec2-dns-ctl-{V}-x86_64-unknown-linux-gnu.tar.gz").rename(dist / f"ec2-dns-ctl-{V}-linux-x86_64.tar.gz")
+    write_sums(dist)
+    problems = release_check.artefact_problems(dist, V)
+    assert f"{dist}: ec2-dns-ctl-{V}-x86_64-unknown-linux-gnu.tar.gz is missing" in problems
+    assert any(f"ec2-dns-ctl-{V}-linux-x86_64.tar.gz is not a release file" in p for p in problems)
+
+
+def test_a_linux_ctl_that_needs_a_newer_glibc_than_amazon_linux_2_is_refused(dist, glibc):
+    glibc[62] = (2, 34)
+    assert release_check.artefact_problems(dist, V) == [
+        f"ec2-dns-ctl-{V}-x86_64-unknown-linux-gnu.tar.gz: its ec2-dns-ctl needs glibc 2.34, more than 2.17 "
+        "(Amazon Linux 2): build it with cargo-zigbuild's `.2.17` target (make ctl-linux)"]
+
+
+def test_the_windows_and_macos_archives_are_optional_and_checked(dist, glibc):
+    write_exe_zip(dist / f"ec2-dns-ctl-{V}-x86_64-pc-windows-gnu.zip", pe())
+    write_ctl(dist / f"ec2-dns-ctl-{V}-aarch64-apple-darwin.tar.gz", ARM64_MACHO)
+    write_sums(dist)
+    assert release_check.artefact_problems(dist, V) == []
+    write_exe_zip(dist / f"ec2-dns-ctl-{V}-x86_64-pc-windows-gnu.zip", pe(subsystem=2))  # a GUI program
+    write_ctl(dist / f"ec2-dns-ctl-{V}-aarch64-apple-darwin.tar.gz", ARM64_ELF)
+    write_sums(dist)
+    assert release_check.artefact_problems(dist, V) == [
+        f"ec2-dns-ctl-{V}-aarch64-apple-darwin.tar.gz: its ec2-dns-ctl is not a binary for aarch64-apple-darwin",
+        f"ec2-dns-ctl-{V}-x86_64-pc-windows-gnu.zip: its ec2-dns-ctl is not a binary for x86_64-pc-windows-gnu"]
+
+
+@pytest.mark.parametrize("data, kind", [
+    (X86_ELF, "x86_64-unknown-linux-gnu"), (ARM64_ELF, "aarch64-unknown-linux-gnu"),
+    (ARM64_MACHO, "aarch64-apple-darwin"), (pe(), "x86_64-pc-windows-gnu"),
+    (pe(machine=0x14C), None), (pe(magic=0x10B), None), (b"#!/bin/sh\n", None), (b"", None),
+])
+def test_binary_kind_reads_the_header(data, kind):
+    assert release_check.binary_kind(data) == kind
+
+
+READELF_V = """
+Version symbols section '.gnu.version' contains 4 entries:
+  000:   0 (*local*)       2 (GLIBC_2.34)    3 (GLIBC_2.2.5)   4 (GLIBC_2.17)
+
+Version needs section '.gnu.version_r' contains 2 entries:
+ Addr: 0x0000000000000f28  Offset: 0x000f28  Link: 7 (.dynstr)
+  000000: Version: 1  File: libgcc_s.so.1  Cnt: 1
+  0x0010:   Name: GCC_3.0  Flags: none  Version: 5
+  0x0020: Version: 1  File: libc.so.6  Cnt: 3
+  0x0030:   Name: GLIBC_2.2.5  Flags: none  Version: 3
+  0x0040:   Name: GLIBC_2.17  Flags: none  Version: 4
+  0x0050:   Name: GLIBC_2.3.4  Flags: none  Version: 2
+"""
+
+
+def test_glibc_versions_come_from_the_version_needs_section():
+    assert release_check.glibc_versions(READELF_V) == [(2, 2, 5), (2, 3, 4), (2, 17)]
+    assert release_check.glibc_versions("no version information\n") == []
+
+
+@pytest.mark.skipif(not shutil.which("readelf"), reason="needs readelf (binutils)")
+def test_glibc_needed_reads_a_real_binary():
+    needed = release_check.glibc_needed(Path(sys.executable).resolve())
+    assert needed is not None and needed >= (2, 17)
 
 
 DEPLOY = ["cloudformation", "deploy", "--stack-name", "ec2-dns", "--template-file", f"ec2-dns-{V}.template.json",
