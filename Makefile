@@ -11,7 +11,7 @@ STAMP   := $(VENV)/.installed-stamp
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help build test test-rust test-e2e test-harness docs-check lint demo sandbox package release \
-	release-binaries release-check venv system-deps clean soak fuzz bench reconcile test-shipped
+	release-binaries release-check test-release-cli venv system-deps clean soak fuzz bench reconcile test-shipped
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -112,26 +112,28 @@ demo: build venv ## the whole story against the embedded emulator
 sandbox: build venv ## moto, the strict proxy and a small world on 127.0.0.1; prints the environment for ec2-dns-ctl (Ctrl-C stops it)
 	$(VENV)/bin/python tests/sandbox.py $(if $(ENV_FILE),--env-file $(ENV_FILE))
 
-# Both functions for arm64 in one cargo invocation (their optimised links run side by side).
-package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release --arm64 --output-format zip \
-		--bin ec2-dns --bin ec2-dns-ddns
+# All three binaries for arm64 in one cargo invocation (their dependencies built once, their
+# optimised links side by side), against glibc 2.17 (the `.2.17` suffix: cargo-lambda builds
+# with zig), so that the arm64 ec2-dns-ctl runs on Amazon Linux 2 and everything newer; the
+# functions run on provided.al2023 (glibc 2.34) all the same. The functions' zips land in
+# target/lambda/; ec2-dns-ctl stays in target/aarch64-unknown-linux-gnu/release.
+package: venv ## arm64 Lambda zips: target/lambda/ec2-dns/bootstrap.zip and target/lambda/ec2-dns-ddns/bootstrap.zip (and ec2-dns-ctl for aarch64)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release \
+		--target aarch64-unknown-linux-gnu.2.17 --output-format zip --bins
 
 # ec2-dns-ctl, the operator CLI, for the machines operators run it on, with cargo-zigbuild
-# (.venv): the Linux builds link against glibc 2.17 (the `.2.17` suffix), so they run on
-# Amazon Linux 2 and everything newer; tools/release.sh refuses one that needs more. Profile
-# release-ctl (Cargo.toml): the Lambda's optimisation without its thin-LTO link, and its
-# own target/<triple>/release-ctl, apart from the Lambda build of the same triple.
-# Binaries: target/<triple>/release-ctl/ec2-dns-ctl[.exe].
-CTL_LINUX := x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu
+# (.venv): the Linux builds link against glibc 2.17, so they run on Amazon Linux 2 and
+# everything newer; tools/release.sh refuses one that needs more. Linux: the release
+# profile, target/<triple>/release/ec2-dns-ctl (aarch64 comes from `package`). Others:
+# profile release-ctl (Cargo.toml: no thin-LTO link), target/<triple>/release-ctl/.
 CTL_OTHER := x86_64-pc-windows-gnu
-ZIGBUILD = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo zigbuild --locked --profile release-ctl --bin ec2-dns-ctl
+ZIGBUILD = PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo zigbuild --locked --bin ec2-dns-ctl
 rust-target = rustup target list --installed | grep -qx $(1) || rustup target add $(1)
 
 .PHONY: ctl-linux ctl-other release-all-platforms
-ctl-linux: venv ## ec2-dns-ctl for Linux x86_64 and aarch64, glibc 2.17 or later (cargo-zigbuild)
-	$(foreach t,$(CTL_LINUX),$(call rust-target,$(t));)
-	$(ZIGBUILD) $(foreach t,$(CTL_LINUX),--target $(t).2.17)
+ctl-linux: venv ## ec2-dns-ctl for Linux x86_64, glibc 2.17 or later (cargo-zigbuild); aarch64 comes with `make package`
+	$(call rust-target,x86_64-unknown-linux-gnu)
+	$(ZIGBUILD) --release --target x86_64-unknown-linux-gnu.2.17
 
 # Windows: aws-lc-sys assembles its x86_64 code with NASM; without NASM it takes the objects
 # the crate ships, prebuilt, when allowed (AWS_LC_SYS_PREBUILT_NASM=1). macOS is not built
@@ -139,7 +141,16 @@ ctl-linux: venv ## ec2-dns-ctl for Linux x86_64 and aarch64, glibc 2.17 or later
 # machine lacks (docs/contributing.md#the-release-procedure).
 ctl-other: venv ## ec2-dns-ctl for Windows x86_64 (cargo-zigbuild; too slow for CI: make release-all-platforms)
 	$(foreach t,$(CTL_OTHER),$(call rust-target,$(t));)
-	AWS_LC_SYS_PREBUILT_NASM=1 $(ZIGBUILD) $(foreach t,$(CTL_OTHER),--target $(t))
+	AWS_LC_SYS_PREBUILT_NASM=1 $(ZIGBUILD) --profile release-ctl $(foreach t,$(CTL_OTHER),--target $(t))
+
+# The CLI's end-to-end tests again, with the x86_64 ec2-dns-ctl a release ships (glibc 2.17,
+# optimised) instead of the debug build: what operators run is what is tested. The functions
+# stay the debug builds of `make build`.
+RELEASE_CTL := target/x86_64-unknown-linux-gnu/release/ec2-dns-ctl
+CLI_E2E := tests/e2e/test_operator_cli.py tests/e2e/test_first_check.py tests/e2e/test_ddns_dual_stack.py
+test-release-cli: build venv system-deps ## the CLI's end-to-end tests run with the shipped x86_64 ec2-dns-ctl (after make release-binaries)
+	@test -x $(RELEASE_CTL) || { echo "$(RELEASE_CTL) is missing: run make release-binaries"; exit 1; }
+	EC2_DNS_CTL=$(CURDIR)/$(RELEASE_CTL) $(VENV)/bin/pytest -q -n 2 $(CLI_E2E)
 
 release-binaries: package ctl-linux ## every optimised binary of CI's release: the arm64 Lambda package and ec2-dns-ctl for Linux
 

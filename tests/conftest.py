@@ -119,9 +119,10 @@ def start_function(proxy, ec2_dns_bin, tmp_path):
 def ctl(proxy, world, tmp_path, ec2_dns_bin):
     """Runs the operator CLI as an operator would, against the proxy; `env` overrides
     variables of its environment (None removes one)."""
-    binary = Path(ec2_dns_bin).with_name("ec2-dns-ctl")
+    # EC2_DNS_CTL: another build, such as the release CLI CI ships (make test-release-cli).
+    binary = Path(os.environ.get("EC2_DNS_CTL") or Path(ec2_dns_bin).with_name("ec2-dns-ctl"))
     if not binary.exists():
-        pytest.fail(f"{binary} not found: run `cargo build`", pytrace=False)
+        pytest.fail(f"{binary} not found: run `cargo build` (or set EC2_DNS_CTL)", pytrace=False)
     home = tmp_path / "ctl-home"
     home.mkdir(exist_ok=True)
     base = {

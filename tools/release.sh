@@ -25,7 +25,8 @@ export PATH="$repo/.venv/bin:$PATH"
 
 die() { echo "release: $*" >&2; exit 1; }
 
-# The operator CLI's builds (Makefile: ctl-linux, ctl-other), profile release-ctl.
+# The operator CLI's builds (Makefile: package and ctl-linux with the release profile,
+# ctl-other with release-ctl).
 ctl_triples=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
 case ${1:-} in
   "") ;;
@@ -74,7 +75,8 @@ done
 echo "== ec2-dns-ctl (${ctl_triples[*]})"
 for triple in "${ctl_triples[@]}"; do
   exe=ec2-dns-ctl; [[ $triple == *-windows-* ]] && exe=ec2-dns-ctl.exe
-  built="target/$triple/release-ctl/$exe"
+  profile=release; [[ $triple == *-linux-* ]] || profile=release-ctl
+  built="target/$triple/$profile/$exe"
   [[ -f $built ]] || die "$built is missing: run make release-binaries (make ctl-other for Windows)"
   stage=$(mktemp -d)
   cp "$built" "$stage/$exe"

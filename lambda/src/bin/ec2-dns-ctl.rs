@@ -299,12 +299,12 @@ async fn main() -> ExitCode {
     };
     eprintln!("{} AWS API call(s)", calls.take().values().sum::<u64>());
     if args.json {
-        println!(
-            "{}",
+        out(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        ));
     } else {
-        print!("{}", render_report(&report, &home));
+        out(&render_report(&report, &home));
     }
     ExitCode::from(ec2_dns::cli::exit_code(&report, args.detailed))
 }
@@ -376,8 +376,18 @@ async fn refuse_held<L: ec2_dns::ports::Locks>(
 }
 
 fn print_ok(text: &str) -> ExitCode {
-    println!("{}", text.trim_end());
+    out(&format!("{}\n", text.trim_end()));
     ExitCode::SUCCESS
+}
+
+/// Standard output, as a pipe reader wants it: `ec2-dns-ctl status | head` closes the pipe
+/// early, and what is left is not an error (`println!` would panic on it).
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 /// 2 when trying again may help (throttling, a timeout, a partial run), 1 when it cannot
