@@ -73,6 +73,7 @@ pub fn must_retry(report: &Report, hint: &Hint) -> bool {
         Hint::Ignore(_) => false,
         Hint::All(_) => !report.failed.is_empty(),
         Hint::Owners(owners) => report.failed_owners().any(|o| owners.contains(o)),
+        Hint::Lifecycle(a) => report.failed_owners().any(|o| *o == a.owner),
     }
 }
 
