@@ -90,14 +90,19 @@ pub fn state_in_group(lifecycle: &str) -> Option<InstanceState> {
 /// instances `inner` reports, those of a group that EC2 says are running (or pending) with
 /// their group's lifecycle state applied ([`state_in_group`]). One
 /// `DescribeAutoScalingInstances` per [`IDS_PER_CALL`] such instances of a place, none for
-/// instances outside groups.
+/// instances outside groups. Only while `enabled` (`LIFECYCLE_HOOKS` lists a hook: the
+/// deployment opted in, and its roles may call Auto Scaling); otherwise EC2 as it is.
 pub struct Grouped<I, G> {
     pub inner: I,
     pub groups: G,
+    pub enabled: bool,
 }
 
 impl<I: Instances, G: Groups> Grouped<I, G> {
     async fn apply(&self, home: &Home, mut found: Vec<Instance>) -> Result<Vec<Instance>> {
+        if !self.enabled {
+            return Ok(found);
+        }
         let ids: Vec<InstanceId> = found
             .iter()
             .filter(|i| i.group.is_some())

@@ -11,6 +11,7 @@
 from .events import (
     address_call,
     ec2_state_change,
+    lifecycle_action,
     scheduled,
     sqs_event,
     tag_change,
@@ -42,6 +43,7 @@ __all__ = [
     "WRITE_CALLS",
     "World",
     "ec2_state_change",
+    "lifecycle_action",
     "scheduled",
     "sqs_event",
     "tag_change",

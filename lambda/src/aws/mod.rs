@@ -194,6 +194,7 @@ pub async fn ec2_fleet(
     Grouped {
         inner: Ec2Fleet::new(members),
         groups: AsgFleet::new(groups),
+        enabled: !config.lifecycle_hooks.is_empty(),
     }
 }
 

@@ -36,6 +36,7 @@ fn grouped(faults: &Arc<Faults>) -> Grouped<Faulty<FakeEc2>, Faulty<FakeGroups>>
     Grouped {
         inner: Faulty::new(FakeEc2::default(), faults.clone()),
         groups: Faulty::new(FakeGroups::default(), faults.clone()),
+        enabled: true,
     }
 }
 

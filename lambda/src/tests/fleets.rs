@@ -422,6 +422,16 @@ async fn group_lifecycle_states_are_read_in_batches_only_for_grouped_running_ins
     );
     assert_eq!(w.a("web-7.dyn.example.com"), None);
     assert!(w.a("solo.dyn.example.com").is_some());
+
+    // A deployment that lists no hook has not opted in: Auto Scaling is never asked.
+    let mut w = World::new();
+    w.rec.instances.enabled = false;
+    w.launch(1, NAME);
+    w.ec2().update(&owner(1), |i| i.group = Some("web".into()));
+    w.groups().put(&owner(1), "web", "Warmed:Running");
+    w.all().await;
+    assert_eq!(w.faults.count(Op::DescribeAutoScalingInstances), 0);
+    assert!(w.a(NAME).is_some());
 }
 
 #[tokio::test]
