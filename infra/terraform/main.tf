@@ -36,8 +36,9 @@ locals {
   dlq_name       = "${var.name}-events-dlq"
   event_dlq_name = "${var.name}-undelivered-events"
   log_group_name = "/aws/lambda/${var.name}"
-  rule_names     = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", address = "${var.name}-address-change", schedule = "${var.name}-reconcile-all" }
-  rule_arns      = [for k in ["state", "tag", "address", "schedule"] : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
+  rule_names     = { state = "${var.name}-instance-state", tag = "${var.name}-tag-change", address = "${var.name}-address-change", schedule = "${var.name}-reconcile-all", lifecycle = "${var.name}-lifecycle-action" }
+  lifecycle_on   = length(var.lifecycle_hooks) > 0 # the lifecycle rule and rights (docs/fleets.md)
+  rule_arns      = [for k in concat(["state", "tag", "address", "schedule"], local.lifecycle_on ? ["lifecycle"] : []) : "arn:${local.partition}:events:${local.region}:${local.account}:rule/${local.rule_names[k]}"]
   table_arn      = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.table_name}"
   queue_arn      = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.queue_name}"
   dlq_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
@@ -51,6 +52,29 @@ locals {
     var.route53_requests_per_second == null ? {} : { ROUTE53_REQUESTS_PER_SECOND = tostring(var.route53_requests_per_second) },
     var.route53_changes_per_second == null ? {} : { ROUTE53_CHANGES_PER_SECOND = tostring(var.route53_changes_per_second) },
   )
+  # Completing lifecycle actions (docs/fleets.md): the groups' lifecycle states and hook
+  # timeouts (Describe* take no resource restriction), the actions of the listed groups
+  # only, and Route53's GetChange to wait for INSYNC. Only when a hook is listed.
+  lifecycle_statements = [for st in [
+    {
+      Sid      = "ReadGroupLifecycle"
+      Effect   = "Allow"
+      Action   = ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
+      Resource = "*"
+    },
+    {
+      Sid      = "CompleteLifecycleActions"
+      Effect   = "Allow"
+      Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+      Resource = [for g in var.lifecycle_groups : "arn:${local.partition}:autoscaling:*:${local.account}:autoScalingGroup:*:autoScalingGroupName/${g}"]
+    },
+    {
+      Sid      = "WaitForChanges"
+      Effect   = "Allow"
+      Action   = "route53:GetChange"
+      Resource = "arn:${local.partition}:route53:::change/*"
+    },
+  ] : st if local.lifecycle_on]
   event_retries    = 8
   event_max_age    = 3600
   alarm_period     = 300
@@ -338,6 +362,8 @@ resource "aws_iam_role_policy" "function" {
       }],
       # Find zones, read records, change A/AAAA records and TXT markers.
       local.record_statements,
+      # Auto Scaling lifecycle actions of the listed hooks (none unless lifecycle_hooks).
+      local.lifecycle_statements,
       [
         local.lock_table_statement,
         # Logs of the function, into its own log group (its streams).
@@ -372,6 +398,10 @@ resource "aws_iam_role_policy" "function" {
     precondition {
       condition     = !contains(local.accounts, local.account)
       error_message = "accounts must not list this deployment's own account (${local.account}): the reconciler manages it with its own role; list only other accounts."
+    }
+    precondition {
+      condition     = length(var.lifecycle_hooks) == 0 || length(var.lifecycle_groups) > 0
+      error_message = "lifecycle_hooks lists hooks but lifecycle_groups names no group: name the groups whose lifecycle actions the reconciler may complete."
     }
   }
 }
@@ -412,6 +442,7 @@ resource "aws_lambda_function" "this" {
       length(local.accounts) == 0 ? {} : { ACCOUNTS = join(",", local.accounts) },
       local.regions == null ? {} : { REGIONS = join(",", local.regions) },
       var.member_role_name == "ec2-dns-member" ? {} : { MEMBER_ROLE = var.member_role_name },
+      local.lifecycle_on ? { LIFECYCLE_HOOKS = join(",", sort(distinct(var.lifecycle_hooks))) } : {},
     )
   }
 
@@ -519,6 +550,23 @@ resource "aws_cloudwatch_event_rule" "address_change" {
   tags = var.tags
 }
 
+# Auto Scaling lifecycle actions of the listed hooks only (LIFECYCLE_HOOKS): the function
+# completes them once the instance's names are published or removed (docs/fleets.md).
+resource "aws_cloudwatch_event_rule" "lifecycle_action" {
+  count       = local.lifecycle_on ? 1 : 0
+  name        = local.rule_names.lifecycle
+  state       = "ENABLED"
+  description = "ec2-dns: an Auto Scaling lifecycle action of a listed hook waits for DNS"
+  event_pattern = jsonencode({
+    source        = ["aws.autoscaling"]
+    "detail-type" = ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"]
+    detail = {
+      LifecycleHookName = var.lifecycle_hooks
+    }
+  })
+  tags = var.tags
+}
+
 resource "aws_cloudwatch_event_rule" "reconcile_all" {
   name                = local.rule_names.schedule
   state               = "ENABLED"
@@ -528,12 +576,18 @@ resource "aws_cloudwatch_event_rule" "reconcile_all" {
 }
 
 locals {
-  rules = {
+  event_rules = {
     instance_state = aws_cloudwatch_event_rule.instance_state.name
     tag_change     = aws_cloudwatch_event_rule.tag_change.name
     address_change = aws_cloudwatch_event_rule.address_change.name
     reconcile_all  = aws_cloudwatch_event_rule.reconcile_all.name
   }
+}
+
+locals {
+  rules = merge(local.event_rules, local.lifecycle_on ? {
+    lifecycle_action = aws_cloudwatch_event_rule.lifecycle_action[0].name
+  } : {})
 }
 
 resource "aws_cloudwatch_event_target" "queue" {

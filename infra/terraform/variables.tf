@@ -95,6 +95,28 @@ variable "marker_style" {
   }
 }
 
+variable "lifecycle_hooks" {
+  description = "Auto Scaling lifecycle hooks whose actions the reconciler completes (LIFECYCLE_HOOKS): launch actions once the instance's names are published and in sync, terminate actions once they are removed; warm-pool instances are never published. [] (the default): none, and no Auto Scaling call or right. See docs/fleets.md."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for h in var.lifecycle_hooks : can(regex("^[A-Za-z0-9_/-]{1,255}$", h))])
+    error_message = "lifecycle_hooks: each hook name must be 1-255 of A-Z a-z 0-9 - _ /."
+  }
+}
+
+variable "lifecycle_groups" {
+  description = "The Auto Scaling groups whose lifecycle actions the reconciler may complete (autoscaling:CompleteLifecycleAction and RecordLifecycleActionHeartbeat on these groups only, in any region of the account). Required when lifecycle_hooks lists a hook. See docs/fleets.md."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for g in var.lifecycle_groups : length(g) >= 1 && length(g) <= 255 && !strcontains(g, "*")])
+    error_message = "lifecycle_groups: each group name must be 1-255 characters, without *."
+  }
+}
+
 variable "route53_requests_per_second" {
   description = "Route53 calls per second each function allows itself (ROUTE53_REQUESTS_PER_SECOND of both functions), 1..100; Route53 allows 10 per second per account, shared by everything in it. null leaves the function's default (5). See docs/configuration.md."
   type        = number

@@ -41,6 +41,11 @@ pub struct Config {
     pub deployment: Option<DeploymentId>,
     /// How markers write their owner (`MARKER_STYLE`: `plain`, the default, or `opaque`).
     pub marker_style: MarkerStyle,
+    /// The Auto Scaling lifecycle hooks ec2-dns acts on (`LIFECYCLE_HOOKS`, comma-separated
+    /// hook names, sorted): their launch actions are completed once the instance's names
+    /// are published, their terminate actions once they are removed. A lifecycle event of
+    /// any other hook is ignored before any AWS call. Empty: none (the default).
+    pub lifecycle_hooks: Vec<String>,
 }
 
 /// Route53 requests per second by default: half the account's documented sustained rate
@@ -155,6 +160,11 @@ impl Config {
                 MarkerStyle::Plain
             }),
         };
+        let lifecycle_hooks = parse_list(&get, "LIFECYCLE_HOOKS", &mut problems, |h| {
+            valid_hook_name(h).then_some(()).ok_or_else(|| {
+                "is not a lifecycle hook name (1-255 of a-z A-Z 0-9 - _ /)".to_string()
+            })
+        });
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -172,6 +182,7 @@ impl Config {
             member_role,
             deployment,
             marker_style,
+            lifecycle_hooks,
         })
     }
 
@@ -347,6 +358,13 @@ impl Config {
     }
 }
 
+/// Auto Scaling's pattern for a lifecycle hook name: `[A-Za-z0-9\-_\/]+`, 1-255 long.
+fn valid_hook_name(h: &str) -> bool {
+    (1..=255).contains(&h.len())
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/".contains(&b))
+}
+
 fn valid_role_name(r: &str) -> bool {
     (1..=64).contains(&r.len())
         && r.bytes()
@@ -416,6 +434,34 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn lifecycle_hooks_are_opted_in_by_name_and_checked() {
+        let base = [
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+        ];
+        assert!(cfg(&base).unwrap().lifecycle_hooks.is_empty());
+        let with = |v: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("LIFECYCLE_HOOKS", v));
+            cfg(&pairs)
+        };
+        assert_eq!(
+            with(" web-launch, web/terminate ,web-launch,")
+                .unwrap()
+                .lifecycle_hooks,
+            ["web-launch", "web/terminate"]
+        );
+        let err = with("ok,not a hook,").unwrap_err().to_string();
+        assert!(
+            err.contains("LIFECYCLE_HOOKS entry \"not a hook\"")
+                && err.contains("lifecycle hook name"),
+            "{err}"
+        );
+        let long: &'static str = Box::leak("h".repeat(256).into_boxed_str());
+        assert!(with(long).is_err());
     }
 
     #[test]

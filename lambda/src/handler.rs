@@ -9,9 +9,10 @@ use tracing::{info, warn};
 use crate::coalesce::{record, served};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
-use crate::input::{managed_only, parse, Hint, Interface, Invocation, SqsItem};
-use crate::model::Scope;
-use crate::ports::{Dns, Instances, Locks, Queue, RetryLater};
+use crate::fleet::{finish as finish_actions, owners_to_reconcile, Finished, NoGroups};
+use crate::input::{managed_only, opted_in, parse, Hint, Interface, Invocation, SqsItem};
+use crate::model::{LifecycleAction, Scope};
+use crate::ports::{Dns, Groups, Instances, Locks, Queue, RetryLater};
 use crate::report::Report;
 use crate::retry::{must_retry, sqs_delay};
 
@@ -61,14 +62,29 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
     payload: Value,
     deadline: Option<i64>,
 ) -> Handled {
+    handle_with(rec, queue, &NoGroups, payload, deadline).await
+}
+
+/// [`handle`], with Auto Scaling (`groups`) to complete the lifecycle actions of the hooks
+/// the operator listed ([`crate::fleet`]).
+pub async fn handle_with<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
+    rec: &Reconciler<I, D, L>,
+    queue: &Q,
+    groups: &G,
+    payload: Value,
+    deadline: Option<i64>,
+) -> Handled {
     let homes = rec.instances.homes();
+    let hooks = &rec.config.lifecycle_hooks;
     let invocation = match parse(&payload, &rec.config.name_tag, &rec.home) {
-        Ok(Invocation::Event(hint)) => Invocation::Event(managed_only(hint, &homes)),
+        Ok(Invocation::Event(hint)) => {
+            Invocation::Event(opted_in(managed_only(hint, &homes), hooks))
+        }
         Ok(Invocation::Sqs(items)) => Invocation::Sqs(
             items
                 .into_iter()
                 .map(|i| SqsItem {
-                    hint: i.hint.map(|h| managed_only(h, &homes)),
+                    hint: i.hint.map(|h| opted_in(managed_only(h, &homes), hooks)),
                     ..i
                 })
                 .collect(),
@@ -121,6 +137,9 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
                 deliver: None,
             }
         }
+        Invocation::Event(Hint::Lifecycle(action)) => {
+            lifecycle_event(rec, groups, &action, deadline).await
+        }
         Invocation::Event(hint) => {
             if let Hint::All(asked) = &hint {
                 if let Some(reason) = served(&rec.locks, &[asked]).await {
@@ -153,7 +172,7 @@ pub async fn handle<I: Instances, D: Dns, L: Locks, Q: Queue>(
             })
         }
         Invocation::Sqs(items) => {
-            let (answer, report) = handle_sqs(rec, queue, items, deadline).await;
+            let (answer, report) = handle_sqs(rec, queue, groups, items, deadline).await;
             Handled {
                 answer: raw(&answer),
                 trigger: "sqs",
@@ -189,6 +208,107 @@ async fn resolve<I: Instances, D: Dns, L: Locks>(
         }
     };
     Ok(hint)
+}
+
+/// One lifecycle action delivered directly: its instance reconciled (unless it goes into
+/// the warm pool), then the action completed ([`crate::fleet`]). The answer is the report
+/// with what became of the action (`lifecycle`); an error when the reconcile must be tried
+/// again, or the action could not be completed (the platform retries the event; an action
+/// completed already is then simply not active any more).
+async fn lifecycle_event<I: Instances, D: Dns, L: Locks, G: Groups>(
+    rec: &Reconciler<I, D, L>,
+    groups: &G,
+    action: &LifecycleAction,
+    deadline: Option<i64>,
+) -> Handled {
+    let owners = owners_to_reconcile(&[action]);
+    let (result, finished) = reconcile_then_finish(rec, groups, &[action], owners, deadline).await;
+    let retry = finished.iter().find(|f| f.retry).map(|f| f.result.clone());
+    let hint = Hint::Lifecycle(Box::new(action.clone()));
+    let answer = match (&result, retry) {
+        (_, Some(why)) => Err(Error::Incomplete(format!(
+            "lifecycle action of {} not completed: {why}",
+            action.owner
+        ))),
+        (Some(Err(e)), None) => Err(Error::Incomplete(format!(
+            "lifecycle action of {} completed, but its reconcile failed: {e}",
+            action.owner
+        ))),
+        (Some(Ok(report)), None) if must_retry(report, &hint) => Err(Error::Incomplete(
+            report
+                .failed
+                .iter()
+                .map(|f| format!("{}: {}", f.name, f.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        (Some(Ok(report)), None) => serde_json::to_value(report)
+            .map_err(|e| Error::Unexpected {
+                service: "lambda",
+                message: format!("the answer could not be serialized: {e}"),
+            })
+            .and_then(|mut v| {
+                v["lifecycle"] = json!(finished);
+                raw(&v)
+            }),
+        (None, None) => raw(&json!({ "lifecycle": finished })),
+    };
+    Handled {
+        answer,
+        trigger: "event",
+        report: result.and_then(|r| r.ok()),
+        deliver: None,
+    }
+}
+
+/// Reconciles `owners` (none: no reconcile), then completes `actions` once the changes it
+/// applied are in sync.
+async fn reconcile_then_finish<I: Instances, D: Dns, L: Locks, G: Groups>(
+    rec: &Reconciler<I, D, L>,
+    groups: &G,
+    actions: &[&LifecycleAction],
+    owners: BTreeSet<crate::model::Owner>,
+    deadline: Option<i64>,
+) -> (Option<Result<Report>>, Vec<Finished>) {
+    // Changes applied by earlier invocations of this container are not waited for.
+    rec.dns.take_applied();
+    let result = match owners.is_empty() {
+        true => None,
+        false => Some(
+            reconcile_recorded(rec, &Request::for_event(Scope::Owners(owners), deadline)).await,
+        ),
+    };
+    let finished = finish_lifecycle(rec, groups, actions, &result, deadline).await;
+    (result, finished)
+}
+
+async fn finish_lifecycle<I: Instances, D: Dns, L: Locks, G: Groups>(
+    rec: &Reconciler<I, D, L>,
+    groups: &G,
+    actions: &[&LifecycleAction],
+    result: &Option<Result<Report>>,
+    deadline: Option<i64>,
+) -> Vec<Finished> {
+    let applied = rec.dns.take_applied();
+    if actions.is_empty() {
+        return Vec::new();
+    }
+    let settled = |o: &crate::model::Owner| match result {
+        None => true,
+        Some(Ok(r)) => !r.failed_owners().any(|f| f == o),
+        Some(Err(_)) => false,
+    };
+    let left = deadline.map(|d| d - rec.now());
+    finish_actions(
+        &rec.dns,
+        groups,
+        actions,
+        settled,
+        applied,
+        left,
+        rec.lifecycle_wait,
+    )
+    .await
 }
 
 /// Records the configuration now. Asked directly, the answer is what is recorded (or the
@@ -332,9 +452,10 @@ pub fn report_answer(r: &Report, max: usize) -> Result<Box<RawValue>> {
     }))
 }
 
-async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
+async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
     rec: &Reconciler<I, D, L>,
     queue: &Q,
+    groups: &G,
     items: Vec<SqsItem>,
     deadline: Option<i64>,
 ) -> (Value, Option<Report>) {
@@ -372,6 +493,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
     }
     let mut owners = BTreeSet::new();
     let mut asked = Vec::new();
+    let mut actions: Vec<&LifecycleAction> = Vec::new();
     for item in &items {
         match &item.hint {
             Err(reason) => {
@@ -379,6 +501,10 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
             Ok(Hint::All(a)) => asked.push(a),
             Ok(Hint::Owners(o)) => owners.extend(o.iter().cloned()),
+            Ok(Hint::Lifecycle(a)) => {
+                owners.extend(owners_to_reconcile(&[a]));
+                actions.push(a);
+            }
             Ok(Hint::Ignore(_)) | Ok(Hint::Interface(_)) => {}
         }
     }
@@ -401,9 +527,17 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
     } else {
         None
     };
+    // Changes applied by earlier invocations of this container are not waited for.
+    rec.dns.take_applied();
     let result = match scope {
         Some(s) => Some(reconcile_recorded(rec, &Request::for_event(s, deadline)).await),
         None => None,
+    };
+    let finished = finish_lifecycle(rec, groups, &actions, &result, deadline).await;
+    let unfinished = |a: &LifecycleAction| {
+        finished
+            .iter()
+            .any(|f| f.retry && f.action.token == a.token)
     };
     let mut failures: Vec<&str> = Vec::new();
     let mut soon: Vec<RetryLater> = Vec::new();
@@ -416,6 +550,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue>(
             }
             // Its instance could not be read: nothing was done for it.
             (Ok(Hint::Interface(_)), _) => true,
+            (Ok(Hint::Lifecycle(a)), _) if unfinished(a) => true,
             (Ok(_), None) => false,
             (Ok(Hint::Ignore(_)), _) => false,
             (Ok(Hint::All(_)), _) if served_all.is_some() => false,

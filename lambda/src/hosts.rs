@@ -87,6 +87,7 @@ impl HostRecord {
             public_ipv4: self.ipv4,
             private_ipv4: None,
             ipv6: self.ipv6.into_iter().collect(),
+            group: None,
         }
     }
 

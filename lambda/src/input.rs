@@ -5,10 +5,12 @@ use std::collections::BTreeSet;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::model::{Home, InstanceId, InterfaceId, Owner, Scope};
+use crate::model::{
+    Home, InstanceId, InterfaceId, LifecycleAction, Owner, Place, Scope, Transition,
+};
 
 /// What one invocation asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +47,8 @@ pub enum Hint {
     /// looked at again, once one EC2 read has said which (see
     /// [`crate::handler`]; none, or one without the name tag: ignored).
     Interface(Interface),
+    /// An Auto Scaling lifecycle action to complete ([`crate::fleet`]).
+    Lifecycle(Box<LifecycleAction>),
     /// A well-formed event that needs no work (another tag changed, another resource type).
     Ignore(String),
 }
@@ -89,6 +93,15 @@ pub fn managed_only(hint: Hint, homes: &[Home]) -> Hint {
                 Some(ignored) => ignored,
                 None => Hint::Interface(i),
             }
+        }
+        Hint::Lifecycle(a) if !homes.contains(a.owner.home()) => {
+            let o = &a.owner;
+            tracing::warn!(owner = %o, "lifecycle action ignored: its account and region are not managed by this deployment (ACCOUNTS, REGIONS)");
+            return Hint::Ignore(format!(
+                "{o} is in account {} region {}, which this deployment does not manage (ACCOUNTS, REGIONS)",
+                o.home().account(),
+                o.home().region()
+            ));
         }
         other => return other,
     };
@@ -138,6 +151,10 @@ const STATE_CHANGE: &str = "EC2 Instance State-change Notification";
 const TAG_CHANGE: &str = "Tag Change on Resource";
 const SCHEDULED: &str = "Scheduled Event";
 const API_CALL: &str = "AWS API Call via CloudTrail";
+const LAUNCH_ACTION: &str = "EC2 Instance-launch Lifecycle Action";
+const TERMINATE_ACTION: &str = "EC2 Instance-terminate Lifecycle Action";
+const LAUNCHING: &str = "autoscaling:EC2_INSTANCE_LAUNCHING";
+const TERMINATING: &str = "autoscaling:EC2_INSTANCE_TERMINATING";
 
 /// Parses any supported payload. `name_tag` decides which tag changes matter; the
 /// instances of a manual command live in `home`.
@@ -329,8 +346,21 @@ pub fn parse_eventbridge(payload: &Value, name_tag: &str) -> Result<Hint, Error>
             .map_err(|e| bad(format!("{API_CALL}: {e}")))?;
             address_change(d, &home, at).map_err(bad)
         }
+        LAUNCH_ACTION | TERMINATE_ACTION => {
+            let home = Home::new(
+                event.account.as_deref().unwrap_or_default(),
+                event.region.as_deref().unwrap_or_default(),
+            )
+            .map_err(|e| bad(format!("{}: {e}", event.detail_type)))?;
+            Ok(
+                match lifecycle_action(&event.detail_type, &home, detail).map_err(bad)? {
+                    Some(a) => Hint::Lifecycle(Box::new(a)),
+                    None => Hint::Ignore("Auto Scaling test notification".into()),
+                },
+            )
+        }
         other => Err(bad(format!(
-            "unsupported detail-type {other:?} (expected {STATE_CHANGE:?}, {TAG_CHANGE:?}, {API_CALL:?} or {SCHEDULED:?})"
+            "unsupported detail-type {other:?} (expected {STATE_CHANGE:?}, {TAG_CHANGE:?}, {API_CALL:?}, {SCHEDULED:?}, {LAUNCH_ACTION:?} or {TERMINATE_ACTION:?})"
         ))),
     }
 }
@@ -442,6 +472,81 @@ fn interface_of(call: &str, d: &serde_json::Map<String, Value>) -> Result<Interf
         (Some(a), Some(b)) => Err(format!(
             "{call} names two network interfaces ({a} and {b}): the event is inconsistent"
         )),
+    }
+}
+
+/// From a lifecycle action event's `detail` (`detail_type` says which way), in `home`
+/// (the event's account and region). `Ok(None)`: a well-formed event that is no action
+/// (Auto Scaling's test notification).
+fn lifecycle_action(
+    detail_type: &str,
+    home: &Home,
+    detail: Option<&Map<String, Value>>,
+) -> std::result::Result<Option<LifecycleAction>, String> {
+    let d = detail.ok_or_else(|| format!("{detail_type} without detail"))?;
+    let field = |k: &str| -> std::result::Result<String, String> {
+        d.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{detail_type} without detail.{k}"))
+    };
+    let transition = match (detail_type, field("LifecycleTransition")?.as_str()) {
+        (LAUNCH_ACTION, LAUNCHING) => Transition::Launching,
+        (TERMINATE_ACTION, TERMINATING) => Transition::Terminating,
+        (_, "autoscaling:TEST_NOTIFICATION") => return Ok(None),
+        (_, other) => {
+            return Err(format!(
+                "{detail_type} with LifecycleTransition {other:?}, expected {:?}",
+                match detail_type {
+                    LAUNCH_ACTION => LAUNCHING,
+                    _ => TERMINATING,
+                }
+            ))
+        }
+    };
+    let place = |k: &str, default: Place| match d.get(k).and_then(Value::as_str) {
+        None => Ok(default),
+        Some(raw) => Place::parse(raw).ok_or_else(|| {
+            format!("{detail_type}: detail.{k} {raw:?} is not EC2, AutoScalingGroup or WarmPool")
+        }),
+    };
+    // Events of groups without a warm pool may say neither.
+    let (origin, destination) = match transition {
+        Transition::Launching => (
+            place("Origin", Place::Ec2)?,
+            place("Destination", Place::AutoScalingGroup)?,
+        ),
+        Transition::Terminating => (
+            place("Origin", Place::AutoScalingGroup)?,
+            place("Destination", Place::Ec2)?,
+        ),
+    };
+    let id = InstanceId::parse(&field("EC2InstanceId")?)?;
+    Ok(Some(LifecycleAction {
+        owner: home.instance(id),
+        group: field("AutoScalingGroupName")?,
+        hook: field("LifecycleHookName")?,
+        token: field("LifecycleActionToken")?,
+        transition,
+        origin,
+        destination,
+    }))
+}
+
+/// Keeps the actions of the hooks the operator listed (`LIFECYCLE_HOOKS`); any other is
+/// ignored, with its reason, before any AWS call.
+pub fn opted_in(hint: Hint, hooks: &[String]) -> Hint {
+    match hint {
+        Hint::Lifecycle(a) if !hooks.contains(&a.hook) => {
+            let reason = format!(
+                "lifecycle hook {:?} of group {:?} is not one ec2-dns acts on (LIFECYCLE_HOOKS)",
+                a.hook, a.group
+            );
+            tracing::info!(reason, "event ignored");
+            Hint::Ignore(reason)
+        }
+        other => other,
     }
 }
 

@@ -17,6 +17,7 @@
 //! - [`lock`]: the lock item of a name and the conditional writes on it.
 //! - [`decide`]: pure decisions: claims, zones, ownership, what to read, the plan.
 //! - [`engine`]: observe → decide → apply, for some owners or all.
+//! - [`fleet`]: Auto Scaling lifecycle hooks and warm pools.
 //! - [`ports`]: the traits the engine uses; [`aws`] implements them.
 //! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when;
 //!   [`window`]: every rule about time (change windows, clock skew, the clock);
@@ -36,6 +37,7 @@ pub mod ddns;
 pub mod decide;
 pub mod engine;
 pub mod error;
+pub mod fleet;
 pub mod handler;
 pub mod hosts;
 pub mod input;

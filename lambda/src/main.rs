@@ -6,7 +6,7 @@
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ec2_dns::ports::Dns;
-use ec2_dns::{aws, config::Config, handler::handle, metrics, Error};
+use ec2_dns::{aws, config::Config, handler::handle_with, metrics, Error};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -49,7 +49,8 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
         let started = Instant::now();
         let route53 = reconciler.dns.usage();
         let deadline = Some((event.context.deadline / 1000) as i64);
-        let mut done = handle(reconciler, queue, event.payload, deadline).await;
+        let groups = &reconciler.instances.groups;
+        let mut done = handle_with(reconciler, queue, groups, event.payload, deadline).await;
         if let Some(d) = done.deliver.take() {
             // CloudFormation waits for this, not for the invocation's answer; if it cannot be
             // sent, the invocation fails and the platform retries it.

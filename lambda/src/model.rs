@@ -248,6 +248,12 @@ pub enum InstanceState {
     Terminated,
     Stopping,
     Stopped,
+    /// Running (or not) in an Auto Scaling group's warm pool (`Warmed:*`): not serving, so
+    /// never published. Said by the group, not by EC2 ([`crate::fleet::Grouped`]).
+    Warmed,
+    /// Being taken out of its Auto Scaling group (`Terminating*`, a terminate lifecycle
+    /// hook's wait included): EC2 may still say running, but its names are released.
+    Terminating,
     Gone,
 }
 
@@ -272,6 +278,8 @@ impl InstanceState {
             InstanceState::Terminated => "terminated",
             InstanceState::Stopping => "stopping",
             InstanceState::Stopped => "stopped",
+            InstanceState::Warmed => "warmed",
+            InstanceState::Terminating => "terminating",
             InstanceState::Gone => "gone",
         }
     }
@@ -325,6 +333,8 @@ pub struct Instance {
     pub public_ipv4: Option<Ipv4Addr>,
     pub private_ipv4: Option<Ipv4Addr>,
     pub ipv6: Vec<Ipv6Addr>,
+    /// The Auto Scaling group that launched it (its `aws:autoscaling:groupName` tag).
+    pub group: Option<String>,
 }
 
 impl Instance {
@@ -339,6 +349,7 @@ impl Instance {
             public_ipv4: None,
             private_ipv4: None,
             ipv6: Vec::new(),
+            group: None,
         }
     }
 }
@@ -541,4 +552,83 @@ mod tests {
         let same = Owner::parse("123456789012/us-east-1/i-12345678").unwrap();
         assert_eq!(same.short_for(&o), "i-12345678");
     }
+}
+
+// ------------------------------------------------------------- Auto Scaling lifecycle
+
+/// Which way an instance moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transition {
+    Launching,
+    Terminating,
+}
+
+/// Where an instance comes from or goes to (`Origin`, `Destination`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Place {
+    #[serde(rename = "EC2")]
+    Ec2,
+    AutoScalingGroup,
+    WarmPool,
+}
+
+impl Place {
+    pub fn parse(raw: &str) -> Option<Place> {
+        Some(match raw {
+            "EC2" => Place::Ec2,
+            "AutoScalingGroup" => Place::AutoScalingGroup,
+            "WarmPool" => Place::WarmPool,
+            _ => return None,
+        })
+    }
+}
+
+/// One pending lifecycle action, as its event tells it: what completing it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LifecycleAction {
+    pub owner: Owner,
+    pub group: String,
+    pub hook: String,
+    pub token: String,
+    pub transition: Transition,
+    pub origin: Place,
+    pub destination: Place,
+}
+
+/// What an action asks of DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    /// Into the group: publish, wait for `INSYNC`, complete.
+    Publish,
+    /// Out of the group (terminated, or back to the warm pool): remove, then complete.
+    Remove,
+    /// Into the warm pool: nothing is published; complete at once.
+    Nothing,
+}
+
+impl LifecycleAction {
+    pub fn intent(&self) -> Intent {
+        match (self.transition, self.destination) {
+            (Transition::Launching, Place::WarmPool) => Intent::Nothing,
+            (Transition::Launching, _) => Intent::Publish,
+            (Transition::Terminating, _) => Intent::Remove,
+        }
+    }
+
+    pub fn instance_id(&self) -> &InstanceId {
+        // An action is only ever built for an instance.
+        self.owner
+            .instance_id()
+            .unwrap_or_else(|| unreachable!("a lifecycle action names an instance"))
+    }
+}
+
+/// What completing an action came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Completed,
+    /// Auto Scaling knows no such pending action (completed already, by an earlier delivery
+    /// of the event, timed out, or a wrong token): nothing left to do.
+    NotActive(String),
 }

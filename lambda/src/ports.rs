@@ -12,7 +12,8 @@ use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
 use crate::metrics::Route53Counts;
 use crate::model::{
-    Change, ChangeAction, Home, Instance, InterfaceId, Owner, RecordType, Zone, ZoneId,
+    Change, ChangeAction, Completion, Home, Instance, InstanceId, InterfaceId, LifecycleAction,
+    Owner, RecordType, Zone, ZoneId,
 };
 use crate::name::Fqdn;
 use crate::window::SendWindow;
@@ -84,6 +85,11 @@ pub trait Dns: Send + Sync {
     /// What was sent to Route53 so far (cumulative): requests, record changes, and the time
     /// calls waited for the budget.
     fn usage(&self) -> Route53Counts;
+    /// The ids of the batches Route53 applied since the last call, oldest first (what an
+    /// Auto Scaling lifecycle action waits for: see [`Dns::in_sync`]).
+    fn take_applied(&self) -> Vec<String>;
+    /// `GetChange`: whether the change `id` has reached all of Route53's servers (`INSYNC`).
+    fn in_sync(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// Where a listing of record sets starts (Route53's name, type and identifier).
@@ -143,6 +149,11 @@ pub trait Route53Api: Send + Sync {
         zone: &ZoneId,
         changes: &[RawChange],
     ) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// The ids of the batches applied by [`Route53Api::change_batch`] since the last call
+    /// (`ChangeInfo.Id`), oldest first.
+    fn take_applied(&self) -> Vec<String>;
+    /// `GetChange`: `true` once the change is `INSYNC`.
+    fn get_change(&self, id: &str) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// The DynamoDB lock table. Every write is conditional (see [`LockWrite`]).
@@ -238,4 +249,29 @@ impl Alerts for NoAlerts {
     async fn alert(&self, _subject: &str, _message: &str) -> Result<()> {
         Ok(())
     }
+}
+
+/// Auto Scaling, as far as ec2-dns needs it.
+pub trait Groups: Send + Sync {
+    /// The lifecycle state (`InService`, `Pending:Wait`, `Warmed:Running`,
+    /// `Terminating:Wait`, …) of each of `ids` (at most [`crate::fleet::IDS_PER_CALL`], instances of
+    /// `home`) that belongs to a group; the others are absent.
+    fn lifecycle_states(
+        &self,
+        home: &Home,
+        ids: &[InstanceId],
+    ) -> impl Future<Output = Result<BTreeMap<InstanceId, String>>> + Send;
+    /// The hook's heartbeat timeout in seconds (`None`: no such hook).
+    fn hook_timeout(
+        &self,
+        action: &LifecycleAction,
+    ) -> impl Future<Output = Result<Option<i64>>> + Send;
+    /// `CompleteLifecycleAction` with `CONTINUE`, the only result ec2-dns ever gives.
+    fn complete(&self, action: &LifecycleAction)
+        -> impl Future<Output = Result<Completion>> + Send;
+    /// `RecordLifecycleActionHeartbeat`: the hook's timeout starts again.
+    fn heartbeat(
+        &self,
+        action: &LifecycleAction,
+    ) -> impl Future<Output = Result<Completion>> + Send;
 }

@@ -75,6 +75,7 @@ pub fn must_retry(report: &Report, hint: &Hint) -> bool {
         Hint::Interface(_) => true,
         Hint::All(_) => !report.failed.is_empty(),
         Hint::Owners(owners) => report.failed_owners().any(|o| owners.contains(o)),
+        Hint::Lifecycle(a) => report.failed_owners().any(|o| *o == a.owner),
     }
 }
 

@@ -101,6 +101,31 @@ def scheduled(rule: str = "ec2-dns-reconcile", *, region: str = REGION,
                      [f"arn:aws:events:{region}:{account}:rule/{rule}"], {}, region, account, time)
 
 
+def lifecycle_action(instance_id: str, group: str, hook: str, *, launching: bool = True,
+                     origin: str | None = None, destination: str | None = None,
+                     token: str | None = None, region: str = REGION,
+                     account: str = ACCOUNT) -> dict:
+    """`EC2 Instance-launch Lifecycle Action` (or `-terminate`), as Auto Scaling sends it
+    (its documentation's example events), with `Origin` and `Destination` (by default: from
+    EC2 into the group, or from the group to EC2)."""
+    kind = "launch" if launching else "terminate"
+    detail = {
+        "LifecycleActionToken": token or str(uuid.uuid4()),
+        "AutoScalingGroupName": group,
+        "LifecycleHookName": hook,
+        "EC2InstanceId": instance_id,
+        "LifecycleTransition": ("autoscaling:EC2_INSTANCE_LAUNCHING" if launching
+                                else "autoscaling:EC2_INSTANCE_TERMINATING"),
+        "NotificationMetadata": "additional-info",
+        "Origin": origin or ("EC2" if launching else "AutoScalingGroup"),
+        "Destination": destination or ("AutoScalingGroup" if launching else "EC2"),
+    }
+    arn = (f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+           f"{uuid.uuid4()}:autoScalingGroupName/{group}")
+    return _envelope("aws.autoscaling", f"EC2 Instance-{kind} Lifecycle Action", [arn], detail,
+                     region, account, None)
+
+
 def sqs_record(body, *, queue: str = "ec2-dns-events", region: str = REGION,
                account: str = ACCOUNT, message_id: str | None = None) -> dict:
     """One SQS record; `body` is a dict (serialised to JSON) or a string sent as it is."""

@@ -18,6 +18,12 @@ signatures). On the way it:
   moto 5.2 does not implement (it fails the call): the filter becomes an `instance-id`
   filter on the instances the interfaces are attached to, found with an uncounted
   `DescribeNetworkInterfaces` signed as the caller (same account and region);
+- answers Auto Scaling's CompleteLifecycleAction and RecordLifecycleActionHeartbeat, which
+  moto does not emulate, as Auto Scaling does: an action a test began
+  (`begin_lifecycle_action`) is completed once, with its token, group, hook and instance,
+  anything else is `ValidationError: No active Lifecycle Action found…`; and gives
+  DescribeAutoScalingInstances the lifecycle states a test set (`Pending:Wait`,
+  `Warmed:Running`, `Terminating:Wait`…), which moto never leaves `InService` for;
 - counts calls per (service, operation), injects faults on demand and holds requests (or
   their answers) until a test releases them, so that tests of timing can order events.
 
@@ -59,6 +65,8 @@ WRITE_CALLS = frozenset({
     "dynamodb:TransactWriteItems",
     "ec2:CreateTags",
     "ec2:DeleteTags",
+    "autoscaling:CompleteLifecycleAction",
+    "autoscaling:RecordLifecycleActionHeartbeat",
 })
 
 FAULT_KINDS = ("throttle", "prior_request_not_complete", "http500", "access_denied", "timeout",
@@ -675,6 +683,13 @@ class AwsProxy:
         self._holds: list[Hold] = []
         # Record set protections: zone id -> {(name, type): comment or None}.
         self._protected: dict[str, dict[tuple[str, str], str | None]] = {}
+        # Auto Scaling lifecycle actions (which moto does not emulate): token -> action,
+        # those completed (with their result) and the heartbeats, in order; and lifecycle
+        # states that override moto's InService.
+        self._actions: dict[str, dict] = {}
+        self._completed: list[dict] = []
+        self._heartbeats: list[dict] = []
+        self._lifecycle_states: dict[str, str] = {}
         self._ids = itertools.count(1)
         self.split_route53_batches = 0
         self._server: _Server | None = None
@@ -800,6 +815,79 @@ class AwsProxy:
         with self._state_lock:
             return [{"zone_id": z, "name": n, "type": t, "comment": c}
                     for z, keys in self._protected.items() for (n, t), c in keys.items()]
+
+    def begin_lifecycle_action(self, token: str, group: str, hook: str, instance_id: str,
+                               state: str | None = None) -> None:
+        """Auto Scaling starts a lifecycle action: the instance waits (in `state`, when
+        given, as DescribeAutoScalingInstances will say) until the action is completed."""
+        with self._state_lock:
+            self._actions[token] = {"token": token, "group": group, "hook": hook,
+                                    "instance_id": instance_id}
+            if state is not None:
+                self._lifecycle_states[instance_id] = state
+
+    def set_lifecycle_state(self, instance_id: str, state: str | None) -> None:
+        """What DescribeAutoScalingInstances says of an instance (None: what moto says)."""
+        with self._state_lock:
+            if state is None:
+                self._lifecycle_states.pop(instance_id, None)
+            else:
+                self._lifecycle_states[instance_id] = state
+
+    def lifecycle_actions(self) -> dict:
+        """{"pending": [...], "completed": [... with "result"], "heartbeats": [...]}."""
+        with self._state_lock:
+            return {"pending": list(self._actions.values()), "completed": list(self._completed),
+                    "heartbeats": list(self._heartbeats)}
+
+    def _lifecycle_call(self, operation: str, body: bytes):
+        """CompleteLifecycleAction or RecordLifecycleActionHeartbeat, as Auto Scaling
+        answers them; (status, headers, body)."""
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8")).items()}
+        token = form.get("LifecycleActionToken", "")
+        rid = _request_id()
+        ns = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
+        with self._state_lock:
+            action = self._actions.get(token)
+            active = (action is not None
+                      and form.get("AutoScalingGroupName") == action["group"]
+                      and form.get("LifecycleHookName") == action["hook"]
+                      and form.get("InstanceId", action["instance_id"]) == action["instance_id"])
+            result = form.get("LifecycleActionResult")
+            if active and operation == "CompleteLifecycleAction" and result in ("CONTINUE", "ABANDON"):
+                del self._actions[token]
+                self._completed.append({**action, "result": result})
+            elif active and operation == "RecordLifecycleActionHeartbeat":
+                self._heartbeats.append(dict(action))
+            else:
+                message = (f"No active Lifecycle Action found with token {token}" if not active
+                           else f"LifecycleActionResult {result!r} must be CONTINUE or ABANDON")
+                xml = (f'<ErrorResponse xmlns="{ns}"><Error><Type>Sender</Type>'
+                       f"<Code>ValidationError</Code><Message>{_xml_escape(message)}</Message>"
+                       f"</Error><RequestId>{rid}</RequestId></ErrorResponse>")
+                return 400, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], xml.encode()
+        xml = (f'<{operation}Response xmlns="{ns}"><{operation}Result/>'
+               f"<ResponseMetadata><RequestId>{rid}</RequestId></ResponseMetadata>"
+               f"</{operation}Response>")
+        return 200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], xml.encode()
+
+    def _override_lifecycle_states(self, data: bytes) -> bytes:
+        """moto's DescribeAutoScalingInstances answer with the states a test set."""
+        with self._state_lock:
+            states = dict(self._lifecycle_states)
+        if not states:
+            return data
+
+        def member(m: re.Match) -> str:
+            block = m.group(0)
+            iid = re.search(r"<InstanceId>([^<]+)</InstanceId>", block)
+            if iid and iid.group(1) in states:
+                block = re.sub(r"<LifecycleState>[^<]*</LifecycleState>",
+                               f"<LifecycleState>{states[iid.group(1)]}</LifecycleState>", block)
+            return block
+
+        text = data.decode("utf-8")
+        return re.sub(r"<member>.*?</member>", member, text, flags=re.S).encode()
 
     def write_calls(self) -> dict[str, int]:
         return {k: v for k, v in self.calls().items() if k in WRITE_CALLS and v}
@@ -965,6 +1053,16 @@ class AwsProxy:
                     status, headers, data = self._upstream(h, body)
             elif call == "ec2:DescribeInstances":
                 status, headers, data = self._upstream(h, self._interface_filter(h, body))
+            elif service == "autoscaling" and operation in ("CompleteLifecycleAction",
+                                                            "RecordLifecycleActionHeartbeat"):
+                entry["request"] = body.decode("utf-8", "replace")
+                status, headers, data = self._lifecycle_call(operation, body)
+            elif service == "autoscaling" and operation == "DescribeAutoScalingInstances":
+                entry["request"] = body.decode("utf-8", "replace")
+                status, headers, data = self._upstream(h, body)
+                if status == 200:
+                    data = self._override_lifecycle_states(data)
+                    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             else:
                 status, headers, data = self._upstream(h, body)
             # What moto answered, kept apart from what the caller gets (an "after" fault

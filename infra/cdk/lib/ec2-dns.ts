@@ -104,6 +104,21 @@ export interface Ec2DnsProps {
    * @default unset: the function's default, 50
    */
   readonly route53ChangesPerSecond?: number;
+  /**
+   * Auto Scaling lifecycle hooks whose actions the reconciler completes (LIFECYCLE_HOOKS):
+   * launch actions once the instance's names are published and in sync, terminate actions
+   * once they are removed; warm-pool instances are never published. Each 1-255 of
+   * `A-Z a-z 0-9 - _ /`. See docs/fleets.md.
+   * @default none: no lifecycle rule, no Auto Scaling call or right
+   */
+  readonly lifecycleHooks?: string[];
+  /**
+   * The Auto Scaling groups whose lifecycle actions the reconciler may complete
+   * (autoscaling:CompleteLifecycleAction and RecordLifecycleActionHeartbeat on these groups
+   * only, in any region of the account). Required with lifecycleHooks.
+   * @default none
+   */
+  readonly lifecycleGroups?: string[];
   /** Parallel lock/record work per invocation, 1..64 (RECONCILE_CONCURRENCY). @default unset (function default 16) */
   readonly reconcileConcurrency?: number;
   /** Schedule of the reconcile-all backstop. @default rate(15 minutes) */
@@ -210,6 +225,18 @@ export const TTL_ATTRIBUTE = 'expires';
 
 const SSE_SQS_REASON = 'Encrypted with SQS-managed keys (SqsManagedSseEnabled), which this check does not recognise for CloudFormation; the AWS managed aws/sqs KMS key cannot be used because EventBridge could not send to the queue.';
 
+/** A lifecycle hook name, as the function checks LIFECYCLE_HOOKS (Auto Scaling's pattern). */
+export const LIFECYCLE_HOOK_RE = /^[A-Za-z0-9_/-]{1,255}$/;
+
+/** The event pattern of the lifecycle actions of `hooks` (docs/fleets.md). */
+export function lifecycleEventPattern(hooks: string[]): events.EventPattern {
+  return {
+    source: ['aws.autoscaling'],
+    detailType: ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
+    detail: { LifecycleHookName: hooks },
+  };
+}
+
 /** Reports every invalid prop at once, like the function does with its environment. */
 export function validateProps(props: Ec2DnsProps): void {
   const p: string[] = [];
@@ -284,6 +311,16 @@ export function validateProps(props: Ec2DnsProps): void {
     check(p, ORGANIZATION_ID_RE.test(props.organizationId),
       `organizationId: '${props.organizationId}' is not an AWS Organizations id such as o-a1b2c3d4e5`);
   }
+  for (const h of props.lifecycleHooks ?? []) {
+    if (Token.isUnresolved(h)) continue;
+    check(p, LIFECYCLE_HOOK_RE.test(h), `lifecycleHooks: '${h}' must be 1-255 of A-Z a-z 0-9 - _ /`);
+  }
+  for (const g of props.lifecycleGroups ?? []) {
+    if (Token.isUnresolved(g)) continue;
+    check(p, g.length >= 1 && g.length <= 255 && !g.includes('*'), `lifecycleGroups: '${g}' must be 1-255 characters, without *`);
+  }
+  check(p, (props.lifecycleHooks ?? []).length === 0 || (props.lifecycleGroups ?? []).length > 0,
+    'lifecycleHooks lists hooks but lifecycleGroups names no group: name the groups whose lifecycle actions the reconciler may complete');
   if (p.length > 0) throw new Error(`Invalid ec2-dns configuration:\n  - ${p.join('\n  - ')}`);
 }
 
@@ -325,6 +362,8 @@ export interface Ec2DnsRules {
   readonly addressChange: events.Rule;
   /** The reconcile-all backstop. */
   readonly schedule: events.Rule;
+  /** Lifecycle actions of the listed hooks (only with lifecycleHooks). */
+  readonly lifecycle?: events.Rule;
 }
 
 export class Ec2Dns extends Construct {
@@ -457,6 +496,7 @@ export class Ec2Dns extends Construct {
             queueArn: this.queue.queueArn,
             logGroupArn: logGroup.logGroupArn,
             memberRoleArns: accounts.map((a) => `arn:${partition}:iam::${a}:role/${memberRoleName}`),
+            lifecycleGroups: (props.lifecycleHooks ?? []).length > 0 ? props.lifecycleGroups ?? [] : [],
           }),
         }),
       },
@@ -502,6 +542,8 @@ export class Ec2Dns extends Construct {
     if (accounts.length > 0) environment.ACCOUNTS = accounts.join(',');
     if (regions !== undefined) environment.REGIONS = regions.join(',');
     if (memberRoleName !== DEFAULT_MEMBER_ROLE) environment.MEMBER_ROLE = memberRoleName;
+    const lifecycleHooks = [...new Set(props.lifecycleHooks ?? [])].sort();
+    if (lifecycleHooks.length > 0) environment.LIFECYCLE_HOOKS = lifecycleHooks.join(',');
 
     this.function = new lambda.Function(this, 'Function', {
       functionName: props.functionName,
@@ -620,10 +662,18 @@ export class Ec2Dns extends Construct {
       schedule: props.reconcileSchedule ?? events.Schedule.expression(DEFAULTS.scheduleExpression),
       targets: [target],
     });
-    this.rules = { stateChange, tagChange, addressChange, schedule };
+    // Auto Scaling lifecycle actions of the listed hooks only (LIFECYCLE_HOOKS).
+    const hooks = props.lifecycleHooks ?? [];
+    const lifecycle = hooks.length > 0 ? new events.Rule(this, 'LifecycleActionRule', {
+      description: 'ec2-dns: an Auto Scaling lifecycle action of a listed hook waits for DNS',
+      eventPattern: lifecycleEventPattern(hooks),
+      targets: [target],
+    }) : undefined;
+    this.rules = { stateChange, tagChange, addressChange, schedule, lifecycle };
 
-    // Only these four rules may send, to the queue and to the event dead-letter queue.
-    const ruleArns = [stateChange.ruleArn, tagChange.ruleArn, addressChange.ruleArn, schedule.ruleArn];
+    // Only these rules may send, to the queue and to the event dead-letter queue.
+    const ruleArns = [stateChange.ruleArn, tagChange.ruleArn, addressChange.ruleArn, schedule.ruleArn,
+      ...(lifecycle ? [lifecycle.ruleArn] : [])];
     for (const q of [this.queue, this.eventDeadLetterQueue]) {
       q.addToResourcePolicy(new iam.PolicyStatement({
         sid: 'AllowEc2DnsRules',
@@ -845,6 +895,8 @@ export interface FunctionPolicyInputs {
   readonly logGroupArn: string;
   /** The member roles of the other managed accounts (sts:AssumeRole on exactly these). */
   readonly memberRoleArns?: string[];
+  /** The groups whose lifecycle actions it completes (none: no Auto Scaling right at all). */
+  readonly lifecycleGroups?: string[];
 }
 
 /**
@@ -883,6 +935,27 @@ export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicySta
       actions: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
       resources: [i.queueArn],
     }),
+    // Completing lifecycle actions (docs/fleets.md), only when hooks are listed: the groups'
+    // lifecycle states and hook timeouts (Describe* take no resource restriction), the
+    // actions of the listed groups only, and Route53's GetChange to wait for INSYNC.
+    ...((i.lifecycleGroups ?? []).length > 0 ? [
+      new iam.PolicyStatement({
+        sid: 'ReadGroupLifecycle',
+        actions: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks'],
+        resources: ['*'],
+      }),
+      new iam.PolicyStatement({
+        sid: 'CompleteLifecycleActions',
+        actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        resources: (i.lifecycleGroups ?? []).map((g) =>
+          `arn:${i.partition}:autoscaling:*:${i.account}:autoScalingGroup:*:autoScalingGroupName/${g}`),
+      }),
+      new iam.PolicyStatement({
+        sid: 'WaitForChanges',
+        actions: ['route53:GetChange'],
+        resources: [`arn:${i.partition}:route53:::change/*`],
+      }),
+    ] : []),
     // Retry: the function sets the visibility of each message it failed on (30 s doubled
     // per receive, at most 15 minutes; see DEFAULTS.maxReceiveCount), on the event queue
     // only. ChangeMessageVisibilityBatch is authorised by this action too.

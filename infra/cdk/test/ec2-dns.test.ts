@@ -145,6 +145,54 @@ describe('lock table', () => {
   });
 });
 
+describe('lifecycle hooks (docs/fleets.md)', () => {
+  const policy = (template: Template) => {
+    const [, role] = only<any>(template, 'AWS::IAM::Role');
+    return role.Properties.Policies[0].PolicyDocument.Statement as any[];
+  };
+  const AUTOSCALING = /^(autoscaling|route53:GetChange)/;
+
+  it('adds nothing without hooks: no rule, no Auto Scaling right, no LIFECYCLE_HOOKS', () => {
+    const { template } = build();
+    assert.equal(Object.keys(template.findResources('AWS::Events::Rule')).length, 4);
+    const actions = policy(template).flatMap((st) => [st.Action].flat());
+    assert.deepEqual(actions.filter((a: string) => AUTOSCALING.test(a)), []);
+  });
+
+  it('sends the listed hooks\' actions to the queue and may complete them on the listed groups only', () => {
+    const { template } = build({ lifecycleHooks: ['web-terminate', 'web-launch', 'web-launch'], lifecycleGroups: ['web'] });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'source': ['aws.autoscaling'],
+        'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
+        'detail': { LifecycleHookName: ['web-terminate', 'web-launch', 'web-launch'] },
+      },
+    });
+    const [, fn] = Object.entries(template.findResources('AWS::Lambda::Function'))[0] as [string, any];
+    assert.equal(fn.Properties.Environment.Variables.LIFECYCLE_HOOKS, 'web-launch,web-terminate');
+    const bySid = Object.fromEntries(policy(template).map((st) => [st.Sid, st]));
+    assert.deepEqual(bySid.ReadGroupLifecycle.Action,
+      ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks']);
+    assert.equal(bySid.ReadGroupLifecycle.Resource, '*');
+    assert.deepEqual(bySid.CompleteLifecycleActions.Action,
+      ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat']);
+    assert.match(JSON.stringify(bySid.CompleteLifecycleActions.Resource),
+      /:autoscaling:\*:.*:autoScalingGroup:\*:autoScalingGroupName\/web"/);
+    assert.equal(bySid.WaitForChanges.Action, 'route53:GetChange');
+    // The queue admits the lifecycle rule too.
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as any[];
+    const sources = JSON.stringify(policies.map((q) => q.Properties.PolicyDocument));
+    assert.match(sources, /LifecycleActionRule/);
+  });
+
+  it('refuses hooks without groups and names the function would refuse', () => {
+    assert.throws(() => build({ lifecycleHooks: ['web-launch'] }), /lifecycleGroups names no group/);
+    assert.throws(() => build({ lifecycleHooks: ['not a hook'], lifecycleGroups: ['web'] }),
+      /lifecycleHooks: 'not a hook' must be 1-255/);
+    assert.throws(() => build({ lifecycleHooks: ['h'], lifecycleGroups: ['*'] }), /lifecycleGroups: '\*'/);
+  });
+});
+
 describe('triggers', () => {
   const rules = (template: Template) => Object.values(template.findResources('AWS::Events::Rule'));
 

@@ -635,3 +635,67 @@ run "rejects_invalid_settings" {
     var.deployment_id,
   ]
 }
+
+# Lifecycle hooks (docs/fleets.md): a rule for the listed hooks' actions into the queue,
+# the rights to complete them on the listed groups only, and LIFECYCLE_HOOKS.
+run "lifecycle_hooks" {
+  command = apply
+
+  variables {
+    lifecycle_hooks  = ["web-terminate", "web-launch", "web-launch"]
+    lifecycle_groups = ["web"]
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.lifecycle_action[0].event_pattern) == {
+      source        = ["aws.autoscaling"]
+      "detail-type" = ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"]
+      detail        = { LifecycleHookName = ["web-terminate", "web-launch", "web-launch"] }
+    }
+    error_message = "The lifecycle rule must match the listed hooks' launch and terminate actions."
+  }
+  assert {
+    condition     = aws_cloudwatch_event_target.queue["lifecycle_action"].arn == aws_sqs_queue.events.arn
+    error_message = "The lifecycle rule must send to the event queue."
+  }
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.LIFECYCLE_HOOKS == "web-launch,web-terminate"
+    error_message = "LIFECYCLE_HOOKS must list the hooks, sorted, once each."
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Resource if s.Sid == "CompleteLifecycleActions"]) == [
+      "arn:aws:autoscaling:*:123456789012:autoScalingGroup:*:autoScalingGroupName/web"
+    ]
+    error_message = "Lifecycle actions may be completed on the listed groups only."
+  }
+  assert {
+    condition     = length([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s if contains(["ReadGroupLifecycle", "WaitForChanges"], s.Sid)]) == 2
+    error_message = "The reconciler must read the groups' lifecycle states and wait for Route53's INSYNC."
+  }
+}
+
+run "rejects_invalid_lifecycle_hooks" {
+  command = plan
+
+  variables {
+    lifecycle_hooks  = ["web-launch", "not a hook"]
+    lifecycle_groups = ["web", "*"]
+  }
+
+  expect_failures = [
+    var.lifecycle_hooks,
+    var.lifecycle_groups,
+  ]
+}
+
+run "lifecycle_hooks_need_groups" {
+  command = plan
+
+  variables {
+    lifecycle_hooks = ["web-launch"]
+  }
+
+  expect_failures = [
+    aws_iam_role_policy.function,
+  ]
+}

@@ -21,6 +21,8 @@ const IDS_PER_CALL: usize = 1000;
 const IDS_PER_FILTER: usize = 200;
 /// Instances per DescribeInstances page.
 const PAGE_SIZE: i32 = 1000;
+/// The tag Auto Scaling puts on every instance it launches, naming its group.
+pub const GROUP_TAG: &str = "aws:autoscaling:groupName";
 /// Instances per CreateTags call (EC2 takes 1,000 and recommends fewer).
 const TAGS_PER_CALL: usize = 500;
 
@@ -189,6 +191,7 @@ impl Ec2Instances {
                 .private_ip_address()
                 .and_then(|a| a.parse::<Ipv4Addr>().ok()),
             ipv6,
+            group: tag(GROUP_TAG),
         })
     }
 }

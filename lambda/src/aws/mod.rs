@@ -1,6 +1,7 @@
 //! Adapters: the only place SDK types appear. Each implements one port with the subset of
 //! the service's API that ec2-dns uses, and maps SDK errors by variant.
 
+mod autoscaling;
 mod dynamodb;
 mod ec2;
 pub mod https;
@@ -9,6 +10,7 @@ mod sns;
 mod sqs;
 mod ssm;
 
+pub use autoscaling::AsgFleet;
 pub use dynamodb::{DynamoLocks, LAYOUT};
 pub use ec2::{Ec2Fleet, Ec2Instances};
 #[cfg(test)]
@@ -35,11 +37,13 @@ use crate::config::Config;
 use crate::ddns::{Endpoint, EndpointConfig, NoInstances, DDNS_ROUTE53_CALL_MAX};
 use crate::engine::{Reconciler, ROUTE53_CALL_MAX};
 use crate::error::{Error, Result};
+use crate::fleet::Grouped;
 use crate::metrics::ApiCalls;
 use crate::model::Home;
 
-/// The production reconciler.
-pub type AwsReconciler = Reconciler<Ec2Fleet, Route53Dns<SdkRoute53>, DynamoLocks>;
+/// The production reconciler: EC2 as the Auto Scaling groups qualify it (warm pools).
+pub type AwsReconciler =
+    Reconciler<Grouped<Ec2Fleet, AsgFleet>, Route53Dns<SdkRoute53>, DynamoLocks>;
 
 /// One SDK configuration from the standard sources (region, credentials chain,
 /// `AWS_ENDPOINT_URL`), standard retries (5 attempts; throttling and
@@ -119,20 +123,27 @@ pub async fn reconciler(
     )
 }
 
-/// One EC2 client per managed account and region. In the deployment's own account the
+/// One EC2 and one Auto Scaling client per managed account and region. In the
+/// deployment's own account the
 /// function's credentials serve every region; in another account, the role `MEMBER_ROLE`
 /// there is assumed (one provider per account, shared by its regions through one identity
 /// cache; the credentials are kept until shortly before they expire). Nothing is called
 /// here: credentials are fetched on first use, so an account that cannot be reached fails
 /// its own calls, not the start. (The `AssumeRole` calls are not counted in `calls`: one
 /// per account per hour.)
-pub async fn ec2_fleet(sdk: &SdkConfig, config: &Config, own: &Home, calls: &ApiCalls) -> Ec2Fleet {
+pub async fn ec2_fleet(
+    sdk: &SdkConfig,
+    config: &Config,
+    own: &Home,
+    calls: &ApiCalls,
+) -> Grouped<Ec2Fleet, AsgFleet> {
     let mut roles: std::collections::BTreeMap<String, (String, SharedCredentialsProvider)> =
         Default::default();
     // One cache for every client: the regions of an account share its session, and the
     // first listings, which start together, assume the role once.
     let cache = aws_config::identity::IdentityCache::lazy().build();
     let mut members = Vec::new();
+    let mut groups = Vec::new();
     for home in config.homes(own) {
         let mut conf = aws_sdk_ec2::config::Builder::from(sdk)
             .region(aws_config::Region::new(home.region().to_string()))
@@ -158,6 +169,17 @@ pub async fn ec2_fleet(sdk: &SdkConfig, config: &Config, own: &Home, calls: &Api
                 role = Some(arn.clone());
             }
         }
+        let mut asg = aws_sdk_autoscaling::config::Builder::from(sdk)
+            .region(aws_config::Region::new(home.region().to_string()))
+            .identity_cache(cache.clone())
+            .interceptor(calls.clone());
+        if let Some((_, provider)) = roles.get(home.account()).filter(|_| role.is_some()) {
+            asg.set_credentials_provider(Some(provider.clone()));
+        }
+        groups.push((
+            home.clone(),
+            aws_sdk_autoscaling::Client::from_conf(asg.build()),
+        ));
         let ec2 = Ec2Instances::new(
             aws_sdk_ec2::Client::from_conf(conf.build()),
             home,
@@ -169,7 +191,11 @@ pub async fn ec2_fleet(sdk: &SdkConfig, config: &Config, own: &Home, calls: &Api
             None => ec2,
         });
     }
-    Ec2Fleet::new(members)
+    Grouped {
+        inner: Ec2Fleet::new(members),
+        groups: AsgFleet::new(groups),
+        enabled: !config.lifecycle_hooks.is_empty(),
+    }
 }
 
 /// `arn:<partition>:iam::<account>:role/<name>`, in the partition of the deployment's region.

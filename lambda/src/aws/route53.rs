@@ -488,6 +488,15 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
     fn usage(&self) -> Route53Counts {
         self.usage.read()
     }
+
+    fn take_applied(&self) -> Vec<String> {
+        self.api.take_applied()
+    }
+
+    async fn in_sync(&self, id: &str) -> Result<bool> {
+        self.admit(0).await;
+        self.api.get_change(id).await
+    }
 }
 
 /// Route53's listing order: labels reversed, with the trailing dot, in ASCII.
@@ -572,11 +581,16 @@ pub fn split_batches(names: Vec<(Fqdn, Vec<Change>)>) -> Vec<Vec<(Fqdn, Vec<Chan
 /// The raw API through the SDK.
 pub struct SdkRoute53 {
     client: Client,
+    /// Ids of the batches applied since they were last taken.
+    applied: std::sync::Mutex<Vec<String>>,
 }
 
 impl SdkRoute53 {
     pub fn new(client: Client) -> Self {
-        SdkRoute53 { client }
+        SdkRoute53 {
+            client,
+            applied: Default::default(),
+        }
     }
 }
 
@@ -716,7 +730,15 @@ impl Route53Api for SdkRoute53 {
             .send()
             .await;
         match sent {
-            Ok(_) => Ok(None),
+            Ok(out) => {
+                if let Some(info) = out.change_info() {
+                    self.applied
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(info.id().to_string());
+                }
+                Ok(None)
+            }
             Err(SdkError::ServiceError(se)) => {
                 if let ChangeResourceRecordSetsError::InvalidChangeBatch(e) = se.err() {
                     let mut m: Vec<String> = e.messages().to_vec();
@@ -731,6 +753,23 @@ impl Route53Api for SdkRoute53 {
             }
             Err(e) => Err(sdk_error("route53", "ChangeResourceRecordSets", e)),
         }
+    }
+
+    fn take_applied(&self) -> Vec<String> {
+        std::mem::take(&mut *self.applied.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    async fn get_change(&self, id: &str) -> Result<bool> {
+        let out = self
+            .client
+            .get_change()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| sdk_error("route53", "GetChange", e))?;
+        Ok(out
+            .change_info()
+            .is_some_and(|c| *c.status() == r53::ChangeStatus::Insync))
     }
 }
 

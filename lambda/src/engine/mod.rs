@@ -60,6 +60,8 @@ pub struct Reconciler<I, D, L> {
     /// timeout must be this (see [`ROUTE53_CALL_MAX`]).
     route53_call_max: i64,
     pub(crate) clock: Box<dyn Clock>,
+    /// How a lifecycle action waits for Route53 ([`crate::fleet::WAIT`]).
+    pub lifecycle_wait: crate::fleet::Wait,
 }
 
 impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
@@ -73,6 +75,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             function: "ec2-dns".into(),
             route53_call_max: ROUTE53_CALL_MAX,
             clock: Box::new(SystemClock),
+            lifecycle_wait: crate::fleet::WAIT,
         }
     }
 

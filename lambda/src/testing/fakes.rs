@@ -17,11 +17,14 @@ use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, Expect, HostTouch, Loaded, Lock, LockWrite, Unreadable};
-use crate::model::{ChangeAction, Home, Instance, InterfaceId, Owner, Zone, ZoneId};
+use crate::model::{
+    ChangeAction, Completion, Home, Instance, InstanceId, InterfaceId, LifecycleAction, Owner,
+    Zone, ZoneId,
+};
 use crate::name::Fqdn;
 use crate::ports::{
-    Alerts, Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater, Route53Api,
-    Secrets,
+    Alerts, Groups, Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater,
+    Route53Api, Secrets,
 };
 
 fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -126,6 +129,110 @@ impl Instances for FakeEc2 {
     }
 }
 
+// ------------------------------------------------------------------------ Auto Scaling
+
+/// Auto Scaling's rules for lifecycle actions: an action is completed once, with the token
+/// Auto Scaling gave it, for its group, hook and instance; anything else is refused as
+/// Auto Scaling refuses it (`ValidationError: No active Lifecycle Action found…`, which the
+/// port reports as [`Completion::NotActive`]). At most 50 instance ids per
+/// `DescribeAutoScalingInstances`.
+#[derive(Default)]
+pub struct FakeGroups {
+    /// Grouped instances: (group, lifecycle state).
+    pub members: Mutex<BTreeMap<Owner, (String, String)>>,
+    /// Hooks: (place, group, hook) → heartbeat timeout (seconds).
+    pub hooks: Mutex<BTreeMap<(Home, String, String), i64>>,
+    /// Actions waiting for completion, by token.
+    pub pending: Mutex<BTreeMap<String, LifecycleAction>>,
+    /// Actions completed, with their result, in order.
+    pub completed: Mutex<Vec<(LifecycleAction, String)>>,
+    /// Heartbeats recorded, by token.
+    pub heartbeats: Mutex<Vec<String>>,
+}
+
+impl FakeGroups {
+    /// An instance of `group`, in lifecycle state `state`.
+    pub fn put(&self, owner: &Owner, group: &str, state: &str) {
+        guard(&self.members).insert(owner.clone(), (group.to_string(), state.to_string()));
+    }
+
+    pub fn add_hook(&self, home: &Home, group: &str, hook: &str, timeout: i64) {
+        guard(&self.hooks).insert((home.clone(), group.into(), hook.into()), timeout);
+    }
+
+    /// Auto Scaling starts `action`: the instance waits in `state` (`Pending:Wait`,
+    /// `Warmed:Pending:Wait`, `Terminating:Wait`).
+    pub fn begin(&self, action: &LifecycleAction, state: &str) {
+        self.put(&action.owner, &action.group, state);
+        guard(&self.pending).insert(action.token.clone(), action.clone());
+    }
+
+    pub fn completed(&self) -> Vec<(LifecycleAction, String)> {
+        guard(&self.completed).clone()
+    }
+
+    pub fn is_pending(&self, token: &str) -> bool {
+        guard(&self.pending).contains_key(token)
+    }
+
+    fn active(&self, a: &LifecycleAction) -> std::result::Result<(), String> {
+        match guard(&self.pending).get(&a.token) {
+            Some(p) if p.owner == a.owner && p.group == a.group && p.hook == a.hook => Ok(()),
+            _ => Err(format!(
+                "No active Lifecycle Action found with token {}",
+                a.token
+            )),
+        }
+    }
+}
+
+impl Groups for FakeGroups {
+    async fn lifecycle_states(
+        &self,
+        home: &Home,
+        ids: &[InstanceId],
+    ) -> Result<BTreeMap<InstanceId, String>> {
+        if ids.len() > crate::fleet::IDS_PER_CALL {
+            return Err(Error::Aws {
+                service: "autoscaling",
+                operation: "DescribeAutoScalingInstances",
+                message: "ValidationError: The number of instance ids that may be passed in is limited to 50".into(),
+                retryable: false,
+            });
+        }
+        let members = guard(&self.members);
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let (_, state) = members.get(&home.instance(id.clone()))?;
+                Some((id.clone(), state.clone()))
+            })
+            .collect())
+    }
+
+    async fn hook_timeout(&self, a: &LifecycleAction) -> Result<Option<i64>> {
+        let key = (a.owner.home().clone(), a.group.clone(), a.hook.clone());
+        Ok(guard(&self.hooks).get(&key).copied())
+    }
+
+    async fn complete(&self, a: &LifecycleAction) -> Result<Completion> {
+        if let Err(why) = self.active(a) {
+            return Ok(Completion::NotActive(why));
+        }
+        guard(&self.pending).remove(&a.token);
+        guard(&self.completed).push((a.clone(), "CONTINUE".into()));
+        Ok(Completion::Completed)
+    }
+
+    async fn heartbeat(&self, a: &LifecycleAction) -> Result<Completion> {
+        if let Err(why) = self.active(a) {
+            return Ok(Completion::NotActive(why));
+        }
+        guard(&self.heartbeats).push(a.token.clone());
+        Ok(Completion::Completed)
+    }
+}
+
 // ---------------------------------------------------------------------------- Route53
 
 /// A record set as the fake stores it.
@@ -150,6 +257,13 @@ pub struct FakeRoute53 {
     pub protected: Mutex<BTreeMap<Key, Option<String>>>,
     /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]).
     pub change_budget: Mutex<Option<ChangeBudget>>,
+    /// Every change applied, by id (`C1`, `C2`, …): how many more `GetChange` calls answer
+    /// `PENDING` before `INSYNC`.
+    pub changes: Mutex<BTreeMap<String, u32>>,
+    /// How many `GetChange` calls a new change answers `PENDING` (0 by default).
+    pub propagation_polls: Mutex<u32>,
+    /// Ids applied since they were last taken.
+    pub applied: Mutex<Vec<String>>,
 }
 
 /// A token bucket of record changes, in real time: a batch with more changes than the
@@ -459,7 +573,35 @@ impl Route53Api for FakeRoute53 {
             }
         }
         *records = next;
+        let mut all = guard(&self.changes);
+        let id = format!("C{}", all.len() + 1);
+        all.insert(id.clone(), *guard(&self.propagation_polls));
+        guard(&self.applied).push(id);
         Ok(None)
+    }
+
+    fn take_applied(&self) -> Vec<String> {
+        std::mem::take(&mut *guard(&self.applied))
+    }
+
+    /// Route53's `NoSuchChange` for an id it never gave.
+    async fn get_change(&self, id: &str) -> Result<bool> {
+        let mut all = guard(&self.changes);
+        let Some(left) = all.get_mut(id) else {
+            return Err(Error::Aws {
+                service: "route53",
+                operation: "GetChange",
+                message: format!(
+                    "NoSuchChange: A change with the specified change ID does not exist: {id}"
+                ),
+                retryable: false,
+            });
+        };
+        if *left == 0 {
+            return Ok(true);
+        }
+        *left -= 1;
+        Ok(false)
     }
 }
 

@@ -15,9 +15,11 @@ use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
 use crate::lock::{Cas, HostTouch, Loaded, LockWrite};
-use crate::model::{Home, Instance, InterfaceId, Owner, Zone, ZoneId};
+use crate::model::{
+    Completion, Home, Instance, InstanceId, InterfaceId, LifecycleAction, Owner, Zone, ZoneId,
+};
 use crate::name::Fqdn;
-use crate::ports::{Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
+use crate::ports::{Groups, Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
 
 /// Every call a port can get, by service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,6 +52,14 @@ pub enum Op {
     /// everything that an event asks for, written after one that finished without failures).
     ReadSwept,
     RecordSwept,
+    /// Route53's `GetChange` (a lifecycle action waits for `INSYNC`).
+    GetChange,
+    /// Auto Scaling's lifecycle states of grouped instances (`DescribeAutoScalingInstances`).
+    DescribeAutoScalingInstances,
+    /// A lifecycle hook's timeout (`DescribeLifecycleHooks`).
+    DescribeLifecycleHooks,
+    CompleteLifecycleAction,
+    RecordLifecycleActionHeartbeat,
 }
 
 impl Op {
@@ -72,6 +82,8 @@ impl Op {
                 | Op::CountAttempt
                 | Op::CountSourceFailure
                 | Op::RecordSwept
+                | Op::CompleteLifecycleAction
+                | Op::RecordLifecycleActionHeartbeat
         )
     }
 
@@ -462,6 +474,56 @@ impl<P: Instances> Instances for Faulty<P> {
     }
 }
 
+/// Auto Scaling faults are keyed by the home asked, or the action's instance.
+impl<P: Groups> Groups for Faulty<P> {
+    async fn lifecycle_states(
+        &self,
+        home: &Home,
+        ids: &[InstanceId],
+    ) -> Result<BTreeMap<InstanceId, String>> {
+        let key = home.to_string();
+        self.faults
+            .run(
+                Op::DescribeAutoScalingInstances,
+                Some(&key),
+                self.inner.lifecycle_states(home, ids),
+            )
+            .await
+    }
+
+    async fn hook_timeout(&self, a: &LifecycleAction) -> Result<Option<i64>> {
+        self.faults
+            .run(
+                Op::DescribeLifecycleHooks,
+                Some(&a.hook),
+                self.inner.hook_timeout(a),
+            )
+            .await
+    }
+
+    async fn complete(&self, a: &LifecycleAction) -> Result<Completion> {
+        let key = a.owner.to_string();
+        self.faults
+            .run(
+                Op::CompleteLifecycleAction,
+                Some(&key),
+                self.inner.complete(a),
+            )
+            .await
+    }
+
+    async fn heartbeat(&self, a: &LifecycleAction) -> Result<Completion> {
+        let key = a.owner.to_string();
+        self.faults
+            .run(
+                Op::RecordLifecycleActionHeartbeat,
+                Some(&key),
+                self.inner.heartbeat(a),
+            )
+            .await
+    }
+}
+
 impl<P: Route53Api> Route53Api for Faulty<P> {
     async fn list_hosted_zones(&self) -> Result<Vec<Zone>> {
         self.faults
@@ -497,6 +559,16 @@ impl<P: Route53Api> Route53Api for Faulty<P> {
                 self.inner.change_batch(zone, changes).await?;
                 self.inner.change_batch(zone, changes).await
             })
+            .await
+    }
+
+    fn take_applied(&self) -> Vec<String> {
+        self.inner.take_applied()
+    }
+
+    async fn get_change(&self, id: &str) -> Result<bool> {
+        self.faults
+            .run(Op::GetChange, Some(id), self.inner.get_change(id))
             .await
     }
 }

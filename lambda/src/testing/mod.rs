@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::aws::Route53Dns;
 use crate::config::Config;
 use crate::engine::{Clock, Reconciler, Request};
+use crate::fleet::Grouped;
 use crate::lock::Lock;
 use crate::marker::Marker;
 use crate::model::{
@@ -20,11 +21,24 @@ use crate::model::{
 };
 use crate::name::Fqdn;
 use crate::report::Report;
-use fakes::{FakeEc2, FakeLocks, FakeRoute53};
+use fakes::{FakeEc2, FakeGroups, FakeLocks, FakeRoute53};
 use faults::{Faults, Faulty};
 
-pub type TestReconciler =
-    Reconciler<Faulty<FakeEc2>, Route53Dns<Faulty<FakeRoute53>>, Faulty<FakeLocks>>;
+/// EC2 as the (fake) Auto Scaling groups qualify it, as in production.
+pub type TestReconciler = Reconciler<
+    Grouped<Faulty<FakeEc2>, Faulty<FakeGroups>>,
+    Route53Dns<Faulty<FakeRoute53>>,
+    Faulty<FakeLocks>,
+>;
+
+/// EC2 and Auto Scaling fakes under one set of faults.
+fn grouped(faults: &Arc<Faults>) -> Grouped<Faulty<FakeEc2>, Faulty<FakeGroups>> {
+    Grouped {
+        inner: Faulty::new(FakeEc2::default(), faults.clone()),
+        groups: Faulty::new(FakeGroups::default(), faults.clone()),
+        enabled: true,
+    }
+}
 
 pub fn name(s: &str) -> Fqdn {
     Fqdn::parse(s).unwrap()
@@ -62,6 +76,7 @@ pub fn instance(n: u32, tag: Option<&str>) -> Instance {
         public_ipv4: Some(Ipv4Addr::new(203, 0, 113, n as u8)),
         private_ipv4: Some(Ipv4Addr::new(10, 0, 0, n as u8)),
         ipv6: Vec::new(),
+        group: None,
     }
 }
 
@@ -130,7 +145,7 @@ impl World {
         let faults = Arc::new(Faults::default());
         let clock = Arc::new(TestClock(AtomicI64::new(1_800_000_000)));
         let rec = Reconciler::new(
-            Faulty::new(FakeEc2::default(), faults.clone()),
+            grouped(&faults),
             Route53Dns::new(Faulty::new(dns, faults.clone())),
             Faulty::new(FakeLocks::default(), faults.clone()),
             config,
@@ -172,7 +187,7 @@ impl World {
             faults: faults.clone(),
         };
         let rec = Reconciler::new(
-            Faulty::new(FakeEc2::default(), faults.clone()),
+            grouped(&faults),
             Route53Dns::new(dns),
             Faulty::new(FakeLocks::default(), faults.clone()),
             config,
@@ -195,7 +210,12 @@ impl World {
     }
 
     pub fn ec2(&self) -> &FakeEc2 {
-        &self.rec.instances.inner
+        &self.rec.instances.inner.inner
+    }
+
+    /// The Auto Scaling fake.
+    pub fn groups(&self) -> &FakeGroups {
+        &self.rec.instances.groups.inner
     }
 
     pub fn route53(&self) -> &FakeRoute53 {

@@ -7,6 +7,7 @@ mod costs;
 mod deployments;
 mod faults;
 mod fencing;
+mod fleets;
 mod handler;
 mod ipv6_events;
 mod lifecycle;
