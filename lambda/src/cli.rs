@@ -531,6 +531,7 @@ const SETTINGS: &[&str] = &[
     "ROUTE53_REQUESTS_PER_SECOND",
     "ROUTE53_CHANGES_PER_SECOND",
     "HOST_SECRETS_PREFIX",
+    "LIFECYCLE_HOOKS",
 ];
 
 /// A warning when this CLI (version `mine`) and the deployed function that recorded
@@ -643,6 +644,7 @@ pub fn resolve_config(
         "MARKER_STYLE" => {
             get(k).or_else(|| Some(crate::config::style_name(d.marker_style).to_string()))
         }
+        "LIFECYCLE_HOOKS" => get(k).or_else(|| Some(d.lifecycle_hooks.join(","))),
         other => get(other),
     })?;
     let differences = mine.differences(d);
@@ -1168,6 +1170,30 @@ mod tests {
     }
 
     #[test]
+    fn the_cli_holds_warmed_instances_back_as_the_function_does() {
+        let d = Deployed {
+            lifecycle_hooks: vec!["launch-hook".into()],
+            ..deployed()
+        };
+        let none = |k: &str| (k == "LOCK_TABLE").then(|| "locks".to_string());
+        let (config, notes) = resolve_config(&none, Some(&d), true).unwrap();
+        assert_eq!(config.lifecycle_hooks, ["launch-hook"]);
+        assert!(notes.is_empty(), "{notes:?}");
+        let other = |k: &str| match k {
+            "LOCK_TABLE" => Some("locks".to_string()),
+            "LIFECYCLE_HOOKS" => Some("other-hook".to_string()),
+            _ => None,
+        };
+        let err = resolve_config(&other, Some(&d), true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("LIFECYCLE_HOOKS is \"other-hook\" here"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn versions_that_may_differ_in_their_lock_table_are_warned_of() {
         let at = |v: Option<&str>| Deployed {
             version: v.map(str::to_string),
@@ -1302,6 +1328,7 @@ mod tests {
             member_role: "ec2-dns-member".into(),
             deployment: Some(crate::marker::DeploymentId::parse("prod").unwrap()),
             marker_style: Default::default(),
+            lifecycle_hooks: vec![],
             version: Some(env!("CARGO_PKG_VERSION").into()),
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),

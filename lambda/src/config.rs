@@ -237,6 +237,9 @@ pub struct Deployed {
     pub deployment: Option<DeploymentId>,
     /// `MARKER_STYLE` (recorded since 0.4.0; absent: plain).
     pub marker_style: MarkerStyle,
+    /// `LIFECYCLE_HOOKS` (recorded since 0.4.0; absent: none): a CLI that reconciles must
+    /// hold warmed instances back as the function does.
+    pub lifecycle_hooks: Vec<String>,
     /// The version of the function that recorded it (recorded since 0.4.0; absent: 0.3 or
     /// older).
     pub version: Option<String>,
@@ -258,6 +261,7 @@ impl Config {
             accounts: self.accounts.clone(),
             regions: self.regions.clone(),
             member_role: self.member_role.clone(),
+            lifecycle_hooks: self.lifecycle_hooks.clone(),
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             function: function.to_string(),
             updated: updated.to_string(),
@@ -329,6 +333,13 @@ impl Config {
                 style_name(deployed.marker_style)
             ));
         }
+        if self.lifecycle_hooks != deployed.lifecycle_hooks {
+            out.push(format!(
+                "LIFECYCLE_HOOKS is {:?} here but {:?} in the deployed function",
+                self.lifecycle_hooks.join(","),
+                deployed.lifecycle_hooks.join(",")
+            ));
+        }
         if self.member_role != deployed.member_role {
             out.push(format!(
                 "MEMBER_ROLE is {:?} here but {:?} in the deployed function",
@@ -353,6 +364,7 @@ impl Config {
                 .clone()
                 .or_else(|| self.deployment.clone()),
             marker_style: deployed.marker_style,
+            lifecycle_hooks: deployed.lifecycle_hooks.clone(),
             ..self.clone()
         }
     }

@@ -473,6 +473,7 @@ fn parse_config(item: &Item) -> Option<Deployed> {
         marker_style: text(item, "marker_style")
             .and_then(|s| MarkerStyle::parse(s).ok())
             .unwrap_or_default(),
+        lifecycle_hooks: words(item, "lifecycle_hooks"),
         version: text(item, "version").cloned(),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
@@ -987,6 +988,9 @@ impl Locks for DynamoLocks {
         }
         if let Some(v) = &d.version {
             put = put.item("version", s(v.as_str()));
+        }
+        if !d.lifecycle_hooks.is_empty() {
+            put = put.item("lifecycle_hooks", s(d.lifecycle_hooks.join(",")));
         }
         put.table_name(&self.table)
             .item("pk", s(CONFIG_KEY))
