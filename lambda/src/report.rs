@@ -136,6 +136,13 @@ impl Report {
                 reason: reason.to_string(),
                 invalid: false,
             }),
+            Outcome::NoSlot { template } => self.skipped.push(SkipRow {
+                instance,
+                owner: owner.clone(),
+                name: template.clone(),
+                reason: crate::status_tag::no_slot(),
+                invalid: false,
+            }),
             Outcome::Failed { name, reason } => self.failed.push(FailRow {
                 name: name.to_string(),
                 instance,

@@ -16,7 +16,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::decide::claims::names_of;
 use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
-use crate::decide::{reads, Claims, Seen, Settings, World};
+use crate::decide::{reads, slots, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::Loaded;
@@ -53,6 +53,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 let described = self.now();
                 self.describe_any(&mut world, &owners, true).await?;
                 self.load_locks_of(&mut world, &owners, true).await?;
+                self.load_slots(&mut world, &owners).await?;
                 let newer = world
                     .locks
                     .values()
@@ -66,6 +67,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     }
                     self.describe_any(&mut world, &owners, true).await?;
                     self.load_locks_of(&mut world, &owners, false).await?;
+                    self.load_slots(&mut world, &owners).await?;
                 }
             }
         }
@@ -115,6 +117,22 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             take(world, self.locks.load(&extra, &[]).await?);
         }
         Ok(())
+    }
+
+    /// The slot items that `owners` with a `{slot}` template and no slot of it need, so
+    /// that the assignment picks a free one ([`slots::to_read`]): a window of the lowest
+    /// slots, doubled while too few of them are free. A slot left unread is never shared:
+    /// a claim of it is a conditional write that fails if its item exists.
+    async fn load_slots(&self, world: &mut World, owners: &[Owner]) -> Result<()> {
+        let owners: BTreeSet<Owner> = owners.iter().cloned().collect();
+        let mut read = BTreeMap::new();
+        loop {
+            let names = slots::to_read(world, &owners, &mut read);
+            if names.is_empty() {
+                return Ok(());
+            }
+            take(world, self.locks.load(&names, &[]).await?);
+        }
     }
 
     /// The instances among `owners` (of any managed account and region) that EC2 knows;
