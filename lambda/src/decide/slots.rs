@@ -208,6 +208,28 @@ pub fn assign(world: &World) -> Assignment {
     out
 }
 
+/// The slots this world gives in-scope claimants that do not hold them yet: their claim
+/// is a fresh conditional write another run may win (then they are looked at again).
+pub fn fresh(world: &World, scope: &crate::model::Scope) -> BTreeMap<Owner, Vec<Fqdn>> {
+    assign(world)
+        .into_iter()
+        .filter(|(o, _)| scope.contains(o))
+        .filter_map(|(o, given)| {
+            let names: Vec<Fqdn> = given
+                .into_values()
+                .flatten()
+                .filter(|n| {
+                    world
+                        .locks
+                        .get(n)
+                        .is_none_or(|l| l.holder.as_ref() != Some(&o))
+                })
+                .collect();
+            (!names.is_empty()).then_some((o, names))
+        })
+        .collect()
+}
+
 /// The slot items a run about `owners` should read next, so that [`assign`] can find a
 /// free slot for each of them that holds none: for every template, the next window of
 /// slots above `read` (the highest slot read so far, per template, which this updates)

@@ -21,7 +21,7 @@ use crate::ports::{Applied, Dns, Instances, Locks};
 use crate::report::Report;
 use crate::window::{window_end, SendWindow, TOO_LATE};
 
-const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
+pub(crate) const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
 
 /// The report of a dry run: the plan, nothing written.
 pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {

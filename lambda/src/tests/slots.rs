@@ -143,19 +143,56 @@ async fn two_claims_racing_for_one_slot_never_share_it_and_both_end_with_a_slot(
         let r = w.event(&[2]).await;
         assert!(r.failed.is_empty(), "{r:?}");
         assert_eq!(slots(&w), holds(&[(2, 1)]));
+        w.assert_invariants();
         gate.release();
     };
-    let (lost, ()) = tokio::join!(first, second);
-    // The loser's write fails as a whole: nothing of it landed, and its event is retried.
-    let lost = lost.unwrap();
-    assert_eq!(lost.failed.len(), 1, "{lost:?}");
-    assert_eq!(slots(&w), holds(&[(2, 1)]));
-    w.assert_invariants();
-    // The retry reads slot 1 as held and takes the next free one.
-    let retry = w.event(&[1]).await;
-    assert!(retry.failed.is_empty(), "{retry:?}");
+    let (first, ()) = tokio::join!(first, second);
+    // The loser's write failed as a whole (nothing of it landed); the same call looked
+    // again, read slot 1 as held and took slot 2.
+    let first = first.unwrap();
+    assert!(first.failed.is_empty(), "{first:?}");
+    let named: BTreeSet<String> = first.changes.iter().map(|c| c.name.to_string()).collect();
+    assert_eq!(named, [slot(2)].into());
     assert_eq!(slots(&w), holds(&[(1, 2), (2, 1)]));
     assert_eq!(w.status(1), format!("ok: {}", slot(2)));
+    w.assert_invariants();
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_claim_that_loses_every_look_is_retried_through_its_input_and_then_gets_a_slot() {
+    let w = World::new();
+    for n in 1..=4 {
+        w.launch(n, WEB);
+    }
+    // Instance 1 looks three times (SLOT_ATTEMPTS); each time another instance's event
+    // takes the slot it picked just before its write.
+    let gates: Vec<_> = (1..=3)
+        .map(|n| w.faults.hold(Op::Decide, Some(&slot(n)), Phase::Before))
+        .collect();
+    let first = w.attempt(&[1]);
+    let others = async {
+        for (i, gate) in gates.iter().enumerate() {
+            gate.wait_held().await;
+            let r = w.event(&[i as u32 + 2]).await;
+            assert!(r.failed.is_empty(), "{r:?}");
+            w.assert_invariants();
+            gate.release();
+        }
+    };
+    let (first, ()) = tokio::join!(first, others);
+    let first = first.unwrap();
+    assert_eq!(
+        crate::engine::SLOT_ATTEMPTS,
+        3,
+        "the gates above expect three looks"
+    );
+    // Bounded: the call gives up with a failure (its input is retried), nothing shared.
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    assert_eq!(slots(&w), holds(&[(2, 1), (3, 2), (4, 3)]));
+    let retry = w.event(&[1]).await;
+    assert!(retry.failed.is_empty(), "{retry:?}");
+    assert_eq!(slots(&w), holds(&[(1, 4), (2, 1), (3, 2), (4, 3)]));
     w.assert_invariants();
     w.assert_converged().await;
 }
