@@ -16,9 +16,10 @@
 //!   release; an item that cannot be read counts as taken). One run assigns every claimant
 //!   at once, so no two of its claimants pick one number;
 //! - two runs deciding at once may pick one number: the lock's conditional write lets one
-//!   win, the other's write fails, its input is retried (the ordinary retry of a lost
-//!   write) and the next run reads the slot as held and picks the next free one. A slot is
-//!   never shared: only the lock's holder publishes it.
+//!   win, the other's write fails as a whole, and its call looks at that claimant again
+//!   ([`crate::engine::SLOT_ATTEMPTS`] looks in all, then its input is retried): the next
+//!   look reads the slot as held and picks the next free one. A slot is never shared: only
+//!   the lock's holder publishes it.
 //!
 //! A claimant never waits for a slot: a held slot is never picked, so a template claimant
 //! is never a loser of one.
@@ -230,22 +231,19 @@ pub fn fresh(world: &World, scope: &crate::model::Scope) -> BTreeMap<Owner, Vec<
         .collect()
 }
 
-/// The slot items a run about `owners` should read next, so that [`assign`] can find a
-/// free slot for each of them that holds none: for every template, the next window of
-/// slots above `read` (the highest slot read so far, per template, which this updates)
-/// while fewer than the claimants that need one are free among those read. Empty when
-/// nothing more is worth reading.
-pub fn to_read(
-    world: &World,
-    owners: &BTreeSet<Owner>,
-    read: &mut BTreeMap<Template, u32>,
-) -> Vec<Fqdn> {
+/// The slot items a run about some owners should read next, so that [`assign`] finds a
+/// free, read slot for every running claimant of the world that holds none: for every
+/// template, the next window of slots above `read` (the highest slot read so far, per
+/// template, which this updates) while fewer than the claimants that need one are free
+/// among those read. Empty when nothing more is worth reading.
+///
+/// Every claimant of the world counts, not only those in scope: [`assign`] gives a holder
+/// or waiter the run described a number too (one it may hold unread), and in launch order
+/// it may come first; counted here, it never leaves an in-scope claimant a slot nobody
+/// read, whose claim would fail on every look.
+pub fn to_read(world: &World, read: &mut BTreeMap<Template, u32>) -> Vec<Fqdn> {
     let mut need: BTreeMap<Template, usize> = BTreeMap::new();
-    for inst in world
-        .instances
-        .values()
-        .filter(|i| owners.contains(&i.owner))
-    {
+    for inst in world.instances.values() {
         for t in templates_of(inst) {
             let holds = world
                 .locks
@@ -393,26 +391,22 @@ mod tests {
     #[test]
     fn an_event_reads_a_window_of_slots_and_more_only_while_too_few_are_free() {
         let w = world(&[(1, InstanceState::Running)], &[]);
-        let owners: BTreeSet<Owner> = [owner(1)].into();
         let mut read = BTreeMap::new();
-        assert_eq!(to_read(&w, &owners, &mut read).len(), FIRST_READ as usize);
-        assert!(to_read(&w, &owners, &mut read).is_empty(), "slot 1 is free");
+        assert_eq!(to_read(&w, &mut read).len(), FIRST_READ as usize);
+        assert!(to_read(&w, &mut read).is_empty(), "slot 1 is free");
         let held: Vec<(u32, Option<u32>)> = (1..=FIRST_READ).map(|n| (n, Some(7))).collect();
         let w = world(&[(1, InstanceState::Running)], &held);
         let mut read = BTreeMap::new();
         // The first window is in the world already: the next one is read.
-        assert_eq!(to_read(&w, &owners, &mut read).len(), FIRST_READ as usize);
+        assert_eq!(to_read(&w, &mut read).len(), FIRST_READ as usize);
         assert_eq!(
             read.values().copied().collect::<Vec<_>>(),
             vec![2 * FIRST_READ]
         );
-        assert!(
-            to_read(&w, &owners, &mut read).is_empty(),
-            "a free one was read"
-        );
+        assert!(to_read(&w, &mut read).is_empty(), "a free one was read");
         // A claimant that holds a slot reads nothing more.
         let w = world(&[(7, InstanceState::Running)], &held);
-        assert!(to_read(&w, &[owner(7)].into(), &mut BTreeMap::new()).is_empty());
+        assert!(to_read(&w, &mut BTreeMap::new()).is_empty());
     }
 
     #[test]

@@ -217,3 +217,35 @@ async fn a_claimant_never_waits_for_a_held_slot_and_an_invalid_template_is_said_
     );
     w.assert_invariants();
 }
+
+#[tokio::test]
+async fn a_holder_with_a_template_described_by_an_event_leaves_the_claimant_a_slot_that_was_read() {
+    let w = World::new();
+    // Slots 1 to 33 held, then 32 freed: the first window of reads has one free slot.
+    for n in 3..=35 {
+        w.launch(n, WEB);
+    }
+    w.all().await;
+    w.set_state(34, InstanceState::Stopped);
+    w.event(&[34]).await;
+    assert_eq!(w.owner(&slot(32)), None);
+    // Instance 1 (launched first) holds `shared`, and its tag gained the template since
+    // its last event; instance 2 asks for both. Instance 2's event describes instance 1
+    // (the holder of `shared`), which the assignment serves first: slot 32 is its.
+    w.launch(1, "shared.dyn.example.com");
+    w.event(&[1]).await;
+    let both = "shared.dyn.example.com,web-{slot}.dyn.example.com";
+    w.set_tag(1, Some(both));
+    w.launch(2, both);
+    let r = w.event(&[2]).await;
+    // Instance 2 gets a slot in that event: one that was read and found free (slot 33 is
+    // held; a claim of it would fail on every look).
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner(&slot(34)), Some(owner(2)));
+    let r = w.event(&[1]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner(&slot(32)), Some(owner(1)));
+    slots(&w);
+    w.assert_invariants();
+    w.assert_converged().await;
+}
