@@ -249,3 +249,33 @@ async fn a_holder_with_a_template_described_by_an_event_leaves_the_claimant_a_sl
     w.assert_invariants();
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn a_slot_costs_one_read_more_than_a_plain_name() {
+    let w = World::with_domains("dyn.example.com,other.example.org");
+    let tag = "web-{slot}.other.example.org";
+    w.launch(1, tag);
+    crate::ports::Dns::zones(&w.rec.dns).await.unwrap(); // a warm container
+    w.faults.reset_calls();
+    w.event(&[1]).await;
+    // The owner index, then the first window of slot items.
+    assert_eq!(
+        w.faults.calls(),
+        [
+            Op::DescribeInstances,
+            Op::LoadLocks,
+            Op::LoadLocks,
+            Op::Decide,
+            Op::ChangeResourceRecordSets,
+            Op::CreateTags
+        ]
+    );
+    w.advance(10);
+    w.faults.reset_calls();
+    w.event(&[1]).await;
+    // Steady: the owner index names the slot, whose item is read next.
+    assert_eq!(
+        w.faults.calls(),
+        [Op::DescribeInstances, Op::LoadLocks, Op::LoadLocks]
+    );
+}
