@@ -236,9 +236,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
 pub use crate::window::{CHANGE_WINDOW, ROUTE53_CALL_MAX};
 
-/// Most looks one call takes at a claimant whose fresh slot another run took meanwhile
-/// (see [`Reconciler::reconcile_limited`]); after them, its input is retried.
-pub const SLOT_ATTEMPTS: u32 = 3;
 pub(crate) use apply::dry_run as dry_run_report;
 pub use apply::log_outcome;
 pub(crate) use observe::take as take_loaded;
+
+/// Most looks one call takes at a claimant whose fresh slot another run took meanwhile
+/// (see [`Reconciler::reconcile_limited`]); after them, its input is retried.
+pub const SLOT_ATTEMPTS: u32 = 3;
