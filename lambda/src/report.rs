@@ -1,6 +1,8 @@
 //! The JSON report of a reconcile: what was (or, in a dry run, would be) changed, and why
 //! some names were not. A pure wire type: what to retry is `crate::retry`'s business.
 
+use std::collections::BTreeSet;
+
 use serde::Serialize;
 
 use crate::decide::outcome::Outcome;
@@ -136,6 +138,13 @@ impl Report {
                 reason: reason.to_string(),
                 invalid: false,
             }),
+            Outcome::NoSlot { template } => self.skipped.push(SkipRow {
+                instance,
+                owner: owner.clone(),
+                name: template.clone(),
+                reason: crate::status_tag::no_slot(),
+                invalid: false,
+            }),
             Outcome::Failed { name, reason } => self.failed.push(FailRow {
                 name: name.to_string(),
                 instance,
@@ -151,6 +160,37 @@ impl Report {
             holder: f.holder.clone(),
             reason: f.reason.to_string(),
         }));
+    }
+
+    /// Takes in the report of a second look at `owners` in the same call: their rows of
+    /// this report are replaced by that one's; its changes are added.
+    pub fn merge_retry(&mut self, owners: &BTreeSet<Owner>, next: Report) {
+        let theirs = |o: &Owner| owners.contains(o);
+        self.conflicts.retain(|r| !theirs(&r.owner));
+        self.skipped.retain(|r| !theirs(&r.owner));
+        self.failed
+            .retain(|r| !r.owner.as_ref().is_some_and(theirs));
+        self.changes.extend(next.changes);
+        for r in next.conflicts {
+            if !self.conflicts.contains(&r) {
+                self.conflicts.push(r);
+            }
+        }
+        for r in next.skipped {
+            if !self.skipped.contains(&r) {
+                self.skipped.push(r);
+            }
+        }
+        for r in next.failed {
+            if !self.failed.contains(&r) {
+                self.failed.push(r);
+            }
+        }
+        for w in next.warnings {
+            if !self.warnings.contains(&w) {
+                self.warnings.push(w);
+            }
+        }
     }
 
     /// The owners with something to retry.

@@ -45,6 +45,11 @@ pub const LAYERS: &[Layer] = &[
         what: "names whose change Route53 refused are read and decided once more in the same run, from what Route53 holds",
     },
     Layer {
+        name: "slot taken meanwhile",
+        at: "engine/mod.rs: reconcile_limited",
+        what: "a claimant whose fresh {slot} name another run won (its conditional write failed) is observed and decided again in the same call, reading the slot as held and picking the next free one; at most SLOT_ATTEMPTS (3) looks, then its input is retried",
+    },
+    Layer {
         name: "check flag",
         at: "lock.rs: LockWrite::Check",
         what: "a change that failed flags its lock item: the next run reads Route53 instead of trusting the lock",

@@ -29,13 +29,23 @@ pub fn sentence(o: &Outcome, reader: &Owner) -> String {
         Outcome::Released { name, reason } => format!("released: {name} ({reason})"),
         Outcome::Frozen { name, reason } => format!("frozen: {name} ({reason})"),
         Outcome::Failed { name, reason } => format!("error: {name} ({reason})"),
+        Outcome::NoSlot { template } => format!("skipped: {} ({})", printable(template), no_slot()),
     }
+}
+
+/// Why a `{slot}` template got no name.
+pub fn no_slot() -> String {
+    format!(
+        "every slot from 1 to {} is held",
+        crate::decide::slots::MAX_SLOT
+    )
 }
 
 /// The status-tag value for an owner, or `None` when there is nothing to say (no names) or
 /// an outcome is a transient failure (the tag keeps its last value until the retry).
 ///
-/// Every name published: `ok`. Every name released for one reason: `released (<reason>)`.
+/// Every name published: `ok`, or `ok: <slot names>` when some came from a `{slot}`
+/// template (which number the instance got is worth saying). Every name released for one reason: `released (<reason>)`.
 /// Anything else: one sentence per name, joined with `; `, cut to the tag limit.
 pub fn status_value(reader: &Owner, outcomes: &[Outcome]) -> Option<String> {
     if outcomes.is_empty() || outcomes.iter().any(|o| matches!(o, Outcome::Failed { .. })) {
@@ -45,7 +55,19 @@ pub fn status_value(reader: &Owner, outcomes: &[Outcome]) -> Option<String> {
         .iter()
         .all(|o| matches!(o, Outcome::Published { .. }))
     {
-        return Some("ok".into());
+        let slots: Vec<String> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Published {
+                    name, slot: true, ..
+                } => Some(name.to_string()),
+                _ => None,
+            })
+            .collect();
+        if slots.is_empty() {
+            return Some("ok".into());
+        }
+        return Some(cut(format!("ok: {}", slots.join(", "))));
     }
     let reasons: Vec<String> = outcomes
         .iter()
@@ -108,6 +130,7 @@ mod tests {
         let published = |n: &str| Outcome::Published {
             name: name(n),
             values: vec!["203.0.113.1".into()],
+            slot: false,
         };
         let a = status_value(&owner(1), &[published("a.dyn.example.com")]);
         let b = status_value(
@@ -118,6 +141,23 @@ mod tests {
             ],
         );
         assert_eq!((a.as_deref(), b.as_deref()), (Some("ok"), Some("ok")));
+        // A slot name is worth saying: which number the instance got.
+        let slot = Outcome::Published {
+            name: name("web-3.dyn.example.com"),
+            values: vec!["203.0.113.1".into()],
+            slot: true,
+        };
+        assert_eq!(
+            status_value(&owner(1), &[published("a.dyn.example.com"), slot]).as_deref(),
+            Some("ok: web-3.dyn.example.com")
+        );
+        let none = Outcome::NoSlot {
+            template: "web-{slot}.dyn.example.com".into(),
+        };
+        assert_eq!(
+            status_value(&owner(1), &[none]).as_deref(),
+            Some("skipped: web-{slot}.dyn.example.com (every slot from 1 to 999 is held)")
+        );
         let released = |n: &str| Outcome::Released {
             name: name(n),
             reason: crate::decide::outcome::Release::new(

@@ -5,7 +5,10 @@
 
 use std::borrow::Cow;
 
+use std::collections::BTreeMap;
+
 use crate::decide::outcome::{Outcome, SkipReason};
+use crate::decide::slots::{Template, SLOT};
 use crate::decide::zones::zones_of;
 use crate::decide::Settings;
 use crate::model::{Instance, InstanceState, Names, RecordSet, RecordType, Zone};
@@ -29,8 +32,9 @@ pub struct Problem {
 
 /// The placeholders a name tag may use, so that one tag serves many instances (an Auto
 /// Scaling group propagates the same tag to all of its instances): `{id}` the instance id,
-/// `{region}` and `{account}` where it lives.
-pub const PLACEHOLDERS: [&str; 3] = ["{id}", "{region}", "{account}"];
+/// `{region}` and `{account}` where it lives, and `{slot}` the lowest free number of the
+/// group ([`crate::decide::slots`]; filled in by the assignment, not here).
+pub const PLACEHOLDERS: [&str; 4] = ["{id}", "{region}", "{account}", SLOT];
 
 /// An instance's name tag with its placeholders filled in (borrowed when it has none, as
 /// most tags: this runs for every instance of a run); `None` for a host, which has no tag.
@@ -105,11 +109,13 @@ pub fn names_of(claimant: &Instance) -> Vec<Fqdn> {
 /// host: while its lease holds) claims anything, and only its problems are worth
 /// reporting. Every name is checked the same way, whoever asks for it: its length (its
 /// marker must fit), strictly below an allowed domain, a managed zone that is not its apex,
-/// and an address for that zone.
+/// and an address for that zone. A `{slot}` template claims the name `slots` gives it
+/// ([`crate::decide::slots::assign`]), checked like any other.
 pub fn claims_of(
     claimant: &Instance,
     zones: &[Zone],
     settings: &Settings,
+    slots: &BTreeMap<Template, Option<Fqdn>>,
 ) -> (Vec<Claim>, Vec<Problem>) {
     let (mut claims, mut problems) = (Vec::new(), Vec::new());
     if claimant.state != InstanceState::Running {
@@ -132,6 +138,27 @@ pub fn claims_of(
         };
         let name = match entry.parsed {
             Ok(n) => n,
+            Err(_) if entry.raw.contains(SLOT) => match Template::parse(&entry.raw) {
+                Err(reason) => {
+                    problems.push(Problem {
+                        name: None,
+                        outcome: invalid(reason),
+                    });
+                    continue;
+                }
+                Ok(template) => match slots.get(&template) {
+                    Some(Some(n)) => n.clone(),
+                    _ => {
+                        problems.push(Problem {
+                            name: None,
+                            outcome: Outcome::NoSlot {
+                                template: template.to_string(),
+                            },
+                        });
+                        continue;
+                    }
+                },
+            },
             Err(_) if entry.raw.contains('{') => {
                 problems.push(Problem {
                     name: None,
@@ -345,7 +372,7 @@ mod tests {
             ),
         ];
         for (case, claimant, claimed, expected, may_hold) in table {
-            let (claims, problems) = claims_of(&claimant, &zones, &settings);
+            let (claims, problems) = claims_of(&claimant, &zones, &settings, &BTreeMap::new());
             assert_eq!(claims.len(), claimed, "{case}");
             let got: Vec<(Option<&str>, String)> = problems
                 .iter()

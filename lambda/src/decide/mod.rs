@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod ownership;
 pub mod protection;
 pub mod reads;
+pub mod slots;
 pub mod zones;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -201,21 +202,41 @@ pub struct Claims<'a> {
     pub of: BTreeMap<&'a Owner, (Vec<Claim>, Vec<Problem>)>,
     /// Claims cut to [`MAX_SET_VALUES`] addresses per set, said as warnings.
     pub warnings: Vec<String>,
+    /// The slot names the claimants' `{slot}` templates got ([`slots::assign`]).
+    pub slots: slots::Assignment,
 }
 
 impl<'a> Claims<'a> {
     pub fn new(world: &'a World, settings: &Settings) -> Claims<'a> {
         let mut warnings = Vec::new();
+        let slots = slots::assign(world);
+        let none = BTreeMap::new();
         let of = world
             .instances
             .values()
             .map(|i| {
-                let (mut claims, problems) = claims_of(i, &world.zones, settings);
+                let given = slots.get(&i.owner).unwrap_or(&none);
+                let (mut claims, problems) = claims_of(i, &world.zones, settings, given);
                 warnings.extend(claims.iter_mut().filter_map(|c| cap(c, &i.owner)));
                 (&i.owner, (claims, problems))
             })
             .collect();
-        Claims { of, warnings }
+        Claims {
+            of,
+            warnings,
+            slots,
+        }
+    }
+
+    /// `o` as `owner` is told it: a published name that is one of its slots says so.
+    pub fn mark(&self, owner: &Owner, mut o: Outcome) -> Outcome {
+        if let Outcome::Published { name, slot, .. } = &mut o {
+            *slot = self
+                .slots
+                .get(owner)
+                .is_some_and(|given| given.values().any(|n| n.as_ref() == Some(name)));
+        }
+        o
     }
 
     /// Claimants per name.
@@ -380,6 +401,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             }
         }
         for (owner, o) in decided.outcomes {
+            let o = claims.mark(&owner, o);
             note(&mut out, &owner, o);
         }
         match decided.verdict {

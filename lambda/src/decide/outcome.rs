@@ -136,8 +136,13 @@ impl fmt::Display for Release {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// The name points at the owner (all of `values`, over its zones).
-    Published { name: Fqdn, values: Vec<String> },
+    /// The name points at the owner (all of `values`, over its zones); `slot`: the name is
+    /// the slot a `{slot}` template of the owner's tag gave it (the status tag names it).
+    Published {
+        name: Fqdn,
+        values: Vec<String>,
+        slot: bool,
+    },
     /// Someone else holds the name: another owner (`holder`), or a record ec2-dns did not
     /// write (`holder` is `None`). Reported once per run, never retried.
     Conflict {
@@ -156,12 +161,15 @@ pub enum Outcome {
     Frozen { name: Fqdn, reason: FrozenReason },
     /// Not settled this time; the input is retried.
     Failed { name: Fqdn, reason: String },
+    /// Every slot of a `{slot}` template (`template`, as normalised) is held by another
+    /// claimant: nothing is claimed for it until one is freed.
+    NoSlot { template: String },
 }
 
 impl Outcome {
     pub fn name(&self) -> Option<&Fqdn> {
         match self {
-            Outcome::Invalid { .. } => None,
+            Outcome::Invalid { .. } | Outcome::NoSlot { .. } => None,
             Outcome::Published { name, .. }
             | Outcome::Conflict { name, .. }
             | Outcome::Skipped { name, .. }

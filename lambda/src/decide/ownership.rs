@@ -394,6 +394,7 @@ fn published(name: &Fqdn, records: &[RecordSet]) -> Outcome {
     Outcome::Published {
         name: name.clone(),
         values,
+        slot: false,
     }
 }
 

@@ -21,7 +21,7 @@ use crate::ports::{Applied, Dns, Instances, Locks};
 use crate::report::Report;
 use crate::window::{window_end, SendWindow, TOO_LATE};
 
-const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
+pub(crate) const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
 
 /// The report of a dry run: the plan, nothing written.
 pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {
@@ -343,9 +343,16 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let empty = BTreeMap::new();
             let now_seen = seen.get(&name).unwrap_or(&empty);
             let claimants = by_name.get(&name).cloned().unwrap_or_default();
-            let decided = replan(
+            let mut decided = replan(
                 world, &name, &a.lock, now_seen, learned, claimants, &settings,
             );
+            decided.outcomes = std::mem::take(&mut decided.outcomes)
+                .into_iter()
+                .map(|(owner, o)| {
+                    let o = claims.mark(&owner, o);
+                    (owner, o)
+                })
+                .collect();
             // What of the first batch landed (in the zones Route53 did not refuse).
             let landed: Vec<SlotChange> = a
                 .plan
@@ -485,6 +492,9 @@ pub fn log_outcome(owner: &Owner, o: &Outcome, changed: bool) {
         }
         Outcome::Invalid { raw, reason } => {
             warn!(target: OUTCOME, owner = %owner, name = raw, action = "invalid", reason, "name refused")
+        }
+        Outcome::NoSlot { template } => {
+            info!(target: OUTCOME, owner = %owner, name = template, action = "skip", reason = %crate::status_tag::no_slot(), "no free slot")
         }
         Outcome::Skipped { reason, .. } => {
             info!(target: OUTCOME, owner = %owner, name, action = "skip", reason = %reason, "name skipped")

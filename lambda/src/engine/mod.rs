@@ -6,6 +6,7 @@ mod apply;
 mod observe;
 mod status;
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use tracing::{info, instrument};
@@ -13,7 +14,7 @@ use tracing::{info, instrument};
 use crate::config::Config;
 use crate::decide::{self, Settings};
 use crate::error::Result;
-use crate::model::{Home, Scope};
+use crate::model::{Home, Owner, Scope};
 use crate::ports::{Dns, Instances, Locks};
 use crate::report::Report;
 
@@ -122,14 +123,47 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
     /// [`Self::reconcile`], refusing (before writing anything) a plan that deletes more than
     /// `max_deletes` record sets: one wrong setting must not empty a zone unnoticed.
+    ///
+    /// A claimant that lost a fresh slot to another run deciding at the same time (the
+    /// slot's conditional write failed) is reconciled again within this call, at most
+    /// [`SLOT_ATTEMPTS`] times in all: the next look reads that slot as held and picks the
+    /// next free one, so the loser does not wait for its input's retry to get a name.
     pub async fn reconcile_limited(
         &self,
         req: &Request,
         max_deletes: Option<usize>,
     ) -> Result<Report> {
+        let (mut report, mut lost) = self.reconcile_once(req, max_deletes).await?;
+        let mut attempts = 1;
+        while !lost.is_empty() && attempts < SLOT_ATTEMPTS {
+            attempts += 1;
+            info!(
+                owners = lost.len(),
+                attempt = attempts,
+                "a slot was taken by another run meanwhile; choosing again"
+            );
+            let again = Request {
+                scope: Scope::Owners(lost.clone()),
+                ..req.clone()
+            };
+            let (next, still) = self.reconcile_once(&again, max_deletes).await?;
+            report.merge_retry(&lost, next);
+            lost = still;
+        }
+        Ok(report)
+    }
+
+    /// One observe, decide, apply; with the in-scope owners whose fresh slot was taken by
+    /// another run meanwhile.
+    async fn reconcile_once(
+        &self,
+        req: &Request,
+        max_deletes: Option<usize>,
+    ) -> Result<(Report, BTreeSet<Owner>)> {
         let started = Instant::now();
         let route53 = self.dns.usage();
         let world = self.observe(req).await?;
+        let fresh = decide::slots::fresh(&world, &req.scope);
         let plan = decide::plan(&world, &req.scope, &self.settings());
         if let Some(limit) = max_deletes {
             let planned = plan
@@ -183,11 +217,32 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "reconcile finished"
         );
-        Ok(report)
+        let lost = if req.dry_run {
+            BTreeSet::new()
+        } else {
+            report
+                .failed
+                .iter()
+                .filter(|f| f.reason.starts_with(apply::LOCK_CHANGED))
+                .filter_map(|f| {
+                    let owner = f.owner.as_ref()?;
+                    fresh
+                        .get(owner)
+                        .is_some_and(|names| names.iter().any(|n| n.as_str() == f.name))
+                        .then(|| owner.clone())
+                })
+                .collect()
+        };
+        Ok((report, lost))
     }
 }
 
 pub use crate::window::{CHANGE_WINDOW, ROUTE53_CALL_MAX};
+
 pub(crate) use apply::dry_run as dry_run_report;
 pub use apply::log_outcome;
 pub(crate) use observe::take as take_loaded;
+
+/// Most looks one call takes at a claimant whose fresh slot another run took meanwhile
+/// (see [`Reconciler::reconcile_limited`]); after them, its input is retried.
+pub const SLOT_ATTEMPTS: u32 = 3;

@@ -16,7 +16,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::decide::claims::names_of;
 use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
-use crate::decide::{reads, Claims, Seen, Settings, World};
+use crate::decide::{reads, slots, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::Loaded;
@@ -53,6 +53,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 let described = self.now();
                 self.describe_any(&mut world, &owners, true).await?;
                 self.load_locks_of(&mut world, &owners, true).await?;
+                self.load_slots(&mut world).await?;
                 let newer = world
                     .locks
                     .values()
@@ -66,6 +67,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     }
                     self.describe_any(&mut world, &owners, true).await?;
                     self.load_locks_of(&mut world, &owners, false).await?;
+                    self.load_slots(&mut world).await?;
                 }
             }
         }
@@ -74,6 +76,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .collect();
         if !more.is_empty() {
             self.describe_any(&mut world, &more, false).await?;
+            if matches!(req.scope, Scope::Owners(_)) {
+                // Holders and waiters with a template take part in the assignment too.
+                self.load_slots(&mut world).await?;
+            }
         }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
@@ -115,6 +121,21 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             take(world, self.locks.load(&extra, &[]).await?);
         }
         Ok(())
+    }
+
+    /// The slot items that claimants with a `{slot}` template and no slot of it need, so
+    /// that the assignment picks a free one ([`slots::to_read`]): a window of the lowest
+    /// slots, doubled while too few of them are free. A slot left unread is never shared:
+    /// a claim of it is a conditional write that fails if its item exists.
+    async fn load_slots(&self, world: &mut World) -> Result<()> {
+        let mut read = BTreeMap::new();
+        loop {
+            let names = slots::to_read(world, &mut read);
+            if names.is_empty() {
+                return Ok(());
+            }
+            take(world, self.locks.load(&names, &[]).await?);
+        }
     }
 
     /// The instances among `owners` (of any managed account and region) that EC2 knows;
