@@ -161,14 +161,7 @@ pub async fn handle_with<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
                 if !must_retry(report, &hint) {
                     return report_answer(report, MAX_ANSWER_BYTES);
                 }
-                Err(Error::Incomplete(
-                    report
-                        .failed
-                        .iter()
-                        .map(|f| format!("{}: {}", f.name, f.reason))
-                        .collect::<Vec<_>>()
-                        .join("; "),
-                ))
+                Err(incomplete(report))
             })
         }
         Invocation::Sqs(items) => {
@@ -234,14 +227,7 @@ async fn lifecycle_event<I: Instances, D: Dns, L: Locks, G: Groups>(
             "lifecycle action of {} completed, but its reconcile failed: {e}",
             action.owner
         ))),
-        (Some(Ok(report)), None) if must_retry(report, &hint) => Err(Error::Incomplete(
-            report
-                .failed
-                .iter()
-                .map(|f| format!("{}: {}", f.name, f.reason))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
+        (Some(Ok(report)), None) if must_retry(report, &hint) => Err(incomplete(report)),
         (Some(Ok(report)), None) => serde_json::to_value(report)
             .map_err(|e| Error::Unexpected {
                 service: "lambda",
@@ -372,6 +358,18 @@ fn deployed_json(d: &crate::config::Deployed) -> Value {
         "version": d.version,
         "updated": d.updated,
     })
+}
+
+/// The error that has the platform retry an event: the names that did not settle, and why.
+fn incomplete(report: &Report) -> Error {
+    Error::Incomplete(
+        report
+            .failed
+            .iter()
+            .map(|f| format!("{}: {}", f.name, f.reason))
+            .collect::<Vec<_>>()
+            .join("; "),
+    )
 }
 
 /// An event's reconcile; one of everything that finishes without failures is recorded, so
