@@ -14,18 +14,8 @@ def name_of(iid: str) -> str:
 
 
 def test_an_auto_scaling_group_s_instances_each_get_their_own_name(world, dyn, fn):
+    ids = world.create_group("web", TAG, desired=2)
     asg = boto_client("autoscaling", world.url)
-    world.ec2.create_launch_template(
-        LaunchTemplateName="web",
-        LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"})
-    subnet = world.ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName="web", LaunchTemplate={"LaunchTemplateName": "web"},
-        MinSize=0, MaxSize=3, DesiredCapacity=2, VPCZoneIdentifier=subnet,
-        Tags=[{"Key": "dnsname", "Value": TAG, "PropagateAtLaunch": True,
-               "ResourceId": "web", "ResourceType": "auto-scaling-group"}])
-    group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])["AutoScalingGroups"][0]
-    ids = [i["InstanceId"] for i in group["Instances"]]
     assert len(ids) == 2 and all(world.tags(i)["dnsname"] == TAG for i in ids)
 
     for iid in ids:

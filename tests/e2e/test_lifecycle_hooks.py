@@ -27,25 +27,15 @@ def name_of(iid: str) -> str:
 @pytest.fixture
 def group(world):
     """A group `web` of one instance with launch and terminate hooks and a warm pool."""
+    world.create_group("web", TAG, desired=1)
     asg = boto_client("autoscaling", world.url)
-    world.ec2.create_launch_template(
-        LaunchTemplateName="web",
-        LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"})
-    subnet = world.ec2.describe_subnets()["Subnets"][0]["SubnetId"]
-    asg.create_auto_scaling_group(
-        AutoScalingGroupName="web", LaunchTemplate={"LaunchTemplateName": "web"},
-        MinSize=0, MaxSize=3, DesiredCapacity=1, VPCZoneIdentifier=subnet,
-        Tags=[{"Key": "dnsname", "Value": TAG, "PropagateAtLaunch": True,
-               "ResourceId": "web", "ResourceType": "auto-scaling-group"}])
     for hook, transition in ((LAUNCH, "autoscaling:EC2_INSTANCE_LAUNCHING"),
                              (TERMINATE, "autoscaling:EC2_INSTANCE_TERMINATING")):
         asg.put_lifecycle_hook(AutoScalingGroupName="web", LifecycleHookName=hook,
                                LifecycleTransition=transition, HeartbeatTimeout=300,
                                DefaultResult="ABANDON")
     asg.put_warm_pool(AutoScalingGroupName="web", MinSize=1, PoolState="Running")
-    ids = [i["InstanceId"] for i in
-           asg.describe_auto_scaling_groups(AutoScalingGroupNames=["web"])
-           ["AutoScalingGroups"][0]["Instances"]]
+    ids = world.group_instances("web")
     assert len(ids) == 1 and world.tags(ids[0])["aws:autoscaling:groupName"] == "web"
     return ids[0]
 

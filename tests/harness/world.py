@@ -228,6 +228,26 @@ class World:
                 {"Key": k, "Value": v} for k, v in tags.items()]}]
         return self.ec2.run_instances(**spec)["Instances"][0]["InstanceId"]
 
+    def create_group(self, name: str, name_tag: str, desired: int) -> list[str]:
+        """An Auto Scaling group of `desired` instances from a launch template of its name,
+        propagating `dnsname=<name_tag>` to them; their instance ids."""
+        asg = boto_client("autoscaling", self.url)
+        self.ec2.create_launch_template(
+            LaunchTemplateName=name,
+            LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"})
+        subnet = self.ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        asg.create_auto_scaling_group(
+            AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name},
+            MinSize=0, MaxSize=3, DesiredCapacity=desired, VPCZoneIdentifier=subnet,
+            Tags=[{"Key": "dnsname", "Value": name_tag, "PropagateAtLaunch": True,
+                   "ResourceId": name, "ResourceType": "auto-scaling-group"}])
+        return self.group_instances(name)
+
+    def group_instances(self, name: str) -> list[str]:
+        group = boto_client("autoscaling", self.url).describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
+        return [i["InstanceId"] for i in group["Instances"]]
+
     def instance(self, instance_id: str) -> dict:
         res = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
         return res[0]["Instances"][0]
