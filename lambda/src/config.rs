@@ -46,6 +46,10 @@ pub struct Config {
     /// are published, their terminate actions once they are removed. A lifecycle event of
     /// any other hook is ignored before any AWS call. Empty: none (the default).
     pub lifecycle_hooks: Vec<String>,
+    /// Whether name tags may ask for shared names (`SHARED_NAMES`: `true` or `false`, the
+    /// default). Off, a `shared:` entry is invalid: joining a set sends part of a name's
+    /// traffic to the joiner, so a deployment decides whether its taggers may.
+    pub shared_names: bool,
 }
 
 /// Route53 requests per second by default: half the account's documented sustained rate
@@ -165,6 +169,7 @@ impl Config {
                 "is not a lifecycle hook name (1-255 of a-z A-Z 0-9 - _ /)".to_string()
             })
         });
+        let shared_names = parse_flag(&get, "SHARED_NAMES", &mut problems);
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -183,6 +188,7 @@ impl Config {
             deployment,
             marker_style,
             lifecycle_hooks,
+            shared_names,
         })
     }
 
@@ -240,6 +246,9 @@ pub struct Deployed {
     /// `LIFECYCLE_HOOKS` (recorded since 0.4.0; absent: none): a CLI that reconciles must
     /// hold warmed instances back as the function does.
     pub lifecycle_hooks: Vec<String>,
+    /// `SHARED_NAMES` (recorded since 0.4.0; absent: off): a CLI that reconciles must keep
+    /// the sets the function keeps.
+    pub shared_names: bool,
     /// The version of the function that recorded it (recorded since 0.4.0; absent: 0.3 or
     /// older).
     pub version: Option<String>,
@@ -262,6 +271,7 @@ impl Config {
             regions: self.regions.clone(),
             member_role: self.member_role.clone(),
             lifecycle_hooks: self.lifecycle_hooks.clone(),
+            shared_names: self.shared_names,
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             function: function.to_string(),
             updated: updated.to_string(),
@@ -340,6 +350,12 @@ impl Config {
                 deployed.lifecycle_hooks.join(",")
             ));
         }
+        if self.shared_names != deployed.shared_names {
+            out.push(format!(
+                "SHARED_NAMES is {} here but {} in the deployed function",
+                self.shared_names, deployed.shared_names
+            ));
+        }
         if self.member_role != deployed.member_role {
             out.push(format!(
                 "MEMBER_ROLE is {:?} here but {:?} in the deployed function",
@@ -365,7 +381,25 @@ impl Config {
                 .or_else(|| self.deployment.clone()),
             marker_style: deployed.marker_style,
             lifecycle_hooks: deployed.lifecycle_hooks.clone(),
+            shared_names: deployed.shared_names,
             ..self.clone()
+        }
+    }
+}
+
+/// A `true`/`false` setting (any case; unset or empty: `false`).
+fn parse_flag(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    problems: &mut Vec<String>,
+) -> bool {
+    match get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v.is_empty() || v == "false" => false,
+        Some(v) if v == "true" => true,
+        Some(v) => {
+            problems.push(format!("{key} {v:?} must be true or false"));
+            false
         }
     }
 }
@@ -446,6 +480,28 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn shared_names_are_off_unless_set_to_true() {
+        let base = [
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+        ];
+        assert!(!cfg(&base).unwrap().shared_names);
+        let with = |v: &'static str| {
+            let mut pairs = base.to_vec();
+            pairs.push(("SHARED_NAMES", v));
+            cfg(&pairs)
+        };
+        assert!(with(" TRUE ").unwrap().shared_names);
+        assert!(!with("false").unwrap().shared_names);
+        assert!(!with("").unwrap().shared_names);
+        let err = with("yes").unwrap_err().to_string();
+        assert!(
+            err.contains("SHARED_NAMES \"yes\" must be true or false"),
+            "{err}"
+        );
     }
 
     #[test]

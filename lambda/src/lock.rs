@@ -20,8 +20,12 @@ pub struct Lock {
     /// repeats for a name: a released name keeps its item (free) and its generation while a
     /// change of it may still land ([`LockWrite::Forget`] deletes it after).
     pub gen: u64,
-    /// Who holds the name; `None`: the name is free.
+    /// Who holds the name; `None`: the name is free. For a shared name, the member its
+    /// markers name.
     pub holder: Option<Owner>,
+    /// For a shared name, every member whose addresses its sets hold, the holder among
+    /// them; empty for a name held alone (or free).
+    pub members: BTreeSet<Owner>,
     /// The address sets Route53 holds for the name under this generation (sorted).
     pub records: Vec<RecordSet>,
     /// Slots the holder claims but someone else's record occupies (reported as conflicts).
@@ -148,6 +152,17 @@ impl Lock {
     pub fn blocked_slots(&self) -> BTreeSet<Slot> {
         self.blocked.iter().map(|b| b.slot.clone()).collect()
     }
+
+    /// Whether the name is shared ([`crate::decide::shared`]).
+    pub fn shared(&self) -> bool {
+        !self.members.is_empty()
+    }
+
+    /// Every owner the lock says takes part in the name: the holder, and a shared name's
+    /// members.
+    pub fn participants(&self) -> BTreeSet<&Owner> {
+        self.holder.iter().chain(&self.members).collect()
+    }
 }
 
 /// What a write expects to find (the compare half of compare-and-swap).
@@ -169,6 +184,9 @@ pub struct Decision {
     pub previous: Option<Owner>,
     pub previous_legacy: bool,
     pub holder: Option<Owner>,
+    /// A shared name's members before and after ([`Lock::members`]), for the owner index.
+    pub previous_members: BTreeSet<Owner>,
+    pub members: BTreeSet<Owner>,
     pub gen: u64,
     pub records: Vec<RecordSet>,
     pub blocked: Vec<Blocked>,
@@ -191,7 +209,35 @@ pub struct Decision {
     pub style: MarkerStyle,
 }
 
+/// The owner-index entries a decision changes: owners that no longer take part in the name
+/// (its index loses the name) and owners that now do (theirs gains it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IndexMoves<'a> {
+    pub removed: Vec<&'a Owner>,
+    pub added: Vec<&'a Owner>,
+}
+
 impl Decision {
+    /// See [`IndexMoves`]. A holder whose item was layout 1 is always moved: its index
+    /// entry is under the legacy key.
+    pub fn index_moves(&self) -> IndexMoves<'_> {
+        let before: BTreeSet<&Owner> = self.previous.iter().chain(&self.previous_members).collect();
+        let after: BTreeSet<&Owner> = self.holder.iter().chain(&self.members).collect();
+        let mut moves = IndexMoves {
+            removed: before.difference(&after).copied().collect(),
+            added: after.difference(&before).copied().collect(),
+        };
+        if self.previous_legacy {
+            moves
+                .removed
+                .extend(self.previous.iter().filter(|p| after.contains(p)));
+            moves
+                .added
+                .extend(self.holder.iter().filter(|h| before.contains(h)));
+        }
+        moves
+    }
+
     /// The lock as it is once this decision is written at `version`.
     pub fn lock(&self, version: u64) -> Lock {
         Lock {
@@ -199,6 +245,7 @@ impl Decision {
             version,
             gen: self.gen,
             holder: self.holder.clone(),
+            members: self.members.clone(),
             records: self.records.clone(),
             blocked: self.blocked.clone(),
             until: self.until,

@@ -136,11 +136,27 @@ impl fmt::Display for Fqdn {
     }
 }
 
+/// The prefix of a tag entry that asks for a shared name (`shared:api.example.com`): one
+/// record set holding every running member's addresses ([`crate::decide::shared`]).
+pub const SHARED_PREFIX: &str = "shared:";
+
 /// One entry of a name tag: the text as written and what it parsed to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TagEntry {
     pub raw: String,
     pub parsed: Result<Fqdn, NameError>,
+    /// Written with [`SHARED_PREFIX`] (any case).
+    pub shared: bool,
+}
+
+/// `raw` without [`SHARED_PREFIX`], and whether it had it.
+fn strip_shared(raw: &str) -> (bool, &str) {
+    match raw.get(..SHARED_PREFIX.len()) {
+        Some(p) if p.eq_ignore_ascii_case(SHARED_PREFIX) => {
+            (true, raw[SHARED_PREFIX.len()..].trim())
+        }
+        _ => (false, raw),
+    }
 }
 
 /// Why a whole tag was refused.
@@ -150,8 +166,9 @@ pub enum TagError {
     TooManyNames,
 }
 
-/// Splits a name tag (`web.example.com` or `a.example.com, b.example.com`) into entries.
-/// Empty entries are ignored and duplicates (after normalisation) collapse into one.
+/// Splits a name tag (`web.example.com` or `a.example.com, shared:b.example.com`) into
+/// entries. Empty entries are ignored and duplicates (after normalisation) collapse into
+/// the first, whatever their prefix.
 pub fn parse_tag(value: &str) -> Result<Vec<TagEntry>, TagError> {
     let raws: Vec<&str> = value
         .split(',')
@@ -163,13 +180,15 @@ pub fn parse_tag(value: &str) -> Result<Vec<TagEntry>, TagError> {
     }
     let mut entries: Vec<TagEntry> = Vec::with_capacity(raws.len());
     for raw in raws {
-        let parsed = Fqdn::parse(raw);
+        let (shared, body) = strip_shared(raw);
+        let parsed = Fqdn::parse(body);
         let duplicate =
             matches!(&parsed, Ok(n) if entries.iter().any(|e| e.parsed.as_ref() == Ok(n)));
         if !duplicate {
             entries.push(TagEntry {
                 raw: raw.to_string(),
                 parsed,
+                shared,
             });
         }
     }

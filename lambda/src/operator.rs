@@ -152,7 +152,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             return Err(not_held());
         };
         let asked: Vec<Owner> = std::iter::once(holder.clone())
+            .chain(lock.members.iter().cloned())
             .chain(lock.waiting.iter().cloned())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
         let settings = self.settings();
         let mut world = World {
@@ -183,11 +186,14 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 ),
             });
         }
-        let inst = &world.instances[&holder];
-        if inst.state == InstanceState::Running && names_of(inst).contains(name) {
-            return Err(Error::InvalidInput(format!(
-                "{name} is held by running instance {holder} that still claims it; remove the name from its tag or stop it first"
-            )));
+        for member in lock.participants() {
+            if let Some(inst) = world.instances.get(member) {
+                if inst.state == InstanceState::Running && names_of(inst).contains(name) {
+                    return Err(Error::InvalidInput(format!(
+                        "{name} is held by running instance {member} that still claims it; remove the name from its tag or stop it first"
+                    )));
+                }
+            }
         }
         let mut seen: BTreeMap<ZoneId, Seen> = BTreeMap::new();
         for zone in zones_to_read(name, Some(&lock), &world.zones, &settings.allowed_domains) {
@@ -200,7 +206,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .get(name)
             .into_iter()
             .flatten()
-            .filter(|(i, _)| i.owner != holder)
+            .filter(|(i, _)| !lock.participants().contains(&i.owner))
             .copied()
             .collect();
         let decided = decide(&NameView {
@@ -217,6 +223,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             deployment: &settings.deployment,
             style: settings.style,
             unreachable: &world.unreachable,
+            shared: None,
         });
         let mut plan = Plan::default();
         let mut owners = BTreeSet::new();
@@ -384,6 +391,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     previous: None,
                     previous_legacy: false,
                     holder: owner,
+                    members: Default::default(),
+                    previous_members: Default::default(),
                     gen,
                     zones: records.iter().map(|r| r.zone_id.clone()).collect(),
                     records,

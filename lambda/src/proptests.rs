@@ -268,6 +268,108 @@ proptest! {
     }
 }
 
+/// The shared name of [`random_shared_sets_keep_exactly_their_running_members`], and the
+/// tags its instances switch between: shared, alone, shared beside another name, none.
+const SHARED: &str = "s.dyn.example.com";
+const SHARED_TAGS: [Option<&str>; 4] = [
+    Some("shared:s.dyn.example.com"),
+    Some("s.dyn.example.com"),
+    Some("shared:S.dyn.example.com,a.dyn.example.com"),
+    None,
+];
+
+impl World {
+    /// A shared name's desired state: while a member of its set runs and claims it shared,
+    /// the set holds exactly the running shared claimants (their addresses are checked by
+    /// `assert_invariants`); held alone, its holder runs and claims it alone; free, nobody
+    /// claims it.
+    fn assert_shared_desired(&self) {
+        let running: Vec<_> = self
+            .ec2()
+            .all()
+            .into_iter()
+            .filter(|i| i.state == InstanceState::Running)
+            .collect();
+        let claims = |shared: bool| -> std::collections::BTreeSet<crate::model::Owner> {
+            running
+                .iter()
+                .filter(|i| {
+                    i.names.tag().is_some_and(|t| {
+                        crate::name::parse_tag(t).is_ok_and(|es| {
+                            es.iter().any(|e| {
+                                e.shared == shared && e.parsed.as_ref() == Ok(&name(SHARED))
+                            })
+                        })
+                    })
+                })
+                .map(|i| i.owner.clone())
+                .collect()
+        };
+        let (shared, alone) = (claims(true), claims(false));
+        let lock = self.locks().snapshot().get(&name(SHARED)).cloned();
+        match lock
+            .as_ref()
+            .and_then(|l| l.holder.as_ref().map(|h| (l, h)))
+        {
+            Some((l, _)) if l.shared() => assert_eq!(l.members, shared, "members"),
+            Some((_, h)) => assert!(alone.contains(h), "held alone by {h}, not a claimant"),
+            None => assert!(
+                shared.is_empty() && alone.is_empty(),
+                "claimed but free: {shared:?} {alone:?}"
+            ),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(300), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// No member stays in a shared set after it stops, and the set never loses a running
+    /// member, whatever the order of events, faults and concurrent runs.
+    #[test]
+    fn random_shared_sets_keep_exactly_their_running_members(
+        steps in proptest::collection::vec(step(), 1..20),
+        yields in proptest::collection::vec(0u8..4, 0..12),
+        scopes in proptest::collection::vec(proptest::collection::btree_set(1u32..=4, 1..=2), 1..=3),
+    ) {
+        block_on(async {
+            let mut w = World::new();
+            w.reconfigure(|c| c.shared_names = true);
+            for n in 1..=4 {
+                w.launch(n, SHARED_TAGS[if n == 4 { 1 } else { 0 }].unwrap_or_default());
+            }
+            for s in &steps {
+                match s.change {
+                    Change::Tag(t) => w.set_tag(s.instance, SHARED_TAGS[t % SHARED_TAGS.len()]),
+                    ref c => w.apply(s.instance, c),
+                }
+                if let Some((op, after)) = s.fault {
+                    w.faults.may_fail(Op::all()[op], if after { Phase::After } else { Phase::Before }, 1);
+                }
+                match s.delivery {
+                    Delivery::Dropped => {}
+                    _ => w.try_event(&[s.instance]).await,
+                }
+            }
+            // Then runs of several members at once, interleaved.
+            w.faults.clear();
+            w.faults.set_yields(yields.clone());
+            let runs = scopes.iter().map(|s| {
+                let req = World::request(&s.iter().copied().collect::<Vec<_>>());
+                let rec = &w.rec;
+                async move { rec.reconcile(&req).await }
+            });
+            let _ = futures_util::future::join_all(runs).await;
+            w.assert_marked();
+            w.faults.set_yields(Vec::new());
+            w.advance(CHANGE_WINDOW + 60);
+            w.all().await;
+            w.assert_converged().await;
+            w.assert_shared_desired();
+        });
+    }
+}
+
 /// Shrunk from `concurrent_runs_while_ec2_changes_leave_exactly_one_holder`: two runs for
 /// one instance; the overtaken one must not touch the records the other relies on.
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! stopped)`), so that one EC2 CreateTags call can tag many instances at once: EC2 throttles
 //! tag writes hard, and a burst of a thousand claims must not need a thousand calls.
 
-use crate::decide::outcome::Outcome;
+use crate::decide::outcome::{ConflictReason, Outcome};
 use crate::model::Owner;
 
 /// Most characters of an EC2 tag value.
@@ -17,8 +17,13 @@ pub fn sentence(o: &Outcome, reader: &Owner) -> String {
         Outcome::Conflict {
             name,
             holder: Some(h),
-            ..
+            reason: ConflictReason::OwnedBy,
         } => format!("conflict: {name} is owned by {}", h.short_for(reader)),
+        Outcome::Conflict {
+            name,
+            holder: Some(h),
+            reason,
+        } => format!("conflict: {name} {}", reason.text(Some(h), reader)),
         Outcome::Conflict {
             name,
             holder: None,

@@ -2,7 +2,8 @@
 //! - name lock, `pk` = the name: `layout` (2), `version`, `gen`, `owner` (absent while the
 //!   name is free), `records`, `blocked` (JSON), `until`, `check`, `waiting` (string set),
 //!   `since`, `updated`, `written` and `token` (the decision's stamp), `deployment` (the id
-//!   its markers carry; absent before 0.4.0: markers without one). Layout-1 items (no `layout`, a bare instance id as `owner`, an
+//!   its markers carry; absent before 0.4.0: markers without one), `members` (string set:
+//!   a shared name's members, the owner among them; absent for a name held alone). Layout-1 items (no `layout`, a bare instance id as `owner`, an
 //!   `intent`) are read in place and rewritten as layout 2 by their next decision.
 //! - owner index, `pk` = `owner#<owner>`: `names` (string set), written in the same
 //!   transaction as the lock whose holder changes.
@@ -216,6 +217,7 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                 version,
                 gen: version,
                 holder: Some(owner.ok_or("no owner")?),
+                members: BTreeSet::new(),
                 records: sets("records")?.unwrap_or_default(),
                 blocked: Vec::new(),
                 until: 0,
@@ -234,13 +236,16 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                 .map(|j| serde_json::from_str(j).map_err(|e| format!("blocked: {e}")))
                 .transpose()?
                 .unwrap_or_default();
-            let waiting = item
-                .get("waiting")
-                .and_then(|v| v.as_ss().ok())
-                .into_iter()
-                .flatten()
-                .map(|o| Owner::parse(o))
-                .collect::<std::result::Result<BTreeSet<_>, _>>()?;
+            let owners = |key: &str| {
+                item.get(key)
+                    .and_then(|v| v.as_ss().ok())
+                    .into_iter()
+                    .flatten()
+                    .map(|o| Owner::parse(o).map_err(|e| format!("{key}: {e}")))
+                    .collect::<std::result::Result<BTreeSet<_>, _>>()
+            };
+            let waiting = owners("waiting")?;
+            let members = owners("members")?;
             Ok(Lock {
                 name,
                 version,
@@ -251,6 +256,7 @@ fn parse_lock(item: &Item, name: Fqdn, home: &Home) -> std::result::Result<Lock,
                     }
                 })?,
                 holder: owner,
+                members,
                 records: sets("records")?.unwrap_or_default(),
                 blocked,
                 until: number(item, "until").unwrap_or(0) as i64,
@@ -474,6 +480,9 @@ fn parse_config(item: &Item) -> Option<Deployed> {
             .and_then(|s| MarkerStyle::parse(s).ok())
             .unwrap_or_default(),
         lifecycle_hooks: words(item, "lifecycle_hooks"),
+        shared_names: item
+            .get("shared_names")
+            .is_some_and(|v| matches!(v, AttributeValue::Bool(true))),
         version: text(item, "version").cloned(),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
@@ -542,6 +551,12 @@ fn decision_item(d: &Decision) -> Result<Item> {
     }
     if !d.blocked.is_empty() {
         item.insert("blocked".into(), s(json(&d.blocked)?));
+    }
+    if !d.members.is_empty() {
+        item.insert(
+            "members".into(),
+            AttributeValue::Ss(d.members.iter().map(|o| o.to_string()).collect()),
+        );
     }
     if !d.waiting.is_empty() {
         item.insert(
@@ -622,22 +637,19 @@ impl DynamoLocks {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// The owner-index changes a decision makes (none when the holder stays).
+    /// The owner-index changes a decision makes (none when the holder and members stay).
     fn index_changes(&self, d: &Decision) -> Result<Vec<TransactWriteItem>> {
-        let mut out = Vec::new();
-        let moved = d.previous != d.holder || d.previous_legacy;
-        if !moved {
-            return Ok(out);
-        }
-        if let Some(p) = &d.previous {
-            let key = if d.previous_legacy {
+        let moves = d.index_moves();
+        let mut out = Vec::with_capacity(moves.removed.len() + moves.added.len());
+        for p in moves.removed {
+            let key = if d.previous_legacy && d.previous.as_ref() == Some(p) {
                 legacy_owner_key(p)
             } else {
                 owner_key(p)
             };
             out.push(self.index_update(key, "DELETE", &d.name)?);
         }
-        if let Some(h) = &d.holder {
+        for h in moves.added {
             out.push(self.index_update(owner_key(h), "ADD", &d.name)?);
         }
         Ok(out)
@@ -991,6 +1003,9 @@ impl Locks for DynamoLocks {
         }
         if !d.lifecycle_hooks.is_empty() {
             put = put.item("lifecycle_hooks", s(d.lifecycle_hooks.join(",")));
+        }
+        if d.shared_names {
+            put = put.item("shared_names", AttributeValue::Bool(true));
         }
         put.table_name(&self.table)
             .item("pk", s(CONFIG_KEY))

@@ -366,6 +366,8 @@ fn decision(previous: Option<u32>, legacy: bool, holder: Option<u32>) -> Decisio
         previous: previous.map(owner),
         previous_legacy: legacy,
         holder: holder.map(owner),
+        members: Default::default(),
+        previous_members: Default::default(),
         gen: 5,
         records: vec![set("192.0.2.1")],
         blocked: Vec::new(),

@@ -20,6 +20,9 @@ pub struct Claim {
     pub name: Fqdn,
     /// Sorted; at least one set.
     pub records: Vec<RecordSet>,
+    /// A shared name (`shared:` in the tag): the claimant joins one set with the other
+    /// members instead of holding the name alone ([`crate::decide::shared`]).
+    pub shared: bool,
 }
 
 /// An entry of a claimant's names that does not become a claim, and why; `name` when the
@@ -92,6 +95,7 @@ fn entries_of(claimant: &Instance) -> Result<Vec<TagEntry>, Refused> {
             .map(|n| TagEntry {
                 raw: n.to_string(),
                 parsed: Ok(n.clone()),
+                shared: false,
             })
             .collect()),
     }
@@ -136,6 +140,24 @@ pub fn claims_of(
             raw: entry.raw.clone(),
             reason,
         };
+        if entry.shared && !settings.shared_names {
+            problems.push(Problem {
+                name: entry.parsed.clone().ok(),
+                outcome: invalid(
+                    "shared names are not enabled in this deployment (SHARED_NAMES)".into(),
+                ),
+            });
+            continue;
+        }
+        if entry.shared && entry.raw.contains(SLOT) {
+            problems.push(Problem {
+                name: None,
+                outcome: invalid(format!(
+                    "a shared name cannot use {SLOT}: its members share one name"
+                )),
+            });
+            continue;
+        }
         let name = match entry.parsed {
             Ok(n) => n,
             Err(_) if entry.raw.contains(SLOT) => match Template::parse(&entry.raw) {
@@ -232,7 +254,11 @@ pub fn claims_of(
             );
             continue;
         }
-        claims.push(Claim { name, records });
+        claims.push(Claim {
+            name,
+            records,
+            shared: entry.shared,
+        });
     }
     (claims, problems)
 }
@@ -318,6 +344,7 @@ mod tests {
             ttl: 60,
             deployment: crate::testing::deployment(),
             style: Default::default(),
+            shared_names: false,
         };
         let outside = vec!["a.example.org".to_string(), "b.dyn.example.com".into()];
         let stopped = Instance {

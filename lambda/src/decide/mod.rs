@@ -13,6 +13,7 @@ pub mod outcome;
 pub mod ownership;
 pub mod protection;
 pub mod reads;
+pub mod shared;
 pub mod slots;
 pub mod zones;
 
@@ -94,6 +95,8 @@ pub struct Settings {
     pub deployment: DeploymentId,
     /// How new markers write their owner (`MARKER_STYLE`).
     pub style: MarkerStyle,
+    /// Whether tags may ask for shared names (`SHARED_NAMES`).
+    pub shared_names: bool,
 }
 
 /// What Route53 holds for one name in one zone.
@@ -204,6 +207,8 @@ pub struct Claims<'a> {
     pub warnings: Vec<String>,
     /// The slot names the claimants' `{slot}` templates got ([`slots::assign`]).
     pub slots: slots::Assignment,
+    /// The set of every name some claimant claims as shared ([`shared::sets`]).
+    pub shared: BTreeMap<Fqdn, shared::SharedSet>,
 }
 
 impl<'a> Claims<'a> {
@@ -221,11 +226,20 @@ impl<'a> Claims<'a> {
                 (&i.owner, (claims, problems))
             })
             .collect();
-        Claims {
+        let mut claims = Claims {
             of,
             warnings,
             slots,
+            shared: BTreeMap::new(),
+        };
+        let mut shared = shared::sets(&claims.by_name(world), &world.locks);
+        for set in shared.values_mut() {
+            if let Some(first) = set.members.first().cloned() {
+                claims.warnings.extend(cap(&mut set.claim, &first));
+            }
         }
+        claims.shared = shared;
+        claims
     }
 
     /// `o` as `owner` is told it: a published name that is one of its slots says so.
@@ -276,8 +290,7 @@ impl<'a> Claims<'a> {
             }
         }
         for lock in world.locks.values() {
-            if matches!(scope, Scope::All)
-                || lock.holder.as_ref().is_some_and(|h| scope.contains(h))
+            if matches!(scope, Scope::All) || lock.participants().iter().any(|p| scope.contains(p))
             {
                 names.insert(lock.name.clone());
             }
@@ -382,6 +395,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             deployment: &settings.deployment,
             style: settings.style,
             unreachable: &world.unreachable,
+            shared: claims.shared.get(name),
         };
         let mut decided = decide(&view);
         let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
@@ -490,13 +504,17 @@ fn view_owners(
     name: &Fqdn,
     by_name: &BTreeMap<&Fqdn, Vec<(&Instance, &Claim)>>,
 ) -> BTreeSet<Owner> {
-    let holder = world.locks.get(name).and_then(|l| l.holder.clone());
+    let taking_part = world
+        .locks
+        .get(name)
+        .map(|l| l.participants().into_iter().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
     let claimants = by_name
         .get(name)
         .into_iter()
         .flatten()
         .map(|(i, _)| i.owner.clone());
-    holder.into_iter().chain(claimants).collect()
+    taking_part.into_iter().chain(claimants).collect()
 }
 
 fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
@@ -512,9 +530,10 @@ pub fn replan(
     lock: &Lock,
     seen: &BTreeMap<ZoneId, Seen>,
     learned: protection::Protections,
-    claimants: Vec<(&Instance, &Claim)>,
+    claims: &Claims,
     settings: &Settings,
 ) -> ownership::Decided {
+    let claimants = claims.by_name(world).remove(name).unwrap_or_default();
     let mut protections = learned;
     protection::merge(&mut protections, protection::remembered(lock, world.now));
     let seen = protection::shield(name, seen, &protections);
@@ -530,5 +549,6 @@ pub fn replan(
         deployment: &settings.deployment,
         style: settings.style,
         unreachable: &world.unreachable,
+        shared: claims.shared.get(name),
     })
 }

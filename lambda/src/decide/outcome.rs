@@ -29,6 +29,12 @@ pub enum ConflictReason {
     /// [`crate::lock::Blocked::by`] says it (`CNAME`, `TXT at _ec2-dns.… of another
     /// deployment`, a protected set, ...).
     Foreign(String),
+    /// The name is shared and the claimant asks for it alone.
+    Shared,
+    /// The name is held alone and the claimant asks to share it.
+    Exclusive,
+    /// The name's shared set has [`crate::decide::shared::MAX_MEMBERS`] members already.
+    SharedFull,
 }
 
 impl ConflictReason {
@@ -38,6 +44,20 @@ impl ConflictReason {
             (ConflictReason::OwnedBy, Some(h)) => format!("owned by {}", h.short_for(reader)),
             (ConflictReason::OwnedBy, None) => "owned by another claimant".into(),
             (ConflictReason::Foreign(what), _) => foreign(what),
+            (ConflictReason::Shared, _) => {
+                "is shared by other instances (shared:<name> joins them)".into()
+            }
+            (ConflictReason::Exclusive, Some(h)) => format!(
+                "is owned by {} alone; a shared claim never takes it",
+                h.short_for(reader)
+            ),
+            (ConflictReason::Exclusive, None) => {
+                "is owned alone by another claimant; a shared claim never takes it".into()
+            }
+            (ConflictReason::SharedFull, _) => format!(
+                "is shared by a full set ({} members)",
+                crate::decide::shared::MAX_MEMBERS
+            ),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::decide::claims::Claim;
 use crate::decide::outcome::{ConflictReason, Outcome, Release, ReleaseReason};
 use crate::decide::protection::PREFIX as PROTECTED;
+use crate::decide::shared::{self, Kind, SharedSet};
 use crate::decide::{RowAction, Seen, SlotChange};
 use crate::lock::{Blocked, Decision, Expect, Lock, LockWrite, Stamp};
 use crate::marker::{is_ours, marker_for, DeploymentId, Marker, MarkerStyle};
@@ -38,30 +39,58 @@ pub struct NameView<'a> {
     pub style: MarkerStyle,
     /// Managed accounts and regions EC2 could not be asked about in this run, and why.
     pub unreachable: &'a BTreeMap<Home, String>,
+    /// The name's shared set, when a claimant claims it as shared ([`shared::set_of`]).
+    pub shared: Option<&'a SharedSet>,
 }
 
 /// Who should hold the name: the holder keeps it while it runs and claims it; otherwise the
-/// longest-running claimant (earliest launch, then owner) takes it.
+/// longest-running claimant (earliest launch, then owner) takes it. A shared name
+/// ([`shared`]) is held by its set: the winner is the member its markers name, and its claim
+/// the union of the members'.
 pub struct Desired<'a> {
     pub winner: Option<(&'a Instance, &'a Claim)>,
     pub losers: Vec<&'a Instance>,
+    /// The members of a shared name (the winner among them); empty for a name held alone.
+    pub members: BTreeSet<Owner>,
+    /// Losers that claim the name as the other kind (shared or alone) than it is held.
+    pub mismatched: BTreeSet<Owner>,
+    /// Losers left out of a full shared set.
+    pub full: BTreeSet<Owner>,
 }
 
 pub fn desired<'a>(view: &NameView<'a>) -> Desired<'a> {
     let mut claimants = view.claimants.clone();
     claimants.sort_by(|(a, _), (b, _)| (a.launch_time, &a.owner).cmp(&(b.launch_time, &b.owner)));
     let holder = view.lock.and_then(|l| l.holder.as_ref());
-    let winner = claimants
+    let kind = shared::kind(view.lock, &claimants);
+    let (alike, other): (Vec<&(&Instance, &Claim)>, Vec<_>) = claimants
+        .iter()
+        .partition(|(_, c)| c.shared == (kind == Kind::Shared));
+    let mismatched: BTreeSet<Owner> = other.iter().map(|(i, _)| i.owner.clone()).collect();
+    let set = view.shared.filter(|_| kind == Kind::Shared);
+    let eligible: Vec<&(&Instance, &Claim)> = alike
+        .into_iter()
+        .filter(|(i, _)| set.is_none_or(|s| s.members.contains(&i.owner)))
+        .collect();
+    let winner = eligible
         .iter()
         .find(|(i, _)| Some(&i.owner) == holder)
-        .or(claimants.first())
-        .copied();
+        .or(eligible.first())
+        .map(|(i, c)| (*i, set.map_or(*c, |s| &s.claim)));
+    let members: BTreeSet<Owner> = set.map(|s| s.members.clone()).unwrap_or_default();
     let losers = claimants
         .iter()
         .map(|(i, _)| *i)
         .filter(|i| Some(&i.owner) != winner.map(|(w, _)| &w.owner))
+        .filter(|i| !members.contains(&i.owner))
         .collect();
-    Desired { winner, losers }
+    Desired {
+        winner,
+        losers,
+        members,
+        mismatched,
+        full: set.map(|s| s.full.clone()).unwrap_or_default(),
+    }
 }
 
 /// Whether the lock, trusted, already records exactly what is wanted.
@@ -70,6 +99,7 @@ pub fn lock_as_wanted(lock: &Lock, want: &Desired) -> bool {
         None => lock.holder.is_none(),
         Some((w, claim)) => {
             lock.holder.as_ref() == Some(&w.owner)
+                && lock.members == want.members
                 && lock.records == without(&claim.records, &lock.blocked_slots())
         }
     }
@@ -114,9 +144,11 @@ pub fn decide(view: &NameView) -> Decided {
     // has no EC2 rights) keeps the name: nothing is decided without knowing it stopped.
     // When EC2 failed to answer about it, its claimants are not told it holds the name
     // (it may have stopped): they are retried.
+    // The same holds for every member of a shared name: its addresses stay in the set.
     if let Some(h) = lock
-        .and_then(|l| l.holder.as_ref())
-        .filter(|h| !view.known.contains_key(*h))
+        .into_iter()
+        .flat_map(Lock::participants)
+        .find(|h| !view.known.contains_key(*h))
     {
         for (i, _) in &view.claimants {
             let outcome = match view.unreachable.get(h.home()) {
@@ -226,6 +258,7 @@ pub fn decide(view: &NameView) -> Decided {
     let route53_as_locked = |l: &Lock| view.seen.is_none() || same_zones(&before, &l.believed());
     let steady = lock.filter(|l| {
         l.holder.as_ref() == winner
+            && l.members == want.members
             && l.records == target
             && l.blocked_slots() == blocked.iter().map(|b| b.slot.clone()).collect()
             && (l.legacy.is_none() || view.seen.is_none())
@@ -287,6 +320,8 @@ pub fn decide(view: &NameView) -> Decided {
                 previous_legacy: lock.is_some_and(|l| l.legacy.is_some()),
                 previous,
                 holder: winner.cloned(),
+                previous_members: lock.map(|l| l.members.clone()).unwrap_or_default(),
+                members: want.members.clone(),
                 gen,
                 records: target,
                 blocked,
@@ -345,6 +380,9 @@ fn note_outcomes(
     let winner = want.winner.map(|(w, _)| &w.owner);
     if let Some(w) = winner {
         if !target.is_empty() {
+            for m in want.members.iter().filter(|m| *m != w) {
+                out.push((m.clone(), published(name, target)));
+            }
             out.push((w.clone(), published(name, target)));
         }
         let kinds: BTreeSet<&str> = blocked.iter().map(|b| b.by.as_str()).collect();
@@ -360,17 +398,39 @@ fn note_outcomes(
         }
     }
     for loser in &want.losers {
+        let reason = if want.full.contains(&loser.owner) {
+            ConflictReason::SharedFull
+        } else if want.mismatched.contains(&loser.owner) && !want.members.is_empty() {
+            ConflictReason::Shared
+        } else if want.mismatched.contains(&loser.owner) {
+            ConflictReason::Exclusive
+        } else {
+            ConflictReason::OwnedBy
+        };
         out.push((
             loser.owner.clone(),
             Outcome::Conflict {
                 name: name.clone(),
                 holder: winner.cloned(),
-                reason: ConflictReason::OwnedBy,
+                reason,
             },
         ));
     }
-    if let Some(previous) = lock.and_then(|l| l.holder.as_ref()) {
-        if Some(previous) != winner {
+    let left = lock
+        .into_iter()
+        .flat_map(|l| &l.members)
+        .filter(|m| Some(*m) != l_holder(lock) && !want.members.contains(*m));
+    for member in left {
+        out.push((
+            member.clone(),
+            Outcome::Released {
+                name: name.clone(),
+                reason: Release::new(release_reason(known.get(member))),
+            },
+        ));
+    }
+    if let Some(previous) = l_holder(lock) {
+        if Some(previous) != winner && !want.members.contains(previous) {
             let mut reason = Release::new(release_reason(known.get(previous)));
             reason.handed_to = winner.map(|w| w.short_for(previous));
             out.push((
@@ -382,6 +442,10 @@ fn note_outcomes(
             ));
         }
     }
+}
+
+fn l_holder(lock: Option<&Lock>) -> Option<&Owner> {
+    lock.and_then(|l| l.holder.as_ref())
 }
 
 fn published(name: &Fqdn, records: &[RecordSet]) -> Outcome {

@@ -23,6 +23,13 @@ pub fn owners_to_describe(world: &World, scope: &Scope, settings: &Settings) -> 
                 .get(&name)
                 .is_some_and(|cs| cs.iter().any(|(i, _)| &i.owner == h))
         };
+        // A shared name's members: the set keeps the addresses of every one that runs.
+        out.extend(
+            lock.members
+                .iter()
+                .filter(|m| !world.instances.contains_key(*m))
+                .cloned(),
+        );
         let gives_up = match &lock.holder {
             Some(h) if !world.instances.contains_key(h) => {
                 out.insert(h.clone());
@@ -71,6 +78,7 @@ pub fn names_to_read(world: &World, scope: &Scope, settings: &Settings) -> BTree
                 deployment: &settings.deployment,
                 style: settings.style,
                 unreachable: &world.unreachable,
+                shared: claims.shared.get(name),
             };
             must_read(lock, &desired(&view), world.now) || names_a_gone_zone(lock, world)
         })

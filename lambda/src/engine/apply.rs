@@ -331,7 +331,6 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
         }
         let claims = Claims::new(world, &settings);
-        let by_name = claims.by_name(world);
         let mut out = Vec::new();
         for (a, learned) in refused {
             let name = a.plan.name.clone();
@@ -342,10 +341,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
             let empty = BTreeMap::new();
             let now_seen = seen.get(&name).unwrap_or(&empty);
-            let claimants = by_name.get(&name).cloned().unwrap_or_default();
-            let mut decided = replan(
-                world, &name, &a.lock, now_seen, learned, claimants, &settings,
-            );
+            let mut decided = replan(world, &name, &a.lock, now_seen, learned, &claims, &settings);
             decided.outcomes = std::mem::take(&mut decided.outcomes)
                 .into_iter()
                 .map(|(owner, o)| {

@@ -688,15 +688,14 @@ impl FakeLocks {
                 if lock.holder.is_some() && lock.since.is_none() {
                     lock.since = Some("2026-12-01T00:00:00Z".into());
                 }
-                if d.previous != d.holder || d.previous_legacy {
-                    if let Some(p) = &d.previous {
-                        if let Some(names) = index.get_mut(p) {
-                            names.remove(name);
-                        }
+                let moves = d.index_moves();
+                for p in moves.removed {
+                    if let Some(names) = index.get_mut(p) {
+                        names.remove(name);
                     }
-                    if let Some(h) = &d.holder {
-                        index.entry(h.clone()).or_default().insert(name.clone());
-                    }
+                }
+                for h in moves.added {
+                    index.entry(h.clone()).or_default().insert(name.clone());
                 }
                 locks.insert(name.clone(), lock);
                 Cas::Won(version)

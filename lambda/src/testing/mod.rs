@@ -87,6 +87,7 @@ pub fn lock(n: &str, holder: u32, ip: &str) -> Lock {
         version: 4,
         gen: 3,
         holder: Some(owner(holder)),
+        members: Default::default(),
         records: vec![RecordSet::new(
             ZoneId("ZPUBLIC".into()),
             RecordType::A,
@@ -378,9 +379,10 @@ impl World {
         let records = self.route53().snapshot();
         for (holder, names) in &index {
             for n in names {
-                assert_eq!(
-                    locks.get(n).and_then(|l| l.holder.as_ref()),
-                    Some(holder),
+                assert!(
+                    locks
+                        .get(n)
+                        .is_some_and(|l| l.participants().contains(holder)),
                     "index says {holder} holds {n}"
                 );
             }
@@ -396,6 +398,52 @@ impl World {
                 "index misses {n} of {holder}"
             );
             assert!(!l.check, "lock of {n} left flagged");
+            // A shared name: every member is indexed and runs, and the set holds exactly
+            // the members' addresses (none of a member that left).
+            if l.shared() {
+                assert!(l.members.contains(holder), "{n}: holder not a member");
+                let mut want: BTreeMap<(ZoneId, RecordType), BTreeSet<String>> = BTreeMap::new();
+                for m in &l.members {
+                    assert!(
+                        index.get(m).is_some_and(|s| s.contains(n)),
+                        "index misses {n} of member {m}"
+                    );
+                    let inst = self.ec2().get(m).expect("member exists");
+                    assert_eq!(
+                        inst.state,
+                        InstanceState::Running,
+                        "{n}: member {m} not running"
+                    );
+                    for set in &l.records {
+                        let zone_private = set.zone_id == self.private;
+                        let addr: Vec<String> = match (set.rtype, zone_private) {
+                            (RecordType::A, false) => {
+                                inst.public_ipv4.iter().map(|a| a.to_string()).collect()
+                            }
+                            (RecordType::A, true) => {
+                                inst.private_ipv4.iter().map(|a| a.to_string()).collect()
+                            }
+                            (RecordType::Aaaa, _) => {
+                                inst.ipv6.iter().map(|a| a.to_string()).collect()
+                            }
+                            _ => Vec::new(),
+                        };
+                        want.entry((set.zone_id.clone(), set.rtype))
+                            .or_default()
+                            .extend(addr);
+                    }
+                }
+                for set in &l.records {
+                    let values: BTreeSet<String> = set.values.iter().cloned().collect();
+                    assert_eq!(
+                        Some(&values),
+                        want.get(&(set.zone_id.clone(), set.rtype)),
+                        "{n}: {} set in {} is not its members' addresses",
+                        set.rtype.as_str(),
+                        set.zone_id
+                    );
+                }
+            }
             for set in &l.records {
                 ours.insert(
                     (

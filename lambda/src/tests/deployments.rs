@@ -169,6 +169,7 @@ fn as_left_by_0_3(w: &World, n: &str, gen: u64) {
         version: gen + 1,
         gen,
         holder: Some(owner(1)),
+        members: Default::default(),
         records,
         blocked: Vec::new(),
         until: 0,

@@ -16,6 +16,7 @@ mod operator;
 mod organisations;
 mod ownership;
 mod route53_limits;
+mod shared;
 mod slots;
 mod threat_model;
 mod time_fencing;

@@ -34,6 +34,7 @@ fn previous_release(w: &World, intent: Option<Vec<RecordSet>>) {
         version: 5,
         gen: 5,
         holder: Some(owner(1)),
+        members: Default::default(),
         records: vec![private, public],
         blocked: Vec::new(),
         until: 0,
