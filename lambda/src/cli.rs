@@ -871,7 +871,7 @@ pub fn status_json(rows: &[StatusRow], zones: &[Zone]) -> Value {
                     "instance": l.holder.as_ref().and_then(|h| h.instance_id()),
                     "owner_state": state_of(r.holder.as_ref()),
                     "since": l.since, "generation": l.gen, "records": records,
-                    "blocked": l.blocked, "waiting": l.waiting,
+                    "blocked": l.blocked, "waiting": l.waiting, "members": l.members,
                     "check": l.check, "layout": if l.legacy.is_some() { 1 } else { 2 },
                     "route53": r.route53(),
                 })
@@ -1081,6 +1081,10 @@ pub fn render_status(rows: &[StatusRow], zones: &[Zone], home: &Home, now: i64) 
         }
         for p in &r.dns {
             let _ = writeln!(out, "    ! {p}");
+        }
+        if l.shared() {
+            let members: Vec<String> = l.members.iter().map(|m| owner_cell(m, home)).collect();
+            let _ = writeln!(out, "    shared by: {}", members.join(", "));
         }
         if !l.waiting.is_empty() {
             let waiting: Vec<String> = l.waiting.iter().map(|w| owner_cell(w, home)).collect();
