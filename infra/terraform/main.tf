@@ -443,6 +443,7 @@ resource "aws_lambda_function" "this" {
       local.regions == null ? {} : { REGIONS = join(",", local.regions) },
       var.member_role_name == "ec2-dns-member" ? {} : { MEMBER_ROLE = var.member_role_name },
       local.lifecycle_on ? { LIFECYCLE_HOOKS = join(",", sort(distinct(var.lifecycle_hooks))) } : {},
+      var.shared_names ? { SHARED_NAMES = "true" } : {},
     )
   }
 

@@ -95,6 +95,12 @@ variable "marker_style" {
   }
 }
 
+variable "shared_names" {
+  description = "Whether name tags may ask for shared names (SHARED_NAMES): shared:api.example.com puts every running member's addresses in one record set. Joining a set sends part of the name's traffic to the joiner, so it is off unless asked for. See docs/configuration.md."
+  type        = bool
+  default     = false
+}
+
 variable "lifecycle_hooks" {
   description = "Auto Scaling lifecycle hooks whose actions the reconciler completes (LIFECYCLE_HOOKS): launch actions once the instance's names are published and in sync, terminate actions once they are removed; warm-pool instances are never published. [] (the default): none, and no Auto Scaling call or right. See docs/fleets.md."
   type        = list(string)

@@ -16,6 +16,7 @@
  *   markerStyle                                plain or opaque; default unset (plain, docs/ownership.md)
  *   route53RequestsPerSecond, route53ChangesPerSecond
  *                                              default unset (the function's 5 and 50, docs/configuration.md)
+ *   sharedNames                                true/false, default false (SHARED_NAMES, docs/configuration.md)
  *
  * The DDNS endpoint (off unless enableDdns=true):
  *   enableDdns                                 true/false, default false
@@ -97,6 +98,7 @@ if (centralAccountId === undefined || setting('allowedDomains', 'EC2DNS_ALLOWED_
     markerStyle: setting('markerStyle') as Ec2DnsProps['markerStyle'],
     route53RequestsPerSecond: num('route53RequestsPerSecond'),
     route53ChangesPerSecond: num('route53ChangesPerSecond'),
+    sharedNames: flag('sharedNames'),
     reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
     memorySize: num('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),

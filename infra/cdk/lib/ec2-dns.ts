@@ -119,6 +119,14 @@ export interface Ec2DnsProps {
    * @default none
    */
   readonly lifecycleGroups?: string[];
+  /**
+   * Whether name tags may ask for shared names (SHARED_NAMES): `shared:api.example.com`
+   * puts every running member's addresses in one record set. Joining a set sends part of
+   * the name's traffic to the joiner, so it is off unless asked for. See
+   * docs/configuration.md.
+   * @default false
+   */
+  readonly sharedNames?: boolean;
   /** Parallel lock/record work per invocation, 1..64 (RECONCILE_CONCURRENCY). @default unset (function default 16) */
   readonly reconcileConcurrency?: number;
   /** Schedule of the reconcile-all backstop. @default rate(15 minutes) */
@@ -544,6 +552,7 @@ export class Ec2Dns extends Construct {
     if (memberRoleName !== DEFAULT_MEMBER_ROLE) environment.MEMBER_ROLE = memberRoleName;
     const lifecycleHooks = [...new Set(props.lifecycleHooks ?? [])].sort();
     if (lifecycleHooks.length > 0) environment.LIFECYCLE_HOOKS = lifecycleHooks.join(',');
+    if (props.sharedNames === true) environment.SHARED_NAMES = 'true';
 
     this.function = new lambda.Function(this, 'Function', {
       functionName: props.functionName,

@@ -152,6 +152,15 @@ describe('lifecycle hooks (docs/fleets.md)', () => {
   };
   const AUTOSCALING = /^(autoscaling|route53:GetChange)/;
 
+  it('sets SHARED_NAMES only when shared names are asked for', () => {
+    const env = (t: Template) => Object.values<any>(t.findResources('AWS::Lambda::Function'))
+      .map((f) => f.Properties.Environment?.Variables ?? {})
+      .find((v: any) => v.LOCK_TABLE !== undefined);
+    assert.equal(env(build().template).SHARED_NAMES, undefined);
+    assert.equal(env(build({ sharedNames: false }).template).SHARED_NAMES, undefined);
+    assert.equal(env(build({ sharedNames: true }).template).SHARED_NAMES, 'true');
+  });
+
   it('adds nothing without hooks: no rule, no Auto Scaling right, no LIFECYCLE_HOOKS', () => {
     const { template } = build();
     assert.equal(Object.keys(template.findResources('AWS::Events::Rule')).length, 4);

@@ -636,6 +636,29 @@ run "rejects_invalid_settings" {
   ]
 }
 
+# Shared names (docs/configuration.md): SHARED_NAMES only when asked for.
+run "shared_names" {
+  command = apply
+
+  variables {
+    shared_names = true
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.SHARED_NAMES == "true"
+    error_message = "shared_names = true must set SHARED_NAMES=true."
+  }
+}
+
+run "shared_names_off_by_default" {
+  command = apply
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this.environment[0].variables), "SHARED_NAMES")
+    error_message = "Without shared_names the function must not get SHARED_NAMES."
+  }
+}
+
 # Lifecycle hooks (docs/fleets.md): a rule for the listed hooks' actions into the queue,
 # the rights to complete them on the listed groups only, and LIFECYCLE_HOOKS.
 run "lifecycle_hooks" {
