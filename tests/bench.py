@@ -5,10 +5,11 @@
 
 Scenarios (each on a freshly reset moto, so no scenario sees another's state or counts):
 
-1. cold start of the binary, against moto through the proxy (it calls sts and reads the
-   recorded configuration before its first poll): process start to its first
-   `GET …/invocation/next`, VmHWM at that moment, the start-up calls and the time spent
-   waiting for them (median of --starts starts, configuration recorded or not);
+1. cold start of the binary, against moto through the proxy: process start to its first
+   `GET …/invocation/next` (no AWS call before it), VmHWM at that moment, and process start
+   to the answer of its first event, which builds the clients and reads (or writes) the
+   recorded configuration beside its work (median of --starts starts, configuration
+   recorded or not);
 2. single events on a warm container, for a name with one zone and one with two: fresh
    claim, duplicate (steady state), stop right after the claim (lock in flight), start
    after it, address change, and the stop of a settled lock (claimed with a 26 s deadline,
@@ -232,9 +233,8 @@ class BenchFunction(Ec2DnsFunction):
         return self
 
     def wait_first_poll(self, timeout: float = 30.0) -> "BenchFunction":
-        """Block until the process polls for its first invocation: its start-up calls
-        (sts:GetCallerIdentity, the recorded configuration) are then done, so that they are
-        counted apart from the first invocation's calls."""
+        """Block until the process polls for its first invocation (it makes no AWS call
+        before: its first invocation builds its clients and records its configuration)."""
         deadline = now() + timeout
         while self.runtime.first_poll_at is None:
             if self.proc.poll() is not None:
@@ -480,12 +480,15 @@ class Bench:
         self.proxy = BenchProxy(self.moto.url).start()
 
     def function(self, config: dict | None = None) -> BenchFunction:
-        """A new function process, started and past its start-up calls (sts and the
-        recorded configuration), which are thus never counted in an invocation's calls."""
+        """A new function process, started and warm, as a deployment leaves it: past its
+        first poll and one `{"record_configuration": true}` invocation (which builds its
+        clients and records the configuration), so that no measured invocation pays for
+        them. [`bench_cold_start`] measures the cold path."""
         fn = BenchFunction(self.proxy.url, config, command=[self.binary])
         self.functions.append(fn)
         fn.start()
         fn.wait_first_poll()
+        fn.invoke({"record_configuration": True})
         time.sleep(0.05)  # the proxy records a call's interval just after answering it
         return fn
 
@@ -763,8 +766,9 @@ def bench_single(b: Bench, reps: int) -> dict:
 
 def bench_burst(b: Bench, n: int) -> dict:
     """n fresh names in one SQS batch (n instances, each its own name, public + private
-    zone), on a new process that has made its start-up calls but no invocation yet: the
-    burst's calls include the container's ListHostedZones (a read)."""
+    zone), on a new process warm as a deployment leaves it (one `record_configuration`
+    invocation) but with no event yet: the burst's calls include the container's
+    ListHostedZones (a read)."""
     b.fresh_world()
     instances, setup = b.launch(n, f"burst{n}")
     fn = b.function()
@@ -913,16 +917,24 @@ def bench_reconcile_all(b: Bench, n: int, real: bool, timeout: float) -> dict:
 
 def bench_cold_start(b: Bench, binary: str, starts: int) -> dict:
     """Process start to the first `/next` poll, VmHWM at that moment, and the AWS calls made
-    before it; and the same measure for a minimal C program polling `/next` (the floor:
-    fork/exec from Python + the host's accept).
+    before it (none since 0.4.0); then, so that work moved past the poll is not counted as
+    a saving, process start to the answer of the first event, and that event's calls. The
+    same poll measure for a minimal C program polling `/next` (the floor: fork/exec from
+    Python + the host's accept).
 
-    Before its first poll the binary calls sts:GetCallerIdentity and reads the configuration
-    recorded in the lock table (GetItem), and writes it (PutItem) when it differs: so it
-    starts against moto, through the proxy, with the lock table in place. Two series: the
-    configuration already recorded (every cold start but the first after a deployment or a
-    change of configuration), and not recorded (the item deleted before each start). One
-    start before them is not measured (moto's STS backend is set up on its first call)."""
+    The first event is a steady one (an instance whose name it already holds, published by
+    an earlier process): the container builds its clients, takes its account from the
+    invoked function's ARN and reads the recorded configuration (writing it when it
+    differs) beside the event's own work. Two series: the configuration already recorded
+    (every cold start but the first after a deployment or a change of configuration), and
+    not recorded (the item deleted before each start). One start before them is not
+    measured (moto's backends are set up on their first calls)."""
     b.fresh_world()
+    web = b.world.run_instance({"dnsname": f"cold.{DOMAIN}"})
+    setup = b.function()
+    setup.timed_invoke(ec2_state_change(web, "running"))
+    b.retire(setup)
+    event = ec2_state_change(web, "running")
 
     def measure(command, endpoint: str, record: bool | None = None, n: int = starts):
         samples = []
@@ -943,25 +955,32 @@ def bench_cold_start(b: Bench, binary: str, starts: int) -> dict:
                 if fn.runtime.first_poll_at is None:
                     raise RuntimeError(f"{command[0]}: no /next poll within 10 s")
                 time.sleep(0.05)  # the proxy records an interval just after answering
-                samples.append({
+                sample = {
                     "ms": (fn.runtime.first_poll_at - fn.exec_at) * 1000,
                     "hwm_kb": fn.runtime.first_poll_hwm_kb,
                     "from_popen_ms": (fn.runtime.first_poll_at - fn.spawned_at) * 1000,
                     "calls": calls_of(b.proxy) if record is not None else {},
-                    "aws_ms": b.proxy.aws_busy_s() * 1000 if record is not None else 0.0})
+                    "aws_ms": b.proxy.aws_busy_s() * 1000 if record is not None else 0.0}
+                if record is not None:
+                    b.proxy.reset_calls()
+                    fn.timed_invoke(event)
+                    sample["event_ms"] = (fn.runtime.last.done.at - fn.exec_at) * 1000
+                    time.sleep(0.05)
+                    sample["event_calls"] = calls_of(b.proxy)
+                samples.append(sample)
             finally:
                 fn.stop()
         return samples
 
-    measure([binary], b.proxy.url, record=False, n=1)  # not measured: moto's STS set-up
+    measure([binary], b.proxy.url, record=False, n=1)  # not measured: moto's set-up
     recorded = measure([binary], b.proxy.url, record=True)
     first = measure([binary], b.proxy.url, record=False)
     poller = _build_poller()
     floor = measure([poller, "{RUNTIME_API}"], "http://127.0.0.1:9") if poller else []
 
-    def calls_range(samples):
-        ops = sorted({op for s in samples for op in s["calls"]})
-        return {op: sorted({s["calls"].get(op, 0) for s in samples}) for op in ops}
+    def calls_range(samples, key="calls"):
+        ops = sorted({op for s in samples for op in s.get(key, {})})
+        return {op: sorted({s[key].get(op, 0) for s in samples}) for op in ops}
 
     return {
         "starts": starts,
@@ -969,10 +988,14 @@ def bench_cold_start(b: Bench, binary: str, starts: int) -> dict:
         "hwm_kb": [s["hwm_kb"] for s in recorded],
         "aws_ms": [s["aws_ms"] for s in recorded],
         "calls": calls_range(recorded),
+        "event_ms": [s["event_ms"] for s in recorded],
+        "event_calls": calls_range(recorded, "event_calls"),
         "first_ms": [s["ms"] for s in first],
         "first_hwm_kb": [s["hwm_kb"] for s in first],
         "first_aws_ms": [s["aws_ms"] for s in first],
         "first_calls": calls_range(first),
+        "first_event_ms": [s["event_ms"] for s in first],
+        "first_event_calls": calls_range(first, "event_calls"),
         "floor_ms": [s["ms"] for s in floor],
         "from_popen_ms": [s["from_popen_ms"] for s in recorded],
         "binary_bytes": os.path.getsize(binary),
@@ -1570,7 +1593,8 @@ def render(res: dict, args, started: float) -> str:
     add("## Summary: figures against targets")
     add("")
     add("Call counts are the binary's requests as the proxy saw them, per invocation (the "
-        "process's start-up calls are counted apart: see [Cold start](#cold-start)).")
+        "first invocation of a process, a deployment's `record_configuration`, is counted "
+        "apart: see [Cold start](#cold-start)).")
     add("")
     add("| figure | measured | target | verdict |")
     add("|---|---|---|---|")
@@ -1633,8 +1657,9 @@ def render(res: dict, args, started: float) -> str:
         add("## SQS bursts: N `running` events in one batch (N fresh names, two zones, new "
             "container)")
         add("")
-        add("The process has made its start-up calls but no invocation yet, so the burst's "
-            "calls include the container's one `ListHostedZones`.")
+        add("The process is warm as a deployment leaves it (one `record_configuration` "
+            "invocation) but has handled no event yet, so the burst's calls include the "
+            "container's one `ListHostedZones`.")
         add("")
         add("| N | calls | records and markers correct | latency | function CPU | waiting for AWS "
             "| peak RSS |")
@@ -1726,9 +1751,12 @@ def render(res: dict, args, started: float) -> str:
         add("## Cold start")
         add("")
         add(f"{c['starts']} starts of `{res['runs']['cold']['binary']}` per series, against "
-            "moto through the proxy: before its first poll the binary calls "
-            "`sts:GetCallerIdentity` and reads the configuration recorded in the lock table "
-            "(and writes it when it differs), so these round trips are part of the figure.")
+            "moto through the proxy. Before its first poll the binary makes no AWS call; its "
+            "first invocation builds its clients, takes its account from the invoked "
+            "function's ARN and reads the configuration recorded in the lock table (writing "
+            "it when it differs) beside its own work. So the first event's answer, from the "
+            "process's start, is measured too: a steady event (an instance whose name it "
+            "already holds).")
         add("")
         add("| measure | calls before the first poll | median | min | max |")
         add("|---|---|---|---|---|")
@@ -1745,11 +1773,18 @@ def render(res: dict, args, started: float) -> str:
              "recorded", rc_calls, c["ms"], ms)
         row3("… of which waiting for AWS (proxy + moto)", rc_calls, c.get("aws_ms", []), ms)
         row3("VmHWM at that moment", rc_calls, c["hwm_kb"], mb)
+        if c.get("event_ms"):
+            row3("exec → answer of the first event (steady), configuration already recorded",
+                 fmt_range_calls(c.get("event_calls", {})) + " (in the event)", c["event_ms"], ms)
         if c.get("first_ms"):
             row3("exec → first poll, configuration not recorded yet (first start after a "
                  "deployment or a change)", fc_calls, c["first_ms"], ms)
             row3("… of which waiting for AWS (proxy + moto)", fc_calls, c.get("first_aws_ms", []), ms)
             row3("VmHWM at that moment", fc_calls, c["first_hwm_kb"], mb)
+            if c.get("first_event_ms"):
+                row3("exec → answer of the first event (steady), configuration written by it",
+                     fmt_range_calls(c.get("first_event_calls", {})) + " (in the event)",
+                     c["first_event_ms"], ms)
         if c["floor_ms"]:
             row3("the same for a minimal C program polling `/next` (floor of the method)",
                  "none", c["floor_ms"], ms)
@@ -2036,9 +2071,10 @@ Running the benchmarks on a development machine: see [docs/contributing.md](cont
 - **Cold start** is measured from the moment the child process calls `execve` (stamped in
   the child just before it, on the monotonic clock shared by all processes) to the moment
   the first `GET …/invocation/next` reaches the host's request handler, with `VmHWM` read
-  at that moment. The binary starts against moto through the proxy (its start-up calls need
-  answers), and the time during which one of its start-up calls was outstanding at the proxy
-  is given apart. The same measure for a minimal C program that only connects and sends
+  at that moment. The binary makes no AWS call before it (the time during which a call was
+  outstanding at the proxy would be given apart); its first event's answer, from the same
+  exec, is measured too, because that invocation builds the clients and reads the recorded
+  configuration. The same measure for a minimal C program that only connects and sends
   the GET (compiled by the bench with `cc`) gives the floor of the method (exec of a tiny
   dynamically linked program, the host's accept and request parsing in Python). On Lambda
   the corresponding span is part of the reported `Init Duration`.
@@ -2216,6 +2252,12 @@ def summary_rows(res: dict) -> tuple[list[tuple], list[str]]:
                          "≤ 20 MB (release binary)",
                          "n/a: not the release binary" if debug
                          else verdict(hw is not None and hw <= 20 * 1024)))
+        for label, key in (("configuration recorded", "event_ms"),
+                           ("first start, configuration written", "first_event_ms")):
+            if c.get(key):
+                rows.append((f"cold start to the first event's answer (median, steady event), "
+                             f"{label}{tag}", f"{med(c[key]):.1f} ms", "– (reported beside the "
+                             "first poll: work moved past it is not a saving)", "n/a"))
     z = res.get("zip")
     if z is not None:
         size = z.get("bytes")
@@ -2590,26 +2632,28 @@ def interpretation(res: dict) -> list[str]:
     if c:
         text = (f"**Cold start**: {med(c['ms']):.1f} ms from exec to the first poll with the "
                 f"configuration already recorded (median of {c['starts']})")
-        if c.get("aws_ms"):
-            text += (f", of which {med(c['aws_ms']):.1f} ms waiting for the start-up calls "
-                     f"({fmt_range_calls(c.get('calls', {}))}) to be answered by moto through "
-                     "the proxy")
-        if c.get("first_ms"):
-            text += (f"; {med(c['first_ms']):.1f} ms for a start that also writes the "
-                     f"configuration ({fmt_range_calls(c.get('first_calls', {}))}"
-                     + (f", {med(c['first_aws_ms']):.1f} ms of it waiting for AWS"
-                        if c.get("first_aws_ms") else "") + ")")
+        if c.get("aws_ms") and med(c["aws_ms"]) > 0:
+            text += (f", of which {med(c['aws_ms']):.1f} ms waiting for calls before the poll "
+                     f"({fmt_range_calls(c.get('calls', {}))})")
+        else:
+            text += ", with no AWS call before it"
+        if c.get("event_ms"):
+            text += (f"; the first event (steady) is answered {med(c['event_ms']):.1f} ms after "
+                     f"exec, building the clients and reading the recorded configuration beside "
+                     f"its own work ({fmt_range_calls(c.get('event_calls', {}))})")
+        if c.get("first_event_ms"):
+            text += (f", or {med(c['first_event_ms']):.1f} ms when it also writes the "
+                     f"configuration ({fmt_range_calls(c.get('first_event_calls', {}))})")
         if c.get("floor_ms"):
             text += (f". A minimal C program that only polls, measured the same way, takes "
                      f"{med(c['floor_ms']):.1f} ms: that much is the method's floor (exec, the "
                      "host's accept in Python)")
-            if c.get("aws_ms"):
-                own = med(c["ms"]) - med(c["aws_ms"]) - med(c["floor_ms"])
-                text += (f"; the function's own initialisation is about {own:.1f} ms of the "
-                         "figure, now including the HTTPS client's set-up (the system's root "
-                         "certificates are read before the first call) that used to wait for the "
-                         "first invocation. On Lambda the start-up calls go to STS and DynamoDB "
-                         "in the region, typically a few milliseconds each")
+            own = med(c["ms"]) - med(c.get("aws_ms") or [0.0]) - med(c["floor_ms"])
+            text += (f"; the function's own initialisation before the poll is about {own:.1f} "
+                     "ms (tracing, the configuration, the SDK configuration). The clients, the "
+                     "HTTPS client's set-up (the system's root certificates) and the account "
+                     "(from the invoked function's ARN, no `sts:GetCallerIdentity`) come with "
+                     "the first invocation")
         out.append(text + ".")
     return out
 
@@ -2757,14 +2801,8 @@ def NOT_MET(res: dict) -> list[str]:  # noqa: N802
                     text += f", so the function's own part is about {med(ms) - med(aws) - fl:.1f} ms"
                 notes.append(
                     text + ". Before the first poll the binary sets up tracing, the configuration "
-                    "and the SDK configuration, calls `sts:GetCallerIdentity` (its account, which "
-                    "qualifies every owner), builds its clients and reads the recorded "
-                    "configuration (writing it when it differs). Its first call also builds the "
-                    "SDK's HTTPS client, which reads the system's root certificates "
-                    "(`/etc/ssl/certs`, seen with strace between exec and the first connection) "
-                    "and opens the connections: a start without calls left all of that to the "
-                    "first invocation. Against moto behind a Python proxy the round trips cost "
-                    "more than against the region's endpoints; the certificates do not.")
+                    "and the SDK configuration only; the clients, the account and the recorded "
+                    "configuration come with the first invocation.")
             for label, hwm in (("configuration recorded", c["hwm_kb"]),
                                ("first start", c.get("first_hwm_kb"))):
                 hw = med(hwm or [])

@@ -105,7 +105,7 @@ def start_function(proxy, ec2_dns_bin, tmp_path):
         fn = Ec2DnsFunction(proxy.url, config, command=[ec2_dns_bin], workdir=str(workdir),
                             **kwargs)
         started.append(fn)
-        return fn.start().wait_ready()
+        return fn.start().wait_ready().deployed()
 
     yield start
     for fn in started:

@@ -3,10 +3,8 @@
 // The reconcile future nests deeply (observe → decide → apply inside the runtime).
 #![recursion_limit = "256"]
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-use ec2_dns::ports::Dns;
-use ec2_dns::{aws, config::Config, handler::handle_with, metrics, Error};
+use ec2_dns::aws::container::Container;
+use ec2_dns::{aws, config::Config, Error};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -35,49 +33,14 @@ async fn serve() -> Result<(), lambda_runtime::Error> {
         return Err(why.into());
     }
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ec2-dns".into());
-    let calls = metrics::ApiCalls::default();
-    let sdk = aws::sdk_config().await;
-    let home = aws::home(&sdk, &calls).await?;
-    let reconciler = aws::reconciler(&sdk, config, home, &calls)
-        .await
-        .with_function(&function);
-    let queue = aws::queue(&sdk, &calls);
-    reconciler.record_deployed(&function).await;
-    calls.take(); // start-up calls belong to no invocation
-    let (reconciler, queue, function, calls) = (&reconciler, &queue, function.as_str(), &calls);
+    let container = Container::new(aws::sdk_config().await, config, &function);
+    let container = &container;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let started = Instant::now();
-        let route53 = reconciler.dns.usage();
-        let deadline = Some((event.context.deadline / 1000) as i64);
-        let groups = &reconciler.instances.groups;
-        let mut done = handle_with(reconciler, queue, groups, event.payload, deadline).await;
-        if let Some(d) = done.deliver.take() {
-            // CloudFormation waits for this, not for the invocation's answer; if it cannot be
-            // sent, the invocation fails and the platform retries it.
-            if let Err(e) = aws::https::put(&d.url, d.body).await {
-                tracing::error!(error = %e, "could not answer CloudFormation");
-                done.answer = Err(Error::Incomplete(format!(
-                    "could not answer CloudFormation at its ResponseURL: {e}"
-                )));
-            }
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let ms = started.elapsed().as_millis() as u64;
-        let failed = done.answer.is_err();
-        let line = metrics::emf(
-            function,
-            done.trigger,
-            done.report.as_ref(),
-            failed,
-            &calls.take(),
-            reconciler.dns.usage().since(route53),
-            ms,
-            now,
-        );
-        println!("{line}");
-        done.answer.map_err(Failure)
+        let LambdaEvent { payload, context } = event;
+        container
+            .invoke(payload, &context.invoked_function_arn, context.deadline)
+            .await
+            .map_err(Failure)
     }))
     .await
 }

@@ -191,3 +191,33 @@ def test_the_cli_warns_when_the_function_is_of_another_release(world, dyn, fn, c
     fn.invoke_ok({"record_configuration": True})
     assert world.recorded_config()["version"] != "9.0.0"
     assert "warning" not in ctl("status").stderr
+
+
+def test_a_cold_container_asks_nothing_before_its_first_poll_and_its_first_event_records_it(
+        world, dyn, proxy, ec2_dns_bin, tmp_path):
+    from harness import ec2_state_change
+    from harness.runtime import Ec2DnsFunction
+
+    fn = Ec2DnsFunction(proxy.url, None, command=[ec2_dns_bin], workdir=str(tmp_path))
+    try:
+        proxy.reset_calls()
+        fn.start().wait_ready()
+        # Nothing before the first poll: no STS, no read of the recorded configuration.
+        assert proxy.calls() == {}, proxy.calls()
+        web = world.run_instance({"dnsname": "web.dyn.example.com"})
+        fn.invoke_ok(ec2_state_change(web, "running"))
+        calls = proxy.calls()
+        # The account came from the invoked function's ARN, and the first invocation
+        # recorded the configuration beside its own work.
+        assert "sts:GetCallerIdentity" not in calls, calls
+        assert calls.get("dynamodb:GetItem") == 1 and calls.get("dynamodb:PutItem") == 1, calls
+        assert world.recorded_config()["function"] == "ec2-dns"
+        assert world.holder("web.dyn.example.com") == web
+        # Its metrics line counts them with the invocation; the next one has none of them.
+        first = [l for l in fn.logs() if "ApiCalls" in l][-1]
+        assert first["ApiCalls"].get("DynamoDB:GetItem") == 1, first
+        proxy.reset_calls()
+        fn.invoke_ok(ec2_state_change(web, "running"))
+        assert "dynamodb:GetItem" not in proxy.calls() and "dynamodb:PutItem" not in proxy.calls()
+    finally:
+        fn.stop()

@@ -48,7 +48,7 @@ def shipped(proxy, tmp_path):
     workdir.mkdir()
     fn = Ec2DnsFunction(proxy.url, None, command=[_qemu(), "-L", SYSROOT, str(bootstrap)],
                         workdir=str(workdir))
-    fn.start().wait_ready(timeout=60)
+    fn.start().wait_ready(timeout=60).deployed()
     yield fn
     fn.stop()
     tail = fn.log_tail(40)

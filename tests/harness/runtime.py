@@ -292,6 +292,15 @@ class Ec2DnsFunction:
                 break
         return self
 
+    def deployed(self, timeout: float = 60) -> "Ec2DnsFunction":
+        """What a deployment does once the function is up (CloudFormation's custom resource,
+        Terraform's `aws_lambda_invocation`): one `{"record_configuration": true}`
+        invocation, whose answer is not checked (a test may start the function before its
+        lock table exists). The container is then warm: the calls a test counts are those
+        of its own invocations. Returns self."""
+        self.invoke({"record_configuration": True}, timeout=timeout)
+        return self
+
     def stop(self) -> None:
         proc, self.proc = self.proc, None
         stop_process(proc)

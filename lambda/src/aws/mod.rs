@@ -2,6 +2,7 @@
 //! the service's API that ec2-dns uses, and maps SDK errors by variant.
 
 mod autoscaling;
+pub mod container;
 mod dynamodb;
 mod ec2;
 pub mod https;
@@ -84,6 +85,22 @@ pub async fn sdk_config_for(profile: Option<&str>, region: Option<&str>) -> SdkC
         )
         .load()
         .await
+}
+
+/// The account and region of the function the platform invoked, from its ARN
+/// (`arn:<partition>:lambda:<region>:<account>:function:<name>[:<qualifier>]`, the
+/// invocation's `invoked_function_arn`), when it lies in the configured region: a function
+/// acts in its own account, so this is what `sts:GetCallerIdentity` would answer, without
+/// the round trip on the way to the first event.
+pub fn home_of_function(sdk: &SdkConfig, arn: &str) -> Option<Home> {
+    let region = sdk.region()?.to_string();
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", r, account, "function", _, ..] if *r == region => {
+            Home::new(account, &region).ok()
+        }
+        _ => None,
+    }
 }
 
 /// The account and region the credentials act in: `sts:GetCallerIdentity` (which needs no

@@ -12,7 +12,7 @@ use super::{DynamoLocks, Ec2Instances, Route53Dns, SdkRoute53, SqsQueue};
 use crate::error::Error;
 use crate::lock::{Cas, Decision, Expect, LockWrite, Stamp};
 use crate::marker::Marker;
-use crate::model::{Change, ChangeAction, InstanceState, RecordSet, RecordType, ZoneId};
+use crate::model::{Change, ChangeAction, Home, InstanceState, RecordSet, RecordType, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Applied, Dns, Locks, Queue, RetryLater};
 use crate::testing::{home, owner};
@@ -740,6 +740,30 @@ async fn the_home_account_comes_from_sts_and_the_region_from_the_configuration()
         .await
         .unwrap();
     assert_eq!((got.account(), got.region()), ("210987654321", "us-east-1"));
+}
+
+#[test]
+fn the_home_account_comes_from_the_invoked_functions_arn_in_its_own_region() {
+    let sdk = sdk("http://127.0.0.1:9");
+    let of = |arn: &str| super::home_of_function(&sdk, arn).map(|h| h.to_string());
+    assert_eq!(
+        of("arn:aws:lambda:us-east-1:210987654321:function:ec2-dns"),
+        Some(Home::new("210987654321", "us-east-1").unwrap().to_string())
+    );
+    assert_eq!(
+        of("arn:aws:lambda:us-east-1:210987654321:function:ec2-dns:live"),
+        Some(Home::new("210987654321", "us-east-1").unwrap().to_string()),
+        "an alias's ARN"
+    );
+    // Anything else is asked of STS instead.
+    for arn in [
+        "arn:aws:lambda:eu-west-1:210987654321:function:ec2-dns",
+        "arn:aws:lambda:us-east-1:2109876543:function:ec2-dns",
+        "arn:aws:sqs:us-east-1:210987654321:queue",
+        "",
+    ] {
+        assert_eq!(of(arn), None, "{arn}");
+    }
 }
 
 #[tokio::test]
