@@ -265,7 +265,9 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
         assert "ignored" not in answer and answer["failed"] == [], answer
     # Auto Scaling lifecycle hooks: a group of the deployment's own account and one of the
     # member's (the example's first and last group, with the example's hooks), each launched
-    # and terminated through its hooks; the member's completed through the member role.
+    # and terminated through its hooks; the member's completed through the member role, its
+    # launch after Route53 said PENDING twice (its hook's timeout read, one heartbeat sent:
+    # with Auto Scaling's shortest timeout, 30 s, the second poll could pass half of it).
     hooks, groups = ex["LIFECYCLE_HOOKS"].split(","), ex["LIFECYCLE_GROUPS"].split(",")
     assert env.get("LIFECYCLE_HOOKS") == ",".join(sorted(hooks)), env
     for group, account, region in [(groups[0], None, ex["REGION"]),
@@ -274,14 +276,17 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
         asg = world.client_of("autoscaling", account, region)
         for hook, transition in zip(hooks, ("autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING")):
             asg.put_lifecycle_hook(AutoScalingGroupName=group, LifecycleHookName=hook,
-                                   LifecycleTransition=transition, HeartbeatTimeout=300)
+                                   LifecycleTransition=transition, HeartbeatTimeout=300 if account is None else 30)
         place = {"account": account or ex["ACCOUNT"], "region": region}
         for event, state in [(lifecycle_action(iid, group, hooks[0], **place), "Pending:Wait"),
                              (lifecycle_action(iid, group, hooks[1], launching=False, **place), "Terminating:Wait")]:
             d = event["detail"]
             proxy.begin_lifecycle_action(d["LifecycleActionToken"], group, d["LifecycleHookName"], iid, state, **place)
+            waits = account is not None and d["LifecycleHookName"] == hooks[0]
+            proxy.pend_changes(4 if waits else 0)  # two polls of its two changes (public, private)
             answer = fn.invoke_ok(event)
             assert answer["lifecycle"][0]["result"] == "completed", answer
+            assert answer["lifecycle"][0]["heartbeats"] == (1 if waits else 0), answer
         # Back in service for the CLI's reads below (its lifecycle states are read there too).
         proxy.set_lifecycle_state(iid, "InService")
     app = world.run_instance({"dnsname": APP})
@@ -320,6 +325,7 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
     calls = proxy.calls()
     for needed in ("sns:Publish", "ssm:GetParameter", "ssm:PutParameter", "sts:AssumeRole", "ec2:CreateTags",
                    "autoscaling:DescribeAutoScalingInstances", "autoscaling:CompleteLifecycleAction",
+                   "autoscaling:DescribeLifecycleHooks", "autoscaling:RecordLifecycleActionHeartbeat",
                    "route53:GetChange"):
         assert calls.get(needed), f"the run made no {needed}: {calls}"
 
@@ -399,6 +405,14 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
             without_resource("policy", sid, suffix)(m["member.roles"]["member_role"])
         return change
 
+    def member_without_action(sid, action):
+        def change(m):
+            for s in m["member.roles"]["member_role"]["policy"]:
+                if s["Sid"] == sid:
+                    assert action in s["Action"], (sid, action)
+                    s["Action"] = [a for a in s["Action"] if a != action]
+        return change
+
     def member_trusting_nobody(m):
         m["member.roles"]["member_role"]["trust"] = []
 
@@ -452,6 +466,12 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
                                                    "autoscaling:DescribeAutoScalingInstances"),
         "member role without CompleteLifecycleActions": (member_without("CompleteLifecycleActions"), "member role",
                                                          "autoscaling:CompleteLifecycleAction"),
+        "member role without the heartbeat": (member_without_action("CompleteLifecycleActions",
+                                                                  "autoscaling:RecordLifecycleActionHeartbeat"),
+                                              "member role", "autoscaling:RecordLifecycleActionHeartbeat"),
+        "member role without DescribeLifecycleHooks": (member_without_action("ReadGroupLifecycle",
+                                                                           "autoscaling:DescribeLifecycleHooks"),
+                                                       "member role", "autoscaling:DescribeLifecycleHooks"),
         "member role without its group": (member_without_resource("CompleteLifecycleActions",
                                                                   f"autoScalingGroupName/{groups[-1]}"),
                                           "member role", "autoscaling:CompleteLifecycleAction"),

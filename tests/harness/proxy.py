@@ -27,6 +27,8 @@ signatures). On the way it:
   found…`; and gives
   DescribeAutoScalingInstances the lifecycle states a test set (`Pending:Wait`,
   `Warmed:Running`, `Terminating:Wait`…), which moto never leaves `InService` for;
+- answers Route53's GetChange `PENDING` as many times as a test asks (`pend_changes`): moto's
+  changes are `INSYNC` at once, real ones take a while to propagate;
 - counts calls per (service, operation), injects faults on demand and holds requests (or
   their answers) until a test releases them, so that tests of timing can order events.
 
@@ -697,6 +699,8 @@ class AwsProxy:
         self._lifecycle_states: dict[str, str] = {}
         # Access keys sts:AssumeRole handed out -> the account of the assumed role.
         self._key_accounts: dict[str, str] = {}
+        # How many more GetChange answers say PENDING (pend_changes).
+        self._pending_changes = 0
         self._ids = itertools.count(1)
         self.split_route53_batches = 0
         self._server: _Server | None = None
@@ -835,6 +839,12 @@ class AwsProxy:
                                     "region": region}
             if state is not None:
                 self._lifecycle_states[instance_id] = state
+
+    def pend_changes(self, answers: int) -> None:
+        """The next `answers` GetChange answers say `PENDING` instead of moto's `INSYNC`
+        (Route53 still propagating the change)."""
+        with self._state_lock:
+            self._pending_changes = answers
 
     def set_lifecycle_state(self, instance_id: str, state: str | None) -> None:
         """What DescribeAutoScalingInstances says of an instance (None: what moto says)."""
@@ -1068,6 +1078,15 @@ class AwsProxy:
                     status, headers, data = self._upstream(h, body)
             elif call == "ec2:DescribeInstances":
                 status, headers, data = self._upstream(h, self._interface_filter(h, body))
+            elif call == "route53:GetChange":
+                status, headers, data = self._upstream(h, body)
+                with self._state_lock:
+                    pend = status == 200 and self._pending_changes > 0
+                    if pend:
+                        self._pending_changes -= 1
+                if pend:
+                    data = data.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
+                    entry["pending"] = True
             elif service == "autoscaling" and operation in ("CompleteLifecycleAction",
                                                             "RecordLifecycleActionHeartbeat"):
                 entry["request"] = body.decode("utf-8", "replace")
