@@ -75,6 +75,12 @@ INFRA_EXAMPLE_DEPLOYMENT_ID   := prod
 INFRA_EXAMPLE_MARKER_STYLE    := opaque
 INFRA_EXAMPLE_R53_REQUESTS    := 8
 INFRA_EXAMPLE_R53_CHANGES     := 200
+# Auto Scaling lifecycle hooks (docs/fleets.md), central and member side alike: the hooks the
+# function completes and the groups it may complete them on (in the central account and in the
+# member account), so that the parity test compares the lifecycle rules and rights of both
+# sides and tests/e2e/test_iam.py checks the lifecycle calls against them.
+INFRA_EXAMPLE_LIFECYCLE_HOOKS  := web-launch,web-terminate
+INFRA_EXAMPLE_LIFECYCLE_GROUPS := web,batch
 
 INFRA_NPM_STAMP  := $(INFRA_CDK)/node_modules/.ec2dns-installed
 INFRA_VENV_STAMP := $(INFRA_VENV)/.ec2dns-installed
@@ -125,7 +131,8 @@ infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolu
 		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
 		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS) \
 		-c centralAccountId=$(INFRA_EXAMPLE_ACCOUNT) -c centralRegion=$(INFRA_EXAMPLE_REGION) \
-		-c reconcilerRoleArn=$(INFRA_EXAMPLE_RECONCILER_ROLE) -c operatorPrincipalArns=$(INFRA_EXAMPLE_OPERATOR_PRINCIPALS)
+		-c reconcilerRoleArn=$(INFRA_EXAMPLE_RECONCILER_ROLE) -c operatorPrincipalArns=$(INFRA_EXAMPLE_OPERATOR_PRINCIPALS) \
+		-c lifecycleHooks=$(INFRA_EXAMPLE_LIFECYCLE_HOOKS) -c lifecycleGroups=$(INFRA_EXAMPLE_LIFECYCLE_GROUPS)
 	@echo "infra: synthesized $(INFRA_TEMPLATE) and $(INFRA_MEMBER_TEMPLATE) (cdk-nag AwsSolutions: no unacknowledged findings)"
 
 infra-test-cdk: $(INFRA_NPM_STAMP) $(INFRA_VENV_STAMP)
@@ -189,7 +196,9 @@ infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 		-var enable_ddns=true -var ddns_cloudfront=true -var ddns_origin_secret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" \
 		-var 'accounts=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ACCOUNTS))' \
-		-var 'regions=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_REGIONS))' > $(INFRA_BUILD)/tfplan.txt \
+		-var 'regions=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_REGIONS))' \
+		-var 'lifecycle_hooks=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_LIFECYCLE_HOOKS))' \
+		-var 'lifecycle_groups=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_LIFECYCLE_GROUPS))' > $(INFRA_BUILD)/tfplan.txt \
 		|| { cat $(INFRA_BUILD)/tfplan.txt; exit 1; }
 	grep -E '^Plan:' $(INFRA_BUILD)/tfplan.txt
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX) show -json $(abspath $(INFRA_PLAN)) > $(INFRA_PLAN).json
@@ -199,7 +208,9 @@ infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 		-var region=$(INFRA_EXAMPLE_MEMBER_REGION) -var secondary_region=$(INFRA_EXAMPLE_MEMBER_REGION_2) \
 		-var central_account_id=$(INFRA_EXAMPLE_ACCOUNT) -var central_region=$(INFRA_EXAMPLE_REGION) \
 		-var reconciler_role_arn=$(INFRA_EXAMPLE_RECONCILER_ROLE) \
-		-var 'operator_principal_arns=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_OPERATOR_PRINCIPALS))' > $(INFRA_BUILD)/tfplan-member.txt \
+		-var 'operator_principal_arns=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_OPERATOR_PRINCIPALS))' \
+		-var 'lifecycle_hooks=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_LIFECYCLE_HOOKS))' \
+		-var 'lifecycle_groups=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_LIFECYCLE_GROUPS))' > $(INFRA_BUILD)/tfplan-member.txt \
 		|| { cat $(INFRA_BUILD)/tfplan-member.txt; exit 1; }
 	grep -E '^Plan:' $(INFRA_BUILD)/tfplan-member.txt
 	$(INFRA_TF_ENV) terraform -chdir=$(INFRA_TF_EX_MEMBER) show -json $(abspath $(INFRA_MEMBER_PLAN)) > $(INFRA_MEMBER_PLAN).json

@@ -7,7 +7,7 @@
 
 Both inputs are reduced to one model in which every resource is named by its role in the
 system (``lock_table``, ``queue``, ``dlq``, ``event_dlq``, ``log_group``, ``function``,
-``role``, ``rule:state``, ``rule:tag``, ``rule:address``, ``rule:schedule``; for the DDNS endpoint
+``role``, ``rule:state``, ``rule:tag``, ``rule:address``, ``rule:lifecycle``, ``rule:schedule``; for the DDNS endpoint
 ``ddns_function``, ``ddns_role``, ``ddns_log_group``, ``ddns_url``, ``rule:ddns_sweep``,
 ``alert_topic``, ``alert_key``, ``ddns_distribution``; the aliases ``alias`` and
 ``ddns_alias``) and every ARN by the same placeholders
@@ -49,7 +49,11 @@ example sets each); the rules of
 the events the code handles (EC2 state changes, changes of NAME_TAG, Elastic IP addresses
 associated with or disassociated from instances as CloudTrail records the calls) with exactly
 their patterns, each sending to the queue, and each queue admitting exactly the rules that
-send to it (aws:SourceArn). For the DDNS
+send to it (aws:SourceArn). Auto Scaling lifecycle hooks (which the compared example lists,
+LIFECYCLE_HOOKS): one rule for the launch and terminate actions of exactly those hooks, to the
+queue; the reconciler's DescribeAutoScalingInstances and DescribeLifecycleHooks on "*" alone,
+CompleteLifecycleAction and RecordLifecycleActionHeartbeat on named groups of its own account
+only, route53:GetChange on changes only; without hooks none of these. For the DDNS
 endpoint (which the compared example must deploy): no EC2 right and nothing beyond its own
 calls, the reconciler's Route53 and lock-table statements unchanged, ssm:GetParameter below
 HOST_SECRETS_PREFIX and sns:Publish on ALERT_TOPIC_ARN only, a public function URL with
@@ -70,9 +74,11 @@ account or region; the member role is trusted by exactly the reconciler's role a
 operators (`--operator-principal-arns`, the example's), by exactly those in one statement
 `Operators` (their accounts as principal, `StringEquals` `aws:PrincipalArn` on exactly their
 ARNs, no wildcard), and holds
-exactly the reconciler's own-account EC2 statements, the forwarding rules have exactly the
-central rules' patterns and put events on the central bus only, and the member is one of
-ACCOUNTS in one of REGIONS.
+exactly the reconciler's own-account EC2 statements and, where it forwards lifecycle actions,
+the reconciler's Auto Scaling statements for its own account's named groups (none where it
+forwards none), the forwarding rules have exactly the central rules' patterns (the lifecycle
+rule's included) and put events on the central bus only, and the member is one of ACCOUNTS in
+one of REGIONS.
 
 Before comparing, the script checks itself: it adds a permission (and other changes) to one
 side only and fails if the comparison would not notice, and makes changes to both sides that
@@ -244,6 +250,8 @@ EVENT_RULE_KINDS = {
     ("aws.ec2", "EC2 Instance State-change Notification"): "rule:state",
     ("aws.tag", "Tag Change on Resource"): "rule:tag",
     ("aws.ec2", "AWS API Call via CloudTrail"): "rule:address",
+    # Auto Scaling lifecycle actions of the listed hooks (launch and terminate in one rule).
+    ("aws.autoscaling", "EC2 Instance-launch Lifecycle Action"): "rule:lifecycle",
 }
 EVENT_RULES = tuple(EVENT_RULE_KINDS.values())
 
@@ -264,6 +272,46 @@ def distinct(kind: str, taken: set) -> str:
         name = f"{kind}#{n}"
     taken.add(name)
     return name
+
+
+# Auto Scaling lifecycle hooks (docs/fleets.md): the rule's detail types, and what the code calls.
+LIFECYCLE_DETAIL_TYPES = ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"]
+LIFECYCLE_READ = ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
+LIFECYCLE_COMPLETE = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+# A named group of the account the policy is for, in any region (its id is generated).
+GROUP_ARN = re.compile(r"arn:\$\{partition\}:autoscaling:\*:\$\{account\}:autoScalingGroup:\*:autoScalingGroupName/[^*?]+")
+CHANGE_ARN = f"arn:{PARTITION}:route53:::change/*"
+
+
+def lifecycle_pattern(hooks: list[str]) -> dict:
+    """The pattern of the lifecycle actions of `hooks` (infra/cdk/lib/shared.ts lifecycleEventPattern)."""
+    return {"source": ["aws.autoscaling"], "detail-type": LIFECYCLE_DETAIL_TYPES,
+            "detail": {"LifecycleHookName": sorted(hooks)}}
+
+
+def autoscaling_statements(stmts: list) -> list:
+    """The statements that allow any Auto Scaling action."""
+    return [s for s in stmts if any(a == "*" or a.lower().startswith("autoscaling:") for a in s["Action"])]
+
+
+def lifecycle_rights_problems(stmts: list) -> list[str]:
+    """What is wrong with the Auto Scaling statements of a policy that must complete lifecycle
+    actions: exactly ReadGroupLifecycle (the two Describe* calls, which take no resource
+    restriction, on "*") and CompleteLifecycleActions (complete and heartbeat on named groups
+    of the policy's own account only), without conditions."""
+    found = {s["Sid"]: s for s in autoscaling_statements(stmts)}
+    problems = []
+    if sorted(found) != ["CompleteLifecycleActions", "ReadGroupLifecycle"]:
+        problems.append(f"Auto Scaling statements {sorted(found)}, expected CompleteLifecycleActions and ReadGroupLifecycle")
+    read, complete = found.get("ReadGroupLifecycle"), found.get("CompleteLifecycleActions")
+    if read and (read["Effect"] != "Allow" or read["Action"] != LIFECYCLE_READ or read["Resource"] != ["*"]
+                 or read.get("Condition")):
+        problems.append(f"ReadGroupLifecycle: {json.dumps(read, sort_keys=True)}, expected {LIFECYCLE_READ} on *")
+    if complete and (complete["Effect"] != "Allow" or complete["Action"] != LIFECYCLE_COMPLETE or complete.get("Condition")
+                     or not complete["Resource"] or not all(GROUP_ARN.fullmatch(r) for r in complete["Resource"])):
+        problems.append(f"CompleteLifecycleActions: {json.dumps(complete, sort_keys=True)}, expected {LIFECYCLE_COMPLETE} "
+                        "on named groups of the account only")
+    return problems
 
 
 def event_patterns(name_tag: str) -> dict:
@@ -1351,14 +1399,25 @@ def organization_requirements(m: dict, member: bool, central: tuple[str, str], w
     if wild:
         problems.append(f"trust with a wildcard: {json.dumps(wild, sort_keys=True)}")
     own_ec2 = sorted((s for s in stmts if s["Sid"] in ("DescribeInstances", "WriteStatusTag")), key=lambda s: json.dumps(s, sort_keys=True))
-    if mrole.get("policy") != own_ec2 or mrole.get("managed"):
+    member_asg = autoscaling_statements(mrole.get("policy", []))
+    if [s for s in mrole.get("policy", []) if s not in member_asg] != own_ec2 or mrole.get("managed"):
         problems.append(f"policy {json.dumps(mrole.get('policy'), sort_keys=True)}, expected the reconciler's own-account EC2 statements")
+    # Where the member forwards lifecycle actions, its role completes them (through which the
+    # reconciler and the CLI read the groups there); elsewhere it has no Auto Scaling right.
+    forwards_lifecycle = any((r.get("pattern") or {}).get("source") == ["aws.autoscaling"] for r in m.get("member.rules", []))
+    if forwards_lifecycle:
+        problems += [f"lifecycle: {p}" for p in lifecycle_rights_problems(mrole.get("policy", []))]
+        if [s for s in member_asg if s["Sid"] == "ReadGroupLifecycle"] != [s for s in stmts if s["Sid"] == "ReadGroupLifecycle"]:
+            problems.append("lifecycle: ReadGroupLifecycle differs from the reconciler's")
+    elif member_asg:
+        problems.append(f"Auto Scaling rights without a lifecycle rule: {json.dumps(member_asg, sort_keys=True)}")
     if mrole.get("name") != role_name:
         problems.append(f"named {mrole.get('name')}, the reconciler assumes {role_name}")
     member_account, member_region = where
     if member_account not in accounts or member_region not in regions:
         problems.append(f"the member ({member_account}, {member_region}) is not in ACCOUNTS {accounts} / REGIONS {regions}")
-    out.append(("member: role trusted by exactly the reconciler (and the listed operators, by aws:PrincipalArn), the reconciler's EC2 rights, named MEMBER_ROLE",
+    out.append(("member: role trusted by exactly the reconciler (and the listed operators, by aws:PrincipalArn), the reconciler's EC2 rights "
+                "(and with lifecycle hooks its Auto Scaling rights for the account's groups), named MEMBER_ROLE",
                 not problems, "; ".join(problems)))
 
     central_bus = f"arn:{PARTITION}:events:{central_region}:{central_account}:event-bus/default"
@@ -1500,7 +1559,7 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     foreign += [u for u in m["invoke"]["urls"] if u["function"] != "ddns_function"]
     out.append(("nobody may invoke the reconciler (no grant, no function URL)", not foreign,
                 "; ".join(json.dumps(x, sort_keys=True) for x in foreign)))
-    return (out + trigger_requirements(m) + rollback_requirements(m) + first_check_requirements(m)
+    return (out + trigger_requirements(m) + lifecycle_requirements(m) + rollback_requirements(m) + first_check_requirements(m)
             + dashboard_requirements(m) + ddns_requirements(m) + organization_requirements(m, **ORG_CONTEXT))
 
 
@@ -1526,6 +1585,46 @@ def first_check_requirements(m: dict) -> list[tuple[str, bool, str]]:
                 "next_steps": "\n".join(NEXT_STEPS)}
     problems = [f"{k}: {check.get(k)!r}, expected {v!r}" for k, v in expected.items() if check.get(k) != v]
     out.append(("first check: outputs give the reconciler, its lock table, the region and the commands to run next",
+                not problems, "; ".join(problems)))
+    return out
+
+
+def lifecycle_requirements(m: dict) -> list[tuple[str, bool, str]]:
+    """Auto Scaling lifecycle hooks (docs/fleets.md): the compared example lists hooks (else
+    the checks below would hold vacuously); one rule for exactly their launch and terminate
+    actions, into the queue; the rights to read the groups, complete their actions on the
+    listed groups only and wait for INSYNC. (Without LIFECYCLE_HOOKS: none of these.)"""
+    out = []
+    hooks = [h for h in m["function"]["environment"].get("LIFECYCLE_HOOKS", "").split(",") if h]
+    out.append(("lifecycle: the compared example lists hooks (LIFECYCLE_HOOKS)", bool(hooks), "no LIFECYCLE_HOOKS"))
+
+    rule = m["triggers"].get("rule:lifecycle")
+    problems = [f"another rule of Auto Scaling: {k}" for k, t in m["triggers"].items()
+                if k != "rule:lifecycle" and "aws.autoscaling" in json.dumps(t.get("pattern"))]
+    if hooks and rule is None:
+        problems.append("no lifecycle rule")
+    if not hooks and rule is not None:
+        problems.append("a lifecycle rule without LIFECYCLE_HOOKS")
+    if hooks and rule is not None:
+        if rule["pattern"] != canonical(lifecycle_pattern(hooks)):
+            problems.append(f"pattern {json.dumps(rule['pattern'], sort_keys=True)}, expected "
+                            f"{json.dumps(canonical(lifecycle_pattern(hooks)), sort_keys=True)}")
+        if [{"arn": t["arn"], "dead_letter": t["dead_letter"]} for t in rule["targets"]] != [
+                {"arn": "${Arn:queue}", "dead_letter": "${Arn:event_dlq}"}] or not rule["enabled"]:
+            problems.append(f"targets {json.dumps(rule['targets'], sort_keys=True)}, expected the queue with the event dead-letter queue")
+    out.append(("lifecycle: one rule for the launch and terminate actions of exactly LIFECYCLE_HOOKS, to the queue",
+                not problems, "; ".join(problems)))
+
+    stmts = m["iam.function"]
+    wait = [s for s in stmts if allows(s, "route53:GetChange")]
+    if hooks:
+        problems = lifecycle_rights_problems(stmts)
+        if [(s["Sid"], s["Action"], s["Resource"], s.get("Condition")) for s in wait] != [
+                ("WaitForChanges", ["route53:GetChange"], [CHANGE_ARN], None)]:
+            problems.append(f"route53:GetChange: {json.dumps(wait, sort_keys=True)}, expected WaitForChanges on {CHANGE_ARN} only")
+    else:
+        problems = [f"{s['Sid']}: {s['Action']} without LIFECYCLE_HOOKS" for s in autoscaling_statements(stmts) + wait]
+    out.append(("lifecycle: Describe* on *, complete and heartbeat on named groups of the account only, GetChange on changes",
                 not problems, "; ".join(problems)))
     return out
 
@@ -2115,11 +2214,90 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def member_extra_resource(m):
         m["member.resources"] = sorted(m["member.resources"] + ["AWS::SQS::Queue"])
 
+    # Auto Scaling lifecycle hooks, central and member side.
+    def lifecycle_hooks_changed(m):
+        m["triggers"]["rule:lifecycle"]["pattern"]["detail"]["LifecycleHookName"] = ["selftest-hook"]
+
+    def no_lifecycle_rule(m):
+        m["triggers"].pop("rule:lifecycle")
+
+    def lifecycle_off_queue(m):
+        for t in m["triggers"]["rule:lifecycle"]["targets"]:
+            t["arn"] = "${Arn:dlq}"
+
+    def lifecycle_terminate_only(m):
+        m["triggers"]["rule:lifecycle"]["pattern"]["detail-type"] = [LIFECYCLE_DETAIL_TYPES[1]]
+
+    def lifecycle_other_group(m):
+        s = sid(m, "CompleteLifecycleActions")
+        s["Resource"] = sorted(s["Resource"][1:] + [s["Resource"][0] + "-selftest"])
+
+    def lifecycle_any_group(m):
+        sid(m, "CompleteLifecycleActions")["Resource"] = ["*"]
+
+    def lifecycle_any_account(m):
+        s = sid(m, "CompleteLifecycleActions")
+        s["Resource"] = [r.replace(ACCOUNT, "*") for r in s["Resource"]]
+
+    def lifecycle_no_read(m):
+        m["iam.function"].remove(sid(m, "ReadGroupLifecycle"))
+
+    def lifecycle_no_complete(m):
+        m["iam.function"].remove(sid(m, "CompleteLifecycleActions"))
+
+    def lifecycle_no_wait(m):
+        m["iam.function"].remove(sid(m, "WaitForChanges"))
+
+    def lifecycle_abandon(m):
+        sid(m, "CompleteLifecycleActions")["Action"] = sorted(LIFECYCLE_COMPLETE + ["autoscaling:SetDesiredCapacity"])
+
+    def member_lifecycle_rule(m):
+        return next(r for r in m["member.rules"] if (r["pattern"] or {}).get("source") == ["aws.autoscaling"])
+
+    def member_lifecycle_hooks(m):
+        member_lifecycle_rule(m)["pattern"]["detail"]["LifecycleHookName"] = ["selftest-hook"]
+
+    def member_no_lifecycle_rule(m):
+        m["member.rules"].remove(member_lifecycle_rule(m))
+
+    def member_lifecycle_statement(m, name):
+        return next(s for s in m["member.roles"]["member_role"]["policy"] if s["Sid"] == name)
+
+    def member_no_lifecycle_rights(m):
+        role = m["member.roles"]["member_role"]
+        role["policy"] = [s for s in role["policy"] if s["Sid"] not in ("ReadGroupLifecycle", "CompleteLifecycleActions")]
+
+    def member_no_complete(m):
+        m["member.roles"]["member_role"]["policy"].remove(member_lifecycle_statement(m, "CompleteLifecycleActions"))
+
+    def member_any_group(m):
+        member_lifecycle_statement(m, "CompleteLifecycleActions")["Resource"] = ["*"]
+
+    def member_other_group(m):
+        s = member_lifecycle_statement(m, "CompleteLifecycleActions")
+        s["Resource"] = sorted(s["Resource"][1:] + [s["Resource"][0] + "-selftest"])
+
+    def member_central_groups(m):
+        s = member_lifecycle_statement(m, "CompleteLifecycleActions")
+        s["Resource"] = [r.replace(ACCOUNT, ORG_CONTEXT["central"][0]) for r in s["Resource"]]
+
     def member_no_retry(m):
         for r in m["member.rules"]:
             for t in r["targets"]:
                 t["retry"] = {"attempts": None, "max_age": None}
 
+    lifecycle_one_sided = [("lifecycle hooks", lifecycle_hooks_changed), ("no lifecycle rule", no_lifecycle_rule),
+                           ("lifecycle rule off the queue", lifecycle_off_queue),
+                           ("lifecycle group", lifecycle_other_group), ("no ReadGroupLifecycle", lifecycle_no_read),
+                           ("no WaitForChanges", lifecycle_no_wait)]
+    lifecycle_both_sided = [("lifecycle hooks", lifecycle_hooks_changed), ("no lifecycle rule", no_lifecycle_rule),
+                            ("lifecycle rule off the queue", lifecycle_off_queue),
+                            ("lifecycle terminate only", lifecycle_terminate_only),
+                            ("lifecycle on any group", lifecycle_any_group),
+                            ("lifecycle in any account", lifecycle_any_account),
+                            ("no ReadGroupLifecycle", lifecycle_no_read),
+                            ("no CompleteLifecycleActions", lifecycle_no_complete),
+                            ("no WaitForChanges", lifecycle_no_wait), ("lifecycle extra action", lifecycle_abandon)]
     org_one_sided = [("AssumeRole on fewer accounts", assume_one_less), ("bus admits another account", bus_extra_account),
                      ("bus action", bus_put_anything), ("central rule restricted to an account", rule_own_account),
                      ("address rule restricted to a region", address_rule_own_region), ("no REGIONS", no_regions)]
@@ -2133,14 +2311,24 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                           ("member address pattern", member_address_pattern),
                           ("member forwards no address changes", member_no_address),
                           ("member output", member_output), ("member extra resource", member_extra_resource),
-                          ("member retry policy", member_no_retry), ("member role name", member_renamed)]
+                          ("member retry policy", member_no_retry), ("member role name", member_renamed),
+                          ("member lifecycle hooks", member_lifecycle_hooks),
+                          ("member forwards no lifecycle actions", member_no_lifecycle_rule),
+                          ("member lifecycle group", member_other_group),
+                          ("member without lifecycle rights", member_no_lifecycle_rights)]
         org_both_sided += [("member trusts an account", member_trust_account), ("member ec2:*", member_ec2_star),
                            ("member writes any tag", member_any_tag), ("member role name", member_renamed),
                            ("member pattern", member_pattern), ("member forwards elsewhere", member_other_bus),
                            ("member address pattern", member_address_pattern),
                            ("member forwards no address changes", member_no_address),
                            ("forwarding role puts anywhere", member_forward_anywhere),
-                           ("forwarding role for any account", member_forward_any_account)]
+                           ("forwarding role for any account", member_forward_any_account),
+                           ("member lifecycle hooks", member_lifecycle_hooks),
+                           ("member forwards no lifecycle actions", member_no_lifecycle_rule),
+                           ("member without lifecycle rights", member_no_lifecycle_rights),
+                           ("member cannot complete", member_no_complete),
+                           ("member completes on any group", member_any_group),
+                           ("member completes on the central account's groups", member_central_groups)]
         if ORG_CONTEXT["operators"]:
             org_one_sided += [("member trusts another operator", member_another_operator),
                               ("member trusts no operator", member_no_operators)]
@@ -2215,8 +2403,8 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                   ("configuration asks something else", configuration_asks_else), ("no configuration", no_configuration),
                   ("next steps on the DDNS function", next_steps_ddns), ("next steps without plan", next_steps_no_plan),
                   ("region output", region_output_literal)]
-    one_sided += org_one_sided
-    both_sided += org_both_sided
+    one_sided += org_one_sided + lifecycle_one_sided
+    both_sided += org_both_sided + lifecycle_both_sided
     # A model without what a change touches (e.g. a flavour lost a rule, which the comparison
     # reports above) cannot take the change: reported as missed, not as a traceback.
     lacking = (KeyError, IndexError, StopIteration, ValueError)

@@ -4,12 +4,15 @@ against the policies the deployment would give them, in both flavours.
 The run: the reconciler claims a name, hands it over when its holder stops, releases one
 whose holder stops, reconciles instances of a member account in another region (through
 the member role), follows IPv6 events of an interface in its own account and in the
-member's (the interface's instance found with the role of its account), and has a failed
-SQS message come back soon; the DDNS endpoint takes a
+member's (the interface's instance found with the role of its account), completes the
+launch and terminate lifecycle actions of an Auto Scaling group of its own account and of one
+of the member's (the example's hooks and groups; through the member role there), and has a
+failed SQS message come back soon; the DDNS endpoint takes a
 dyndns2 update, a wrong password, a failed update (an alert) and its recovery, a sample-
 protocol update (an SSM secret) and its sweep; the operator CLI plans, applies, releases,
 rebuilds and adds and removes hosts; `plan`, `status` and `apply` read (and tag) the member
-account's instances through the member role, as the reconciler does. The strict proxy logs
+account's instances through the member role, as the reconciler does, and read the groups'
+lifecycle states in both accounts. The strict proxy logs
 every call with its signer's access key and what IAM authorises it by (tests/harness/iam.py).
 
 Each call is then evaluated against the statements of the role that makes it, as the
@@ -23,7 +26,7 @@ read with infra/scripts/parity.py's models (intrinsics resolved to placeholders 
 | `ec2-dns` (reconciler) | key `ec2dns-reconciler` | the function's role (`iam.function`) |
 | `ec2-dns` in a member account | the keys its sts:AssumeRole got | the member role (`member.roles`), and the AssumeRole against the reconciler's policy and the member role's trust (the example's reconciler role ARN) |
 | `ec2-dns-ddns` | key `ec2dns-ddns` | the DDNS function's role (`iam.ddns`) |
-| `ec2-dns-ctl` | one key per command | the operators' policies documented in docs/security.md ("Read-only", "Writer", "Host credentials"), combined per command as that page says |
+| `ec2-dns-ctl` | one key per command | the operators' policies documented in docs/security.md ("Read-only", "Writer", "Host credentials"), combined per command as that page says; with the example's lifecycle hooks the read-only policy takes the page's `ReadLifecycleStates` statement |
 | `ec2-dns-ctl` in a member account | the keys its sts:AssumeRole got | the member role, and the AssumeRole against the operator's documented policies (statement `AssumeMemberRoles`) and the member role's trust (statement `Operators`, with the example's operator ARNs: the read-only commands as the first, the others as the second) |
 
 The binaries run with the configuration the templates give them (the example's
@@ -56,7 +59,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Ec2DnsFunction, ec2_state_change, ipv6_call, scheduled, sqs_event
+from harness import Ec2DnsFunction, ec2_state_change, ipv6_call, lifecycle_action, scheduled, sqs_event
 from harness.http_front import FunctionUrlFront
 from harness.iam import Principal, check_log, policy_statements, statement
 from harness.moto import boto_client
@@ -143,6 +146,12 @@ def operator_policies() -> dict[str, list[dict]]:
         m = re.search(r"\*\*" + re.escape(name) + r"\*\*.*?```json\n(.*?)```", text, re.S)
         assert m, f"docs/security.md has no {name} policy"
         found[name] = policy_statements(json.loads(m.group(1)))
+    # With lifecycle hooks (the example lists them) the page adds one statement to the
+    # read-only policy, written inline after it.
+    if example().get("LIFECYCLE_HOOKS"):
+        m = re.search(r'`(\{"Sid": "ReadLifecycleStates".*?\})`', text)
+        assert m, "docs/security.md has no ReadLifecycleStates statement"
+        found["Read-only"] = found["Read-only"] + policy_statements([json.loads(m.group(1))])
     return found
 
 
@@ -254,6 +263,32 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
         place = {"account": account, "region": region} if account else {}
         answer = fn.invoke_ok(ipv6_call("AssignIpv6Addresses", eni, ["2001:db8::1"], **place))
         assert "ignored" not in answer and answer["failed"] == [], answer
+    # Auto Scaling lifecycle hooks: a group of the deployment's own account and one of the
+    # member's (the example's first and last group, with the example's hooks), each launched
+    # and terminated through its hooks; the member's completed through the member role, its
+    # launch after Route53 said PENDING twice (its hook's timeout read, one heartbeat sent:
+    # with Auto Scaling's shortest timeout, 30 s, the second poll could pass half of it).
+    hooks, groups = ex["LIFECYCLE_HOOKS"].split(","), ex["LIFECYCLE_GROUPS"].split(",")
+    assert env.get("LIFECYCLE_HOOKS") == ",".join(sorted(hooks)), env
+    for group, account, region in [(groups[0], None, ex["REGION"]),
+                                   (groups[-1], ex["MEMBER_ACCOUNT"], ex["MEMBER_REGION"])]:
+        [iid] = world.create_group(group, f"{group}-{{id}}.dyn.example.com", 1, account=account, region=region)
+        asg = world.client_of("autoscaling", account, region)
+        for hook, transition in zip(hooks, ("autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING")):
+            asg.put_lifecycle_hook(AutoScalingGroupName=group, LifecycleHookName=hook,
+                                   LifecycleTransition=transition, HeartbeatTimeout=300 if account is None else 30)
+        place = {"account": account or ex["ACCOUNT"], "region": region}
+        for event, state in [(lifecycle_action(iid, group, hooks[0], **place), "Pending:Wait"),
+                             (lifecycle_action(iid, group, hooks[1], launching=False, **place), "Terminating:Wait")]:
+            d = event["detail"]
+            proxy.begin_lifecycle_action(d["LifecycleActionToken"], group, d["LifecycleHookName"], iid, state, **place)
+            waits = account is not None and d["LifecycleHookName"] == hooks[0]
+            proxy.pend_changes(4 if waits else 0)  # two polls of its two changes (public, private)
+            answer = fn.invoke_ok(event)
+            assert answer["lifecycle"][0]["result"] == "completed", answer
+            assert answer["lifecycle"][0]["heartbeats"] == (1 if waits else 0), answer
+        # Back in service for the CLI's reads below (its lifecycle states are read there too).
+        proxy.set_lifecycle_state(iid, "InService")
     app = world.run_instance({"dnsname": APP})
     world.sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(ec2_state_change(app, "running")))
     got = world.sqs.receive_message(QueueUrl=queue_url, VisibilityTimeout=1800)["Messages"][0]
@@ -288,7 +323,10 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
         front.stop()
         ddns.stop()
     calls = proxy.calls()
-    for needed in ("sns:Publish", "ssm:GetParameter", "ssm:PutParameter", "sts:AssumeRole", "ec2:CreateTags"):
+    for needed in ("sns:Publish", "ssm:GetParameter", "ssm:PutParameter", "sts:AssumeRole", "ec2:CreateTags",
+                   "autoscaling:DescribeAutoScalingInstances", "autoscaling:CompleteLifecycleAction",
+                   "autoscaling:DescribeLifecycleHooks", "autoscaling:RecordLifecycleActionHeartbeat",
+                   "route53:GetChange"):
         assert calls.get(needed), f"the run made no {needed}: {calls}"
 
     # ---- the operator CLI: reads, writes, hosts. Exit status 3 is the warning that no zone
@@ -329,6 +367,7 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
         assert {"reconciler", "ddns", f"{member} (assumed by reconciler)", f"{member} (assumed by operator-read)",
                 f"{member} (assumed by operator-write)", "operator-read", "operator-write", "operator-host",
                 "operator-all"} <= set(checked.by_principal), checked.by_principal
+    groups = example()["LIFECYCLE_GROUPS"].split(",")
     operator_assumes = {e["key"] for e in log if e["call"] == "sts:AssumeRole"} & {KEYS["operator-read"], KEYS["operator-write"]}
     assert operator_assumes == {KEYS["operator-read"], KEYS["operator-write"]}, "the CLI assumed the member role"
 
@@ -350,6 +389,28 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
         def change(m):
             role = m["member.roles"]["member_role"]
             role["policy"] = [s for s in role["policy"] if s["Sid"] != sid]
+        return change
+
+    def without_resource(section, sid, suffix):
+        def change(m):
+            for s in m[section]:
+                if s["Sid"] == sid:
+                    kept = [r for r in s["Resource"] if not r.endswith(suffix)]
+                    assert len(kept) == len(s["Resource"]) - 1, (suffix, s["Resource"])
+                    s["Resource"] = kept
+        return change
+
+    def member_without_resource(sid, suffix):
+        def change(m):
+            without_resource("policy", sid, suffix)(m["member.roles"]["member_role"])
+        return change
+
+    def member_without_action(sid, action):
+        def change(m):
+            for s in m["member.roles"]["member_role"]["policy"]:
+                if s["Sid"] == sid:
+                    assert action in s["Action"], (sid, action)
+                    s["Action"] = [a for a in s["Action"] if a != action]
         return change
 
     def member_trusting_nobody(m):
@@ -392,6 +453,28 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
         "ddns without ReadHostSecrets": (without_sid("iam.ddns", "ReadHostSecrets"), "ddns", "ssm:GetParameter"),
         "ddns without PublishAlerts": (without_sid("iam.ddns", "PublishAlerts"), "ddns", "sns:Publish"),
         "member role without WriteStatusTag": (member_without("WriteStatusTag"), "member role", "ec2:CreateTags"),
+        "reconciler without ReadGroupLifecycle": (without_sid("iam.function", "ReadGroupLifecycle"), "reconciler",
+                                                  "autoscaling:DescribeAutoScalingInstances"),
+        "reconciler without CompleteLifecycleActions": (without_sid("iam.function", "CompleteLifecycleActions"),
+                                                        "reconciler", "autoscaling:CompleteLifecycleAction"),
+        "reconciler without WaitForChanges": (without_sid("iam.function", "WaitForChanges"), "reconciler",
+                                              "route53:GetChange"),
+        "reconciler without its group": (without_resource("iam.function", "CompleteLifecycleActions",
+                                                          f"autoScalingGroupName/{groups[0]}"),
+                                         "reconciler", "autoscaling:CompleteLifecycleAction"),
+        "member role without ReadGroupLifecycle": (member_without("ReadGroupLifecycle"), "member role",
+                                                   "autoscaling:DescribeAutoScalingInstances"),
+        "member role without CompleteLifecycleActions": (member_without("CompleteLifecycleActions"), "member role",
+                                                         "autoscaling:CompleteLifecycleAction"),
+        "member role without the heartbeat": (member_without_action("CompleteLifecycleActions",
+                                                                  "autoscaling:RecordLifecycleActionHeartbeat"),
+                                              "member role", "autoscaling:RecordLifecycleActionHeartbeat"),
+        "member role without DescribeLifecycleHooks": (member_without_action("ReadGroupLifecycle",
+                                                                           "autoscaling:DescribeLifecycleHooks"),
+                                                       "member role", "autoscaling:DescribeLifecycleHooks"),
+        "member role without its group": (member_without_resource("CompleteLifecycleActions",
+                                                                  f"autoScalingGroupName/{groups[-1]}"),
+                                          "member role", "autoscaling:CompleteLifecycleAction"),
         "member role trusting nobody": (member_trusting_nobody, "reconciler", "sts:AssumeRole"),
         "member role without the Operators trust": (member_trusting_no_operator, "operator-read", "sts:AssumeRole"),
         "member role trusting the read-only operator no more": (member_trusting_one_operator_less(0), "operator-read",
@@ -404,6 +487,8 @@ def test_every_call_of_a_representative_run_is_allowed_by_both_flavours(recorded
         "Read-only without AssumeMemberRoles": (docs_without("Read-only", "AssumeMemberRoles"), "operator-read",
                                                 "sts:AssumeRole"),
         "Writer without WriteStatusTag": (docs_without("Writer", "WriteStatusTag"), "operator-write", "ec2:CreateTags"),
+        "Read-only without ReadLifecycleStates": (docs_without("Read-only", "ReadLifecycleStates"), "operator-read",
+                                                  "autoscaling:DescribeAutoScalingInstances"),
     }
     for flavour, model in models().items():
         for what, (change, who, call) in mutations.items():

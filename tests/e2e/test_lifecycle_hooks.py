@@ -4,20 +4,23 @@ once it is removed, and a warm-pool instance is published only when it joins the
 
 moto keeps groups, hooks and warm pools but emulates neither CompleteLifecycleAction nor
 RecordLifecycleActionHeartbeat, and never puts an instance in a wait or warmed state: the
-strict proxy answers those calls as Auto Scaling does and gives DescribeAutoScalingInstances
-the states a test sets (tests/harness/proxy.py). Only the test setup works around moto."""
+strict proxy answers those calls as Auto Scaling does (an action only in its own account and
+region) and gives DescribeAutoScalingInstances the states a test sets
+(tests/harness/proxy.py). Only the test setup works around moto."""
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 
 import pytest
 
-from harness import ec2_state_change, lifecycle_action, scheduled
+from harness import LambdaError, ec2_state_change, lifecycle_action, scheduled
 from harness.moto import boto_client
 
 TAG = "web-{id}.dyn.example.com"
 LAUNCH, TERMINATE = "web-launch", "web-terminate"
+MEMBER, MEMBER_REGION = "210987654321", "eu-west-1"
 
 
 def name_of(iid: str) -> str:
@@ -46,9 +49,11 @@ def hooked(start_function, dyn):
 
 
 def begin(proxy, event: dict, state: str) -> str:
+    """Auto Scaling starts the action of `event`, in the event's account and region."""
     d = event["detail"]
     proxy.begin_lifecycle_action(d["LifecycleActionToken"], d["AutoScalingGroupName"],
-                                 d["LifecycleHookName"], d["EC2InstanceId"], state)
+                                 d["LifecycleHookName"], d["EC2InstanceId"], state,
+                                 account=event["account"], region=event["region"])
     return d["LifecycleActionToken"]
 
 
@@ -155,3 +160,99 @@ def test_a_hook_not_listed_is_ignored_without_a_call(world, dyn, proxy, group, h
     assert "LIFECYCLE_HOOKS" in answer["ignored"], answer
     assert proxy.calls() == {} or not any(proxy.calls().values())
     assert completions(proxy) == []
+
+
+def put_hooks(asg, group: str) -> None:
+    for hook, transition in ((LAUNCH, "autoscaling:EC2_INSTANCE_LAUNCHING"),
+                             (TERMINATE, "autoscaling:EC2_INSTANCE_TERMINATING")):
+        asg.put_lifecycle_hook(AutoScalingGroupName=group, LifecycleHookName=hook,
+                               LifecycleTransition=transition, HeartbeatTimeout=300,
+                               DefaultResult="ABANDON")
+
+
+def invoke_until_completion(proxy, fn, event: dict, look):
+    """Invoke with `event`, hold its CompleteLifecycleAction in the proxy, call `look()`
+    while it is held (the world as it is when the action is completed), then let it go.
+    Answers (the function's answer, what `look` returned)."""
+    hold = proxy.hold("autoscaling", "CompleteLifecycleAction")
+    box: list = []
+    t = threading.Thread(target=lambda: box.append(fn.invoke(event)), daemon=True)
+    t.start()
+    try:
+        assert hold.wait_held(60), "the function never completed the action"
+        seen = look()
+    finally:
+        hold.release()
+        t.join(60)
+    assert box and not isinstance(box[0], LambdaError), box
+    return box[0], seen
+
+
+def test_a_member_accounts_group_is_published_then_completed_in_that_account(
+        world, dyn, proxy, start_function):
+    """A group of a member account: the member forwards its lifecycle events (account =
+    member), the function publishes the name, then completes the hook there, through the
+    member role; the terminate removes the name, then completes."""
+    [iid] = world.create_group("web", TAG, desired=1, account=MEMBER, region=MEMBER_REGION)
+    put_hooks(world.client_of("autoscaling", MEMBER, MEMBER_REGION), "web")
+    member_ec2 = world.ec2_of(MEMBER, MEMBER_REGION)
+    address = member_ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0][
+        "PublicIpAddress"]
+    fn = start_function({"ACCOUNTS": MEMBER, "REGIONS": f"us-east-1,{MEMBER_REGION}",
+                         "LIFECYCLE_HOOKS": f"{LAUNCH},{TERMINATE}"})
+    owner = f"{MEMBER}/{MEMBER_REGION}/{iid}"
+    record = lambda: world.records(dyn.public).get((name_of(iid), "A"))  # noqa: E731
+
+    # Launch: held at its completion, the name is already published and its lock taken.
+    launch = lifecycle_action(iid, "web", LAUNCH, account=MEMBER, region=MEMBER_REGION)
+    token = begin(proxy, launch, "Pending:Wait")
+    answer, seen = invoke_until_completion(
+        proxy, fn, launch, lambda: (record(), (world.lock(name_of(iid)) or {}).get("owner")))
+    assert seen == ((60, [address]), owner), seen
+    assert answer["lifecycle"][0]["result"] == "completed", answer
+    done = proxy.lifecycle_actions()["completed"]
+    assert [(c["account"], c["region"], c["instance_id"], c["hook"], c["token"], c["result"])
+            for c in done] == [(MEMBER, MEMBER_REGION, iid, LAUNCH, token, "CONTINUE")], done
+    # Signed with the member role's credentials (the proxy completes an action only for a
+    # caller of its account and region; this says through which role).
+    issued = {e["iam"].get("issued_key"): e["iam"].get("role") for e in proxy.call_log()
+              if e["call"] == "sts:AssumeRole"}
+    assert issued.get(done[0]["key"]) == f"arn:aws:iam::{MEMBER}:role/ec2-dns-member", (done, issued)
+    member_calls = [e["call"] for e in proxy.call_log()
+                    if e["call"].startswith("autoscaling:") and e.get("region") == MEMBER_REGION]
+    assert "autoscaling:DescribeAutoScalingInstances" in member_calls, member_calls
+    # The status tag is written where the instance lives.
+    tags = {t["Key"]: t["Value"] for t in member_ec2.describe_instances(InstanceIds=[iid])[
+        "Reservations"][0]["Instances"][0]["Tags"]}
+    assert tags["dnsname-status"] == "ok", tags
+
+    # Terminate: held at its completion, the name is already gone and released.
+    terminate = lifecycle_action(iid, "web", TERMINATE, launching=False, account=MEMBER,
+                                 region=MEMBER_REGION)
+    token = begin(proxy, terminate, "Terminating:Wait")
+    answer, seen = invoke_until_completion(
+        proxy, fn, terminate, lambda: (record(), world.holder(name_of(iid))))
+    assert seen == (None, None), seen
+    assert answer["lifecycle"][0]["result"] == "completed", answer
+    last = proxy.lifecycle_actions()["completed"][-1]
+    assert (last["account"], last["region"], last["instance_id"], last["hook"], last["token"]) == \
+        (MEMBER, MEMBER_REGION, iid, TERMINATE, token), last
+    assert issued.get(last["key"]) == f"arn:aws:iam::{MEMBER}:role/ec2-dns-member", last
+
+
+def test_a_completion_signed_in_another_account_finds_no_action(world, dyn, proxy, start_function):
+    """The proxy's account scoping, which the test above relies on: an action of a member's
+    group is not found by the deployment's own credentials (as Auto Scaling answers), so the
+    function's answer says so instead of "completed"."""
+    [iid] = world.create_group("web", TAG, desired=1, account=MEMBER, region=MEMBER_REGION)
+    put_hooks(world.client_of("autoscaling", MEMBER, MEMBER_REGION), "web")
+    fn = start_function({"ACCOUNTS": MEMBER, "REGIONS": f"us-east-1,{MEMBER_REGION}",
+                         "LIFECYCLE_HOOKS": f"{LAUNCH},{TERMINATE}"})
+    launch = lifecycle_action(iid, "web", LAUNCH, account=MEMBER, region=MEMBER_REGION)
+    d = launch["detail"]
+    # Auto Scaling began it in the deployment's own account: the member's call cannot see it.
+    proxy.begin_lifecycle_action(d["LifecycleActionToken"], "web", LAUNCH, iid, "Pending:Wait",
+                                 region=MEMBER_REGION)
+    answer = fn.invoke_ok(launch)
+    assert answer["lifecycle"][0]["result"].startswith("not-active"), answer
+    assert proxy.lifecycle_actions()["completed"] == []

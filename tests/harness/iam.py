@@ -7,6 +7,7 @@ Two halves:
   authorises it by: the zone and every change's normalised name, type and action of a
   Route53 `ChangeResourceRecordSets`; the tables and partition keys of a DynamoDB call (each
   item of a transaction separately); the instances and tag keys of an EC2 `CreateTags`;
+  the group of an Auto Scaling `CompleteLifecycleAction` or `RecordLifecycleActionHeartbeat`;
   the queue, topic, parameter or role of the other calls. The proxy stores these facts in
   its call log (`entry["iam"]`), with the access key and region of the signature.
 - `authorizations()` turns one logged call into the requests IAM evaluates (action,
@@ -132,6 +133,10 @@ def request_facts(service: str, operation: str, method: str, path: str, body: by
         if operation in ("CreateTags", "DeleteTags"):
             facts["resources"] = _numbered(fields, r"ResourceId\.(\d+)")
             facts["tag_keys"] = _numbered(fields, r"Tag\.(\d+)\.Key")
+    elif service == "autoscaling":
+        fields = _form(body, parsed.query)
+        if operation in GROUP_OPERATIONS:
+            facts["group"] = (fields.get("AutoScalingGroupName") or [None])[0]
     elif service == "sqs":
         req = _json(body) or {k: v[0] for k, v in _form(body, parsed.query).items()}
         facts["queue_url"] = req.get("QueueUrl")
@@ -180,6 +185,15 @@ _ACTION_OF = {"sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
               "sqs:SendMessageBatch": "sqs:SendMessage"}
 
 
+#: Auto Scaling operations authorised on the group they name (the others, such as
+#: DescribeAutoScalingInstances and DescribeLifecycleHooks, take no resource restriction).
+GROUP_OPERATIONS = frozenset({"CompleteLifecycleAction", "RecordLifecycleActionHeartbeat"})
+#: A group's ARN carries an id Auto Scaling generates, which the request does not: this one
+#: stands for it. A policy matches it only with a wildcard there (as the deployed ones do), as
+#: a policy naming another group's id would not match the real group.
+GROUP_ID = "00000000-0000-4000-8000-000000000000"
+
+
 def _ctx(**keys: Iterable[str]) -> tuple:
     return tuple(sorted((k.lower(), tuple(v)) for k, v in keys.items()))
 
@@ -224,6 +238,12 @@ def authorizations(entry: dict, account: str, partition: str = "aws") -> list[Re
             return [Request(call, f"arn:{partition}:ec2:{region}:{account}:instance/{r}", keys)
                     for r in facts.get("resources", [])]
         return [Request(call, "*")]
+    if service == "autoscaling" and operation in GROUP_OPERATIONS:
+        group = facts.get("group")
+        if not group:
+            return []  # reported by check_log: the check could not read what the call asks for
+        return [Request(call, f"arn:{partition}:autoscaling:{region}:{account}:autoScalingGroup:{GROUP_ID}"
+                              f":autoScalingGroupName/{group}")]
     if service == "sqs":
         url = urllib.parse.urlsplit(facts.get("queue_url") or "")
         parts = [p for p in url.path.split("/") if p]

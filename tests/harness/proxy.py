@@ -21,9 +21,14 @@ signatures). On the way it:
 - answers Auto Scaling's CompleteLifecycleAction and RecordLifecycleActionHeartbeat, which
   moto does not emulate, as Auto Scaling does: an action a test began
   (`begin_lifecycle_action`) is completed once, with its token, group, hook and instance,
-  anything else is `ValidationError: No active Lifecycle Action found…`; and gives
+  by a caller of the action's account in its region (the account of an assumed role's
+  credentials is the role's, learnt from the sts:AssumeRole answers; any other key is
+  moto's default account), anything else is `ValidationError: No active Lifecycle Action
+  found…`; and gives
   DescribeAutoScalingInstances the lifecycle states a test set (`Pending:Wait`,
   `Warmed:Running`, `Terminating:Wait`…), which moto never leaves `InService` for;
+- answers Route53's GetChange `PENDING` as many times as a test asks (`pend_changes`): moto's
+  changes are `INSYNC` at once, real ones take a while to propagate;
 - counts calls per (service, operation), injects faults on demand and holds requests (or
   their answers) until a test releases them, so that tests of timing can order events.
 
@@ -49,10 +54,12 @@ from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .iam import issued_key, request_facts
-from .moto import boto_client
+from .moto import REGION, boto_client
 from .net import LOOPBACK, read_http_body
 
 R53_NS = "https://route53.amazonaws.com/doc/2013-04-01/"
+#: moto's default account: the account of every key not handed out by sts:AssumeRole.
+DEFAULT_ACCOUNT = "123456789012"
 CONTROL_PREFIX = "/__ec2dns/"
 
 #: The calls that change state, as counted by the proxy ("service:Operation").
@@ -690,6 +697,10 @@ class AwsProxy:
         self._completed: list[dict] = []
         self._heartbeats: list[dict] = []
         self._lifecycle_states: dict[str, str] = {}
+        # Access keys sts:AssumeRole handed out -> the account of the assumed role.
+        self._key_accounts: dict[str, str] = {}
+        # How many more GetChange answers say PENDING (pend_changes).
+        self._pending_changes = 0
         self._ids = itertools.count(1)
         self.split_route53_batches = 0
         self._server: _Server | None = None
@@ -817,14 +828,23 @@ class AwsProxy:
                     for z, keys in self._protected.items() for (n, t), c in keys.items()]
 
     def begin_lifecycle_action(self, token: str, group: str, hook: str, instance_id: str,
-                               state: str | None = None) -> None:
-        """Auto Scaling starts a lifecycle action: the instance waits (in `state`, when
-        given, as DescribeAutoScalingInstances will say) until the action is completed."""
+                               state: str | None = None, *, account: str = DEFAULT_ACCOUNT,
+                               region: str = REGION) -> None:
+        """Auto Scaling starts a lifecycle action of a group in `account` and `region`: the
+        instance waits (in `state`, when given, as DescribeAutoScalingInstances will say)
+        until the action is completed there."""
         with self._state_lock:
             self._actions[token] = {"token": token, "group": group, "hook": hook,
-                                    "instance_id": instance_id}
+                                    "instance_id": instance_id, "account": account,
+                                    "region": region}
             if state is not None:
                 self._lifecycle_states[instance_id] = state
+
+    def pend_changes(self, answers: int) -> None:
+        """The next `answers` GetChange answers say `PENDING` instead of moto's `INSYNC`
+        (Route53 still propagating the change)."""
+        with self._state_lock:
+            self._pending_changes = answers
 
     def set_lifecycle_state(self, instance_id: str, state: str | None) -> None:
         """What DescribeAutoScalingInstances says of an instance (None: what moto says)."""
@@ -835,30 +855,35 @@ class AwsProxy:
                 self._lifecycle_states[instance_id] = state
 
     def lifecycle_actions(self) -> dict:
-        """{"pending": [...], "completed": [... with "result"], "heartbeats": [...]}."""
+        """{"pending": [...], "completed": [...], "heartbeats": [...]}: each action with its
+        token, group, hook, instance_id, account and region; a completion with its "result",
+        completions and heartbeats with the access "key" that signed them."""
         with self._state_lock:
             return {"pending": list(self._actions.values()), "completed": list(self._completed),
                     "heartbeats": list(self._heartbeats)}
 
-    def _lifecycle_call(self, operation: str, body: bytes):
-        """CompleteLifecycleAction or RecordLifecycleActionHeartbeat, as Auto Scaling
-        answers them; (status, headers, body)."""
+    def _lifecycle_call(self, operation: str, body: bytes, key: str | None, region: str | None):
+        """CompleteLifecycleAction or RecordLifecycleActionHeartbeat signed with `key` in
+        `region`, as Auto Scaling answers them; (status, headers, body). An action is seen
+        only by callers of its own account and region."""
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8")).items()}
         token = form.get("LifecycleActionToken", "")
         rid = _request_id()
         ns = "http://autoscaling.amazonaws.com/doc/2011-01-01/"
         with self._state_lock:
             action = self._actions.get(token)
+            account = self._key_accounts.get(key or "", DEFAULT_ACCOUNT)
             active = (action is not None
+                      and (account, region) == (action["account"], action["region"])
                       and form.get("AutoScalingGroupName") == action["group"]
                       and form.get("LifecycleHookName") == action["hook"]
                       and form.get("InstanceId", action["instance_id"]) == action["instance_id"])
             result = form.get("LifecycleActionResult")
             if active and operation == "CompleteLifecycleAction" and result in ("CONTINUE", "ABANDON"):
                 del self._actions[token]
-                self._completed.append({**action, "result": result})
+                self._completed.append({**action, "result": result, "key": key})
             elif active and operation == "RecordLifecycleActionHeartbeat":
-                self._heartbeats.append(dict(action))
+                self._heartbeats.append({**action, "key": key})
             else:
                 message = (f"No active Lifecycle Action found with token {token}" if not active
                            else f"LifecycleActionResult {result!r} must be CONTINUE or ABANDON")
@@ -1053,10 +1078,20 @@ class AwsProxy:
                     status, headers, data = self._upstream(h, body)
             elif call == "ec2:DescribeInstances":
                 status, headers, data = self._upstream(h, self._interface_filter(h, body))
+            elif call == "route53:GetChange":
+                status, headers, data = self._upstream(h, body)
+                with self._state_lock:
+                    pend = status == 200 and self._pending_changes > 0
+                    if pend:
+                        self._pending_changes -= 1
+                if pend:
+                    data = data.replace(b"<Status>INSYNC</Status>", b"<Status>PENDING</Status>")
+                    entry["pending"] = True
             elif service == "autoscaling" and operation in ("CompleteLifecycleAction",
                                                             "RecordLifecycleActionHeartbeat"):
                 entry["request"] = body.decode("utf-8", "replace")
-                status, headers, data = self._lifecycle_call(operation, body)
+                status, headers, data = self._lifecycle_call(operation, body, entry.get("key"),
+                                                              entry.get("region"))
             elif service == "autoscaling" and operation == "DescribeAutoScalingInstances":
                 entry["request"] = body.decode("utf-8", "replace")
                 status, headers, data = self._upstream(h, body)
@@ -1071,6 +1106,10 @@ class AwsProxy:
             if call == "sts:AssumeRole" and status == 200:
                 # The credentials it hands out: their calls act as the assumed role.
                 entry["iam"]["issued_key"] = issued_key(data)
+                role = entry["iam"].get("role") or ""
+                if entry["iam"]["issued_key"] and re.fullmatch(r"arn:[^:]+:iam::[0-9]{12}:role/.+", role):
+                    with self._state_lock:
+                        self._key_accounts[entry["iam"]["issued_key"]] = role.split(":")[4]
 
             # The request has taken effect and no lock is held: only the answer waits.
             hold = self._take_hold("after", service, operation, h.path)

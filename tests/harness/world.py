@@ -207,9 +207,11 @@ class World:
         raise KeyError(f"no {rtype} record {name} in zone {zone_id}")
 
     # ---------------------------------------------------------------- EC2
-    def ec2_of(self, account: str | None, region: str = REGION):
-        """An EC2 client of `account` (None: moto's default one) in `region`. moto maps an
-        assumed role's credentials to the role's account."""
+    def client_of(self, service: str, account: str | None, region: str = REGION):
+        """A client of `service` for `account` (None: moto's default one) in `region`. moto
+        maps an assumed role's credentials to the role's account."""
+        if account is None and region == REGION:
+            return boto_client(service, self.url)
         creds = dict(CREDENTIALS)
         if account:
             c = boto_client("sts", self.url).assume_role(
@@ -218,7 +220,11 @@ class World:
             creds = {"aws_access_key_id": c["AccessKeyId"],
                      "aws_secret_access_key": c["SecretAccessKey"],
                      "aws_session_token": c["SessionToken"]}
-        return boto3.client("ec2", endpoint_url=self.url, region_name=region, **creds)
+        return boto3.client(service, endpoint_url=self.url, region_name=region, **creds)
+
+    def ec2_of(self, account: str | None, region: str = REGION):
+        """An EC2 client of `account` (None: moto's default one) in `region`."""
+        return self.client_of("ec2", account, region)
 
     def run_instance(self, tags: dict[str, str] | None = None, **kwargs) -> str:
         spec = {"ImageId": AMI, "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro"}
@@ -228,23 +234,26 @@ class World:
                 {"Key": k, "Value": v} for k, v in tags.items()]}]
         return self.ec2.run_instances(**spec)["Instances"][0]["InstanceId"]
 
-    def create_group(self, name: str, name_tag: str, desired: int) -> list[str]:
+    def create_group(self, name: str, name_tag: str, desired: int, *, account: str | None = None,
+                     region: str = REGION) -> list[str]:
         """An Auto Scaling group of `desired` instances from a launch template of its name,
-        propagating `dnsname=<name_tag>` to them; their instance ids."""
-        asg = boto_client("autoscaling", self.url)
-        self.ec2.create_launch_template(
+        propagating `dnsname=<name_tag>` to them, in `account` (None: moto's default one)
+        and `region`; their instance ids."""
+        ec2 = self.ec2_of(account, region)
+        asg = self.client_of("autoscaling", account, region)
+        ec2.create_launch_template(
             LaunchTemplateName=name,
             LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"})
-        subnet = self.ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+        subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
         asg.create_auto_scaling_group(
             AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name},
             MinSize=0, MaxSize=3, DesiredCapacity=desired, VPCZoneIdentifier=subnet,
             Tags=[{"Key": "dnsname", "Value": name_tag, "PropagateAtLaunch": True,
                    "ResourceId": name, "ResourceType": "auto-scaling-group"}])
-        return self.group_instances(name)
+        return self.group_instances(name, account=account, region=region)
 
-    def group_instances(self, name: str) -> list[str]:
-        group = boto_client("autoscaling", self.url).describe_auto_scaling_groups(
+    def group_instances(self, name: str, *, account: str | None = None, region: str = REGION) -> list[str]:
+        group = self.client_of("autoscaling", account, region).describe_auto_scaling_groups(
             AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
         return [i["InstanceId"] for i in group["Instances"]]
 

@@ -115,6 +115,33 @@ def test_create_tags_is_authorised_per_instance_with_its_tag_keys():
     assert not evaluate(status_only, authorizations(entry, "210987654321")[0]).allowed
 
 
+def test_a_lifecycle_completion_is_authorised_on_its_group_and_the_reads_on_anything():
+    body = (b"Action=CompleteLifecycleAction&Version=2011-01-01&AutoScalingGroupName=web&LifecycleHookName=h"
+            b"&LifecycleActionToken=t&InstanceId=i-1&LifecycleActionResult=CONTINUE")
+    entry = {"call": "autoscaling:CompleteLifecycleAction", "region": "eu-west-1",
+             "iam": request_facts("autoscaling", "CompleteLifecycleAction", "POST", "/", body)}
+    [request] = authorizations(entry, "210987654321")
+    assert request.resource.startswith("arn:aws:autoscaling:eu-west-1:210987654321:autoScalingGroup:")
+    assert request.resource.endswith(":autoScalingGroupName/web")
+    groups = policy_statements([{
+        "Sid": "CompleteLifecycleActions", "Effect": "Allow",
+        "Action": ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+        "Resource": "arn:aws:autoscaling:*:210987654321:autoScalingGroup:*:autoScalingGroupName/web"}])
+    assert evaluate(groups, request).allowed
+    # Another group, another account, or the group's name as a prefix: refused.
+    for other_body, account in ((body.replace(b"=web&", b"=webby&"), "210987654321"), (body, "123456789012")):
+        entry["iam"] = request_facts("autoscaling", "CompleteLifecycleAction", "POST", "/", other_body)
+        assert not evaluate(groups, authorizations(entry, account)[0]).allowed
+    # The reads take no resource restriction: authorised on "*".
+    read = {"call": "autoscaling:DescribeAutoScalingInstances", "region": "eu-west-1",
+            "iam": request_facts("autoscaling", "DescribeAutoScalingInstances", "POST", "/",
+                                 b"Action=DescribeAutoScalingInstances&InstanceIds.member.1=i-1")}
+    assert [r.resource for r in authorizations(read, "210987654321")] == ["*"]
+    # Without the group, the check cannot judge the call: no request (check_log reports it).
+    entry["iam"] = {}
+    assert authorizations(entry, "210987654321") == []
+
+
 def test_an_explicit_deny_wins_and_no_allow_is_a_refusal():
     allow = {"Sid": "All", "Effect": "Allow", "Action": "sqs:*", "Resource": "*"}
     deny = {"Sid": "NoDlq", "Effect": "Deny", "Action": "sqs:ChangeMessageVisibility",

@@ -17,6 +17,10 @@
  *   route53RequestsPerSecond, route53ChangesPerSecond
  *                                              default unset (the function's 5 and 50, docs/configuration.md)
  *   sharedNames                                true/false, default false (SHARED_NAMES, docs/configuration.md)
+ *   lifecycleHooks, lifecycleGroups            comma-separated Auto Scaling hooks the function completes
+ *                                              and the groups it may complete them on; default none
+ *                                              (docs/fleets.md). The member stack takes both too: the
+ *                                              hooks it forwards, the member account's groups
  *
  * The DDNS endpoint (off unless enableDdns=true):
  *   enableDdns                                 true/false, default false
@@ -119,6 +123,8 @@ if (centralAccountId === undefined || setting('allowedDomains', 'EC2DNS_ALLOWED_
     regions: optionalList('regions'),
     memberRoleName: setting('memberRoleName'),
     organizationId: setting('organizationId'),
+    lifecycleHooks: optionalList('lifecycleHooks'),
+    lifecycleGroups: optionalList('lifecycleGroups'),
   });
 }
 
@@ -135,6 +141,8 @@ if (centralAccountId !== undefined) {
     nameTag: setting('nameTag'),
     createMemberRole: setting('createMemberRole') === undefined ? undefined : setting('createMemberRole') === 'true',
     operatorPrincipalArns: optionalList('operatorPrincipalArns'),
+    lifecycleHooks: optionalList('lifecycleHooks'),
+    lifecycleGroups: optionalList('lifecycleGroups'),
   });
 }
 

@@ -44,13 +44,15 @@ import { Construct } from 'constructs';
 import { dashboardRows } from './dashboard';
 import { Ddns, DdnsProps, validateDdnsProps } from './ddns';
 import {
-  ACCOUNT_RE, boundedName, check, CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
-  instanceStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, nextSteps, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
+  acknowledgeLifecycleGroups, ACCOUNT_RE, boundedName, check, checkLifecycle, CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
+  instanceStatements, lifecycleEventPattern, lifecycleStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, nextSteps, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
   REGION_RE, ROLE_NAME_RE, rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
 } from './shared';
 
 export { DDNS_DEFAULTS, ddnsPolicyStatements } from './ddns';
-export { CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, LIVE_ALIAS, normaliseDomain, normaliseZoneId } from './shared';
+export {
+  CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, LIFECYCLE_HOOK_RE, lifecycleEventPattern, LIVE_ALIAS, normaliseDomain, normaliseZoneId,
+} from './shared';
 
 /** Everything an operator can choose. Only the domains, zones and the code are required. */
 export interface Ec2DnsProps {
@@ -233,18 +235,6 @@ export const TTL_ATTRIBUTE = 'expires';
 
 const SSE_SQS_REASON = 'Encrypted with SQS-managed keys (SqsManagedSseEnabled), which this check does not recognise for CloudFormation; the AWS managed aws/sqs KMS key cannot be used because EventBridge could not send to the queue.';
 
-/** A lifecycle hook name, as the function checks LIFECYCLE_HOOKS (Auto Scaling's pattern). */
-export const LIFECYCLE_HOOK_RE = /^[A-Za-z0-9_/-]{1,255}$/;
-
-/** The event pattern of the lifecycle actions of `hooks` (docs/fleets.md). */
-export function lifecycleEventPattern(hooks: string[]): events.EventPattern {
-  return {
-    source: ['aws.autoscaling'],
-    detailType: ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
-    detail: { LifecycleHookName: hooks },
-  };
-}
-
 /** Reports every invalid prop at once, like the function does with its environment. */
 export function validateProps(props: Ec2DnsProps): void {
   const p: string[] = [];
@@ -319,16 +309,7 @@ export function validateProps(props: Ec2DnsProps): void {
     check(p, ORGANIZATION_ID_RE.test(props.organizationId),
       `organizationId: '${props.organizationId}' is not an AWS Organizations id such as o-a1b2c3d4e5`);
   }
-  for (const h of props.lifecycleHooks ?? []) {
-    if (Token.isUnresolved(h)) continue;
-    check(p, LIFECYCLE_HOOK_RE.test(h), `lifecycleHooks: '${h}' must be 1-255 of A-Z a-z 0-9 - _ /`);
-  }
-  for (const g of props.lifecycleGroups ?? []) {
-    if (Token.isUnresolved(g)) continue;
-    check(p, g.length >= 1 && g.length <= 255 && !g.includes('*'), `lifecycleGroups: '${g}' must be 1-255 characters, without *`);
-  }
-  check(p, (props.lifecycleHooks ?? []).length === 0 || (props.lifecycleGroups ?? []).length > 0,
-    'lifecycleHooks lists hooks but lifecycleGroups names no group: name the groups whose lifecycle actions the reconciler may complete');
+  checkLifecycle(p, props.lifecycleHooks, props.lifecycleGroups, true);
   if (p.length > 0) throw new Error(`Invalid ec2-dns configuration:\n  - ${p.join('\n  - ')}`);
 }
 
@@ -511,12 +492,19 @@ export class Ec2Dns extends Construct {
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeInstances and route53:ListHostedZones do not support resource-level permissions, so their resource must be "*".',
+      reason: 'ec2:DescribeInstances, route53:ListHostedZones and (with lifecycle hooks) autoscaling:DescribeAutoScalingInstances and DescribeLifecycleHooks do not support resource-level permissions, so their resource must be "*".',
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
       reason: 'ec2:CreateTags must reach any instance of this account that carries the name tag; it is limited to instances and, by an aws:TagKeys condition, to the status tag alone.',
     });
+    if ((props.lifecycleHooks ?? []).length > 0) {
+      acknowledgeLifecycleGroups(role, props.lifecycleGroups ?? []);
+      Validations.of(role).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+        reason: 'route53:GetChange of the change batches the function itself submitted: their ids are only known when Route53 answers.',
+      });
+    }
 
     const environment: Record<string, string> = {
       LOCK_TABLE: this.table.tableName,
@@ -945,20 +933,11 @@ export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicySta
       resources: [i.queueArn],
     }),
     // Completing lifecycle actions (docs/fleets.md), only when hooks are listed: the groups'
-    // lifecycle states and hook timeouts (Describe* take no resource restriction), the
-    // actions of the listed groups only, and Route53's GetChange to wait for INSYNC.
+    // lifecycle states and hook timeouts, the actions of the listed groups only (shared.ts:
+    // each member role holds the same statements for its account's groups), and Route53's
+    // GetChange to wait for INSYNC.
     ...((i.lifecycleGroups ?? []).length > 0 ? [
-      new iam.PolicyStatement({
-        sid: 'ReadGroupLifecycle',
-        actions: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks'],
-        resources: ['*'],
-      }),
-      new iam.PolicyStatement({
-        sid: 'CompleteLifecycleActions',
-        actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-        resources: (i.lifecycleGroups ?? []).map((g) =>
-          `arn:${i.partition}:autoscaling:*:${i.account}:autoScalingGroup:*:autoScalingGroupName/${g}`),
-      }),
+      ...lifecycleStatements(i.partition, i.account, i.lifecycleGroups ?? []),
       new iam.PolicyStatement({
         sid: 'WaitForChanges',
         actions: ['route53:GetChange'],

@@ -20,6 +20,12 @@
  *   central region, and the role EventBridge uses to put them there (events:PutEvents on that
  *   bus only). Forwarded events keep their `account` and `region`: the function learns from
  *   them where an instance lives.
+ * - with `lifecycleHooks` (Auto Scaling lifecycle hooks of this account's groups, docs/fleets.md):
+ *   in each region a fourth rule forwarding the lifecycle actions of exactly those hooks, with
+ *   the central lifecycle rule's pattern; and on the member role the rights to complete them:
+ *   autoscaling:DescribeAutoScalingInstances and DescribeLifecycleHooks ("*"), and
+ *   CompleteLifecycleAction and RecordLifecycleActionHeartbeat on the `lifecycleGroups` of this
+ *   account only. Without hooks, neither.
  *
  * Deploy the central stack first (the member role's trust names its role, which IAM checks),
  * and give the central stack the member's account in `accounts` (its bus admits the
@@ -30,8 +36,8 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
-  ACCOUNT_RE, check, DEFAULT_MEMBER_ROLE, defaultBusArn, instanceEventPatterns, instanceStatements, OPERATOR_ARN_RE,
-  REGION_RE, ROLE_ARN_RE, ROLE_NAME_RE, TAG_KEY_RE,
+  acknowledgeLifecycleGroups, ACCOUNT_RE, check, checkLifecycle, DEFAULT_MEMBER_ROLE, defaultBusArn, instanceEventPatterns,
+  instanceStatements, lifecycleEventPattern, lifecycleStatements, OPERATOR_ARN_RE, REGION_RE, ROLE_ARN_RE, ROLE_NAME_RE, TAG_KEY_RE,
 } from './shared';
 
 /** Defaults shared with the Terraform module (modules/member/variables.tf); keep them equal. */
@@ -81,6 +87,22 @@ export interface Ec2DnsMemberProps {
    * @default true
    */
   readonly createMemberRole?: boolean;
+  /**
+   * The central deployment's lifecycleHooks (LIFECYCLE_HOOKS), for groups of this account:
+   * their lifecycle actions are forwarded to the central bus (one more rule, the central
+   * lifecycle rule's pattern), and the member role may complete them. Each 1-255 of
+   * `A-Z a-z 0-9 - _ /`. See docs/fleets.md.
+   * @default none: no lifecycle rule, no Auto Scaling right
+   */
+  readonly lifecycleHooks?: string[];
+  /**
+   * The Auto Scaling groups of this account whose lifecycle actions the reconciler may
+   * complete (autoscaling:CompleteLifecycleAction and RecordLifecycleActionHeartbeat on these
+   * groups only, in any region of the account), on the member role. Required with
+   * lifecycleHooks where the member role is created (createMemberRole).
+   * @default none
+   */
+  readonly lifecycleGroups?: string[];
 }
 
 /** Reports every invalid prop at once, like Ec2Dns does. */
@@ -97,6 +119,7 @@ export function validateMemberProps(props: Ec2DnsMemberProps): void {
   const tag = props.nameTag ?? MEMBER_DEFAULTS.nameTag;
   check(p, TAG_KEY_RE.test(tag) && !tag.toLowerCase().startsWith('aws:') && tag.length <= 120,
     `nameTag: '${tag}' is not a valid tag key (at most 120 characters so that '<tag>-status' fits)`);
+  checkLifecycle(p, props.lifecycleHooks, props.lifecycleGroups, props.createMemberRole ?? true);
   for (const op of props.operatorPrincipalArns ?? []) {
     if (/[*?]/.test(op)) {
       p.push(`operatorPrincipalArns: '${op}' has a wildcard: list each operator's role or user ARN exactly`);
@@ -139,6 +162,8 @@ export class Ec2DnsMember extends Construct {
    * management events in this region).
    */
   public readonly addressChangeRule: events.Rule;
+  /** Forwards the lifecycle actions of the listed hooks (only with lifecycleHooks). */
+  public readonly lifecycleRule?: events.Rule;
   /** ARN of the central default event bus the rules send to. */
   public readonly centralEventBusArn: string;
 
@@ -151,6 +176,9 @@ export class Ec2DnsMember extends Construct {
     const partition = Aws.PARTITION;
     const nameTag = props.nameTag ?? MEMBER_DEFAULTS.nameTag;
     const createMemberRole = props.createMemberRole ?? true;
+    const hooks = props.lifecycleHooks ?? [];
+    // The groups' rights only with hooks (as the central stack: groups alone grant nothing).
+    const lifecycleGroups = hooks.length > 0 ? props.lifecycleGroups ?? [] : [];
     const here = (value: string) => (Token.isUnresolved(value) ? undefined : value);
     const centralRoleProblem = 'createMemberRole must be false in the central account: its reconciler uses its own role there';
     const loopProblem = 'the central account\'s central region needs no member: its own rules see its events (forwarding them to itself would loop)';
@@ -183,7 +211,14 @@ export class Ec2DnsMember extends Construct {
         assumedBy: new iam.ArnPrincipal(props.reconcilerRoleArn),
         description: 'ec2-dns member: the central reconciler reads instances and writes their status tag (all regions)',
         inlinePolicies: {
-          ec2dns: new iam.PolicyDocument({ statements: instanceStatements(partition, Aws.ACCOUNT_ID, nameTag) }),
+          ec2dns: new iam.PolicyDocument({
+            statements: [
+              ...instanceStatements(partition, Aws.ACCOUNT_ID, nameTag),
+              // Lifecycle actions of the listed groups (the reconciler's own statements for
+              // its account, for this one).
+              ...(lifecycleGroups.length > 0 ? lifecycleStatements(partition, Aws.ACCOUNT_ID, lifecycleGroups) : []),
+            ],
+          }),
         },
       });
       // Operators (ec2-dns-ctl), exactly by aws:PrincipalArn: the principal is their accounts
@@ -203,8 +238,9 @@ export class Ec2DnsMember extends Construct {
       }
       Validations.of(memberRole).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ec2:DescribeInstances does not support resource-level permissions, so its resource must be "*".',
+        reason: 'ec2:DescribeInstances and (with lifecycle hooks) autoscaling:DescribeAutoScalingInstances and DescribeLifecycleHooks do not support resource-level permissions, so their resource must be "*".',
       });
+      acknowledgeLifecycleGroups(memberRole, lifecycleGroups);
       Validations.of(memberRole).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:*:<AWS::AccountId>:instance/*]',
         reason: 'ec2:CreateTags must reach any instance of this account that carries the name tag, in every managed region; it is limited to instances and, by an aws:TagKeys condition, to the status tag alone.',
@@ -247,6 +283,13 @@ export class Ec2DnsMember extends Construct {
       eventPattern: patterns.addressChange,
       targets: [target],
     });
+    // Auto Scaling lifecycle actions of the listed hooks only (the central lifecycle rule's
+    // pattern): the function completes them in this account through the member role.
+    this.lifecycleRule = hooks.length > 0 ? new events.Rule(this, 'ForwardLifecycleActionRule', {
+      description: 'ec2-dns member: forwards the Auto Scaling lifecycle actions of the listed hooks to the central event bus',
+      eventPattern: lifecycleEventPattern(hooks),
+      targets: [target],
+    }) : undefined;
     new CfnOutput(this, 'ForwardingRoleArn', { value: this.forwardingRole.roleArn, description: 'EventBridge\'s role for the forwarding rules' });
     new CfnOutput(this, 'CentralEventBusArn', { value: this.centralEventBusArn, description: 'the central default event bus the rules forward to' });
   }

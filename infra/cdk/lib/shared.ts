@@ -3,7 +3,7 @@
  * permissions both hold on Route53 and on the lock table (one definition, so that the two
  * roles cannot drift apart), input checks and the checkov annotations.
  */
-import { Aws, Fn, Token } from 'aws-cdk-lib';
+import { Aws, Fn, Token, Validations } from 'aws-cdk-lib';
 import { EventPattern } from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
@@ -147,6 +147,78 @@ export function instanceStatements(partition: string, account: string, nameTag: 
       conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [`${nameTag}-status`] } },
     }),
   ];
+}
+
+/** A lifecycle hook name, as the function checks LIFECYCLE_HOOKS (Auto Scaling's pattern). */
+export const LIFECYCLE_HOOK_RE = /^[A-Za-z0-9_/-]{1,255}$/;
+
+/**
+ * The event pattern of the Auto Scaling lifecycle actions of `hooks` (docs/fleets.md): the
+ * central rule sends them to the queue, the member side forwards the same pattern to the
+ * central bus. Neither restricts `account` or `region`.
+ */
+export function lifecycleEventPattern(hooks: string[]): EventPattern {
+  return {
+    source: ['aws.autoscaling'],
+    detailType: ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
+    detail: { LifecycleHookName: hooks },
+  };
+}
+
+/**
+ * Checks the lifecycle props (`lifecycleHooks`, `lifecycleGroups`) as both stacks take them:
+ * hook names as the function checks LIFECYCLE_HOOKS, group names 1-255 characters without
+ * `*` (they end an ARN), and, where the rights are granted (`groupsNeeded`), at least one
+ * group when a hook is listed.
+ */
+export function checkLifecycle(p: string[], hooks: string[] | undefined, groups: string[] | undefined,
+  groupsNeeded: boolean): void {
+  for (const h of hooks ?? []) {
+    if (Token.isUnresolved(h)) continue;
+    check(p, LIFECYCLE_HOOK_RE.test(h), `lifecycleHooks: '${h}' must be 1-255 of A-Z a-z 0-9 - _ /`);
+  }
+  for (const g of groups ?? []) {
+    if (Token.isUnresolved(g)) continue;
+    check(p, g.length >= 1 && g.length <= 255 && !g.includes('*'), `lifecycleGroups: '${g}' must be 1-255 characters, without *`);
+  }
+  check(p, !groupsNeeded || (hooks ?? []).length === 0 || (groups ?? []).length > 0,
+    'lifecycleHooks lists hooks but lifecycleGroups names no group: name the groups whose lifecycle actions the reconciler may complete');
+}
+
+/**
+ * What completing lifecycle actions needs in an account (docs/fleets.md): the groups'
+ * lifecycle states and the hooks' timeouts (DescribeAutoScalingInstances and
+ * DescribeLifecycleHooks take no resource restriction, hence "*"), and completing and
+ * heartbeating the actions of the listed groups only, in any region of the account. The
+ * reconciler's role holds these for its own account, each member role for its account.
+ */
+export function lifecycleStatements(partition: string, account: string, groups: string[]): iam.PolicyStatement[] {
+  return [
+    new iam.PolicyStatement({
+      sid: 'ReadGroupLifecycle',
+      actions: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks'],
+      resources: ['*'],
+    }),
+    new iam.PolicyStatement({
+      sid: 'CompleteLifecycleActions',
+      actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+      resources: groups.map((g) => `arn:${partition}:autoscaling:*:${account}:autoScalingGroup:*:autoScalingGroupName/${g}`),
+    }),
+  ];
+}
+
+/**
+ * cdk-nag's acknowledgements of `lifecycleStatements` on `role` (AwsSolutions-IAM5 names each
+ * wildcard resource: the groups' ARNs have a wildcard region and group id).
+ */
+export function acknowledgeLifecycleGroups(role: Construct, groups: string[]): void {
+  for (const g of groups) {
+    if (Token.isUnresolved(g)) continue;
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:autoscaling:*:<AWS::AccountId>:autoScalingGroup:*:autoScalingGroupName/${g}]`,
+      reason: 'Completing the lifecycle actions of this group (a listed one): its ARN carries a generated id, and the group may be in any region of the account.',
+    });
+  }
 }
 
 /** The default event bus of an account and region (where forwarded events go). */

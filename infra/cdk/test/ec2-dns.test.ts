@@ -778,6 +778,8 @@ describe('cdk-nag AwsSolutions', () => {
   it('reports nothing that is not acknowledged with a reason', () => {
     const app = new App();
     new Ec2Dns(new Stack(app, 'Nag'), 'Ec2Dns', { ...BASE, alarmTopic: undefined });
+    new Ec2Dns(new Stack(app, 'NagLifecycle'), 'Ec2Dns',
+      { ...BASE, lifecycleHooks: ['web-launch'], lifecycleGroups: ['web', 'api'] });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     // Throws ValidationFailed (with the findings on stderr) if anything is reported.
     app.synth();

@@ -433,6 +433,90 @@ describe('member side: forwarding rules', () => {
   });
 });
 
+describe('member side: lifecycle hooks (docs/fleets.md)', () => {
+  const HOOKS: Partial<Ec2DnsMemberProps> = { lifecycleHooks: ['web-terminate', 'web-launch'], lifecycleGroups: ['web', 'api'] };
+  const hooked = once(() => buildMember(HOOKS));
+  const memberStatements = (b: ReturnType<typeof buildMember>) =>
+    b.json.Resources[b.id(b.member.memberRole)].Properties.Policies[0].PolicyDocument.Statement as any[];
+  const AUTOSCALING = /^autoscaling:/;
+  /** The central stack built with the same hooks and groups. */
+  const central = once(() => {
+    const app = new App();
+    const stack = new Stack(app, 'Central');
+    new Ec2Dns(stack, 'Ec2Dns', { ...BASE, accounts: ['210987654321'], ...HOOKS });
+    return Template.fromStack(stack).toJSON();
+  });
+
+  it('adds nothing without hooks: no rule, no Auto Scaling statement (groups alone grant nothing)', () => {
+    for (const b of [memberDefault(), buildMember({ lifecycleGroups: ['web'] })]) {
+      assert.equal(ofType(b.json, 'AWS::Events::Rule').length, 3);
+      assert.equal(b.member.lifecycleRule, undefined);
+      const actions = memberStatements(b).flatMap((st) => [st.Action].flat());
+      assert.deepEqual(actions.filter((a: string) => AUTOSCALING.test(a)), []);
+    }
+  });
+
+  it('forwards the lifecycle actions of exactly the listed hooks, with the central lifecycle rule\'s pattern, to the central bus', () => {
+    const b = hooked();
+    assert.equal(ofType(b.json, 'AWS::Events::Rule').length, 4);
+    const rule = b.json.Resources[b.id(b.member.lifecycleRule)];
+    assert.match(b.id(b.member.lifecycleRule), /^Ec2DnsMemberForwardLifecycleActionRule[0-9A-F]{8}$/);
+    assert.deepEqual(rule.Properties.EventPattern, {
+      'source': ['aws.autoscaling'],
+      'detail-type': ['EC2 Instance-launch Lifecycle Action', 'EC2 Instance-terminate Lifecycle Action'],
+      'detail': { LifecycleHookName: ['web-terminate', 'web-launch'] },
+    });
+    const centralLifecycle = ofType(central(), 'AWS::Events::Rule')
+      .map(([, r]) => r.Properties.EventPattern).filter((p) => p?.source?.[0] === 'aws.autoscaling');
+    assert.deepEqual([rule.Properties.EventPattern], centralLifecycle);
+    assert.deepEqual(rule.Properties.Targets, [{
+      Id: 'Target0', Arn: CENTRAL_BUS,
+      RoleArn: { 'Fn::GetAtt': [b.id(b.member.forwardingRole), 'Arn'] },
+      RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 3600 },
+    }]);
+  });
+
+  it('lets the member role complete the actions of the listed groups of its own account only', () => {
+    const statements = memberStatements(hooked());
+    const groupArn = (g: string) => join('arn:', partition, ':autoscaling:*:', { Ref: 'AWS::AccountId' },
+      `:autoScalingGroup:*:autoScalingGroupName/${g}`);
+    assert.deepEqual(statements.slice(2), [
+      {
+        Sid: 'ReadGroupLifecycle', Effect: 'Allow', Resource: '*',
+        Action: ['autoscaling:DescribeAutoScalingInstances', 'autoscaling:DescribeLifecycleHooks'],
+      },
+      {
+        Sid: 'CompleteLifecycleActions', Effect: 'Allow', Resource: [groupArn('web'), groupArn('api')],
+        Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+      },
+    ]);
+    // The reconciler's own statements for its account, equal (route53:GetChange stays central).
+    const own = reconcilerStatements(central()).filter((s) => [s.Action].flat().some((a: string) => AUTOSCALING.test(a)));
+    assert.deepEqual(statements.slice(2), own);
+    // The operators the role trusts get these rights too: the trust is unchanged.
+    assert.deepEqual(hooked().json.Resources[hooked().id(hooked().member.memberRole)].Properties.AssumeRolePolicyDocument,
+      memberDefault().json.Resources[memberDefault().id(memberDefault().member.memberRole)].Properties.AssumeRolePolicyDocument);
+  });
+
+  it('forwards without the member role (the account\'s other regions), and needs no groups there', () => {
+    const b = buildMember({ createMemberRole: false, lifecycleHooks: ['web-launch'] });
+    assert.equal(ofType(b.json, 'AWS::Events::Rule').length, 4);
+    assert.ok(b.member.lifecycleRule);
+    assert.equal(ofType(b.json, 'AWS::IAM::Role').length, 1, 'the forwarding role only');
+  });
+
+  it('refuses hooks without groups where the role is made, and names the function would refuse, all at once', () => {
+    assert.throws(() => buildMember({ lifecycleHooks: ['web-launch'] }), /lifecycleGroups names no group/);
+    assert.throws(() => buildMember({ lifecycleHooks: ['not a hook', 'ok'], lifecycleGroups: ['web', 'w*'] }), (e: Error) => {
+      for (const part of ["lifecycleHooks: 'not a hook' must be 1-255", "lifecycleGroups: 'w*' must be 1-255 characters, without *"]) {
+        assert.ok(e.message.includes(part), `${part} in ${e.message}`);
+      }
+      assert.ok(!e.message.includes("'ok'"), e.message);
+      return true;
+    });
+  });
+});
+
 describe('member side: where a member may be', () => {
   it('refuses the member role in the central account, and any member in the central region there', () => {
     assert.throws(() => buildMember({}, { env: { account: '123456789012', region: 'eu-west-1' } }),
@@ -475,12 +559,14 @@ describe('member side: where a member may be', () => {
 });
 
 describe('cdk-nag AwsSolutions (member)', () => {
-  it('reports nothing that is not acknowledged, with or without the member role', () => {
+  it('reports nothing that is not acknowledged, with or without the member role or lifecycle hooks', () => {
     const app = new App();
     new Ec2DnsMember(new Stack(app, 'WithRole'), 'Ec2DnsMember', MEMBER);
     new Ec2DnsMember(new Stack(app, 'RulesOnly'), 'Ec2DnsMember', { ...MEMBER, createMemberRole: false });
     new Ec2DnsMember(new Stack(app, 'WithOperators'), 'Ec2DnsMember',
       { ...MEMBER, operatorPrincipalArns: ['arn:aws:iam::123456789012:role/ec2-dns-operator'] });
+    new Ec2DnsMember(new Stack(app, 'WithLifecycleHooks'), 'Ec2DnsMember',
+      { ...MEMBER, lifecycleHooks: ['web-launch'], lifecycleGroups: ['web', 'api'] });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
     app.synth();
   });

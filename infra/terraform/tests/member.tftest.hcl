@@ -373,3 +373,139 @@ run "rejects_reconciler_of_another_account" {
 
   expect_failures = [var.reconciler_role_arn]
 }
+
+# ---- Auto Scaling lifecycle hooks of the member's groups (docs/fleets.md) ----------------
+
+run "member_lifecycle_hooks" {
+  command = apply
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    lifecycle_hooks  = ["web-terminate", "web-launch"]
+    lifecycle_groups = ["web", "api"]
+  }
+
+  assert {
+    condition = (
+      length(aws_cloudwatch_event_rule.forward) == 4 &&
+      aws_cloudwatch_event_rule.forward["lifecycle_action"].name == "ec2-dns-forward-lifecycle-action" &&
+      jsondecode(aws_cloudwatch_event_rule.forward["lifecycle_action"].event_pattern) == {
+        source        = ["aws.autoscaling"]
+        "detail-type" = ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"]
+        detail        = { LifecycleHookName = ["web-terminate", "web-launch"] }
+      }
+    )
+    error_message = "A fourth rule forwards the lifecycle actions of exactly the listed hooks, with the central lifecycle rule's pattern."
+  }
+  assert {
+    condition = (
+      aws_cloudwatch_event_target.forward["lifecycle_action"].rule == "ec2-dns-forward-lifecycle-action" &&
+      aws_cloudwatch_event_target.forward["lifecycle_action"].arn == "arn:aws:events:us-east-1:123456789012:event-bus/default" &&
+      aws_cloudwatch_event_target.forward["lifecycle_action"].role_arn == aws_iam_role.forward.arn &&
+      aws_cloudwatch_event_target.forward["lifecycle_action"].retry_policy[0].maximum_retry_attempts == 8 &&
+      aws_cloudwatch_event_target.forward["lifecycle_action"].retry_policy[0].maximum_event_age_in_seconds == 3600
+    )
+    error_message = "The lifecycle rule sends to the central default bus with the forwarding role and the retry policy."
+  }
+  assert {
+    condition = jsondecode(aws_iam_role_policy.member[0].policy).Statement == [
+      { Sid = "DescribeInstances", Effect = "Allow", Action = "ec2:DescribeInstances", Resource = "*" },
+      {
+        Sid       = "WriteStatusTag", Effect = "Allow", Action = "ec2:CreateTags",
+        Resource  = "arn:aws:ec2:*:210987654321:instance/*",
+        Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = ["dnsname-status"] } }
+      },
+      {
+        Sid    = "ReadGroupLifecycle", Effect = "Allow", Resource = "*",
+        Action = ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
+      },
+      {
+        Sid    = "CompleteLifecycleActions", Effect = "Allow",
+        Action = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"],
+        Resource = [
+          "arn:aws:autoscaling:*:210987654321:autoScalingGroup:*:autoScalingGroupName/web",
+          "arn:aws:autoscaling:*:210987654321:autoScalingGroup:*:autoScalingGroupName/api",
+        ]
+      },
+    ]
+    error_message = "With hooks the member role may read the groups' lifecycle states and hook timeouts (*), and complete the actions of the listed groups of its own account only."
+  }
+  assert {
+    condition     = jsondecode(aws_iam_role.member[0].assume_role_policy).Statement[0].Principal.AWS == "arn:aws:iam::123456789012:role/ec2-dns-function"
+    error_message = "The trust is unchanged by the hooks."
+  }
+}
+
+run "member_lifecycle_groups_without_hooks_grant_nothing" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    lifecycle_groups = ["web"]
+  }
+
+  assert {
+    condition = (
+      length(aws_cloudwatch_event_rule.forward) == 3 &&
+      !contains(keys(aws_cloudwatch_event_rule.forward), "lifecycle_action") &&
+      length(regexall("autoscaling:", aws_iam_role_policy.member[0].policy)) == 0
+    )
+    error_message = "Without hooks: no lifecycle rule and no Auto Scaling statement, groups or not."
+  }
+}
+
+run "member_lifecycle_hooks_without_role" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    create_member_role = false
+    lifecycle_hooks    = ["web-launch"]
+  }
+
+  assert {
+    condition = (
+      length(aws_iam_role_policy.member) == 0 &&
+      jsondecode(aws_cloudwatch_event_rule.forward["lifecycle_action"].event_pattern).detail.LifecycleHookName == ["web-launch"]
+    )
+    error_message = "In the account's other regions (no member role) the hooks' actions are forwarded, and no group is needed."
+  }
+}
+
+run "rejects_lifecycle_hooks_without_groups" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    lifecycle_hooks = ["web-launch"]
+  }
+
+  expect_failures = [aws_iam_role_policy.member]
+}
+
+run "rejects_invalid_lifecycle_names" {
+  command = plan
+
+  module {
+    source = "./modules/member"
+  }
+
+  variables {
+    lifecycle_hooks  = ["not a hook"]
+    lifecycle_groups = ["web*"]
+  }
+
+  expect_failures = [var.lifecycle_hooks, var.lifecycle_groups]
+}

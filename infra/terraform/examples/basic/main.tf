@@ -55,5 +55,9 @@ module "ec2_dns" {
   member_role_name = var.member_role_name
   organization_id  = var.organization_id
 
+  # Auto Scaling lifecycle hooks (docs/fleets.md; make infra-test lists two hooks and two groups).
+  lifecycle_hooks  = var.lifecycle_hooks
+  lifecycle_groups = var.lifecycle_groups
+
   tags = { project = "ec2-dns" }
 }

@@ -135,6 +135,18 @@ variable "organization_id" {
   default     = null
 }
 
+variable "lifecycle_hooks" {
+  description = "Auto Scaling lifecycle hooks whose actions the reconciler completes (LIFECYCLE_HOOKS); [] none."
+  type        = list(string)
+  default     = []
+}
+
+variable "lifecycle_groups" {
+  description = "The groups whose lifecycle actions the reconciler may complete; required with lifecycle_hooks."
+  type        = list(string)
+  default     = []
+}
+
 variable "offline" {
   description = "Plan without an AWS account: skip the provider's credential, account and metadata checks. For tests only."
   type        = bool

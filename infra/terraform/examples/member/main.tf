@@ -8,7 +8,9 @@
 #     -var 'operator_principal_arns=["arn:aws:iam::123456789012:role/ec2-dns-operator"]'
 #
 # operator_principal_arns (optional) lets those operators' ec2-dns-ctl assume the member role
-# for this account's instances (docs/security.md, "Operators' policies").
+# for this account's instances (docs/security.md, "Operators' policies"). lifecycle_hooks and
+# lifecycle_groups (optional) forward the central deployment's Auto Scaling hooks of this
+# account's groups and let the member role complete them (docs/fleets.md).
 #
 # The member role is global (IAM): the module in the first region creates it, the one in the
 # second region only forwards (create_member_role = false). Add a provider and a module block
@@ -49,6 +51,9 @@ module "member" {
   account_id          = var.account_id
   # The operators whose ec2-dns-ctl may assume the member role too.
   operator_principal_arns = var.operator_principal_arns
+  # The central deployment's lifecycle hooks, and this account's groups they are on.
+  lifecycle_hooks  = var.lifecycle_hooks
+  lifecycle_groups = var.lifecycle_groups
 
   tags = { project = "ec2-dns" }
 }
@@ -65,6 +70,8 @@ module "member_secondary" {
   name_tag            = var.name_tag
   account_id          = var.account_id
   create_member_role  = false
+  # The lifecycle actions of this region's groups are forwarded too (the rights are the role's).
+  lifecycle_hooks = var.lifecycle_hooks
 
   tags = { project = "ec2-dns" }
 }

@@ -31,6 +31,18 @@ variable "operator_principal_arns" {
   default     = []
 }
 
+variable "lifecycle_hooks" {
+  description = "The central deployment's lifecycle_hooks, for this account's groups; [] none."
+  type        = list(string)
+  default     = []
+}
+
+variable "lifecycle_groups" {
+  description = "This account's groups whose lifecycle actions the reconciler may complete; required with lifecycle_hooks."
+  type        = list(string)
+  default     = []
+}
+
 variable "member_role_name" {
   description = "The central deployment's member_role_name."
   type        = string

@@ -15,6 +15,12 @@
 #   central region, and the role EventBridge uses to put them there (events:PutEvents on that
 #   bus only). Forwarded events keep their account and region: the function learns from them
 #   where an instance lives.
+# - With lifecycle_hooks (Auto Scaling lifecycle hooks of this account's groups,
+#   docs/fleets.md): in each region a fourth rule forwarding the lifecycle actions of exactly
+#   those hooks, with the central lifecycle rule's pattern; and on the member role the rights
+#   to complete them: autoscaling:DescribeAutoScalingInstances and DescribeLifecycleHooks
+#   ("*"), and CompleteLifecycleAction and RecordLifecycleActionHeartbeat on the
+#   lifecycle_groups of this account only. Without hooks, neither.
 #
 # The CDK construct Ec2DnsMember (../../cdk/lib/member.ts) creates the same; the parity test
 # proves it. Apply the central deployment first: the member role's trust names its role,
@@ -47,8 +53,27 @@ locals {
     Condition = { StringEquals = { "aws:PrincipalArn" = arns } }
   } if length(arns) > 0]
 
+  # Auto Scaling lifecycle actions of the listed hooks (docs/fleets.md); the groups' rights
+  # only with hooks, as in the central module (groups alone grant nothing).
+  lifecycle_on = length(var.lifecycle_hooks) > 0
+  # The reconciler's own lifecycle statements (../../main.tf), for this account's groups.
+  lifecycle_statements = [for st in [
+    {
+      Sid      = "ReadGroupLifecycle"
+      Effect   = "Allow"
+      Action   = ["autoscaling:DescribeAutoScalingInstances", "autoscaling:DescribeLifecycleHooks"]
+      Resource = "*"
+    },
+    {
+      Sid      = "CompleteLifecycleActions"
+      Effect   = "Allow"
+      Action   = ["autoscaling:CompleteLifecycleAction", "autoscaling:RecordLifecycleActionHeartbeat"]
+      Resource = [for g in var.lifecycle_groups : "arn:${local.partition}:autoscaling:*:${local.account}:autoScalingGroup:*:autoScalingGroupName/${g}"]
+    },
+  ] : st if local.lifecycle_on]
+
   # The same patterns as the central rules (../../main.tf): neither restricts account or region.
-  patterns = {
+  instance_patterns = {
     instance_state = {
       source        = ["aws.ec2"]
       "detail-type" = ["EC2 Instance State-change Notification"]
@@ -75,15 +100,25 @@ locals {
       }
     }
   }
+  lifecycle_pattern = {
+    source        = ["aws.autoscaling"]
+    "detail-type" = ["EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action"]
+    detail = {
+      LifecycleHookName = var.lifecycle_hooks
+    }
+  }
+  patterns = merge(local.instance_patterns, local.lifecycle_on ? { lifecycle_action = local.lifecycle_pattern } : {})
   descriptions = {
-    instance_state = "ec2-dns member: forwards EC2 instance state changes to the central event bus"
-    tag_change     = "ec2-dns member: forwards changes of the ${var.name_tag} tag of EC2 instances to the central event bus"
-    address_change = "ec2-dns member: forwards Elastic IP address associations and disassociations and IPv6 address assignments and unassignments (CloudTrail) to the central event bus"
+    instance_state   = "ec2-dns member: forwards EC2 instance state changes to the central event bus"
+    tag_change       = "ec2-dns member: forwards changes of the ${var.name_tag} tag of EC2 instances to the central event bus"
+    address_change   = "ec2-dns member: forwards Elastic IP address associations and disassociations and IPv6 address assignments and unassignments (CloudTrail) to the central event bus"
+    lifecycle_action = "ec2-dns member: forwards the Auto Scaling lifecycle actions of the listed hooks to the central event bus"
   }
   rule_names = {
-    instance_state = "${var.name}-forward-instance-state"
-    tag_change     = "${var.name}-forward-tag-change"
-    address_change = "${var.name}-forward-address-change"
+    instance_state   = "${var.name}-forward-instance-state"
+    tag_change       = "${var.name}-forward-tag-change"
+    address_change   = "${var.name}-forward-address-change"
+    lifecycle_action = "${var.name}-forward-lifecycle-action"
   }
   # As the central rules: a forwarded event is retried for an hour; one still lost is healed
   # by the central reconcile-all schedule.
@@ -124,7 +159,7 @@ resource "aws_iam_role_policy" "member" {
   role  = aws_iam_role.member[0].id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       # Observe: DescribeInstances has no resource-level permissions, so "*" is the only
       # possible resource.
       {
@@ -142,8 +177,18 @@ resource "aws_iam_role_policy" "member" {
         Resource  = "arn:${local.partition}:ec2:*:${local.account}:instance/*"
         Condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = [local.status_tag] } }
       },
-    ]
+      ],
+      # Lifecycle actions of the listed groups (none unless lifecycle_hooks).
+      local.lifecycle_statements,
+    )
   })
+
+  lifecycle {
+    precondition {
+      condition     = !local.lifecycle_on || length(var.lifecycle_groups) > 0
+      error_message = "lifecycle_hooks lists hooks but lifecycle_groups names no group: name the groups whose lifecycle actions the reconciler may complete."
+    }
+  }
 }
 
 # ---- Forwarding rules (per region) -------------------------------------------------------

@@ -78,6 +78,30 @@ variable "create_member_role" {
   default     = true
 }
 
+variable "lifecycle_hooks" {
+  description = "The central deployment's lifecycle_hooks (LIFECYCLE_HOOKS), for groups of this account: their lifecycle actions are forwarded to the central bus (one more rule, the central lifecycle rule's pattern), and the member role may complete them. [] (the default): no lifecycle rule, no Auto Scaling right. See docs/fleets.md."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for h in var.lifecycle_hooks : can(regex("^[A-Za-z0-9_/-]{1,255}$", h))])
+    error_message = "lifecycle_hooks: each hook name must be 1-255 of A-Z a-z 0-9 - _ /."
+  }
+}
+
+variable "lifecycle_groups" {
+  description = "The Auto Scaling groups of this account whose lifecycle actions the reconciler may complete (autoscaling:CompleteLifecycleAction and RecordLifecycleActionHeartbeat on these groups only, in any region of the account), on the member role. Required when lifecycle_hooks lists a hook and create_member_role is true. See docs/fleets.md."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for g in var.lifecycle_groups : length(g) >= 1 && length(g) <= 255 && !strcontains(g, "*")])
+    error_message = "lifecycle_groups: each group name must be 1-255 characters, without *."
+  }
+}
+
 variable "name" {
   description = "Prefix of the rules' and the forwarding role's names."
   type        = string
