@@ -21,7 +21,15 @@ Scenarios (each on a freshly reset moto, so no scenario sees another's state or 
    wall time, the function's CPU time and peak RSS (VmHWM);
 5. the size of target/lambda/ec2-dns/bootstrap.zip (`make bench` builds it first, with
    `make package`);
-6. the DDNS endpoint (`ec2-dns-ddns` behind the harness's function URL front, hosts made
+6. fleet events on a warm container with lifecycle hooks listed: the first claim of a
+   `{slot}` name (target: a fresh claim's calls + the one read of its first window of slot
+   items), the fresh claim of an Auto Scaling group's instance by its `running` event, the
+   launch lifecycle action of a group's instance (target: that grouped claim's calls + 1
+   `CompleteLifecycleAction` + its `GetChange` polls) and its terminate action, and an
+   `AssignIpv6Addresses` event once the instance's lock has settled (target: a fresh
+   claim's calls); the state after each checked in moto; the bench exits 1 when one of
+   these targets or checks is not met (`--only fleet` runs this section alone);
+7. the DDNS endpoint (`ec2-dns-ddns` behind the harness's function URL front, hosts made
    with `ec2-dns-ctl host add`): AWS calls, latency and memory per dyndns2 update (`nochg`,
    change settled / in flight / on a new container, lease refresh, `badauth`, `nohost`),
    the state checked in moto after each; the bench exits 1 when a DDNS target (issue 12:
@@ -67,8 +75,9 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 from harness import WRITE_CALLS, AwsProxy, Ec2DnsFunction, MotoServer, World  # noqa: E402
 from harness import LambdaError, ProcessExited  # noqa: E402
-from harness import ec2_state_change, sqs_event  # noqa: E402
+from harness import ec2_state_change, ipv6_call, lifecycle_action, sqs_event  # noqa: E402
 from harness.net import LOOPBACK  # noqa: E402
+from harness.moto import boto_client  # noqa: E402
 from harness.proxy import identify  # noqa: E402
 from harness.world import marker_name, parse_marker, qualified  # noqa: E402
 from harness.runtime import _Handler, _Pending, _Server, RuntimeApi  # noqa: E402
@@ -83,7 +92,7 @@ AMI = "ami-12345678"
 ZIP = REPO / "target" / "lambda" / "ec2-dns" / "bootstrap.zip"
 DOC = REPO / "docs" / "benchmarks.md"
 RESULTS = REPO / "target" / "bench" / "results.json"  # raw figures, for --merge
-SECTIONS = ("cold", "single", "burst", "reconcile", "ddns")
+SECTIONS = ("cold", "single", "fleet", "burst", "reconcile", "ddns")
 
 _STOP_ON_EXIT: list = []  # objects with .stop(), stopped in reverse order on exit
 
@@ -740,26 +749,255 @@ def bench_single(b: Bench, reps: int) -> dict:
         w.stop(iid)
         step(zk, "stop_settled", iid, "stopped")
         expect_released(zk, name)
-    out = {"cold_first": cold_first, "reps": reps, "section_s": now() - t_section, "cases": {}}
+    out = {"cold_first": cold_first, "reps": reps, "section_s": now() - t_section,
+           "cases": {zk: summarise_kinds(runs[zk], SINGLE_KINDS) for zk, _ in ZONE_CASES}}
+    b.retire(fn)
+    return out
+
+
+def summarise_kinds(runs: dict[str, list], kinds) -> dict:
+    """Per event kind: the calls per operation (the values the runs gave), the totals, the
+    writes, the call orders (with how many runs each), latencies and non-2xx answers."""
+    out = {}
+    for kind, label, *_ in kinds:
+        rs = runs[kind]
+        ops = sorted({op for r in rs for op in r["calls"]})
+        seqs: dict[str, int] = {}
+        for r in rs:
+            key = " → ".join(r["sequence"])
+            seqs[key] = seqs.get(key, 0) + 1
+        out[kind] = {
+            "label": label,
+            "calls": {op: sorted({r["calls"].get(op, 0) for r in rs}) for op in ops},
+            "totals": sorted({total(r["calls"]) for r in rs}),
+            "writes": sorted({sum(writes_of(r["calls"]).values()) for r in rs}),
+            "sequences": seqs,
+            "latency_ms": [r["latency_s"] * 1000 for r in rs],
+            "errors": sorted({e for r in rs for e in r["errors"]}),
+        }
+    return out
+
+
+# kind, label, target (calls) with one zone, with two zones; None: recorded, no target.
+# The launch action's target is computed (lifecycle_target): the fresh claim of a grouped
+# instance under the same configuration, plus its CompleteLifecycleAction and GetChange polls.
+FLEET_KINDS = [
+    ("slot_claim", "first claim of a `{slot}` name (slot 1 of a template nobody holds yet)",
+     SINGLE_KINDS[0][2] + 1, SINGLE_KINDS[0][3] + 1),
+    ("group_claim", "fresh claim of an Auto Scaling group's instance by its `running` event "
+     "(lifecycle hooks listed)", SINGLE_KINDS[0][2] + 1, SINGLE_KINDS[0][3] + 1),
+    ("lifecycle_launch", "launch lifecycle action (EC2 → AutoScalingGroup, `Pending:Wait`): "
+     "published, `INSYNC`, completed", None, None),
+    ("lifecycle_terminate", "terminate lifecycle action (AutoScalingGroup → EC2, "
+     "`Terminating:Wait`) right after the launch", None, None),
+    ("ipv6", "`AssignIpv6Addresses` (CloudTrail) on a published instance's interface, its lock "
+     "settled (42 s after a claim with a 26 s deadline)",
+     SINGLE_KINDS[0][2], SINGLE_KINDS[0][3]),
+]
+LAUNCH_HOOK, TERMINATE_HOOK = "bench-launch", "bench-terminate"
+
+
+def fleet_target(kind: str, zk: str) -> int | None:
+    for k, _label, one, two in FLEET_KINDS:
+        if k == kind:
+            return one if zk == "one" else two
+    return None
+
+
+def lifecycle_target(case: dict) -> tuple[int, str] | None:
+    """The most calls a launch action may make in a zone case: the most a fresh claim of a
+    grouped instance made (the same configuration: hooks listed, so the instance's lifecycle
+    state is asked), plus one CompleteLifecycleAction, plus the GetChange polls it made."""
+    claim, launch = case.get("group_claim"), case.get("lifecycle_launch")
+    if not claim or not launch:
+        return None
+    polls = max(launch["calls"].get("route53:GetChange", [0]))
+    bound = max(claim["totals"]) + 1 + polls
+    return bound, (f"≤ {bound}: a grouped fresh claim ({max(claim['totals'])}) + 1 "
+                   f"CompleteLifecycleAction + {polls} GetChange")
+
+
+def fleet_met(kind: str, zk: str, k: dict, case: dict) -> bool | None:
+    if kind == "lifecycle_launch":
+        t = lifecycle_target(case)
+        return None if t is None else (max(k["totals"]) <= t[0]
+                                       and k["calls"].get("autoscaling:CompleteLifecycleAction")
+                                       == [1])
+    t = fleet_target(kind, zk)
+    return None if t is None else max(k["totals"]) <= t
+
+
+def fleet_target_text(kind: str, zk: str, case: dict) -> str:
+    if kind == "lifecycle_launch":
+        t = lifecycle_target(case)
+        return t[1] if t else "–"
+    t = fleet_target(kind, zk)
+    if t is None:
+        return "–"
+    more = {"slot_claim": " + 1 BatchGetItem (the first window of slot items)",
+            "group_claim": " + 1 DescribeAutoScalingInstances"}.get(kind)
+    if more is None:
+        return f"≤ {t} (a fresh claim's)"
+    return f"≤ {t} (a fresh claim's {t - 1}{more})"
+
+
+def fleet_failures(res: dict) -> list[str]:
+    """The fleet rows whose target or state check was not met."""
+    f = res.get("fleet")
+    if not f or "cases" not in f:
+        return []
+    out = list(f.get("problems", []))
     for zk, _ in ZONE_CASES:
-        kinds = {}
-        for kind, label, *_ in SINGLE_KINDS:
-            rs = runs[zk][kind]
-            ops = sorted({op for r in rs for op in r["calls"]})
-            seqs: dict[str, int] = {}
-            for r in rs:
-                key = " → ".join(r["sequence"])
-                seqs[key] = seqs.get(key, 0) + 1
-            kinds[kind] = {
-                "label": label,
-                "calls": {op: sorted({r["calls"].get(op, 0) for r in rs}) for op in ops},
-                "totals": sorted({total(r["calls"]) for r in rs}),
-                "writes": sorted({sum(writes_of(r["calls"]).values()) for r in rs}),
-                "sequences": seqs,
-                "latency_ms": [r["latency_s"] * 1000 for r in rs],
-                "errors": sorted({e for r in rs for e in r["errors"]}),
-            }
-        out["cases"][zk] = kinds
+        case = f["cases"][zk]
+        for kind, *_ in FLEET_KINDS:
+            if fleet_met(kind, zk, case[kind], case) is False:
+                out.append(f"{case[kind]['label']}, {case_label(zk)}: {rng(case[kind]['totals'])} "
+                           f"calls ({fmt_range_calls(case[kind]['calls'])}), target "
+                           f"{fleet_target_text(kind, zk, case)}")
+    return out
+
+
+def dual_stack_subnet(w: World) -> str:
+    """A subnet with an IPv6 block whose instances get a public IPv4 too."""
+    vpc = w.ec2.create_vpc(CidrBlock="10.20.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    block = w.ec2.describe_vpcs(VpcIds=[vpc["VpcId"]])["Vpcs"][0][
+        "Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"]
+    subnet = w.ec2.create_subnet(VpcId=vpc["VpcId"], CidrBlock="10.20.1.0/24",
+                                 Ipv6CidrBlock=block.replace("::/56", "::/64"))["Subnet"]
+    w.ec2.modify_subnet_attribute(SubnetId=subnet["SubnetId"], MapPublicIpOnLaunch={"Value": True})
+    return subnet["SubnetId"]
+
+
+def bench_fleet(b: Bench, reps: int) -> dict:
+    """The fleet events on one warm container (hooks listed in LIFECYCLE_HOOKS), `reps` runs
+    per kind and zone case: the first claim of a `{slot}` name; the fresh claim of a grouped
+    instance by its `running` event (the baseline of the launch action); a launch lifecycle
+    action (the proxy begins it as Auto Scaling would) and, right after it, the terminate
+    action of the same instance; an `AssignIpv6Addresses` event once the instance's lock has
+    settled. Each event's state is checked in moto (records, marker, lock, the completion
+    with its token and `CONTINUE`)."""
+    b.fresh_world()
+    w = b.world
+    solo_zone = w.create_zone(SOLO)
+    zones_of = {"one": [("public", solo_zone)],
+                "two": [("public", b.zones["public"]), ("private", b.zones["private"])]}
+    domain_of = {"one": SOLO, "two": DOMAIN}
+    fn = b.function({"ALLOWED_DOMAINS": f"{DOMAIN},{SOLO}",
+                     "LIFECYCLE_HOOKS": f"{LAUNCH_HOOK},{TERMINATE_HOOK}"})
+    asg = boto_client("autoscaling", b.moto.url)
+    t_section = now()
+    fn.timed_invoke(ec2_state_change(w.run_instance({"dnsname": f"warmup.{DOMAIN}"}), "running"))
+    runs: dict[str, dict[str, list]] = {zk: {k[0]: [] for k in FLEET_KINDS} for zk, _ in ZONE_CASES}
+    problems: list[str] = []
+
+    def step(zk: str, kind: str, event: dict, deadline_s: float | None = None) -> dict:
+        b.proxy.reset_calls()
+        r = fn.timed_invoke(event, deadline_s=deadline_s)
+        runs[zk][kind].append({"calls": calls_of(b.proxy), "latency_s": r["latency_s"],
+                               "sequence": sequence_of(b.proxy), "errors": errors_of(b.proxy),
+                               "result": r["result"]})
+        return r["result"]
+
+    def check(what: str, ok: bool, detail) -> None:
+        if not ok:
+            problems.append(f"{what}: {detail}")
+
+    def published(zk: str, name: str, iid: str, aaaa: list[str] | None = None) -> None:
+        inst = w.instance(iid)
+        lock = w.lock(name) or {}
+        check(f"{name} lock", lock.get("owner") == qualified(iid), lock)
+        for label, zone in zones_of[zk]:
+            ip = inst.get("PublicIpAddress") if label == "public" else inst.get("PrivateIpAddress")
+            recs = w.records(zone, types=("A", "AAAA"))
+            check(f"{name} {label} A", recs.get((name, "A")) == (TTL, [ip]), recs.get((name, "A")))
+            types = ["A"]
+            if label == "public" and aaaa:
+                check(f"{name} AAAA", recs.get((name, "AAAA")) == (TTL, sorted(aaaa)),
+                      recs.get((name, "AAAA")))
+                types = ["A", "AAAA"]
+            m = w.marker(zone, name)
+            check(f"{name} {label} marker", m == {"owner": qualified(iid), "gen": lock.get("gen"),
+                                                  "types": types,
+                                                  "deployment": lock.get("deployment")}, m)
+
+    def released(zk: str, name: str) -> None:
+        for label, zone in zones_of[zk]:
+            left = [k for k in w.records(zone, types=("A", "AAAA", "TXT"))
+                    if k[0] in (name, marker_name(name))]
+            check(f"{name} {label} released", not left, left)
+        lock = w.lock(name)
+        check(f"{name} lock released", lock is not None and not lock.get("owner"), lock)
+
+    def completed(iid: str, hook: str, token: str) -> None:
+        done = [(c["instance_id"], c["hook"], c["token"], c["result"])
+                for c in b.proxy.lifecycle_actions()["completed"]]
+        check(f"{iid} {hook} completed", (iid, hook, token, "CONTINUE") in done, done[-3:])
+
+    def group(name: str, tag: str) -> str:
+        [iid] = w.create_group(name, tag, desired=1)
+        for hook, transition in ((LAUNCH_HOOK, "autoscaling:EC2_INSTANCE_LAUNCHING"),
+                                 (TERMINATE_HOOK, "autoscaling:EC2_INSTANCE_TERMINATING")):
+            asg.put_lifecycle_hook(AutoScalingGroupName=name, LifecycleHookName=hook,
+                                   LifecycleTransition=transition, HeartbeatTimeout=300,
+                                   DefaultResult="ABANDON")
+        return iid
+
+    def begin(event: dict, state: str) -> str:
+        d = event["detail"]
+        b.proxy.begin_lifecycle_action(d["LifecycleActionToken"], d["AutoScalingGroupName"],
+                                       d["LifecycleHookName"], d["EC2InstanceId"], state)
+        return d["LifecycleActionToken"]
+
+    # 1. the IPv6 instances' claims, with a 26 s deadline: they settle while the rest runs
+    subnet = dual_stack_subnet(w)
+    settling = []
+    for rep in range(reps):
+        for zk, _ in ZONE_CASES:
+            name = f"six-{rep}.{domain_of[zk]}"
+            iid = w.run_instance({"dnsname": name}, SubnetId=subnet)
+            fn.timed_invoke(ec2_state_change(iid, "running"), deadline_s=SETTLE_DEADLINE_S)
+            published(zk, name, iid)
+            settling.append((zk, name, iid, now()))
+    # 2. slots, grouped claims and lifecycle actions
+    for rep in range(reps):
+        for zk, _ in ZONE_CASES:
+            d = domain_of[zk]
+            iid = w.run_instance({"dnsname": f"slot{rep}-{{slot}}.{d}"})
+            step(zk, "slot_claim", ec2_state_change(iid, "running"))
+            published(zk, f"slot{rep}-1.{d}", iid)
+            check(f"{iid} status", w.status_tag(iid) == f"ok: slot{rep}-1.{d}", w.status_tag(iid))
+
+            iid = group(f"claim{zk}{rep}", f"gc{rep}-{{id}}.{d}")
+            step(zk, "group_claim", ec2_state_change(iid, "running"))
+            published(zk, f"gc{rep}-{iid}.{d}", iid)
+
+            g = f"life{zk}{rep}"
+            iid = group(g, f"lc{rep}-{{id}}.{d}")
+            name = f"lc{rep}-{iid}.{d}"
+            event = lifecycle_action(iid, g, LAUNCH_HOOK)
+            token = begin(event, "Pending:Wait")
+            answer = step(zk, "lifecycle_launch", event)
+            published(zk, name, iid)
+            completed(iid, LAUNCH_HOOK, token)
+            check(f"{iid} launch answer", answer.get("lifecycle", [{}])[0].get("result")
+                  == "completed", answer.get("lifecycle"))
+            event = lifecycle_action(iid, g, TERMINATE_HOOK, launching=False)
+            token = begin(event, "Terminating:Wait")
+            step(zk, "lifecycle_terminate", event)
+            released(zk, name)
+            completed(iid, TERMINATE_HOOK, token)
+    # 3. the IPv6 events, once each claim has settled
+    for zk, name, iid, t_claim in settling:
+        wait = t_claim + SETTLE_WAIT_S - now()
+        if wait > 0:
+            time.sleep(wait)
+        eni = w.instance(iid)["NetworkInterfaces"][0]["NetworkInterfaceId"]
+        assigned = w.ec2.assign_ipv6_addresses(NetworkInterfaceId=eni, Ipv6AddressCount=1)[
+            "AssignedIpv6Addresses"]
+        step(zk, "ipv6", ipv6_call("AssignIpv6Addresses", eni, assigned))
+        published(zk, name, iid, aaaa=assigned)
+    out = {"reps": reps, "section_s": now() - t_section, "problems": problems,
+           "cases": {zk: summarise_kinds(runs[zk], FLEET_KINDS) for zk, _ in ZONE_CASES}}
     b.retire(fn)
     return out
 
@@ -1652,6 +1890,10 @@ def render(res: dict, args, started: float) -> str:
         add("Answers other than 2xx during these events: " + (", ".join(errs) or "none") + ".")
         add("")
 
+    f = res.get("fleet")
+    if f and "cases" in f:
+        render_fleet(f, add)
+
     # bursts
     if res.get("bursts"):
         add("## SQS bursts: N `running` events in one batch (N fresh names, two zones, new "
@@ -1808,6 +2050,52 @@ def render(res: dict, args, started: float) -> str:
     add(NOTES.strip())
     add("")
     return "\n".join(L)
+
+
+def render_fleet(f: dict, add) -> None:
+    add(f"## Fleet events (one warm container, {f['reps']} runs per event kind and zone case)")
+    add("")
+    add("The function runs with `LIFECYCLE_HOOKS` listing a launch and a terminate hook, and "
+        "is warmed first like the single events' container. Each Auto Scaling group has one "
+        "instance, propagating a `{id}` name tag; the proxy begins each lifecycle action as "
+        "Auto Scaling would (moto does not) and answers `CompleteLifecycleAction`. The launch "
+        "action's target is the most calls a fresh claim of a grouped instance made in the same "
+        "run (the row above it: with hooks listed, every reconcile asks Auto Scaling for the "
+        "lifecycle state of grouped instances), plus its one `CompleteLifecycleAction` and its "
+        "`GetChange` polls; a `{slot}` name's first claim may read one window of slot items "
+        "more than a fresh claim; an IPv6 address event may cost what a fresh claim costs. "
+        "The bench exits with an error when one of these targets or state checks is not met.")
+    add("")
+    add("| event | zones | calls | total | target | verdict | latency median (min–max) |")
+    add("|---|---|---|---|---|---|---|")
+    for kind, *_ in FLEET_KINDS:
+        for zk, _ in ZONE_CASES:
+            case = f["cases"][zk]
+            k = case[kind]
+            lat = k["latency_ms"]
+            add(f"| {k['label']} | {1 if zk == 'one' else 2} | {fmt_range_calls(k['calls'])} | "
+                f"{rng(k['totals'])} | {fleet_target_text(kind, zk, case)} | "
+                f"{verdict(fleet_met(kind, zk, k, case))} | "
+                f"{statistics.median(lat):.0f} ms ({min(lat):.0f}–{max(lat):.0f}) |")
+    add("")
+    add("The calls of each event in the order of their answers:")
+    add("")
+    add("| event | zones | calls in order |")
+    add("|---|---|---|")
+    for kind, *_ in FLEET_KINDS:
+        for zk, _ in ZONE_CASES:
+            k = f["cases"][zk][kind]
+            seqs = k["sequences"]
+            text = "<br>".join((f"{q}" if len(seqs) == 1 else f"{q} ({c} runs)")
+                               for q, c in sorted(seqs.items(), key=lambda x: -x[1]))
+            add(f"| {k['label']} | {1 if zk == 'one' else 2} | {text} |")
+    add("")
+    errs = sorted({e for c in f["cases"].values() for k in c.values() for e in k["errors"]})
+    add("Answers other than 2xx during these events: " + (", ".join(errs) or "none") + ".")
+    add("")
+    if f["problems"]:
+        add("State checks not met: " + "; ".join(f["problems"][:10]) + ".")
+        add("")
 
 
 def render_memory_phases(rcs: list[dict], add) -> None:
@@ -2057,6 +2345,25 @@ Running the benchmarks on a development machine: see [docs/contributing.md](cont
   deadline (window 26 + 15 = 41 s; the run still sends its change, since it refuses only
   when fewer than 40 s of its window remain) and the stop is sent once 42 s have passed
   since that claim was queued.
+- **Fleet events.** One warm container whose function lists a launch and a terminate hook
+  in `LIFECYCLE_HOOKS`, with the one-zone and two-zone names of the single events. A `{slot}`
+  name's first claim (`slot<i>-{slot}.<domain>`, a template nobody holds yet) is measured
+  against a fresh claim's calls plus the read of its first window of slot items. Each
+  Auto Scaling group (moto's, one instance, a `{id}` name tag propagated at launch, both
+  hooks put on it) gives one row: the fresh claim of its instance by a `running` event,
+  or its launch lifecycle action (`EC2` → `AutoScalingGroup`) followed by its terminate
+  action right after (`AutoScalingGroup` → `EC2`, the launch's lock still in flight). moto
+  emulates no lifecycle action: the proxy begins each one as Auto Scaling would (the
+  instance `Pending:Wait` or `Terminating:Wait` in `DescribeAutoScalingInstances`), answers
+  `CompleteLifecycleAction` and records the completion, which the bench checks (token,
+  hook, `CONTINUE`); moto's `GetChange` is always `INSYNC`, so a launch polls once per
+  change batch. The launch's target is the most calls the grouped fresh claim made in the
+  same run (with hooks listed, every reconcile of a grouped instance asks Auto Scaling for
+  its lifecycle state: one `DescribeAutoScalingInstances` more than a plain fresh claim),
+  plus one `CompleteLifecycleAction` and the `GetChange` polls the launch made. The IPv6
+  row is an `AssignIpv6Addresses` CloudTrail event (as EventBridge delivers it) for an
+  instance in a dual-stack subnet whose name was claimed with a 26 s deadline 42 s before
+  (settled, like the settled stop); its target is a fresh claim's calls.
 - **Handler latency** is the time from queuing the invocation at the Runtime API host to
   the arrival of its `/response`; it includes the HTTP hops to the host and everything the
   handler waits for. **Function CPU** is the binary's `utime + stime` over the invocation
@@ -2159,6 +2466,22 @@ def summary_rows(res: dict) -> tuple[list[tuple], list[str]]:
         lat = [x for zk, _ in ZONE_CASES for x in s["cases"][zk]["duplicate"]["latency_ms"]]
         rows.append(("handler latency, steady-state event (median)",
                      f"{statistics.median(lat):.0f} ms", "–", "n/a"))
+    f = res.get("fleet")
+    if f and "cases" in f:
+        for kind, *_ in FLEET_KINDS:
+            for zk, _ in ZONE_CASES:
+                case = f["cases"][zk]
+                k = case[kind]
+                met = fleet_met(kind, zk, k, case)
+                if met is None:
+                    continue
+                rows.append((f"calls: {k['label']}, {case_label(zk)}",
+                             f"{rng(k['totals'])} ({fmt_range_calls(k['calls'])})",
+                             fleet_target_text(kind, zk, case), verdict(met)))
+        rows.append(("fleet events: state after every event (records, markers, locks, "
+                     "lifecycle completions)",
+                     "as expected" if not f["problems"] else f"NO: {len(f['problems'])} problems",
+                     "all", verdict(not f["problems"])))
     for bu in res.get("bursts", []):
         n = bu["n"]
         ok = bu["verify"]["ok"] and not bu["batch_item_failures"]
@@ -2347,7 +2670,7 @@ def main() -> int:
                     help=f"run nothing: rewrite the page from {RESULTS.relative_to(REPO)} (after "
                     "a change to the notes or the layout)")
     ap.add_argument("--only", default="", help="comma list of sections to run: "
-                    "cold,single,burst,reconcile,ddns (default all)")
+                    f"{','.join(SECTIONS)} (default all)")
     ap.add_argument("--merge", action="store_true",
                     help=f"keep earlier results from {RESULTS.relative_to(REPO)} for the sections "
                     "not run now (implied by --only; a full run starts afresh)")
@@ -2361,7 +2684,7 @@ def main() -> int:
         res["not_met_notes"] = NOT_MET(res)
         Path(args.out).write_text(render(res, args, 0))
         print(f"[bench] wrote {args.out} from {RESULTS.relative_to(REPO)}")
-        failed = ddns_failures(res)
+        failed = ddns_failures(res) + fleet_failures(res)
         for f in failed:
             print(f"[bench] FAILED: {f}", file=sys.stderr)
         return 1 if failed else 0
@@ -2451,6 +2774,8 @@ def main() -> int:
             section("cold", lambda: bench_cold_start(b, binary, args.starts))
         if want("single"):
             section("single", lambda: bench_single(b, args.reps))
+        if want("fleet"):
+            section("fleet", lambda: bench_fleet(b, args.reps))
         if want("burst"):
             section("bursts", lambda: [bench_burst(b, n) for n in (200, 1000)])
         if want("reconcile"):
@@ -2488,9 +2813,9 @@ def main() -> int:
     Path(args.out).write_text(render(res, args, 0))
     print(f"\n[bench] wrote {args.out} and {RESULTS.relative_to(REPO)} "
           f"(sections run now: {sorted(only) or 'all'})")
-    failed = ddns_failures(res)
+    failed = ddns_failures(res) + fleet_failures(res)
     if failed:
-        print(f"\n[bench] FAILED: {len(failed)} DDNS target(s) or check(s) not met:",
+        print(f"\n[bench] FAILED: {len(failed)} DDNS or fleet target(s) or check(s) not met:",
               file=sys.stderr)
         for f in failed:
             print(f"  - {f}", file=sys.stderr)

@@ -25,7 +25,8 @@ START, END = "<!-- longruns:start -->", "<!-- longruns:end -->"
 RUNS = {
     "soak": ("make soak", "10,000 per property (`EC2_DNS_PROPTEST_CASES=10000`): random event "
              "sequences with faults, delivery drops, duplicates and reordering, and time passing; "
-             "concurrent runs while EC2 changes, with IPv6 and private zones; plus the race "
+             "concurrent runs while EC2 changes, with IPv6 and private zones; `{slot}` names "
+             "under random events, reconciles and races with a held lock write; plus the race "
              "regression"),
     "fuzz": ("make fuzz", "200,000 per target (`EC2_DNS_FUZZ_CASES=200000`): arbitrary JSON "
              "payloads; real events with a field replaced; arbitrary names and tags"),

@@ -5,6 +5,8 @@
 //! ones in Route53. Case counts: `EC2_DNS_PROPTEST_CASES` (default 1,000 each; `make soak`
 //! runs 10,000).
 
+mod slots;
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;

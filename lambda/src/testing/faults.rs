@@ -134,6 +134,11 @@ impl Gate {
         self.open.notify_waiters();
     }
 
+    /// Whether a call is being held (or was: a released hold stays counted).
+    pub fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst) > 0
+    }
+
     /// Waits until a call is being held (or fails the test after 5 s).
     pub async fn wait_held(&self) {
         let waited = tokio::time::timeout(Duration::from_secs(5), async {
@@ -298,6 +303,15 @@ impl Faults {
     pub fn hold(&self, op: Op, key: Option<&str>, phase: Phase) -> Arc<Gate> {
         let gate = Arc::new(Gate::default());
         self.add(op, key, phase, 1, Effect::Hold(gate.clone()));
+        gate
+    }
+
+    /// Like [`Faults::hold`], for a random exploration that does not know whether the call
+    /// will come: unlike every other hold, it may go unfired (drop it with [`Faults::clear`]).
+    pub fn may_hold(&self, op: Op, key: Option<&str>, phase: Phase) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        let f = self.add(op, key, phase, 1, Effect::Hold(gate.clone()));
+        guard(&self.added).retain(|a| !Arc::ptr_eq(a, &f));
         gate
     }
 

@@ -139,3 +139,91 @@ async fn a_reconcile_of_a_converged_fleet_only_reads() {
     assert!(r.changes.is_empty(), "{r:?}");
     assert_eq!(writes(&w), 0, "{:?}", w.faults.counts());
 }
+
+/// A `{slot}` name in a domain with only a public zone.
+const SLOT: &str = "web-{slot}.other.example.org";
+
+#[tokio::test]
+async fn a_slot_claim_and_stop_cost_one_read_more_than_a_plain_name_and_a_lost_slot_one_look_more()
+{
+    let w = world();
+    w.launch(1, SLOT);
+    w.launch(2, SLOT);
+    crate::ports::Dns::zones(&w.rec.dns).await.unwrap(); // a warm container
+    w.faults.reset_calls();
+    w.event(&[1]).await;
+    // A fresh claim's five calls, and one read of the first window of slot items.
+    assert_eq!(total(&w), 6, "{:?}", w.faults.counts());
+    assert_eq!(w.faults.count(Op::LoadLocks), 2);
+    assert_eq!(
+        w.owner("web-1.other.example.org"),
+        Some(crate::testing::owner(1))
+    );
+
+    // Instance 3's claim of slot 2 is held before its conditional write while instance 2's
+    // event takes slot 2: instance 3's write fails, and the same call looks again.
+    w.launch(3, SLOT);
+    w.advance(CHANGE_WINDOW + 60);
+    let gate = w.faults.hold(
+        Op::Decide,
+        Some("web-2.other.example.org"),
+        crate::testing::faults::Phase::Before,
+    );
+    w.faults.reset_calls();
+    let loser = async {
+        let r = w.attempt(&[3]).await.unwrap();
+        assert!(r.failed.is_empty(), "{r:?}");
+    };
+    let winner = async {
+        gate.wait_held().await;
+        // The loser's first look: EC2, the owner index, the slot window, its write (held).
+        assert_eq!(
+            w.faults.calls(),
+            [
+                Op::DescribeInstances,
+                Op::LoadLocks,
+                Op::LoadLocks,
+                Op::Decide
+            ]
+        );
+        w.faults.reset_calls();
+        w.event(&[2]).await;
+        assert_eq!(total(&w), 6, "the winner's claim: {:?}", w.faults.counts());
+        w.faults.reset_calls();
+        gate.release();
+    };
+    tokio::join!(loser, winner);
+    // After its lost write (counted with the winner's calls: logged as it was held), the
+    // loser reads the item back (lost race, or a lost answer to its own write?), then looks
+    // again: EC2, the owner index, the slot window; the winner's lock is seconds old, so EC2
+    // and the slot window once more (invariant 9); then its write, its batch, its tag.
+    assert_eq!(
+        w.faults.calls(),
+        [
+            Op::LoadLocks,
+            Op::DescribeInstances,
+            Op::LoadLocks,
+            Op::LoadLocks,
+            Op::DescribeInstances,
+            Op::LoadLocks,
+            Op::Decide,
+            Op::ChangeResourceRecordSets,
+            Op::CreateTags
+        ]
+    );
+    assert_eq!(
+        w.owner("web-3.other.example.org"),
+        Some(crate::testing::owner(3))
+    );
+
+    // Its stop costs a settled stop's five calls, and one read more: the tag names only the
+    // template, so the slot's item is read once the owner index has named it.
+    w.advance(CHANGE_WINDOW + 60);
+    w.set_state(3, InstanceState::Stopped);
+    w.faults.reset_calls();
+    w.event(&[3]).await;
+    assert_eq!(total(&w), 6, "{:?}", w.faults.counts());
+    assert_eq!(w.faults.count(Op::LoadLocks), 2);
+    assert_eq!(w.owner("web-3.other.example.org"), None);
+    w.assert_converged().await;
+}
