@@ -3,6 +3,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -45,7 +46,7 @@ impl fmt::Display for HostName {
 /// An EC2 instance id (`i-` and 8 or 17 hex digits).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct InstanceId(String);
+pub struct InstanceId(Arc<str>);
 
 impl InstanceId {
     pub fn parse(raw: &str) -> Result<InstanceId, String> {
@@ -56,7 +57,7 @@ impl InstanceId {
                     .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
         if ok {
-            Ok(InstanceId(raw.to_string()))
+            Ok(InstanceId(raw.into()))
         } else {
             Err(format!("{raw:?} is not an EC2 instance id"))
         }
@@ -104,10 +105,11 @@ impl fmt::Display for InterfaceId {
 }
 
 /// Where instances live: an AWS account and a region. The deployment's own is its *home*.
+/// Cheap to clone (every owner carries one): its text is shared.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Home {
-    account: String,
-    region: String,
+    account: Arc<str>,
+    region: Arc<str>,
 }
 
 impl Home {
@@ -124,8 +126,8 @@ impl Home {
             return Err(format!("{region:?} is not an AWS region"));
         }
         Ok(Home {
-            account: account.to_string(),
-            region: region.to_string(),
+            account: account.into(),
+            region: region.into(),
         })
     }
 
@@ -357,7 +359,7 @@ impl Instance {
 /// A Route53 hosted zone id without the `/hostedzone/` prefix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ZoneId(pub String);
+pub struct ZoneId(pub Arc<str>);
 
 impl fmt::Display for ZoneId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -4,6 +4,7 @@
 //! names get anywhere near Route53. [`Fqdn::parse`] is the only way to make an [`Fqdn`].
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Longest name we accept, in characters, without the trailing dot.
 pub const MAX_NAME_LEN: usize = 253;
@@ -26,7 +27,7 @@ pub const MAX_MANAGED_LEN: usize = MAX_NAME_LEN - MARKER_LABEL.len() - 1;
 /// trailing dot.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(transparent)]
-pub struct Fqdn(String);
+pub struct Fqdn(Arc<str>);
 
 /// Why a name was refused. The `Display` text is what users see in status tags and reports.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -71,7 +72,7 @@ impl Fqdn {
         if !name.contains('.') {
             return Err(NameError::SingleLabel);
         }
-        Ok(Fqdn(name))
+        Ok(Fqdn(name.into()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -87,7 +88,7 @@ impl Fqdn {
     /// True when `self` lies below `domain` and is not `domain` itself.
     pub fn is_strictly_below(&self, domain: &Fqdn) -> bool {
         self.0.len() > domain.0.len()
-            && self.0.ends_with(domain.0.as_str())
+            && self.0.ends_with(&*domain.0)
             && self.0.as_bytes()[self.0.len() - domain.0.len() - 1] == b'.'
     }
 

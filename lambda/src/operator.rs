@@ -252,7 +252,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 write,
                 changes,
                 rows,
-                owners: owners.clone(),
+                owners: owners.iter().cloned().collect(),
             });
         }
         // A status tag is rewritten whole: only for those whose tag names nothing else.

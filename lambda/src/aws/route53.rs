@@ -637,9 +637,9 @@ impl Route53Api for SdkRoute53 {
                 let Ok(name) = Fqdn::parse(z.name()) else {
                     continue;
                 };
-                let id = z.id().trim_start_matches("/hostedzone/").to_string();
+                let id = z.id().trim_start_matches("/hostedzone/");
                 out.push(Zone {
-                    id: ZoneId(id),
+                    id: ZoneId(id.into()),
                     name,
                     private: z.config().is_some_and(|c| c.private_zone()),
                 });
@@ -661,7 +661,7 @@ impl Route53Api for SdkRoute53 {
         let mut req = self
             .client
             .list_resource_record_sets()
-            .hosted_zone_id(&zone.0);
+            .hosted_zone_id(&*zone.0);
         if let Some(s) = start {
             req = req
                 .start_record_name(&s.name)
@@ -725,7 +725,7 @@ impl Route53Api for SdkRoute53 {
         let sent = self
             .client
             .change_resource_record_sets()
-            .hosted_zone_id(&zone.0)
+            .hosted_zone_id(&*zone.0)
             .change_batch(batch)
             .send()
             .await;

@@ -252,7 +252,7 @@ async fn hosted_zones_are_listed_with_ids_and_privacy() {
     let zones = dns(&url).zones().await.unwrap();
     let got: Vec<(String, String, bool)> = zones
         .iter()
-        .map(|z| (z.id.0.clone(), z.name.to_string(), z.private))
+        .map(|z| (z.id.to_string(), z.name.to_string(), z.private))
         .collect();
     assert_eq!(
         got,

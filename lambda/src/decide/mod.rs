@@ -174,8 +174,9 @@ pub struct NamePlan {
     pub write: LockWrite,
     pub changes: Vec<Change>,
     pub rows: Vec<SlotChange>,
-    /// Owners whose outcome for this name depends on the work.
-    pub owners: BTreeSet<Owner>,
+    /// Owners whose outcome for this name depends on the work (sorted, once each; a
+    /// `Vec`: most names have one or two, and one plan holds one per name).
+    pub owners: Vec<Owner>,
 }
 
 /// A name left exactly as it is until an operator acts.
@@ -398,7 +399,9 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             shared: claims.shared.get(name),
         };
         let mut decided = decide(&view);
-        let owners: BTreeSet<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
+        let mut owners: Vec<Owner> = decided.outcomes.iter().map(|(o, _)| o.clone()).collect();
+        owners.sort();
+        owners.dedup();
         if let Verdict::Write { changes, .. } = &decided.verdict {
             if let Some(reason) = too_large_for_a_batch(changes) {
                 // Route53 would refuse it on every run: nothing is sent, nothing written, and

@@ -109,7 +109,7 @@ mod tests {
         let ids = |n: &str| -> Vec<String> {
             zones_of(&name(n), &zones, &allowed)
                 .iter()
-                .map(|z| z.id.0.clone())
+                .map(|z| z.id.to_string())
                 .collect()
         };
         assert_eq!(ids("web.dyn.example.com"), ["Z1", "Z2"]);
@@ -134,7 +134,7 @@ mod tests {
         let ids = |l: &Lock, now: i64| -> Vec<String> {
             zones_to_check(&web, Some(l), &zones, &allowed, now)
                 .into_iter()
-                .map(|z| z.0)
+                .map(|z| z.to_string())
                 .collect()
         };
         let mut l = crate::testing::lock("web.dyn.example.com", 1, "192.0.2.1");

@@ -98,13 +98,13 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     pub(crate) async fn apply_with(
         &self,
         world: &World,
-        plan: Plan,
+        mut plan: Plan,
         req: &Request,
         touch: Option<&HostTouch>,
     ) -> (Report, bool) {
         let touched = AtomicBool::new(false);
         let until = window_end(self.now(), req.deadline);
-        let mut outcomes = plan.outcomes.clone();
+        let mut outcomes = std::mem::take(&mut plan.outcomes);
         let mut settled: Vec<(NamePlan, Settled)> = Vec::new();
 
         // 1. Lock writes: every decision is recorded before any of its changes is sent.
@@ -148,8 +148,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         for a in attempts {
             match verdict_of(&a.plan.name, &a.plan.changes, &results) {
                 Ok(()) => {
-                    let rows = a.plan.rows.clone();
-                    settled.push((a.plan, Settled::Done { rows }));
+                    let mut plan = a.plan;
+                    let rows = std::mem::take(&mut plan.rows);
+                    settled.push((plan, Settled::Done { rows }));
                 }
                 Err(Trouble::Failed(why)) => {
                     self.flag(&a.lock).await;

@@ -2,6 +2,7 @@
 //! clock, and [`World`], a reconciler over all of it with assertions on the final state of
 //! Route53, the lock table and the status tags.
 
+pub mod alloc;
 pub mod fakes;
 pub mod faults;
 

@@ -11,6 +11,7 @@ mod fleets;
 mod handler;
 mod ipv6_events;
 mod lifecycle;
+mod memory;
 mod no_dangling;
 mod operator;
 mod organisations;
