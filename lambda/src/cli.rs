@@ -532,6 +532,7 @@ const SETTINGS: &[&str] = &[
     "ROUTE53_CHANGES_PER_SECOND",
     "HOST_SECRETS_PREFIX",
     "LIFECYCLE_HOOKS",
+    "REVERSE_RECORDS",
 ];
 
 /// A warning when this CLI (version `mine`) and the deployed function that recorded
@@ -645,6 +646,7 @@ pub fn resolve_config(
             get(k).or_else(|| Some(crate::config::style_name(d.marker_style).to_string()))
         }
         "LIFECYCLE_HOOKS" => get(k).or_else(|| Some(d.lifecycle_hooks.join(","))),
+        "REVERSE_RECORDS" => get(k).or_else(|| Some(d.reverse_records.to_string())),
         other => get(other),
     })?;
     let differences = mine.differences(d);
@@ -1329,6 +1331,7 @@ mod tests {
             deployment: Some(crate::marker::DeploymentId::parse("prod").unwrap()),
             marker_style: Default::default(),
             lifecycle_hooks: vec![],
+            reverse_records: false,
             version: Some(env!("CARGO_PKG_VERSION").into()),
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),

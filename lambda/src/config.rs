@@ -46,6 +46,11 @@ pub struct Config {
     /// are published, their terminate actions once they are removed. A lifecycle event of
     /// any other hook is ignored before any AWS call. Empty: none (the default).
     pub lifecycle_hooks: Vec<String>,
+    /// PTR records for the addresses of instances that hold names (`REVERSE_RECORDS`,
+    /// `true` or `false`, the default): see [`crate::decide::reverse`]. On, at least one
+    /// allowed domain must be a reverse domain (below `in-addr.arpa` or `ip6.arpa`), where
+    /// the private reverse zones lie.
+    pub reverse_records: bool,
 }
 
 /// Route53 requests per second by default: half the account's documented sustained rate
@@ -165,6 +170,25 @@ impl Config {
                 "is not a lifecycle hook name (1-255 of a-z A-Z 0-9 - _ /)".to_string()
             })
         });
+        let reverse_records = match get("REVERSE_RECORDS").map(|s| s.trim().to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v.is_empty() || v == "false" => false,
+            Some(v) if v == "true" => true,
+            Some(v) => {
+                problems.push(format!("REVERSE_RECORDS {v:?} must be true or false"));
+                false
+            }
+        };
+        if reverse_records
+            && !allowed_domains.is_empty()
+            && !allowed_domains
+                .iter()
+                .any(crate::decide::reverse::is_reverse)
+        {
+            problems.push(
+                "REVERSE_RECORDS is true but no ALLOWED_DOMAINS entry is a reverse domain: add the private reverse zones' domain (such as 10.in-addr.arpa or d.f.ip6.arpa), PTR records are written only below an allowed domain".into(),
+            );
+        }
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -183,6 +207,7 @@ impl Config {
             deployment,
             marker_style,
             lifecycle_hooks,
+            reverse_records,
         })
     }
 
@@ -240,6 +265,9 @@ pub struct Deployed {
     /// `LIFECYCLE_HOOKS` (recorded since 0.4.0; absent: none): a CLI that reconciles must
     /// hold warmed instances back as the function does.
     pub lifecycle_hooks: Vec<String>,
+    /// `REVERSE_RECORDS` (absent: off, as a function older than reverse records left it): a CLI that reconciles must
+    /// keep the PTR records the function writes.
+    pub reverse_records: bool,
     /// The version of the function that recorded it (recorded since 0.4.0; absent: 0.3 or
     /// older).
     pub version: Option<String>,
@@ -262,6 +290,7 @@ impl Config {
             regions: self.regions.clone(),
             member_role: self.member_role.clone(),
             lifecycle_hooks: self.lifecycle_hooks.clone(),
+            reverse_records: self.reverse_records,
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             function: function.to_string(),
             updated: updated.to_string(),
@@ -340,6 +369,12 @@ impl Config {
                 deployed.lifecycle_hooks.join(",")
             ));
         }
+        if self.reverse_records != deployed.reverse_records {
+            out.push(format!(
+                "REVERSE_RECORDS is \"{}\" here but \"{}\" in the deployed function",
+                self.reverse_records, deployed.reverse_records
+            ));
+        }
         if self.member_role != deployed.member_role {
             out.push(format!(
                 "MEMBER_ROLE is {:?} here but {:?} in the deployed function",
@@ -365,6 +400,7 @@ impl Config {
                 .or_else(|| self.deployment.clone()),
             marker_style: deployed.marker_style,
             lifecycle_hooks: deployed.lifecycle_hooks.clone(),
+            reverse_records: deployed.reverse_records,
             ..self.clone()
         }
     }

@@ -474,6 +474,7 @@ fn parse_config(item: &Item) -> Option<Deployed> {
             .and_then(|s| MarkerStyle::parse(s).ok())
             .unwrap_or_default(),
         lifecycle_hooks: words(item, "lifecycle_hooks"),
+        reverse_records: text(item, "reverse_records").is_some_and(|v| v == "true"),
         version: text(item, "version").cloned(),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
@@ -991,6 +992,9 @@ impl Locks for DynamoLocks {
         }
         if !d.lifecycle_hooks.is_empty() {
             put = put.item("lifecycle_hooks", s(d.lifecycle_hooks.join(",")));
+        }
+        if d.reverse_records {
+            put = put.item("reverse_records", s("true"));
         }
         put.table_name(&self.table)
             .item("pk", s(CONFIG_KEY))

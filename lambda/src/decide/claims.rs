@@ -193,6 +193,13 @@ pub fn claims_of(
             );
             continue;
         }
+        if crate::decide::reverse::is_reverse(&name) {
+            refuse(
+                &mut problems,
+                invalid("a reverse name is written from an instance's addresses (REVERSE_RECORDS), never claimed by name".into()),
+            );
+            continue;
+        }
         if !settings
             .allowed_domains
             .iter()
@@ -318,6 +325,7 @@ mod tests {
             ttl: 60,
             deployment: crate::testing::deployment(),
             style: Default::default(),
+            reverse: false,
         };
         let outside = vec!["a.example.org".to_string(), "b.dyn.example.com".into()];
         let stopped = Instance {

@@ -6,6 +6,7 @@
 //! - [`ownership`]: who holds a name, what of Route53 is ours, one name's next decision.
 //! - [`reads`]: what must be read (instances, Route53) before deciding.
 //! - [`protection`]: Route53 record set protections, learned from refusals and remembered.
+//! - [`reverse`]: PTR records of the addresses of instances that hold names (opt-in).
 //! - this module: the plan over every name of a reconcile.
 
 pub mod claims;
@@ -13,6 +14,7 @@ pub mod outcome;
 pub mod ownership;
 pub mod protection;
 pub mod reads;
+pub mod reverse;
 pub mod slots;
 pub mod zones;
 
@@ -94,12 +96,15 @@ pub struct Settings {
     pub deployment: DeploymentId,
     /// How new markers write their owner (`MARKER_STYLE`).
     pub style: MarkerStyle,
+    /// Whether instances claim the reverse names of their addresses (`REVERSE_RECORDS`,
+    /// [`reverse`]).
+    pub reverse: bool,
 }
 
 /// What Route53 holds for one name in one zone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seen {
-    /// Plain A and AAAA sets at the name (sorted).
+    /// Plain A, AAAA and PTR sets at the name (sorted).
     pub sets: Vec<RecordSet>,
     /// The TXT set at the marker name, if there is one.
     pub marker: Option<RecordSet>,
@@ -204,6 +209,9 @@ pub struct Claims<'a> {
     pub warnings: Vec<String>,
     /// The slot names the claimants' `{slot}` templates got ([`slots::assign`]).
     pub slots: slots::Assignment,
+    /// The reverse names of each instance's addresses ([`reverse::names_of`]): names it
+    /// may claim or hold, decided in every run about it.
+    pub reverse: BTreeMap<&'a Owner, Vec<Fqdn>>,
 }
 
 impl<'a> Claims<'a> {
@@ -211,7 +219,7 @@ impl<'a> Claims<'a> {
         let mut warnings = Vec::new();
         let slots = slots::assign(world);
         let none = BTreeMap::new();
-        let of = world
+        let mut of: BTreeMap<&Owner, (Vec<Claim>, Vec<Problem>)> = world
             .instances
             .values()
             .map(|i| {
@@ -221,10 +229,24 @@ impl<'a> Claims<'a> {
                 (&i.owner, (claims, problems))
             })
             .collect();
+        // Reverse claims follow from the forward ones (which names each instance wins), and
+        // never from each other.
+        for (owner, claims) in reverse::claims(world, settings, &of) {
+            if let Some((own, _)) = of.get_mut(&owner) {
+                own.extend(claims);
+            }
+        }
+        let reverse = world
+            .instances
+            .values()
+            .map(|i| (&i.owner, reverse::names_of(i, settings)))
+            .filter(|(_, names)| !names.is_empty())
+            .collect();
         Claims {
             of,
             warnings,
             slots,
+            reverse,
         }
     }
 
@@ -267,8 +289,9 @@ impl<'a> Claims<'a> {
             .filter(|i| scope.contains(&i.owner))
         {
             // A stopped instance's tag (a silent host's credential) still names what it
-            // may hold.
+            // may hold, and so do its addresses.
             names.extend(names_of(inst));
+            names.extend(self.reverse.get(&inst.owner).into_iter().flatten().cloned());
         }
         for (owner, held) in &world.index {
             if scope.contains(owner) {

@@ -109,6 +109,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             ttl: self.config.ttl,
             deployment: self.config.deployment_for(&self.home),
             style: self.config.marker_style,
+            reverse: self.config.reverse_records,
         }
     }
 

@@ -16,7 +16,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::decide::claims::names_of;
 use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
-use crate::decide::{reads, slots, Claims, Seen, Settings, World};
+use crate::decide::{reads, reverse, slots, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::Loaded;
@@ -86,13 +86,18 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     }
 
     /// The locks of the names `owners` claim or once claimed (a stopped instance's tag still
-    /// names them) and, with `index`, through the owner index, of those they hold; names
+    /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and, with `index`, through the owner index, of those they hold; names
     /// already read are not read again (nothing at all, when none is new).
     async fn load_locks_of(&self, world: &mut World, owners: &[Owner], index: bool) -> Result<()> {
+        let settings = self.settings();
         let tagged: BTreeSet<Fqdn> = owners
             .iter()
             .filter_map(|o| world.instances.get(o))
-            .flat_map(names_of)
+            .flat_map(|i| {
+                names_of(i)
+                    .into_iter()
+                    .chain(reverse::names_of(i, &settings))
+            })
             .filter(|n| !world.locks.contains_key(n) && !world.unreadable.contains_key(n))
             .collect();
         if !index && tagged.is_empty() {
