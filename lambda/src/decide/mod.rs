@@ -141,6 +141,24 @@ pub struct World {
     pub seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>>,
     /// Owner-index items left empty by releases (housekeeping, not a decision input).
     pub empty_index: Vec<String>,
+    /// Whether `locks` holds every item of the lock table (a reconcile of everything reads
+    /// it whole): a name absent from it has no item. Otherwise only the names `locks`,
+    /// `unreadable` and `asked` list are known ([`World::knows_lock`]).
+    pub read_all: bool,
+    /// The names whose lock items a run about some owners asked for, found or not.
+    pub asked: BTreeSet<Fqdn>,
+}
+
+impl World {
+    /// Whether this world knows the lock item of `name`: it was read, or it is known not
+    /// to exist. What reverse records are decided from must be known (see
+    /// [`reverse::claims`]).
+    pub fn knows_lock(&self, name: &Fqdn) -> bool {
+        self.read_all
+            || self.locks.contains_key(name)
+            || self.unreadable.contains_key(name)
+            || self.asked.contains(name)
+    }
 }
 
 /// What a report row says about one slot.
@@ -210,8 +228,10 @@ pub struct Claims<'a> {
     /// The slot names the claimants' `{slot}` templates got ([`slots::assign`]).
     pub slots: slots::Assignment,
     /// The reverse names of each instance's addresses ([`reverse::names_of`]): names it
-    /// may claim or hold, decided in every run about it.
+    /// may claim or hold, decided in every run that knows their lock items.
     pub reverse: BTreeMap<&'a Owner, Vec<Fqdn>>,
+    /// Reverse names this run must leave as they are ([`reverse::Reverse::undecided`]).
+    pub undecided: BTreeSet<Fqdn>,
 }
 
 impl<'a> Claims<'a> {
@@ -231,7 +251,8 @@ impl<'a> Claims<'a> {
             .collect();
         // Reverse claims follow from the forward ones (which names each instance wins), and
         // never from each other.
-        for (owner, claims) in reverse::claims(world, settings, &of) {
+        let rev = reverse::claims(world, settings, &of);
+        for (owner, claims) in rev.claims {
             if let Some((own, _)) = of.get_mut(&owner) {
                 own.extend(claims);
             }
@@ -247,6 +268,7 @@ impl<'a> Claims<'a> {
             warnings,
             slots,
             reverse,
+            undecided: rev.undecided,
         }
     }
 
@@ -289,9 +311,8 @@ impl<'a> Claims<'a> {
             .filter(|i| scope.contains(&i.owner))
         {
             // A stopped instance's tag (a silent host's credential) still names what it
-            // may hold, and so do its addresses.
+            // may hold.
             names.extend(names_of(inst));
-            names.extend(self.reverse.get(&inst.owner).into_iter().flatten().cloned());
         }
         for (owner, held) in &world.index {
             if scope.contains(owner) {
@@ -309,6 +330,17 @@ impl<'a> Claims<'a> {
             names.extend(world.seen.keys().cloned());
             names.extend(world.unreadable.keys().cloned());
         }
+        // The reverse names of every instance the run knows the lock items of (an address
+        // handed over with a name it won in this run), except those it must leave alone.
+        for reverse_names in self.reverse.values() {
+            names.extend(
+                reverse_names
+                    .iter()
+                    .filter(|n| world.knows_lock(n))
+                    .cloned(),
+            );
+        }
+        names.retain(|n| !self.undecided.contains(n));
         names
     }
 }

@@ -32,7 +32,7 @@
 //!   instances claim one reverse name, and the ownership rule gives it to one; the other is
 //!   told of the conflict, as for any name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::decide::claims::{Claim, Problem};
@@ -171,23 +171,57 @@ fn winners<'a>(
     out
 }
 
+/// What [`claims`] decides.
+#[derive(Debug, Default)]
+pub struct Reverse {
+    /// The reverse claims of each judged instance.
+    pub claims: BTreeMap<Owner, Vec<Claim>>,
+    /// The reverse names of running instances this run cannot judge: left as they are.
+    pub undecided: BTreeSet<Fqdn>,
+}
+
+/// Whether the world knows everything an instance's PTR value is decided from: the lock
+/// item of every forward name it claims (a run about other owners may have described it
+/// without reading its names: a name it seems to win alone may be someone else's).
+fn judged(world: &World, claims: &[Claim]) -> bool {
+    claims.iter().all(|c| world.knows_lock(&c.name))
+}
+
 /// The reverse claims of every running instance of the world, from the forward claims of
 /// every claimant (`forward`, as [`crate::decide::Claims`] builds them): see the module's
 /// documentation. Deterministic: the same world gives the same claims.
+///
+/// Only an instance the world knows enough about is judged ([`World::knows_lock`] of each
+/// of its forward names); the reverse names of a running instance that is not are
+/// `undecided`, so that no run takes a reverse name from it, or hands one to it, on a
+/// guess. A later run about it (or of everything) decides them.
 pub fn claims(
     world: &World,
     settings: &Settings,
     forward: &BTreeMap<&Owner, (Vec<Claim>, Vec<Problem>)>,
-) -> BTreeMap<Owner, Vec<Claim>> {
-    let mut out: BTreeMap<Owner, Vec<Claim>> = BTreeMap::new();
+) -> Reverse {
+    let mut out = Reverse::default();
     if !settings.reverse {
         return out;
+    }
+    for inst in world.instances.values() {
+        let own = forward
+            .get(&inst.owner)
+            .map(|(c, _)| c.as_slice())
+            .unwrap_or_default();
+        if inst.state == InstanceState::Running && !judged(world, own) {
+            out.undecided.extend(names_of(inst, settings));
+        }
     }
     for (owner, mut won) in winners(world, settings, forward) {
         let Some(inst) = world.instances.get(owner) else {
             continue;
         };
-        if inst.state != InstanceState::Running {
+        let own = forward
+            .get(owner)
+            .map(|(c, _)| c.as_slice())
+            .unwrap_or_default();
+        if inst.state != InstanceState::Running || !judged(world, own) {
             continue;
         }
         won.sort();
@@ -209,7 +243,8 @@ pub fn claims(
                 continue;
             }
             records.sort();
-            out.entry(owner.clone())
+            out.claims
+                .entry(owner.clone())
                 .or_default()
                 .push(Claim { name, records });
         }

@@ -37,6 +37,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             Scope::All => {
                 // The lock table before EC2: see the module's documentation.
                 let loaded = self.locks.scan().await?;
+                world.read_all = true;
                 self.tagged_everywhere(&mut world).await?;
                 // Hosts outside EC2 claim their names as instances do while their lease holds.
                 let now = world.now;
@@ -81,6 +82,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 self.load_slots(&mut world).await?;
             }
         }
+        if settings.reverse && matches!(req.scope, Scope::Owners(_)) {
+            self.load_reverse(&mut world).await?;
+        }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
     }
@@ -104,6 +108,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             return Ok(());
         }
         let owners = if index { owners } else { &[] };
+        world.asked.extend(tagged.iter().cloned());
         let loaded = self
             .locks
             .load(&tagged.iter().cloned().collect::<Vec<_>>(), owners)
@@ -123,7 +128,40 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .collect();
         take(world, loaded);
         if !extra.is_empty() {
+            world.asked.extend(extra.iter().cloned());
             take(world, self.locks.load(&extra, &[]).await?);
+        }
+        Ok(())
+    }
+
+    /// The lock items of the reverse names of every instance this run described, and the
+    /// holders they name: a name won in this run (a waiter taking over from a holder that
+    /// stopped) brings its new holder's PTR with it, and no reverse name is decided without
+    /// knowing who holds it ([`crate::decide::reverse`]).
+    async fn load_reverse(&self, world: &mut World) -> Result<()> {
+        let settings = self.settings();
+        let names: Vec<Fqdn> = world
+            .instances
+            .values()
+            .flat_map(|i| reverse::names_of(i, &settings))
+            .filter(|n| !world.knows_lock(n))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        world.asked.extend(names.iter().cloned());
+        take(world, self.locks.load(&names, &[]).await?);
+        let holders: Vec<Owner> = names
+            .iter()
+            .filter_map(|n| world.locks.get(n)?.holder.clone())
+            .filter(|h| !world.instances.contains_key(h))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !holders.is_empty() {
+            self.describe_any(world, &holders, false).await?;
         }
         Ok(())
     }
@@ -139,6 +177,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             if names.is_empty() {
                 return Ok(());
             }
+            world.asked.extend(names.iter().cloned());
             take(world, self.locks.load(&names, &[]).await?);
         }
     }

@@ -15,6 +15,7 @@ mod no_dangling;
 mod operator;
 mod organisations;
 mod ownership;
+mod reverse;
 mod route53_limits;
 mod slots;
 mod threat_model;
