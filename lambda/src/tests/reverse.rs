@@ -608,3 +608,32 @@ async fn a_run_about_others_never_guesses_a_ptr_from_names_it_did_not_read() {
     assert_eq!(ptr(&w, 3), Some(dotted(&[DB])));
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn a_lost_lock_table_is_rebuilt_with_its_reverse_names_from_their_markers() {
+    let w = world();
+    w.launch(1, &format!("{WEB},{API}"));
+    w.event(&[1]).await;
+    let before = w.locks().snapshot();
+    assert!(before.contains_key(&name(&reverse_of(1))));
+    for n in before.keys() {
+        w.locks().remove(n);
+    }
+    let rows = w.rec.rebuild(false).await.unwrap();
+    assert!(rows.iter().all(|r| r.skipped.is_none()), "{rows:?}");
+    let after = w.locks().snapshot();
+    let (old, new) = (
+        &before[&name(&reverse_of(1))],
+        &after[&name(&reverse_of(1))],
+    );
+    assert_eq!(
+        (&new.holder, new.gen, &new.records),
+        (&old.holder, old.gen, &old.records)
+    );
+    w.assert_converged().await;
+    // And the PTR still goes with its instance.
+    w.set_state(1, InstanceState::Stopped);
+    w.event(&[1]).await;
+    assert_eq!(ptr(&w, 1), None);
+    w.assert_converged().await;
+}
