@@ -413,6 +413,20 @@ fn reverse_records_need_a_reverse_allowed_domain_and_a_boolean() {
         off.differences(&deployed),
         ["REVERSE_RECORDS is \"false\" here but \"true\" in the deployed function"]
     );
+    // A CLI with nothing set reconciles with the function's setting; one that says
+    // otherwise may not write.
+    let none = |k: &str| (k == "LOCK_TABLE").then(|| "locks".to_string());
+    let (config, notes) = crate::cli::resolve_config(&none, Some(&deployed), true).unwrap();
+    assert!(config.reverse_records && notes.is_empty(), "{notes:?}");
+    let other = |k: &str| match k {
+        "LOCK_TABLE" => Some("locks".to_string()),
+        "REVERSE_RECORDS" => Some("false".to_string()),
+        _ => None,
+    };
+    let err = crate::cli::resolve_config(&other, Some(&deployed), true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("REVERSE_RECORDS is \"false\" here"), "{err}");
 }
 
 // ------------------------------------------------------------------ property: no orphan
