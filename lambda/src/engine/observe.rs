@@ -90,8 +90,10 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     }
 
     /// The locks of the names `owners` claim or once claimed (a stopped instance's tag still
-    /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and, with `index`, through the owner index, of those they hold; names
-    /// already read are not read again (nothing at all, when none is new).
+    /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and,
+    /// with `index`, through the owner index, of those they hold; names already read are not
+    /// read again (nothing at all, when none is new). Every name asked for is recorded
+    /// ([`World::asked`]), found or not.
     async fn load_locks_of(&self, world: &mut World, owners: &[Owner], index: bool) -> Result<()> {
         let settings = self.settings();
         let tagged: BTreeSet<Fqdn> = owners
