@@ -651,3 +651,38 @@ async fn a_lost_lock_table_is_rebuilt_with_its_reverse_names_from_their_markers(
     assert_eq!(ptr(&w, 1), None);
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn an_operator_releases_a_reverse_name_only_once_its_instance_no_longer_runs_with_the_address(
+) {
+    let w = world();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    let rname = name(&reverse_of(1));
+    let err = w.rec.release_name(&rname, false).await.unwrap_err();
+    assert!(
+        err.to_string().contains("reverse name of an address"),
+        "{err}"
+    );
+    assert_eq!(ptr(&w, 1), Some(dotted(&[WEB])), "nothing released");
+    // Stopped, but its event lost and the name frozen meanwhile (reverse records turned
+    // off and the reverse domain taken out of ALLOWED_DOMAINS, to keep the PTRs): the
+    // operator's release removes the PTR and its marker.
+    w.set_state(1, InstanceState::Stopped);
+    let mut w = w;
+    w.reconfigure(|c| {
+        c.reverse_records = false;
+        c.allowed_domains
+            .retain(|d| d.as_str() != "10.in-addr.arpa");
+    });
+    let r = w.all().await;
+    assert!(
+        r.frozen.iter().any(|f| f.name == rname),
+        "outside the allowed domains now: {r:?}"
+    );
+    assert_eq!(ptr(&w, 1), Some(dotted(&[WEB])), "frozen: kept");
+    let r = w.rec.release_name(&rname, false).await.unwrap();
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!((ptr(&w, 1), w.owner(&reverse_of(1))), (None, None));
+    assert_eq!(w.marker(&rev(), &reverse_of(1)), None);
+}
