@@ -589,6 +589,61 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Runs about different instances interleave at every call while EC2 changes under
+    /// them (a holder stops, a newcomer gets its private address, tags change): at once,
+    /// every PTR in Route53 carries a marker that lists it and is no newer than its lock;
+    /// after the windows and one reconcile of everything, no PTR is an orphan.
+    #[test]
+    fn concurrent_runs_over_a_reused_address_leave_every_ptr_marked_and_none_orphaned(
+        yields in proptest::collection::vec(0u8..4, 1..16),
+        scopes in proptest::collection::vec(proptest::collection::btree_set(1u32..=3, 1..=3), 2..=4),
+        tags in proptest::collection::vec((1u32..=3, 0..TAGS.len()), 0..3),
+        reuse in any::<bool>(),
+    ) {
+        block_on(async {
+            let w = world();
+            for n in 1..=3u32 {
+                w.launch(n, if n == 3 { DB } else { WEB });
+            }
+            w.event(&[1, 2, 3]).await;
+            w.faults.set_yields(yields.clone());
+            let runs = scopes.iter().map(|s| {
+                let req = World::request(&s.iter().copied().collect::<Vec<_>>());
+                let rec = &w.rec;
+                async move { rec.reconcile(&req).await }
+            });
+            let mutate = async {
+                tokio::task::yield_now().await;
+                if reuse {
+                    // Instance 1 terminates; instance 3 comes back on its address.
+                    w.set_state(1, InstanceState::Terminated);
+                    tokio::task::yield_now().await;
+                    w.ec2().update(&owner(3), |i| {
+                        i.private_ipv4 = Some(Ipv4Addr::new(10, 0, 0, 1));
+                    });
+                }
+                for (n, t) in &tags {
+                    tokio::task::yield_now().await;
+                    w.set_tag(*n, TAGS[*t]);
+                }
+            };
+            let (results, ()) = tokio::join!(futures_util::future::join_all(runs), mutate);
+            let _ = results;
+            w.assert_marked();
+            w.faults.set_yields(Vec::new());
+            w.advance(CHANGE_WINDOW + 60);
+            w.event(&[1, 2, 3]).await;
+            let r = w.all().await;
+            assert!(r.failed.is_empty(), "{r:?}");
+            w.assert_no_orphan_ptr();
+            w.assert_converged().await;
+        });
+    }
+}
+
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .build()
