@@ -20,7 +20,7 @@ use crate::decide::{reads, reverse, slots, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::Loaded;
-use crate::model::{Home, Instance, Owner, Scope, ZoneId};
+use crate::model::{Home, Instance, InstanceState, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Dns, Instances, Locks};
 
@@ -83,7 +83,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
         }
         if settings.reverse && matches!(req.scope, Scope::Owners(_)) {
-            self.load_reverse(&mut world).await?;
+            self.load_reverse(&mut world, &req.scope).await?;
         }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
@@ -136,17 +136,36 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         Ok(())
     }
 
-    /// The lock items of the reverse names of every instance this run described, and the
-    /// holders they name: a name won in this run (a waiter taking over from a holder that
-    /// stopped) brings its new holder's PTR with it, and no reverse name is decided without
-    /// knowing who holds it ([`crate::decide::reverse`]).
-    async fn load_reverse(&self, world: &mut World) -> Result<()> {
+    /// The lock items of the reverse names of every instance this run described (and, for
+    /// a running one, of the names its tag lists, so that its PTR is judged from what it
+    /// holds, not guessed), then EC2 once more for those instances and the new holders the
+    /// items name: a name won in this run (a waiter taking over from a holder that stopped)
+    /// brings its new holder's PTR with it, and no reverse name is decided without knowing
+    /// who holds it ([`crate::decide::reverse`]).
+    ///
+    /// Observations stay fenced in time (invariant 9): these items are read after EC2 was
+    /// asked about the instances out of scope, so those are asked again after the read,
+    /// and what EC2 says of them is newer than every item weighed against it.
+    async fn load_reverse(&self, world: &mut World, scope: &Scope) -> Result<()> {
         let settings = self.settings();
-        let names: Vec<Fqdn> = world
-            .instances
+        let mut wanted: BTreeMap<Owner, Vec<Fqdn>> = BTreeMap::new();
+        for inst in world.instances.values() {
+            let mut names = reverse::names_of(inst, &settings);
+            if names.is_empty() {
+                continue;
+            }
+            if inst.state == InstanceState::Running {
+                names.extend(names_of(inst));
+            }
+            names.retain(|n| !world.knows_lock(n));
+            if !names.is_empty() {
+                wanted.insert(inst.owner.clone(), names);
+            }
+        }
+        let names: Vec<Fqdn> = wanted
             .values()
-            .flat_map(|i| reverse::names_of(i, &settings))
-            .filter(|n| !world.knows_lock(n))
+            .flatten()
+            .cloned()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -155,17 +174,22 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
         world.asked.extend(names.iter().cloned());
         take(world, self.locks.load(&names, &[]).await?);
-        let holders: Vec<Owner> = names
-            .iter()
-            .filter_map(|n| world.locks.get(n)?.holder.clone())
-            .filter(|h| !world.instances.contains_key(h))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        if !holders.is_empty() {
-            self.describe_any(world, &holders, false).await?;
+        let mut again: BTreeSet<Owner> =
+            wanted.into_keys().filter(|o| !scope.contains(o)).collect();
+        again.extend(
+            names
+                .iter()
+                .filter_map(|n| world.locks.get(n)?.holder.clone())
+                .filter(|h| !world.instances.contains_key(h)),
+        );
+        if again.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        for o in &again {
+            world.instances.remove(o);
+        }
+        self.describe_any(world, &again.into_iter().collect::<Vec<_>>(), false)
+            .await
     }
 
     /// The slot items that claimants with a `{slot}` template and no slot of it need, so

@@ -652,7 +652,7 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 #[tokio::test]
-async fn a_run_about_others_never_guesses_a_ptr_from_names_it_did_not_read() {
+async fn a_run_about_others_reads_their_names_before_it_gives_them_a_ptr() {
     let w = world();
     w.launch(3, DB);
     w.event(&[3]).await;
@@ -662,19 +662,60 @@ async fn a_run_about_others_never_guesses_a_ptr_from_names_it_did_not_read() {
     w.launch(2, &format!("{WEB},{DB}"));
     w.event(&[2]).await;
     assert_eq!(ptr(&w, 2), None);
-    // 1 stops; the run about it hands web to 2, but has not read db's lock: 2 alone
-    // among the claimants it knows, db would seem 2's. Its PTR is left for a run that
-    // knows.
+    // 1 stops; the run about it hands web to 2, and reads db's item before it gives 2 a
+    // PTR: db is 3's, so the PTR names web alone, in the same run.
     w.set_state(1, InstanceState::Stopped);
     let r = w.event(&[1]).await;
     assert!(r.failed.is_empty(), "{r:?}");
     assert_eq!(w.owner(WEB), Some(owner(2)));
     assert_eq!(w.owner(DB), Some(owner(3)));
-    assert_eq!(ptr(&w, 2), None, "no PTR guessed from an unread name");
-    let r = w.event(&[2]).await;
-    assert!(r.failed.is_empty(), "{r:?}");
     assert_eq!(ptr(&w, 2), Some(dotted(&[WEB])), "only what it holds");
     assert_eq!(ptr(&w, 3), Some(dotted(&[DB])));
+    w.assert_converged().await;
+}
+
+#[tokio::test]
+async fn a_reverse_name_is_left_alone_while_a_running_instance_with_the_address_cannot_be_judged() {
+    let w = world();
+    // 4 holds api; 3 holds db and claims api too (it waits); 1 holds web.
+    w.launch(4, API);
+    w.event(&[4]).await;
+    w.launch(3, &format!("{DB},{API}"));
+    w.event(&[3]).await;
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    // 2 waits for web and db.
+    w.launch(2, &format!("{WEB},{DB}"));
+    w.event(&[2]).await;
+    assert_eq!(ptr(&w, 3), Some(dotted(&[DB])));
+    // 1 stops, and 3 gets 1's address (a reuse whose events were all lost).
+    w.set_state(1, InstanceState::Stopped);
+    w.ec2().update(&owner(3), |i| {
+        i.private_ipv4 = Some(Ipv4Addr::new(10, 0, 0, 1))
+    });
+    // The run about 1 meets 3 only as db's holder, without having read api: 3 seems to win
+    // api alone, but api is 4's. Neither 1's reverse name (which 3 now has) nor 3's PTR
+    // is decided on that guess: they are left as they are.
+    let r = w.event(&[1]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner(WEB), Some(owner(2)));
+    assert_eq!(
+        w.owner(&reverse_of(1)),
+        Some(owner(1)),
+        "left for a run that knows"
+    );
+    assert_ne!(
+        ptr(&w, 1),
+        Some(dotted(&[API, DB])),
+        "never a name 3 does not hold"
+    );
+    // A run about 3 knows: its PTR at its new address names db alone, and its old one goes.
+    let r = w.event(&[3]).await;
+    assert!(r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner(&reverse_of(1)), Some(owner(3)));
+    assert_eq!(ptr(&w, 1), Some(dotted(&[DB])));
+    assert_eq!(ptr(&w, 3), None);
+    assert_eq!(w.owner(API), Some(owner(4)));
     w.assert_converged().await;
 }
 
