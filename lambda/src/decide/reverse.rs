@@ -31,6 +31,18 @@
 //! - **The same address twice** (two VPCs with one range, or two accounts): the two
 //!   instances claim one reverse name, and the ownership rule gives it to one; the other is
 //!   told of the conflict, as for any name.
+//! - **Never on a guess.** A run about some owners may describe an instance without
+//!   reading all of its names; one it has not read seems to win them alone. Only an
+//!   instance whose every forward name's lock item the world knows
+//!   ([`crate::decide::World::knows_lock`]) is judged; the reverse names of a running one
+//!   that is not are [`Reverse::undecided`] and left as they are. (The engine reads the
+//!   names of every instance it meets, so this is rare: `engine::observe::load_reverse`.)
+//!
+//! Why a claim and not a second pass after the forward names: a PTR then needs no
+//! ownership rule, lock layout, marker, recovery or operator command of its own, and every
+//! invariant the forward names are tested for holds for it by construction. The price is
+//! that the forward and reverse decisions of one run are separate writes: a PTR may land
+//! while its name's own write lost a race, for one run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
