@@ -1445,6 +1445,9 @@ def organization_requirements(m: dict, member: bool, central: tuple[str, str], w
 
 # What the function's code (protocol v2) needs; equal in both flavours is not enough.
 RECORD_TYPES = ["A", "AAAA", "TXT"]  # A/AAAA records and the TXT ownership marker
+# With REVERSE_RECORDS=true the reconciler also writes PTR sets at reverse names (below an
+# allowed reverse domain such as 10.in-addr.arpa); both functions share the statement.
+REVERSE_RECORD_TYPES = sorted(RECORD_TYPES + ["PTR"])
 RECORD_ACTIONS = ["CREATE", "DELETE"]
 OWNERSHIP_MARKER = "_ec2-dns."  # the marker of <name> is _ec2-dns.<name>, same zone, same batch
 # The function delays a failed message by 30 s doubled per receive, at most 900 s: 8 receives
@@ -1488,13 +1491,15 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     change = [s for s in stmts if allows(s, "route53:ChangeResourceRecordSets")]
     if len(change) != 1:
         problems.append(f"{len(change)} statements allow route53:ChangeResourceRecordSets, expected 1")
+    reverse = m["function"]["environment"].get("REVERSE_RECORDS") == "true"
+    want_types = REVERSE_RECORD_TYPES if reverse else sorted(RECORD_TYPES)
     for s in change:
         cond = s.get("Condition", {})
         equals = cond.get("ForAllValues:StringEquals", {})
         types = equals.get("route53:ChangeResourceRecordSetsRecordTypes")
         actions = equals.get("route53:ChangeResourceRecordSetsActions")
-        if types != sorted(RECORD_TYPES):
-            problems.append(f"{s['Sid']}: record types {types}, expected exactly {RECORD_TYPES}")
+        if types != want_types:
+            problems.append(f"{s['Sid']}: record types {types}, expected exactly {want_types}")
         if actions != sorted(RECORD_ACTIONS):
             problems.append(f"{s['Sid']}: actions {actions}, expected exactly {RECORD_ACTIONS}")
         names = cond.get("ForAllValues:StringLike", {}).get("route53:ChangeResourceRecordSetsNormalizedRecordNames")
@@ -1511,8 +1516,11 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
         if set(cond) != {"ForAllValues:StringLike", "ForAllValues:StringEquals"} or set(equals) != {
                 "route53:ChangeResourceRecordSetsRecordTypes", "route53:ChangeResourceRecordSetsActions"}:
             problems.append(f"{s['Sid']}: unexpected conditions {json.dumps(cond, sort_keys=True)}")
-    out.append(("ChangeRecords: A, AAAA and TXT markers, CREATE/DELETE, *.<domain>", not problems,
-                "; ".join(problems)))
+    allowed = m["function"]["environment"].get("ALLOWED_DOMAINS", "").split(",")
+    if reverse and not any(d == r or d.endswith("." + r) for d in allowed for r in ("in-addr.arpa", "ip6.arpa")):
+        problems.append("REVERSE_RECORDS=true but no ALLOWED_DOMAINS entry is a reverse domain")
+    out.append(("ChangeRecords: A, AAAA and TXT markers (and PTR with REVERSE_RECORDS), CREATE/DELETE, *.<domain>",
+                not problems, "; ".join(problems)))
 
     visibility = [s for s in stmts if allows(s, "sqs:ChangeMessageVisibility")]
     problems = [f"{s['Sid']}: on {s['Resource']}" for s in visibility if s["Resource"] != ["${Arn:queue}"]]

@@ -297,7 +297,7 @@ locals {
           "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [for d in local.allowed_domains : "*.${d}"]
         }
         "ForAllValues:StringEquals" = {
-          "route53:ChangeResourceRecordSetsRecordTypes" = ["A", "AAAA", "TXT"]
+          "route53:ChangeResourceRecordSetsRecordTypes" = local.record_types
           "route53:ChangeResourceRecordSetsActions"     = ["CREATE", "DELETE"]
         }
       }
@@ -403,6 +403,10 @@ resource "aws_iam_role_policy" "function" {
       condition     = length(var.lifecycle_hooks) == 0 || length(var.lifecycle_groups) > 0
       error_message = "lifecycle_hooks lists hooks but lifecycle_groups names no group: name the groups whose lifecycle actions the reconciler may complete."
     }
+    precondition {
+      condition     = !var.reverse_records || length(local.reverse_domains) > 0
+      error_message = "reverse_records is true but no allowed_domains entry is a reverse domain: add the private reverse zones' domain (such as 10.in-addr.arpa)."
+    }
   }
 }
 
@@ -444,6 +448,7 @@ resource "aws_lambda_function" "this" {
       var.member_role_name == "ec2-dns-member" ? {} : { MEMBER_ROLE = var.member_role_name },
       local.lifecycle_on ? { LIFECYCLE_HOOKS = join(",", sort(distinct(var.lifecycle_hooks))) } : {},
       var.shared_names ? { SHARED_NAMES = "true" } : {},
+      var.reverse_records ? { REVERSE_RECORDS = "true" } : {},
     )
   }
 
@@ -657,4 +662,12 @@ resource "aws_cloudwatch_metric_alarm" "this" {
   alarm_actions       = local.alarm_action_arn
   ok_actions          = local.alarm_action_arn
   tags                = var.tags
+}
+
+# Reverse records (docs/configuration.md): A/AAAA, the TXT ownership marker, and PTR at
+# reverse names with reverse_records. Both functions get the same record statements (the
+# CDK construct's recordTypes); the DDNS endpoint never writes a PTR.
+locals {
+  record_types    = var.reverse_records ? ["A", "AAAA", "PTR", "TXT"] : ["A", "AAAA", "TXT"]
+  reverse_domains = [for d in local.allowed_domains : d if d == "in-addr.arpa" || d == "ip6.arpa" || endswith(d, ".in-addr.arpa") || endswith(d, ".ip6.arpa")]
 }

@@ -112,6 +112,12 @@ variable "lifecycle_hooks" {
   }
 }
 
+variable "reverse_records" {
+  description = "PTR records for the private IPv4 and the IPv6 addresses of instances that hold names (REVERSE_RECORDS), in the private reverse zones: allowed_domains must list a reverse domain (such as 10.in-addr.arpa) and hosted_zone_ids its private zones. Adds PTR to the record types both functions may change. See docs/configuration.md."
+  type        = bool
+  default     = false
+}
+
 variable "lifecycle_groups" {
   description = "The Auto Scaling groups whose lifecycle actions the reconciler may complete (autoscaling:CompleteLifecycleAction and RecordLifecycleActionHeartbeat on these groups only, in any region of the account). Required when lifecycle_hooks lists a hook. See docs/fleets.md."
   type        = list(string)

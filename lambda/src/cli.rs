@@ -533,6 +533,7 @@ const SETTINGS: &[&str] = &[
     "HOST_SECRETS_PREFIX",
     "LIFECYCLE_HOOKS",
     "SHARED_NAMES",
+    "REVERSE_RECORDS",
 ];
 
 /// A warning when this CLI (version `mine`) and the deployed function that recorded
@@ -647,6 +648,7 @@ pub fn resolve_config(
         }
         "LIFECYCLE_HOOKS" => get(k).or_else(|| Some(d.lifecycle_hooks.join(","))),
         "SHARED_NAMES" => get(k).or_else(|| Some(d.shared_names.to_string())),
+        "REVERSE_RECORDS" => get(k).or_else(|| Some(d.reverse_records.to_string())),
         other => get(other),
     })?;
     let differences = mine.differences(d);
@@ -1336,6 +1338,7 @@ mod tests {
             marker_style: Default::default(),
             lifecycle_hooks: vec![],
             shared_names: false,
+            reverse_records: false,
             version: Some(env!("CARGO_PKG_VERSION").into()),
             function: "ec2-dns".into(),
             updated: "2026-12-01T00:00:00Z".into(),

@@ -50,6 +50,11 @@ pub struct Config {
     /// default). Off, a `shared:` entry is invalid: joining a set sends part of a name's
     /// traffic to the joiner, so a deployment decides whether its taggers may.
     pub shared_names: bool,
+    /// PTR records for the addresses of instances that hold names (`REVERSE_RECORDS`,
+    /// `true` or `false`, the default): see [`crate::decide::reverse`]. On, at least one
+    /// allowed domain must be a reverse domain (below `in-addr.arpa` or `ip6.arpa`), where
+    /// the private reverse zones lie.
+    pub reverse_records: bool,
 }
 
 /// Route53 requests per second by default: half the account's documented sustained rate
@@ -170,6 +175,17 @@ impl Config {
             })
         });
         let shared_names = parse_flag(&get, "SHARED_NAMES", &mut problems);
+        let reverse_records = parse_flag(&get, "REVERSE_RECORDS", &mut problems);
+        if reverse_records
+            && !allowed_domains.is_empty()
+            && !allowed_domains
+                .iter()
+                .any(crate::decide::reverse::is_reverse)
+        {
+            problems.push(
+                "REVERSE_RECORDS is true but no ALLOWED_DOMAINS entry is a reverse domain: add the private reverse zones' domain (such as 10.in-addr.arpa or d.f.ip6.arpa), PTR records are written only below an allowed domain".into(),
+            );
+        }
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -189,6 +205,7 @@ impl Config {
             marker_style,
             lifecycle_hooks,
             shared_names,
+            reverse_records,
         })
     }
 
@@ -249,6 +266,9 @@ pub struct Deployed {
     /// `SHARED_NAMES` (recorded since 0.4.0; absent: off): a CLI that reconciles must keep
     /// the sets the function keeps.
     pub shared_names: bool,
+    /// `REVERSE_RECORDS` (absent: off, as a function older than reverse records left it): a CLI that reconciles must
+    /// keep the PTR records the function writes.
+    pub reverse_records: bool,
     /// The version of the function that recorded it (recorded since 0.4.0; absent: 0.3 or
     /// older).
     pub version: Option<String>,
@@ -272,6 +292,7 @@ impl Config {
             member_role: self.member_role.clone(),
             lifecycle_hooks: self.lifecycle_hooks.clone(),
             shared_names: self.shared_names,
+            reverse_records: self.reverse_records,
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             function: function.to_string(),
             updated: updated.to_string(),
@@ -356,6 +377,12 @@ impl Config {
                 self.shared_names, deployed.shared_names
             ));
         }
+        if self.reverse_records != deployed.reverse_records {
+            out.push(format!(
+                "REVERSE_RECORDS is \"{}\" here but \"{}\" in the deployed function",
+                self.reverse_records, deployed.reverse_records
+            ));
+        }
         if self.member_role != deployed.member_role {
             out.push(format!(
                 "MEMBER_ROLE is {:?} here but {:?} in the deployed function",
@@ -382,6 +409,7 @@ impl Config {
             marker_style: deployed.marker_style,
             lifecycle_hooks: deployed.lifecycle_hooks.clone(),
             shared_names: deployed.shared_names,
+            reverse_records: deployed.reverse_records,
             ..self.clone()
         }
     }

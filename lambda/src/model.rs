@@ -374,8 +374,10 @@ pub struct Zone {
     pub private: bool,
 }
 
-/// The record types ec2-dns writes: addresses at the name, and (`Txt`) only its ownership
-/// marker, which lives at the marker name `_ec2-dns.<name>`, never at the name itself.
+/// The record types ec2-dns writes: addresses at the name, (`Ptr`) the forward names of
+/// an address at its reverse name (`REVERSE_RECORDS`, [`crate::decide::reverse`]), and
+/// (`Txt`) only its ownership marker, which lives at the marker name `_ec2-dns.<name>`,
+/// never at the name itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum RecordType {
     A,
@@ -383,6 +385,10 @@ pub enum RecordType {
     Aaaa,
     #[serde(rename = "TXT")]
     Txt,
+    /// Written only at reverse names (`d.c.b.a.in-addr.arpa`, nibbles in `ip6.arpa`), in
+    /// private zones; its values are names with the trailing dot.
+    #[serde(rename = "PTR")]
+    Ptr,
 }
 
 impl RecordType {
@@ -391,14 +397,20 @@ impl RecordType {
             RecordType::A => "A",
             RecordType::Aaaa => "AAAA",
             RecordType::Txt => "TXT",
+            RecordType::Ptr => "PTR",
         }
     }
+
+    /// The types ec2-dns may hold at a name itself (everything but the marker): what a
+    /// CNAME, a marker it cannot write or a foreign set stands in the way of.
+    pub const AT_NAME: [RecordType; 3] = [RecordType::A, RecordType::Aaaa, RecordType::Ptr];
 
     pub fn parse(raw: &str) -> Option<RecordType> {
         match raw {
             "A" => Some(RecordType::A),
             "AAAA" => Some(RecordType::Aaaa),
             "TXT" => Some(RecordType::Txt),
+            "PTR" => Some(RecordType::Ptr),
             _ => None,
         }
     }

@@ -195,6 +195,16 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 }
             }
         }
+        // A reverse name is claimed by its address: the holder would take it straight back
+        // at its next run while it still holds names.
+        let inst = &world.instances[&holder];
+        if inst.state == InstanceState::Running
+            && crate::decide::reverse::names_of(inst, &settings).contains(name)
+        {
+            return Err(Error::InvalidInput(format!(
+                "{name} is the reverse name of an address of running instance {holder}; its PTR goes when the instance stops or holds no name any more (REVERSE_RECORDS)"
+            )));
+        }
         let mut seen: BTreeMap<ZoneId, Seen> = BTreeMap::new();
         for zone in zones_to_read(name, Some(&lock), &world.zones, &settings.allowed_domains) {
             let mut found = self.dns.read(&zone, std::slice::from_ref(name)).await?;

@@ -8,7 +8,8 @@ signatures). On the way it:
   request (EC2 `Action`, DynamoDB `X-Amz-Target`, Route53 method + path);
 - enforces Route53's rules on ChangeResourceRecordSets, which moto does not: CREATE fails
   over an existing (name, type), DELETE needs the exact current TTL and values, names must
-  lie in the zone, a CNAME shares its name with no other record set, a request stays
+  lie in the zone, a CNAME shares its name with no other record set, every A, AAAA and
+  PTR value is valid for its type (moto takes any text), a request stays
   within Route53's limits (1,000 values, 32,000 characters of values), a name and type a
   test protected (Route53's record set protection, which moto does not know) refuses every
   change, and a batch applies all-or-nothing (checked against moto's current records under
@@ -542,6 +543,38 @@ def _cname_conflict(present: Counter, name: str, zone: str, rtype: str) -> str |
             f"zone {zone}.")
 
 
+def _invalid_value(rtype: str, value: str) -> str | None:
+    """Route53's check of one value of a record set (moto checks none): an A value is an
+    IPv4 address, an AAAA value an IPv6 address, a PTR value a domain name (labels of 1-63
+    characters, 255 in all; a trailing dot is the root). The message is Route53's
+    (`Invalid Resource Record: 'FATAL problem: …'`), like the Rust fake's
+    (`lambda/src/testing/fakes.rs`, `invalid_value`)."""
+    import ipaddress
+
+    problem = None
+    if rtype == "A":
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            problem = "ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address)"
+    elif rtype == "AAAA":
+        try:
+            ipaddress.IPv6Address(value)
+        except ValueError:
+            problem = "AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6 address)"
+    elif rtype == "PTR":
+        labels = value[:-1] if value.endswith(".") else value
+        if len(value) > 255:
+            problem = "DomainNameTooLong (Domain name is too long)"
+        elif not labels or any(not label for label in labels.split(".")):
+            problem = "DomainLabelEmpty (Domain label is empty)"
+        elif any(len(label) > 63 for label in labels.split(".")):
+            problem = "DomainLabelTooLong (Domain label is too long)"
+    if problem is None:
+        return None
+    return f"Invalid Resource Record: 'FATAL problem: {problem} encountered with '{value}''"
+
+
 def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) -> list[str]:
     """Simulate a batch on `current` ({key: (ttl, frozenset(values))}) the way Route53 does.
 
@@ -555,6 +588,10 @@ def check_change_batch(zone_name: str, current: dict, changes: list[_Change]) ->
     limits = batch_limit_errors(changes)
     if limits:
         return limits
+    invalid = [why for c in changes for v in c.ordered_values
+               if (why := _invalid_value(c.rtype.upper(), v)) is not None]
+    if invalid:
+        return invalid
     state = dict(current)
     types_at: dict[str, Counter] = {}  # name -> {type: record sets}, for the CNAME rule
     for name, rtype, _set_id in state:

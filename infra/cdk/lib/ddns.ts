@@ -90,6 +90,8 @@ export interface DdnsShared {
   readonly route53RequestsPerSecond?: number;
   /** ROUTE53_CHANGES_PER_SECOND, the reconciler's (unset: the function's default). */
   readonly route53ChangesPerSecond?: number;
+  /** REVERSE_RECORDS of the reconciler: the record statements are the same for both. */
+  readonly reverseRecords?: boolean;
   readonly logRetention: logs.RetentionDays;
   readonly functionName?: string;
 }
@@ -301,6 +303,7 @@ export class Ddns extends Construct {
             partition,
             domains: shared.domains,
             zoneIds: shared.zoneIds,
+            reverseRecords: shared.reverseRecords,
             tableArn: shared.table.tableArn,
             logGroupArn: logGroup.logGroupArn,
             secretsParameterArn,

@@ -45,7 +45,7 @@ import { dashboardRows } from './dashboard';
 import { Ddns, DdnsProps, validateDdnsProps } from './ddns';
 import {
   acknowledgeLifecycleGroups, ACCOUNT_RE, boundedName, check, checkLifecycle, CONFIGURATION_RESOURCE_TYPE, DEFAULT_MEMBER_ROLE, defaultBusArn, DEPLOYMENT_ID_RE, DOMAIN_RE, instanceEventPatterns,
-  instanceStatements, lifecycleEventPattern, lifecycleStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, nextSteps, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
+  instanceStatements, isReverseDomain, lifecycleEventPattern, lifecycleStatements, LIVE_ALIAS, lockTableStatement, MARKER_STYLES, nextSteps, normaliseDomain, normaliseZoneId, ORGANIZATION_ID_RE, recordStatements,
   REGION_RE, ROLE_NAME_RE, rollbackCommand, skipCheckov, TAG_KEY_RE, ZONE_ID_RE,
 } from './shared';
 
@@ -129,6 +129,13 @@ export interface Ec2DnsProps {
    * @default false
    */
   readonly sharedNames?: boolean;
+   * PTR records for the private IPv4 and the IPv6 addresses of instances that hold names
+   * (REVERSE_RECORDS), in the private reverse zones: allowedDomains must list a reverse
+   * domain (such as 10.in-addr.arpa) and hostedZoneIds its private zones. Adds PTR to the
+   * record types both functions may change. See docs/configuration.md.
+   * @default false
+   */
+  readonly reverseRecords?: boolean;
   /** Parallel lock/record work per invocation, 1..64 (RECONCILE_CONCURRENCY). @default unset (function default 16) */
   readonly reconcileConcurrency?: number;
   /** Schedule of the reconcile-all backstop. @default rate(15 minutes) */
@@ -244,6 +251,8 @@ export function validateProps(props: Ec2DnsProps): void {
     const domains = props.allowedDomains.map(normaliseDomain);
     check(p, domains.length > 0, 'allowedDomains must not be empty');
     for (const d of domains) check(p, DOMAIN_RE.test(d), `allowedDomains: '${d}' is not a domain name`);
+    check(p, props.reverseRecords !== true || domains.some(isReverseDomain),
+      'reverseRecords is true but no allowedDomains entry is a reverse domain: add the private reverse zones\' domain (such as 10.in-addr.arpa)');
   }
   if (!Token.isUnresolved(props.hostedZoneIds)) {
     const zones = props.hostedZoneIds.map(normaliseZoneId);
@@ -486,6 +495,7 @@ export class Ec2Dns extends Construct {
             logGroupArn: logGroup.logGroupArn,
             memberRoleArns: accounts.map((a) => `arn:${partition}:iam::${a}:role/${memberRoleName}`),
             lifecycleGroups: (props.lifecycleHooks ?? []).length > 0 ? props.lifecycleGroups ?? [] : [],
+            reverseRecords: props.reverseRecords === true,
           }),
         }),
       },
@@ -541,6 +551,7 @@ export class Ec2Dns extends Construct {
     const lifecycleHooks = [...new Set(props.lifecycleHooks ?? [])].sort();
     if (lifecycleHooks.length > 0) environment.LIFECYCLE_HOOKS = lifecycleHooks.join(',');
     if (props.sharedNames === true) environment.SHARED_NAMES = 'true';
+    if (props.reverseRecords === true) environment.REVERSE_RECORDS = 'true';
 
     this.function = new lambda.Function(this, 'Function', {
       functionName: props.functionName,
@@ -768,6 +779,7 @@ export class Ec2Dns extends Construct {
         markerStyle,
         route53RequestsPerSecond,
         route53ChangesPerSecond,
+        reverseRecords: props.reverseRecords === true,
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         functionName: props.functionName,
       }, ddnsProps(props));
@@ -894,6 +906,8 @@ export interface FunctionPolicyInputs {
   readonly memberRoleArns?: string[];
   /** The groups whose lifecycle actions it completes (none: no Auto Scaling right at all). */
   readonly lifecycleGroups?: string[];
+  /** REVERSE_RECORDS: PTR among the record types it may change. */
+  readonly reverseRecords?: boolean;
 }
 
 /**

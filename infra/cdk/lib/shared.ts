@@ -275,6 +275,22 @@ export interface RecordPolicyInputs {
   readonly partition: string;
   readonly domains: string[];
   readonly zoneIds: string[];
+  /**
+   * REVERSE_RECORDS: the reconciler also writes PTR sets at reverse names (in the private
+   * reverse zones listed in zoneIds, below an allowed reverse domain). Both functions get
+   * the same statements; the DDNS endpoint never writes a PTR.
+   */
+  readonly reverseRecords?: boolean;
+}
+
+/** The record types the functions write: A/AAAA, the TXT marker, and PTR with reverse records. */
+export function recordTypes(reverseRecords?: boolean): string[] {
+  return reverseRecords ? ['A', 'AAAA', 'PTR', 'TXT'] : ['A', 'AAAA', 'TXT'];
+}
+
+/** Whether a domain is a reverse domain (in-addr.arpa, ip6.arpa or below), as the function tells. */
+export function isReverseDomain(d: string): boolean {
+  return ['in-addr.arpa', 'ip6.arpa'].some((r) => d === r || d.endsWith(`.${r}`));
 }
 
 /**
@@ -315,7 +331,7 @@ export function recordStatements(i: RecordPolicyInputs): iam.PolicyStatement[] {
           'route53:ChangeResourceRecordSetsNormalizedRecordNames': prefixEach('*.', i.domains),
         },
         'ForAllValues:StringEquals': {
-          'route53:ChangeResourceRecordSetsRecordTypes': ['A', 'AAAA', 'TXT'],
+          'route53:ChangeResourceRecordSetsRecordTypes': recordTypes(i.reverseRecords),
           'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
         },
       },

@@ -202,6 +202,43 @@ describe('lifecycle hooks (docs/fleets.md)', () => {
   });
 });
 
+describe('reverse records', () => {
+  const changeRecords = (template: Template) => {
+    const roles = Object.values(template.findResources('AWS::IAM::Role')) as any[];
+    return roles.flatMap((r) => (r.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement))
+      .filter((st: any) => st.Sid === 'ChangeRecords');
+  };
+  const types = (st: any) => st.Condition['ForAllValues:StringEquals']['route53:ChangeResourceRecordSetsRecordTypes'];
+
+  it('is off by default: no REVERSE_RECORDS, no PTR right', () => {
+    const { template } = build();
+    const [, fn] = Object.entries(template.findResources('AWS::Lambda::Function'))[0] as [string, any];
+    assert.equal(fn.Properties.Environment.Variables.REVERSE_RECORDS, undefined);
+    for (const st of changeRecords(template)) assert.deepEqual(types(st), ['A', 'AAAA', 'TXT']);
+  });
+
+  it('sets REVERSE_RECORDS and admits PTR below the allowed domains, in both functions alike', () => {
+    const { template } = build({
+      allowedDomains: ['dyn.example.com', '10.in-addr.arpa'], reverseRecords: true, enableDdns: true, ddnsCodePath: codeDir,
+    });
+    const fns = Object.values(template.findResources('AWS::Lambda::Function')) as any[];
+    const reconciler = fns.find((f) => f.Properties.Environment?.Variables?.REVERSE_RECORDS !== undefined);
+    assert.equal(reconciler.Properties.Environment.Variables.REVERSE_RECORDS, 'true');
+    const statements = changeRecords(template);
+    assert.equal(statements.length, 2, 'the reconciler and the DDNS endpoint');
+    for (const st of statements) {
+      assert.deepEqual(types(st), ['A', 'AAAA', 'PTR', 'TXT']);
+      assert.deepEqual(
+        st.Condition['ForAllValues:StringLike']['route53:ChangeResourceRecordSetsNormalizedRecordNames'],
+        ['*.dyn.example.com', '*.10.in-addr.arpa']);
+    }
+  });
+
+  it('refuses reverse records without a reverse allowed domain, as the function would', () => {
+    assert.throws(() => build({ reverseRecords: true }), /no allowedDomains entry is a reverse domain/);
+  });
+});
+
 describe('triggers', () => {
   const rules = (template: Template) => Object.values(template.findResources('AWS::Events::Rule'));
 

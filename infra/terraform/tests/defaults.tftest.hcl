@@ -722,3 +722,58 @@ run "lifecycle_hooks_need_groups" {
     aws_iam_role_policy.function,
   ]
 }
+
+# Reverse records (docs/configuration.md): REVERSE_RECORDS, and PTR among the record types
+# of both functions' record statements (the names stay *.<allowed domain>).
+run "reverse_records" {
+  command = apply
+
+  variables {
+    allowed_domains = ["dyn.example.com", "10.in-addr.arpa"]
+    reverse_records = true
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables.REVERSE_RECORDS == "true"
+    error_message = "reverse_records must set REVERSE_RECORDS."
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"] if s.Sid == "ChangeRecords"]) == [
+      "A", "AAAA", "PTR", "TXT"
+    ]
+    error_message = "With reverse records, PTR must be among the record types the reconciler may change."
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] if s.Sid == "ChangeRecords"]) == [
+      "*.dyn.example.com", "*.10.in-addr.arpa"
+    ]
+    error_message = "PTR names stay below the allowed domains."
+  }
+}
+
+run "reverse_records_off_by_default" {
+  command = apply
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this.environment[0].variables), "REVERSE_RECORDS")
+    error_message = "Without reverse_records, REVERSE_RECORDS must not be set."
+  }
+  assert {
+    condition = one([for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Condition["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"] if s.Sid == "ChangeRecords"]) == [
+      "A", "AAAA", "TXT"
+    ]
+    error_message = "Without reverse records, no PTR right."
+  }
+}
+
+run "reverse_records_need_a_reverse_domain" {
+  command = plan
+
+  variables {
+    reverse_records = true
+  }
+
+  expect_failures = [
+    aws_iam_role_policy.function,
+  ]
+}

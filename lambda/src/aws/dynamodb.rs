@@ -483,6 +483,7 @@ fn parse_config(item: &Item) -> Option<Deployed> {
         shared_names: item
             .get("shared_names")
             .is_some_and(|v| matches!(v, AttributeValue::Bool(true))),
+        reverse_records: text(item, "reverse_records").is_some_and(|v| v == "true"),
         version: text(item, "version").cloned(),
         function: text(item, "function").cloned().unwrap_or_default(),
         updated: text(item, "updated").cloned().unwrap_or_default(),
@@ -1006,6 +1007,9 @@ impl Locks for DynamoLocks {
         }
         if d.shared_names {
             put = put.item("shared_names", AttributeValue::Bool(true));
+        }
+        if d.reverse_records {
+            put = put.item("reverse_records", s("true"));
         }
         put.table_name(&self.table)
             .item("pk", s(CONFIG_KEY))

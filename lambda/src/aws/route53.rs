@@ -339,7 +339,7 @@ fn protected_in(why: &str, batch: &[&(Fqdn, Vec<Change>)]) -> BTreeMap<Fqdn, BTr
             for (name, _) in batch {
                 let t = match RecordType::parse(&rtype) {
                     Some(RecordType::Txt) if at == name.marker_name() => RecordType::Txt,
-                    Some(t @ (RecordType::A | RecordType::Aaaa)) if at == name.as_str() => t,
+                    Some(t) if RecordType::AT_NAME.contains(&t) && at == name.as_str() => t,
                     _ => continue,
                 };
                 out.entry(name.clone()).or_default().insert(t);
@@ -524,7 +524,7 @@ fn absorb(seen: &mut Seen, zone: &ZoneId, set: &RawSet, at_marker: bool) {
         return;
     }
     match RecordType::parse(&set.rtype) {
-        Some(t @ (RecordType::A | RecordType::Aaaa)) if !set.special && set.ttl.is_some() => {
+        Some(t) if RecordType::AT_NAME.contains(&t) && !set.special && set.ttl.is_some() => {
             seen.sets.push(plain(t))
         }
         _ => {

@@ -215,6 +215,13 @@ pub fn claims_of(
             );
             continue;
         }
+        if crate::decide::reverse::is_reverse(&name) {
+            refuse(
+                &mut problems,
+                invalid("a reverse name is written from an instance's addresses (REVERSE_RECORDS), never claimed by name".into()),
+            );
+            continue;
+        }
         if !settings
             .allowed_domains
             .iter()
@@ -345,6 +352,7 @@ mod tests {
             deployment: crate::testing::deployment(),
             style: Default::default(),
             shared_names: false,
+            reverse: false,
         };
         let outside = vec!["a.example.org".to_string(), "b.dyn.example.com".into()];
         let stopped = Instance {

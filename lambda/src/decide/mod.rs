@@ -6,6 +6,7 @@
 //! - [`ownership`]: who holds a name, what of Route53 is ours, one name's next decision.
 //! - [`reads`]: what must be read (instances, Route53) before deciding.
 //! - [`protection`]: Route53 record set protections, learned from refusals and remembered.
+//! - [`reverse`]: PTR records of the addresses of instances that hold names (opt-in).
 //! - this module: the plan over every name of a reconcile.
 
 pub mod claims;
@@ -13,6 +14,7 @@ pub mod outcome;
 pub mod ownership;
 pub mod protection;
 pub mod reads;
+pub mod reverse;
 pub mod shared;
 pub mod slots;
 pub mod zones;
@@ -97,12 +99,15 @@ pub struct Settings {
     pub style: MarkerStyle,
     /// Whether tags may ask for shared names (`SHARED_NAMES`).
     pub shared_names: bool,
+    /// Whether instances claim the reverse names of their addresses (`REVERSE_RECORDS`,
+    /// [`reverse`]).
+    pub reverse: bool,
 }
 
 /// What Route53 holds for one name in one zone.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Seen {
-    /// Plain A and AAAA sets at the name (sorted).
+    /// Plain A, AAAA and PTR sets at the name (sorted).
     pub sets: Vec<RecordSet>,
     /// The TXT set at the marker name, if there is one.
     pub marker: Option<RecordSet>,
@@ -139,6 +144,24 @@ pub struct World {
     pub seen: BTreeMap<Fqdn, BTreeMap<ZoneId, Seen>>,
     /// Owner-index items left empty by releases (housekeeping, not a decision input).
     pub empty_index: Vec<String>,
+    /// Whether `locks` holds every item of the lock table (a reconcile of everything reads
+    /// it whole): a name absent from it has no item. Otherwise only the names `locks`,
+    /// `unreadable` and `asked` list are known ([`World::knows_lock`]).
+    pub read_all: bool,
+    /// The names whose lock items a run about some owners asked for, found or not.
+    pub asked: BTreeSet<Fqdn>,
+}
+
+impl World {
+    /// Whether this world knows the lock item of `name`: it was read, or it is known not
+    /// to exist. What reverse records are decided from must be known (see
+    /// [`reverse::claims`]).
+    pub fn knows_lock(&self, name: &Fqdn) -> bool {
+        self.read_all
+            || self.locks.contains_key(name)
+            || self.unreadable.contains_key(name)
+            || self.asked.contains(name)
+    }
 }
 
 /// What a report row says about one slot.
@@ -210,6 +233,11 @@ pub struct Claims<'a> {
     pub slots: slots::Assignment,
     /// The set of every name some claimant claims as shared ([`shared::sets`]).
     pub shared: BTreeMap<Fqdn, shared::SharedSet>,
+    /// The reverse names of each instance's addresses ([`reverse::names_of`]): names it
+    /// may claim or hold, decided in every run that knows their lock items.
+    pub reverse: BTreeMap<&'a Owner, Vec<Fqdn>>,
+    /// Reverse names this run must leave as they are ([`reverse::Reverse::undecided`]).
+    pub undecided: BTreeSet<Fqdn>,
 }
 
 impl<'a> Claims<'a> {
@@ -217,7 +245,7 @@ impl<'a> Claims<'a> {
         let mut warnings = Vec::new();
         let slots = slots::assign(world);
         let none = BTreeMap::new();
-        let of = world
+        let mut of: BTreeMap<&Owner, (Vec<Claim>, Vec<Problem>)> = world
             .instances
             .values()
             .map(|i| {
@@ -227,10 +255,26 @@ impl<'a> Claims<'a> {
                 (&i.owner, (claims, problems))
             })
             .collect();
+        // Reverse claims follow from the forward ones (which names each instance wins), and
+        // never from each other.
+        let rev = reverse::claims(world, settings, &of);
+        for (owner, claims) in rev.claims {
+            if let Some((own, _)) = of.get_mut(&owner) {
+                own.extend(claims);
+            }
+        }
+        let reverse = world
+            .instances
+            .values()
+            .map(|i| (&i.owner, reverse::names_of(i, settings)))
+            .filter(|(_, names)| !names.is_empty())
+            .collect();
         let mut claims = Claims {
             of,
             warnings,
             slots,
+            reverse,
+            undecided: rev.undecided,
             shared: BTreeMap::new(),
         };
         let mut shared = shared::sets(&claims.by_name(world), &world.locks);
@@ -300,6 +344,17 @@ impl<'a> Claims<'a> {
             names.extend(world.seen.keys().cloned());
             names.extend(world.unreadable.keys().cloned());
         }
+        // The reverse names of every instance the run knows the lock items of (an address
+        // handed over with a name it won in this run), except those it must leave alone.
+        for reverse_names in self.reverse.values() {
+            names.extend(
+                reverse_names
+                    .iter()
+                    .filter(|n| world.knows_lock(n))
+                    .cloned(),
+            );
+        }
+        names.retain(|n| !self.undecided.contains(n));
         names
     }
 }

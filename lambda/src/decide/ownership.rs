@@ -651,8 +651,7 @@ pub fn classify(
     };
     if let Some(what) = marker_taken {
         // ec2-dns cannot mark the name in this zone: nothing of it can be ours.
-        theirs.push(block(RecordType::A, &what));
-        theirs.push(block(RecordType::Aaaa, &what));
+        theirs.extend(RecordType::AT_NAME.map(|t| block(t, &what)));
         return (mine, theirs);
     }
     // The lock state that wrote this marker, when one is known.
@@ -682,13 +681,12 @@ pub fn classify(
     for other in &seen.others {
         match other.as_str() {
             "CNAME" => {
-                theirs.push(block(RecordType::A, "CNAME"));
-                theirs.push(block(RecordType::Aaaa, "CNAME"));
+                theirs.extend(RecordType::AT_NAME.map(|t| block(t, "CNAME")));
             }
             t => {
                 // `protected A`: a record set protection (see `decide::protection`).
                 let rtype = RecordType::parse(t.strip_prefix(PROTECTED).unwrap_or(t));
-                if let Some(rtype @ (RecordType::A | RecordType::Aaaa)) = rtype {
+                if let Some(rtype) = rtype.filter(|r| RecordType::AT_NAME.contains(r)) {
                     theirs.push(block(rtype, t));
                 }
             }
@@ -754,7 +752,7 @@ fn rows(
                 .and_then(|m| m.owner.owner().cloned().or_else(|| holder.cloned()))
         };
         let mut addressed = false;
-        for t in [RecordType::A, RecordType::Aaaa] {
+        for t in RecordType::AT_NAME {
             let (o, n) = (find(b, t), find(a, t));
             let action = match (&o, &n) {
                 (Some(o), Some(n)) if o == n => continue,

@@ -110,6 +110,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             deployment: self.config.deployment_for(&self.home),
             style: self.config.marker_style,
             shared_names: self.config.shared_names,
+            reverse: self.config.reverse_records,
         }
     }
 

@@ -16,11 +16,11 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::decide::claims::names_of;
 use crate::decide::zones::{is_managed, zones_to_check, zones_to_read};
-use crate::decide::{reads, slots, Claims, Seen, Settings, World};
+use crate::decide::{reads, reverse, slots, Claims, Seen, Settings, World};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
 use crate::lock::Loaded;
-use crate::model::{Home, Instance, Owner, Scope, ZoneId};
+use crate::model::{Home, Instance, InstanceState, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Dns, Instances, Locks};
 
@@ -37,6 +37,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             Scope::All => {
                 // The lock table before EC2: see the module's documentation.
                 let loaded = self.locks.scan().await?;
+                world.read_all = true;
                 self.tagged_everywhere(&mut world).await?;
                 // Hosts outside EC2 claim their names as instances do while their lease holds.
                 let now = world.now;
@@ -81,24 +82,35 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 self.load_slots(&mut world).await?;
             }
         }
+        if settings.reverse && matches!(req.scope, Scope::Owners(_)) {
+            self.load_reverse(&mut world, &req.scope).await?;
+        }
         world.seen = self.read_dns(&world, req, &settings).await?;
         Ok(world)
     }
 
     /// The locks of the names `owners` claim or once claimed (a stopped instance's tag still
-    /// names them) and, with `index`, through the owner index, of those they hold; names
-    /// already read are not read again (nothing at all, when none is new).
+    /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and,
+    /// with `index`, through the owner index, of those they hold; names already read are not
+    /// read again (nothing at all, when none is new). Every name asked for is recorded
+    /// ([`World::asked`]), found or not.
     async fn load_locks_of(&self, world: &mut World, owners: &[Owner], index: bool) -> Result<()> {
+        let settings = self.settings();
         let tagged: BTreeSet<Fqdn> = owners
             .iter()
             .filter_map(|o| world.instances.get(o))
-            .flat_map(names_of)
+            .flat_map(|i| {
+                names_of(i)
+                    .into_iter()
+                    .chain(reverse::names_of(i, &settings))
+            })
             .filter(|n| !world.locks.contains_key(n) && !world.unreadable.contains_key(n))
             .collect();
         if !index && tagged.is_empty() {
             return Ok(());
         }
         let owners = if index { owners } else { &[] };
+        world.asked.extend(tagged.iter().cloned());
         let loaded = self
             .locks
             .load(&tagged.iter().cloned().collect::<Vec<_>>(), owners)
@@ -118,9 +130,66 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .collect();
         take(world, loaded);
         if !extra.is_empty() {
+            world.asked.extend(extra.iter().cloned());
             take(world, self.locks.load(&extra, &[]).await?);
         }
         Ok(())
+    }
+
+    /// The lock items of the reverse names of every instance this run described (and, for
+    /// a running one, of the names its tag lists, so that its PTR is judged from what it
+    /// holds, not guessed), then EC2 once more for those instances and the new holders the
+    /// items name: a name won in this run (a waiter taking over from a holder that stopped)
+    /// brings its new holder's PTR with it, and no reverse name is decided without knowing
+    /// who holds it ([`crate::decide::reverse`]).
+    ///
+    /// Observations stay fenced in time (invariant 9): these items are read after EC2 was
+    /// asked about the instances out of scope, so those are asked again after the read,
+    /// and what EC2 says of them is newer than every item weighed against it.
+    async fn load_reverse(&self, world: &mut World, scope: &Scope) -> Result<()> {
+        let settings = self.settings();
+        let mut wanted: BTreeMap<Owner, Vec<Fqdn>> = BTreeMap::new();
+        for inst in world.instances.values() {
+            let mut names = reverse::names_of(inst, &settings);
+            if names.is_empty() {
+                continue;
+            }
+            if inst.state == InstanceState::Running {
+                names.extend(names_of(inst));
+            }
+            names.retain(|n| !world.knows_lock(n));
+            if !names.is_empty() {
+                wanted.insert(inst.owner.clone(), names);
+            }
+        }
+        let names: Vec<Fqdn> = wanted
+            .values()
+            .flatten()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        world.asked.extend(names.iter().cloned());
+        take(world, self.locks.load(&names, &[]).await?);
+        let mut again: BTreeSet<Owner> =
+            wanted.into_keys().filter(|o| !scope.contains(o)).collect();
+        again.extend(
+            names
+                .iter()
+                .filter_map(|n| world.locks.get(n)?.holder.clone())
+                .filter(|h| !world.instances.contains_key(h)),
+        );
+        if again.is_empty() {
+            return Ok(());
+        }
+        for o in &again {
+            world.instances.remove(o);
+        }
+        self.describe_any(world, &again.into_iter().collect::<Vec<_>>(), false)
+            .await
     }
 
     /// The slot items that claimants with a `{slot}` template and no slot of it need, so
@@ -134,6 +203,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             if names.is_empty() {
                 return Ok(());
             }
+            world.asked.extend(names.iter().cloned());
             take(world, self.locks.load(&names, &[]).await?);
         }
     }

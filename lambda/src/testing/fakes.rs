@@ -1,7 +1,8 @@
 //! In-process fakes that enforce AWS's rules, for fast tests:
 //! - [`FakeRoute53`] speaks the raw API: Route53's listing order and pagination, batches
 //!   applied all or nothing, CREATE refused over an existing set, DELETE refused unless
-//!   exact, CNAME alone at its name, names inside their zone, the request limits
+//!   exact, CNAME alone at its name, names inside their zone, every A, AAAA and PTR value
+//!   valid for its type ([`invalid_value`]), the request limits
 //!   (1,000 values, 32,000 characters), refused rather than split, and record set
 //!   protections (a protected name and type refuses every change, in a message modelled
 //!   on Route53's others: see [`protection_message`]);
@@ -302,6 +303,37 @@ pub fn protection_message(
     m
 }
 
+/// Route53's check of one value of a record set, as its `InvalidChangeBatch` says it
+/// (`Invalid Resource Record: 'FATAL problem: …'`): an A value is an IPv4 address, an AAAA
+/// value an IPv6 address, a PTR value a domain name (labels of 1-63 characters, 255 in
+/// all; a trailing dot is the root). `None`: valid, or a type this fake does not check.
+pub fn invalid_value(rtype: &str, value: &str) -> Option<String> {
+    let problem = match rtype {
+        "A" if value.parse::<std::net::Ipv4Addr>().is_err() => {
+            "ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address)"
+        }
+        "AAAA" if value.parse::<std::net::Ipv6Addr>().is_err() => {
+            "AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6 address)"
+        }
+        "PTR" => {
+            let labels = value.strip_suffix('.').unwrap_or(value);
+            if value.len() > 255 {
+                "DomainNameTooLong (Domain name is too long)"
+            } else if labels.is_empty() || labels.split('.').any(str::is_empty) {
+                "DomainLabelEmpty (Domain label is empty)"
+            } else if labels.split('.').any(|l| l.len() > 63) {
+                "DomainLabelTooLong (Domain label is too long)"
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    Some(format!(
+        "Invalid Resource Record: 'FATAL problem: {problem} encountered with '{value}''"
+    ))
+}
+
 fn norm(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
 }
@@ -511,6 +543,14 @@ impl Route53Api for FakeRoute53 {
         drop(protected);
         if !refused.is_empty() {
             return Ok(Some(refused.join("; ")));
+        }
+        // Every value is checked for its type before any change is applied.
+        let invalid: Vec<String> = changes
+            .iter()
+            .flat_map(|c| c.values.iter().filter_map(|v| invalid_value(&c.rtype, v)))
+            .collect();
+        if !invalid.is_empty() {
+            return Ok(Some(invalid.join("; ")));
         }
         let mut records = guard(&self.records);
         let mut next = records.clone();

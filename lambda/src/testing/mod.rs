@@ -489,7 +489,7 @@ impl World {
             );
         }
         for (zone, n, t) in records.keys() {
-            if !matches!(t.as_str(), "A" | "AAAA" | "TXT") {
+            if !matches!(t.as_str(), "A" | "AAAA" | "PTR" | "TXT") {
                 continue;
             }
             let key = (zone.clone(), n.clone(), t.clone());
@@ -506,7 +506,7 @@ impl World {
     pub fn assert_marked(&self) {
         let locks = self.locks().snapshot();
         for ((zone, n, t), _) in self.route53().snapshot() {
-            if !matches!(t.as_str(), "A" | "AAAA")
+            if !matches!(t.as_str(), "A" | "AAAA" | "PTR")
                 || self.foreign.contains(&(zone.clone(), n.clone(), t.clone()))
             {
                 continue;

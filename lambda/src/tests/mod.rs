@@ -16,6 +16,7 @@ mod no_dangling;
 mod operator;
 mod organisations;
 mod ownership;
+mod reverse;
 mod route53_limits;
 mod shared;
 mod slots;
