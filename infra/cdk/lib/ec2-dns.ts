@@ -129,6 +129,7 @@ export interface Ec2DnsProps {
    * @default false
    */
   readonly sharedNames?: boolean;
+  /**
    * PTR records for the private IPv4 and the IPv6 addresses of instances that hold names
    * (REVERSE_RECORDS), in the private reverse zones: allowedDomains must list a reverse
    * domain (such as 10.in-addr.arpa) and hostedZoneIds its private zones. Adds PTR to the
