@@ -1131,13 +1131,15 @@ def bench_reconcile_all(b: Bench, n: int, real: bool, timeout: float) -> dict:
                "listing_snapshot_s": listing_s, "listing_pages": b.proxy.snapshot_pages,
                "listing_served_from_snapshot": b.proxy.snapshot_hits,
                "writes": writes_of(calls_of(b.proxy)),
-               # A report over the answer's size limit comes as counts and its first rows.
-               "truncated": bool(rep.get("truncated")),
-               **{k: rep["counts"][k] if rep.get("truncated") else len(rep.get(k, []))
+               # A report over the answer's size limit comes as a summary: counts (by action
+               # too) and the first rows; every row is in the log stream.
+               "truncated": bool(rep.get("summary")),
+               **{k: rep["counts"][k] if rep.get("summary") else len(rep.get(k, []))
                   for k in ("changes", "conflicts", "skipped", "failed")},
-               **({} if rep.get("truncated") else {
-                   "address_changes": len([c for c in rep.get("changes", [])
-                                           if c.get("action") != "MARK"])}),
+               "address_changes": (rep["counts"]["changes"] - rep["counts"]["marks"]
+                                   if rep.get("summary") else
+                                   len([c for c in rep.get("changes", [])
+                                        if c.get("action") != "MARK"])),
                "report_bytes": len(json.dumps(rep)),
                "memory_phases": memory_phases(b.proxy.timeline(), sampler,
                                               fn.runtime.first_poll_hwm_kb, r["hwm_kb"])}
@@ -1947,7 +1949,8 @@ def render(res: dict, args, started: float) -> str:
                 w = run.get("writes", writes_of(run["calls"]))
                 marks = ("?" if "address_changes" not in run
                          else f"{run['changes'] - run['address_changes']:,}")
-                cut = "; answer truncated to counts and first rows" if run.get("truncated") else ""
+                cut = ("; answered with a summary (counts, first rows; every row in the log stream)"
+                       if run.get("truncated") else "")
                 add(f"| {rc['n']:,} | {label} | {fmt_calls(run['calls'])} | "
                     f"{sum(w.values()):,} | {run['changes']:,} ({marks}){extra}{cut} | "
                     f"{secs(run['latency_s'])} | {secs(run['cpu_s'])} | "
@@ -3092,7 +3095,8 @@ def NOT_MET(res: dict) -> list[str]:  # noqa: N802
                 f"64 MB{per}. The run made {fmt_calls(run['calls'])}, planned "
                 f"{run['changes']:,} changes and answered a report of "
                 f"{run['report_bytes'] / 1e6:.2f} MB"
-                + (" (truncated: over the 5 MB answer limit)" if run.get("truncated") else "")
+                + (" (a summary: the whole report is over the 5 MB answer limit)"
+                   if run.get("truncated") else "")
                 + "; the memory grows with what the run holds "
                 "at once (every tagged instance and lock it read, the plan and the report), not "
                 "with the calls." + phases_sentence(run))

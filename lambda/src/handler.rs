@@ -416,36 +416,117 @@ fn raw<T: serde::Serialize + ?Sized>(v: &T) -> Result<Box<RawValue>> {
     })
 }
 
-/// The report as the answer; past `max` bytes, its counts and the rows an operator must
-/// act on (the first 1,000 rows of each list), marked `truncated`.
+/// Most rows of each list (conflicts, failures, ...) a summary answer carries.
+pub const SUMMARY_ROWS: usize = 1_000;
+
+/// Where the log lines of this invocation go: the function's log group and stream, as the
+/// platform names them (`null` outside Lambda).
+fn log_place() -> Value {
+    let var = |k: &str| std::env::var(k).ok();
+    json!({
+        "log_group": var("AWS_LAMBDA_LOG_GROUP_NAME"),
+        "log_stream": var("AWS_LAMBDA_LOG_STREAM_NAME"),
+    })
+}
+
+/// The number of bytes `v` takes as JSON, counted without keeping the text.
+fn json_len<T: serde::Serialize + ?Sized>(v: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The target of the `report row` lines: the whole report of an answer that could only
+/// summarise it, one row a line.
+pub const REPORT_ROWS: &str = "ec2_dns::report";
+
+/// Every row of `r` as one log line each (`report row`, with `list` and the row as JSON):
+/// written one at a time, so the whole report is never held as one text.
+fn log_rows(r: &Report) {
+    fn each<T: serde::Serialize>(list: &str, rows: &[T]) {
+        for row in rows {
+            let row = serde_json::to_string(row).unwrap_or_default();
+            info!(target: REPORT_ROWS, list, row, "report row");
+        }
+    }
+    each("changes", &r.changes);
+    each("conflicts", &r.conflicts);
+    each("skipped", &r.skipped);
+    each("frozen", &r.frozen);
+    each("failed", &r.failed);
+}
+
+/// The report as the answer. Past `max` bytes (Lambda refuses a synchronous answer over 6
+/// MB) a summary instead: `summary: true`, the counts (changes by action too), the rows an
+/// operator acts on (conflicts, failures, frozen and skipped names, and the first changes),
+/// up to [`SUMMARY_ROWS`] of each list with how many more there are (`omitted`), and
+/// `report`: where the whole report went, one `report row` log line a row in the
+/// function's log stream.
 pub fn report_answer(r: &Report, max: usize) -> Result<Box<RawValue>> {
-    let whole = raw(r)?;
-    if whole.get().len() <= max {
-        return Ok(whole);
+    let size = json_len(r);
+    if size <= max {
+        return raw(r);
     }
     warn!(
-        bytes = whole.get().len(),
+        bytes = size,
         changes = r.changes.len(),
-        "the report is too large for a Lambda answer: answering with its counts"
+        "the report is too large for a Lambda answer: answering with a summary; the whole report follows as `report row` lines"
     );
-    drop(whole);
-    let first = |n: usize| n.min(1_000);
+    log_rows(r);
+    let first = |n: usize| n.min(SUMMARY_ROWS);
+    let by_action =
+        |a: crate::decide::RowAction| r.changes.iter().filter(|c| c.action == a).count();
+    use crate::decide::RowAction::{Create, Delete, Mark, Update};
+    let rows =
+        r.changes.len() + r.conflicts.len() + r.skipped.len() + r.frozen.len() + r.failed.len();
+    let mut place = log_place();
+    place["rows"] = json!(rows);
+    place["query"] = json!(format!(
+        "fields @timestamp, fields.list, fields.row | filter fields.message = \"report row\" | sort @timestamp asc | limit {}",
+        rows.min(10_000)
+    ));
     raw(&json!({
         "dry_run": r.dry_run,
-        "truncated": true,
-        "note": "the whole report is larger than a Lambda answer may be: run `ec2-dns-ctl plan` (or `apply`) for it",
+        "summary": true,
+        "note": format!(
+            "the whole report ({size} bytes) is larger than a Lambda answer may be: every row of it is in the function's log stream (report.query), and `ec2-dns-ctl plan` (or `apply`) prints it whole"
+        ),
+        "report": place,
         "counts": {
             "changes": r.changes.len(),
+            "creates": by_action(Create),
+            "updates": by_action(Update),
+            "deletes": by_action(Delete),
+            "marks": by_action(Mark),
             "conflicts": r.conflicts.len(),
             "skipped": r.skipped.len(),
             "frozen": r.frozen.len(),
             "failed": r.failed.len(),
         },
-        "changes": &r.changes[..first(r.changes.len())],
-        "conflicts": &r.conflicts[..first(r.conflicts.len())],
-        "skipped": &r.skipped[..first(r.skipped.len())],
-        "frozen": &r.frozen[..first(r.frozen.len())],
+        "omitted": {
+            "changes": r.changes.len() - first(r.changes.len()),
+            "conflicts": r.conflicts.len() - first(r.conflicts.len()),
+            "skipped": r.skipped.len() - first(r.skipped.len()),
+            "frozen": r.frozen.len() - first(r.frozen.len()),
+            "failed": r.failed.len() - first(r.failed.len()),
+        },
         "failed": &r.failed[..first(r.failed.len())],
+        "conflicts": &r.conflicts[..first(r.conflicts.len())],
+        "frozen": &r.frozen[..first(r.frozen.len())],
+        "skipped": &r.skipped[..first(r.skipped.len())],
+        "changes": &r.changes[..first(r.changes.len())],
         "warnings": r.warnings,
     }))
 }

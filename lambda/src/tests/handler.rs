@@ -134,7 +134,7 @@ async fn a_manual_dry_run_answers_the_plan_and_writes_nothing() {
 }
 
 #[tokio::test]
-async fn a_report_too_large_for_an_answer_gives_its_counts_and_the_rows_to_act_on() {
+async fn a_report_too_large_for_an_answer_gives_a_summary_and_says_where_the_rows_went() {
     let w = World::new();
     for n in 1..=20 {
         w.launch(n, &format!("n{n}.dyn.example.com"));
@@ -143,14 +143,111 @@ async fn a_report_too_large_for_an_answer_gives_its_counts_and_the_rows_to_act_o
     let report: Report = w.dry_all().await;
     let whole = report_answer(&report, usize::MAX).unwrap();
     assert_eq!(value(&whole)["changes"].as_array().unwrap().len(), 40);
-    assert!(value(&whole).get("truncated").is_none());
+    assert!(value(&whole).get("summary").is_none());
     // The same report, with room for less than all of it.
     let cut = value(&report_answer(&report, whole.get().len() - 1).unwrap());
-    assert_eq!(cut["truncated"], true);
+    assert_eq!(cut["summary"], true);
     assert_eq!(cut["counts"]["changes"], 40);
+    assert_eq!(cut["counts"]["creates"], 40);
     assert_eq!(cut["counts"]["conflicts"], 1);
     assert_eq!(cut["conflicts"].as_array().unwrap().len(), 1, "{cut}");
+    assert_eq!(cut["omitted"]["changes"], 0, "{cut}");
+    assert_eq!(cut["report"]["rows"], 41, "{cut}");
+    assert!(cut["report"]["query"]
+        .as_str()
+        .unwrap()
+        .contains("report row"));
     assert!(cut["note"].as_str().unwrap().contains("ec2-dns-ctl plan"));
+}
+
+/// Counts the `report row` lines logged on this thread while `f` runs, by list.
+fn report_rows_logged(f: impl FnOnce()) -> std::collections::BTreeMap<String, usize> {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Metadata, Subscriber};
+
+    #[derive(Default)]
+    struct Fields {
+        message: String,
+        list: String,
+    }
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            if field.name() == "list" {
+                self.list = value.to_string();
+            }
+        }
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            match field.name() {
+                "message" => self.message = format!("{value:?}"),
+                "list" => self.list = format!("{value:?}"),
+                _ => {}
+            }
+        }
+    }
+    struct Rows(Arc<Mutex<std::collections::BTreeMap<String, usize>>>);
+    impl Subscriber for Rows {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut f = Fields::default();
+            event.record(&mut f);
+            if f.message == "report row" {
+                *self.0.lock().unwrap().entry(f.list).or_default() += 1;
+            }
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+    let counts = Arc::new(Mutex::new(Default::default()));
+    tracing::subscriber::with_default(Rows(counts.clone()), f);
+    let out = counts.lock().unwrap().clone();
+    out
+}
+
+#[tokio::test]
+async fn a_summary_answer_logs_every_row_of_the_report_and_a_whole_one_logs_none() {
+    let w = World::new();
+    for n in 1..=(crate::handler::SUMMARY_ROWS as u32 / 2 + 3) {
+        w.launch(n, &format!("n{n}.dyn.example.com"));
+    }
+    w.launch(9_999, "n1.dyn.example.com");
+    let report: Report = w.dry_all().await;
+    let changes = report.changes.len();
+    assert!(changes > crate::handler::SUMMARY_ROWS, "{changes}");
+    let mut cut = None;
+    let logged = report_rows_logged(|| cut = Some(report_answer(&report, 1_000).unwrap()));
+    let cut = value(&cut.unwrap());
+    assert_eq!(cut["summary"], true);
+    assert_eq!(
+        logged,
+        [
+            ("changes".to_string(), changes),
+            ("conflicts".to_string(), 1)
+        ]
+        .into()
+    );
+    assert_eq!(cut["report"]["rows"], changes + 1);
+    assert_eq!(
+        cut["changes"].as_array().unwrap().len(),
+        crate::handler::SUMMARY_ROWS
+    );
+    assert_eq!(
+        cut["omitted"]["changes"],
+        changes - crate::handler::SUMMARY_ROWS
+    );
+    assert_eq!(cut["conflicts"].as_array().unwrap().len(), 1);
+    let logged = report_rows_logged(|| {
+        report_answer(&report, usize::MAX).unwrap();
+    });
+    assert!(logged.is_empty(), "{logged:?}");
 }
 
 /// A `DisassociateAddress` of the deployment's own account and region, emitted at `at`
