@@ -30,7 +30,7 @@ const TAGS: [Option<&str>; 6] = [
     None,
 ];
 
-fn cases(default: u32) -> u32 {
+pub(crate) fn cases(default: u32) -> u32 {
     std::env::var("EC2_DNS_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -91,7 +91,7 @@ fn step() -> impl Strategy<Value = Step> {
     })
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime")

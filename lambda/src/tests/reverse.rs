@@ -468,13 +468,9 @@ fn step() -> impl Strategy<Value = (u32, Change, bool, Option<(usize, bool)>)> {
     (1u32..=4, change(), proptest::bool::weighted(0.8), fault)
 }
 
+/// A quarter of the other property tests' cases (each case here runs more reconciles).
 fn cases() -> u32 {
-    std::env::var("EC2_DNS_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(|n: u32| n / 4)
-        .unwrap_or(150)
-        .max(1)
+    (crate::proptests::cases(600) / 4).max(1)
 }
 
 impl World {
@@ -644,12 +640,7 @@ proptest! {
     }
 }
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime")
-        .block_on(f)
-}
+use crate::proptests::block_on;
 
 #[tokio::test]
 async fn a_run_about_others_reads_their_names_before_it_gives_them_a_ptr() {
