@@ -96,7 +96,7 @@ longruns: ## make soak and make fuzz, timed; their figures written into docs/tes
 	python3 tools/longruns.py
 
 bench: venv package ## benchmarks against the emulator (release binary; the arm64 zip for its size), written to docs/benchmarks.md
-	$(CARGO) build --locked --release --bin ec2-dns
+	$(CARGO) build --locked --release --bin ec2-dns --bin ec2-dns-ddns
 	EC2_DNS_BIN=$(CURDIR)/target/release/ec2-dns $(VENV)/bin/python tests/bench.py
 
 reconcile: venv ## manual reconcile, dry run unless APPLY=1: FUNCTION=name invokes the deployed function; without it ec2-dns-ctl runs here (AWS_ENDPOINT_URL for an emulator)
