@@ -1803,6 +1803,24 @@ def kind_target(kind: str, zk: str) -> int | None:
     return None
 
 
+def render_sequences(add, section: dict, kinds) -> None:
+    """The table of each event's calls in the order of their answers, per zone case, and the
+    non-2xx answers seen (single events and fleet events alike)."""
+    add("| event | zones | calls in order |")
+    add("|---|---|---|")
+    for kind, *_ in kinds:
+        for zk, _ in ZONE_CASES:
+            k = section["cases"][zk][kind]
+            seqs = k["sequences"]
+            text = "<br>".join((f"{q}" if len(seqs) == 1 else f"{q} ({c} runs)")
+                               for q, c in sorted(seqs.items(), key=lambda x: -x[1]))
+            add(f"| {k['label']} | {1 if zk == 'one' else 2} | {text} |")
+    add("")
+    errs = sorted({e for c in section["cases"].values() for k in c.values() for e in k["errors"]})
+    add("Answers other than 2xx during these events: " + (", ".join(errs) or "none") + ".")
+    add("")
+
+
 def render(res: dict, args, started: float) -> str:
     m = res["machine"]
     L: list[str] = []
@@ -1878,19 +1896,7 @@ def render(res: dict, args, started: float) -> str:
         add("The calls of each event in the order of their answers (the proxy's log; "
             "identical in every run unless a count is given):")
         add("")
-        add("| event | zones | calls in order |")
-        add("|---|---|---|")
-        for kind, *_ in SINGLE_KINDS:
-            for zk, _ in ZONE_CASES:
-                k = s["cases"][zk][kind]
-                seqs = k["sequences"]
-                text = "<br>".join((f"{q}" if len(seqs) == 1 else f"{q} ({c} runs)")
-                                   for q, c in sorted(seqs.items(), key=lambda x: -x[1]))
-                add(f"| {k['label']} | {1 if zk == 'one' else 2} | {text} |")
-        add("")
-        errs = sorted({e for c in s["cases"].values() for k in c.values() for e in k["errors"]})
-        add("Answers other than 2xx during these events: " + (", ".join(errs) or "none") + ".")
-        add("")
+        render_sequences(add, s, SINGLE_KINDS)
 
     f = res.get("fleet")
     if f and "cases" in f:
@@ -2083,19 +2089,7 @@ def render_fleet(f: dict, add) -> None:
     add("")
     add("The calls of each event in the order of their answers:")
     add("")
-    add("| event | zones | calls in order |")
-    add("|---|---|---|")
-    for kind, *_ in FLEET_KINDS:
-        for zk, _ in ZONE_CASES:
-            k = f["cases"][zk][kind]
-            seqs = k["sequences"]
-            text = "<br>".join((f"{q}" if len(seqs) == 1 else f"{q} ({c} runs)")
-                               for q, c in sorted(seqs.items(), key=lambda x: -x[1]))
-            add(f"| {k['label']} | {1 if zk == 'one' else 2} | {text} |")
-    add("")
-    errs = sorted({e for c in f["cases"].values() for k in c.values() for e in k["errors"]})
-    add("Answers other than 2xx during these events: " + (", ".join(errs) or "none") + ".")
-    add("")
+    render_sequences(add, f, FLEET_KINDS)
     if f["problems"]:
         add("State checks not met: " + "; ".join(f["problems"][:10]) + ".")
         add("")
