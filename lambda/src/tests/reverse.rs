@@ -14,6 +14,7 @@ use crate::engine::CHANGE_WINDOW;
 use crate::model::{ChangeAction, InstanceState, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{RawChange, Route53Api};
+use crate::proptests::block_on;
 use crate::testing::fakes::{invalid_value, FakeRoute53};
 use crate::testing::faults::{Op, Phase};
 use crate::testing::{name, owner, World};
@@ -639,8 +640,6 @@ proptest! {
         });
     }
 }
-
-use crate::proptests::block_on;
 
 #[tokio::test]
 async fn a_run_about_others_reads_their_names_before_it_gives_them_a_ptr() {
