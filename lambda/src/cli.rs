@@ -30,6 +30,8 @@ commands:
                                  reconcile now (everything, or only those instances); a plan
                                  that deletes more than 10 record sets needs --force
   status                         who holds which name, since when, pointing where
+  status --run ID                a sharded reconcile's progress: shards finished and pending,
+                                 what they changed, and notes on failed ones
   release NAME [--dry-run]       safely release one name whose holder no longer needs it
   rebuild [--dry-run]            recreate lost lock items from the ownership markers in Route53
   host add HOST --names N,N [--prefixes P,P] [--lease 30d] [--unbound] [--sample] [--force]
@@ -67,6 +69,8 @@ pub enum Command {
     Plan(Option<BTreeSet<InstanceArg>>),
     Apply(Option<BTreeSet<InstanceArg>>),
     Status,
+    /// `status --run ID`: a sharded run's item ([`crate::shard::Run`]).
+    RunStatus(String),
     Release {
         name: Fqdn,
         dry_run: bool,
@@ -98,6 +102,7 @@ const OPTIONS: &[&str] = &[
     "--unbound",
     "--sample",
     "--names",
+    "--run",
     "--lease",
     "--prefixes",
     "--instances",
@@ -252,7 +257,11 @@ impl Command {
     /// Whether the command writes (and so must act with the deployed configuration).
     pub fn writes(&self) -> bool {
         match self {
-            Command::Plan(_) | Command::Status | Command::Help(_) | Command::Version => false,
+            Command::Plan(_)
+            | Command::Status
+            | Command::RunStatus(_)
+            | Command::Help(_)
+            | Command::Version => false,
             Command::Apply(_) => true,
             Command::Release { dry_run, .. } | Command::Rebuild { dry_run } => !dry_run,
             Command::Host(h) => !matches!(h, HostCommand::List),
@@ -288,6 +297,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     let mut force = false;
     let mut instances: Option<BTreeSet<InstanceArg>> = None;
     let mut names: Option<Vec<Fqdn>> = None;
+    let mut run: Option<String> = None;
     let mut lease: Option<i64> = None;
     let mut prefixes: Option<BTreeSet<Prefix>> = None;
     let (mut unbound, mut sample) = (false, false);
@@ -338,6 +348,13 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                     parsed.push(Fqdn::parse(n).map_err(|e| format!("{n:?}: {e}"))?);
                 }
                 names = Some(parsed);
+            }
+            "--run" => {
+                let id = it
+                    .next()
+                    .ok_or("--run needs the run id that started it ({\"run\": ...})")?;
+                crate::shard::valid_run_id(id)?;
+                run = Some(id.clone());
             }
             "--prefixes" => {
                 let raw = it.next().ok_or(
@@ -398,7 +415,10 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
     {
         ["plan"] => Command::Plan(instances.clone()),
         ["apply"] => Command::Apply(instances.clone()),
-        ["status"] => Command::Status,
+        ["status"] => match run.take() {
+            Some(id) => Command::RunStatus(id),
+            None => Command::Status,
+        },
         ["release", name] => Command::Release {
             name: Fqdn::parse(name).map_err(|e| format!("{name:?}: {e}"))?,
             dry_run,
@@ -453,6 +473,9 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             ))
         }
     };
+    if run.is_some() {
+        return Err("--run applies to status only".into());
+    }
     let adding = matches!(command, Command::Host(HostCommand::Add { .. }));
     let naming = adding || matches!(command, Command::Host(HostCommand::Names { .. }));
     if !naming && names.is_some() {
@@ -1021,6 +1044,49 @@ fn zone_label(id: &ZoneId, zones: &[Zone]) -> String {
         })
 }
 
+/// A sharded run as `status --run` shows it: whether it is complete, its shards, what they
+/// changed, and the pending shards and notes an operator acts on.
+pub fn render_run(run: &crate::shard::Run, now: i64) -> String {
+    let c = run.counts;
+    let pending = run.pending();
+    let shards = run.parts.len() - run.split.len();
+    let mut out = vec![
+        format!(
+            "run {} ({}{}), started {} s ago: {}",
+            run.id,
+            run.trigger,
+            if run.dry_run { ", dry run" } else { "" },
+            (now - run.started).max(0),
+            match pending.is_empty() {
+                true => "complete".to_string(),
+                false => format!("{} of {shards} shards pending", pending.len()),
+            }
+        ),
+        format!(
+            "shards {} finished, {} split; owners {}; changes {}, conflicts {}, skipped {}, frozen {}, failed {}",
+            run.finished.len(),
+            run.split.len(),
+            c.owners,
+            c.changes,
+            c.conflicts,
+            c.skipped,
+            c.frozen,
+            c.failed
+        ),
+    ];
+    if !pending.is_empty() {
+        out.push(String::new());
+        out.push("pending (queued, running, being retried, or in the dead-letter queue):".into());
+        out.extend(pending.iter().map(|p| format!("  {p}")));
+    }
+    if !run.notes.is_empty() {
+        out.push(String::new());
+        out.push("notes:".into());
+        out.extend(run.notes.iter().map(|(p, n)| format!("  {p}: {n}")));
+    }
+    out.join("\n")
+}
+
 /// The lock table for a terminal: one line per name that fits 120 columns (owners as
 /// [`owner_cell`], the time held relative, `ROUTE53` `ok` or `differs`), then its record
 /// sets, what Route53 holds otherwise (`! …`) and who waits for the name, each on an
@@ -1241,6 +1307,47 @@ mod tests {
 
     fn args(s: &str) -> Result<Args, String> {
         parse_args(&s.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn status_of_a_run_takes_its_id_and_shows_what_is_pending() {
+        assert_eq!(
+            args("status --run r1800000000-0a1b2c3d").unwrap().command,
+            Command::RunStatus("r1800000000-0a1b2c3d".into())
+        );
+        for (bad, says) in [
+            ("status --run", "--run needs the run id"),
+            ("status --run a/b", "is not a run id"),
+            ("plan --run r1", "--run applies to status only"),
+        ] {
+            let e = args(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let mut run = crate::shard::Run {
+            id: "r1".into(),
+            started: 1_000,
+            trigger: "manual".into(),
+            parts: ["locks/0/1", "place/123456789012/us-east-1/"]
+                .map(String::from)
+                .into(),
+            ..Default::default()
+        };
+        run.finished.insert("locks/0/1".into());
+        run.counts.changes = 3;
+        run.notes.insert(
+            "place/123456789012/us-east-1/".into(),
+            "1 failed, to be retried (first: a.dyn.example.com: Throttling)".into(),
+        );
+        let out = render_run(&run, 1_060);
+        assert!(
+            out.starts_with("run r1 (manual), started 60 s ago: 1 of 2 shards pending"),
+            "{out}"
+        );
+        assert!(out.contains("changes 3,"), "{out}");
+        assert!(out.contains("  place/123456789012/us-east-1/\n"), "{out}");
+        assert!(out.contains("Throttling"), "{out}");
+        run.finished.insert("place/123456789012/us-east-1/".into());
+        assert!(render_run(&run, 1_060).contains(": complete"));
     }
 
     #[test]

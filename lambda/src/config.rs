@@ -55,7 +55,21 @@ pub struct Config {
     /// allowed domain must be a reverse domain (below `in-addr.arpa` or `ip6.arpa`), where
     /// the private reverse zones lie.
     pub reverse_records: bool,
+    /// The function's own SQS queue (`QUEUE_URL`), where a sharded run sends its shards
+    /// ([`crate::shard`]); `None`: no sharded run can start.
+    pub queue_url: Option<String>,
+    /// Whether the scheduled reconcile of everything runs sharded (`SHARDED_RECONCILE`,
+    /// `true` or `false`, the default). Needs `QUEUE_URL`.
+    pub sharded_reconcile: bool,
+    /// Most owners one shard reconciles (`SHARD_SIZE`, default [`DEFAULT_SHARD_SIZE`]): a
+    /// larger place splits, and the lock table is scanned in segments of about this many
+    /// items.
+    pub shard_size: usize,
 }
+
+/// Owners per shard by default: a shard of 2,000 instances reconciles in well under a
+/// minute and a few megabytes.
+pub const DEFAULT_SHARD_SIZE: i64 = 2_000;
 
 /// Route53 requests per second by default: half the account's documented sustained rate
 /// (10 per second, bursts of 50, since July 2026), which every user and tool of the account
@@ -186,6 +200,28 @@ impl Config {
                 "REVERSE_RECORDS is true but no ALLOWED_DOMAINS entry is a reverse domain: add the private reverse zones' domain (such as 10.in-addr.arpa or d.f.ip6.arpa), PTR records are written only below an allowed domain".into(),
             );
         }
+        let queue_url = get("QUEUE_URL")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        if let Some(u) = &queue_url {
+            if !u.starts_with("https://") && !u.starts_with("http://") {
+                problems.push(format!("QUEUE_URL {u:?} is not a queue URL (https://…)"));
+            }
+        }
+        let sharded_reconcile = parse_flag(&get, "SHARDED_RECONCILE", &mut problems);
+        if sharded_reconcile && queue_url.is_none() {
+            problems.push(
+                "SHARDED_RECONCILE is true but QUEUE_URL is not set: a sharded run sends its shards to the function's own queue".into(),
+            );
+        }
+        let shard_size = parse_number(
+            &get,
+            "SHARD_SIZE",
+            DEFAULT_SHARD_SIZE,
+            100,
+            20_000,
+            &mut problems,
+        );
         if !problems.is_empty() {
             return Err(Error::Config(problems.join("; ")));
         }
@@ -206,6 +242,9 @@ impl Config {
             lifecycle_hooks,
             shared_names,
             reverse_records,
+            queue_url,
+            sharded_reconcile,
+            shard_size: shard_size as usize,
         })
     }
 
@@ -530,6 +569,38 @@ mod tests {
             err.contains("SHARED_NAMES \"yes\" must be true or false"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_sharded_schedule_needs_the_queue_and_shards_have_a_sane_size() {
+        let base = [
+            ("LOCK_TABLE", "locks"),
+            ("ALLOWED_DOMAINS", "dyn.example.com"),
+        ];
+        let c = cfg(&base).unwrap();
+        assert_eq!(
+            (c.queue_url, c.sharded_reconcile, c.shard_size),
+            (None, false, 2000)
+        );
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            cfg(&pairs)
+        };
+        let queue = (
+            "QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/ec2-dns-events",
+        );
+        let c = with(&[queue, ("SHARDED_RECONCILE", "true"), ("SHARD_SIZE", "500")]).unwrap();
+        assert_eq!((c.sharded_reconcile, c.shard_size), (true, 500));
+        for (extra, says) in [
+            (vec![("SHARDED_RECONCILE", "true")], "QUEUE_URL is not set"),
+            (vec![queue, ("SHARD_SIZE", "50")], "SHARD_SIZE"),
+            (vec![("QUEUE_URL", "ec2-dns-events")], "is not a queue URL"),
+        ] {
+            let e = with(&extra).unwrap_err().to_string();
+            assert!(e.contains(says), "{e}");
+        }
     }
 
     #[test]

@@ -133,8 +133,8 @@ impl<I: Instances, G: Groups> Instances for Grouped<I, G> {
         self.apply(home, found).await
     }
 
-    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
-        let found = self.inner.tagged(home).await?;
+    async fn tagged(&self, home: &Home, prefix: &str) -> Result<Vec<Instance>> {
+        let found = self.inner.tagged(home, prefix).await?;
         self.apply(home, found).await
     }
 

@@ -9,6 +9,7 @@ use tracing::{info, warn};
 use crate::coalesce::{record, served};
 use crate::engine::{Reconciler, Request};
 use crate::error::{Error, Result};
+use crate::fanout;
 use crate::fleet::{finish as finish_actions, owners_to_reconcile, Finished, NoGroups};
 use crate::input::{managed_only, opted_in, parse, Hint, Interface, Invocation, SqsItem};
 use crate::model::{LifecycleAction, Scope};
@@ -117,8 +118,23 @@ pub async fn handle_with<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
     };
     match invocation {
         Invocation::RecordConfiguration(custom) => record_configuration(rec, custom).await,
-        Invocation::Manual { scope, dry_run } => {
+        Invocation::Manual {
+            scope: Scope::All,
+            dry_run,
+            sharded: true,
+        } => {
+            let id = fanout::new_run_id(rec.now());
+            let started = fanout::start(rec, queue, &id, "manual", dry_run).await;
+            Handled {
+                answer: started.and_then(|run| raw(&fanout::started_answer(&run))),
+                trigger: "manual",
+                report: None,
+                deliver: None,
+            }
+        }
+        Invocation::Manual { scope, dry_run, .. } => {
             let req = Request {
+                names: Default::default(),
                 scope,
                 verify_dns: true,
                 dry_run,
@@ -140,12 +156,31 @@ pub async fn handle_with<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
         Invocation::Event(Hint::Lifecycle(action)) => {
             lifecycle_event(rec, groups, &action, deadline).await
         }
+        Invocation::Event(Hint::Shard(_)) => Handled {
+            answer: Err(Error::InvalidInput(
+                "a shard of a sharded run is handled only as a message of the function's queue"
+                    .into(),
+            )),
+            trigger: "invalid",
+            report: None,
+            deliver: None,
+        },
         Invocation::Event(hint) => {
             if let Hint::All(asked) = &hint {
                 if let Some(reason) = served(&rec.locks, &[asked]).await {
                     info!(reason, "event ignored");
                     return Handled {
                         answer: raw(&json!({ "ignored": reason })),
+                        trigger: "event",
+                        report: None,
+                        deliver: None,
+                    };
+                }
+                if rec.config.sharded_reconcile {
+                    let id = fanout::new_run_id(rec.now());
+                    let started = fanout::start(rec, queue, &id, "schedule", false).await;
+                    return Handled {
+                        answer: started.and_then(|run| raw(&fanout::started_answer(&run))),
                         trigger: "event",
                         report: None,
                         deliver: None,
@@ -173,6 +208,51 @@ pub async fn handle_with<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
                 deliver: None,
             }
         }
+    }
+}
+
+/// One shard message of a batch (the `index`th): its report when it reconciled owners,
+/// `None` when it needed no reconcile (split, recorded already, or handed back), an error
+/// when its message must be retried.
+///
+/// A shard other than a batch's first starts only while at least half of the time the
+/// invocation had at `began` is left; otherwise it is handed back, sent to the queue again
+/// as a new message (its receive count starts over: waiting for time is not a failure).
+async fn shard_item<I: Instances, D: Dns, L: Locks, Q: Queue>(
+    rec: &Reconciler<I, D, L>,
+    queue: &Q,
+    task: &crate::shard::Task,
+    index: usize,
+    began: i64,
+    deadline: Option<i64>,
+) -> Result<Option<Report>> {
+    if let (true, Some(end)) = (index > 0, deadline) {
+        if (end - rec.now()) * 2 < end - began {
+            let url = rec.config.queue_url.as_deref().unwrap_or_default();
+            queue.send(url, &[task.body()]).await?;
+            info!(run = %task.run, part = %task.part, "shard handed back: too little time left");
+            return Ok(None);
+        }
+    }
+    match fanout::run_part(rec, queue, task, deadline).await? {
+        fanout::PartOutcome::Finished(report) => Ok(Some(report)),
+        fanout::PartOutcome::Split(_) | fanout::PartOutcome::Done => Ok(None),
+        fanout::PartOutcome::Retry(report) => Err(incomplete(&report)),
+    }
+}
+
+/// Adds `more`'s rows to the batch's report (the invocation's metrics count them).
+fn merge_into(result: &mut Option<Result<Report>>, more: Report) {
+    match result {
+        Some(Ok(r)) => {
+            r.changes.extend(more.changes);
+            r.conflicts.extend(more.conflicts);
+            r.skipped.extend(more.skipped);
+            r.frozen.extend(more.frozen);
+            r.failed.extend(more.failed);
+            r.warnings.extend(more.warnings);
+        }
+        _ => *result = Some(Ok(more)),
     }
 }
 
@@ -454,7 +534,7 @@ pub const REPORT_ROWS: &str = "ec2_dns::report";
 
 /// Every row of `r` as one log line each (`report row`, with `list` and the row as JSON):
 /// written one at a time, so the whole report is never held as one text.
-fn log_rows(r: &Report) {
+pub(crate) fn log_rows(r: &Report) {
     fn each<T: serde::Serialize>(list: &str, rows: &[T]) {
         for row in rows {
             let row = serde_json::to_string(row).unwrap_or_default();
@@ -538,9 +618,12 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
     items: Vec<SqsItem>,
     deadline: Option<i64>,
 ) -> (Value, Option<Report>) {
+    let began = rec.now();
+    let (shards, mut items): (Vec<SqsItem>, Vec<SqsItem>) = items
+        .into_iter()
+        .partition(|i| matches!(i.hint, Ok(Hint::Shard(_))));
     // Interfaces to their instances first, each once (`None`: its read failed); one that
     // cannot be read stays an interface, and its message comes back soon.
-    let mut items = items;
     let mut resolved: BTreeMap<(crate::model::Home, crate::model::InterfaceId), Option<Hint>> =
         BTreeMap::new();
     for item in &mut items {
@@ -584,7 +667,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
                 owners.extend(owners_to_reconcile(&[a]));
                 actions.push(a);
             }
-            Ok(Hint::Ignore(_)) | Ok(Hint::Interface(_)) => {}
+            Ok(Hint::Ignore(_)) | Ok(Hint::Interface(_)) | Ok(Hint::Shard(_)) => {}
         }
     }
     // Every event of the batch is served by one reconcile: many events for one instance
@@ -599,6 +682,23 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
         );
     }
     let all = !asked.is_empty() && served_all.is_none();
+    // A sharded schedule starts a run (named after the first message asking for it, so
+    // that a redelivery resends its pending shards instead of starting another run).
+    let run = match (
+        all && rec.config.sharded_reconcile,
+        items.iter().find(|i| matches!(i.hint, Ok(Hint::All(_)))),
+    ) {
+        (true, Some(first)) => {
+            let id = format!("s-{}", first.message_id);
+            let started = fanout::start(rec, queue, &id, "schedule", false).await;
+            if let Err(e) = &started {
+                warn!(error = %e, "the sharded reconcile could not be started");
+            }
+            Some(started.is_ok())
+        }
+        _ => None,
+    };
+    let all = all && run.is_none();
     let scope = if all {
         Some(Scope::All)
     } else if !owners.is_empty() {
@@ -633,11 +733,39 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
             (Ok(_), None) => false,
             (Ok(Hint::Ignore(_)), _) => false,
             (Ok(Hint::All(_)), _) if served_all.is_some() => false,
+            (Ok(Hint::All(_)), _) if run.is_some() => run == Some(false),
             (Ok(_), Some(Err(e))) => {
                 warn!(message_id = %item.message_id, error = %e, "reconcile failed");
                 true
             }
             (Ok(hint), Some(Ok(report))) => must_retry(report, hint),
+        };
+        if retry {
+            failures.push(&item.message_id);
+            if let (Some(arn), Some(handle)) = (&item.queue_arn, &item.receipt_handle) {
+                soon.push(RetryLater {
+                    queue_arn: arn.clone(),
+                    receipt_handle: handle.clone(),
+                    delay_s: sqs_delay(item.receive_count),
+                });
+            }
+        }
+    }
+    let mut result = result;
+    for (i, item) in shards.iter().enumerate() {
+        let Ok(Hint::Shard(task)) = &item.hint else {
+            continue;
+        };
+        let retry = match shard_item(rec, queue, task, i, began, deadline).await {
+            Ok(Some(report)) => {
+                merge_into(&mut result, report);
+                false
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(message_id = %item.message_id, run = %task.run, part = %task.part, error = %e, "shard failed");
+                true
+            }
         };
         if retry {
             failures.push(&item.message_id);

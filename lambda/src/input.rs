@@ -19,8 +19,13 @@ pub enum Invocation {
     Event(Hint),
     /// An SQS batch of EventBridge events.
     Sqs(Vec<SqsItem>),
-    /// `{"reconcile": ...}` from an operator.
-    Manual { scope: Scope, dry_run: bool },
+    /// `{"reconcile": ...}` from an operator; `sharded`: a reconcile of everything split
+    /// into shards on the function's queue ([`crate::shard`]), answered with a run id.
+    Manual {
+        scope: Scope,
+        dry_run: bool,
+        sharded: bool,
+    },
     /// Record the configuration now: `{"record_configuration": true}` (Terraform, while it
     /// deploys), or the CloudFormation custom resource's request.
     RecordConfiguration(Option<crate::custom_resource::Request>),
@@ -49,6 +54,8 @@ pub enum Hint {
     Interface(Interface),
     /// An Auto Scaling lifecycle action to complete ([`crate::fleet`]).
     Lifecycle(Box<LifecycleAction>),
+    /// One shard of a sharded run (an SQS message the function sent itself).
+    Shard(crate::shard::Task),
     /// A well-formed event that needs no work (another tag changed, another resource type).
     Ignore(String),
 }
@@ -192,7 +199,10 @@ pub fn parse(payload: &Value, name_tag: &str, home: &Home) -> Result<Invocation,
                 let hint = match r.body.as_deref().map(serde_json::from_str::<Value>) {
                     None => Err("message has no body".to_string()),
                     Some(Err(e)) => Err(format!("message body is not JSON: {e}")),
-                    Some(Ok(body)) => parse_eventbridge(&body, name_tag).map_err(|e| e.to_string()),
+                    Some(Ok(body)) => match crate::shard::Task::from_body(&body) {
+                        Some(task) => task.map(Hint::Shard),
+                        None => parse_eventbridge(&body, name_tag).map_err(|e| e.to_string()),
+                    },
                 };
                 SqsItem {
                     message_id: r.message_id.unwrap_or_else(|| format!("record-{i}")),
@@ -235,17 +245,24 @@ fn parse_manual(payload: &Value, home: &Home) -> Result<Invocation, Error> {
     };
     if let Some(k) = map
         .keys()
-        .find(|k| !matches!(k.as_str(), "reconcile" | "dry_run"))
+        .find(|k| !matches!(k.as_str(), "reconcile" | "dry_run" | "sharded"))
     {
         return bad(&format!(
-            "unknown field {k:?} (allowed: \"reconcile\", \"dry_run\")"
+            "unknown field {k:?} (allowed: \"reconcile\", \"dry_run\", \"sharded\")"
         ));
     }
-    let dry_run = match map.get("dry_run") {
-        None => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return bad("\"dry_run\" must be true or false"),
+    let flag = |k: &str| match map.get(k) {
+        None => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(Error::InvalidInput(format!(
+            "manual command: \"{k}\" must be true or false"
+        ))),
     };
+    let dry_run = flag("dry_run")?;
+    let sharded = flag("sharded")?;
+    if sharded && map.get("reconcile") != Some(&Value::String("all".into())) {
+        return bad("\"sharded\" applies to {\"reconcile\": \"all\"} only");
+    }
     let scope = match map.get("reconcile") {
         Some(Value::String(s)) if s == "all" => Scope::All,
         Some(Value::Object(o)) => {
@@ -283,7 +300,11 @@ fn parse_manual(payload: &Value, home: &Home) -> Result<Invocation, Error> {
         }
         _ => return bad("\"reconcile\" must be \"all\" or {\"instance_ids\": [...]}"),
     };
-    Ok(Invocation::Manual { scope, dry_run })
+    Ok(Invocation::Manual {
+        scope,
+        dry_run,
+        sharded,
+    })
 }
 
 /// One EventBridge event to a hint.
@@ -950,7 +971,21 @@ mod tests {
             parse(&json!({"reconcile": "all"}), "dnsname", &home()).unwrap(),
             Invocation::Manual {
                 scope: Scope::All,
-                dry_run: false
+                dry_run: false,
+                sharded: false,
+            }
+        );
+        assert_eq!(
+            parse(
+                &json!({"reconcile": "all", "sharded": true, "dry_run": true}),
+                "dnsname",
+                &home()
+            )
+            .unwrap(),
+            Invocation::Manual {
+                scope: Scope::All,
+                dry_run: true,
+                sharded: true,
             }
         );
         assert_eq!(
@@ -962,7 +997,8 @@ mod tests {
             .unwrap(),
             Invocation::Manual {
                 scope: Scope::Owners(ids(&["i-0123456789abcdef0"])),
-                dry_run: true
+                dry_run: true,
+                sharded: false,
             }
         );
         // An instance of another account and region is named with them.
@@ -976,7 +1012,8 @@ mod tests {
             .unwrap(),
             Invocation::Manual {
                 scope: Scope::Owners([Owner::parse(elsewhere).unwrap()].into()),
-                dry_run: false
+                dry_run: false,
+                sharded: false,
             }
         );
         for (bad, says) in [
@@ -1003,6 +1040,11 @@ mod tests {
                 "not an EC2 instance id",
             ),
             (json!({"reconcile": 5}), "must be \"all\""),
+            (
+                json!({"reconcile": {"instance_ids": ["i-0123456789abcdef0"]}, "sharded": true}),
+                "applies to {\"reconcile\": \"all\"} only",
+            ),
+            (json!({"reconcile": "all", "sharded": 1}), "true or false"),
         ] {
             let err = parse(&bad, "dnsname", &home()).unwrap_err();
             assert!(matches!(err, Error::InvalidInput(_)));

@@ -39,6 +39,7 @@ pub mod ddns;
 pub mod decide;
 pub mod engine;
 pub mod error;
+pub mod fanout;
 pub mod fleet;
 pub mod handler;
 pub mod hosts;
@@ -53,6 +54,7 @@ pub mod operator;
 pub mod ports;
 pub mod report;
 pub mod retry;
+pub mod shard;
 pub mod status_tag;
 pub mod window;
 

@@ -199,6 +199,39 @@ pub fn emf(
     Value::Object(doc)
 }
 
+/// The EMF document of a sharded run that completed ([`crate::fanout`]): its counts and
+/// how long it took, once per run.
+pub fn run_emf(function: &str, run: &crate::shard::Run, seconds: i64, timestamp_ms: u64) -> Value {
+    let c = run.counts;
+    let values: [(&str, &str, Value); 6] = [
+        ("RunShards", "Count", json!(run.finished.len())),
+        ("RunOwners", "Count", json!(c.owners)),
+        ("RunChanges", "Count", json!(c.changes)),
+        ("RunConflicts", "Count", json!(c.conflicts)),
+        ("RunFailed", "Count", json!(c.failed)),
+        ("RunDuration", "Seconds", json!(seconds.max(0))),
+    ];
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": values.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    doc.insert("Function".into(), json!(function));
+    doc.insert("Run".into(), json!(run.id));
+    doc.insert("DryRun".into(), json!(run.dry_run));
+    for (n, _, v) in values {
+        doc.insert(n.into(), v);
+    }
+    Value::Object(doc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -278,6 +278,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         world.locks.insert(name.clone(), lock.clone());
         world.seen.insert(name.clone(), seen);
         let req = Request {
+            names: Default::default(),
             scope: Scope::Owners([holder.clone()].into()),
             verify_dns: true,
             dry_run,
@@ -437,7 +438,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     ) -> Result<BTreeMap<Marked, Owner>> {
         let mut out = BTreeMap::new();
         for home in self.instances.homes() {
-            for i in self.instances.tagged(&home).await? {
+            for i in self.instances.tagged(&home, "").await? {
                 out.insert(Marked::hidden(&i.owner, by), i.owner);
             }
         }

@@ -16,6 +16,7 @@ use crate::model::{
     Owner, RecordType, Zone, ZoneId,
 };
 use crate::name::Fqdn;
+use crate::shard::{PartDone, Run};
 use crate::window::SendWindow;
 
 /// EC2, as far as ec2-dns needs it.
@@ -30,8 +31,13 @@ pub trait Instances: Send + Sync {
         home: &Home,
         owners: &[Owner],
     ) -> impl Future<Output = Result<Vec<Instance>>> + Send;
-    /// Every instance of `home` carrying the name tag, in any state.
-    fn tagged(&self, home: &Home) -> impl Future<Output = Result<Vec<Instance>>> + Send;
+    /// Every instance of `home` carrying the name tag, in any state, whose id after `i-`
+    /// starts with `prefix` (empty: all; a shard of a sharded run names one).
+    fn tagged(
+        &self,
+        home: &Home,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<Instance>>> + Send;
     /// The instance of `home` that network interface `interface` is attached to (`None`:
     /// attached to none, or unknown). One read, the instance's tags and addresses included.
     fn attached_to(
@@ -163,6 +169,32 @@ pub trait Locks: Send + Sync {
         -> impl Future<Output = Result<Loaded>> + Send;
     /// Every item of the table.
     fn scan(&self) -> impl Future<Output = Result<Loaded>> + Send;
+    /// Every item of segment `segment` of `of` (DynamoDB's parallel scan: each item is in
+    /// exactly one segment).
+    fn scan_segment(&self, segment: u32, of: u32) -> impl Future<Output = Result<Loaded>> + Send;
+    /// How many items the table holds, as DynamoDB last counted them (it does about every
+    /// six hours); `None` when it does not say.
+    fn item_count(&self) -> impl Future<Output = Result<Option<u64>>> + Send;
+    /// Creates the item of a sharded run; `false` when one of that id exists (a retried
+    /// start), which is left as it is.
+    fn start_run(&self, run: &Run) -> impl Future<Output = Result<bool>> + Send;
+    /// Records that part `part` of run `run` split into `children` (added to its parts).
+    fn split_part(
+        &self,
+        run: &str,
+        part: &str,
+        children: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Records a part's result: with `done.finished`, once (its counts added to the run's,
+    /// atomically, and the run as it is after returned; `None` when that part was recorded
+    /// already); otherwise only its note.
+    fn record_part(
+        &self,
+        run: &str,
+        done: &PartDone,
+    ) -> impl Future<Output = Result<Option<Run>>> + Send;
+    /// A sharded run's item (consistent read).
+    fn run(&self, id: &str) -> impl Future<Output = Result<Option<Run>>> + Send;
     fn write(&self, w: &LockWrite) -> impl Future<Output = Result<Cas>> + Send;
     /// Deletes owner-index items, each only while its name list is still empty.
     fn prune_index(&self, keys: &[String]) -> impl Future<Output = Result<()>> + Send;
@@ -227,6 +259,9 @@ pub struct RetryLater {
 /// soon (a DNS change must not wait for the queue's visibility timeout).
 pub trait Queue: Send + Sync {
     fn retry_later(&self, messages: &[RetryLater]) -> impl Future<Output = Result<()>> + Send;
+    /// Sends each of `bodies` as one message to the queue at `url` (an error when any was
+    /// not accepted: sending them all again is harmless, their receivers are idempotent).
+    fn send(&self, url: &str, bodies: &[String]) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// Where the shared secrets of hosts that use the AWS sample's protocol are kept, encrypted

@@ -237,7 +237,7 @@ proptest! {
             }
             w.faults.set_yields(yields.clone());
             let runs = scopes.iter().map(|s| {
-                let req = Request {
+                let req = Request { names: Default::default(),
                     scope: Scope::Owners(s.iter().map(|n| owner(*n)).collect()),
                     verify_dns: false,
                     dry_run: false,

@@ -81,6 +81,8 @@ pub fn must_retry(report: &Report, hint: &Hint) -> bool {
         Hint::All(_) => !report.failed.is_empty(),
         Hint::Owners(owners) => report.failed_owners().any(|o| owners.contains(o)),
         Hint::Lifecycle(a) => report.failed_owners().any(|o| *o == a.owner),
+        // A shard's outcome is decided by `crate::fanout`, not by a report.
+        Hint::Shard(_) => !report.failed.is_empty(),
     }
 }
 

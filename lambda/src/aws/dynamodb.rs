@@ -12,6 +12,7 @@
 //!   `failed_since`, `expires` (the end of the window, for a table TTL).
 //! - the last clean reconcile of everything, `pk` = `swept#reconciler`: `started` (epoch
 //!   seconds), `updated`.
+//! - a sharded run, `pk` = `run#<id>` (see [`runs`]).
 //!
 //! Every write is conditional on what was read.
 
@@ -44,6 +45,9 @@ use crate::marker::{DeploymentId, MarkerStyle};
 use crate::model::{Home, InstanceId, Owner, RecordSet};
 use crate::name::Fqdn;
 use crate::ports::Locks;
+use crate::shard::{PartDone, Run};
+
+mod runs;
 
 /// The item layout this release writes.
 pub const LAYOUT: u64 = 2;
@@ -873,22 +877,31 @@ impl Locks for DynamoLocks {
     }
 
     async fn scan(&self) -> Result<Loaded> {
-        let mut out = Loaded::default();
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| self.fail("Scan", e))?;
-            for item in page.items() {
-                let key = text(item, "pk").cloned().unwrap_or_default();
-                absorb(&mut out, parse_item(item, &self.home), key, item);
-            }
-        }
-        Ok(out)
+        self.scan_pages(None).await
+    }
+
+    async fn scan_segment(&self, segment: u32, of: u32) -> Result<Loaded> {
+        self.scan_pages(Some((segment, of))).await
+    }
+
+    async fn item_count(&self) -> Result<Option<u64>> {
+        self.count_items().await
+    }
+
+    async fn start_run(&self, run: &Run) -> Result<bool> {
+        self.put_run(run).await
+    }
+
+    async fn split_part(&self, run: &str, part: &str, children: &[String]) -> Result<()> {
+        self.add_split(run, part, children).await
+    }
+
+    async fn record_part(&self, run: &str, done: &PartDone) -> Result<Option<Run>> {
+        self.add_part(run, done).await
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<Run>> {
+        self.get_run(id).await
     }
 
     async fn write(&self, w: &LockWrite) -> Result<Cas> {

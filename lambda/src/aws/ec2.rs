@@ -230,10 +230,14 @@ impl Ec2Instances {
         Ok(out)
     }
 
-    pub async fn tagged(&self) -> Result<Vec<Instance>> {
-        self.list(vec![filter("tag-key", [self.name_tag.clone()])])
-            .await
-            .map_err(|e| self.located(e))
+    /// With a `prefix`, EC2 filters by id too (`instance-id` = `i-<prefix>*`: EC2's
+    /// filters take `*` wildcards), so that a shard reads only its own instances.
+    pub async fn tagged(&self, prefix: &str) -> Result<Vec<Instance>> {
+        let mut filters = vec![filter("tag-key", [self.name_tag.clone()])];
+        if !prefix.is_empty() {
+            filters.push(filter("instance-id", [format!("i-{prefix}*")]));
+        }
+        self.list(filters).await.map_err(|e| self.located(e))
     }
 
     /// One DescribeInstances filtered by `network-interface.network-interface-id`: the
@@ -306,8 +310,8 @@ impl Instances for Ec2Fleet {
         self.member(home)?.describe(owners).await
     }
 
-    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
-        self.member(home)?.tagged().await
+    async fn tagged(&self, home: &Home, prefix: &str) -> Result<Vec<Instance>> {
+        self.member(home)?.tagged(prefix).await
     }
 
     async fn attached_to(&self, home: &Home, interface: &InterfaceId) -> Result<Option<Instance>> {

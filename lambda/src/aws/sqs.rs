@@ -1,9 +1,10 @@
 //! SQS: ChangeMessageVisibilityBatch, so that a failed message comes back within a minute
-//! instead of after the queue's visibility timeout.
+//! instead of after the queue's visibility timeout; SendMessageBatch, the shards of a
+//! sharded run ([`crate::shard`]).
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry;
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 
 use super::sdk_error;
@@ -78,6 +79,48 @@ impl Queue for SqsQueue {
                         retryable: !f.sender_fault(),
                     });
                 }
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, url: &str, bodies: &[String]) -> Result<()> {
+        for chunk in bodies.chunks(ENTRIES_PER_CALL) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(format!("m{i}"))
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| Error::Unexpected {
+                            service: "sqs",
+                            message: e.to_string(),
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sdk_error("sqs", "SendMessageBatch", e))?;
+            if let Some(f) = out.failed().first() {
+                return Err(Error::Aws {
+                    service: "sqs",
+                    operation: "SendMessageBatch",
+                    message: format!(
+                        "{} of {} messages not accepted: {}: {}",
+                        out.failed().len(),
+                        chunk.len(),
+                        f.code(),
+                        f.message().unwrap_or_default()
+                    ),
+                    retryable: !f.sender_fault(),
+                });
             }
         }
         Ok(())

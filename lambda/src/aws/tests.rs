@@ -690,8 +690,8 @@ async fn ec2_request_limit_is_retryable_and_unauthorized_is_not() {
     ])
     .await;
     let e = ec2(&url);
-    assert!(e.tagged().await.unwrap_err().is_retryable());
-    assert!(!e.tagged().await.unwrap_err().is_retryable());
+    assert!(e.tagged("").await.unwrap_err().is_retryable());
+    assert!(!e.tagged("").await.unwrap_err().is_retryable());
 }
 
 #[tokio::test]
@@ -846,7 +846,7 @@ async fn aws_errors_are_one_line_naming_the_resource_the_action_and_the_fix() {
         text.contains("may not call route53:ChangeResourceRecordSets"),
         "{text}"
     );
-    let text = one_line(&ec2(&url).tagged().await.unwrap_err());
+    let text = one_line(&ec2(&url).tagged("").await.unwrap_err());
     assert!(
         text.contains("may not call ec2:DescribeInstances"),
         "{text}"

@@ -112,6 +112,20 @@ async fn main() -> ExitCode {
         table.trim(),
         home.clone(),
     );
+    if let Command::RunStatus(id) = &args.command {
+        // The run's item is all it needs: no configuration, no other service.
+        return match locks.run(id).await {
+            Ok(Some(run)) if args.json => {
+                print_ok(&serde_json::to_string_pretty(&run.summary()).unwrap_or_default())
+            }
+            Ok(Some(run)) => print_ok(&ec2_dns::cli::render_run(&run, now())),
+            Ok(None) => {
+                eprintln!("ec2-dns-ctl: no sharded run {id:?} in lock table {table:?} (a run's record expires 30 days after its start)");
+                ExitCode::from(1)
+            }
+            Err(e) => fail(&e),
+        };
+    }
     let deployed = match locks.deployed().await {
         Ok(d) => d,
         Err(e) => return fail(&e),
@@ -194,7 +208,8 @@ async fn main() -> ExitCode {
                 Err(e) => fail(&e),
             };
         }
-        Command::Help(_) | Command::Version => return print_ok(USAGE),
+        // Answered above, before the configuration was needed.
+        Command::Help(_) | Command::Version | Command::RunStatus(_) => return print_ok(USAGE),
         Command::Host(HostCommand::List) => {
             return match admin::list(&rec.locks).await {
                 Ok(rows) if args.json => {
@@ -259,6 +274,7 @@ async fn main() -> ExitCode {
         Command::Plan(ids) => {
             eprintln!("planning (dry run) ...");
             let req = Request {
+                names: Default::default(),
                 scope: scope(ids),
                 verify_dns: true,
                 dry_run: true,
@@ -269,6 +285,7 @@ async fn main() -> ExitCode {
         Command::Apply(ids) => {
             eprintln!("reconciling ...");
             let req = Request {
+                names: Default::default(),
                 scope: scope(ids),
                 verify_dns: true,
                 dry_run: false,
@@ -332,6 +349,7 @@ fn host_request(
     deadline: Option<i64>,
 ) -> Request {
     Request {
+        names: Default::default(),
         scope: Scope::Owners(
             [Owner::Host {
                 home: home.clone(),
@@ -395,4 +413,11 @@ fn out(text: &str) {
 fn fail(e: &ec2_dns::Error) -> ExitCode {
     eprintln!("ec2-dns-ctl: {e}");
     ExitCode::from(if e.is_retryable() { 2 } else { 1 })
+}
+
+/// Epoch seconds now.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }

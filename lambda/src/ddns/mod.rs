@@ -51,7 +51,7 @@ impl Instances for NoInstances {
         Err(no_ec2())
     }
 
-    async fn tagged(&self, _home: &Home) -> Result<Vec<Instance>> {
+    async fn tagged(&self, _home: &Home, _prefix: &str) -> Result<Vec<Instance>> {
         Err(no_ec2())
     }
 
@@ -396,6 +396,7 @@ impl<D: Dns, L: Locks, S: Secrets, A: Alerts> Endpoint<D, L, S, A> {
         crate::engine::take_loaded(&mut world, only_locks);
         let scope = Scope::Owners(BTreeSet::from([owner.clone()]));
         let req = Request {
+            names: Default::default(),
             scope: scope.clone(),
             verify_dns: false,
             dry_run: false,

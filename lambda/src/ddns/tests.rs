@@ -871,6 +871,7 @@ async fn rotating_a_secret_stops_the_old_one_and_removing_a_host_releases_its_na
     .unwrap();
     // The operator CLI reconciles the host at once; a removed host is gone.
     d.w.run(crate::engine::Request {
+        names: Default::default(),
         scope: Scope::Owners(
             [Owner::Host {
                 home: home(),
@@ -1329,6 +1330,7 @@ async fn a_host_with_more_names_than_a_tag_may_hold_gets_every_one_published_and
         .await
         .unwrap();
         d.w.run(crate::engine::Request {
+            names: Default::default(),
             scope: Scope::Owners([host_owner("home")].into()),
             verify_dns: true,
             dry_run: false,

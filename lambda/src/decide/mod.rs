@@ -150,6 +150,11 @@ pub struct World {
     pub read_all: bool,
     /// The names whose lock items a run about some owners asked for, found or not.
     pub asked: BTreeSet<Fqdn>,
+    /// Names a run about some owners decides whoever holds them ([`Request::names`]: a
+    /// shard of the lock table's, whose items name no owner).
+    ///
+    /// [`Request::names`]: crate::engine::Request::names
+    pub sweep: BTreeSet<Fqdn>,
 }
 
 impl World {
@@ -335,7 +340,9 @@ impl<'a> Claims<'a> {
             }
         }
         for lock in world.locks.values() {
-            if matches!(scope, Scope::All) || lock.participants().iter().any(|p| scope.contains(p))
+            if matches!(scope, Scope::All)
+                || lock.participants().iter().any(|p| scope.contains(p))
+                || world.sweep.contains(&lock.name)
             {
                 names.insert(lock.name.clone());
             }

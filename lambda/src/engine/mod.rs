@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::decide::{self, Settings};
 use crate::error::Result;
 use crate::model::{Home, Owner, Scope};
+use crate::name::Fqdn;
 use crate::ports::{Dns, Instances, Locks};
 use crate::report::Report;
 
@@ -30,6 +31,10 @@ pub struct Request {
     /// Epoch seconds after which this run is stopped (the Lambda deadline); no change is
     /// sent that could still be in flight after it.
     pub deadline: Option<i64>,
+    /// With owners: names decided too, whoever holds them (a lock-table shard's items that
+    /// name no owner: a released name whose removal must still be finished). Ignored for a
+    /// reconcile of everything, which decides every name.
+    pub names: BTreeSet<Fqdn>,
 }
 
 impl Request {
@@ -41,6 +46,7 @@ impl Request {
             scope,
             dry_run: false,
             deadline,
+            names: BTreeSet::new(),
         }
     }
 }

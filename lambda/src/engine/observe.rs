@@ -54,6 +54,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 let described = self.now();
                 self.describe_any(&mut world, &owners, true).await?;
                 self.load_locks_of(&mut world, &owners, true).await?;
+                self.load_names(&mut world, &req.names).await?;
                 self.load_slots(&mut world).await?;
                 let newer = world
                     .locks
@@ -133,6 +134,23 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             world.asked.extend(extra.iter().cloned());
             take(world, self.locks.load(&extra, &[]).await?);
         }
+        Ok(())
+    }
+
+    /// The lock items of `names` not read yet, decided by this run whoever holds them
+    /// ([`Request::names`]).
+    async fn load_names(&self, world: &mut World, names: &BTreeSet<Fqdn>) -> Result<()> {
+        world.sweep.extend(names.iter().cloned());
+        let names: Vec<Fqdn> = names
+            .iter()
+            .filter(|n| !world.knows_lock(n))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        world.asked.extend(names.iter().cloned());
+        take(world, self.locks.load(&names, &[]).await?);
         Ok(())
     }
 
@@ -232,7 +250,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     async fn tagged_everywhere(&self, world: &mut World) -> Result<()> {
         let homes = self.instances.homes();
         let answers: Vec<Result<Vec<Instance>>> = stream::iter(&homes)
-            .map(|h| self.instances.tagged(h))
+            .map(|h| self.instances.tagged(h, ""))
             .buffered(self.config.concurrency)
             .collect()
             .await;

@@ -153,6 +153,7 @@ fn numbers(set: &BTreeSet<u32>) -> Vec<u32> {
 
 fn everything() -> Request {
     Request {
+        names: Default::default(),
         scope: Scope::All,
         verify_dns: true,
         dry_run: false,

@@ -27,6 +27,7 @@ use crate::ports::{
     Alerts, Groups, Instances, ListStart, Locks, Queue, RawChange, RawPage, RawSet, RetryLater,
     Route53Api, Secrets,
 };
+use crate::shard::{PartDone, Run};
 
 fn guard<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -87,10 +88,16 @@ impl Instances for FakeEc2 {
             .collect())
     }
 
-    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
+    async fn tagged(&self, home: &Home, prefix: &str) -> Result<Vec<Instance>> {
+        let wanted = format!("i-{prefix}");
         Ok(guard(&self.instances)
             .values()
             .filter(|i| i.names.tag().is_some() && i.owner.home() == home)
+            .filter(|i| {
+                i.owner
+                    .instance_id()
+                    .is_some_and(|id| id.as_str().starts_with(&wanted))
+            })
             .cloned()
             .collect())
     }
@@ -647,6 +654,20 @@ impl Route53Api for FakeRoute53 {
 
 // -------------------------------------------------------------------------- lock table
 
+/// The segment of `of` an item of key `key` is in (FNV-1a: stable across runs).
+fn segment_of(key: &str, of: u32) -> u32 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % u64::from(of)) as u32
+}
+
+fn no_run(run: &str) -> Error {
+    Error::InvalidInput(format!("no sharded run {run:?} in the lock table"))
+}
+
 #[derive(Default)]
 pub struct FakeLocks {
     pub locks: Mutex<BTreeMap<Fqdn, Lock>>,
@@ -662,6 +683,8 @@ pub struct FakeLocks {
     pub bad_hosts: Mutex<BTreeSet<HostName>>,
     /// Failed logins per source prefix (`source#<prefix>` items).
     pub sources: Mutex<BTreeMap<SourcePrefix, SourceCount>>,
+    /// Sharded runs (`run#<id>` items).
+    pub runs: Mutex<BTreeMap<String, Run>>,
 }
 
 impl FakeLocks {
@@ -808,26 +831,105 @@ impl Locks for FakeLocks {
     }
 
     async fn scan(&self) -> Result<Loaded> {
+        self.scan_segment(0, 1).await
+    }
+
+    /// Items are spread over segments by a hash of their key, as DynamoDB spreads them.
+    async fn scan_segment(&self, segment: u32, of: u32) -> Result<Loaded> {
+        if of == 0 || segment >= of {
+            return Err(Error::InvalidInput(format!(
+                "segment {segment} of {of}: the segment must be below the number of segments"
+            )));
+        }
+        let mine = |key: &str| segment_of(key, of) == segment;
         let index = guard(&self.index);
+        let index: BTreeMap<Owner, BTreeSet<Fqdn>> = index
+            .iter()
+            .filter(|(o, _)| mine(&format!("owner#{o}")))
+            .map(|(o, n)| (o.clone(), n.clone()))
+            .collect();
+        let bad = guard(&self.bad_hosts);
         Ok(Loaded {
-            locks: guard(&self.locks).values().cloned().collect(),
-            index: index.clone(),
-            unreadable: guard(&self.unreadable).clone(),
+            locks: guard(&self.locks)
+                .values()
+                .filter(|l| mine(l.name.as_str()))
+                .cloned()
+                .collect(),
+            unreadable: guard(&self.unreadable)
+                .iter()
+                .filter(|u| mine(&u.key))
+                .cloned()
+                .collect(),
             empty_index: index
                 .iter()
                 .filter(|(_, names)| names.is_empty())
                 .map(|(o, _)| format!("owner#{o}"))
                 .collect(),
-            hosts: {
-                let bad = guard(&self.bad_hosts);
-                guard(&self.hosts)
-                    .values()
-                    .filter(|h| !bad.contains(&h.name))
-                    .cloned()
-                    .collect()
-            },
-            unreadable_hosts: guard(&self.bad_hosts).clone(),
+            index,
+            hosts: guard(&self.hosts)
+                .values()
+                .filter(|h| !bad.contains(&h.name) && mine(&format!("host#{}", h.name)))
+                .cloned()
+                .collect(),
+            unreadable_hosts: bad
+                .iter()
+                .filter(|h| mine(&format!("host#{h}")))
+                .cloned()
+                .collect(),
         })
+    }
+
+    async fn item_count(&self) -> Result<Option<u64>> {
+        let n = guard(&self.locks).len()
+            + guard(&self.index).len()
+            + guard(&self.hosts).len()
+            + guard(&self.runs).len();
+        Ok(Some(n as u64))
+    }
+
+    async fn start_run(&self, run: &Run) -> Result<bool> {
+        let mut runs = guard(&self.runs);
+        if runs.contains_key(&run.id) {
+            return Ok(false);
+        }
+        runs.insert(run.id.clone(), run.clone());
+        Ok(true)
+    }
+
+    async fn split_part(&self, run: &str, part: &str, children: &[String]) -> Result<()> {
+        let mut runs = guard(&self.runs);
+        let r = runs.get_mut(run).ok_or_else(|| no_run(run))?;
+        r.split.insert(part.to_string());
+        r.parts.extend(children.iter().cloned());
+        Ok(())
+    }
+
+    /// Conditional, as on DynamoDB: a finished part is added once.
+    async fn record_part(&self, run: &str, done: &PartDone) -> Result<Option<Run>> {
+        let mut runs = guard(&self.runs);
+        let r = runs.get_mut(run).ok_or_else(|| no_run(run))?;
+        if done.finished && r.finished.contains(&done.part) {
+            return Ok(None);
+        }
+        if let Some(note) = &done.note {
+            r.notes.insert(done.part.clone(), note.clone());
+        }
+        if done.finished {
+            r.finished.insert(done.part.clone());
+            let c = &mut r.counts;
+            let d = done.counts;
+            c.owners += d.owners;
+            c.changes += d.changes;
+            c.conflicts += d.conflicts;
+            c.skipped += d.skipped;
+            c.frozen += d.frozen;
+            c.failed += d.failed;
+        }
+        Ok(Some(r.clone()))
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<Run>> {
+        Ok(guard(&self.runs).get(id).cloned())
     }
 
     async fn write(&self, w: &LockWrite) -> Result<Cas> {
@@ -956,11 +1058,36 @@ impl Locks for FakeLocks {
 #[derive(Default)]
 pub struct FakeQueue {
     pub asked: Mutex<Vec<RetryLater>>,
+    /// Messages sent: (queue URL, body).
+    pub sent: Mutex<Vec<(String, String)>>,
+    /// Every send fails (SQS unavailable, or no permission).
+    pub fail_sends: std::sync::atomic::AtomicBool,
+}
+
+impl FakeQueue {
+    /// The messages sent so far, taken (as a queue hands them to its consumer).
+    pub fn take_sent(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *guard(&self.sent))
+    }
 }
 
 impl Queue for FakeQueue {
     async fn retry_later(&self, messages: &[RetryLater]) -> Result<()> {
         guard(&self.asked).extend(messages.iter().cloned());
+        Ok(())
+    }
+
+    async fn send(&self, url: &str, bodies: &[String]) -> Result<()> {
+        if self.fail_sends.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Aws {
+                service: "sqs",
+                operation: "SendMessageBatch",
+                message: "injected: the queue is unavailable".into(),
+                retryable: true,
+            });
+        }
+        let mut sent = guard(&self.sent);
+        sent.extend(bodies.iter().map(|b| (url.to_string(), b.clone())));
         Ok(())
     }
 }

@@ -20,6 +20,7 @@ use crate::model::{
 };
 use crate::name::Fqdn;
 use crate::ports::{Groups, Instances, ListStart, Locks, RawChange, RawPage, Route53Api};
+use crate::shard::{PartDone, Run};
 
 /// Every call a port can get, by service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,6 +61,13 @@ pub enum Op {
     DescribeLifecycleHooks,
     CompleteLifecycleAction,
     RecordLifecycleActionHeartbeat,
+    /// The lock table's item count (`DescribeTable`), which sizes a sharded run's segments.
+    DescribeTable,
+    /// A sharded run's item: created, a part split, a part recorded, read.
+    StartRun,
+    SplitPart,
+    RecordPart,
+    ReadRun,
 }
 
 impl Op {
@@ -84,6 +92,9 @@ impl Op {
                 | Op::RecordSwept
                 | Op::CompleteLifecycleAction
                 | Op::RecordLifecycleActionHeartbeat
+                | Op::StartRun
+                | Op::SplitPart
+                | Op::RecordPart
         )
     }
 
@@ -462,10 +473,14 @@ impl<P: Instances> Instances for Faulty<P> {
             .await
     }
 
-    async fn tagged(&self, home: &Home) -> Result<Vec<Instance>> {
+    async fn tagged(&self, home: &Home, prefix: &str) -> Result<Vec<Instance>> {
         let key = home.to_string();
         self.faults
-            .run(Op::TaggedInstances, Some(&key), self.inner.tagged(home))
+            .run(
+                Op::TaggedInstances,
+                Some(&key),
+                self.inner.tagged(home, prefix),
+            )
             .await
     }
 
@@ -598,6 +613,48 @@ impl<P: Locks> Locks for Faulty<P> {
         self.faults
             .run(Op::ScanLocks, None, self.inner.scan())
             .await
+    }
+
+    async fn scan_segment(&self, segment: u32, of: u32) -> Result<Loaded> {
+        self.faults
+            .run(Op::ScanLocks, None, self.inner.scan_segment(segment, of))
+            .await
+    }
+
+    async fn item_count(&self) -> Result<Option<u64>> {
+        self.faults
+            .run(Op::DescribeTable, None, self.inner.item_count())
+            .await
+    }
+
+    async fn start_run(&self, run: &Run) -> Result<bool> {
+        self.faults
+            .run(Op::StartRun, None, self.inner.start_run(run))
+            .await
+    }
+
+    async fn split_part(&self, run: &str, part: &str, children: &[String]) -> Result<()> {
+        self.faults
+            .run(
+                Op::SplitPart,
+                Some(part),
+                self.inner.split_part(run, part, children),
+            )
+            .await
+    }
+
+    async fn record_part(&self, run: &str, done: &PartDone) -> Result<Option<Run>> {
+        self.faults
+            .run(
+                Op::RecordPart,
+                Some(&done.part),
+                self.inner.record_part(run, done),
+            )
+            .await
+    }
+
+    async fn run(&self, id: &str) -> Result<Option<Run>> {
+        self.faults.run(Op::ReadRun, None, self.inner.run(id)).await
     }
 
     async fn write(&self, w: &LockWrite) -> Result<Cas> {

@@ -265,6 +265,7 @@ impl World {
     /// An event's request about these owners (of any account and region).
     pub fn request_for(owners: &[Owner]) -> Request {
         Request {
+            names: Default::default(),
             scope: Scope::Owners(owners.iter().cloned().collect()),
             verify_dns: false,
             dry_run: false,
@@ -284,6 +285,7 @@ impl World {
 
     pub async fn all(&self) -> Report {
         self.run(Request {
+            names: Default::default(),
             scope: Scope::All,
             verify_dns: true,
             dry_run: false,
@@ -294,6 +296,7 @@ impl World {
 
     pub async fn dry_all(&self) -> Report {
         self.run(Request {
+            names: Default::default(),
             scope: Scope::All,
             verify_dns: true,
             dry_run: true,

@@ -57,6 +57,7 @@ fn check(w: &World, step: usize, ctx: &str) {
 #[tokio::test]
 async fn any_single_failure_converges_on_the_next_event() {
     let req = Request {
+        names: Default::default(),
         scope: Scope::Owners([owner(1), owner(2)].into()),
         verify_dns: false,
         dry_run: false,
@@ -108,6 +109,7 @@ async fn any_single_failure_of_a_reconcile_of_everything_converges_on_the_next_o
                 let _ = w
                     .rec
                     .reconcile(&Request {
+                        names: Default::default(),
                         scope: Scope::All,
                         verify_dns: true,
                         dry_run: false,

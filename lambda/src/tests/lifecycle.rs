@@ -318,6 +318,7 @@ async fn a_manual_reconcile_of_some_instances_reads_route53_for_their_names() {
     w.event(&[1]).await;
     assert_eq!(w.a(WEB), None);
     w.run(Request {
+        names: Default::default(),
         scope: Scope::Owners([owner(1)].into()),
         verify_dns: true,
         dry_run: false,

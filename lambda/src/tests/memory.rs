@@ -22,6 +22,7 @@ async fn reconcile_all_at_10000_names_phase_by_phase() {
         w.launch(i, &format!("n{i}.dyn.example.com"));
     }
     let req = Request {
+        names: Default::default(),
         scope: Scope::All,
         verify_dns: true,
         dry_run: true,

@@ -143,6 +143,7 @@ async fn when_no_account_can_be_read_the_run_fails_and_nothing_is_released() {
     w.all().await;
     let fault = w.faults.fail(Op::TaggedInstances, Phase::Before, 3);
     let req = crate::engine::Request {
+        names: Default::default(),
         scope: crate::model::Scope::All,
         verify_dns: true,
         dry_run: false,

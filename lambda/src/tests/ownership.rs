@@ -135,6 +135,7 @@ async fn a_foreign_record_blocks_only_its_own_slot_and_is_reported_once() {
         w.launch(1, WEB);
         let r = w
             .run(Request {
+                names: Default::default(),
                 scope: Scope::Owners([owner(1)].into()),
                 verify_dns: verify,
                 dry_run: false,
@@ -185,6 +186,7 @@ async fn an_unmanaged_record_equal_to_what_ec2_dns_would_write_is_not_adopted() 
         w.launch(1, WEB);
         let r = w
             .run(Request {
+                names: Default::default(),
                 scope: Scope::Owners([owner(1)].into()),
                 verify_dns: verify,
                 dry_run: false,
