@@ -847,7 +847,7 @@ describe('dashboard', () => {
       assert.ok(query.includes(`sum(calls${column}) as ${column}`), column);
     }
     for (const call of ['EC2:DescribeInstances', 'Route 53:ChangeResourceRecordSets', 'DynamoDB:TransactWriteItems',
-      'SQS:ChangeMessageVisibilityBatch']) {
+      'SQS:ChangeMessageVisibilityBatch', 'SQS:SendMessage', 'SQS:SendMessageBatch', 'DynamoDB:DescribeTable']) {
       assert.ok(query.includes(`coalesce(\`ApiCalls.${call}\`, 0)`), call);
     }
   });

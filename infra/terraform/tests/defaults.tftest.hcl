@@ -459,8 +459,11 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for call in ["EC2:DescribeInstances", "EC2:CreateTags", "Route 53:ChangeResourceRecordSets", "Route 53:ListHostedZones",
-      "DynamoDB:TransactWriteItems", "DynamoDB:GetItem", "SQS:ChangeMessageVisibilityBatch", "STS:GetCallerIdentity"] :
+      for call in [
+        "EC2:DescribeInstances", "EC2:CreateTags", "Route 53:ChangeResourceRecordSets", "Route 53:ListHostedZones",
+        "DynamoDB:TransactWriteItems", "DynamoDB:GetItem", "DynamoDB:DescribeTable", "SQS:ChangeMessageVisibilityBatch",
+        "SQS:SendMessage", "SQS:SendMessageBatch", "STS:GetCallerIdentity",
+      ] :
       strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[10].properties.query, "coalesce(`ApiCalls.${call}`, 0)")
       ]) && alltrue([
       for column in ["EC2", "Route53", "DynamoDB", "SQS", "SSM", "SNS", "STS"] :
