@@ -119,7 +119,7 @@ variable "reverse_records" {
 }
 
 variable "sharded_reconcile" {
-  description = "Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE): one message per shard on the function's own queue (QUEUE_URL), each reconciled by its own invocation. max_concurrency caps how many shards run at once. See docs/configuration.md."
+  description = "Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE): one message per shard on the function's own queue (QUEUE_URL), instead of one invocation. max_concurrency caps how many shards run at once. See docs/configuration.md."
   type        = bool
   default     = false
 }

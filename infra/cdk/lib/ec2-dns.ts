@@ -139,8 +139,7 @@ export interface Ec2DnsProps {
   readonly reverseRecords?: boolean;
   /**
    * Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE): one
-   * message per shard on the function's own queue (QUEUE_URL), each reconciled by its own
-   * invocation, so that no single invocation has to reconcile everything.
+   * message per shard on the function's own queue (QUEUE_URL), instead of one invocation.
    * `maxConcurrency` caps how many shards run at once. See docs/configuration.md.
    * @default false
    */
