@@ -75,6 +75,11 @@ INFRA_EXAMPLE_DEPLOYMENT_ID   := prod
 INFRA_EXAMPLE_MARKER_STYLE    := opaque
 INFRA_EXAMPLE_R53_REQUESTS    := 8
 INFRA_EXAMPLE_R53_CHANGES     := 200
+# Sharded reconciles of everything, turned on and with a shard size other than the function's
+# default (2000), for the same reason: the parity test sees both passed, and requires QUEUE_URL
+# and the rights a sharded run needs.
+INFRA_EXAMPLE_SHARDED_RECONCILE := true
+INFRA_EXAMPLE_SHARD_SIZE      := 5000
 # Auto Scaling lifecycle hooks (docs/fleets.md), central and member side alike: the hooks the
 # function completes and the groups it may complete them on (in the central account and in the
 # member account), so that the parity test compares the lifecycle rules and rights of both
@@ -127,6 +132,7 @@ infra-synth: $(INFRA_NPM_STAMP) ## cdk synth of the example app, cdk-nag AwsSolu
 		-c lambdaZip="$(INFRA_ZIP)" -c deploymentId=$(INFRA_EXAMPLE_DEPLOYMENT_ID) \
 		-c markerStyle=$(INFRA_EXAMPLE_MARKER_STYLE) -c route53RequestsPerSecond=$(INFRA_EXAMPLE_R53_REQUESTS) \
 		-c route53ChangesPerSecond=$(INFRA_EXAMPLE_R53_CHANGES) \
+		-c shardedReconcile=$(INFRA_EXAMPLE_SHARDED_RECONCILE) -c shardSize=$(INFRA_EXAMPLE_SHARD_SIZE) \
 		-c enableDdns=true -c ddnsCloudfront=true -c ddnsOriginSecret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-c ddnsLambdaZip="$(INFRA_DDNS_ZIP)" \
 		-c accounts=$(INFRA_EXAMPLE_ACCOUNTS) -c regions=$(INFRA_EXAMPLE_REGIONS) \
@@ -193,6 +199,7 @@ infra-plan: tf-init ## terraform plan of the examples (basic, member), offline
 		-var lambda_zip="$(INFRA_ZIP)" -var deployment_id=$(INFRA_EXAMPLE_DEPLOYMENT_ID) \
 		-var marker_style=$(INFRA_EXAMPLE_MARKER_STYLE) -var route53_requests_per_second=$(INFRA_EXAMPLE_R53_REQUESTS) \
 		-var route53_changes_per_second=$(INFRA_EXAMPLE_R53_CHANGES) \
+		-var sharded_reconcile=$(INFRA_EXAMPLE_SHARDED_RECONCILE) -var shard_size=$(INFRA_EXAMPLE_SHARD_SIZE) \
 		-var enable_ddns=true -var ddns_cloudfront=true -var ddns_origin_secret=$(INFRA_EXAMPLE_ORIGIN_SECRET) \
 		-var ddns_lambda_zip="$(INFRA_DDNS_ZIP)" \
 		-var 'accounts=$(call INFRA_TF_LIST,$(INFRA_EXAMPLE_ACCOUNTS))' \

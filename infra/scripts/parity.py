@@ -42,7 +42,10 @@ Equal is not enough for a few points, which each flavour must meet on its own: n
 invoke the reconciler, and the requirements of the functions' code (protocol v2): record
 changes of exactly A, AAAA and the TXT ownership marker `_ec2-dns.<name>` (admitted by the
 `*.<domain>` names), only CREATE and DELETE; sqs:ChangeMessageVisibility on the event queue
-only; no statement for sts:GetCallerIdentity (it needs none); maxReceiveCount 8; the lock
+only; for sharded reconciles QUEUE_URL naming the event queue, sqs:SendMessage on that queue
+only, dynamodb:DescribeTable on the lock table only, and the same valid SHARDED_RECONCILE
+and SHARD_SIZE in both (the compared example sets each); no statement for
+sts:GetCallerIdentity (it needs none); maxReceiveCount 8; the lock
 table's TTL on `expires`; the same valid DEPLOYMENT_ID, MARKER_STYLE,
 ROUTE53_REQUESTS_PER_SECOND and ROUTE53_CHANGES_PER_SECOND for both functions (the compared
 example sets each); the rules of
@@ -761,6 +764,9 @@ class TfPlan:
             name = q["values"]["name"]
             self.symbols[f"{p}:sqs:{g}:{a}:{name}"] = f"${{Arn:{role}}}"
             self.symbols[name] = f"${{QueueName:{role}}}"
+            # The module builds the URL from the name (QUEUE_URL); CloudFormation's Ref of a
+            # queue is its URL.
+            self.symbols[f"https://sqs.{g}.amazonaws.com/{a}/{name}"] = f"${{ref:{role}}}"
         (table,) = self.of_type("aws_dynamodb_table")
         self.symbols[f"{p}:dynamodb:{g}:{a}:table/{table['values']['name']}"] = "${Arn:lock_table}"
         self.symbols[table["values"]["name"]] = "${ref:lock_table}"
@@ -1469,6 +1475,15 @@ SHARED_SETTINGS = {
 }
 
 
+# Sharded reconciles of everything (docs/configuration.md): the function sends its shards to
+# its own queue (QUEUE_URL) and sizes lock-table segments by the table's ItemCount. The
+# settings as the function accepts them; the compared example sets both.
+SHARD_SETTINGS = {
+    "SHARDED_RECONCILE": lambda v: v in ("true", "false"),
+    "SHARD_SIZE": lambda v: WHOLE_RE.fullmatch(v) is not None and 100 <= int(v) <= 20000,
+}
+
+
 def string_like(pattern: str, value: str, case_sensitive: bool = True) -> bool:
     """IAM StringLike: `*` matches any characters (dots and underscores included), `?` one."""
     if not case_sensitive:
@@ -1567,8 +1582,33 @@ def requirements(m: dict) -> list[tuple[str, bool, str]]:
     foreign += [u for u in m["invoke"]["urls"] if u["function"] != "ddns_function"]
     out.append(("nobody may invoke the reconciler (no grant, no function URL)", not foreign,
                 "; ".join(json.dumps(x, sort_keys=True) for x in foreign)))
-    return (out + trigger_requirements(m) + lifecycle_requirements(m) + rollback_requirements(m) + first_check_requirements(m)
+    return (out + shard_requirements(m) + trigger_requirements(m) + lifecycle_requirements(m) + rollback_requirements(m)
+            + first_check_requirements(m)
             + dashboard_requirements(m) + ddns_requirements(m) + organization_requirements(m, **ORG_CONTEXT))
+
+
+def shard_requirements(m: dict) -> list[tuple[str, bool, str]]:
+    """A sharded reconcile (issue 21): the reconciler knows its own queue, may send to it and to
+    nothing else, may describe its lock table and nothing else, and gets valid settings."""
+    out = []
+    stmts = m["iam.function"]
+    env = m["function"]["environment"]
+    problems = []
+    if env.get("QUEUE_URL") != "${ref:queue}":
+        problems.append(f"QUEUE_URL {env.get('QUEUE_URL')!r}, expected the event queue's URL (${{ref:queue}})")
+    for action, resource in (("sqs:SendMessage", "${Arn:queue}"), ("dynamodb:DescribeTable", "${Arn:lock_table}")):
+        granting = [s for s in stmts if allows(s, action)]
+        if not granting:
+            problems.append(f"no statement allows {action}")
+        problems += [f"{s['Sid']}: {action} on {s['Resource']}, expected only {resource}"
+                     for s in granting if s["Resource"] != [resource]]
+    out.append(("sharded reconciles: QUEUE_URL is the event queue, sqs:SendMessage on it only, "
+                "dynamodb:DescribeTable on the lock table only", not problems, "; ".join(problems)))
+    problems = [f"{k} {env.get(k)!r}" for k, valid in SHARD_SETTINGS.items()
+                if env.get(k) is None or not valid(str(env[k]))]
+    out.append(("sharded reconciles: valid " + " and ".join(SHARD_SETTINGS) + " (the compared example sets each)",
+                not problems, "; ".join(problems)))
+    return out
 
 
 def first_check_requirements(m: dict) -> list[tuple[str, bool, str]]:
@@ -2125,6 +2165,49 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
     def max_receive(m):
         m["queues"]["queue"]["max_receive"] = 5
 
+    # ---- sharded reconciles ----
+    def no_queue_url(m):
+        m["function"]["environment"].pop("QUEUE_URL")
+
+    def queue_url_of_dlq(m):
+        m["function"]["environment"]["QUEUE_URL"] = "${ref:dlq}"
+
+    def shard_size_changed(m):
+        env = m["function"]["environment"]
+        env["SHARD_SIZE"] = str(int(env["SHARD_SIZE"]) % 20000 + 100)
+
+    def shard_size_below_range(m):
+        m["function"]["environment"]["SHARD_SIZE"] = "99"
+
+    def fractional_shard_size(m):
+        m["function"]["environment"]["SHARD_SIZE"] = "2500.5"
+
+    def no_sharded_reconcile(m):
+        m["function"]["environment"].pop("SHARDED_RECONCILE")
+
+    def invalid_sharded_reconcile(m):
+        m["function"]["environment"]["SHARDED_RECONCILE"] = "yes"
+
+    def send_on_dlq(m):
+        sid(m, "SendShards")["Resource"] = ["${Arn:dlq}"]
+
+    def send_anywhere(m):
+        sid(m, "SendShards")["Resource"] = ["*"]
+
+    def no_send(m):
+        m["iam.function"] = [s for s in m["iam.function"] if s["Sid"] != "SendShards"]
+
+    def describe_any_table(m):
+        sid(m, "DescribeLockTable")["Resource"] = [f"arn:{PARTITION}:dynamodb:{REGION}:{ACCOUNT}:table/*"]
+
+    def no_describe(m):
+        m["iam.function"] = [s for s in m["iam.function"] if s["Sid"] != "DescribeLockTable"]
+
+    def describe_in_lock_table(m):
+        # DescribeTable moved into the shared LockTable statement: the DDNS role would get it.
+        m["iam.function"] = [s for s in m["iam.function"] if s["Sid"] != "DescribeLockTable"]
+        sid(m, "LockTable")["Action"] = sorted(sid(m, "LockTable")["Action"] + ["dynamodb:DescribeTable"])
+
     # ---- several accounts and regions ----
     def assume_wildcard(m):
         for st in m["iam.function"]:
@@ -2411,8 +2494,21 @@ def self_test(cdk: dict, tf: dict) -> tuple[list[str], int]:
                   ("configuration asks something else", configuration_asks_else), ("no configuration", no_configuration),
                   ("next steps on the DDNS function", next_steps_ddns), ("next steps without plan", next_steps_no_plan),
                   ("region output", region_output_literal)]
-    one_sided += org_one_sided + lifecycle_one_sided
-    both_sided += org_both_sided + lifecycle_both_sided
+    shard_one_sided = [("no QUEUE_URL", no_queue_url), ("QUEUE_URL of the DLQ", queue_url_of_dlq),
+                       ("shard size", shard_size_changed), ("no SHARDED_RECONCILE", no_sharded_reconcile),
+                       ("SendShards on the DLQ", send_on_dlq), ("no SendShards", no_send),
+                       ("DescribeTable on any table", describe_any_table), ("no DescribeLockTable", no_describe),
+                       ("DescribeTable in LockTable", describe_in_lock_table)]
+    shard_both_sided = [("no QUEUE_URL", no_queue_url), ("QUEUE_URL of the DLQ", queue_url_of_dlq),
+                        ("shard size below 100", shard_size_below_range),
+                        ("fractional shard size", fractional_shard_size),
+                        ("no SHARDED_RECONCILE", no_sharded_reconcile),
+                        ("invalid SHARDED_RECONCILE", invalid_sharded_reconcile),
+                        ("SendShards on the DLQ", send_on_dlq), ("SendShards anywhere", send_anywhere),
+                        ("no SendShards", no_send), ("DescribeTable on any table", describe_any_table),
+                        ("no DescribeLockTable", no_describe)]
+    one_sided += org_one_sided + lifecycle_one_sided + shard_one_sided
+    both_sided += org_both_sided + lifecycle_both_sided + shard_both_sided
     # A model without what a change touches (e.g. a flavour lost a rule, which the comparison
     # reports above) cannot take the change: reported as missed, not as a traceback.
     lacking = (KeyError, IndexError, StopIteration, ValueError)

@@ -18,8 +18,9 @@ locals {
   dashboard_api_operations = [
     ["EC2", "EC2", ["CreateTags", "DescribeInstances"]],
     ["Route53", "Route 53", ["ChangeResourceRecordSets", "ListHostedZones", "ListResourceRecordSets"]],
-    ["DynamoDB", "DynamoDB", ["BatchGetItem", "DeleteItem", "GetItem", "PutItem", "Scan", "TransactWriteItems", "UpdateItem"]],
-    ["SQS", "SQS", ["ChangeMessageVisibilityBatch"]],
+    ["DynamoDB", "DynamoDB", ["BatchGetItem", "DeleteItem", "DescribeTable", "GetItem", "PutItem", "Scan", "TransactWriteItems", "UpdateItem"]],
+    # SendMessage and SendMessageBatch: the shards of a sharded reconcile, sent to the function's own queue.
+    ["SQS", "SQS", ["ChangeMessageVisibilityBatch", "SendMessage", "SendMessageBatch"]],
     ["SSM", "SSM", ["GetParameter"]],
     ["SNS", "SNS", ["Publish"]],
     ["STS", "STS", ["GetCallerIdentity"]],

@@ -44,6 +44,9 @@ locals {
   dlq_arn        = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.dlq_name}"
   event_dlq_arn  = "arn:${local.partition}:sqs:${local.region}:${local.account}:${local.event_dlq_name}"
   log_group_arn  = "arn:${local.partition}:logs:${local.region}:${local.account}:log-group:${local.log_group_name}"
+  # The queue's URL (QUEUE_URL), built from its name like the ARNs, so that the function's
+  # environment, and with it the configuration request's trigger, is known at plan time.
+  queue_url = "https://sqs.${local.region}.${local.dns_suffix}/${local.account}/${local.queue_name}"
   # Both functions get the same id, marker style and Route53 budget, each only when set (the
   # CDK construct does the same): unset, the function's own default applies.
   shared_env = merge(
@@ -390,6 +393,23 @@ resource "aws_iam_role_policy" "function" {
           Action   = "sqs:ChangeMessageVisibility"
           Resource = local.queue_arn
         },
+        # Sharded reconciles: each shard is a message the function sends to its own queue
+        # (QUEUE_URL; SendMessageBatch is authorised by this action too). The queue uses
+        # SQS-managed keys, so no KMS right.
+        {
+          Sid      = "SendShards"
+          Effect   = "Allow"
+          Action   = "sqs:SendMessage"
+          Resource = local.queue_arn
+        },
+        # Sharded reconciles: the lock table's ItemCount sizes its segments (the reconciler
+        # only: the DDNS endpoint shares local.lock_table_statement, not this).
+        {
+          Sid      = "DescribeLockTable"
+          Effect   = "Allow"
+          Action   = "dynamodb:DescribeTable"
+          Resource = local.table_arn
+        },
       ],
     )
   })
@@ -438,6 +458,9 @@ resource "aws_lambda_function" "this" {
         ALLOWED_DOMAINS = join(",", local.allowed_domains)
         NAME_TAG        = var.name_tag
         RECORD_TTL      = tostring(var.record_ttl)
+        # The function's own queue, where a sharded reconcile sends its shards (always set:
+        # a sharded run may also be started by hand).
+        QUEUE_URL = local.queue_url
       },
       local.shared_env,
       var.reconcile_concurrency == null ? {} : { RECONCILE_CONCURRENCY = tostring(var.reconcile_concurrency) },
@@ -449,6 +472,8 @@ resource "aws_lambda_function" "this" {
       local.lifecycle_on ? { LIFECYCLE_HOOKS = join(",", sort(distinct(var.lifecycle_hooks))) } : {},
       var.shared_names ? { SHARED_NAMES = "true" } : {},
       var.reverse_records ? { REVERSE_RECORDS = "true" } : {},
+      var.sharded_reconcile ? { SHARDED_RECONCILE = "true" } : {},
+      var.shard_size == null ? {} : { SHARD_SIZE = tostring(var.shard_size) },
     )
   }
 

@@ -118,6 +118,23 @@ variable "reverse_records" {
   default     = false
 }
 
+variable "sharded_reconcile" {
+  description = "Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE): one message per shard on the function's own queue (QUEUE_URL), instead of one invocation. max_concurrency caps how many shards run at once. See docs/configuration.md."
+  type        = bool
+  default     = false
+}
+
+variable "shard_size" {
+  description = "The most owners (instances and hosts) one shard of a sharded reconcile reconciles (SHARD_SIZE), 100..20000; a larger place is split by instance-id prefix. null leaves the function's default (2000). See docs/configuration.md."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.shard_size == null ? true : (var.shard_size >= 100 && var.shard_size <= 20000 && floor(var.shard_size) == var.shard_size)
+    error_message = "shard_size must be a whole number in 100..20000 (or null for the function's default, 2000)."
+  }
+}
+
 variable "lifecycle_groups" {
   description = "The Auto Scaling groups whose lifecycle actions the reconciler may complete (autoscaling:CompleteLifecycleAction and RecordLifecycleActionHeartbeat on these groups only, in any region of the account). Required when lifecycle_hooks lists a hook. See docs/fleets.md."
   type        = list(string)

@@ -227,7 +227,7 @@ def recorded_run(world, dyn, proxy, start_function, ctl, moto, ec2_dns_bin, tmp_
         queue_arn: "${Arn:queue}",
         topic: "${ref:alert_topic}",
     }
-    values = {"${ref:lock_table}": world.lock_table, "${ref:alert_topic}": topic}
+    values = {"${ref:lock_table}": world.lock_table, "${ref:alert_topic}": topic, "${ref:queue}": queue_url}
     env = environment(cdk, "reconciler", values)
     ddns_env = environment(cdk, "ddns", values)
     ddns_env.pop("ORIGIN_SECRET", None)  # no CloudFront in front here: requests come straight

@@ -17,6 +17,8 @@
  *   route53RequestsPerSecond, route53ChangesPerSecond
  *                                              default unset (the function's 5 and 50, docs/configuration.md)
  *   sharedNames                                true/false, default false (SHARED_NAMES, docs/configuration.md)
+ *   shardedReconcile                           true/false, default false (SHARDED_RECONCILE, docs/configuration.md)
+ *   shardSize                                  100..20000, default unset (the function's 2000; SHARD_SIZE)
  *   lifecycleHooks, lifecycleGroups            comma-separated Auto Scaling hooks the function completes
  *                                              and the groups it may complete them on; default none
  *                                              (docs/fleets.md). The member stack takes both too: the
@@ -103,6 +105,8 @@ if (centralAccountId === undefined || setting('allowedDomains', 'EC2DNS_ALLOWED_
     route53RequestsPerSecond: num('route53RequestsPerSecond'),
     route53ChangesPerSecond: num('route53ChangesPerSecond'),
     sharedNames: flag('sharedNames'),
+    shardedReconcile: flag('shardedReconcile'),
+    shardSize: num('shardSize'),
     reconcileSchedule: schedule ? events.Schedule.expression(schedule) : undefined,
     memorySize: num('memorySize'),
     timeout: timeoutSeconds === undefined ? undefined : Duration.seconds(timeoutSeconds),

@@ -32,14 +32,37 @@ import {
   Stack, StackProps, Token,
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct, IConstruct } from 'constructs';
 import { Ec2Dns, Ec2DnsProps } from 'ec2-dns-cdk';
 import { dashboardRows } from '../lib/dashboard';
+import { recordTypes } from '../lib/shared';
 
 /** DdnsCodeKey without the DDNS endpoint (an S3 key must not be empty). */
 const NO_KEY = 'none';
+
+/**
+ * With ReverseRecords=true, PTR among the record types of both functions' ChangeRecords
+ * statements (the construct's recordTypes(true)); otherwise the types without it. An override
+ * of each role's inline policy: the construct decides the types at synth time from a boolean.
+ */
+function admitPtrWhen(stack: Stack, condition: CfnCondition): void {
+  let patched = 0;
+  for (const role of stack.node.findAll().filter((c): c is iam.CfnRole => c instanceof iam.CfnRole)) {
+    const policies = (stack.resolve(role.policies) ?? []) as Array<{ policyDocument: { Statement: Array<{ Sid?: string }> } }>;
+    policies.forEach((policy, i) => policy.policyDocument.Statement.forEach((st, j) => {
+      if (st.Sid !== 'ChangeRecords') return;
+      role.addPropertyOverride(
+        `Policies.${i}.PolicyDocument.Statement.${j}.Condition.ForAllValues:StringEquals.route53:ChangeResourceRecordSetsRecordTypes`,
+        Fn.conditionIf(condition.logicalId, recordTypes(true), recordTypes(false)));
+      patched += 1;
+    }));
+  }
+  // The reconciler's and the DDNS function's: a construct that grew or lost one must be seen.
+  if (patched !== 2) throw new Error(`expected 2 ChangeRecords statements, found ${patched}`);
+}
 
 /** A stack whose partition is a literal (the policies' zone ARNs are joined from a list). */
 class TemplateStack extends Stack {
@@ -71,6 +94,9 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
   });
 
   const param = (id: string, props: ConstructorParameters<typeof CfnParameter>[2]) => new CfnParameter(stack, id, props);
+  // A `true`/`false` parameter, `false` by default as in the function.
+  const flag = (id: string, description: string) =>
+    param(id, { type: 'String', default: 'false', allowedValues: ['true', 'false'], description });
   const domains = param('AllowedDomains', {
     type: 'CommaDelimitedList',
     // Checked item by item; the function checks the rest (e.g. the length of each label).
@@ -106,6 +132,13 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
     type: 'String', default: 'plain', allowedValues: ['plain', 'opaque'],
     description: 'How ownership markers name their holder (MARKER_STYLE): plain names account, region and instance id in public DNS; opaque writes a hash instead (docs/ownership.md)',
   });
+  // Always passed too, `false` by default as in the function.
+  const sharedNames = flag('SharedNames',
+    'Whether name tags may ask for shared names (SHARED_NAMES): shared:api.example.com puts every running member\'s addresses in one record set (docs/configuration.md)',
+  );
+  const reverseRecords = flag('ReverseRecords',
+    'PTR records for the private IPv4 and IPv6 addresses of instances that hold names (REVERSE_RECORDS), in the private reverse zones: AllowedDomains must then list a reverse domain (such as 10.in-addr.arpa), or the function refuses to start and the deploy fails; adds PTR to the record types both functions may change (docs/configuration.md)',
+  );
   // Strings, so that a pattern admits whole numbers only (a Number parameter takes 2.5, which
   // the functions would refuse at start).
   const requestsPerSecond = param('Route53RequestsPerSecond', {
@@ -117,6 +150,14 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
     type: 'String', default: '50', allowedPattern: '^([1-9][0-9]{0,3}|10000)$',
     constraintDescription: 'a whole number from 1 to 10000',
     description: 'Record changes per second each function allows itself (ROUTE53_CHANGES_PER_SECOND), 1-10000: your account\'s Route53 budget, less what other tools use. Default 50, the function\'s',
+  });
+  const shardedReconcile = flag('ShardedReconcile',
+    'Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE), one message per shard on the function\'s own queue; the event source mapping\'s maximum concurrency (2) caps how many run at once (docs/configuration.md)',
+  );
+  const shardSize = param('ShardSize', {
+    type: 'String', default: '2000', allowedPattern: '^([1-9][0-9]{2,3}|1[0-9]{4}|20000)$',
+    constraintDescription: 'a whole number from 100 to 20000',
+    description: 'The most owners (instances and hosts) one shard reconciles (SHARD_SIZE), 100-20000; a larger place is split by instance-id prefix. Default 2000, the function\'s',
   });
   const bucket = param('CodeBucket', {
     type: 'String', minLength: 3, maxLength: 63, allowedPattern: '^[a-z0-9][a-z0-9.-]*[a-z0-9]$',
@@ -154,6 +195,7 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
     markerStyle: markerStyle.valueAsString as Ec2DnsProps['markerStyle'],
     route53RequestsPerSecond: Token.asNumber(requestsPerSecond.valueAsString),
     route53ChangesPerSecond: Token.asNumber(changesPerSecond.valueAsString),
+    shardSize: Token.asNumber(shardSize.valueAsString),
     code: lambda.Code.fromBucket(codeBucket, key.valueAsString),
     enableDdns: true,
     ddnsCode: lambda.Code.fromBucket(codeBucket, ddnsKey.valueAsString),
@@ -162,6 +204,14 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
   });
   const ddns = ec2dns.ddns as NonNullable<typeof ec2dns.ddns>;
   Aspects.of(ddns).add(new Conditional(ddnsOn));
+  // The reconciler's flags, as given (the construct sets each only when true at synth time;
+  // the function reads `false` as off). The configuration request carries them too.
+  ec2dns.function.addEnvironment('SHARED_NAMES', sharedNames.valueAsString);
+  ec2dns.function.addEnvironment('REVERSE_RECORDS', reverseRecords.valueAsString);
+  ec2dns.function.addEnvironment('SHARDED_RECONCILE', shardedReconcile.valueAsString);
+  admitPtrWhen(stack, new CfnCondition(stack, 'ReverseRecordsOn', {
+    expression: Fn.conditionEquals(reverseRecords.valueAsString, 'true'),
+  }));
 
   // Versions are immutable: a new one is published only when its properties change. The
   // parameters change code and configuration without changing the template, so they go into
@@ -169,6 +219,8 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
   const settings = Fn.join('', [
     ' ttl=', ttl.valueAsString, ' tag=', nameTag.valueAsString, ' id=', deploymentId.valueAsString,
     ' markers=', markerStyle.valueAsString, ' r53=', requestsPerSecond.valueAsString, '/', changesPerSecond.valueAsString,
+    ' shared=', sharedNames.valueAsString, ' ptr=', reverseRecords.valueAsString,
+    ' shards=', shardedReconcile.valueAsString, '/', shardSize.valueAsString,
     ' domains=', Fn.join(',', domains.valueAsList), ' zones=', Fn.join(',', zones.valueAsList),
   ]);
   const describe = (fn: lambda.Function, codeKey: string) => {
@@ -206,9 +258,11 @@ export function buildTemplate(partition = 'aws'): Record<string, unknown> {
       ParameterGroups: [
         {
           Label: { default: 'Names' },
-          Parameters: ['AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'MarkerStyle'],
+          Parameters: ['AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'MarkerStyle', 'SharedNames',
+            'ReverseRecords'],
         },
         { Label: { default: 'Route53 budget' }, Parameters: ['Route53RequestsPerSecond', 'Route53ChangesPerSecond'] },
+        { Label: { default: 'Reconcile of everything' }, Parameters: ['ShardedReconcile', 'ShardSize'] },
         { Label: { default: 'Code (release zips in S3)' }, Parameters: ['CodeBucket', 'CodeKey'] },
         { Label: { default: 'DDNS endpoint' }, Parameters: ['EnableDdns', 'DdnsCodeKey'] },
       ],

@@ -137,6 +137,19 @@ export interface Ec2DnsProps {
    * @default false
    */
   readonly reverseRecords?: boolean;
+  /**
+   * Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE): one
+   * message per shard on the function's own queue (QUEUE_URL), instead of one invocation.
+   * `maxConcurrency` caps how many shards run at once. See docs/configuration.md.
+   * @default false
+   */
+  readonly shardedReconcile?: boolean;
+  /**
+   * The most owners (instances and hosts) one shard reconciles, a whole number 100..20000
+   * (SHARD_SIZE); a larger place is split by instance-id prefix. See docs/configuration.md.
+   * @default unset: the function's default, 2000
+   */
+  readonly shardSize?: number;
   /** Parallel lock/record work per invocation, 1..64 (RECONCILE_CONCURRENCY). @default unset (function default 16) */
   readonly reconcileConcurrency?: number;
   /** Schedule of the reconcile-all backstop. @default rate(15 minutes) */
@@ -288,6 +301,11 @@ export function validateProps(props: Ec2DnsProps): void {
   };
   rate('route53RequestsPerSecond', props.route53RequestsPerSecond, 100);
   rate('route53ChangesPerSecond', props.route53ChangesPerSecond, 10000);
+  if (props.shardSize !== undefined && !Token.isUnresolved(props.shardSize)) {
+    const size = props.shardSize;
+    check(p, Number.isInteger(size) && size >= 100 && size <= 20000,
+      `shardSize: ${size} must be a whole number in 100..20000 (leave it out for the function's default, 2000)`);
+  }
   if (props.reconcileConcurrency !== undefined) {
     const c = props.reconcileConcurrency;
     check(p, Number.isInteger(c) && c >= 1 && c <= 64, 'reconcileConcurrency must be an integer in 1..64');
@@ -523,6 +541,9 @@ export class Ec2Dns extends Construct {
       ALLOWED_DOMAINS: Fn.join(',', domains),
       NAME_TAG: nameTag,
       RECORD_TTL: Tokenization.stringifyNumber(props.recordTtl ?? DEFAULTS.recordTtl),
+      // The function's own queue, where a sharded reconcile sends its shards (always set: a
+      // sharded run may also be started by hand).
+      QUEUE_URL: this.queue.queueUrl,
     };
     // Only when set (a parameter of the release template is always passed; empty means
     // derived): both functions get the same id (the Terraform module does the same).
@@ -553,6 +574,8 @@ export class Ec2Dns extends Construct {
     if (lifecycleHooks.length > 0) environment.LIFECYCLE_HOOKS = lifecycleHooks.join(',');
     if (props.sharedNames === true) environment.SHARED_NAMES = 'true';
     if (props.reverseRecords === true) environment.REVERSE_RECORDS = 'true';
+    if (props.shardedReconcile === true) environment.SHARDED_RECONCILE = 'true';
+    if (props.shardSize !== undefined) environment.SHARD_SIZE = Tokenization.stringifyNumber(props.shardSize);
 
     this.function = new lambda.Function(this, 'Function', {
       functionName: props.functionName,
@@ -966,6 +989,22 @@ export function functionPolicyStatements(i: FunctionPolicyInputs): iam.PolicySta
       sid: 'RetryFailedMessages',
       actions: ['sqs:ChangeMessageVisibility'],
       resources: [i.queueArn],
+    }),
+    // Sharded reconciles: each shard is a message the function sends to its own queue
+    // (QUEUE_URL; SendMessageBatch is authorised by this action too). Not queue.grantSendMessages,
+    // which adds GetQueueUrl (never called) and GetQueueAttributes (ConsumeQueue has it); the
+    // queue is encrypted with SQS-managed keys, so no KMS right either.
+    new iam.PolicyStatement({
+      sid: 'SendShards',
+      actions: ['sqs:SendMessage'],
+      resources: [i.queueArn],
+    }),
+    // Sharded reconciles: the lock table's ItemCount sizes its segments. Only the reconciler:
+    // the DDNS endpoint shares lockTableStatement, not this.
+    new iam.PolicyStatement({
+      sid: 'DescribeLockTable',
+      actions: ['dynamodb:DescribeTable'],
+      resources: [i.tableArn],
     }),
   ];
 }

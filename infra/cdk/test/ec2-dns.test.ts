@@ -81,16 +81,14 @@ describe('Lambda function', () => {
   it('gets the environment of the contract', () => {
     const built = build();
     const { template } = built;
-    const { table } = idsOf(built);
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: {
-          LOCK_TABLE: { Ref: table },
-          ALLOWED_DOMAINS: 'dyn.example.com,other.example.org',
-          NAME_TAG: 'dnsname',
-          RECORD_TTL: '60',
-        },
-      },
+    const { table, queue } = idsOf(built);
+    const [, fn] = only(template, 'AWS::Lambda::Function');
+    assert.deepEqual(fn.Properties.Environment.Variables, {
+      LOCK_TABLE: { Ref: table },
+      ALLOWED_DOMAINS: 'dyn.example.com,other.example.org',
+      NAME_TAG: 'dnsname',
+      RECORD_TTL: '60',
+      QUEUE_URL: { Ref: queue },
     });
   });
 
@@ -236,6 +234,61 @@ describe('reverse records', () => {
 
   it('refuses reverse records without a reverse allowed domain, as the function would', () => {
     assert.throws(() => build({ reverseRecords: true }), /no allowedDomains entry is a reverse domain/);
+  });
+});
+
+describe('sharded reconciles', () => {
+  const reconcilerEnv = (t: Template) => Object.values<any>(t.findResources('AWS::Lambda::Function'))
+    .map((f) => f.Properties.Environment?.Variables ?? {})
+    .find((v: any) => v.NAME_TAG !== undefined && v.HOST_SECRETS_PREFIX === undefined);
+  const rolesStatements = (t: Template) => Object.values<any>(t.findResources('AWS::IAM::Role'))
+    .map((r) => (r.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement));
+
+  it('always gives the function its own queue\'s URL (QUEUE_URL), the DDNS function none', () => {
+    const built = build({ enableDdns: true, ddnsCodePath: codeDir });
+    const { queue } = idsOf(built);
+    assert.deepEqual(reconcilerEnv(built.template).QUEUE_URL, { Ref: queue });
+    const fns = Object.values<any>(built.template.findResources('AWS::Lambda::Function'));
+    assert.equal(fns.length, 2);
+    assert.equal(fns.filter((f) => f.Properties.Environment.Variables.QUEUE_URL !== undefined).length, 1);
+  });
+
+  it('sets SHARDED_RECONCILE only when asked for, and SHARD_SIZE only when given', () => {
+    const env = (props: Partial<Ec2DnsProps>) => reconcilerEnv(build(props).template);
+    assert.deepEqual([env({}).SHARDED_RECONCILE, env({}).SHARD_SIZE], [undefined, undefined]);
+    assert.equal(env({ shardedReconcile: false }).SHARDED_RECONCILE, undefined);
+    assert.equal(env({ shardedReconcile: true }).SHARDED_RECONCILE, 'true');
+    assert.deepEqual([env({ shardSize: 5000 }).SHARD_SIZE, env({ shardSize: 5000 }).SHARDED_RECONCILE], ['5000', undefined]);
+    assert.equal(env({ shardSize: 2000 }).SHARD_SIZE, '2000', 'given explicitly, passed as given');
+  });
+
+  it('may send to its own queue and describe its lock table, nothing more, whether sharded or not', () => {
+    for (const props of [{}, { shardedReconcile: true, shardSize: 100 }]) {
+      const built = build({ ...props, enableDdns: true, ddnsCodePath: codeDir });
+      const { queue, table } = idsOf(built);
+      const all = rolesStatements(built.template);
+      const granting = (action: string) => all.flat().filter((st: any) => [st.Action].flat().includes(action));
+      assert.deepEqual(granting('sqs:SendMessage'), [
+        { Sid: 'SendShards', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queue, 'Arn'] } },
+      ]);
+      assert.deepEqual(granting('dynamodb:DescribeTable'), [
+        { Sid: 'DescribeLockTable', Effect: 'Allow', Action: 'dynamodb:DescribeTable', Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
+      ]);
+      // Not what queue.grantSendMessages would add: no GetQueueUrl, no KMS (SQS-managed keys).
+      const text = JSON.stringify(all);
+      assert.ok(!text.includes('sqs:GetQueueUrl') && !text.includes('kms:'), text);
+      // The DDNS function's role has neither.
+      const ddns = all.find((sts: any[]) => sts.some((st) => st.Sid === 'ReadHostSecrets'))!;
+      assert.ok(!ddns.some((st: any) => ['SendShards', 'DescribeLockTable'].includes(st.Sid)));
+    }
+  });
+
+  it('refuses a shard size that is not a whole number in 100..20000, as the function would at start', () => {
+    for (const ok of [100, 2000, 20000]) build({ shardSize: ok });
+    for (const bad of [0, 99, 20001, 2500.5, NaN, -2000]) {
+      assert.throws(() => build({ shardSize: bad }),
+        new RegExp(`shardSize: ${bad} must be a whole number in 100\\.\\.20000`));
+    }
   });
 });
 
@@ -459,6 +512,8 @@ describe('IAM, least privilege', () => {
         Sid: 'RetryFailedMessages', Effect: 'Allow', Action: 'sqs:ChangeMessageVisibility',
         Resource: { 'Fn::GetAtt': [queue, 'Arn'] },
       },
+      { Sid: 'SendShards', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [queue, 'Arn'] } },
+      { Sid: 'DescribeLockTable', Effect: 'Allow', Action: 'dynamodb:DescribeTable', Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
     ]);
   });
 
@@ -792,7 +847,7 @@ describe('dashboard', () => {
       assert.ok(query.includes(`sum(calls${column}) as ${column}`), column);
     }
     for (const call of ['EC2:DescribeInstances', 'Route 53:ChangeResourceRecordSets', 'DynamoDB:TransactWriteItems',
-      'SQS:ChangeMessageVisibilityBatch']) {
+      'SQS:ChangeMessageVisibilityBatch', 'SQS:SendMessage', 'SQS:SendMessageBatch', 'DynamoDB:DescribeTable']) {
       assert.ok(query.includes(`coalesce(\`ApiCalls.${call}\`, 0)`), call);
     }
   });
@@ -836,9 +891,9 @@ describe('cdk-nag AwsSolutions', () => {
 describe('validation of props', () => {
   it('reports every problem at once', () => {
     assert.throws(() => build({
-      allowedDomains: ['not a domain'], hostedZoneIds: [], recordTtl: 0, maxConcurrency: 1,
+      allowedDomains: ['not a domain'], hostedZoneIds: [], recordTtl: 0, maxConcurrency: 1, shardSize: 1,
     }), (e: Error) => {
-      for (const part of ['allowedDomains', 'hostedZoneIds must not be empty', 'recordTtl', 'maxConcurrency']) {
+      for (const part of ['allowedDomains', 'hostedZoneIds must not be empty', 'recordTtl', 'maxConcurrency', 'shardSize']) {
         assert.ok(e.message.includes(part), `${part} in ${e.message}`);
       }
       return true;

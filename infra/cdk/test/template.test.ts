@@ -15,8 +15,9 @@ const ofType = (type: string) => Object.entries(R).filter(([, r]) => r.Type === 
 describe('standalone CloudFormation template', () => {
   it('takes the settings and the code location as parameters, and nothing for the CDK', () => {
     assert.deepEqual(Object.keys(t.Parameters), [
-      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'MarkerStyle', 'Route53RequestsPerSecond',
-      'Route53ChangesPerSecond', 'CodeBucket', 'CodeKey', 'EnableDdns', 'DdnsCodeKey',
+      'AllowedDomains', 'HostedZoneIds', 'NameTag', 'RecordTtl', 'DeploymentId', 'MarkerStyle', 'SharedNames', 'ReverseRecords',
+      'Route53RequestsPerSecond', 'Route53ChangesPerSecond', 'ShardedReconcile', 'ShardSize', 'CodeBucket', 'CodeKey',
+      'EnableDdns', 'DdnsCodeKey',
     ]);
     const grouped = t.Metadata['AWS::CloudFormation::Interface'].ParameterGroups.flatMap((g: any) => g.Parameters);
     assert.deepEqual([...grouped].sort(), Object.keys(t.Parameters).sort(), 'every parameter in one group of the console');
@@ -131,6 +132,47 @@ describe('standalone CloudFormation template', () => {
     }
   });
 
+  it('passes SharedNames, ReverseRecords and ShardedReconcile to the reconciler as given, false by default', () => {
+    const flags = [['SharedNames', 'SHARED_NAMES'], ['ReverseRecords', 'REVERSE_RECORDS'], ['ShardedReconcile', 'SHARDED_RECONCILE']];
+    const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
+    const [[, ddnsFn]] = ofType('AWS::Lambda::Function').filter(([id]) => id.includes('Ddns'));
+    for (const [name, variable] of flags) {
+      const p = t.Parameters[name];
+      assert.deepEqual([p.Type, p.Default, p.AllowedValues], ['String', 'false', ['true', 'false']], name);
+      assert.deepEqual(fn.Properties.Environment.Variables[variable], { Ref: name }, variable);
+      assert.equal(ddnsFn.Properties.Environment.Variables[variable], undefined, `${variable}: the reconciler's only`);
+    }
+  });
+
+  it('admits PTR in both functions\' ChangeRecords statements only with ReverseRecords=true', () => {
+    assert.deepEqual(t.Conditions.ReverseRecordsOn, { 'Fn::Equals': [{ Ref: 'ReverseRecords' }, 'true'] });
+    const change = ofType('AWS::IAM::Role').flatMap(([, r]) => (r.Properties.Policies ?? [])
+      .flatMap((p: any) => p.PolicyDocument.Statement)).filter((s: any) => s.Sid === 'ChangeRecords');
+    assert.equal(change.length, 2, 'the reconciler\'s and the DDNS function\'s');
+    for (const s of change) {
+      assert.deepEqual(s.Condition['ForAllValues:StringEquals'], {
+        'route53:ChangeResourceRecordSetsRecordTypes': { 'Fn::If': ['ReverseRecordsOn', ['A', 'AAAA', 'PTR', 'TXT'], ['A', 'AAAA', 'TXT']] },
+        'route53:ChangeResourceRecordSetsActions': ['CREATE', 'DELETE'],
+      });
+    }
+  });
+
+  it('passes ShardSize to the reconciler, with the function\'s default, and gives it its own queue', () => {
+    const p = t.Parameters.ShardSize;
+    assert.deepEqual([p.Type, p.Default], ['String', '2000']);
+    // Whole numbers in the function's range, and nothing else.
+    const pattern = new RegExp(p.AllowedPattern);
+    for (let n = 0; n <= 20001; n += n < 1100 ? 1 : 97) assert.equal(pattern.test(String(n)), n >= 100 && n <= 20000, `${n}`);
+    for (const n of [99, 100, 999, 1000, 9999, 10000, 19999, 20000, 20001, 30000, 100000]) {
+      assert.equal(pattern.test(String(n)), n >= 100 && n <= 20000, `${n}`);
+    }
+    for (const bad of ['', '0100', '2000.5', '-2000', '2e3', ' 2000', '2000 ', 'x']) assert.ok(!pattern.test(bad), `'${bad}'`);
+    const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
+    const [[queueId]] = ofType('AWS::SQS::Queue').filter(([, q]) => q.Properties.RedrivePolicy);
+    assert.deepEqual(fn.Properties.Environment.Variables.SHARD_SIZE, { Ref: 'ShardSize' });
+    assert.deepEqual(fn.Properties.Environment.Variables.QUEUE_URL, { Ref: queueId });
+  });
+
   it('deploys one account and region: no accounts, regions or bus statements', () => {
     const [[, fn]] = ofType('AWS::Lambda::Function').filter(([id]) => !id.includes('Ddns'));
     for (const key of ['ACCOUNTS', 'REGIONS', 'MEMBER_ROLE']) assert.equal(fn.Properties.Environment.Variables[key], undefined, key);
@@ -148,7 +190,7 @@ describe('standalone CloudFormation template', () => {
     assert.deepEqual(cr.Properties.Environment, fn.Properties.Environment.Variables);
     const properties = JSON.stringify(cr.Properties);
     for (const p of ['CodeBucket', 'CodeKey', 'RecordTtl', 'NameTag', 'AllowedDomains', 'DeploymentId', 'MarkerStyle',
-      'Route53RequestsPerSecond', 'Route53ChangesPerSecond']) {
+      'Route53RequestsPerSecond', 'Route53ChangesPerSecond', 'SharedNames', 'ReverseRecords', 'ShardedReconcile', 'ShardSize']) {
       assert.ok(properties.includes(`"Ref":"${p}"`), p);
     }
     const [[roleId]] = ofType('AWS::IAM::Role').filter(([, r]) => JSON.stringify(r.Properties.Policies).includes('"LockTable"')
@@ -168,7 +210,7 @@ describe('standalone CloudFormation template', () => {
     for (const [id, v] of ofType('AWS::Lambda::Version')) {
       const description = JSON.stringify(v.Properties.Description);
       for (const p of ['CodeBucket', 'RecordTtl', 'NameTag', 'AllowedDomains', 'HostedZoneIds', 'DeploymentId', 'MarkerStyle',
-        'Route53RequestsPerSecond', 'Route53ChangesPerSecond']) {
+        'Route53RequestsPerSecond', 'Route53ChangesPerSecond', 'SharedNames', 'ReverseRecords', 'ShardedReconcile', 'ShardSize']) {
         assert.ok(description.includes(`"Ref":"${p}"`), `${id}: ${p}`);
       }
       assert.equal(v.DeletionPolicy, 'Retain');

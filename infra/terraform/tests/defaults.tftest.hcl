@@ -3,7 +3,7 @@
 
 mock_provider "aws" {
   mock_data "aws_partition" {
-    defaults = { partition = "aws" }
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
   }
   mock_data "aws_region" {
     defaults = { name = "eu-west-1" }
@@ -67,8 +67,9 @@ run "defaults" {
       ALLOWED_DOMAINS = "dyn.example.com,other.example.org"
       NAME_TAG        = "dnsname"
       RECORD_TTL      = "60"
+      QUEUE_URL       = "https://sqs.eu-west-1.amazonaws.com/123456789012/ec2-dns-events"
     })
-    error_message = "The environment must follow the contract (normalised domains, defaults)."
+    error_message = "The environment must follow the contract (normalised domains, defaults, the function's own queue)."
   }
   assert {
     condition = (
@@ -312,6 +313,14 @@ run "defaults" {
         Sid      = "RetryFailedMessages", Effect = "Allow", Action = "sqs:ChangeMessageVisibility",
         Resource = "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"
       },
+      {
+        Sid      = "SendShards", Effect = "Allow", Action = "sqs:SendMessage",
+        Resource = "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"
+      },
+      {
+        Sid      = "DescribeLockTable", Effect = "Allow", Action = "dynamodb:DescribeTable",
+        Resource = "arn:aws:dynamodb:eu-west-1:123456789012:table/ec2-dns-locks"
+      },
     ]
     error_message = "The function's policy must grant exactly the calls the code makes."
   }
@@ -450,8 +459,11 @@ run "defaults" {
   }
   assert {
     condition = alltrue([
-      for call in ["EC2:DescribeInstances", "EC2:CreateTags", "Route 53:ChangeResourceRecordSets", "Route 53:ListHostedZones",
-      "DynamoDB:TransactWriteItems", "DynamoDB:GetItem", "SQS:ChangeMessageVisibilityBatch", "STS:GetCallerIdentity"] :
+      for call in [
+        "EC2:DescribeInstances", "EC2:CreateTags", "Route 53:ChangeResourceRecordSets", "Route 53:ListHostedZones",
+        "DynamoDB:TransactWriteItems", "DynamoDB:GetItem", "DynamoDB:DescribeTable", "SQS:ChangeMessageVisibilityBatch",
+        "SQS:SendMessage", "SQS:SendMessageBatch", "STS:GetCallerIdentity",
+      ] :
       strcontains(jsondecode(aws_cloudwatch_dashboard.this[0].dashboard_body).widgets[10].properties.query, "coalesce(`ApiCalls.${call}`, 0)")
       ]) && alltrue([
       for column in ["EC2", "Route53", "DynamoDB", "SQS", "SSM", "SNS", "STS"] :
@@ -504,6 +516,7 @@ run "defaults" {
         ALLOWED_DOMAINS = "dyn.example.com,other.example.org"
         NAME_TAG        = "dnsname"
         RECORD_TTL      = "60"
+        QUEUE_URL       = "https://sqs.eu-west-1.amazonaws.com/123456789012/ec2-dns-events"
       } &&
       aws_lambda_invocation.record_configuration.triggers.code == filebase64sha256(var.lambda_zip) &&
       length(aws_lambda_invocation.record_configuration.triggers) == 2
@@ -551,9 +564,10 @@ run "custom_settings" {
       aws_lambda_function.this.environment[0].variables["RECORD_TTL"] == "300" &&
       aws_lambda_function.this.environment[0].variables["RECONCILE_CONCURRENCY"] == "4" &&
       aws_lambda_function.this.environment[0].variables["LOCK_TABLE"] == "dns-sync-locks" &&
-      aws_lambda_function.this.environment[0].variables["DEPLOYMENT_ID"] == "sync-1"
+      aws_lambda_function.this.environment[0].variables["DEPLOYMENT_ID"] == "sync-1" &&
+      aws_lambda_function.this.environment[0].variables["QUEUE_URL"] == "https://sqs.eu-west-1.amazonaws.com/210987654321/dns-sync-events"
     )
-    error_message = "Name, tag, TTL, concurrency, deployment id, memory and timeout pass through."
+    error_message = "Name, tag, TTL, concurrency, deployment id, the queue's URL, memory and timeout pass through."
   }
   assert {
     condition     = output.deployment.deployment_id == "sync-1" && output.deployment.names.function == "dns-sync"
@@ -775,5 +789,106 @@ run "reverse_records_need_a_reverse_domain" {
 
   expect_failures = [
     aws_iam_role_policy.function,
+  ]
+}
+
+# Sharded reconciles (docs/configuration.md): SHARDED_RECONCILE only when asked for,
+# SHARD_SIZE only when given; the rights to send shards to the function's own queue and to
+# describe the lock table are there either way (a sharded run may be started by hand).
+run "sharded_reconcile" {
+  command = apply
+
+  variables {
+    sharded_reconcile = true
+    shard_size        = 5000
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.SHARDED_RECONCILE == "true" &&
+      aws_lambda_function.this.environment[0].variables.SHARD_SIZE == "5000" &&
+      aws_lambda_function.this.environment[0].variables.QUEUE_URL == "https://sqs.eu-west-1.amazonaws.com/123456789012/ec2-dns-events"
+    )
+    error_message = "sharded_reconcile and shard_size must set SHARDED_RECONCILE and SHARD_SIZE; QUEUE_URL is the function's own queue."
+  }
+  assert {
+    condition = [
+      for s in jsondecode(aws_iam_role_policy.function.policy).Statement : [s.Sid, s.Action, s.Resource]
+      if strcontains(jsonencode(s.Action), "sqs:SendMessage") || strcontains(jsonencode(s.Action), "dynamodb:DescribeTable")
+      ] == [
+      ["SendShards", "sqs:SendMessage", "arn:aws:sqs:eu-west-1:123456789012:ec2-dns-events"],
+      ["DescribeLockTable", "dynamodb:DescribeTable", "arn:aws:dynamodb:eu-west-1:123456789012:table/ec2-dns-locks"],
+    ]
+    error_message = "The function may send to its own queue and describe its lock table, and nothing more."
+  }
+}
+
+run "sharded_reconcile_off_by_default" {
+  command = apply
+
+  assert {
+    condition = (
+      !contains(keys(aws_lambda_function.this.environment[0].variables), "SHARDED_RECONCILE") &&
+      !contains(keys(aws_lambda_function.this.environment[0].variables), "SHARD_SIZE")
+    )
+    error_message = "Without sharded_reconcile and shard_size, neither SHARDED_RECONCILE nor SHARD_SIZE is set."
+  }
+  assert {
+    condition = length([
+      for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s if contains(["SendShards", "DescribeLockTable"], s.Sid)
+    ]) == 2
+    error_message = "The rights of a sharded run are there without sharded_reconcile: a run may be started by hand."
+  }
+}
+
+run "shard_size_alone" {
+  command = apply
+
+  variables {
+    shard_size = 100
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.this.environment[0].variables.SHARD_SIZE == "100" &&
+      !contains(keys(aws_lambda_function.this.environment[0].variables), "SHARDED_RECONCILE")
+    )
+    error_message = "shard_size alone sets SHARD_SIZE only."
+  }
+}
+
+run "rejects_shard_size_below_100" {
+  command = plan
+
+  variables {
+    shard_size = 99
+  }
+
+  expect_failures = [
+    var.shard_size,
+  ]
+}
+
+run "rejects_shard_size_above_20000" {
+  command = plan
+
+  variables {
+    shard_size = 20001
+  }
+
+  expect_failures = [
+    var.shard_size,
+  ]
+}
+
+run "rejects_fractional_shard_size" {
+  command = plan
+
+  variables {
+    shard_size = 2500.5
+  }
+
+  expect_failures = [
+    var.shard_size,
   ]
 }

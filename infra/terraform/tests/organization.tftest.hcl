@@ -88,7 +88,7 @@ run "accounts_and_regions" {
   assert {
     condition = [for s in jsondecode(aws_iam_role_policy.function.policy).Statement : s.Sid] == [
       "DescribeInstances", "WriteStatusTag", "AssumeMemberRoles", "ListHostedZones", "ReadRecords", "ChangeRecords",
-      "LockTable", "WriteLogs", "ConsumeQueue", "RetryFailedMessages",
+      "LockTable", "WriteLogs", "ConsumeQueue", "RetryFailedMessages", "SendShards", "DescribeLockTable",
     ]
     error_message = "The assume statement comes after the EC2 statements, the rest is unchanged."
   }

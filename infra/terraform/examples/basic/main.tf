@@ -40,6 +40,11 @@ module "ec2_dns" {
   route53_requests_per_second = var.route53_requests_per_second
   route53_changes_per_second  = var.route53_changes_per_second
 
+  # Sharded reconciles of everything (false and null: one invocation, the function's
+  # default shard size 2000; make infra-test sets both).
+  sharded_reconcile = var.sharded_reconcile
+  shard_size        = var.shard_size
+
   # The DDNS endpoint, off unless enable_ddns (make infra-test plans it with CloudFront).
   enable_ddns          = var.enable_ddns
   ddns_lambda_zip      = var.enable_ddns ? var.ddns_lambda_zip : null

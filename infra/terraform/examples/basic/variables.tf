@@ -147,6 +147,18 @@ variable "lifecycle_groups" {
   default     = []
 }
 
+variable "sharded_reconcile" {
+  description = "Whether the scheduled reconcile of everything runs in shards (SHARDED_RECONCILE); false: one invocation."
+  type        = bool
+  default     = false
+}
+
+variable "shard_size" {
+  description = "The most owners one shard reconciles (SHARD_SIZE), 100..20000; null: the function's default (2000)."
+  type        = number
+  default     = null
+}
+
 variable "offline" {
   description = "Plan without an AWS account: skip the provider's credential, account and metadata checks. For tests only."
   type        = bool
