@@ -28,8 +28,9 @@ pub enum PartOutcome {
     Split(usize),
     /// It was recorded already (finished, or split and its parts sent again).
     Done,
-    /// Something failed: its message must be retried (only a note was recorded).
-    Retry(Report),
+    /// Something failed, or must be looked at again: its message must be retried (only a
+    /// note, `why`, was recorded).
+    Retry { report: Report, why: String },
 }
 
 fn queue_url<I, D, L>(rec: &Reconciler<I, D, L>) -> Result<&str> {
@@ -268,7 +269,8 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
     };
     let recorded = rec.locks.record_part(&t.run, &done).await?;
     if !finished {
-        return Ok(PartOutcome::Retry(report));
+        let why = done.note.unwrap_or_default();
+        return Ok(PartOutcome::Retry { report, why });
     }
     match recorded {
         Some(run) if run.complete() => finish(rec, &run).await,

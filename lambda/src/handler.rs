@@ -237,7 +237,7 @@ async fn shard_item<I: Instances, D: Dns, L: Locks, Q: Queue>(
     match fanout::run_part(rec, queue, task, deadline).await? {
         fanout::PartOutcome::Finished(report) => Ok(Some(report)),
         fanout::PartOutcome::Split(_) | fanout::PartOutcome::Done => Ok(None),
-        fanout::PartOutcome::Retry(report) => Err(incomplete(&report)),
+        fanout::PartOutcome::Retry { why, .. } => Err(Error::Incomplete(why)),
     }
 }
 

@@ -97,6 +97,13 @@ impl Ec2Instances {
     }
 
     async fn list(&self, filters: Vec<Filter>) -> Result<Vec<Instance>> {
+        self.list_ids_from(filters, "").await
+    }
+
+    /// [`Self::list`], keeping only the instances whose id, after `i-`, starts with
+    /// `prefix`, as each page arrives (a shard holds its own instances only).
+    async fn list_ids_from(&self, filters: Vec<Filter>, prefix: &str) -> Result<Vec<Instance>> {
+        let wanted = format!("i-{prefix}");
         let mut out = Vec::new();
         let mut pages = self
             .client
@@ -112,6 +119,7 @@ impl Ec2Instances {
                     reservation
                         .instances()
                         .iter()
+                        .filter(|i| i.instance_id().is_some_and(|id| id.starts_with(&wanted)))
                         .filter_map(|i| self.convert(i)),
                 );
             }
@@ -230,14 +238,14 @@ impl Ec2Instances {
         Ok(out)
     }
 
-    /// With a `prefix`, EC2 filters by id too (`instance-id` = `i-<prefix>*`: EC2's
-    /// filters take `*` wildcards), so that a shard reads only its own instances.
+    /// With a `prefix`, only the instances whose id starts with it are kept, page by page.
+    /// (EC2's `instance-id` filter is not documented to take wildcards: the listing is of
+    /// the whole place, its memory that of the shard's own instances.)
     pub async fn tagged(&self, prefix: &str) -> Result<Vec<Instance>> {
-        let mut filters = vec![filter("tag-key", [self.name_tag.clone()])];
-        if !prefix.is_empty() {
-            filters.push(filter("instance-id", [format!("i-{prefix}*")]));
-        }
-        self.list(filters).await.map_err(|e| self.located(e))
+        let filters = vec![filter("tag-key", [self.name_tag.clone()])];
+        self.list_ids_from(filters, prefix)
+            .await
+            .map_err(|e| self.located(e))
     }
 
     /// One DescribeInstances filtered by `network-interface.network-interface-id`: the
