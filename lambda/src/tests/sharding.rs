@@ -468,3 +468,35 @@ async fn without_a_queue_a_sharded_run_is_refused_with_the_reason() {
     assert!(q.sent.lock().unwrap().is_empty());
     assert!(w.locks().runs.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_shard_that_finds_too_little_time_left_is_handed_back_as_a_new_message() {
+    let w = fleet().await;
+    let q = FakeQueue::default();
+    let run = start(&w, &q).await;
+    let bodies: Vec<String> = q.take_sent().into_iter().map(|(_, b)| b).collect();
+    let (locks, places): (Vec<String>, Vec<String>) =
+        bodies.into_iter().partition(|b| b.contains("\"locks/"));
+    let batch_of = [locks[0].clone(), places[0].clone()];
+    // The first shard of the batch takes 60 of the invocation's 100 seconds.
+    let gate = w.faults.hold(Op::ScanLocks, None, Phase::Before);
+    let deadline = w.rec.now() + 100;
+    let handled = handle(&w.rec, &q, batch(&batch_of), Some(deadline));
+    let advance = async {
+        gate.wait_held().await;
+        w.advance(60);
+        gate.release();
+    };
+    let (done, ()) = tokio::join!(handled, advance);
+    let answer: Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    let sent: Vec<String> = q.take_sent().into_iter().map(|(_, b)| b).collect();
+    assert_eq!(sent, [places[0].clone()], "handed back as it was");
+    let recorded = w.locks().runs.lock().unwrap()[&run].clone();
+    let part = crate::shard::Task::from_body(&serde_json::from_str(&places[0]).unwrap())
+        .unwrap()
+        .unwrap()
+        .part;
+    assert!(recorded.pending().contains(&&part), "{recorded:?}");
+    assert!(recorded.finished.iter().any(|p| p.starts_with("locks/")));
+}
