@@ -500,3 +500,50 @@ async fn a_shard_that_finds_too_little_time_left_is_handed_back_as_a_new_message
     assert!(recorded.pending().contains(&&part), "{recorded:?}");
     assert!(recorded.finished.iter().any(|p| p.starts_with("locks/")));
 }
+
+/// The schedule's event, as EventBridge puts it on the queue.
+fn scheduled(at: &str) -> String {
+    json!({"version": "0", "id": "s1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": at, "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/ec2-dns-schedule"], "detail": {}})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_sharded_schedule_starts_one_run_per_event_and_a_clean_run_serves_later_events() {
+    let mut w = fleet().await;
+    w.reconfigure(|c| c.sharded_reconcile = true);
+    let q = FakeQueue::default();
+    let event = scheduled("2027-01-15T08:00:00Z");
+    let done = handle(&w.rec, &q, batch(std::slice::from_ref(&event)), None).await;
+    let answer: Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    assert!(
+        done.report.is_none(),
+        "nothing reconciled in the starting invocation"
+    );
+    let shards = q.sent.lock().unwrap().len();
+    assert_eq!(shards, 4);
+    // Delivered again (at least once): the same run, its pending shards sent again.
+    handle(&w.rec, &q, batch(std::slice::from_ref(&event)), None).await;
+    assert_eq!(w.locks().runs.lock().unwrap().len(), 1, "one run per event");
+    assert_eq!(q.sent.lock().unwrap().len(), 2 * shards);
+    pump(&w, &q, 10).await;
+    let run = w.locks().runs.lock().unwrap()["s-m0"].clone();
+    assert!(run.complete() && run.trigger == "schedule", "{run:?}");
+    assert_eq!(*w.locks().swept.lock().unwrap(), Some(run.started));
+
+    // An event emitted well before that run started is served by it: no second run.
+    let earlier = scheduled("2027-01-15T07:58:00Z");
+    let mut again = batch(&[earlier]);
+    again["Records"][0]["messageId"] = json!("m-later");
+    let done = handle(&w.rec, &q, again, None).await;
+    let answer: Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    assert_eq!(
+        w.locks().runs.lock().unwrap().len(),
+        1,
+        "served: no new run"
+    );
+    assert!(q.take_sent().is_empty());
+}
