@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
@@ -12,8 +12,10 @@ use aws_sdk_route53::types::{self as r53, ChangeBatch, ResourceRecord, ResourceR
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use super::sdk_error;
+use crate::bucket::TokenBucket;
 use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::metrics::{Route53Counts, Route53Usage};
@@ -22,7 +24,8 @@ use crate::name::{Fqdn, MARKER_LABEL};
 use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
 use crate::window::{SendWindow, TOO_LATE};
 
-/// How long the hosted-zone list is reused before it is read again.
+/// How long the hosted-zone list is reused before it is read again (in tokio's time, which
+/// is the system's in production and follows a paused test clock in simulations).
 const ZONE_CACHE: Duration = Duration::from_secs(300);
 /// Route53's limits per change batch (they are the decisions' business too: a name's
 /// changes in one zone must fit one batch).
@@ -66,50 +69,18 @@ impl Budget {
     }
 }
 
-/// A token bucket: `tokens` may go below zero, which makes later calls wait their turn.
-#[derive(Debug)]
-struct Bucket {
-    rate: f64,
-    cap: f64,
-    tokens: f64,
-    at: tokio::time::Instant,
-}
-
-impl Bucket {
-    fn new(rate: f64, cap: f64) -> Bucket {
-        Bucket {
-            rate,
-            cap,
-            tokens: cap,
-            at: tokio::time::Instant::now(),
-        }
-    }
-
-    /// Takes `n` tokens now; how long the call must wait first (until the bucket held `n`,
-    /// or its capacity for a call larger than that).
-    fn take(&mut self, n: f64, now: tokio::time::Instant) -> Duration {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.cap);
-        self.at = now;
-        let need = n.min(self.cap);
-        let wait = ((need - self.tokens) / self.rate).max(0.0);
-        self.tokens -= n;
-        Duration::from_secs_f64(wait)
-    }
-}
-
 #[derive(Debug)]
 struct Pacer {
     /// Requests, changes.
-    buckets: std::sync::Mutex<(Bucket, Bucket)>,
+    buckets: std::sync::Mutex<(TokenBucket, TokenBucket)>,
 }
 
 impl Pacer {
     fn new(b: Budget) -> Pacer {
         Pacer {
             buckets: std::sync::Mutex::new((
-                Bucket::new(b.requests_per_second, b.request_burst),
-                Bucket::new(b.changes_per_second, b.change_burst),
+                TokenBucket::full(b.requests_per_second, b.request_burst),
+                TokenBucket::full(b.changes_per_second, b.change_burst),
             )),
         }
     }
@@ -119,9 +90,9 @@ impl Pacer {
         let wait = {
             let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
             let now = tokio::time::Instant::now();
-            let r = b.0.take(1.0, now);
+            let r = b.0.reserve(1.0, now);
             let c = if changes > 0 {
-                b.1.take(changes as f64, now)
+                b.1.reserve(changes as f64, now)
             } else {
                 Duration::ZERO
             };
