@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use crate::aws::sort_key as order;
+use crate::bucket::TokenBucket;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
@@ -256,8 +257,11 @@ pub struct FakeRoute53 {
     /// Record set protections (zone, name, type), with their comments: every change of a
     /// protected name and type is refused, a CREATE where nothing exists yet included.
     pub protected: Mutex<BTreeMap<Key, Option<String>>>,
-    /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]).
-    pub change_budget: Mutex<Option<ChangeBudget>>,
+    /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]): a
+    /// batch with more record changes than the bucket holds is throttled (`Throttling: Rate
+    /// exceeded`), as Route53 has done since 2026. In tokio's time, so that it follows a
+    /// paused test clock.
+    pub change_budget: Mutex<Option<TokenBucket>>,
     /// Every change applied, by id (`C1`, `C2`, …): how many more `GetChange` calls answer
     /// `PENDING` before `INSYNC`.
     pub changes: Mutex<BTreeMap<String, u32>>,
@@ -265,16 +269,6 @@ pub struct FakeRoute53 {
     pub propagation_polls: Mutex<u32>,
     /// Ids applied since they were last taken.
     pub applied: Mutex<Vec<String>>,
-}
-
-/// A token bucket of record changes, in real time: a batch with more changes than the
-/// bucket holds is throttled (`Throttling: Rate exceeded`), as Route53 has done since 2026.
-#[derive(Debug)]
-pub struct ChangeBudget {
-    pub per_second: f64,
-    pub burst: f64,
-    tokens: f64,
-    at: std::time::Instant,
 }
 
 /// The message of a change Route53 refuses because a record set protection covers it.
@@ -389,12 +383,7 @@ impl FakeRoute53 {
 
     /// Throttles change batches beyond `per_second` record changes (bursts of `burst`).
     pub fn limit_changes(&self, per_second: f64, burst: f64) {
-        *guard(&self.change_budget) = Some(ChangeBudget {
-            per_second,
-            burst,
-            tokens: burst,
-            at: std::time::Instant::now(),
-        });
+        *guard(&self.change_budget) = Some(TokenBucket::full(per_second, burst));
     }
 
     /// Protects a name and type (`CreateResourceRecordSetProtections`).
@@ -494,12 +483,7 @@ impl Route53Api for FakeRoute53 {
             });
         };
         if let Some(b) = guard(&self.change_budget).as_mut() {
-            let now = std::time::Instant::now();
-            b.tokens =
-                (b.tokens + now.duration_since(b.at).as_secs_f64() * b.per_second).min(b.burst);
-            b.at = now;
-            let n = changes.len() as f64;
-            if b.tokens < n {
+            if !b.try_take(changes.len() as f64, tokio::time::Instant::now()) {
                 return Err(Error::Aws {
                     service: "route53",
                     operation: "ChangeResourceRecordSets",
@@ -507,7 +491,6 @@ impl Route53Api for FakeRoute53 {
                     retryable: true,
                 });
             }
-            b.tokens -= n;
         }
         let values: usize = changes.iter().map(|c| c.values.len()).sum();
         if values > MAX_VALUES {
