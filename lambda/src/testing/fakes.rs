@@ -417,6 +417,40 @@ impl FakeRoute53 {
     }
 }
 
+/// The record sets of `zone` (the table is ordered by zone first).
+fn in_zone<'a>(
+    records: &'a BTreeMap<Key, Stored>,
+    zone: &'a ZoneId,
+) -> impl Iterator<Item = (&'a Key, &'a Stored)> + 'a {
+    records
+        .range((zone.clone(), String::new(), String::new())..)
+        .take_while(move |((z, _, _), _)| z == zone)
+}
+
+/// The types of the sets at `name` in `zone`, as the changes `staged` so far leave them.
+fn types_at(
+    records: &BTreeMap<Key, Stored>,
+    staged: &BTreeMap<Key, Option<Stored>>,
+    zone: &ZoneId,
+    name: &str,
+) -> BTreeSet<String> {
+    let from = (zone.clone(), name.to_string(), String::new());
+    let at = |(z, n, _): &Key| z == zone && n == name;
+    let mut types: BTreeSet<String> = records
+        .range(from.clone()..)
+        .take_while(|(k, _)| at(k))
+        .map(|((_, _, t), _)| t.clone())
+        .collect();
+    for ((_, _, t), set) in staged.range(from..).take_while(|(k, _)| at(k)) {
+        if set.is_some() {
+            types.insert(t.clone());
+        } else {
+            types.remove(t);
+        }
+    }
+    types
+}
+
 /// Route53's request limits: refused as a whole, never split.
 const MAX_VALUES: usize = 1000;
 const MAX_CHARS: usize = 32_000;
@@ -437,9 +471,7 @@ impl Route53Api for FakeRoute53 {
             return Ok(None);
         }
         let records = guard(&self.records);
-        let mut sets: Vec<(String, String, &Stored)> = records
-            .iter()
-            .filter(|((z, _, _), _)| z == zone)
+        let mut sets: Vec<(String, String, &Stored)> = in_zone(&records, zone)
             .map(|((_, n, t), s)| (n.clone(), t.clone(), s))
             .collect();
         sets.sort_by(|a, b| (order(&a.0), &a.1).cmp(&(order(&b.0), &b.1)));
@@ -535,8 +567,11 @@ impl Route53Api for FakeRoute53 {
         if !invalid.is_empty() {
             return Ok(Some(invalid.join("; ")));
         }
+        // The batch is checked against the zone as its earlier changes leave it (`staged`:
+        // `None` deleted), and applied only once every change passed: all or nothing,
+        // without copying the whole table for each batch.
         let mut records = guard(&self.records);
-        let mut next = records.clone();
+        let mut staged: BTreeMap<Key, Option<Stored>> = BTreeMap::new();
         for c in changes {
             let name = norm(&c.name);
             if !(name == zone_name || name.ends_with(&format!(".{zone_name}"))) {
@@ -553,22 +588,22 @@ impl Route53Api for FakeRoute53 {
                 special: false,
             };
             let shown = format!("[name='{name}.', type='{}']", c.rtype);
+            let current = match staged.get(&key) {
+                Some(now) => now.as_ref(),
+                None => records.get(&key),
+            };
             match c.action {
                 ChangeAction::Create => {
-                    if next.contains_key(&key) {
+                    if current.is_some() {
                         return Ok(Some(format!(
                             "Tried to create resource record set {shown} but it already exists"
                         )));
                     }
-                    let at_name: Vec<&String> = next
-                        .keys()
-                        .filter(|(z, n, _)| z == zone && *n == name)
-                        .map(|(_, _, t)| t)
-                        .collect();
+                    let at_name = types_at(&records, &staged, zone, &name);
                     let conflicting = if c.rtype == "CNAME" {
-                        at_name.first().copied().cloned()
+                        at_name.first().cloned()
                     } else {
-                        at_name.iter().find(|t| **t == "CNAME").map(|t| t.to_string())
+                        at_name.get("CNAME").cloned()
                     };
                     if let Some(other) = conflicting {
                         return Ok(Some(format!(
@@ -576,11 +611,11 @@ impl Route53Api for FakeRoute53 {
                             c.rtype
                         )));
                     }
-                    next.insert(key, set);
+                    staged.insert(key, Some(set));
                 }
-                ChangeAction::Delete => match next.get(&key) {
+                ChangeAction::Delete => match current {
                     Some(cur) if *cur == set => {
-                        next.remove(&key);
+                        staged.insert(key, None);
                     }
                     Some(_) => {
                         return Ok(Some(format!(
@@ -595,7 +630,12 @@ impl Route53Api for FakeRoute53 {
                 },
             }
         }
-        *records = next;
+        for (key, set) in staged {
+            match set {
+                Some(set) => records.insert(key, set),
+                None => records.remove(&key),
+            };
+        }
         let mut all = guard(&self.changes);
         let id = format!("C{}", all.len() + 1);
         all.insert(id.clone(), *guard(&self.propagation_polls));
