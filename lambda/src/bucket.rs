@@ -12,16 +12,16 @@ use tokio::time::Instant;
 
 /// A bucket of `capacity` tokens, refilled at `rate` tokens per second, full at its start.
 ///
-/// Invariant: between two calls the level only rises, at `rate`, and never above
-/// `capacity`; [`TokenBucket::reserve`] may take it below zero, which makes later callers
-/// wait until the tokens they were promised have been refilled. So callers that wait as
-/// told spend, over any interval of `t` seconds, at most `capacity + rate * t` tokens
-/// (a single call larger than the bucket excepted: it waits for a full bucket, then
-/// overdraws it).
+/// Invariant: calls are paid in the order they reserve, each at the first instant the bucket
+/// holds its tokens (a call larger than the bucket: a full bucket, which it overdraws), and
+/// the level never rises above `capacity`. So over any interval of `t` seconds the calls
+/// paid spend at most `capacity + rate * t` tokens (oversized calls excepted), which is
+/// what AWS's own buckets allow.
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     rate: f64,
     capacity: f64,
+    /// The level at `at`: just after the last call paid (or at the start).
     tokens: f64,
     at: Instant,
 }
@@ -49,30 +49,43 @@ impl TokenBucket {
         self.capacity
     }
 
-    fn refill(&mut self, now: Instant) {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.capacity);
-        self.at = self.at.max(now);
+    /// The level at `t` (no earlier than the last payment).
+    fn level_at(&self, t: Instant) -> f64 {
+        let refill = t.saturating_duration_since(self.at).as_secs_f64() * self.rate;
+        (self.tokens + refill).min(self.capacity)
     }
 
-    /// Takes `n` tokens now; how long the caller must wait before it acts: until the bucket
-    /// would have held `n` (or, for a call larger than the bucket, a full bucket).
-    pub fn reserve(&mut self, n: f64, now: Instant) -> Duration {
-        self.refill(now);
+    /// When a call of `n` tokens asked for at `now` would be paid: not before `now`, not
+    /// before the last call paid, and once the bucket holds `n` (a call larger than the
+    /// bucket: once it is full). Takes nothing.
+    pub fn ready(&self, n: f64, now: Instant) -> Instant {
+        let from = now.max(self.at);
         let need = n.min(self.capacity);
-        let wait = ((need - self.tokens) / self.rate).max(0.0);
-        self.tokens -= n;
-        Duration::from_secs_f64(wait)
+        let short = need - self.level_at(from);
+        if short <= 0.0 {
+            return from;
+        }
+        from + Duration::from_secs_f64(short / self.rate)
+    }
+
+    /// Pays `n` tokens at [`TokenBucket::ready`]; how long the caller must wait for it.
+    pub fn reserve(&mut self, n: f64, now: Instant) -> Duration {
+        let at = self.ready(n, now);
+        self.tokens = self.level_at(at) - n;
+        self.at = at;
+        at - now
     }
 
     /// Takes `n` tokens if the bucket holds them now; whether it did (a service's refusal:
     /// nothing is taken from a refused call).
     pub fn try_take(&mut self, n: f64, now: Instant) -> bool {
-        self.refill(now);
-        if self.tokens < n {
+        let at = now.max(self.at);
+        let level = self.level_at(at);
+        if level < n {
             return false;
         }
-        self.tokens -= n;
+        self.tokens = level - n;
+        self.at = at;
         true
     }
 }
@@ -81,17 +94,25 @@ impl TokenBucket {
 mod tests {
     use super::*;
 
+    fn about(d: Duration, ms: u64) {
+        let want = Duration::from_millis(ms);
+        let off = d.abs_diff(want);
+        assert!(off < Duration::from_micros(1), "{d:?}, not {want:?}");
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn a_reservation_beyond_the_burst_waits_for_the_refill_of_what_it_overdraws() {
+    async fn calls_beyond_the_burst_are_paid_in_turn_as_the_bucket_refills() {
         let mut b = TokenBucket::full(5.0, 10.0);
         let now = Instant::now();
-        assert_eq!(b.reserve(10.0, now), Duration::ZERO, "the burst is free");
-        assert_eq!(b.reserve(1.0, now), Duration::from_millis(200));
-        assert_eq!(b.reserve(1.0, now), Duration::from_millis(400));
+        about(b.reserve(10.0, now), 0);
+        about(b.reserve(1.0, now), 200);
+        about(b.reserve(1.0, now), 400);
         // A call larger than the bucket waits for a full bucket, then overdraws it: one
-        // second later the bucket holds 3 of its 10.
+        // second later the bucket holds 3 of its 10 (the last call was paid at 0.4 s).
         let later = now + Duration::from_secs(1);
-        assert_eq!(b.reserve(20.0, later), Duration::from_millis(1400));
+        about(b.reserve(20.0, later), 1400);
+        // Asked for before the last payment, a call is paid after it.
+        assert!(b.ready(0.0, now) >= later + Duration::from_millis(1400));
     }
 
     #[tokio::test(start_paused = true)]

@@ -90,13 +90,15 @@ impl Pacer {
         let wait = {
             let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
             let now = tokio::time::Instant::now();
-            let r = b.0.reserve(1.0, now);
-            let c = if changes > 0 {
-                b.1.reserve(changes as f64, now)
-            } else {
-                Duration::ZERO
-            };
-            r.max(c)
+            // Paid in both buckets at the first instant both allow it, so that neither
+            // is overdrawn by a call the other held back.
+            let n = changes as f64;
+            let at = b.0.ready(1.0, now).max(b.1.ready(n, now));
+            b.0.reserve(1.0, at);
+            if changes > 0 {
+                b.1.reserve(n, at);
+            }
+            at - now
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
