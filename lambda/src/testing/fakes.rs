@@ -338,6 +338,8 @@ impl FakeRoute53 {
             id: ZoneId(id.into()),
             name: Fqdn::parse(name).unwrap_or_else(|e| panic!("zone {name}: {e}")),
             private,
+            // Counted when the zones are listed.
+            records: None,
         };
         guard(&self.zones).push(zone);
         ZoneId(id.into())
@@ -456,8 +458,17 @@ const MAX_VALUES: usize = 1000;
 const MAX_CHARS: usize = 32_000;
 
 impl Route53Api for FakeRoute53 {
+    /// With each zone's `ResourceRecordSetCount`, as Route53 gives it.
     async fn list_hosted_zones(&self) -> Result<Vec<Zone>> {
-        Ok(guard(&self.zones).clone())
+        let zones = guard(&self.zones).clone();
+        let records = guard(&self.records);
+        Ok(zones
+            .into_iter()
+            .map(|z| Zone {
+                records: Some(in_zone(&records, &z.id).count() as u64),
+                ..z
+            })
+            .collect())
     }
 
     async fn list_record_sets(
