@@ -90,6 +90,18 @@ impl Pacer {
 
     /// Waits until one request with `changes` record changes may be sent; how long it waited.
     async fn admit(&self, changes: usize) -> Duration {
+        self.admit_within(changes, |_| true)
+            .await
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// [`Pacer::admit`], unless the wait is one `in_time` refuses: then nothing is taken
+    /// from the budget, nothing is waited for, and the answer is `None`.
+    async fn admit_within(
+        &self,
+        changes: usize,
+        in_time: impl Fn(Duration) -> bool,
+    ) -> Option<Duration> {
         let wait = {
             let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
             let now = tokio::time::Instant::now();
@@ -97,6 +109,9 @@ impl Pacer {
             // is overdrawn by a call the other held back.
             let n = changes as f64;
             let at = b.0.ready(1.0, now).max(b.1.ready(n, now));
+            if !in_time(at - now) {
+                return None;
+            }
             b.0.reserve(1.0, at);
             if changes > 0 {
                 b.1.reserve(n, at);
@@ -106,7 +121,7 @@ impl Pacer {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        wait
+        Some(wait)
     }
 }
 
@@ -142,14 +157,24 @@ impl<A: Route53Api> Route53Dns<A> {
     }
 
     /// One change batch, paced and counted, sent only if `window` is still open once the
-    /// budget allows it (`None`: not sent).
+    /// budget allows it (`None`: not sent). A batch the budget would let go only after the
+    /// window has closed is not waited for, nor paid for: once a run's window is out, its
+    /// remaining batches fail at once instead of each waiting its turn to be dropped.
     async fn change_batch(
         &self,
         zone: &ZoneId,
         raw: &[RawChange],
         window: &SendWindow<'_>,
     ) -> Option<Result<Option<String>>> {
-        let waited = self.pace(raw.len()).await;
+        let waited = match &self.pacer {
+            Some(p) => {
+                let wait = p
+                    .admit_within(raw.len(), |wait| window.open_after(wait))
+                    .await?;
+                wait.as_millis() as u64
+            }
+            None => 0,
+        };
         if !window.open() {
             return None;
         }
@@ -804,6 +829,7 @@ mod tests {
     use super::*;
     use crate::marker::Marker;
     use crate::model::Owner;
+    use crate::window::ROUTE53_CALL_MAX;
 
     /// One fresh claim: an A set and its marker.
     fn claim(n: u32, values: usize) -> (Fqdn, Vec<Change>) {
@@ -977,6 +1003,61 @@ mod tests {
                 web.0.clone(),
                 BTreeSet::from([RecordType::A, RecordType::Txt])
             )])
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_the_budget_would_send_only_after_its_window_fails_at_once_and_costs_nothing() {
+        use crate::testing::fakes::FakeRoute53;
+        use crate::window::Clock;
+        struct At(i64);
+        impl Clock for At {
+            fn now(&self) -> i64 {
+                self.0
+            }
+        }
+        let fake = FakeRoute53::default();
+        fake.add_zone("Z1", "dyn.example.com", false);
+        // Four record changes at once, then one a second.
+        let dns = Route53Dns::new(fake).with_budget(Budget {
+            requests_per_second: 100.0,
+            request_burst: 100.0,
+            changes_per_second: 1.0,
+            change_burst: 4.0,
+        });
+        let changes =
+            |ns: &[u32]| -> Vec<Change> { ns.iter().flat_map(|n| claim(*n, 1).1).collect() };
+        let clock = At(1000);
+        let window = |slack: i64| SendWindow {
+            until: 1000 + ROUTE53_CALL_MAX + slack,
+            call_max: ROUTE53_CALL_MAX,
+            clock: &clock,
+        };
+        let started = tokio::time::Instant::now();
+        let done = dns.change(&changes(&[1, 2]), &window(1)).await;
+        assert!(
+            done.values().all(|a| matches!(a, Applied::Done)),
+            "{done:?}"
+        );
+        // The next name's two changes would go in two seconds: past a window of one.
+        let late = dns.change(&changes(&[3]), &window(1)).await;
+        assert!(
+            late.values()
+                .all(|a| matches!(a, Applied::Failed(e) if e.to_string().contains(TOO_LATE))),
+            "{late:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO, "not waited for");
+        // Nothing was taken for it: with room, the same name waits two seconds, not four.
+        let sent = dns.change(&changes(&[3]), &window(10)).await;
+        assert!(
+            sent.values().all(|a| matches!(a, Applied::Done)),
+            "{sent:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            dns.usage().record_changes,
+            6,
+            "the late batch was never sent"
         );
     }
 
