@@ -25,6 +25,13 @@
 //! single invocation is not expected to. `EC2_DNS_SCALE_CHANGES=<per second>` sets the
 //! Route53 record-change budget, AWS's and the function's alike.
 //!
+//! At this commit (debug build, from empty): 2,000 over 5 places publish in one invocation,
+//! 65 s simulated, 0.3 s wall, 16 MB peak; 10,000 over 10 in four invocations (each sends
+//! what its 135-second change window lets 50 changes a second through), 6.5 min, 81 MB;
+//! 100,000 over 50 at 1,000 changes a second in four, 9.5 min, 800 MB, the first sending
+//! nothing: its 100,000 lock writes (transactions, 4 write units each) outlast its window
+//! at a new on-demand table's 4,000 units a second.
+//!
 //! Memory is counted per thread by the tests' allocator (`testing::alloc`): this test runs
 //! on its own current-thread runtime, so tests running beside it do not count. The fakes
 //! live on the same thread: what they keep of a run (the records and locks it created) is
@@ -55,7 +62,7 @@ const LAMBDA_MAX: Duration = Duration::from_secs(900);
 const TARGET_TIME: Duration = Duration::from_secs(600);
 const TARGET_MEMORY: isize = 128 * 1024 * 1024;
 /// Reconciles of everything tried before the run is declared not converging.
-const MOST_SWEEPS: usize = 40;
+const MOST_SWEEPS: usize = 100;
 
 /// The reconciler of the simulation: production's composition over limited fakes.
 pub(crate) type SimReconciler =
