@@ -1759,6 +1759,7 @@ mod tests {
             id: ZoneId("ZPUBLIC".into()),
             name: name("dyn.example.com"),
             private: false,
+            records: None,
         }];
         let out = render_status(&rows, &zones, &crate::testing::home(), now);
         for line in out.lines().filter(|l| !l.trim_start().starts_with('!')) {

@@ -22,7 +22,8 @@
 //! - [`handler`]: one invocation end to end; [`retry`]: what is retried and when;
 //!   [`window`]: every rule about time (change windows, clock skew, the clock);
 //!   [`coalesce`]: which reconciles of everything an earlier one already served.
-//! - [`status_tag`], [`report`], [`metrics`]: what the outside sees.
+//! - [`status_tag`], [`report`], [`metrics`]: what the outside sees; [`bucket`]: the token
+//!   bucket of every rate limit (the function's own pacing, and the fakes' AWS limits).
 //! - [`operator`] and [`cli`]: the operator CLI `ec2-dns-ctl`.
 // No unsafe code; the tests' counting allocator (`testing::alloc`) is the one exception.
 #![cfg_attr(not(test), forbid(unsafe_code))]
@@ -31,6 +32,7 @@
 #![recursion_limit = "256"]
 
 pub mod aws;
+pub mod bucket;
 pub mod cli;
 pub mod coalesce;
 pub mod config;

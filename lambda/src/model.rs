@@ -372,6 +372,9 @@ pub struct Zone {
     pub id: ZoneId,
     pub name: Fqdn,
     pub private: bool,
+    /// How many record sets the zone held when it was listed (`ListHostedZones`'
+    /// `ResourceRecordSetCount`): what reading it whole costs. `None`: not known.
+    pub records: Option<u64>,
 }
 
 /// The record types ec2-dns writes: addresses at the name, (`Ptr`) the forward names of

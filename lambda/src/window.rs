@@ -70,7 +70,19 @@ pub struct SendWindow<'a> {
 impl SendWindow<'_> {
     /// Whether a call sent now is sure to be over before the window ends.
     pub fn open(&self) -> bool {
-        self.clock.now() + self.call_max <= self.until
+        self.open_after(std::time::Duration::ZERO)
+    }
+
+    /// Whether a call sent after waiting `wait` (whole seconds, rounded up) is sure to be
+    /// over before the window ends.
+    pub fn open_after(&self, wait: std::time::Duration) -> bool {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX);
+        self.clock
+            .now()
+            .saturating_add(secs)
+            .saturating_add(self.call_max)
+            <= self.until
     }
 }
 
@@ -105,10 +117,18 @@ mod tests {
             clock: &At(1060),
         };
         assert!(open.open());
+        assert!(open.open_after(std::time::Duration::ZERO));
         let late = SendWindow {
             clock: &At(1061),
             ..open
         };
         assert!(!late.open());
+        // Sent after a wait: the wait counts, rounded up to a whole second.
+        let early = SendWindow {
+            clock: &At(1055),
+            ..open
+        };
+        assert!(early.open_after(std::time::Duration::from_secs(5)));
+        assert!(!early.open_after(std::time::Duration::from_millis(5_001)));
     }
 }

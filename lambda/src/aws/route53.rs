@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_route53::operation::change_resource_record_sets::ChangeResourceRecordSetsError;
 use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSetsError;
@@ -12,8 +12,10 @@ use aws_sdk_route53::types::{self as r53, ChangeBatch, ResourceRecord, ResourceR
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use super::sdk_error;
+use crate::bucket::TokenBucket;
 use crate::decide::Seen;
 use crate::error::{Error, Result};
 use crate::metrics::{Route53Counts, Route53Usage};
@@ -22,13 +24,17 @@ use crate::name::{Fqdn, MARKER_LABEL};
 use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
 use crate::window::{SendWindow, TOO_LATE};
 
-/// How long the hosted-zone list is reused before it is read again.
+/// How long the hosted-zone list is reused before it is read again (in tokio's time, which
+/// is the system's in production and follows a paused test clock in simulations).
 const ZONE_CACHE: Duration = Duration::from_secs(300);
 /// Route53's limits per change batch (they are the decisions' business too: a name's
 /// changes in one zone must fit one batch).
 pub use crate::decide::{MAX_BATCH_CHARS, MAX_BATCH_VALUES};
-/// Above this many names to read in one zone, the zone is listed once instead.
+/// Above this many names to read in one zone whose size is not known, the zone is listed
+/// once instead.
 const WHOLE_ZONE_ABOVE: usize = 20;
+/// The most record sets Route53 returns in one `ListResourceRecordSets` page.
+const SETS_PER_PAGE: u64 = 300;
 /// Page size when reading one name (its sets, then its marker, are near each other).
 const NAME_PAGE: i32 = 10;
 
@@ -66,71 +72,56 @@ impl Budget {
     }
 }
 
-/// A token bucket: `tokens` may go below zero, which makes later calls wait their turn.
-#[derive(Debug)]
-struct Bucket {
-    rate: f64,
-    cap: f64,
-    tokens: f64,
-    at: tokio::time::Instant,
-}
-
-impl Bucket {
-    fn new(rate: f64, cap: f64) -> Bucket {
-        Bucket {
-            rate,
-            cap,
-            tokens: cap,
-            at: tokio::time::Instant::now(),
-        }
-    }
-
-    /// Takes `n` tokens now; how long the call must wait first (until the bucket held `n`,
-    /// or its capacity for a call larger than that).
-    fn take(&mut self, n: f64, now: tokio::time::Instant) -> Duration {
-        let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate;
-        self.tokens = (self.tokens + refill).min(self.cap);
-        self.at = now;
-        let need = n.min(self.cap);
-        let wait = ((need - self.tokens) / self.rate).max(0.0);
-        self.tokens -= n;
-        Duration::from_secs_f64(wait)
-    }
-}
-
 #[derive(Debug)]
 struct Pacer {
     /// Requests, changes.
-    buckets: std::sync::Mutex<(Bucket, Bucket)>,
+    buckets: std::sync::Mutex<(TokenBucket, TokenBucket)>,
 }
 
 impl Pacer {
     fn new(b: Budget) -> Pacer {
         Pacer {
             buckets: std::sync::Mutex::new((
-                Bucket::new(b.requests_per_second, b.request_burst),
-                Bucket::new(b.changes_per_second, b.change_burst),
+                TokenBucket::full(b.requests_per_second, b.request_burst),
+                TokenBucket::full(b.changes_per_second, b.change_burst),
             )),
         }
     }
 
     /// Waits until one request with `changes` record changes may be sent; how long it waited.
     async fn admit(&self, changes: usize) -> Duration {
+        self.admit_within(changes, |_| true)
+            .await
+            .unwrap_or(Duration::ZERO)
+    }
+
+    /// [`Pacer::admit`], unless the wait is one `in_time` refuses: then nothing is taken
+    /// from the budget, nothing is waited for, and the answer is `None`.
+    async fn admit_within(
+        &self,
+        changes: usize,
+        in_time: impl Fn(Duration) -> bool,
+    ) -> Option<Duration> {
         let wait = {
             let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
             let now = tokio::time::Instant::now();
-            let r = b.0.take(1.0, now);
-            let c = if changes > 0 {
-                b.1.take(changes as f64, now)
-            } else {
-                Duration::ZERO
-            };
-            r.max(c)
+            // Paid in both buckets at the first instant both allow it, so that neither
+            // is overdrawn by a call the other held back.
+            let n = changes as f64;
+            let at = b.0.ready(1.0, now).max(b.1.ready(n, now));
+            if !in_time(at - now) {
+                return None;
+            }
+            b.0.reserve(1.0, at);
+            if changes > 0 {
+                b.1.reserve(n, at);
+            }
+            at - now
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        wait
+        Some(wait)
     }
 }
 
@@ -166,14 +157,24 @@ impl<A: Route53Api> Route53Dns<A> {
     }
 
     /// One change batch, paced and counted, sent only if `window` is still open once the
-    /// budget allows it (`None`: not sent).
+    /// budget allows it (`None`: not sent). A batch the budget would let go only after the
+    /// window has closed is not waited for, nor paid for: once a run's window is out, its
+    /// remaining batches fail at once instead of each waiting its turn to be dropped.
     async fn change_batch(
         &self,
         zone: &ZoneId,
         raw: &[RawChange],
         window: &SendWindow<'_>,
     ) -> Option<Result<Option<String>>> {
-        let waited = self.pace(raw.len()).await;
+        let waited = match &self.pacer {
+            Some(p) => {
+                let wait = p
+                    .admit_within(raw.len(), |wait| window.open_after(wait))
+                    .await?;
+                wait.as_millis() as u64
+            }
+            None => 0,
+        };
         if !window.open() {
             return None;
         }
@@ -233,6 +234,44 @@ impl<A: Route53Api> Route53Dns<A> {
             start = page.next;
         }
         Ok(finish(seen))
+    }
+
+    /// The whole zone, page by page, keeping what is seen for the names `keep` wants.
+    async fn list(
+        &self,
+        zone: &ZoneId,
+        keep: impl Fn(&Fqdn) -> bool,
+    ) -> Result<BTreeMap<Fqdn, Seen>> {
+        let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
+        let mut start: Option<ListStart> = None;
+        loop {
+            let page = self.page(zone, start.as_ref(), None).await?;
+            for set in &page.sets {
+                let at = set.name.trim_end_matches('.');
+                let (name, at_marker) = match Fqdn::of_marker(at) {
+                    Some(name) => (name, true),
+                    None => match Fqdn::parse(at) {
+                        Ok(name) => (name, false),
+                        Err(_) => continue,
+                    },
+                };
+                if keep(&name) {
+                    absorb(out.entry(name).or_default(), zone, set, at_marker);
+                }
+            }
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        Ok(out.into_iter().map(|(n, s)| (n, finish(s))).collect())
+    }
+
+    /// The record sets `zone` held when the zone list was last read (`None`: not known).
+    async fn known_records(&self, zone: &ZoneId) -> Option<u64> {
+        let cache = self.zones.lock().await;
+        let (_, zones) = cache.as_ref()?;
+        zones.iter().find(|z| &z.id == zone)?.records
     }
 
     /// Sends one batch. Refused because record set protections cover some of its names,
@@ -418,21 +457,21 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
         Ok(zones.as_ref().clone())
     }
 
-    /// Route53 reads are the scarce ones (5 per second per account): a zone with many names
-    /// to read is listed once instead of name by name.
+    /// Route53 reads are the scarce ones (5 requests per second per account), so a zone's
+    /// names are read the way that costs fewer requests ([`read_by`]): the whole zone, in
+    /// pages of 300 record sets, or name by name, a request each. Listing, only the names
+    /// asked for are kept.
     async fn read(&self, zone: &ZoneId, names: &[Fqdn]) -> Result<BTreeMap<Fqdn, Seen>> {
         let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
-        if names.len() > WHOLE_ZONE_ABOVE {
-            let wanted: BTreeSet<&Fqdn> = names.iter().collect();
-            out = self
-                .read_zone(zone)
-                .await?
-                .into_iter()
-                .filter(|(n, _)| wanted.contains(n))
-                .collect();
-        } else {
-            for name in names {
-                out.insert(name.clone(), self.read_name(zone, name).await?);
+        match read_by(self.known_records(zone).await, names.len()) {
+            ReadBy::Listing => {
+                let wanted: BTreeSet<&Fqdn> = names.iter().collect();
+                out = self.list(zone, |n| wanted.contains(n)).await?;
+            }
+            ReadBy::Names => {
+                for name in names {
+                    out.insert(name.clone(), self.read_name(zone, name).await?);
+                }
             }
         }
         for name in names {
@@ -442,24 +481,7 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
     }
 
     async fn read_zone(&self, zone: &ZoneId) -> Result<BTreeMap<Fqdn, Seen>> {
-        let mut out: BTreeMap<Fqdn, Seen> = BTreeMap::new();
-        let mut start: Option<ListStart> = None;
-        loop {
-            let page = self.page(zone, start.as_ref(), None).await?;
-            for set in &page.sets {
-                let at = set.name.trim_end_matches('.');
-                if let Some(name) = Fqdn::of_marker(at) {
-                    absorb(out.entry(name).or_default(), zone, set, true);
-                } else if let Ok(name) = Fqdn::parse(at) {
-                    absorb(out.entry(name).or_default(), zone, set, false);
-                }
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
-            }
-        }
-        Ok(out.into_iter().map(|(n, s)| (n, finish(s))).collect())
+        self.list(zone, |_| true).await
     }
 
     async fn change(
@@ -496,6 +518,32 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
     async fn in_sync(&self, id: &str) -> Result<bool> {
         self.admit(0).await;
         self.api.get_change(id).await
+    }
+}
+
+/// How [`Route53Dns`] reads some names of a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadBy {
+    /// The whole zone, page by page.
+    Listing,
+    /// Each name on its own (a listing that starts at it).
+    Names,
+}
+
+/// Reading `names` names of a zone holding `records` record sets: by listing when its pages
+/// (`ceil(records / 300)`) are fewer requests than the names; without a count, by listing
+/// above [`WHOLE_ZONE_ABOVE`] names.
+///
+/// Why by cost and not by the number of names alone: a shard that owns 50 names of a
+/// 400,000-record zone must not list the zone (1,334 pages, 4.5 minutes of the account's 5
+/// requests per second, for 50 names), and one that owns 2,000 names of a 4,000-record
+/// zone should list it (14 pages instead of 2,000 requests).
+fn read_by(records: Option<u64>, names: usize) -> ReadBy {
+    match records {
+        Some(sets) if sets.div_ceil(SETS_PER_PAGE).max(1) < names as u64 => ReadBy::Listing,
+        Some(_) => ReadBy::Names,
+        None if names > WHOLE_ZONE_ABOVE => ReadBy::Listing,
+        None => ReadBy::Names,
     }
 }
 
@@ -642,6 +690,9 @@ impl Route53Api for SdkRoute53 {
                     id: ZoneId(id.into()),
                     name,
                     private: z.config().is_some_and(|c| c.private_zone()),
+                    records: z
+                        .resource_record_set_count()
+                        .and_then(|n| u64::try_from(n).ok()),
                 });
             }
             match page.next_marker() {
@@ -778,6 +829,7 @@ mod tests {
     use super::*;
     use crate::marker::Marker;
     use crate::model::Owner;
+    use crate::window::ROUTE53_CALL_MAX;
 
     /// One fresh claim: an A set and its marker.
     fn claim(n: u32, values: usize) -> (Fqdn, Vec<Change>) {
@@ -952,6 +1004,129 @@ mod tests {
                 BTreeSet::from([RecordType::A, RecordType::Txt])
             )])
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_the_budget_would_send_only_after_its_window_fails_at_once_and_costs_nothing() {
+        use crate::testing::fakes::FakeRoute53;
+        use crate::window::Clock;
+        struct At(i64);
+        impl Clock for At {
+            fn now(&self) -> i64 {
+                self.0
+            }
+        }
+        let fake = FakeRoute53::default();
+        fake.add_zone("Z1", "dyn.example.com", false);
+        // Four record changes at once, then one a second.
+        let dns = Route53Dns::new(fake).with_budget(Budget {
+            requests_per_second: 100.0,
+            request_burst: 100.0,
+            changes_per_second: 1.0,
+            change_burst: 4.0,
+        });
+        let changes =
+            |ns: &[u32]| -> Vec<Change> { ns.iter().flat_map(|n| claim(*n, 1).1).collect() };
+        let clock = At(1000);
+        let window = |slack: i64| SendWindow {
+            until: 1000 + ROUTE53_CALL_MAX + slack,
+            call_max: ROUTE53_CALL_MAX,
+            clock: &clock,
+        };
+        let started = tokio::time::Instant::now();
+        let done = dns.change(&changes(&[1, 2]), &window(1)).await;
+        assert!(
+            done.values().all(|a| matches!(a, Applied::Done)),
+            "{done:?}"
+        );
+        // The next name's two changes would go in two seconds: past a window of one.
+        let late = dns.change(&changes(&[3]), &window(1)).await;
+        assert!(
+            late.values()
+                .all(|a| matches!(a, Applied::Failed(e) if e.to_string().contains(TOO_LATE))),
+            "{late:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO, "not waited for");
+        // Nothing was taken for it: with room, the same name waits two seconds, not four.
+        let sent = dns.change(&changes(&[3]), &window(10)).await;
+        assert!(
+            sent.values().all(|a| matches!(a, Applied::Done)),
+            "{sent:?}"
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        assert_eq!(
+            dns.usage().record_changes,
+            6,
+            "the late batch was never sent"
+        );
+    }
+
+    #[test]
+    fn a_zone_is_read_the_way_that_costs_fewer_requests() {
+        // A shard's 50 names of a 400,000-record zone: 50 requests, not 1,334 pages.
+        assert_eq!(read_by(Some(400_000), 50), ReadBy::Names);
+        // 2,000 names of a 4,000-record zone: 14 pages, not 2,000 requests.
+        assert_eq!(read_by(Some(4_000), 2_000), ReadBy::Listing);
+        // Three names of a small zone: one page.
+        assert_eq!(read_by(Some(40), 3), ReadBy::Listing);
+        // One request either way: the name alone.
+        assert_eq!(read_by(Some(0), 1), ReadBy::Names);
+        assert_eq!(read_by(Some(300), 1), ReadBy::Names);
+        // Size unknown: listed above 20 names, as before zones were counted.
+        assert_eq!(read_by(None, 20), ReadBy::Names);
+        assert_eq!(read_by(None, 21), ReadBy::Listing);
+    }
+
+    #[tokio::test]
+    async fn a_large_zone_is_read_name_by_name_and_a_small_one_listed_by_the_requests_each_costs() {
+        use crate::testing::fakes::FakeRoute53;
+        let fake = FakeRoute53::default();
+        let big = fake.add_zone("ZBIG", "big.example.com", false);
+        let small = fake.add_zone("ZSMALL", "small.example.com", false);
+        // 3,000 record sets: ten pages. 40: one.
+        for n in 0..3000 {
+            fake.put(
+                &big,
+                &format!("h{n}.big.example.com"),
+                "A",
+                60,
+                &["203.0.113.1"],
+            );
+        }
+        for n in 0..40 {
+            let at = format!("h{n}.small.example.com");
+            fake.put(&small, &at, "A", 60, &["203.0.113.2"]);
+        }
+        let dns = Route53Dns::new(fake);
+        let zones = dns.zones().await.unwrap();
+        let counted: Vec<_> = zones
+            .iter()
+            .map(|z| (z.id.to_string(), z.records))
+            .collect();
+        assert_eq!(
+            counted,
+            [("ZBIG".into(), Some(3000)), ("ZSMALL".into(), Some(40))]
+        );
+        let names = |zone: &str, n: usize| -> Vec<Fqdn> {
+            (0..n)
+                .map(|i| Fqdn::parse(&format!("h{i}.{zone}.example.com")).unwrap())
+                .collect()
+        };
+        let requests_to_read = |zone: ZoneId, names: Vec<Fqdn>| {
+            let dns = &dns;
+            async move {
+                let before = dns.usage();
+                let seen = dns.read(&zone, &names).await.unwrap();
+                for n in &names {
+                    assert_eq!(seen[n].sets.len(), 1, "{n} read");
+                }
+                assert_eq!(seen.len(), names.len(), "only the names asked for");
+                dns.usage().since(before).requests
+            }
+        };
+        assert_eq!(requests_to_read(big.clone(), names("big", 5)).await, 5);
+        assert_eq!(requests_to_read(big, names("big", 30)).await, 10);
+        assert_eq!(requests_to_read(small, names("small", 3)).await, 1);
     }
 
     #[test]

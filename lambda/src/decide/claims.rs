@@ -339,11 +339,13 @@ mod tests {
                 id: ZoneId("ZPUBLIC".into()),
                 name: name("dyn.example.com"),
                 private: false,
+                records: None,
             },
             Zone {
                 id: ZoneId("ZPRIVATE".into()),
                 name: name("dyn.example.com"),
                 private: true,
+                records: None,
             },
         ];
         let settings = Settings {

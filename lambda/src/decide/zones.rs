@@ -94,6 +94,7 @@ mod tests {
             id: ZoneId(id.into()),
             name: name(n),
             private,
+            records: None,
         }
     }
 

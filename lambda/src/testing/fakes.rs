@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use crate::aws::sort_key as order;
+use crate::bucket::TokenBucket;
 use crate::config::Deployed;
 use crate::error::{Error, Result};
 use crate::hosts::{Attempt, HostName, HostRecord, SourceCount, SourcePrefix};
@@ -263,8 +264,11 @@ pub struct FakeRoute53 {
     /// Record set protections (zone, name, type), with their comments: every change of a
     /// protected name and type is refused, a CREATE where nothing exists yet included.
     pub protected: Mutex<BTreeMap<Key, Option<String>>>,
-    /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]).
-    pub change_budget: Mutex<Option<ChangeBudget>>,
+    /// Route53's change budget, when a test sets one ([`FakeRoute53::limit_changes`]): a
+    /// batch with more record changes than the bucket holds is throttled (`Throttling: Rate
+    /// exceeded`), as Route53 has done since 2026. In tokio's time, so that it follows a
+    /// paused test clock.
+    pub change_budget: Mutex<Option<TokenBucket>>,
     /// Every change applied, by id (`C1`, `C2`, …): how many more `GetChange` calls answer
     /// `PENDING` before `INSYNC`.
     pub changes: Mutex<BTreeMap<String, u32>>,
@@ -272,16 +276,6 @@ pub struct FakeRoute53 {
     pub propagation_polls: Mutex<u32>,
     /// Ids applied since they were last taken.
     pub applied: Mutex<Vec<String>>,
-}
-
-/// A token bucket of record changes, in real time: a batch with more changes than the
-/// bucket holds is throttled (`Throttling: Rate exceeded`), as Route53 has done since 2026.
-#[derive(Debug)]
-pub struct ChangeBudget {
-    pub per_second: f64,
-    pub burst: f64,
-    tokens: f64,
-    at: std::time::Instant,
 }
 
 /// The message of a change Route53 refuses because a record set protection covers it.
@@ -351,6 +345,8 @@ impl FakeRoute53 {
             id: ZoneId(id.into()),
             name: Fqdn::parse(name).unwrap_or_else(|e| panic!("zone {name}: {e}")),
             private,
+            // Counted when the zones are listed.
+            records: None,
         };
         guard(&self.zones).push(zone);
         ZoneId(id.into())
@@ -396,12 +392,7 @@ impl FakeRoute53 {
 
     /// Throttles change batches beyond `per_second` record changes (bursts of `burst`).
     pub fn limit_changes(&self, per_second: f64, burst: f64) {
-        *guard(&self.change_budget) = Some(ChangeBudget {
-            per_second,
-            burst,
-            tokens: burst,
-            at: std::time::Instant::now(),
-        });
+        *guard(&self.change_budget) = Some(TokenBucket::full(per_second, burst));
     }
 
     /// Protects a name and type (`CreateResourceRecordSetProtections`).
@@ -435,13 +426,56 @@ impl FakeRoute53 {
     }
 }
 
+/// The record sets of `zone` (the table is ordered by zone first).
+fn in_zone<'a>(
+    records: &'a BTreeMap<Key, Stored>,
+    zone: &'a ZoneId,
+) -> impl Iterator<Item = (&'a Key, &'a Stored)> + 'a {
+    records
+        .range((zone.clone(), String::new(), String::new())..)
+        .take_while(move |((z, _, _), _)| z == zone)
+}
+
+/// The types of the sets at `name` in `zone`, as the changes `staged` so far leave them.
+fn types_at(
+    records: &BTreeMap<Key, Stored>,
+    staged: &BTreeMap<Key, Option<Stored>>,
+    zone: &ZoneId,
+    name: &str,
+) -> BTreeSet<String> {
+    let from = (zone.clone(), name.to_string(), String::new());
+    let at = |(z, n, _): &Key| z == zone && n == name;
+    let mut types: BTreeSet<String> = records
+        .range(from.clone()..)
+        .take_while(|(k, _)| at(k))
+        .map(|((_, _, t), _)| t.clone())
+        .collect();
+    for ((_, _, t), set) in staged.range(from..).take_while(|(k, _)| at(k)) {
+        if set.is_some() {
+            types.insert(t.clone());
+        } else {
+            types.remove(t);
+        }
+    }
+    types
+}
+
 /// Route53's request limits: refused as a whole, never split.
 const MAX_VALUES: usize = 1000;
 const MAX_CHARS: usize = 32_000;
 
 impl Route53Api for FakeRoute53 {
+    /// With each zone's `ResourceRecordSetCount`, as Route53 gives it.
     async fn list_hosted_zones(&self) -> Result<Vec<Zone>> {
-        Ok(guard(&self.zones).clone())
+        let zones = guard(&self.zones).clone();
+        let records = guard(&self.records);
+        Ok(zones
+            .into_iter()
+            .map(|z| Zone {
+                records: Some(in_zone(&records, &z.id).count() as u64),
+                ..z
+            })
+            .collect())
     }
 
     async fn list_record_sets(
@@ -455,9 +489,7 @@ impl Route53Api for FakeRoute53 {
             return Ok(None);
         }
         let records = guard(&self.records);
-        let mut sets: Vec<(String, String, &Stored)> = records
-            .iter()
-            .filter(|((z, _, _), _)| z == zone)
+        let mut sets: Vec<(String, String, &Stored)> = in_zone(&records, zone)
             .map(|((_, n, t), s)| (n.clone(), t.clone(), s))
             .collect();
         sets.sort_by(|a, b| (order(&a.0), &a.1).cmp(&(order(&b.0), &b.1)));
@@ -501,12 +533,7 @@ impl Route53Api for FakeRoute53 {
             });
         };
         if let Some(b) = guard(&self.change_budget).as_mut() {
-            let now = std::time::Instant::now();
-            b.tokens =
-                (b.tokens + now.duration_since(b.at).as_secs_f64() * b.per_second).min(b.burst);
-            b.at = now;
-            let n = changes.len() as f64;
-            if b.tokens < n {
+            if !b.try_take(changes.len() as f64, tokio::time::Instant::now()) {
                 return Err(Error::Aws {
                     service: "route53",
                     operation: "ChangeResourceRecordSets",
@@ -514,7 +541,6 @@ impl Route53Api for FakeRoute53 {
                     retryable: true,
                 });
             }
-            b.tokens -= n;
         }
         let values: usize = changes.iter().map(|c| c.values.len()).sum();
         if values > MAX_VALUES {
@@ -559,8 +585,11 @@ impl Route53Api for FakeRoute53 {
         if !invalid.is_empty() {
             return Ok(Some(invalid.join("; ")));
         }
+        // The batch is checked against the zone as its earlier changes leave it (`staged`:
+        // `None` deleted), and applied only once every change passed: all or nothing,
+        // without copying the whole table for each batch.
         let mut records = guard(&self.records);
-        let mut next = records.clone();
+        let mut staged: BTreeMap<Key, Option<Stored>> = BTreeMap::new();
         for c in changes {
             let name = norm(&c.name);
             if !(name == zone_name || name.ends_with(&format!(".{zone_name}"))) {
@@ -577,22 +606,22 @@ impl Route53Api for FakeRoute53 {
                 special: false,
             };
             let shown = format!("[name='{name}.', type='{}']", c.rtype);
+            let current = match staged.get(&key) {
+                Some(now) => now.as_ref(),
+                None => records.get(&key),
+            };
             match c.action {
                 ChangeAction::Create => {
-                    if next.contains_key(&key) {
+                    if current.is_some() {
                         return Ok(Some(format!(
                             "Tried to create resource record set {shown} but it already exists"
                         )));
                     }
-                    let at_name: Vec<&String> = next
-                        .keys()
-                        .filter(|(z, n, _)| z == zone && *n == name)
-                        .map(|(_, _, t)| t)
-                        .collect();
+                    let at_name = types_at(&records, &staged, zone, &name);
                     let conflicting = if c.rtype == "CNAME" {
-                        at_name.first().copied().cloned()
+                        at_name.first().cloned()
                     } else {
-                        at_name.iter().find(|t| **t == "CNAME").map(|t| t.to_string())
+                        at_name.get("CNAME").cloned()
                     };
                     if let Some(other) = conflicting {
                         return Ok(Some(format!(
@@ -600,11 +629,11 @@ impl Route53Api for FakeRoute53 {
                             c.rtype
                         )));
                     }
-                    next.insert(key, set);
+                    staged.insert(key, Some(set));
                 }
-                ChangeAction::Delete => match next.get(&key) {
+                ChangeAction::Delete => match current {
                     Some(cur) if *cur == set => {
-                        next.remove(&key);
+                        staged.insert(key, None);
                     }
                     Some(_) => {
                         return Ok(Some(format!(
@@ -619,7 +648,12 @@ impl Route53Api for FakeRoute53 {
                 },
             }
         }
-        *records = next;
+        for (key, set) in staged {
+            match set {
+                Some(set) => records.insert(key, set),
+                None => records.remove(&key),
+            };
+        }
         let mut all = guard(&self.changes);
         let id = format!("C{}", all.len() + 1);
         all.insert(id.clone(), *guard(&self.propagation_polls));

@@ -1,10 +1,11 @@
-//! Test support: fakes that enforce AWS's rules, one fault wrapper over them, a settable
-//! clock, and [`World`], a reconciler over all of it with assertions on the final state of
+//! Test support: fakes that enforce AWS's rules, one fault wrapper over them, AWS's rate
+//! limits over them in simulated time (`limits`), a settable clock, and [`World`], a reconciler over all of it with assertions on the final state of
 //! Route53, the lock table and the status tags.
 
 pub mod alloc;
 pub mod fakes;
 pub mod faults;
+pub mod limits;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

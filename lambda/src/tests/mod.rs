@@ -18,6 +18,7 @@ mod organisations;
 mod ownership;
 mod reverse;
 mod route53_limits;
+mod scale;
 mod sharding;
 mod shared;
 mod slots;
