@@ -133,8 +133,15 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
     let mut in_flight = 0;
     let (owners, verify_dns) = match &part {
         Part::Place { home, .. } => {
-            if let Some(children) = part.split().filter(|_| run.split.contains(&t.part)) {
-                // Split by an earlier delivery, whose sends may not all have gone out.
+            if run.split.contains(&t.part) {
+                // Split by an earlier delivery, whose sends may not all have gone out: its
+                // parts are the run's parts below its own, as that delivery recorded them.
+                let children: Vec<Part> = run
+                    .pending()
+                    .into_iter()
+                    .filter(|p| p.len() > t.part.len() && p.starts_with(t.part.as_str()))
+                    .filter_map(|p| Part::parse(p).ok())
+                    .collect();
                 send_parts(queue, url, &run, &children).await?;
                 return Ok(PartOutcome::Done);
             }
@@ -159,11 +166,13 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
                     .map(|i| i.owner)
                     .collect();
                 if owners.len() > rec.config.shard_size {
-                    if let Some(children) = part.split() {
+                    if let Some(children) =
+                        part.split_among(owners.iter().filter_map(Owner::instance_id))
+                    {
                         let ids: Vec<String> = children.iter().map(Part::id).collect();
                         rec.locks.split_part(&t.run, &t.part, &ids).await?;
                         send_parts(queue, url, &run, &children).await?;
-                        info!(run = %t.run, part = %t.part, owners = owners.len(), "shard split in 16");
+                        info!(run = %t.run, part = %t.part, owners = owners.len(), first = %ids[0], "shard split in 16");
                         return Ok(PartOutcome::Split(children.len()));
                     }
                 }

@@ -100,6 +100,39 @@ impl Part {
         }
     }
 
+    /// The parts a place part of these instances splits into: 16, one more hex digit each,
+    /// after the digits every one of `ids` shares beyond the prefix (EC2's ids of today
+    /// all start `i-0`: splitting there would give 15 empty parts, each listing the place).
+    /// `None` for a lock segment, or a prefix as long as an id.
+    pub fn split_among<'a>(&self, ids: impl Iterator<Item = &'a InstanceId>) -> Option<Vec<Part>> {
+        let Part::Place { home, prefix } = self else {
+            return None;
+        };
+        let mut shared: Option<&str> = None;
+        for id in ids {
+            let hex = id.as_str().strip_prefix("i-").unwrap_or_default();
+            shared = Some(match shared {
+                None => hex,
+                Some(s) => {
+                    let n = s
+                        .bytes()
+                        .zip(hex.bytes())
+                        .take_while(|(a, b)| a == b)
+                        .count();
+                    &s[..n]
+                }
+            });
+        }
+        let common = shared
+            .filter(|s| s.starts_with(prefix.as_str()))
+            .map_or(prefix.as_str(), |s| &s[..s.len().min(ID_DIGITS - 1)]);
+        Part::Place {
+            home: home.clone(),
+            prefix: common.to_string(),
+        }
+        .split()
+    }
+
     /// The 16 parts a place part splits into (one more hex digit); `None` for a lock
     /// segment, or a prefix as long as an id.
     pub fn split(&self) -> Option<Vec<Part>> {
@@ -380,6 +413,34 @@ mod tests {
         };
         assert_eq!(last.split(), None);
         assert_eq!(Part::Locks { segment: 0, of: 1 }.split(), None);
+    }
+
+    #[test]
+    fn a_split_skips_the_digits_every_instance_shares() {
+        let part = Part::Place {
+            home: home(),
+            prefix: String::new(),
+        };
+        let ids: Vec<InstanceId> = ["i-0a1000000000000ff", "i-0a2000000000000ff", "i-0a2f"]
+            .iter()
+            .filter_map(|r| InstanceId::parse(r).ok())
+            .collect();
+        assert_eq!(ids.len(), 2);
+        let children = part.split_among(ids.iter()).unwrap();
+        assert_eq!(children[0].id(), "place/123456789012/eu-west-1/0a0");
+        assert!(ids
+            .iter()
+            .all(|id| children.iter().filter(|c| c.covers(id)).count() == 1));
+        // Without instances (or sharing nothing), one more digit of its own prefix.
+        assert_eq!(
+            part.split_among([].iter()).unwrap()[3].id(),
+            "place/123456789012/eu-west-1/3"
+        );
+        let one = [InstanceId::parse("i-0a1000000000000ff").unwrap()];
+        assert_eq!(
+            part.split_among(one.iter()).unwrap()[0].id(),
+            "place/123456789012/eu-west-1/0a100000000000000"
+        );
     }
 
     #[test]

@@ -50,8 +50,8 @@ use crate::model::{Home, Instance, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::testing::alloc;
 use crate::testing::fakes::{FakeEc2, FakeLocks, FakeRoute53};
+use crate::testing::instance;
 use crate::testing::limits::{Limit, Limited, Limiter, Limits, Rate, SimClock, Usage};
-use crate::testing::{id, instance};
 use crate::window::Clock;
 
 const MB: f64 = 1024.0 * 1024.0;
@@ -204,7 +204,11 @@ impl Sim {
 fn sim_instance(k: usize, place: &Place) -> Instance {
     let n = u32::try_from(k + 1).unwrap();
     let mut i = instance(n, Some(&format!("n{k}.{}", place.domain)));
-    i.owner = place.home.instance(id(n));
+    // Ids as EC2 gives them today: `i-0` and 16 hex digits, spread over their range.
+    let hex = (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    i.owner = place
+        .home
+        .instance(crate::model::InstanceId::parse(&format!("i-0{hex:016x}")).unwrap());
     // 198.18.0.0/15 (benchmarking): 131,072 addresses.
     i.public_ipv4 = Some(Ipv4Addr::from(0xC612_0000 + n));
     i.private_ipv4 = Some(Ipv4Addr::from(0x0A00_0000 + n));
@@ -288,6 +292,83 @@ pub(crate) async fn unsharded(sim: &Sim) -> Vec<Invocation> {
     vec![invoke(sim, &req).await]
 }
 
+/// Shards that run at once: the event source mapping's maximum concurrency this
+/// organisation would set (the stacks' default is 2).
+pub(crate) const SHARD_CONCURRENCY: usize = 10;
+
+/// A sharded reconcile of everything ([`crate::fanout`]): the starting invocation, then
+/// every shard message as an invocation, [`SHARD_CONCURRENCY`] at a time, until the queue
+/// is empty (a split sends more). Shards running at once share the tests' allocator, so
+/// each shard's peak is reported as the peak of its wave: an upper bound of its own.
+pub(crate) async fn sharded(sim: &Sim) -> Vec<Invocation> {
+    use futures_util::stream::{self, StreamExt};
+    let queue = crate::testing::fakes::FakeQueue::default();
+    let deadline = || Some(sim.clock.now() + LAMBDA_MAX.as_secs() as i64);
+    let id = format!("sim{}", sim.clock.now());
+    let base = alloc::live();
+    alloc::reset_peak();
+    let (started, epoch) = (sim.clock.elapsed(), sim.clock.now());
+    let wall = std::time::Instant::now();
+    crate::fanout::start(&sim.rec, &queue, &id, "schedule", false)
+        .await
+        .expect("the run starts");
+    let mut out = vec![Invocation {
+        simulated: sim.clock.elapsed() - started,
+        wall: wall.elapsed(),
+        peak: alloc::peak() - base,
+        kept: alloc::live() - base,
+        changes: 0,
+        failed: 0,
+        deadline: Duration::from_secs((deadline().unwrap_or(epoch) - epoch).max(0) as u64),
+    }];
+    loop {
+        let tasks: Vec<crate::shard::Task> = queue
+            .take_sent()
+            .into_iter()
+            .filter_map(|(_, body)| {
+                crate::shard::Task::from_body(&serde_json::from_str(&body).ok()?)?.ok()
+            })
+            .collect();
+        if tasks.is_empty() {
+            return out;
+        }
+        for wave in tasks.chunks(SHARD_CONCURRENCY) {
+            let base = alloc::live();
+            alloc::reset_peak();
+            let done: Vec<Invocation> = stream::iter(wave)
+                .map(|task| async {
+                    let (started, epoch, end) = (sim.clock.elapsed(), sim.clock.now(), deadline());
+                    let wall = std::time::Instant::now();
+                    let outcome = crate::fanout::run_part(&sim.rec, &queue, task, end)
+                        .await
+                        .expect("a shard");
+                    let (changes, failed) = match &outcome {
+                        crate::fanout::PartOutcome::Finished(r) => (r.changes.len(), 0),
+                        crate::fanout::PartOutcome::Retry { report, why } => {
+                            println!("  shard {} to be retried: {why}", task.part);
+                            (report.changes.len(), report.failed.len().max(1))
+                        }
+                        _ => (0, 0),
+                    };
+                    Invocation {
+                        simulated: sim.clock.elapsed() - started,
+                        wall: wall.elapsed(),
+                        peak: 0,
+                        kept: 0,
+                        changes,
+                        failed,
+                        deadline: Duration::from_secs((end.unwrap_or(epoch) - epoch).max(0) as u64),
+                    }
+                })
+                .buffer_unordered(SHARD_CONCURRENCY)
+                .collect()
+                .await;
+            let (peak, kept) = (alloc::peak() - base, alloc::live() - base);
+            out.extend(done.into_iter().map(|i| Invocation { peak, kept, ..i }));
+        }
+    }
+}
+
 /// One reconcile of everything, with what AWS's buckets saw of it.
 pub(crate) struct Swept {
     pub invocations: Vec<Invocation>,
@@ -301,8 +382,10 @@ impl Swept {
         self.invocations.iter().map(|i| i.changes).sum()
     }
 
+    /// Names left failed by its invocations (for an unsharded run, its one invocation; for
+    /// a sharded run, every shard's).
     fn failed(&self) -> usize {
-        self.invocations.last().map_or(0, |i| i.failed)
+        self.invocations.iter().map(|i| i.failed).sum()
     }
 }
 
@@ -419,7 +502,23 @@ fn print_table(sim: &Sim, c: &Converged) {
         .map(|(i, s)| (format!("fresh #{}", i + 1), s))
         .chain(std::iter::once(("steady".to_string(), &c.steady)));
     for (label, s) in rows {
-        for inv in &s.invocations {
+        if s.invocations.len() > 8 {
+            // A sharded run: its invocations summed up.
+            let most = |f: fn(&Invocation) -> Duration| {
+                s.invocations.iter().map(f).max().unwrap_or_default()
+            };
+            println!(
+                "  {label:<9} {} invocations (1 start, {} shards): longest {:>10} (deadline {:>7})  peak {:>7} MB  changes {:>7}  failed {:>6}",
+                s.invocations.len(),
+                s.invocations.len() - 1,
+                minutes(most(|i| i.simulated)),
+                minutes(most(|i| i.deadline)),
+                mb(s.invocations.iter().map(|i| i.peak).max().unwrap_or(0)),
+                s.changes(),
+                s.failed()
+            );
+        }
+        for inv in s.invocations.iter().filter(|_| s.invocations.len() <= 8) {
             println!(
                 "  {label:<9} simulated {:>10} (deadline {:>7})  wall {:>6.1}s  peak {:>7} MB (fakes kept {:>6} MB)  changes {:>7}  failed {:>6}",
                 minutes(inv.simulated),
@@ -544,6 +643,55 @@ async fn at_the_size_asked_for_a_reconcile_of_everything_converges_within_aws_s_
     };
     let sim = Sim::new(instances, places, asked_changes());
     let c = converge(&sim, unsharded).await;
+    print_table(&sim, &c);
+    sim.assert_published();
+    for s in c.fresh.iter().chain([&c.steady]) {
+        assert_within_limits(s);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_thousand_instances_over_five_places_are_published_by_a_sharded_run_within_aws_s_limits(
+) {
+    let mut sim = Sim::new(2_000, 5, None);
+    sim.rec.config.queue_url = Some("https://sqs.us-east-1.amazonaws.com/100000000000/q".into());
+    sim.rec.config.shard_size = 300;
+    let c = converge(&sim, sharded).await;
+    print_table(&sim, &c);
+    sim.assert_published();
+    for s in c.fresh.iter().chain([&c.steady]) {
+        assert_within_limits(s);
+    }
+    assert_eq!(c.fresh.len(), 1, "published by the first run");
+    assert!(
+        c.fresh[0].simulated <= TARGET_TIME,
+        "{:?}",
+        c.fresh[0].simulated
+    );
+    let shards = c.fresh[0].invocations.len() - 1;
+    assert!(
+        shards > 5 + 1,
+        "the places (400 instances each) split: {shards} shards"
+    );
+    for inv in c
+        .fresh
+        .iter()
+        .chain([&c.steady])
+        .flat_map(|s| &s.invocations)
+    {
+        assert!(inv.simulated <= inv.deadline, "{inv:?}");
+        assert!(inv.peak < TARGET_MEMORY, "{inv:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_the_size_asked_for_a_sharded_run_converges_within_aws_s_limits() {
+    let Some((instances, places)) = asked_size() else {
+        return;
+    };
+    let mut sim = Sim::new(instances, places, asked_changes());
+    sim.rec.config.queue_url = Some("https://sqs.us-east-1.amazonaws.com/100000000000/q".into());
+    let c = converge(&sim, sharded).await;
     print_table(&sim, &c);
     sim.assert_published();
     for s in c.fresh.iter().chain([&c.steady]) {
