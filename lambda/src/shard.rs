@@ -439,7 +439,7 @@ mod tests {
         let one = [InstanceId::parse("i-0a1000000000000ff").unwrap()];
         assert_eq!(
             part.split_among(one.iter()).unwrap()[0].id(),
-            "place/123456789012/eu-west-1/0a100000000000000"
+            "place/123456789012/eu-west-1/0a1000000000000f0"
         );
     }
 
