@@ -293,11 +293,20 @@ pub(crate) async fn unsharded(sim: &Sim) -> Vec<Invocation> {
 }
 
 /// Shards that run at once: the event source mapping's maximum concurrency this
-/// organisation would set (the stacks' default is 2).
+/// organisation would set (the stacks' default is 2); `EC2_DNS_SCALE_CONCURRENCY` sets
+/// another (1: every shard's peak memory is its own).
 pub(crate) const SHARD_CONCURRENCY: usize = 10;
 
+fn shard_concurrency() -> usize {
+    std::env::var("EC2_DNS_SCALE_CONCURRENCY")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .filter(|c| *c > 0)
+        .unwrap_or(SHARD_CONCURRENCY)
+}
+
 /// A sharded reconcile of everything ([`crate::fanout`]): the starting invocation, then
-/// every shard message as an invocation, [`SHARD_CONCURRENCY`] at a time, until the queue
+/// every shard message as an invocation, [`shard_concurrency`] at a time, until the queue
 /// is empty (a split sends more). Shards running at once share the tests' allocator, so
 /// each shard's peak is reported as the peak of its wave: an upper bound of its own.
 pub(crate) async fn sharded(sim: &Sim) -> Vec<Invocation> {
@@ -332,7 +341,7 @@ pub(crate) async fn sharded(sim: &Sim) -> Vec<Invocation> {
         if tasks.is_empty() {
             return out;
         }
-        for wave in tasks.chunks(SHARD_CONCURRENCY) {
+        for wave in tasks.chunks(shard_concurrency()) {
             let base = alloc::live();
             alloc::reset_peak();
             let done: Vec<Invocation> = stream::iter(wave)
@@ -360,7 +369,7 @@ pub(crate) async fn sharded(sim: &Sim) -> Vec<Invocation> {
                         deadline: Duration::from_secs((end.unwrap_or(epoch) - epoch).max(0) as u64),
                     }
                 })
-                .buffer_unordered(SHARD_CONCURRENCY)
+                .buffer_unordered(shard_concurrency())
                 .collect()
                 .await;
             let (peak, kept) = (alloc::peak() - base, alloc::live() - base);
@@ -508,9 +517,10 @@ fn print_table(sim: &Sim, c: &Converged) {
                 s.invocations.iter().map(f).max().unwrap_or_default()
             };
             println!(
-                "  {label:<9} {} invocations (1 start, {} shards): longest {:>10} (deadline {:>7})  peak {:>7} MB  changes {:>7}  failed {:>6}",
+                "  {label:<9} {} invocations (1 start, {} shards, {} at a time; peak: of the shards running at once): longest {:>10} (deadline {:>7})  peak {:>7} MB  changes {:>7}  failed {:>6}",
                 s.invocations.len(),
                 s.invocations.len() - 1,
+                shard_concurrency(),
                 minutes(most(|i| i.simulated)),
                 minutes(most(|i| i.deadline)),
                 mb(s.invocations.iter().map(|i| i.peak).max().unwrap_or(0)),
