@@ -289,6 +289,16 @@ impl<'a> Claims<'a> {
             }
         }
         claims.shared = shared;
+        // A reconcile holds the claims of every claimant until its last name is decided:
+        // lists built by pushes keep no spare room (most claimants have one claim of one or
+        // two sets, and a pushed `Vec` has room for four).
+        for (own, problems) in claims.of.values_mut() {
+            own.shrink_to_fit();
+            problems.shrink_to_fit();
+            for c in own.iter_mut() {
+                c.records.shrink_to_fit();
+            }
+        }
         claims
     }
 
@@ -309,7 +319,10 @@ impl<'a> Claims<'a> {
         for (owner, (claims, _)) in &self.of {
             if let Some(inst) = world.instances.get(*owner) {
                 for c in claims {
-                    out.entry(&c.name).or_default().push((inst, c));
+                    // Most names have one claimant (a pushed `Vec` has room for four).
+                    out.entry(&c.name)
+                        .or_insert_with(|| Vec::with_capacity(1))
+                        .push((inst, c));
                 }
             }
         }
@@ -674,8 +687,14 @@ fn view_owners(world: &World, name: &Fqdn, by_name: &ByName<'_>) -> BTreeSet<Own
     taking_part.into_iter().chain(claimants).collect()
 }
 
+/// Adds an outcome of `owner`. Most owners get one outcome in a run, so an owner's list
+/// starts with room for one (a `Vec` grows to four at its first push, and a reconcile of
+/// everything holds a list per owner until its end).
 fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
-    out.outcomes.entry(owner.clone()).or_default().push(o);
+    out.outcomes
+        .entry(owner.clone())
+        .or_insert_with(|| Vec::with_capacity(1))
+        .push(o);
 }
 
 /// Plans one name again after a rejected change, from what Route53 holds now and the lock
