@@ -33,7 +33,12 @@ Scenarios (each on a freshly reset moto, so no scenario sees another's state or 
    with `ec2-dns-ctl host add`): AWS calls, latency and memory per dyndns2 update (`nochg`,
    change settled / in flight / on a new container, lease refresh, `badauth`, `nohost`),
    the state checked in moto after each; the bench exits 1 when a DDNS target (issue 12:
-   `nochg` <= 2 calls, change <= 4) or check is not met.
+   `nochg` <= 2 calls, change <= 4) or check is not met;
+8. a sharded reconcile of everything (`tests/bench_scale.py`): 1,000 fresh instances for
+   real and 10,000 dry, its shards through moto's SQS, against the unsharded run on the
+   same world;
+9. the simulation of an organisation of 100,000 instances over 50 places under AWS's rate
+   limits (`lambda/src/tests/scale.rs`, in-process, simulated time), sharded.
 
 Each figure is held to its target in a summary table (met / not met); an unmet target is
 explained with the calls the proxy logged.
@@ -83,6 +88,7 @@ from harness.world import marker_name, parse_marker, qualified  # noqa: E402
 from harness.runtime import _Handler, _Pending, _Server, RuntimeApi  # noqa: E402
 from harness.runtime import ACCOUNT, REGION  # noqa: E402
 from harness.http_front import FunctionUrlFront  # noqa: E402
+import bench_scale  # noqa: E402
 
 DOMAIN = "dyn.example.com"  # a public and a private zone: two zones per name
 SOLO = "solo.example.org"  # a public zone only: the one-zone single-event cases
@@ -92,7 +98,7 @@ AMI = "ami-12345678"
 ZIP = REPO / "target" / "lambda" / "ec2-dns" / "bootstrap.zip"
 DOC = REPO / "docs" / "benchmarks.md"
 RESULTS = REPO / "target" / "bench" / "results.json"  # raw figures, for --merge
-SECTIONS = ("cold", "single", "fleet", "burst", "reconcile", "ddns")
+SECTIONS = ("cold", "single", "fleet", "burst", "reconcile", "sharded", "scale", "ddns")
 
 _STOP_ON_EXIT: list = []  # objects with .stop(), stopped in reverse order on exit
 
@@ -1929,6 +1935,8 @@ def render(res: dict, args, started: float) -> str:
                 add(f"- N={bu['n']} problems: " + "; ".join(bu["verify"]["problems"]))
         add("")
 
+    bench_scale.render_scale(res, add, mb)
+
     # reconcile-all
     if res.get("reconcile"):
         add("## Reconcile-all (`{\"reconcile\": \"all\"}`, fresh container per run)")
@@ -2583,6 +2591,7 @@ def summary_rows(res: dict) -> tuple[list[tuple], list[str]]:
         size = z.get("bytes")
         rows.append(("arm64 bootstrap.zip", f"{size / 1e6:.2f} MB" if size else "not measured",
                      "≤ 8 MB", verdict(size <= 8_000_000) if size else "not measured"))
+    rows.extend(bench_scale.sharded_rows(res, verdict))
     return rows, notes
 
 
@@ -2793,6 +2802,12 @@ def main() -> int:
                     out[n] = rc
                 return [out[n] for n in sorted(out)]
             section("reconcile", reconcile)
+        if want("sharded"):
+            section("sharded", lambda: [
+                bench_scale.bench_sharded(b, 1000, True, 100, calls_of, total),
+                bench_scale.bench_sharded(b, 10000, False, 1000, calls_of, total)])
+        if want("scale"):
+            section("simulation", bench_scale.bench_simulation)
         if want("ddns"):
             section("ddns", lambda: bench_ddns(b, ddns_bin, ctl_bin, args.reps),
                     run_binary=ddns_bin)

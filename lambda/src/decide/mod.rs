@@ -289,6 +289,16 @@ impl<'a> Claims<'a> {
             }
         }
         claims.shared = shared;
+        // A reconcile holds the claims of every claimant until its last name is decided:
+        // lists built by pushes keep no spare room (most claimants have one claim of one or
+        // two sets, and a pushed `Vec` has room for four).
+        for (own, problems) in claims.of.values_mut() {
+            own.shrink_to_fit();
+            problems.shrink_to_fit();
+            for c in own.iter_mut() {
+                c.records.shrink_to_fit();
+            }
+        }
         claims
     }
 
@@ -309,7 +319,10 @@ impl<'a> Claims<'a> {
         for (owner, (claims, _)) in &self.of {
             if let Some(inst) = world.instances.get(*owner) {
                 for c in claims {
-                    out.entry(&c.name).or_default().push((inst, c));
+                    // Most names have one claimant (a pushed `Vec` has room for four).
+                    out.entry(&c.name)
+                        .or_insert_with(|| Vec::with_capacity(1))
+                        .push((inst, c));
                 }
             }
         }
@@ -393,31 +406,163 @@ pub fn frozen(world: &World, name: &Fqdn, settings: &Settings) -> Option<FrozenR
         .then(|| FrozenReason::UnmanagedZones(stray.iter().map(|z| z.to_string()).collect()))
 }
 
+/// Claimants per name ([`Claims::by_name`]).
+pub type ByName<'a> = BTreeMap<&'a Fqdn, Vec<(&'a Instance, &'a Claim)>>;
+
 /// Decides every name of `scope`.
 ///
 /// Deterministic and idempotent: planning the world that results from applying a plan
-/// yields no work ("a second round changes nothing").
+/// yields no work ("a second round changes nothing"). The same as a [`Planner`] asked for
+/// everything at once.
 pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
     let claims = Claims::new(world, settings);
     let by_name = claims.by_name(world);
-    let names = claims.names(world, scope);
-    let mut out = Plan {
-        warnings: claims.warnings.clone(),
-        ..Plan::default()
-    };
-    let mut frozen_for: BTreeMap<&Owner, BTreeSet<Fqdn>> = BTreeMap::new();
+    Planner::new(world, scope, settings, &claims, &by_name).finish()
+}
 
-    for name in &names {
-        let claimants = by_name.get(name).cloned().unwrap_or_default();
+/// The plan of one reconcile, decided a chunk of names at a time, so that a caller that
+/// applies each chunk before asking for the next never holds the work of every name.
+///
+/// Invariants:
+/// - the names are decided in order, each exactly once, each from the world and the
+///   [`Claims`] alone (computed once, for the whole run, before any name): how the run is
+///   cut into chunks changes no decision, and every cross-name rule (slots, shared names,
+///   reverse records, who wins a name) lives in the claims, not in the order of decisions;
+/// - what concerns the run rather than one name (outcomes, frozen names, warnings, which
+///   status tags may be rewritten) stays here until [`Planner::finish`], which needs every
+///   name decided and is the only place `statusable` is computed.
+///
+/// The claims are built by the caller and lent (the planner would otherwise borrow from
+/// itself): `Claims::new(world, settings)`, then `claims.by_name(world)`.
+pub struct Planner<'a> {
+    world: &'a World,
+    scope: &'a Scope,
+    settings: &'a Settings,
+    claims: &'a Claims<'a>,
+    by_name: &'a ByName<'a>,
+    /// Every name of the run, sorted; those before `next` are decided.
+    names: Vec<Fqdn>,
+    next: usize,
+    /// The run's plan so far, without its names' work (handed out by chunk).
+    out: Plan,
+    /// The names each owner holds frozen (its tag problems about them are left out).
+    frozen_for: BTreeMap<&'a Owner, BTreeSet<Fqdn>>,
+}
+
+impl<'a> Planner<'a> {
+    /// A planner of every name of `scope` (see [`Claims::names`]); nothing decided yet.
+    pub fn new(
+        world: &'a World,
+        scope: &'a Scope,
+        settings: &'a Settings,
+        claims: &'a Claims<'a>,
+        by_name: &'a ByName<'a>,
+    ) -> Planner<'a> {
+        Planner {
+            world,
+            scope,
+            settings,
+            claims,
+            by_name,
+            names: claims.names(world, scope).into_iter().collect(),
+            next: 0,
+            out: Plan {
+                warnings: claims.warnings.clone(),
+                ..Plan::default()
+            },
+            frozen_for: BTreeMap::new(),
+        }
+    }
+
+    /// Decides the next `n` names (at least one) and returns the work of those that have
+    /// some (often fewer than `n`, possibly none); `None` once every name is decided.
+    pub fn next_chunk(&mut self, n: usize) -> Option<Vec<NamePlan>> {
+        if self.next >= self.names.len() {
+            return None;
+        }
+        let end = self.next.saturating_add(n.max(1)).min(self.names.len());
+        let mut work = Vec::new();
+        while self.next < end {
+            let name = self.names[self.next].clone();
+            self.next += 1;
+            work.extend(self.decide_name(&name));
+        }
+        Some(work)
+    }
+
+    /// The plan of the run: the names not yet handed out by [`Self::next_chunk`] decided
+    /// now (every name, if none was), with the run's outcomes, frozen names, warnings and
+    /// the owners whose status tag can be rewritten whole.
+    pub fn finish(mut self) -> Plan {
+        let mut rest = Vec::new();
+        while let Some(work) = self.next_chunk(usize::MAX) {
+            rest.extend(work);
+        }
+        let Planner {
+            world,
+            scope,
+            claims,
+            names,
+            mut out,
+            frozen_for,
+            ..
+        } = self;
+        out.names = rest;
+        // An owner's status tag is rewritten whole, so only when every name it claims was
+        // decided here; its tag problems then come first (except a name it holds frozen,
+        // which the frozen outcome explains).
+        for inst in world.instances.values() {
+            let (own_claims, problems) = claims
+                .of
+                .get(&inst.owner)
+                .map(|(c, p)| (c.as_slice(), p.as_slice()))
+                .unwrap_or_default();
+            let complete = scope.contains(&inst.owner)
+                || own_claims
+                    .iter()
+                    .all(|c| names.binary_search(&c.name).is_ok());
+            if !complete {
+                continue;
+            }
+            let frozen_names = frozen_for.get(&inst.owner);
+            let problems: Vec<Outcome> = problems
+                .iter()
+                .filter(|p| {
+                    !p.name
+                        .as_ref()
+                        .is_some_and(|n| frozen_names.is_some_and(|f| f.contains(n)))
+                })
+                .map(|p| p.outcome.clone())
+                .collect();
+            if !problems.is_empty() {
+                out.outcomes
+                    .entry(inst.owner.clone())
+                    .or_default()
+                    .splice(0..0, problems);
+            }
+            // Hosts outside EC2 have no tags; their answer is the DDNS response.
+            if inst.state.is_taggable() && inst.owner.instance_id().is_some() {
+                out.statusable.insert(inst.owner.clone());
+            }
+        }
+        out
+    }
+
+    /// Decides one name: its outcomes (and whether it is frozen) into the run's plan, its
+    /// work returned.
+    fn decide_name(&mut self, name: &Fqdn) -> Option<NamePlan> {
+        let (world, settings, claims) = (self.world, self.settings, self.claims);
+        let out = &mut self.out;
+        let claimants = self.by_name.get(name).cloned().unwrap_or_default();
         if let Some(reason) = frozen(world, name, settings) {
             let holder = world.locks.get(name).and_then(|l| l.holder.clone());
             if let Some(h) = holder
                 .as_ref()
                 .and_then(|h| world.instances.get_key_value(h))
             {
-                frozen_for.entry(h.0).or_default().insert(name.clone());
+                self.frozen_for.entry(h.0).or_default().insert(name.clone());
                 note(
-                    &mut out,
+                    out,
                     h.0,
                     Outcome::Frozen {
                         name: name.clone(),
@@ -430,7 +575,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
                 .filter(|(i, _)| Some(&i.owner) != holder.as_ref())
             {
                 note(
-                    &mut out,
+                    out,
                     &i.owner,
                     Outcome::Frozen {
                         name: name.clone(),
@@ -443,7 +588,7 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
                 holder,
                 reason,
             });
-            continue;
+            return None;
         }
         let shielded = seen_with_protections(world, name);
         let view = NameView {
@@ -481,16 +626,16 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
         }
         for (owner, o) in decided.outcomes {
             let o = claims.mark(&owner, o);
-            note(&mut out, &owner, o);
+            note(out, &owner, o);
         }
         match decided.verdict {
-            Verdict::Nothing | Verdict::Deferred => {}
+            Verdict::Nothing | Verdict::Deferred => None,
             Verdict::Read => {
                 // Observation reads every name that needs it first; should one still need
                 // a read, it is retried rather than decided blind.
-                for owner in view_owners(world, name, &by_name) {
+                for owner in view_owners(world, name, self.by_name) {
                     note(
-                        &mut out,
+                        out,
                         &owner,
                         Outcome::Failed {
                             name: name.clone(),
@@ -498,12 +643,13 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
                         },
                     );
                 }
+                None
             }
             Verdict::Write {
                 write,
                 changes,
                 rows,
-            } => out.names.push(NamePlan {
+            } => Some(NamePlan {
                 name: name.clone(),
                 write,
                 changes,
@@ -512,43 +658,6 @@ pub fn plan(world: &World, scope: &Scope, settings: &Settings) -> Plan {
             }),
         }
     }
-
-    // An owner's status tag is rewritten whole, so only when every name it claims was
-    // decided here; its tag problems then come first (except a name it holds frozen, which
-    // the frozen outcome explains).
-    for inst in world.instances.values() {
-        let (own_claims, problems) = claims
-            .of
-            .get(&inst.owner)
-            .map(|(c, p)| (c.as_slice(), p.as_slice()))
-            .unwrap_or_default();
-        let complete =
-            scope.contains(&inst.owner) || own_claims.iter().all(|c| names.contains(&c.name));
-        if !complete {
-            continue;
-        }
-        let frozen_names = frozen_for.get(&inst.owner);
-        let problems: Vec<Outcome> = problems
-            .iter()
-            .filter(|p| {
-                !p.name
-                    .as_ref()
-                    .is_some_and(|n| frozen_names.is_some_and(|f| f.contains(n)))
-            })
-            .map(|p| p.outcome.clone())
-            .collect();
-        if !problems.is_empty() {
-            out.outcomes
-                .entry(inst.owner.clone())
-                .or_default()
-                .splice(0..0, problems);
-        }
-        // Hosts outside EC2 have no tags; their answer is the DDNS response.
-        if inst.state.is_taggable() && inst.owner.instance_id().is_some() {
-            out.statusable.insert(inst.owner.clone());
-        }
-    }
-    out
 }
 
 /// What Route53 holds for `name` as read, with the protections its lock remembers applied
@@ -564,11 +673,7 @@ fn seen_with_protections(world: &World, name: &Fqdn) -> Option<BTreeMap<ZoneId, 
 }
 
 /// Everyone whose outcome for `name` this run would report: the holder and the claimants.
-fn view_owners(
-    world: &World,
-    name: &Fqdn,
-    by_name: &BTreeMap<&Fqdn, Vec<(&Instance, &Claim)>>,
-) -> BTreeSet<Owner> {
+fn view_owners(world: &World, name: &Fqdn, by_name: &ByName<'_>) -> BTreeSet<Owner> {
     let taking_part = world
         .locks
         .get(name)
@@ -582,8 +687,14 @@ fn view_owners(
     taking_part.into_iter().chain(claimants).collect()
 }
 
+/// Adds an outcome of `owner`. Most owners get one outcome in a run, so an owner's list
+/// starts with room for one (a `Vec` grows to four at its first push, and a reconcile of
+/// everything holds a list per owner until its end).
 fn note(out: &mut Plan, owner: &Owner, o: Outcome) {
-    out.outcomes.entry(owner.clone()).or_default().push(o);
+    out.outcomes
+        .entry(owner.clone())
+        .or_insert_with(|| Vec::with_capacity(1))
+        .push(o);
 }
 
 /// Plans one name again after a rejected change, from what Route53 holds now and the lock

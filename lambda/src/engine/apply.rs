@@ -1,6 +1,12 @@
 //! Apply: lock writes first (each decision fenced by its generation), then Route53 (every
 //! batch a compare-and-swap on the name's marker), then a recovery of the names whose
 //! batch Route53 refused, then the status tags. Returns the report.
+//!
+//! A run is applied a chunk of names at a time ([`Reconciler::apply_chunk`], steps 1–3 and
+//! the chunk's report rows), then finished once ([`Reconciler::apply_end`]: outcomes,
+//! status tags, housekeeping), so that a reconcile of everything never holds the work of
+//! every name ([`crate::decide::Planner`]). [`Reconciler::apply_with`] is one chunk of a
+//! whole plan.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,17 +31,47 @@ pub(crate) const LOCK_CHANGED: &str = "the lock changed meanwhile; will retry";
 
 /// The report of a dry run: the plan, nothing written.
 pub(crate) fn dry_run(world: &World, plan: &Plan) -> Report {
-    let mut report = Report {
-        dry_run: true,
-        ..Report::default()
-    };
-    for np in &plan.names {
-        report.add_changes(&np.rows, &world.zones);
+    let mut progress = Progress::default();
+    dry_chunk(&mut progress, world, &plan.names);
+    dry_end(progress, plan)
+}
+
+/// A dry run's rows of one chunk of names.
+pub(crate) fn dry_chunk(progress: &mut Progress, world: &World, names: &[NamePlan]) {
+    for np in names {
+        progress.report.add_changes(&np.rows, &world.zones);
     }
+}
+
+/// The report of a dry run whose chunks are all in `progress`; `plan` is the run's (its
+/// `names` are not looked at: they were the chunks').
+pub(crate) fn dry_end(progress: Progress, plan: &Plan) -> Report {
+    let mut report = progress.report;
+    report.dry_run = true;
     finish(&mut report, &plan.outcomes);
     report.add_frozen(&plan.frozen);
     warn_all(&mut report, &plan.warnings);
     report
+}
+
+/// What the chunks of one run have settled so far, for its end ([`Reconciler::apply_end`],
+/// [`dry_end`]). Grows with the names that changed or failed, not with every name.
+#[derive(Default)]
+pub(crate) struct Progress {
+    /// The report so far: the change rows of the names settled, in the order they settled.
+    report: Report,
+    /// Names whose planned outcomes turned out otherwise, in the order they settled.
+    turned: Vec<Turned>,
+    /// Whether a decision carrying the host touch landed.
+    touched: bool,
+}
+
+/// One name's planned outcomes replaced: each of `owners` loses those about `name`, then
+/// `outcomes` are added (what the run learned applying it: a failure, a new decision).
+struct Turned {
+    name: Fqdn,
+    owners: Vec<Owner>,
+    outcomes: Vec<(Owner, Outcome)>,
 }
 
 /// The plan's warnings into the report and the log.
@@ -102,14 +138,39 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         req: &Request,
         touch: Option<&HostTouch>,
     ) -> (Report, bool) {
+        let mut progress = Progress::default();
+        let names = std::mem::take(&mut plan.names);
+        self.apply_chunk(world, names, req, touch, None, &mut progress)
+            .await;
+        self.apply_end(world, plan, req, progress).await
+    }
+
+    /// Steps 1 to 3 for one chunk of a run's names, and their report rows and changed
+    /// outcomes into `progress`.
+    ///
+    /// The chunk's lock writes open its own change window (`until`, from now), and its
+    /// Route53 changes are sent only within it, so every change of a generation lands while
+    /// its lock says it may be in flight, as for a whole plan. Route53 batches are per zone
+    /// per chunk: a big run of fresh names makes a few more ChangeResourceRecordSets calls
+    /// than one batch set for the whole run would (a chunk of [`super::CHUNK`] names still
+    /// fills batches well). `claims`: the run's, for recovering refused names (built here
+    /// when `None`).
+    pub(crate) async fn apply_chunk(
+        &self,
+        world: &World,
+        names: Vec<NamePlan>,
+        req: &Request,
+        touch: Option<&HostTouch>,
+        claims: Option<&Claims<'_>>,
+        progress: &mut Progress,
+    ) {
         let touched = AtomicBool::new(false);
         let until = window_end(self.now(), req.deadline);
-        let mut outcomes = std::mem::take(&mut plan.outcomes);
         let mut settled: Vec<(NamePlan, Settled)> = Vec::new();
 
         // 1. Lock writes: every decision is recorded before any of its changes is sent.
         let n = self.config.concurrency;
-        let written: Vec<(NamePlan, Result<u64, String>)> = stream::iter(plan.names)
+        let written: Vec<(NamePlan, Result<u64, String>)> = stream::iter(names)
             .map(|mut np| async move {
                 if let LockWrite::Decide(d) = &mut np.write {
                     d.until = until;
@@ -164,41 +225,73 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         }
         if !refused.is_empty() {
             settled.extend(
-                self.recover(world, refused, &results, until, touch, &touched)
+                self.recover(world, refused, &results, until, touch, &touched, claims)
                     .await,
             );
         }
 
-        // 4. The report, with the outcomes as they turned out.
-        let mut report = Report::default();
-        for (np, how) in &settled {
+        // 4. The chunk's rows, and its outcomes as they turned out.
+        for (np, how) in settled {
             match how {
-                Settled::Done { rows } => report.add_changes(rows, &world.zones),
-                Settled::Redecided {
-                    rows,
-                    outcomes: fresh,
-                } => {
-                    report.add_changes(rows, &world.zones);
-                    for owner in np.owners.iter().chain(fresh.iter().map(|(o, _)| o)) {
-                        drop_name(&mut outcomes, owner, &np.name);
-                    }
-                    for (owner, o) in fresh {
-                        outcomes.entry(owner.clone()).or_default().push(o.clone());
-                    }
+                Settled::Done { rows } => progress.report.add_changes(&rows, &world.zones),
+                Settled::Redecided { rows, outcomes } => {
+                    progress.report.add_changes(&rows, &world.zones);
+                    let mut owners = np.owners;
+                    owners.extend(outcomes.iter().map(|(o, _)| o.clone()));
+                    progress.turned.push(Turned {
+                        name: np.name,
+                        owners,
+                        outcomes,
+                    });
                 }
                 Settled::Failed(why) => {
                     warn!(target: OUTCOME, name = %np.name, reason = %why, "name not settled; will retry");
-                    for owner in &np.owners {
-                        drop_name(&mut outcomes, owner, &np.name);
-                        outcomes
-                            .entry(owner.clone())
-                            .or_default()
-                            .push(Outcome::Failed {
+                    let outcomes = np
+                        .owners
+                        .iter()
+                        .map(|owner| {
+                            let failed = Outcome::Failed {
                                 name: np.name.clone(),
                                 reason: why.clone(),
-                            });
-                    }
+                            };
+                            (owner.clone(), failed)
+                        })
+                        .collect();
+                    progress.turned.push(Turned {
+                        name: np.name,
+                        owners: np.owners,
+                        outcomes,
+                    });
                 }
+            }
+        }
+        progress.touched |= touched.into_inner();
+    }
+
+    /// The end of a run whose chunks are all in `progress`, once: the outcomes as they
+    /// turned out into the report (with the frozen names and warnings), then every status
+    /// tag from all of them (step 5), then housekeeping. `plan` is the run's: its outcomes,
+    /// frozen names, warnings and statusable owners (its `names` were the chunks', and are
+    /// not looked at). Also says whether a decision carrying the host touch landed.
+    pub(crate) async fn apply_end(
+        &self,
+        world: &World,
+        plan: Plan,
+        req: &Request,
+        progress: Progress,
+    ) -> (Report, bool) {
+        let Progress {
+            mut report,
+            turned,
+            touched,
+        } = progress;
+        let mut outcomes = plan.outcomes;
+        for t in turned {
+            for owner in &t.owners {
+                drop_name(&mut outcomes, owner, &t.name);
+            }
+            for (owner, o) in t.outcomes {
+                outcomes.entry(owner).or_default().push(o);
             }
         }
         finish(&mut report, &outcomes);
@@ -213,7 +306,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 debug!(error = %e, "empty owner-index items kept");
             }
         }
-        (report, touched.into_inner())
+        (report, touched)
     }
 
     /// One conditional write. A decision whose answer is not a win is read back before
@@ -247,7 +340,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
     /// Sends changes, each Route53 call only while the window of their lock writes is open
     /// (a change must never land after its generation stopped being in flight): the adapter
-    /// checks the window before every call it makes.
+    /// checks the window before every call it makes. The changes are copied for the
+    /// adapter: those of one chunk of names at most.
     async fn send<'a>(
         &self,
         changes: impl Iterator<Item = &'a Change>,
@@ -291,7 +385,9 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 
     /// Names whose batch Route53 refused: read them, decide again from what is there (the
     /// lock as this run wrote it, and the record set protections the refusal named, which a
-    /// read cannot see), and apply that once. Refused twice: retried later.
+    /// read cannot see), and apply that once. Refused twice: retried later. `claims`: the
+    /// run's, if the caller has them (built here otherwise).
+    #[allow(clippy::too_many_arguments)]
     async fn recover(
         &self,
         world: &World,
@@ -300,6 +396,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         until: i64,
         touch: Option<&HostTouch>,
         touched: &AtomicBool,
+        claims: Option<&Claims<'_>>,
     ) -> Vec<(NamePlan, Settled)> {
         let settings = self.settings();
         let mut per_zone: BTreeMap<ZoneId, Vec<Fqdn>> = BTreeMap::new();
@@ -331,7 +428,14 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                 }
             }
         }
-        let claims = Claims::new(world, &settings);
+        let built;
+        let claims = match claims {
+            Some(claims) => claims,
+            None => {
+                built = Claims::new(world, &settings);
+                &built
+            }
+        };
         let mut out = Vec::new();
         for (a, learned) in refused {
             let name = a.plan.name.clone();
@@ -342,7 +446,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
             let empty = BTreeMap::new();
             let now_seen = seen.get(&name).unwrap_or(&empty);
-            let mut decided = replan(world, &name, &a.lock, now_seen, learned, &claims, &settings);
+            let mut decided = replan(world, &name, &a.lock, now_seen, learned, claims, &settings);
             decided.outcomes = std::mem::take(&mut decided.outcomes)
                 .into_iter()
                 .map(|(owner, o)| {

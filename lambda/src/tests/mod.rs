@@ -2,6 +2,7 @@
 //! asserts the final state of Route53, the lock table and the status tags, not the calls
 //! made (except where the calls are the point: costs, dry runs).
 
+mod chunks;
 mod config_changes;
 mod costs;
 mod deployments;
