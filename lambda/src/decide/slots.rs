@@ -146,10 +146,23 @@ pub fn templates_of(inst: &Instance) -> Vec<Template> {
 /// or `None` when every slot is taken.
 pub type Assignment = BTreeMap<Owner, BTreeMap<Template, Option<Fqdn>>>;
 
+/// The names running instances' tags spell out (slot names among them are not free).
+fn spelled(world: &World) -> BTreeSet<Fqdn> {
+    world
+        .instances
+        .values()
+        .filter(|i| i.state == InstanceState::Running)
+        .flat_map(crate::decide::claims::names_of)
+        .collect()
+}
+
 /// Whether slot `name` can be given to a claimant that does not hold it: its item names
-/// no holder (or there is none) and it can be read.
-fn free(world: &World, name: &Fqdn) -> bool {
-    !world.unreadable.contains_key(name)
+/// no holder (or there is none), it can be read, and no running instance's tag spells it
+/// out (`spelled`: that instance claims it as any name, and would take it from the newcomer
+/// given it, which would then wait instead of getting the next free slot).
+fn free(world: &World, name: &Fqdn, spelled: &BTreeSet<Fqdn>) -> bool {
+    !spelled.contains(name)
+        && !world.unreadable.contains_key(name)
         && world
             .locks
             .get(name)
@@ -165,6 +178,7 @@ pub fn assign(world: &World) -> Assignment {
             claimants.entry(t).or_default().push(inst);
         }
     }
+    let spelled = spelled(world);
     let mut out: Assignment = BTreeMap::new();
     for (template, mut group) in claimants {
         group.sort_by(|a, b| (a.launch_time, &a.owner).cmp(&(b.launch_time, &b.owner)));
@@ -193,7 +207,10 @@ pub fn assign(world: &World) -> Assignment {
         let mut next = 1;
         for inst in fresh {
             let pick = (next..=MAX_SLOT).find(|n| {
-                !given.contains(n) && template.name(*n).is_some_and(|name| free(world, &name))
+                !given.contains(n)
+                    && template
+                        .name(*n)
+                        .is_some_and(|name| free(world, &name, &spelled))
             });
             if let Some(n) = pick {
                 given.insert(n);
@@ -254,6 +271,7 @@ pub fn to_read(world: &World, read: &mut BTreeMap<Template, u32>) -> Vec<Fqdn> {
             }
         }
     }
+    let spelled = spelled(world);
     let mut out = Vec::new();
     for (t, wanted) in need {
         // Windows whose items the world already has (from the owner index) are skipped.
@@ -261,7 +279,7 @@ pub fn to_read(world: &World, read: &mut BTreeMap<Template, u32>) -> Vec<Fqdn> {
             let upto = read.get(&t).copied().unwrap_or(0);
             let free_read = (1..=upto)
                 .filter_map(|n| t.name(n))
-                .filter(|n| free(world, n))
+                .filter(|n| free(world, n, &spelled))
                 .count();
             if free_read >= wanted || upto >= MAX_SLOT {
                 break;

@@ -279,3 +279,16 @@ async fn a_slot_costs_one_read_more_than_a_plain_name() {
         [Op::DescribeInstances, Op::LoadLocks, Op::LoadLocks]
     );
 }
+
+#[tokio::test]
+async fn a_slot_another_instance_spells_out_is_not_given_to_a_newcomer() {
+    let w = World::new();
+    // Instance 1 asks for web-1 by name, before anyone holds it; instance 2 for a slot.
+    w.launch(1, "web-1.dyn.example.com");
+    w.launch(2, "web-{slot}.dyn.example.com");
+    let r = w.all().await;
+    assert!(r.conflicts.is_empty() && r.failed.is_empty(), "{r:?}");
+    assert_eq!(w.owner("web-1.dyn.example.com"), Some(owner(1)));
+    assert_eq!(w.owner("web-2.dyn.example.com"), Some(owner(2)));
+    w.assert_converged().await;
+}
