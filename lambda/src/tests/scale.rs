@@ -25,12 +25,10 @@
 //! single invocation is not expected to. `EC2_DNS_SCALE_CHANGES=<per second>` sets the
 //! Route53 record-change budget, AWS's and the function's alike.
 //!
-//! At this commit (debug build, from empty): 2,000 over 5 places publish in one invocation,
-//! 65 s simulated, 0.3 s wall, 16 MB peak; 10,000 over 10 in four invocations (each sends
-//! what its 135-second change window lets 50 changes a second through), 6.5 min, 81 MB;
-//! 100,000 over 50 at 1,000 changes a second in four, 9.5 min, 800 MB, the first sending
-//! nothing: its 100,000 lock writes (transactions, 4 write units each) outlast its window
-//! at a new on-demand table's 4,000 units a second.
+//! The figures of each size, unsharded and sharded, are in docs/benchmarks.md (`make bench`
+//! runs 100,000 over 50 places sharded, with its command). What bounds a fresh run is the
+//! Route53 record-change budget: two changes a name, at the function's default of 50 a
+//! second, whatever the split.
 //!
 //! Memory is counted per thread by the tests' allocator (`testing::alloc`): this test runs
 //! on its own current-thread runtime, so tests running beside it do not count. The fakes
