@@ -211,6 +211,16 @@ pub async fn handle_with<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
     }
 }
 
+/// How a failed message of `item`'s comes back soon (`None`: the event carries no queue or
+/// receipt handle, and it waits for the queue's visibility timeout).
+fn retry_soon(item: &SqsItem) -> Option<RetryLater> {
+    Some(RetryLater {
+        queue_arn: item.queue_arn.clone()?,
+        receipt_handle: item.receipt_handle.clone()?,
+        delay_s: sqs_delay(item.receive_count),
+    })
+}
+
 /// One shard message of a batch (the `index`th): its report when it reconciled owners,
 /// `None` when it needed no reconcile (split, recorded already, or handed back), an error
 /// when its message must be retried.
@@ -742,13 +752,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
         };
         if retry {
             failures.push(&item.message_id);
-            if let (Some(arn), Some(handle)) = (&item.queue_arn, &item.receipt_handle) {
-                soon.push(RetryLater {
-                    queue_arn: arn.clone(),
-                    receipt_handle: handle.clone(),
-                    delay_s: sqs_delay(item.receive_count),
-                });
-            }
+            soon.extend(retry_soon(item));
         }
     }
     let mut result = result;
@@ -769,13 +773,7 @@ async fn handle_sqs<I: Instances, D: Dns, L: Locks, Q: Queue, G: Groups>(
         };
         if retry {
             failures.push(&item.message_id);
-            if let (Some(arn), Some(handle)) = (&item.queue_arn, &item.receipt_handle) {
-                soon.push(RetryLater {
-                    queue_arn: arn.clone(),
-                    receipt_handle: handle.clone(),
-                    delay_s: sqs_delay(item.receive_count),
-                });
-            }
+            soon.extend(retry_soon(item));
         }
     }
     if !soon.is_empty() {

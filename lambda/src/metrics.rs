@@ -177,6 +177,19 @@ pub fn emf(
         ("Route53PacedTime", "Milliseconds", json!(route53.paced_ms)),
     ];
     values.push(("ReconcileDuration", "Milliseconds", json!(duration_ms)));
+    let mut doc = document(function, &values, timestamp_ms);
+    doc.insert("Trigger".into(), json!(trigger));
+    doc.insert("DryRun".into(), json!(report.is_some_and(|r| r.dry_run)));
+    doc.insert("ApiCalls".into(), json!(calls));
+    Value::Object(doc)
+}
+
+/// An EMF document of `values` (name, unit, value), in the namespace, by function.
+fn document(
+    function: &str,
+    values: &[(&str, &str, Value)],
+    timestamp_ms: u64,
+) -> Map<String, Value> {
     let mut doc = Map::new();
     doc.insert(
         "_aws".into(),
@@ -190,13 +203,10 @@ pub fn emf(
         }),
     );
     doc.insert("Function".into(), json!(function));
-    doc.insert("Trigger".into(), json!(trigger));
-    doc.insert("DryRun".into(), json!(report.is_some_and(|r| r.dry_run)));
-    doc.insert("ApiCalls".into(), json!(calls));
     for (n, _, v) in values {
-        doc.insert(n.into(), v);
+        doc.insert(n.to_string(), v.clone());
     }
-    Value::Object(doc)
+    doc
 }
 
 /// The EMF document of a sharded run that completed ([`crate::fanout`]): its counts and
@@ -211,24 +221,9 @@ pub fn run_emf(function: &str, run: &crate::shard::Run, seconds: i64, timestamp_
         ("RunFailed", "Count", json!(c.failed)),
         ("RunDuration", "Seconds", json!(seconds.max(0))),
     ];
-    let mut doc = Map::new();
-    doc.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Function"]],
-                "Metrics": values.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
-            }],
-        }),
-    );
-    doc.insert("Function".into(), json!(function));
+    let mut doc = document(function, &values, timestamp_ms);
     doc.insert("Run".into(), json!(run.id));
     doc.insert("DryRun".into(), json!(run.dry_run));
-    for (n, _, v) in values {
-        doc.insert(n.into(), v);
-    }
     Value::Object(doc)
 }
 

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::error::BuildError;
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry, SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client;
 
 use super::sdk_error;
@@ -38,6 +41,31 @@ pub fn queue_url(arn: &str) -> Option<String> {
     Some(format!("https://sqs.{region}.{domain}/{account}/{name}"))
 }
 
+fn unbuilt(e: BuildError) -> Error {
+    Error::Unexpected {
+        service: "sqs",
+        message: e.to_string(),
+    }
+}
+
+/// The entries of a batch SQS did not take, as one error (the first one's reason).
+fn refused(operation: &'static str, failed: &[BatchResultErrorEntry], sent: usize) -> Result<()> {
+    let Some(f) = failed.first() else {
+        return Ok(());
+    };
+    Err(Error::Aws {
+        service: "sqs",
+        operation,
+        message: format!(
+            "{} of {sent} entries not taken: {}: {}",
+            failed.len(),
+            f.code(),
+            f.message().unwrap_or_default()
+        ),
+        retryable: !f.sender_fault(),
+    })
+}
+
 impl Queue for SqsQueue {
     async fn retry_later(&self, messages: &[RetryLater]) -> Result<()> {
         let mut per_queue: BTreeMap<&str, Vec<&RetryLater>> = BTreeMap::new();
@@ -57,10 +85,7 @@ impl Queue for SqsQueue {
                             .receipt_handle(&m.receipt_handle)
                             .visibility_timeout(m.delay_s)
                             .build()
-                            .map_err(|e| Error::Unexpected {
-                                service: "sqs",
-                                message: e.to_string(),
-                            })
+                            .map_err(unbuilt)
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let out = self
@@ -71,14 +96,7 @@ impl Queue for SqsQueue {
                     .send()
                     .await
                     .map_err(|e| sdk_error("sqs", "ChangeMessageVisibilityBatch", e))?;
-                if let Some(f) = out.failed().first() {
-                    return Err(Error::Aws {
-                        service: "sqs",
-                        operation: "ChangeMessageVisibilityBatch",
-                        message: format!("{}: {}", f.code(), f.message().unwrap_or_default()),
-                        retryable: !f.sender_fault(),
-                    });
-                }
+                refused("ChangeMessageVisibilityBatch", out.failed(), chunk.len())?;
             }
         }
         Ok(())
@@ -94,10 +112,7 @@ impl Queue for SqsQueue {
                         .id(format!("m{i}"))
                         .message_body(body)
                         .build()
-                        .map_err(|e| Error::Unexpected {
-                            service: "sqs",
-                            message: e.to_string(),
-                        })
+                        .map_err(unbuilt)
                 })
                 .collect::<Result<Vec<_>>>()?;
             let out = self
@@ -108,20 +123,7 @@ impl Queue for SqsQueue {
                 .send()
                 .await
                 .map_err(|e| sdk_error("sqs", "SendMessageBatch", e))?;
-            if let Some(f) = out.failed().first() {
-                return Err(Error::Aws {
-                    service: "sqs",
-                    operation: "SendMessageBatch",
-                    message: format!(
-                        "{} of {} messages not accepted: {}: {}",
-                        out.failed().len(),
-                        chunk.len(),
-                        f.code(),
-                        f.message().unwrap_or_default()
-                    ),
-                    retryable: !f.sender_fault(),
-                });
-            }
+            refused("SendMessageBatch", out.failed(), chunk.len())?;
         }
         Ok(())
     }
