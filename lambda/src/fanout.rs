@@ -131,8 +131,8 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
     // no longer name them (its owner gave them up), so this part looks again once their
     // window has passed, rather than taking the change at its word.
     let mut in_flight = 0;
-    let (owners, verify_dns) = match &part {
-        Part::Place { home, .. } => {
+    let owners = match &part {
+        Part::Place { home, prefix } => {
             if run.split.contains(&t.part) {
                 // Split by an earlier delivery, whose sends may not all have gone out: its
                 // parts are the run's parts below its own, as that delivery recorded them.
@@ -151,15 +151,11 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
                     home.account(),
                     home.region()
                 ));
-                (BTreeSet::new(), true)
+                BTreeSet::new()
             } else {
-                let prefix = match &part {
-                    Part::Place { prefix, .. } => prefix.as_str(),
-                    Part::Locks { .. } => "",
-                };
                 let owners: BTreeSet<Owner> = rec
                     .instances
-                    .tagged(home, prefix)
+                    .tagged(home, prefix.as_str())
                     .await?
                     .into_iter()
                     .filter(|i| i.owner.instance_id().is_some_and(|id| part.covers(id)))
@@ -176,7 +172,7 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
                         return Ok(PartOutcome::Split(children.len()));
                     }
                 }
-                (owners, true)
+                owners
             }
         }
         Part::Locks { segment, of } => {
@@ -198,28 +194,19 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
             let owners = not_listed(rec, owners).await?;
             // Items that name no owner (a released name whose removal is unfinished) are
             // decided by name.
-            names = loaded
-                .locks
-                .iter()
-                .filter(|l| l.participants().is_empty())
-                .map(|l| l.name.clone())
-                .collect();
-            let now = rec.now();
-            in_flight = loaded
-                .locks
-                .iter()
-                .filter(|l| l.participants().is_empty() && l.in_flight(now))
-                .count();
+            let (now, holderless) = (
+                rec.now(),
+                loaded.locks.iter().filter(|l| l.participants().is_empty()),
+            );
+            in_flight = holderless.clone().filter(|l| l.in_flight(now)).count();
+            names = holderless.map(|l| l.name.clone()).collect();
             if !loaded.unreadable.is_empty() {
                 note.push(format!(
                     "{} items could not be read (see `ec2-dns-ctl status`)",
                     loaded.unreadable.len()
                 ));
             }
-            // Few owners and names (those no place shard lists): Route53 is read for them,
-            // as the place shards read it for theirs, so that a change a killed run never
-            // sent is found.
-            (owners, true)
+            owners
         }
     };
     let report = match owners.is_empty() && names.is_empty() {
@@ -228,9 +215,12 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
             ..Report::default()
         },
         false => {
+            // Route53 is read for every name of the part (by name, or by listing the zones
+            // its names live in): the drift repair, and what finds a change a killed run
+            // never sent.
             let req = Request {
                 scope: Scope::Owners(owners.clone()),
-                verify_dns,
+                verify_dns: true,
                 dry_run: t.dry_run,
                 deadline,
                 names,
