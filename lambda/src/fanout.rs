@@ -21,8 +21,8 @@ pub const RUN_LOG: &str = "ec2_dns::run";
 /// What became of one part.
 #[derive(Debug)]
 pub enum PartOutcome {
-    /// Its owners were reconciled and its result recorded (`None`: a delivery before this
-    /// one recorded it already).
+    /// Its owners were reconciled and its result recorded (once: a delivery before this one
+    /// may have recorded it already). Its rows are the caller's to log.
     Finished(Report),
     /// It was too large: its 16 parts were sent instead.
     Split(usize),
@@ -228,7 +228,6 @@ pub async fn run_part<I: Instances, D: Dns, L: Locks, Q: Queue>(
             rec.reconcile(&req).await?
         }
     };
-    crate::handler::log_rows(&report);
     let counts = Counts::of(&report, owners.len());
     let finished = report.failed.is_empty() && (in_flight == 0 || t.dry_run);
     if in_flight > 0 && !t.dry_run {

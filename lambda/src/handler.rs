@@ -244,10 +244,18 @@ async fn shard_item<I: Instances, D: Dns, L: Locks, Q: Queue>(
             return Ok(None);
         }
     }
+    // Every row of a shard's report goes to the log: no one reads its answer, and the run's
+    // notes point to this log stream.
     match fanout::run_part(rec, queue, task, deadline).await? {
-        fanout::PartOutcome::Finished(report) => Ok(Some(report)),
+        fanout::PartOutcome::Finished(report) => {
+            log_rows(&report);
+            Ok(Some(report))
+        }
         fanout::PartOutcome::Split(_) | fanout::PartOutcome::Done => Ok(None),
-        fanout::PartOutcome::Retry { why, .. } => Err(Error::Incomplete(why)),
+        fanout::PartOutcome::Retry { report, why } => {
+            log_rows(&report);
+            Err(Error::Incomplete(why))
+        }
     }
 }
 
@@ -544,7 +552,7 @@ pub const REPORT_ROWS: &str = "ec2_dns::report";
 
 /// Every row of `r` as one log line each (`report row`, with `list` and the row as JSON):
 /// written one at a time, so the whole report is never held as one text.
-pub(crate) fn log_rows(r: &Report) {
+fn log_rows(r: &Report) {
     fn each<T: serde::Serialize>(list: &str, rows: &[T]) {
         for row in rows {
             let row = serde_json::to_string(row).unwrap_or_default();
