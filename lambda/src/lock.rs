@@ -69,33 +69,81 @@ pub struct Stamp {
     pub token: u64,
 }
 
-impl Stamp {
-    /// A new stamp at `at`, with a token unique to this write: a random base per process
-    /// and a counter, so that two writes of one process never share one either.
-    pub fn new(at: i64) -> Stamp {
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use std::sync::OnceLock;
-        static BASE: OnceLock<u64> = OnceLock::new();
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        let base = *BASE.get_or_init(|| {
-            let mut b = [0u8; 8];
-            // Without randomness the time of the first write still tells processes apart.
-            match getrandom::getrandom(&mut b) {
-                Ok(()) => u64::from_le_bytes(b),
-                Err(_) => (at as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            }
-        });
+/// A point in one writer's order of stamps ([`Tokens::mark`]): every stamp the writer
+/// made before it is known to be older than it, whatever the clocks say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark(u64);
+
+/// Where one writer's stamp tokens come from (a reconciler: one per container): a random
+/// base and a counter, so that two writes never share a token, and the writer knows its
+/// own stamps and their order.
+#[derive(Debug)]
+pub struct Tokens {
+    base: u64,
+    next: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        let mut b = [0u8; 8];
+        // Without randomness the time of the start still tells writers apart.
+        let base = match getrandom::getrandom(&mut b) {
+            Ok(()) => u64::from_le_bytes(b),
+            Err(_) => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or_default()
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        };
+        Tokens {
+            base,
+            next: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+}
+
+impl Tokens {
+    /// A new stamp at `at` (epoch seconds), with a token no other write carries.
+    pub fn stamp(&self, at: i64) -> Stamp {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Stamp {
             at,
-            token: base.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)),
+            token: self.base.wrapping_add(n),
         }
+    }
+
+    /// Now, in this writer's order of stamps: taken before an observation, it tells the
+    /// decisions this writer had made by then ([`Self::made_before`]).
+    pub fn mark(&self) -> Mark {
+        Mark(self.next.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    /// Whether this writer made `stamp` before `mark`: that decision was taken from what
+    /// was observed before the mark (a write's observations precede its stamp), so an
+    /// observation begun after the mark is newer, to the instant, with no allowance for
+    /// clocks. Another writer's token falls in this writer's range by chance only (about
+    /// one in 2^64 per stamp made).
+    pub fn made_before(&self, stamp: &Stamp, mark: Mark) -> bool {
+        let n = stamp.token.wrapping_sub(self.base);
+        n >= 1 && n < mark.0
+    }
+}
+
+impl Stamp {
+    /// A new stamp at `at` from this process's own tokens (writers other than a
+    /// reconciler: the operator's commands).
+    pub fn new(at: i64) -> Stamp {
+        static PROCESS: std::sync::OnceLock<Tokens> = std::sync::OnceLock::new();
+        PROCESS.get_or_init(Tokens::default).stamp(at)
     }
 
     /// Whether a decision stamped so may have been written after an observation taken at
     /// `observed` (epoch seconds): clocks of two runs may disagree by up to
-    /// [`crate::window::CLOCK_SKEW`].
-    pub fn after(&self, observed: i64) -> bool {
-        self.at + crate::window::CLOCK_SKEW >= observed
+    /// [`crate::window::CLOCK_SKEW`]. `ours_before`: the observer made this stamp itself
+    /// before its observation began ([`Tokens::made_before`]): then it is older, however
+    /// close the seconds.
+    pub fn after(&self, observed: i64, ours_before: bool) -> bool {
+        self.at + crate::window::CLOCK_SKEW >= observed && !ours_before
     }
 }
 
@@ -329,4 +377,26 @@ pub struct Loaded {
     pub hosts: Vec<HostRecord>,
     /// Hosts whose item exists but cannot be read (also listed in `unreadable`).
     pub unreadable_hosts: BTreeSet<HostName>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_writer_knows_the_stamps_it_made_before_a_mark_and_no_others() {
+        let (ours, theirs) = (Tokens::default(), Tokens::default());
+        let early = ours.stamp(100);
+        let mark = ours.mark();
+        let late = ours.stamp(100);
+        let other = theirs.stamp(90);
+        assert!(ours.made_before(&early, mark));
+        assert!(!ours.made_before(&late, mark));
+        assert!(!ours.made_before(&other, mark));
+        // Seconds apart by less than clocks may disagree: older only if made before.
+        assert!(!early.after(101, true));
+        assert!(early.after(101, false));
+        assert!(other.after(91, ours.made_before(&other, mark)));
+        assert!(!other.after(90 + crate::window::CLOCK_SKEW + 1, false));
+    }
 }

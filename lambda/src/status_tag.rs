@@ -84,12 +84,19 @@ pub fn status_value(reader: &Owner, outcomes: &[Outcome]) -> Option<String> {
     if reasons.len() == outcomes.len() && reasons.windows(2).all(|w| w[0] == w[1]) {
         return Some(cut(format!("released ({})", reasons[0])));
     }
+    Some(sentences(reader, outcomes))
+}
+
+/// One sentence per outcome, joined with `; `, cut to the tag limit; a transient failure
+/// said as it is (`error: <name> (<reason>)`): the value of an owner whose tag this run
+/// already wrote, when a failure makes it untrue.
+pub fn sentences(reader: &Owner, outcomes: &[Outcome]) -> String {
     let value = outcomes
         .iter()
         .map(|o| sentence(o, reader))
         .collect::<Vec<_>>()
         .join("; ");
-    Some(cut(value))
+    cut(value)
 }
 
 fn cut(value: String) -> String {

@@ -11,6 +11,7 @@ use aws_sdk_route53::operation::list_resource_record_sets::ListResourceRecordSet
 use aws_sdk_route53::types::{self as r53, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType};
 use aws_sdk_route53::Client;
 use aws_smithy_runtime_api::client::result::SdkError;
+use futures_util::stream::{self, StreamExt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
@@ -37,6 +38,9 @@ const WHOLE_ZONE_ABOVE: usize = 20;
 const SETS_PER_PAGE: u64 = 300;
 /// Page size when reading one name (its sets, then its marker, are near each other).
 const NAME_PAGE: i32 = 10;
+/// Hosted zones whose batches go out at once: a name's public and private zone, and a
+/// few more; Route53's budget is per account, so more at once would only wait longer.
+const ZONES_AT_ONCE: usize = 4;
 
 /// The [`Dns`] port over any implementation of the raw API.
 pub struct Route53Dns<A> {
@@ -498,13 +502,20 @@ impl<A: Route53Api> Dns for Route53Dns<A> {
                 .or_default()
                 .push(c.clone());
         }
-        let mut out = BTreeMap::new();
-        for (zone, names) in per_zone {
-            for batch in split_batches(names.into_iter().collect()) {
-                self.send(&zone, &batch, window, &mut out).await;
-            }
-        }
-        out
+        // Zones at once (their batches independent: each a compare-and-swap of its own
+        // names), each zone's batches one after another; the pacer spaces them all.
+        let sent: Vec<BTreeMap<(Fqdn, ZoneId), Applied>> = stream::iter(per_zone)
+            .map(|(zone, names)| async move {
+                let mut out = BTreeMap::new();
+                for batch in split_batches(names.into_iter().collect()) {
+                    self.send(&zone, &batch, window, &mut out).await;
+                }
+                out
+            })
+            .buffer_unordered(ZONES_AT_ONCE)
+            .collect()
+            .await;
+        sent.into_iter().flatten().collect()
     }
 
     fn usage(&self) -> Route53Counts {

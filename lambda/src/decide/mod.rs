@@ -474,6 +474,11 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// How many names the run decides in all.
+    pub fn count(&self) -> usize {
+        self.names.len()
+    }
+
     /// Decides the next `n` names (at least one) and returns the work of those that have
     /// some (often fewer than `n`, possibly none); `None` once every name is decided.
     pub fn next_chunk(&mut self, n: usize) -> Option<Vec<NamePlan>> {

@@ -20,7 +20,7 @@ use crate::decide::protection::Protections;
 use crate::decide::zones::zones_to_read;
 use crate::decide::{replan, Claims, NamePlan, Plan, Seen, SlotChange, World};
 use crate::engine::{Reconciler, Request};
-use crate::lock::{Cas, Decision, Expect, HostTouch, Lock, LockWrite, Stamp};
+use crate::lock::{Cas, Decision, Expect, HostTouch, Lock, LockWrite};
 use crate::model::{Change, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
 use crate::ports::{Applied, Dns, Instances, Locks};
@@ -64,6 +64,29 @@ pub(crate) struct Progress {
     turned: Vec<Turned>,
     /// Whether a decision carrying the host touch landed.
     touched: bool,
+    /// The run's whole plan, known before its one chunk is written: its status tags go out
+    /// beside its Route53 changes ([`Progress::expect`]).
+    expected: Option<Expected>,
+    /// The status values written so far in this run, per owner.
+    written: BTreeMap<Owner, String>,
+}
+
+impl Progress {
+    /// The run is `plan`, applied as one chunk: the chunk writes the status tags its lock
+    /// writes leave beside its Route53 changes (see [`super::status`]).
+    pub(crate) fn expect(&mut self, plan: &Plan) {
+        self.expected = Some(Expected {
+            outcomes: plan.outcomes.clone(),
+            statusable: plan.statusable.clone(),
+        });
+    }
+}
+
+/// A whole plan's outcomes (assuming every write succeeds) and the owners whose tag they
+/// say everything about.
+struct Expected {
+    outcomes: BTreeMap<Owner, Vec<Outcome>>,
+    statusable: BTreeSet<Owner>,
 }
 
 /// One name's planned outcomes replaced: each of `owners` loses those about `name`, then
@@ -139,6 +162,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         touch: Option<&HostTouch>,
     ) -> (Report, bool) {
         let mut progress = Progress::default();
+        progress.expect(&plan);
         let names = std::mem::take(&mut plan.names);
         self.apply_chunk(world, names, req, touch, None, &mut progress)
             .await;
@@ -174,7 +198,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             .map(|mut np| async move {
                 if let LockWrite::Decide(d) = &mut np.write {
                     d.until = until;
-                    d.stamp = Stamp::new(self.now());
+                    d.stamp = self.tokens.stamp(self.now());
                     attach(d, touch);
                 }
                 let r = self.write_lock(&np.write).await;
@@ -198,10 +222,35 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
         }
 
-        // 2. Route53: one batch per zone (the adapter splits and isolates names).
-        let results = self
-            .send(attempts.iter().flat_map(|a| a.plan.changes.iter()), until)
-            .await;
+        // 2. Route53: one batch per zone (the adapter splits and isolates names); beside it,
+        //    for a whole plan, the status tags as its lock writes leave them.
+        let expected = progress.expected.take();
+        let early = async {
+            let mut written = BTreeMap::new();
+            if let Some(Expected {
+                mut outcomes,
+                statusable,
+            }) = expected
+            {
+                for (np, how) in &settled {
+                    if let Settled::Failed(why) = how {
+                        for owner in &np.owners {
+                            drop_name(&mut outcomes, owner, &np.name);
+                            outcomes
+                                .entry(owner.clone())
+                                .or_default()
+                                .push(failed(&np.name, why));
+                        }
+                    }
+                }
+                self.write_statuses(world, &statusable, &outcomes, &mut written, None)
+                    .await;
+            }
+            written
+        };
+        let changes = self.send(attempts.iter().flat_map(|a| a.plan.changes.iter()), until);
+        let (results, written) = tokio::join!(changes, early);
+        progress.written.extend(written);
 
         // 3. Per name: done, failed (Route53 may hold it: flag the lock), or refused (read
         //    what is there and decide once more).
@@ -249,13 +298,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     let outcomes = np
                         .owners
                         .iter()
-                        .map(|owner| {
-                            let failed = Outcome::Failed {
-                                name: np.name.clone(),
-                                reason: why.clone(),
-                            };
-                            (owner.clone(), failed)
-                        })
+                        .map(|owner| (owner.clone(), failed(&np.name, &why)))
                         .collect();
                     progress.turned.push(Turned {
                         name: np.name,
@@ -284,6 +327,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             mut report,
             turned,
             touched,
+            mut written,
+            ..
         } = progress;
         let mut outcomes = plan.outcomes;
         for t in turned {
@@ -299,8 +344,14 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         warn_all(&mut report, &plan.warnings);
 
         // 5. Status tags, then housekeeping.
-        self.write_statuses(world, &plan.statusable, &outcomes, &mut report)
-            .await;
+        self.write_statuses(
+            world,
+            &plan.statusable,
+            &outcomes,
+            &mut written,
+            Some(&mut report),
+        )
+        .await;
         if req.scope == Scope::All && !world.empty_index.is_empty() {
             if let Err(e) = self.locks.prune_index(&world.empty_index).await {
                 debug!(error = %e, "empty owner-index items kept");
@@ -480,7 +531,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     let mut write = write;
                     if let LockWrite::Decide(d) = &mut write {
                         d.until = until;
-                        d.stamp = Stamp::new(self.now());
+                        d.stamp = self.tokens.stamp(self.now());
                         attach(d, touch);
                     }
                     match self.write_lock(&write).await {
@@ -557,6 +608,14 @@ fn verdict_of(
         }
     }
     refused.map_or(Ok(()), |why| Err(Trouble::Refused { why, protected }))
+}
+
+/// A name not settled, to be retried.
+fn failed(name: &Fqdn, why: &str) -> Outcome {
+    Outcome::Failed {
+        name: name.clone(),
+        reason: why.to_string(),
+    }
 }
 
 fn drop_name(outcomes: &mut BTreeMap<Owner, Vec<Outcome>>, owner: &Owner, name: &Fqdn) {

@@ -4,6 +4,7 @@
 
 mod apply;
 mod observe;
+mod recent;
 mod status;
 
 use std::collections::BTreeSet;
@@ -71,6 +72,11 @@ pub struct Reconciler<I, D, L> {
     pub lifecycle_wait: crate::fleet::Wait,
     /// How many names a run decides and applies at a time ([`CHUNK`]; at least one).
     chunk: usize,
+    /// The names this container last read for each owner ([`recent`]).
+    recent: recent::Recent,
+    /// The tokens of the decisions this reconciler stamps: it knows its own, and their
+    /// order (see [`crate::lock::Tokens::made_before`]).
+    pub(crate) tokens: crate::lock::Tokens,
 }
 
 impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
@@ -86,6 +92,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             clock: Box::new(SystemClock),
             lifecycle_wait: crate::fleet::WAIT,
             chunk: CHUNK,
+            recent: recent::Recent::default(),
+            tokens: crate::lock::Tokens::default(),
         }
     }
 
@@ -275,6 +283,15 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let claims = Claims::new(world, &settings);
             let by_name = claims.by_name(world);
             let mut planner = Planner::new(world, &req.scope, &settings, &claims, &by_name);
+            if !req.dry_run && planner.count() <= self.chunk {
+                // One chunk (an event): the whole plan is known before anything is written.
+                let mut plan = planner.finish();
+                progress.expect(&plan);
+                let names = std::mem::take(&mut plan.names);
+                self.apply_chunk(world, names, req, None, Some(&claims), &mut progress)
+                    .await;
+                return Ok(self.apply_end(world, plan, req, progress).await.0);
+            }
             while let Some(chunk) = planner.next_chunk(self.chunk) {
                 if req.dry_run {
                     apply::dry_chunk(&mut progress, world, &chunk);
@@ -294,6 +311,7 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
 }
 
 pub use crate::window::{CHANGE_WINDOW, ROUTE53_CALL_MAX};
+pub use recent::RECENT_OWNERS;
 
 /// How many names a run decides and applies at a time ([`Reconciler::settle`]): the work
 /// of one chunk is all a run holds of its names' work, beside the world it read and the

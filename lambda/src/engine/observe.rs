@@ -30,11 +30,11 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
         let mut world = World {
             now: self.now(),
             homes: self.instances.homes(),
-            zones: self.dns.zones().await?,
             ..World::default()
         };
         match &req.scope {
             Scope::All => {
+                world.zones = self.dns.zones().await?;
                 // The lock table before EC2: see the module's documentation.
                 let loaded = self.locks.scan().await?;
                 world.read_all = true;
@@ -52,18 +52,42 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             Scope::Owners(owners) => {
                 let owners: Vec<Owner> = owners.iter().cloned().collect();
                 let described = self.now();
-                self.describe_any(&mut world, &owners, true).await?;
-                self.load_locks_of(&mut world, &owners, true).await?;
+                let mark = self.tokens.mark();
+                let guessed = self.recent.names_of(&owners);
+                // The hosted zones (listed once per container, then cached) beside EC2.
+                if guessed.is_empty() {
+                    let (zones, found) = tokio::join!(
+                        self.dns.zones(),
+                        self.describe_any(&mut world, &owners, true)
+                    );
+                    found?;
+                    world.zones = zones?;
+                    self.load_locks_of(&mut world, &owners, true).await?;
+                } else {
+                    // The lock items this container read for these owners last time, and
+                    // their index items, beside EC2 too: a steady event needs nothing more.
+                    world.asked.extend(guessed.iter().cloned());
+                    let (zones, found, loaded) = tokio::join!(
+                        self.dns.zones(),
+                        self.describe_any(&mut world, &owners, true),
+                        self.locks.load(&guessed, &owners)
+                    );
+                    found?;
+                    world.zones = zones?;
+                    take(&mut world, loaded?);
+                    self.load_locks_of(&mut world, &owners, false).await?;
+                }
                 self.load_names(&mut world, &req.names).await?;
                 self.load_slots(&mut world).await?;
-                let newer = world
-                    .locks
-                    .values()
-                    .any(|l| l.stamp.is_some_and(|s| s.after(described)));
+                let newer = world.locks.values().any(|l| {
+                    l.stamp
+                        .is_some_and(|s| s.after(described, self.tokens.made_before(&s, mark)))
+                });
                 if newer {
-                    // A decision was written after EC2 was asked: ask again, so that what
-                    // EC2 says is newer than every lock read (then read the locks the
-                    // fresh tags name, if they name more).
+                    // A decision was written after EC2 was asked (by another run, or by
+                    // this container since): ask again, so that what EC2 says is newer
+                    // than every lock read (then read the locks the fresh tags name, if
+                    // they name more).
                     for o in &owners {
                         world.instances.remove(o);
                     }
@@ -87,16 +111,21 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             self.load_reverse(&mut world, &req.scope).await?;
         }
         world.seen = self.read_dns(&world, req, &settings).await?;
+        if let Scope::Owners(owners) = &req.scope {
+            let owners: Vec<Owner> = owners.iter().cloned().collect();
+            self.recent.remember(&world, &owners, &settings);
+        }
         Ok(world)
     }
 
     /// The locks of the names `owners` claim or once claimed (a stopped instance's tag still
-    /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and,
-    /// with `index`, through the owner index, of those they hold; names already read are not
-    /// read again (nothing at all, when none is new). Every name asked for is recorded
+    /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and of
+    /// those they hold: through the owner index read now with `index`, or read before;
+    /// names already asked for are not asked again (nothing at all, when none is new). Every name asked for is recorded
     /// ([`World::asked`]), found or not.
     async fn load_locks_of(&self, world: &mut World, owners: &[Owner], index: bool) -> Result<()> {
         let settings = self.settings();
+        let held = owners.iter().filter_map(|o| world.index.get(o)).flatten();
         let tagged: BTreeSet<Fqdn> = owners
             .iter()
             .filter_map(|o| world.instances.get(o))
@@ -105,7 +134,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
                     .into_iter()
                     .chain(reverse::names_of(i, &settings))
             })
-            .filter(|n| !world.locks.contains_key(n) && !world.unreadable.contains_key(n))
+            .chain(held.cloned())
+            .filter(|n| !world.knows_lock(n))
             .collect();
         if !index && tagged.is_empty() {
             return Ok(());

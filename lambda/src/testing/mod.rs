@@ -207,6 +207,45 @@ impl World {
         }
     }
 
+    /// Another container of the same function: the same fakes, configuration and clock,
+    /// its own reconciler (nothing remembered, its own stamps) and its own fault log.
+    pub fn container(&self) -> World {
+        let faults = Arc::new(Faults::default());
+        let ec2 = &self.rec.instances;
+        let rec = Reconciler::new(
+            Grouped {
+                inner: Faulty {
+                    inner: ec2.inner.inner.clone(),
+                    faults: faults.clone(),
+                },
+                groups: Faulty {
+                    inner: ec2.groups.inner.clone(),
+                    faults: faults.clone(),
+                },
+                enabled: ec2.enabled,
+            },
+            Route53Dns::new(Faulty {
+                inner: self.rec.dns.api().inner.clone(),
+                faults: faults.clone(),
+            }),
+            Faulty {
+                inner: self.rec.locks.inner.clone(),
+                faults: faults.clone(),
+            },
+            self.rec.config.clone(),
+            home(),
+        )
+        .with_clock(Box::new(self.clock.clone()));
+        World {
+            rec,
+            faults,
+            clock: self.clock.clone(),
+            public: self.public.clone(),
+            private: self.private.clone(),
+            foreign: self.foreign.clone(),
+        }
+    }
+
     /// The same fakes with another configuration (a redeploy).
     pub fn reconfigure(&mut self, f: impl FnOnce(&mut Config)) {
         f(&mut self.rec.config);

@@ -5,6 +5,7 @@
 mod chunks;
 mod config_changes;
 mod costs;
+mod critical_path;
 mod deployments;
 mod faults;
 mod fencing;
