@@ -642,6 +642,20 @@ def sequence_of(proxy: BenchProxy) -> list[str]:
     return out
 
 
+def round_trips(timeline: list[tuple[float, float, str]]) -> int:
+    """The calls on the critical path: the longest chain of calls each sent after the one
+    before it was answered (calls that overlap went out together, one round trip)."""
+    depth: list[tuple[float, int]] = []  # (end, chain length ending with that call)
+    for start, end, _ in sorted(timeline):
+        d = 1 + max((n for e, n in depth if e <= start), default=0)
+        depth.append((end, d))
+    return max((n for _, n in depth), default=0)
+
+
+#: the most round trips on an event's critical path (issue 21 §4); other kinds are reported
+ROUND_TRIP_TARGETS = {"claim": 4, "claim26": 4, "duplicate": 1}
+
+
 # kind, label, target (calls) with one zone, with two zones; None: recorded, no target
 SINGLE_KINDS = [
     ("claim", "fresh claim", 5, 6),
@@ -681,7 +695,8 @@ def bench_single(b: Bench, reps: int) -> dict:
     b.proxy.reset_calls()
     r = fn.timed_invoke(ec2_state_change(warm_id, "running"))
     cold_first = {"calls": calls_of(b.proxy), "latency_s": r["latency_s"],
-                  "sequence": sequence_of(b.proxy)}
+                  "sequence": sequence_of(b.proxy),
+                  "round_trips": round_trips(b.proxy.timeline())}
     runs: dict[str, dict[str, list]] = {zk: {k[0]: [] for k in SINGLE_KINDS} for zk, _ in ZONE_CASES}
 
     def step(zk: str, kind: str, iid: str, state: str, deadline_s: float | None = None) -> None:
@@ -689,6 +704,7 @@ def bench_single(b: Bench, reps: int) -> dict:
         r = fn.timed_invoke(ec2_state_change(iid, state), deadline_s=deadline_s)
         runs[zk][kind].append({"calls": calls_of(b.proxy), "latency_s": r["latency_s"],
                                "sequence": sequence_of(b.proxy), "errors": errors_of(b.proxy),
+                               "round_trips": round_trips(b.proxy.timeline()),
                                "result": r["result"]})
 
     def expect_published(zk: str, name: str, iid: str) -> None:
@@ -780,6 +796,7 @@ def summarise_kinds(runs: dict[str, list], kinds) -> dict:
             "sequences": seqs,
             "latency_ms": [r["latency_s"] * 1000 for r in rs],
             "errors": sorted({e for r in rs for e in r["errors"]}),
+            "round_trips": sorted({r["round_trips"] for r in rs if "round_trips" in r}),
         }
     return out
 
@@ -901,6 +918,7 @@ def bench_fleet(b: Bench, reps: int) -> dict:
         r = fn.timed_invoke(event, deadline_s=deadline_s)
         runs[zk][kind].append({"calls": calls_of(b.proxy), "latency_s": r["latency_s"],
                                "sequence": sequence_of(b.proxy), "errors": errors_of(b.proxy),
+                               "round_trips": round_trips(b.proxy.timeline()),
                                "result": r["result"]})
         return r["result"]
 
@@ -1884,20 +1902,29 @@ def render(res: dict, args, started: float) -> str:
             f"`{SOLO}` (a public zone only), the two-zone names in `{DOMAIN}` (public and "
             "private zone).")
         add("")
-        add("| event | zones | calls | total | target | latency median (min–max) |")
-        add("|---|---|---|---|---|---|")
+        add("| event | zones | calls | total | target | round trips on the critical path "
+            "| target | latency median (min–max) |")
+        add("|---|---|---|---|---|---|---|---|")
         cf = s["cold_first"]
         add(f"| warm-up: first event of the container (fresh claim, not measured against a "
             f"target) | 2 | {fmt_calls(cf['calls'])} | {total(cf['calls'])} | – | "
-            f"{cf['latency_s'] * 1000:.0f} ms (one run) |")
+            f"{cf.get('round_trips', '–')} | – | {cf['latency_s'] * 1000:.0f} ms (one run) |")
         for kind, *_ in SINGLE_KINDS:
             for zk, _ in ZONE_CASES:
                 k = s["cases"][zk][kind]
                 lat = k["latency_ms"]
                 t = kind_target(kind, zk)
+                rt = ROUND_TRIP_TARGETS.get(kind)
+                trips = rng(k["round_trips"]) if k.get("round_trips") else "–"
                 add(f"| {k['label']} | {1 if zk == 'one' else 2} | {fmt_range_calls(k['calls'])} | "
                     f"{rng(k['totals'])} | {'≤ ' + str(t) if t is not None else '–'} | "
+                    f"{trips} | {'≤ ' + str(rt) if rt is not None else '–'} | "
                     f"{statistics.median(lat):.0f} ms ({min(lat):.0f}–{max(lat):.0f}) |")
+        add("")
+        add("Round trips on the critical path: the longest chain of the event's AWS calls in "
+            "which each call was sent after the one before it was answered (from the proxy's "
+            "times); calls that overlap went out together and count once. An event's time "
+            "follows them, not its number of calls.")
         add("")
         add("The calls of each event in the order of their answers (the proxy's log; "
             "identical in every run unless a count is given):")
@@ -2468,6 +2495,14 @@ def summary_rows(res: dict) -> tuple[list[tuple], list[str]]:
                 rows.append((f"calls: {label}, {case_label(zk)}",
                              f"{rng(k['totals'])} ({fmt_range_calls(k['calls'])})",
                              f"≤ {t}", verdict(max(k["totals"]) <= t)))
+        for kind, label, *_ in SINGLE_KINDS:
+            rt = ROUND_TRIP_TARGETS.get(kind)
+            for zk, _ in ZONE_CASES:
+                trips = s["cases"][zk][kind].get("round_trips")
+                if rt is None or not trips:
+                    continue
+                rows.append((f"round trips on the critical path: {label}, {case_label(zk)}",
+                             rng(trips), f"≤ {rt}", verdict(max(trips) <= rt)))
         lat = [x for zk, _ in ZONE_CASES for x in s["cases"][zk]["duplicate"]["latency_ms"]]
         rows.append(("handler latency, steady-state event (median)",
                      f"{statistics.median(lat):.0f} ms", "–", "n/a"))
@@ -3028,6 +3063,13 @@ def phases_sentence(run: dict) -> str:
             "[Reconcile-all](#reconcile-all-reconcile-all-fresh-container-per-run).")
 
 
+def orders_of(k: dict) -> str:
+    """An event kind's call orders, each with how many of its runs made it."""
+    runs = sum(k["sequences"].values())
+    return "; ".join(f"{q} ({c} of {runs} runs)"
+                     for q, c in sorted(k["sequences"].items(), key=lambda x: -x[1]))
+
+
 def NOT_MET(res: dict) -> list[str]:  # noqa: N802
     """Why each unmet target is unmet, with the calls that were made (from the figures and
     the proxy's call log)."""
@@ -3040,10 +3082,17 @@ def NOT_MET(res: dict) -> list[str]:  # noqa: N802
                 k = s["cases"][zk][kind]
                 if t is None or max(k["totals"]) <= t:
                     continue
-                orders = "; ".join(f"{q} ({c} of {sum(k['sequences'].values())} runs)"
-                                   for q, c in sorted(k["sequences"].items(), key=lambda x: -x[1]))
                 notes.append(f"**Not met**: {label}, {case_label(zk)}: {rng(k['totals'])} calls "
-                             f"against ≤ {t}. The calls in order, from the proxy's log: {orders}.")
+                             f"against ≤ {t}. The calls in order, from the proxy's log: {orders_of(k)}.")
+        for kind, label, *_ in SINGLE_KINDS:
+            rt = ROUND_TRIP_TARGETS.get(kind)
+            for zk, _ in ZONE_CASES:
+                k = s["cases"][zk][kind]
+                if rt is None or not k.get("round_trips") or max(k["round_trips"]) <= rt:
+                    continue
+                notes.append(f"**Not met**: {label}, {case_label(zk)}: {rng(k['round_trips'])} "
+                             f"round trips on the critical path against ≤ {rt}. The calls in "
+                             f"the order of their answers: {orders_of(k)}.")
     for bu in res.get("bursts", []):
         c = bu["calls"]
         n = bu["n"]
@@ -3080,11 +3129,9 @@ def NOT_MET(res: dict) -> list[str]:  # noqa: N802
             k = d["kinds"][kind]
             if ddns_met(kind, k) is not False:
                 continue
-            orders = "; ".join(f"{q} ({c} of {sum(k['sequences'].values())} runs)"
-                               for q, c in sorted(k["sequences"].items(), key=lambda x: -x[1]))
             notes.append(f"**Not met**: DDNS {k['label']}: {rng(k['totals'])} calls, "
                          f"{rng(k['writes'])} writes against {ddns_target_text(kind)}. The calls "
-                         f"in order, from the proxy's log: {orders}.")
+                         f"in order, from the proxy's log: {orders_of(k)}.")
     idle = med((res.get("cold") or {}).get("hwm_kb") or [])
     for rc in res.get("reconcile", []):
         for label, run in rc["runs"].items():

@@ -66,6 +66,10 @@ pub enum Applied {
     Failed(Error),
 }
 
+/// Hosted zones a run reads or writes at once: a name's public and private zone, and a
+/// few more. Route53's budget is per account, so more at once would only wait longer.
+pub const ZONES_AT_ONCE: usize = 4;
+
 /// Route53, as far as ec2-dns needs it, in domain terms. Implemented once, over the raw
 /// API ([`Route53Api`]), by `crate::aws::Route53Dns`, which owns the wire tactics.
 pub trait Dns: Send + Sync {

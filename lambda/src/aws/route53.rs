@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 use crate::metrics::{Route53Counts, Route53Usage};
 use crate::model::{Change, ChangeAction, RecordSet, RecordType, Zone, ZoneId};
 use crate::name::{Fqdn, MARKER_LABEL};
-use crate::ports::{Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api};
+use crate::ports::{
+    Applied, Dns, ListStart, RawChange, RawPage, RawSet, Route53Api, ZONES_AT_ONCE,
+};
 use crate::window::{SendWindow, TOO_LATE};
 
 /// How long the hosted-zone list is reused before it is read again (in tokio's time, which
@@ -38,9 +40,6 @@ const WHOLE_ZONE_ABOVE: usize = 20;
 const SETS_PER_PAGE: u64 = 300;
 /// Page size when reading one name (its sets, then its marker, are near each other).
 const NAME_PAGE: i32 = 10;
-/// Hosted zones whose batches go out at once: a name's public and private zone, and a
-/// few more; Route53's budget is per account, so more at once would only wait longer.
-const ZONES_AT_ONCE: usize = 4;
 
 /// The [`Dns`] port over any implementation of the raw API.
 pub struct Route53Dns<A> {

@@ -348,14 +348,7 @@ mod tests {
                 records: None,
             },
         ];
-        let settings = Settings {
-            allowed_domains: vec![name("dyn.example.com")],
-            ttl: 60,
-            deployment: crate::testing::deployment(),
-            style: Default::default(),
-            shared_names: false,
-            reverse: false,
-        };
+        let settings = crate::testing::settings();
         let outside = vec!["a.example.org".to_string(), "b.dyn.example.com".into()];
         let stopped = Instance {
             state: InstanceState::Stopped,

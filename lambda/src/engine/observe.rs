@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::lock::Loaded;
 use crate::model::{Home, Instance, InstanceState, Owner, Scope, ZoneId};
 use crate::name::Fqdn;
-use crate::ports::{Dns, Instances, Locks};
+use crate::ports::{Dns, Instances, Locks, ZONES_AT_ONCE};
 
 impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     pub(crate) async fn observe(&self, req: &Request) -> Result<World> {
@@ -449,8 +449,18 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             }
             seen.entry(name).or_default();
         }
-        for (zone, names) in per_zone {
-            for (name, s) in self.dns.read(&zone, &names).await? {
+        // The zones at once: a name in flight in a public and a private zone is one round
+        // trip, not two.
+        let reads: Vec<(ZoneId, Result<BTreeMap<Fqdn, Seen>>)> = stream::iter(per_zone)
+            .map(|(zone, names)| async move {
+                let found = self.dns.read(&zone, &names).await;
+                (zone, found)
+            })
+            .buffer_unordered(ZONES_AT_ONCE)
+            .collect()
+            .await;
+        for (zone, found) in reads {
+            for (name, s) in found? {
                 seen.entry(name).or_default().insert(zone.clone(), s);
             }
         }

@@ -80,18 +80,7 @@ impl Recent {
 mod tests {
     use super::*;
     use crate::model::Instance;
-    use crate::testing::{name, owner};
-
-    fn settings() -> Settings {
-        Settings {
-            allowed_domains: vec![name("dyn.example.com")],
-            ttl: 60,
-            deployment: crate::testing::deployment(),
-            style: Default::default(),
-            shared_names: false,
-            reverse: false,
-        }
-    }
+    use crate::testing::{name, owner, settings};
 
     fn world_of(n: u32) -> World {
         let mut world = World::default();

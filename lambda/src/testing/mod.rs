@@ -64,6 +64,18 @@ pub fn other_deployment() -> crate::marker::DeploymentId {
     crate::marker::DeploymentId::parse("staging").unwrap()
 }
 
+/// The settings of a world over `dyn.example.com` with the defaults.
+pub fn settings() -> crate::decide::Settings {
+    crate::decide::Settings {
+        allowed_domains: vec![name("dyn.example.com")],
+        ttl: 60,
+        deployment: deployment(),
+        style: Default::default(),
+        shared_names: false,
+        reverse: false,
+    }
+}
+
 pub fn owner(n: u32) -> Owner {
     home().instance(id(n))
 }
@@ -197,14 +209,7 @@ impl World {
             home(),
         )
         .with_clock(Box::new(self.clock.clone()));
-        World {
-            rec,
-            faults,
-            clock: self.clock.clone(),
-            public: self.public.clone(),
-            private: self.private.clone(),
-            foreign: self.foreign.clone(),
-        }
+        self.sibling(rec, faults)
     }
 
     /// Another container of the same function: the same fakes, configuration and clock,
@@ -236,6 +241,11 @@ impl World {
             home(),
         )
         .with_clock(Box::new(self.clock.clone()));
+        self.sibling(rec, faults)
+    }
+
+    /// A world beside this one around `rec`: the same clock and zones.
+    fn sibling(&self, rec: TestReconciler, faults: Arc<Faults>) -> World {
         World {
             rec,
             faults,

@@ -86,3 +86,33 @@ async fn a_lost_lock_write_tags_nothing_beside_the_changes() {
     assert_eq!(w.status(1), "ok");
     w.assert_converged().await;
 }
+
+#[tokio::test]
+async fn a_name_in_flight_is_read_in_its_zones_at_once() {
+    let w = World::new();
+    w.launch(1, WEB);
+    w.event(&[1]).await;
+    // Stopped right after its claim: the claim's change may still be in flight, so the
+    // stop reads what the public and the private zone hold before it decides.
+    w.set_state(1, crate::model::InstanceState::Stopped);
+    w.faults.reset_calls();
+    let public = w
+        .faults
+        .hold(Op::ListResourceRecordSets, Some("ZPUBLIC"), Phase::Before);
+    let stop = w.event(&[1]);
+    let meanwhile = async {
+        public.wait_held().await;
+        assert_eq!(
+            called(&w, Op::ListResourceRecordSets, 2).await,
+            2,
+            "the private zone too"
+        );
+        public.release();
+    };
+    let (stop, ()) = tokio::join!(stop, meanwhile);
+    assert!(stop.failed.is_empty(), "{stop:?}");
+    assert_eq!(w.a(WEB), None);
+    assert_eq!(w.private_a(WEB), None);
+    assert_eq!(w.owner(WEB), None);
+    w.assert_converged().await;
+}
