@@ -283,7 +283,11 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
             let claims = Claims::new(world, &settings);
             let by_name = claims.by_name(world);
             let mut planner = Planner::new(world, &req.scope, &settings, &claims, &by_name);
-            if !req.dry_run && planner.count() <= self.chunk {
+            let whole = match req.scope {
+                Scope::All => self.chunk,
+                Scope::Owners(_) => self.chunk.max(EVENT_PLAN),
+            };
+            if !req.dry_run && planner.count() <= whole {
                 // One chunk (an event): the whole plan is known before anything is written.
                 let mut plan = planner.finish();
                 progress.expect(&plan);
@@ -318,6 +322,12 @@ pub use recent::RECENT_OWNERS;
 /// report. 500 names fill Route53 batches well (about one per zone and chunk for fresh
 /// names), and keep a reconcile of everything at 10,000 names in about 40 MB.
 pub const CHUNK: usize = 500;
+
+/// Most names an event (some owners) decides and applies as one chunk: an SQS batch of a
+/// burst, whose Route53 batches then fill to Route53's limits instead of breaking at every
+/// [`CHUNK`], and whose status tags go out beside its changes. A few megabytes at most;
+/// a larger one goes by chunks like a reconcile of everything.
+pub const EVENT_PLAN: usize = 2_000;
 
 pub(crate) use apply::dry_run as dry_run_report;
 pub use apply::log_outcome;

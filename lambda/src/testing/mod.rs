@@ -244,6 +244,18 @@ impl World {
         self.sibling(rec, faults)
     }
 
+    /// How often `op` was called, once it reaches `n` (yielding to the run meanwhile) or
+    /// after a while: a test that holds one call asks what went out beside it.
+    pub async fn called(&self, op: faults::Op, n: usize) -> usize {
+        for _ in 0..200 {
+            if self.faults.count(op) >= n {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        self.faults.count(op)
+    }
+
     /// A world beside this one around `rec`: the same clock and zones.
     fn sibling(&self, rec: TestReconciler, faults: Arc<Faults>) -> World {
         World {

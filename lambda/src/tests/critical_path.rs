@@ -7,17 +7,6 @@ use crate::testing::World;
 
 const WEB: &str = "web.dyn.example.com";
 
-/// Waits (yielding) until `op` was called `n` times, or gives up after a while.
-async fn called(w: &World, op: Op, n: usize) -> usize {
-    for _ in 0..200 {
-        if w.faults.count(op) >= n {
-            break;
-        }
-        tokio::task::yield_now().await;
-    }
-    w.faults.count(op)
-}
-
 #[tokio::test]
 async fn a_fresh_claim_tags_its_instance_beside_its_route53_changes_in_every_zone() {
     let w = World::new();
@@ -32,8 +21,8 @@ async fn a_fresh_claim_tags_its_instance_beside_its_route53_changes_in_every_zon
         public.wait_held().await;
         // The public zone's batch waits: the private zone's went out, and the status tag
         // that the lock write decided.
-        assert_eq!(called(&w, Op::CreateTags, 1).await, 1);
-        assert_eq!(called(&w, Op::ChangeResourceRecordSets, 2).await, 2);
+        assert_eq!(w.called(Op::CreateTags, 1).await, 1);
+        assert_eq!(w.called(Op::ChangeResourceRecordSets, 2).await, 2);
         assert_eq!(w.status(1), "ok");
         assert_eq!(w.private_a(WEB), Some(vec!["10.0.0.1".into()]));
         public.release();
@@ -103,7 +92,7 @@ async fn a_name_in_flight_is_read_in_its_zones_at_once() {
     let meanwhile = async {
         public.wait_held().await;
         assert_eq!(
-            called(&w, Op::ListResourceRecordSets, 2).await,
+            w.called(Op::ListResourceRecordSets, 2).await,
             2,
             "the private zone too"
         );
