@@ -121,8 +121,8 @@ impl<I: Instances, D: Dns, L: Locks> Reconciler<I, D, L> {
     /// The locks of the names `owners` claim or once claimed (a stopped instance's tag still
     /// names them), of the reverse names of their addresses ([`reverse::names_of`]) and of
     /// those they hold: through the owner index read now with `index`, or read before;
-    /// names already asked for are not asked again (nothing at all, when none is new). Every name asked for is recorded
-    /// ([`World::asked`]), found or not.
+    /// names already asked for are not asked again (nothing at all, when none is new).
+    /// Every name asked for is recorded ([`World::asked`]), found or not.
     async fn load_locks_of(&self, world: &mut World, owners: &[Owner], index: bool) -> Result<()> {
         let settings = self.settings();
         let held = owners.iter().filter_map(|o| world.index.get(o)).flatten();
