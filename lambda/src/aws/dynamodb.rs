@@ -591,6 +591,26 @@ impl DynamoLocks {
         )
     }
 
+    /// An `UpdateItem`'s answer: its output, `None` when its condition failed, or the
+    /// error.
+    pub(super) fn unless_condition_failed<O>(
+        &self,
+        answer: std::result::Result<O, SdkError<UpdateItemError, HttpResponse>>,
+    ) -> Result<Option<O>> {
+        match answer {
+            Ok(out) => Ok(Some(out)),
+            Err(SdkError::ServiceError(se))
+                if matches!(
+                    se.err(),
+                    UpdateItemError::ConditionalCheckFailedException(_)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(self.fail("UpdateItem", e)),
+        }
+    }
+
     pub fn new(client: Client, table: &str, home: Home) -> Self {
         DynamoLocks {
             client,
@@ -766,18 +786,10 @@ impl DynamoLocks {
         for (k, v) in values {
             req = req.expression_attribute_values(k, v);
         }
-        match req.send().await {
-            Ok(_) => Ok(Cas::Won(won)),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(Cas::Lost)
-            }
-            Err(e) => Err(self.fail("UpdateItem", e)),
-        }
+        Ok(match self.unless_condition_failed(req.send().await)? {
+            Some(_) => Cas::Won(won),
+            None => Cas::Lost,
+        })
     }
 
     async fn batch_get(&self, keys: Vec<String>) -> Result<Vec<Item>> {
@@ -850,18 +862,9 @@ impl DynamoLocks {
         for (k, v) in values {
             req = req.expression_attribute_values(k, v);
         }
-        match req.send().await {
-            Ok(out) => Ok(Some(parse_source(out.attributes()))),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(self.fail("UpdateItem", e)),
-        }
+        Ok(self
+            .unless_condition_failed(req.send().await)?
+            .map(|out| parse_source(out.attributes())))
     }
 }
 
@@ -1172,19 +1175,9 @@ impl Locks for DynamoLocks {
         for (k, v) in values {
             req = req.expression_attribute_values(k, v);
         }
-        match req.send().await {
-            Ok(_) => Ok(()),
-            // The credential was removed meanwhile: nothing to record.
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(self.fail("UpdateItem", e)),
-        }
+        // A failed condition: the credential was removed meanwhile, nothing to record.
+        self.unless_condition_failed(req.send().await)?;
+        Ok(())
     }
 
     /// A compare-and-swap of the three counters on the values last seen (the caller's

@@ -115,15 +115,18 @@ async fn pump(w: &World, q: &FakeQueue, per_batch: usize) -> usize {
     );
 }
 
+/// A sharded reconcile of everything asked for by hand (`extra`: more of the request).
+async fn ask(w: &World, q: &FakeQueue, extra: Value) -> crate::handler::Handled {
+    let mut payload = json!({"reconcile": "all", "sharded": true});
+    if let (Some(p), Some(more)) = (payload.as_object_mut(), extra.as_object()) {
+        p.extend(more.clone());
+    }
+    handle(&w.rec, q, payload, None).await
+}
+
 /// Starts a sharded run by hand and returns its id.
 async fn start(w: &World, q: &FakeQueue) -> String {
-    let done = handle(
-        &w.rec,
-        q,
-        json!({"reconcile": "all", "sharded": true}),
-        None,
-    )
-    .await;
+    let done = ask(w, q, json!({})).await;
     let answer: Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
     assert_eq!(
         answer["status"],
@@ -415,26 +418,14 @@ async fn a_run_that_cannot_send_its_shards_fails_loudly_and_a_dry_run_changes_no
     let q = FakeQueue::default();
     q.fail_sends
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let done = handle(
-        &w.rec,
-        &q,
-        json!({"reconcile": "all", "sharded": true}),
-        None,
-    )
-    .await;
+    let done = ask(&w, &q, json!({})).await;
     let e = done.answer.unwrap_err().to_string();
     assert!(e.contains("SendMessageBatch"), "{e}");
     q.fail_sends
         .store(false, std::sync::atomic::Ordering::SeqCst);
 
     let before = state(&w);
-    let done = handle(
-        &w.rec,
-        &q,
-        json!({"reconcile": "all", "sharded": true, "dry_run": true}),
-        None,
-    )
-    .await;
+    let done = ask(&w, &q, json!({"dry_run": true})).await;
     let answer: Value = serde_json::from_str(done.answer.unwrap().get()).unwrap();
     assert_eq!(answer["dry_run"], true);
     w.faults.reset_calls();
@@ -456,13 +447,7 @@ async fn a_run_that_cannot_send_its_shards_fails_loudly_and_a_dry_run_changes_no
 async fn without_a_queue_a_sharded_run_is_refused_with_the_reason() {
     let w = World::new();
     let q = FakeQueue::default();
-    let done = handle(
-        &w.rec,
-        &q,
-        json!({"reconcile": "all", "sharded": true}),
-        None,
-    )
-    .await;
+    let done = ask(&w, &q, json!({})).await;
     let e = done.answer.unwrap_err().to_string();
     assert!(e.contains("QUEUE_URL is not set"), "{e}");
     assert!(q.sent.lock().unwrap().is_empty());

@@ -145,17 +145,9 @@ impl DynamoLocks {
                 .expression_attribute_names("#pa", "parts")
                 .expression_attribute_values(":c", AttributeValue::Ss(children.to_vec()));
         }
-        match req.update_expression(expr).send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(se))
-                if matches!(
-                    se.err(),
-                    UpdateItemError::ConditionalCheckFailedException(_)
-                ) =>
-            {
-                Err(no_run(run))
-            }
-            Err(e) => Err(self.fail("UpdateItem", e)),
+        match self.unless_condition_failed(req.update_expression(expr).send().await)? {
+            Some(_) => Ok(()),
+            None => Err(no_run(run)),
         }
     }
 
