@@ -12,8 +12,8 @@ use crate::decide::{reverse, Settings, World};
 use crate::model::Owner;
 use crate::name::Fqdn;
 
-/// Most owners remembered; past it, the half looked at longest ago is forgotten. A few
-/// hundred kilobytes at most.
+/// Most owners remembered; past it, all but the half of it looked at last are forgotten
+/// (a burst of thousands too). A few hundred kilobytes at most.
 pub const RECENT_OWNERS: usize = 4096;
 
 #[derive(Default)]
@@ -65,7 +65,7 @@ impl Recent {
         if inner.names.len() > RECENT_OWNERS {
             let mut looks: Vec<u64> = inner.names.values().map(|(l, _)| *l).collect();
             looks.sort_unstable();
-            let cut = looks[looks.len() / 2];
+            let cut = looks[looks.len() - RECENT_OWNERS / 2 - 1];
             inner.names.retain(|_, (l, _)| *l > cut);
         }
     }
@@ -118,8 +118,16 @@ mod tests {
         for i in 1..=n {
             recent.remember(&world, &[owner(i)], &settings());
         }
-        assert!(recent.len() <= RECENT_OWNERS / 2 + 1, "{}", recent.len());
+        assert_eq!(recent.len(), RECENT_OWNERS / 2);
         assert!(recent.names_of(&[owner(1)]).is_empty());
         assert_eq!(recent.names_of(&[owner(n)]).len(), 1);
+        // A burst of three times the bound in one look keeps the half of the bound too.
+        let recent = Recent::default();
+        let burst = 3 * RECENT_OWNERS as u32;
+        let world = world_of(burst);
+        let owners: Vec<Owner> = (1..=burst).map(owner).collect();
+        recent.remember(&world, &owners, &settings());
+        assert_eq!(recent.len(), RECENT_OWNERS / 2);
+        assert_eq!(recent.names_of(&[owner(burst)]).len(), 1);
     }
 }
